@@ -1,0 +1,139 @@
+"""Quantum-level assignment shared by the offline and the online plateau detectors.
+
+A plateau's robust location m (G/G0, measured) is corrected for the series resistance,
+snapped to the nearest multiple of 0.5 G0 and scored with the posterior of the
+reference design (plateaus-and-physics.md §4.3):
+
+- G_corr = m / (1 - R_s·G0·m); undefined (NaN) when 1 - R_s·G0·m <= 0;
+- q = round(2·G_corr), d = G_corr - q/2;
+- s² = sigma²/N_eff + sigma_int² + (G_corr²·G0·sigma_Rs)²;
+- P_on = pi_on·N(d; 0, s) / (pi_on·N(d; 0, s) + (1 - pi_on)·2)   (uniform over a 0.5 G0 cell);
+- P(q | m) ∝ N(G_corr; q/2, s) over the neighbouring levels;
+- quantised if |d| <= tol and P_on >= 0.5 and the level is assignable;
+- unassignable if G_corr²·G0·sigma_Rs > max_rs_spread or s > max_s.
+
+Everything is vectorised over plateaus so that one call scores a whole trace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labqc.units import G0
+
+#: Defaults of the reference design (§4.3); both detectors use these.
+TOLERANCE = 0.12  # G0: |d| above this is "off the grid"
+SIGMA_INTRINSIC = 0.04  # G0: spread of real levels around n/2 (atomic arrangement)
+PRIOR_ON_GRID = 0.8
+MAX_RS_SPREAD = 0.08  # G0: R_s uncertainty above this makes the level unassignable
+MAX_SIGMA = 0.125  # G0: above this the posterior over neighbouring levels is flat
+N_EFF_FACTOR = 0.1  # N_eff = N/10: within-plateau noise is correlated (1/f, RTN)
+MAX_LEVEL = 25.25  # G0: transport turns diffusive above ~25 G0; the analysis stops there
+
+
+def correct_g0(g: np.ndarray | float, r_series: float) -> np.ndarray:
+    """Series-resistance correction in G0 units: G_corr = G / (1 - R_s·G0·G).
+
+    NaN where the correction is undefined (the measured resistance is not larger than R_s).
+    """
+    check_series_resistance(r_series)
+    g = np.asarray(g, dtype=float)
+    if r_series == 0:
+        return g.astype(float, copy=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = 1.0 - r_series * G0 * g
+        return np.where(denom > 0, g / denom, np.nan)
+
+
+def uncorrect_g0(g_corr: np.ndarray | float, r_series: float) -> np.ndarray:
+    """Inverse of :func:`correct_g0`: what a meter in series with R_s reads, G/(1 + R_s·G0·G)."""
+    check_series_resistance(r_series)
+    g_corr = np.asarray(g_corr, dtype=float)
+    return g_corr / (1.0 + r_series * G0 * g_corr)
+
+
+def check_series_resistance(r_series: float) -> None:
+    """Refuse a series resistance that is not a finite, non-negative number of ohms."""
+    if r_series is None or not np.isfinite(r_series) or r_series < 0:
+        raise ValueError(f"series resistance must be a finite value >= 0 ohm, got {r_series!r}")
+
+
+@dataclass(frozen=True)
+class LevelAssignment:
+    """Per-plateau scores (arrays of equal length; quantum is NaN where unassigned)."""
+
+    level: np.ndarray  # series-corrected G/G0
+    quantum: np.ndarray  # assigned multiple of 0.5, NaN if off-grid or unassignable
+    nearest: np.ndarray  # nearest multiple of 0.5 whatever the verdict
+    confidence: np.ndarray  # P_on · P(nearest | m), 0..1
+    p_on: np.ndarray
+    p_level: np.ndarray
+    z: np.ndarray  # d / s
+    s: np.ndarray  # total uncertainty of the level, G0
+    assignable: np.ndarray  # bool
+
+
+def assign_levels(
+    m: np.ndarray | float,
+    n: np.ndarray | float,
+    sigma: np.ndarray | float,
+    *,
+    r_series: float = 0.0,
+    sigma_rs: float = 0.0,
+    tol: float = TOLERANCE,
+    sigma_int: float = SIGMA_INTRINSIC,
+    prior_on: float = PRIOR_ON_GRID,
+    n_eff_factor: float = N_EFF_FACTOR,
+    max_rs_spread: float = MAX_RS_SPREAD,
+    max_s: float = MAX_SIGMA,
+    max_level: float = MAX_LEVEL,
+) -> LevelAssignment:
+    """Score plateaus of measured location m (G/G0), length n and within-plateau scale sigma."""
+    m = np.atleast_1d(np.asarray(m, dtype=float))
+    n = np.broadcast_to(np.asarray(n, dtype=float), m.shape)
+    sigma = np.broadcast_to(np.asarray(sigma, dtype=float), m.shape)
+    level = correct_g0(m, r_series)
+    with np.errstate(invalid="ignore"):
+        nearest = np.round(2.0 * level) / 2.0
+        d = level - nearest
+        n_eff = np.maximum(n * n_eff_factor, 1.0)
+        rs_spread = level**2 * G0 * max(sigma_rs, 0.0)
+        s = np.sqrt(sigma**2 / n_eff + sigma_int**2 + rs_spread**2)
+        z = d / s
+        dens = np.exp(-0.5 * z**2) / (np.sqrt(2 * np.pi) * s)
+        p_on = prior_on * dens / (prior_on * dens + (1.0 - prior_on) * 2.0)
+        # Posterior over the nearest level and its two neighbours (further ones are negligible).
+        w0 = np.exp(-0.5 * z**2)
+        wm = np.exp(-0.5 * ((d + 0.5) / s) ** 2)
+        wp = np.exp(-0.5 * ((d - 0.5) / s) ** 2)
+        p_level = w0 / (w0 + wm + wp)
+        assignable = np.isfinite(level) & (rs_spread <= max_rs_spread) & (s <= max_s)
+        quantised = (
+            assignable
+            & (np.abs(d) <= tol)
+            & (p_on >= 0.5)
+            & (nearest >= 0.5)
+            & (nearest <= max_level)
+        )
+    quantum = np.where(quantised, nearest, np.nan)
+    confidence = np.where(np.isfinite(level), np.nan_to_num(p_on * p_level), 0.0)
+    confidence = np.where(assignable, confidence, 0.0)
+    return LevelAssignment(
+        level=level,
+        quantum=quantum,
+        nearest=nearest,
+        confidence=np.clip(confidence, 0.0, 1.0),
+        p_on=np.nan_to_num(p_on),
+        p_level=np.nan_to_num(p_level),
+        z=z,
+        s=s,
+        assignable=assignable,
+    )
+
+
+def assign_level(m: float, n: float, sigma: float, **options) -> tuple[float | None, float, float]:
+    """One plateau: (quantum or None, corrected level, confidence). Used by the online detector."""
+    a = assign_levels(m, n, sigma, **options)
+    q = a.quantum[0]
+    return (None if not np.isfinite(q) else float(q)), float(a.level[0]), float(a.confidence[0])

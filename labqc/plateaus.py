@@ -1,0 +1,392 @@
+"""Offline plateau detection: the accurate pass for post-analysis (reference §4.2).
+
+Pipeline, per trace:
+
+1. drop NaN/inf samples (indices are mapped back), remove isolated spikes against a
+   5-sample running median;
+2. segment each block (a cycle, or at most ``block`` samples) with PELT/L2 through
+   ``ruptures.KernelCPD(kernel="linear")`` at penalty c·sigma²·ln n, sigma from the MAD of
+   first differences;
+3. merge neighbouring segments whose series-corrected levels differ by less than
+   ``merge_delta`` or round to the same half-quantum, and bridge excursions shorter than
+   ``bridge_len`` between equal levels (logged as telegraph events);
+4. estimate R_s by the comb fit over the merged plateaus when it is not given, then redo
+   step 3 in corrected units;
+5. keep segments of at least ``min_length`` samples and assign each a quantum level with
+   the posterior shared with the online detector (labqc.levels).
+
+``detect`` returns the plateaus; ``analyze`` returns them with the R_s used, its
+uncertainty, the noise scale and the telegraph events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import ruptures as rpt
+from scipy.ndimage import median_filter
+
+from labqc import levels as lv
+from labqc.series import estimate_series_resistance, unassignable_above
+from labqc.units import G0
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """One plateau. Indices refer to the input array; ``stop`` is exclusive."""
+
+    start: int
+    stop: int
+    level: float  # series-corrected G/G0 (robust median)
+    quantum: float | None  # assigned multiple of 0.5, None if off-grid or unassignable
+    confidence: float  # P_on · P(level), 0..1
+    n: int = 0  # finite samples in the plateau
+    raw_level: float = float("nan")  # measured (uncorrected) median G/G0
+    sigma: float = float("nan")  # within-plateau scale (corrected units, MAD-based)
+    p_on: float = 0.0  # posterior probability that the plateau sits on the grid
+    z: float = float("nan")  # (level - nearest half-quantum) / uncertainty
+    assignable: bool = True  # False when R_s uncertainty or noise forbid a verdict
+    excursions: int = 0  # telegraph excursions bridged inside the plateau
+
+    @property
+    def duration(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Excursion:
+    """A short excursion bridged inside a plateau (telegraph noise or a spike burst)."""
+
+    start: int
+    stop: int
+    amplitude: float  # G/G0 relative to the plateau (corrected units)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Tuning of the offline detector; defaults from the reference's quick experiment."""
+
+    penalty: float = 10.0  # c in c·sigma²·ln n
+    min_size: int = 3  # smallest segment KernelCPD may cut
+    merge_delta: float = 0.3  # G0
+    bridge_len: int = 12  # samples
+    min_length: int = 20  # samples; shorter segments are not plateaus
+    despike: float = 6.0  # sigma multiples against the running median; 0 disables
+    block: int = 20000  # samples per KernelCPD call when no cycle starts are given
+    decimate: int = 2  # KernelCPD runs on means of this many samples; cuts are refined after
+    sigma_rs: float = 0.0  # ohm, uncertainty of a given r_series
+    r_max: float = 1000.0  # ohm, upper end of the comb-fit search
+    tol: float = lv.TOLERANCE
+    sigma_int: float = lv.SIGMA_INTRINSIC
+    prior_on: float = lv.PRIOR_ON_GRID
+    n_eff_factor: float = lv.N_EFF_FACTOR
+    max_level: float = lv.MAX_LEVEL
+
+    @classmethod
+    def from_kwargs(cls, **options) -> "Options":
+        known = {f.name for f in fields(cls)}
+        unknown = set(options) - known
+        if unknown:
+            raise TypeError(f"unknown plateau option(s): {', '.join(sorted(unknown))}")
+        return cls(**options)
+
+    def level_options(self) -> dict:
+        return dict(
+            tol=self.tol, sigma_int=self.sigma_int, prior_on=self.prior_on,
+            n_eff_factor=self.n_eff_factor, max_level=self.max_level,
+        )
+
+
+@dataclass
+class PlateauAnalysis:
+    plateaus: list[Plateau]
+    r_series: float  # ohm, used for the correction
+    sigma_r_series: float  # ohm
+    r_series_estimated: bool
+    noise_sigma: float  # G/G0, white-noise scale of the measured samples
+    excursions: list[Excursion] = field(default_factory=list)
+    n_samples: int = 0
+
+    @property
+    def unassignable_above(self) -> float:
+        """Corrected G/G0 above which the R_s uncertainty forbids a level assignment."""
+        return unassignable_above(self.sigma_r_series)
+
+
+def robust_sigma(x: np.ndarray) -> float:
+    """White-noise scale from first differences: 1.4826·MAD(Δx)/√2 (steps barely move it)."""
+    if x.size < 3:
+        return 0.0
+    dx = np.diff(x)
+    return float(1.4826 * np.median(np.abs(dx - np.median(dx))) / np.sqrt(2.0))
+
+
+def _validate(g) -> tuple[np.ndarray, np.ndarray]:
+    """Finite samples and their indices; clear errors for input that has no answer."""
+    g = np.asarray(g, dtype=float)
+    if g.ndim != 1:
+        raise ValueError(f"expected a 1-D array of G/G0 samples, got shape {g.shape}")
+    finite = np.isfinite(g)
+    index = np.flatnonzero(finite)
+    if g.size and not index.size:
+        raise ValueError("the trace has no finite G/G0 samples")
+    x = g[index]
+    if x.size and np.median(x) < -0.1:
+        raise ValueError(
+            "the conductance is mostly negative; check the sign convention of V and I"
+        )
+    return x, index
+
+
+def _despike(x: np.ndarray, sigma: float, k: float) -> np.ndarray:
+    """Replace samples further than k·sigma from the 5-sample running median by that median."""
+    if k <= 0 or x.size < 5:
+        return x
+    med = median_filter(x, size=5, mode="nearest")
+    bad = np.abs(x - med) > max(k * sigma, 1e-9)
+    if not bad.any():
+        return x
+    out = x.copy()
+    out[bad] = med[bad]
+    return out
+
+
+def _segment(x: np.ndarray, starts: np.ndarray, opt: Options) -> tuple[np.ndarray, float]:
+    """Breakpoints (segment ends, exclusive) over the whole array, and the median sigma.
+
+    KernelCPD runs on block means of ``opt.decimate`` samples (the cost of PELT is the
+    bottleneck of the whole pipeline); each cut is then moved to its best position at full
+    resolution.
+    """
+    d = max(int(opt.decimate), 1)
+    min_size = max(2, -(-opt.min_size // d))
+    ends: list[np.ndarray] = []
+    sigmas = []
+    bounds = np.append(starts, x.size)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        nd = (b - a) // d
+        if nd < 2 * min_size:
+            if b > a:
+                ends.append(np.array([b]))
+            continue
+        xd = x[a : a + nd * d].reshape(nd, d).mean(axis=1)
+        sigma = max(robust_sigma(xd), 1e-4)
+        sigmas.append(sigma * np.sqrt(d))
+        pen = opt.penalty * sigma**2 * np.log(nd)
+        bk = np.asarray(rpt.KernelCPD(kernel="linear", min_size=min_size).fit(xd).predict(pen=pen), dtype=int)
+        ends.append(np.append(a + bk[:-1] * d, b))
+    cuts = np.concatenate(ends)
+    if d > 1:
+        cuts = _refine(x, cuts, starts, d)
+    return cuts, float(np.median(sigmas)) if sigmas else 0.0
+
+
+def _refine(x: np.ndarray, cuts: np.ndarray, fixed: np.ndarray, radius: int) -> np.ndarray:
+    """Move every cut (except block starts) within ±radius to the best two-segment L2 split.
+
+    The split of the window [L, R) at t is scored by S1²/n1 + S2²/n2 (the L2 cost, up to a
+    constant); windows reach 4·radius each side but never past the neighbouring cuts.
+    """
+    n = x.size
+    movable = ~np.isin(cuts, fixed) & (cuts < n)
+    e = cuts[movable]
+    if not e.size:
+        return cuts
+    prev = np.concatenate([[0], cuts[:-1]])[movable]
+    nxt = np.concatenate([cuts[1:], [n]])[movable]
+    left = np.maximum(prev, e - 4 * radius)
+    right = np.minimum(nxt, e + 4 * radius)
+    cand = e[:, None] + np.arange(-radius, radius + 1)[None, :]
+    valid = (cand > left[:, None]) & (cand < right[:, None])
+    cand = np.clip(cand, 0, n)
+    cs = np.concatenate([[0.0], np.cumsum(x)])
+    n1 = np.maximum(cand - left[:, None], 1)
+    n2 = np.maximum(right[:, None] - cand, 1)
+    s1 = cs[cand] - cs[left][:, None]
+    s2 = cs[right][:, None] - cs[cand]
+    gain = np.where(valid, s1**2 / n1 + s2**2 / n2, -np.inf)
+    best = cand[np.arange(e.size), np.argmax(gain, axis=1)]
+    out = cuts.copy()
+    out[movable] = best
+    return np.unique(out)
+
+
+def _block_starts(n: int, cycle_starts, block: int) -> np.ndarray:
+    """Cycle starts if given (each cycle cut further into blocks), else fixed blocks."""
+    if cycle_starts is None:
+        starts = np.arange(0, n, max(block, 100))
+    else:
+        cs = np.unique(np.clip(np.asarray(cycle_starts, dtype=int), 0, n))
+        cs = cs[cs < n]
+        if not cs.size or cs[0] != 0:
+            cs = np.insert(cs, 0, 0)
+        bounds = np.append(cs, n)
+        starts = np.concatenate([np.arange(a, b, max(block, 100)) for a, b in zip(bounds[:-1], bounds[1:])])
+    return starts
+
+
+def _merge(seg_start, seg_stop, seg_level, opt: Options):
+    """Merge neighbours at the same level and bridge short excursions between equal levels.
+
+    Works on segment means (corrected units). Returns group boundaries, the group members'
+    (start, stop, level) for the excursion log, and the bridged excursions.
+    """
+    out_a: list[int] = []
+    out_b: list[int] = []
+    out_mu: list[float] = []
+    out_w: list[float] = []
+    excursions: list[tuple[int, int, float]] = []
+
+    def same(m1: float, m2: float) -> bool:
+        return abs(m1 - m2) < opt.merge_delta or round(2 * m1) == round(2 * m2)
+
+    for a, b, mu in zip(seg_start.tolist(), seg_stop.tolist(), seg_level.tolist()):
+        w = float(b - a)
+        if out_a and same(out_mu[-1], mu):
+            tw = out_w[-1] + w
+            out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
+            out_w[-1] = tw
+            out_b[-1] = b
+            continue
+        if (
+            len(out_a) >= 2
+            and out_b[-1] - out_a[-1] < opt.bridge_len
+            and same(out_mu[-2], mu)
+            and out_w[-2] >= opt.bridge_len
+        ):
+            excursions.append((out_a[-1], out_b[-1], out_mu[-1] - out_mu[-2]))
+            out_a.pop(), out_b.pop(), out_mu.pop(), out_w.pop()
+            tw = out_w[-1] + w
+            out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
+            out_w[-1] = tw
+            out_b[-1] = b
+            continue
+        out_a.append(a)
+        out_b.append(b)
+        out_mu.append(mu)
+        out_w.append(w)
+    return np.asarray(out_a, dtype=int), np.asarray(out_b, dtype=int), excursions
+
+
+def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    starts = np.concatenate([[0], ends[:-1]])
+    csum = np.concatenate([[0.0], np.cumsum(x)])
+    means = (csum[ends] - csum[starts]) / (ends - starts)
+    return starts, ends, means
+
+
+def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD-based sigma of each group [a, b), for all groups at once (two sorts)."""
+    if not a.size:
+        return np.empty(0), np.empty(0)
+    lengths = b - a
+    gid = np.repeat(np.arange(a.size), lengths)
+    idx = np.concatenate([np.arange(i, j) for i, j in zip(a.tolist(), b.tolist())])
+    vals = x[idx]
+    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    lo, hi = offs + (lengths - 1) // 2, offs + lengths // 2
+
+    def medians(v: np.ndarray) -> np.ndarray:
+        sv = v[np.lexsort((v, gid))]
+        return 0.5 * (sv[lo] + sv[hi])
+
+    med = medians(vals)
+    sig = 1.4826 * medians(np.abs(vals - med[gid]))
+    return med, sig
+
+
+def analyze(
+    g,
+    *,
+    r_series: float | None = None,
+    cycle_starts=None,
+    **options,
+) -> PlateauAnalysis:
+    """Detect plateaus in a G/G0 trace and return them with R_s and telegraph events.
+
+    ``r_series`` in ohms (None: comb-fit estimate); ``cycle_starts`` are indices where a new
+    sweep cycle begins (segmentation runs per cycle). Other options: see :class:`Options`.
+    """
+    opt = Options.from_kwargs(**options)
+    if r_series is not None:
+        lv.check_series_resistance(r_series)
+    x, index = _validate(g)
+    n_total = int(np.asarray(g).size)
+    if x.size < opt.min_length:
+        return PlateauAnalysis([], r_series or 0.0, opt.sigma_rs, r_series is None, 0.0, [], n_total)
+
+    # Cycle starts refer to the input; move them onto the finite-sample axis.
+    if cycle_starts is not None:
+        cycle_starts = np.searchsorted(index, np.asarray(cycle_starts, dtype=int))
+    starts = _block_starts(x.size, cycle_starts, opt.block)
+    sigma0 = max(robust_sigma(x), 1e-4)
+    xs = _despike(x, sigma0, opt.despike)
+    ends, sigma = _segment(xs, starts, opt)
+    seg_a, seg_b, seg_mu = _segment_means(xs, ends)
+
+    estimated = r_series is None
+    sigma_rs = opt.sigma_rs
+    if estimated:
+        ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt)
+        long = (gb - ga) >= opt.min_length
+        if long.sum() >= 1:
+            med, _ = _group_stats(xs, ga[long], gb[long])
+            try:
+                r_series, sigma_rs = estimate_series_resistance(med, gb[long] - ga[long], r_max=opt.r_max)
+            except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
+                r_series, sigma_rs = 0.0, 0.0
+        else:
+            r_series, sigma_rs = 0.0, 0.0
+
+    seg_corr = lv.correct_g0(seg_mu, r_series)
+    # Segments beyond 1/R_s (NaN after correction) can only be spikes or R_s mistakes.
+    seg_corr = np.where(np.isfinite(seg_corr), seg_corr, 1e6)
+    ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt)
+    long = (gb - ga) >= opt.min_length
+    ga, gb = ga[long], gb[long]
+    raw_med, raw_sig = _group_stats(xs, ga, gb)
+    if not estimated and raw_med.size and r_series * G0 * raw_med.max() >= 1.0:
+        worst = raw_med.max()
+        raise ValueError(
+            f"series resistance {r_series:g} ohm is not below the measured resistance "
+            f"{1 / (G0 * worst):.0f} ohm of the plateau at {worst:.2f} G0; the correction is undefined"
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = 1.0 / (1.0 - r_series * G0 * raw_med) ** 2  # dG_corr/dG: noise grows with R_s
+    a = lv.assign_levels(
+        raw_med, gb - ga, raw_sig * slope, r_series=r_series, sigma_rs=sigma_rs, **opt.level_options()
+    )
+    counts = np.zeros(ga.size, dtype=int)
+    if bridged:
+        ex_start = np.array([e[0] for e in bridged])
+        owner = np.searchsorted(gb, ex_start, side="right")
+        inside = owner < ga.size
+        np.add.at(counts, owner[inside], 1)
+    plateaus = []
+    for k in range(ga.size):
+        q = a.quantum[k]
+        plateaus.append(
+            Plateau(
+                start=int(index[ga[k]]),
+                stop=int(index[gb[k] - 1]) + 1,
+                level=float(a.level[k]),
+                quantum=None if not np.isfinite(q) else float(q),
+                confidence=float(a.confidence[k]),
+                n=int(gb[k] - ga[k]),
+                raw_level=float(raw_med[k]),
+                sigma=float(raw_sig[k] * slope[k]),
+                p_on=float(a.p_on[k]),
+                z=float(a.z[k]),
+                assignable=bool(a.assignable[k]),
+                excursions=int(counts[k]),
+            )
+        )
+    excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
+    return PlateauAnalysis(
+        plateaus, float(r_series), float(sigma_rs), estimated, float(sigma), excursions, n_total
+    )
+
+
+def detect(g, *, r_series: float | None = None, **options) -> list[Plateau]:
+    """Plateaus of a 1-D array of measured G/G0 samples (see :func:`analyze`)."""
+    return analyze(g, r_series=r_series, **options).plateaus

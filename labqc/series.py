@@ -1,0 +1,130 @@
+"""Series resistance from plateau levels alone: the comb fit (plateaus-and-physics.md §2.3).
+
+Plateaus of a quantum point contact sit at multiples of 0.5 G0 once the series
+resistance R_s is removed, so the R_s that best puts the measured plateau medians m_i on
+that grid maximises
+
+    S(R_s) = Σ_i w_i·cos(4π·G_corr,i(R_s)),   G_corr = m / (1 - R_s·G0·m),
+
+with w_i = min(N_i, 200). Low plateaus hardly move with R_s; high ones move a lot, so
+they carry the fit. The search is a grid over [0, r_max] (r_max < 1/(G0·max m)), refined
+by a bounded scalar search; sigma_Rs comes from a bootstrap over plateaus.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from labqc.levels import MAX_RS_SPREAD
+from labqc.units import G0
+
+R_MAX_DEFAULT = 1000.0  # ohm: wiring + contacts of a probe station stay well below this
+GRID_STEP = 0.25  # ohm
+OFF_GRID = 0.15  # G0: plateaus further than this from the grid are left out of the refit
+FEW_LEVELS_SIGMA = 100.0  # ohm, the honest uncertainty of a fit to fewer than 3 plateaus
+
+
+def comb_score(r_series: np.ndarray | float, levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """S(R_s) for each R_s in r_series (normalised by the total weight, so 1 = perfect grid)."""
+    r = np.atleast_1d(np.asarray(r_series, dtype=float))[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_corr = levels[None, :] / (1.0 - r * G0 * levels[None, :])
+        terms = np.where(g_corr > 0, np.cos(4 * np.pi * g_corr), -1.0)
+    return (terms * weights[None, :]).sum(axis=1) / weights.sum()
+
+
+TIE = 0.01  # normalised score: near-ties between aliases go to the smallest R_s
+
+
+def _pick(scores: np.ndarray) -> int:
+    """Index of the smallest-R_s peak whose score is within TIE of the best.
+
+    With few distinct levels the comb has aliases (R_s values that move every plateau by
+    whole half-quanta) of almost equal score; the smallest one is the physical choice.
+    """
+    best = scores.max()
+    inner = np.ones(scores.size, dtype=bool)
+    inner[1:] &= scores[1:] >= scores[:-1]
+    inner[:-1] &= scores[:-1] >= scores[1:]
+    peaks = np.flatnonzero(inner & (scores >= best - TIE))
+    return int(peaks[0]) if peaks.size else int(np.argmax(scores))
+
+
+def _best_r(levels: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> float:
+    """Grid search, then a bounded refinement around the chosen grid point."""
+    scores = comb_score(grid, levels, weights)
+    k = _pick(scores)
+    step = grid[1] - grid[0] if grid.size > 1 else GRID_STEP
+    lo, hi = max(grid[0], grid[k] - step), min(grid[-1], grid[k] + step)
+    if hi <= lo:
+        return float(grid[k])
+    res = minimize_scalar(
+        lambda r: -comb_score(r, levels, weights)[0], bounds=(lo, hi), method="bounded",
+        options={"xatol": 1e-3},
+    )
+    return float(res.x) if -res.fun >= scores[k] else float(grid[k])
+
+
+def estimate_series_resistance(
+    levels: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    r_max: float = R_MAX_DEFAULT,
+    n_boot: int = 100,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Comb-fit R_s (ohm) and its bootstrap standard error from plateau medians (G/G0).
+
+    ``weights`` are usually plateau lengths (capped at 200 inside). Raises ValueError when
+    there is nothing to fit (no finite positive levels).
+    """
+    levels = np.asarray(levels, dtype=float).ravel()
+    w = np.ones_like(levels) if weights is None else np.asarray(weights, dtype=float).ravel()
+    if w.shape != levels.shape:
+        raise ValueError("levels and weights must have the same length")
+    ok = np.isfinite(levels) & (levels > 0.25) & np.isfinite(w) & (w > 0)
+    if not ok.any():
+        raise ValueError("no plateau levels to fit the series resistance to")
+    levels, w = levels[ok], np.minimum(w[ok], 200.0)
+    # R_s must leave every plateau a positive corrected conductance.
+    r_top = min(r_max, 0.98 / (G0 * levels.max()))
+    if r_top <= 0:
+        return 0.0, 0.0
+    grid = np.arange(0.0, r_top + GRID_STEP / 2, GRID_STEP)
+    r_hat = _best_r(levels, w, grid)
+    # Second pass without the plateaus that are off the grid at the first estimate: they
+    # only add noise (and a bias) to the comb.
+    g_corr = levels / (1.0 - r_hat * G0 * levels)
+    near = np.abs(g_corr - np.round(2 * g_corr) / 2) < OFF_GRID
+    if 3 <= near.sum() < levels.size:
+        levels, w = levels[near], w[near]
+        local = np.arange(max(0.0, r_hat - 20.0), min(r_top, r_hat + 20.0) + 0.01, GRID_STEP)
+        r_hat = _best_r(levels, w, local)
+    if levels.size < 3:
+        # Two points cannot tell aliases apart: report a wide uncertainty, so that only
+        # low levels (where R_s hardly matters) stay assignable.
+        return r_hat, FEW_LEVELS_SIGMA
+    if n_boot <= 0:
+        return r_hat, 0.0
+    # Bootstrap over plateaus on a local grid (±25 ohm, same alias): each resample is a
+    # vector of multiplicities, so all resamples are one matrix product.
+    rng = np.random.default_rng(seed)
+    local = np.arange(max(0.0, r_hat - 25.0), min(r_top, r_hat + 25.0) + 0.01, 0.1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_corr = levels[None, :] / (1.0 - local[:, None] * G0 * levels[None, :])
+        terms = np.where(g_corr > 0, np.cos(4 * np.pi * g_corr), -1.0) * w[None, :]
+    counts = rng.multinomial(levels.size, np.full(levels.size, 1.0 / levels.size), size=n_boot)
+    scores = terms @ counts.T  # (grid, n_boot)
+    scores /= (counts * w[None, :]).sum(axis=1)[None, :]
+    boot = np.array([local[_pick(scores[:, b])] for b in range(n_boot)])
+    return r_hat, float(np.std(boot, ddof=1))
+
+
+def unassignable_above(sigma_rs: float, max_spread: float = MAX_RS_SPREAD) -> float:
+    """Corrected level (G/G0) above which sigma_Rs alone makes a quantum level unassignable.
+
+    From G_corr²·G0·sigma_Rs <= max_spread: about 10 G0 for 10 ohm and 23 G0 for 2 ohm.
+    """
+    if not np.isfinite(sigma_rs) or sigma_rs <= 0:
+        return float("inf")
+    return float(np.sqrt(max_spread / (G0 * sigma_rs)))
