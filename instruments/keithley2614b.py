@@ -1,0 +1,571 @@
+"""Keithley 2614B driver (TSP over GPIB, LAN or USB) behind :class:`instruments.smu.SourceMeasure`.
+
+Every operation is timed by the instrument, never by this computer:
+
+- :class:`~instruments.smu.Sweep`: trigger-model list sweep (``listv``/``listi``, or
+  ``linearv``/``lineari`` for an even ramp); trigger timer 1 paces the steps and each
+  point is measured at the end of its step (``measure.delay``).
+- :class:`~instruments.smu.PulseTrain`: pulsed list sweep after the 2600B pulsed-sweep
+  example: timer 1 starts each step, timer 2 places the measurement at the end of the
+  pulse, timer 3 ends the pulse (``endpulse.action = SOURCE_IDLE`` returns to the base).
+  With reads, pulse and read alternate as list steps and the timers use delay lists.
+- :class:`~instruments.smu.Sampling`: constant bias; timer 1 triggers each measurement at
+  the requested instants (any interval, unlike ``measure.interval``'s 1 s cap). Runs
+  longer than one buffer are chained in blocks with the output held on.
+
+Readings are stored in ``nvbuffer1`` (I, timestamps, source values) and ``nvbuffer2`` (V)
+and streamed back while the instrument works: ``printbuffer`` over index ranges in REAL64
+binary, read by byte count, each chunk covering about half a second of instrument time.
+
+Safety: compliance (``source.limiti``/``limitv`` and ``trigger.source.limiti``/``limitv``)
+is set in messages sent before the one that turns the output on, and that message turns
+it on only if the instrument's error queue is empty, so a setting the instrument refused
+never leaves it sourcing with a stale limit.
+
+The wire is :class:`TSPLink`, a PyMeasure :class:`~pymeasure.instruments.Instrument`
+(byte-exact tests with ``pymeasure.test.expected_protocol``); it maps VISA failures onto
+:mod:`instruments.errors` and resynchronises with a device clear after a timeout.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pyvisa
+from pymeasure.instruments import Instrument
+
+from instruments.errors import (
+    CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
+)
+from instruments.smu import (
+    KIND_POINT, KIND_PULSE, KIND_READ, Capabilities, PulseTrain, Request, Sampling, SourceMeasure,
+    Sweep, empty_chunk,
+)
+from instruments.tsp_format import (
+    STATUS_COMPLIANCE, is_linear, lua_table, num, parse_bool, parse_error, parse_number,
+    parse_print, parse_real64_block, real64_block_size,
+)
+
+log = logging.getLogger(__name__)
+
+#: The 2614B per channel (Series 2600B reference manual and datasheet). DC limits only:
+#: the 10 A pulse region is not needed for memristors. One buffer holds > 50 000 readings
+#: with timestamps and source values; a pulse train with reads stores two per pulse.
+CAPABILITIES = Capabilities(
+    model="Keithley 2614B",
+    max_voltage=200.0,
+    max_current=1.5,
+    min_compliance=10e-9,  # 10 % of the lowest (100 nA) current range
+    voltage_ranges=(0.2, 2.0, 20.0, 200.0),
+    current_ranges=(100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3, 1.0, 1.5),
+    nplc_range=(0.001, 25.0),
+    max_sweep_points=50_000,
+    min_step_time=100e-6,
+    min_pulse_width=100e-6,
+    max_pulse_count=25_000,
+    max_samples=1_000_000,
+    extra={"channels": ("a", "b"), "buffer_points": 50_000},
+)
+
+#: Instrument time per reading beyond the integration itself (source, A/D set-up, store).
+READING_OVERHEAD = 100e-6
+#: The measurement ends this long before its pulse does (2600B pulsed-sweep example).
+PULSE_MARGIN = 60e-6
+#: Each streamed chunk covers at most this much instrument time, so live plots update.
+CHUNK_SECONDS = 0.5
+#: ... and at most this many readings (5 REAL64 values each: 200 kB).
+MAX_CHUNK_POINTS = 5000
+#: nvbuffer columns read back, in this order, by every printbuffer.
+COLUMNS = ("timestamps", "sourcevalues", "v", "i", "statuses")
+
+
+# ---------------------------------------------------------------------------------------
+# The wire
+# ---------------------------------------------------------------------------------------
+class TSPLink(Instrument):
+    """TSP messages out, replies in; VISA failures become :mod:`instruments.errors`.
+
+    ``messages`` counts the messages written (each is at most one round trip).
+    """
+
+    def __init__(self, adapter, name: str = "Keithley 2614B", *, visa_library: str | None = None,
+                 timeout: float = 10.0, **kwargs) -> None:
+        self.timeout_ms = int(round(timeout * 1000))
+        self._open_kwargs = dict(write_termination="\n", read_termination="\n",
+                                 timeout=self.timeout_ms, **kwargs)
+        if visa_library is not None:
+            kwargs["visa_library"] = visa_library
+        super().__init__(adapter, name, includeSCPI=False, write_termination="\n",
+                         read_termination="\n", timeout=self.timeout_ms, **kwargs)
+        self.messages = 0
+
+    # --- plain traffic ----------------------------------------------------------------
+    def send(self, message: str) -> None:
+        """Write one TSP chunk (no reply expected)."""
+        self.messages += 1
+        self._guard(self.write, message)
+
+    def query(self, message: str, timeout: float | None = None) -> str:
+        """Write ``message`` and read its one-line reply."""
+        self.send(message)
+        return self._receive(message, timeout, self.read)
+
+    def query_block(self, message: str, nbytes: int, timeout: float | None = None) -> bytes:
+        """Write ``message`` and read exactly ``nbytes`` bytes (a binary block may hold 0x0A)."""
+        self.send(message)
+        return self._receive(message, timeout, lambda: self.read_bytes(nbytes))
+
+    def clear(self) -> None:
+        """Device clear: drop replies nobody will read, cancel what blocks the interpreter."""
+        self._guard(self.adapter.connection.clear)
+
+    # --- the error queue --------------------------------------------------------------
+    def error_count(self) -> int:
+        return int(parse_number(self.query("print(errorqueue.count)")))
+
+    def drain_errors(self, count: int | None = None) -> list[tuple[int, str]]:
+        """Read (and so empty) the instrument's error queue: [(code, message), ...]."""
+        count = self.error_count() if count is None else count
+        errors = []
+        for _ in range(min(count, 50)):
+            code, message = parse_error(self.query("print(errorqueue.next())"))
+            if code != 0:
+                errors.append((code, message))
+        if count > 50:
+            self.send("errorqueue.clear()")
+        return errors
+
+    def raise_errors(self, count: int | None = None) -> None:
+        """Drain the error queue and raise the first error in it, if any."""
+        errors = self.drain_errors(count)
+        if errors:
+            code, message = errors[0]
+            if len(errors) > 1:
+                others = "; ".join(f"{c}: {m}" for c, m in errors[1:4])
+                message = f"{message} (then {others})"
+            raise InstrumentReportedError(code, message)
+
+    # --- recovery ---------------------------------------------------------------------
+    def reconnect(self) -> None:
+        """Close and reopen the VISA session (after the connection dropped)."""
+        adapter = self.adapter
+        manager = getattr(adapter, "manager", None)
+        if manager is None:
+            raise ConnectionLost(f"cannot reopen the connection to the {self.name}: no VISA resource")
+        try:
+            adapter.connection.close()
+        except Exception:  # already gone: that is why we reconnect
+            pass
+        try:
+            adapter.connection = manager.open_resource(adapter.resource_name, **self._open_kwargs)
+        except (pyvisa.errors.VisaIOError, OSError) as exc:
+            raise ConnectionLost(f"cannot reopen the connection to the {self.name}: {exc}") from exc
+
+    # --- internals --------------------------------------------------------------------
+    def _guard(self, call, *args):
+        try:
+            return call(*args)
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                raise  # the caller knows what it was waiting for
+            raise ConnectionLost(f"the connection to the {self.name} failed: {exc.description}") from exc
+        except (OSError, EOFError) as exc:
+            raise ConnectionLost(f"the connection to the {self.name} failed: {exc}") from exc
+
+    def _receive(self, message: str, timeout: float | None, read):
+        if timeout is not None:
+            self.adapter.connection.timeout = int(round(timeout * 1000))
+        try:
+            return self._guard(read)
+        except pyvisa.errors.VisaIOError:  # only timeouts get through _guard
+            self._after_timeout(message, timeout if timeout is not None else self.timeout_ms / 1000)
+        finally:
+            if timeout is not None:
+                self.adapter.connection.timeout = self.timeout_ms
+
+    def _after_timeout(self, message: str, seconds: float) -> None:
+        """Resynchronise, then say why: a Lua error prints nothing, so a timed-out query is
+        often an error in the queue; otherwise the instrument really did not answer."""
+        self.clear()
+        what = message if len(message) <= 60 else message[:57] + "..."
+        try:
+            self.raise_errors()
+        except InstrumentTimeout:
+            pass  # the queue cannot be read either: report the first silence
+        raise InstrumentTimeout(f"the {self.name} did not answer {what!r} within {seconds:g} s "
+                                f"(device clear sent to resynchronise)")
+
+
+# ---------------------------------------------------------------------------------------
+# What one trigger-model run looks like
+# ---------------------------------------------------------------------------------------
+@dataclass
+class _Block:
+    """One trigger-model run: messages that configure and start it, and what it will store."""
+
+    setup: list[str]  # sent in order; the last one starts the run (see _start)
+    instants: np.ndarray  # expected s from the start of the run to each reading
+    kinds: np.ndarray  # KIND_* per reading
+    indices: np.ndarray  # step/pulse/sample number per reading
+    t_first: float  # request time of the first reading (chained Sampling blocks)
+    turn_on: bool = True  # False for a chained block: the output is already on
+
+
+def chunk_bounds(instants: np.ndarray, seconds: float = CHUNK_SECONDS,
+                 max_points: int = MAX_CHUNK_POINTS) -> list[tuple[int, int]]:
+    """Split readings into [a, b) chunks covering <= ``seconds`` of instrument time each
+    (at least one reading, at most ``max_points``)."""
+    bounds, a, n = [], 0, len(instants)
+    while a < n:
+        b = int(np.searchsorted(instants, instants[a] + seconds, side="right"))
+        b = min(max(b, a + 1), a + max_points, n)
+        bounds.append((a, b))
+        a = b
+    return bounds
+
+
+def range_for(value: float, ranges: tuple[float, ...]) -> float:
+    """The smallest range that holds ``value`` (the largest if none does)."""
+    for r in ranges:
+        if abs(value) <= r * (1 + 1e-9):
+            return r
+    return ranges[-1]
+
+
+# ---------------------------------------------------------------------------------------
+# The driver
+# ---------------------------------------------------------------------------------------
+class Keithley2614B(SourceMeasure):
+    """One channel of a Keithley 2614B.
+
+    ``Keithley2614B("GPIB0::26::INSTR")`` on the bench; add ``visa_library=`` for the
+    simulator; ``channel="b"`` for the second SMU. ``adapter_or_resource`` may also be a
+    PyMeasure adapter (tests use ``expected_protocol``).
+    """
+
+    #: Readings per chained Sampling block (one nvbuffer's worth).
+    sample_block = 50_000
+
+    def __init__(self, adapter_or_resource, *, visa_library: str | None = None, channel: str = "a",
+                 timeout: float = 10.0, name: str = "Keithley 2614B", **kwargs) -> None:
+        if channel not in ("a", "b"):
+            raise ValueError(f"the 2614B has channels 'a' and 'b', not {channel!r}")
+        self.channel = channel
+        self.smu = f"smu{channel}"
+        self.capabilities = CAPABILITIES
+        self.tsp = TSPLink(adapter_or_resource, name, visa_library=visa_library, timeout=timeout, **kwargs)
+        self._t_end = 0.0  # session time of the last reading, so t is monotonic
+        self._connect()
+
+    def _connect(self) -> None:
+        """Quiet interpreter (no prompts, no error text in the output queue), empty error
+        queue, ASCII numbers with 9 digits; learn the line frequency (NPLC → seconds)."""
+        self.tsp.clear()
+        reply = self.tsp.query("localnode.prompts = 0 localnode.showerrors = 0 errorqueue.clear() "
+                               "format.data = format.ASCII format.asciiprecision = 9 "
+                               "print(localnode.linefreq)")
+        self.linefreq = parse_number(reply)
+        if self.linefreq not in (50.0, 60.0):
+            raise ProtocolError(f"the instrument reports a line frequency of {reply!r}, not 50 or 60 Hz")
+        self.identity = self.tsp.query("*IDN?").strip()
+        if "2614B" not in self.identity:
+            log.warning("expected a Keithley 2614B, the instrument says %r", self.identity)
+
+    # --- timing ------------------------------------------------------------------------
+    def aperture(self, nplc: float) -> float:
+        """Seconds one integration takes."""
+        return nplc / self.linefreq
+
+    def reading_time(self, nplc: float) -> float:
+        """Seconds the instrument needs for one reading (integration + overhead)."""
+        return self.aperture(nplc) + READING_OVERHEAD
+
+    # --- the interface ------------------------------------------------------------------
+    def _stream(self, request: Request) -> Iterator[np.ndarray]:
+        blocks = self._plan(request)  # may refuse (CapabilityError) before anything is sent
+        # Within a request t is the instrument's own timestamps; a new request continues the
+        # session's time line from its last reading (the idle gap between requests is not timed).
+        t0 = self._t_end
+        for block in blocks:
+            yield from self._run_block(block, t0)
+        self._checkpoint()
+
+    def read(self, level: float, *, compliance: float, source: str = "V", nplc: float = 1.0) -> np.ndarray:
+        """Spot reading: limit, level, output on, measure I and V, output off (one message)."""
+        self.capabilities.check(Sampling(level, compliance, [0.0], source=source, nplc=nplc))
+        s = self.smu
+        self.tsp.send(self._source_setup(source, level, compliance, rng=None) + " "
+                      + self._measure_setup(source, nplc, None, delay=0.0))
+        # If setting up queued an error, the output stays off and we get the error count.
+        message = (f"if errorqueue.count == 0 then {s}.source.output = {s}.OUTPUT_ON "
+                   f"_i, _v = {s}.measure.iv() _c = {s}.source.compliance "
+                   f"{s}.source.output = {s}.OUTPUT_OFF print(_i, _v, _c) "
+                   f"else print(errorqueue.count) end")
+        try:
+            reply = self.tsp.query(message, timeout=self.tsp.timeout_ms / 1000 + 2 * self.reading_time(nplc))
+            fields = reply.strip().split("\t")
+            if len(fields) == 1:
+                self.tsp.raise_errors(int(parse_number(fields[0])))
+                raise ProtocolError(f"the instrument reported errors, then none: {reply!r}")
+            i, v, c = parse_print(reply, 3)
+            out = empty_chunk(1)
+            out[0] = (self._t_end, level, parse_number(v), parse_number(i), parse_bool(c), 0, KIND_POINT)
+            return out
+        except BaseException:
+            self.output_off()
+            raise
+
+    def abort(self) -> None:
+        """Stop the trigger model, then the output (``abort()`` alone leaves it on)."""
+        s = self.smu
+        try:
+            self.tsp.send(f"{s}.abort() {s}.source.output = {s}.OUTPUT_OFF")
+        except Exception as exc:  # output_off below tries harder, and raises if it must
+            log.warning("abort on the %s failed (%s); turning the outputs off", self.tsp.name, exc)
+            self.output_off()
+
+    def output_off(self) -> None:
+        """Both channels off. If the link is stuck, device clear and retry; if it dropped,
+        reconnect and retry; only then raise ConnectionLost."""
+        message = "smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF"
+        for attempt, recover in enumerate((None, self.tsp.clear, self.tsp.reconnect)):
+            try:
+                if recover is not None:
+                    recover()
+                self.tsp.send(message)
+                return
+            except Exception as exc:
+                log.error("turning the %s outputs off failed (attempt %d): %s", self.tsp.name, attempt + 1, exc)
+                last = exc
+        raise ConnectionLost(f"could not turn the {self.tsp.name} outputs off; check the instrument "
+                             f"by hand ({last})") from last
+
+    def close(self) -> None:
+        self.tsp.adapter.close()
+
+    # --- planning: request → trigger-model blocks (nothing sent yet) ------------------------
+    def _plan(self, request: Request) -> list[_Block]:
+        if isinstance(request, Sweep):
+            return [self._plan_sweep(request)]
+        if isinstance(request, PulseTrain):
+            return [self._plan_pulses(request)]
+        if isinstance(request, Sampling):
+            return self._plan_sampling(request)
+        raise CapabilityError(f"the {self.capabilities.model} cannot run a {type(request).__name__}")
+
+    def _refuse(self, what: str) -> None:
+        raise CapabilityError(f"The {self.capabilities.model} cannot do this: {what}.")
+
+    def _plan_sweep(self, r: Sweep) -> _Block:
+        s, n = self.smu, r.points
+        need = self.reading_time(r.nplc)
+        if r.step_time < need:
+            self._refuse(f"a step time of {r.step_time:g} s is shorter than one reading at NPLC "
+                         f"{r.nplc:g} ({need:g} s at {self.linefreq:g} Hz)")
+        ranges = self.capabilities.voltage_ranges if r.source == "V" else self.capabilities.current_ranges
+        rng = range_for(float(np.max(np.abs(r.levels))), ranges)
+        fn = "v" if r.source == "V" else "i"
+        if is_linear(r.levels):
+            levels_setup, sweep = [], f"{s}.trigger.source.linear{fn}({num(r.levels[0])}, {num(r.levels[-1])}, {n})"
+        else:
+            levels_setup, sweep = lua_table("_L", r.levels), f"{s}.trigger.source.list{fn}(_L)"
+        setup = [
+            self._source_setup(r.source, 0.0, r.compliance, rng),
+            self._measure_setup(r.source, r.nplc, r.measure_range, delay=r.step_time - need),
+            self._buffer_setup(),
+            *levels_setup,
+            self._trigger_setup(sweep, r.source, r.compliance, n, endpulse="SOURCE_HOLD"),
+            *self._timer(1, r.step_time, count=max(n - 1, 1), passthrough=True,
+                         stimulus=f"{s}.trigger.ARMED_EVENT_ID"),
+            f"{s}.trigger.source.stimulus = trigger.timer[1].EVENT_ID"
+            f" {s}.trigger.measure.stimulus = 0 {s}.trigger.endpulse.stimulus = 0",
+        ]
+        instants = r.step_time * np.arange(1, n + 1)
+        return _Block(setup, instants, np.full(n, KIND_POINT, "i1"), np.arange(n), instants[0])
+
+    def _plan_pulses(self, r: PulseTrain) -> _Block:
+        s, n = self.smu, r.count
+        reads = r.read_levels is not None
+        tm = self.aperture(r.nplc) + PULSE_MARGIN  # the measurement ends PULSE_MARGIN before the pulse
+        for width, what in ((r.width, "pulse"), (r.read_width, "read")) if reads else ((r.width, "pulse"),):
+            if width < tm:
+                self._refuse(f"a {width:g} s {what} is too short to measure at NPLC {r.nplc:g} "
+                             f"(needs {tm:g} s at {self.linefreq:g} Hz); lower the NPLC")
+        levels = np.append(r.amplitudes, r.base) if not reads else np.concatenate([r.amplitudes, r.read_levels, [r.base]])
+        rng = range_for(float(np.max(np.abs(levels))), self.capabilities.voltage_ranges)
+        mrange = r.measure_range or range_for(r.compliance, self.capabilities.current_ranges)
+        if reads:
+            steps = np.empty(2 * n)
+            steps[0::2], steps[1::2] = r.amplitudes, r.read_levels
+            timers = [self._timer(1, [r.width, r.period - r.width], count=2 * n - 1, passthrough=True,
+                                  stimulus=f"{s}.trigger.ARMED_EVENT_ID"),
+                      self._timer(2, [r.width - tm, r.read_width - tm], count=1, passthrough=False,
+                                  stimulus="trigger.timer[1].EVENT_ID"),
+                      self._timer(3, [r.width, r.read_width], count=1, passthrough=False,
+                                  stimulus="trigger.timer[1].EVENT_ID")]
+            instants = np.empty(2 * n)
+            starts = r.period * np.arange(n)
+            instants[0::2], instants[1::2] = starts + r.width, starts + r.width + r.read_width
+            kinds = np.tile(np.array([KIND_PULSE, KIND_READ], "i1"), n)
+            indices = np.repeat(np.arange(n), 2)
+        else:
+            steps = r.amplitudes
+            timers = [self._timer(1, r.period, count=max(n - 1, 1), passthrough=True,
+                                  stimulus=f"{s}.trigger.ARMED_EVENT_ID"),
+                      self._timer(2, r.width - tm, count=1, passthrough=False, stimulus="trigger.timer[1].EVENT_ID"),
+                      self._timer(3, r.width, count=1, passthrough=False, stimulus="trigger.timer[1].EVENT_ID")]
+            instants = r.period * np.arange(n) + r.width
+            kinds = np.full(n, KIND_PULSE, "i1")
+            indices = np.arange(n)
+        # Source autorange must be off for a pulsed sweep (error 5028): fixed ranges throughout.
+        setup = [
+            self._source_setup("V", r.base, r.compliance, rng),
+            self._measure_setup("V", r.nplc, mrange, delay=0.0),
+            self._buffer_setup(),
+            *lua_table("_L", steps),
+            self._trigger_setup(f"{s}.trigger.source.listv(_L)", "V", r.compliance, len(steps), endpulse="SOURCE_IDLE"),
+            *[m for t in timers for m in t],
+            f"{s}.trigger.source.stimulus = trigger.timer[1].EVENT_ID"
+            f" {s}.trigger.measure.stimulus = trigger.timer[2].EVENT_ID"
+            f" {s}.trigger.endpulse.stimulus = trigger.timer[3].EVENT_ID",
+        ]
+        return _Block(setup, instants, kinds, indices, instants[0])
+
+    def _plan_sampling(self, r: Sampling) -> list[_Block]:
+        s = self.smu
+        need = self.reading_time(r.nplc)
+        gaps = np.diff(r.times)
+        if gaps.size and gaps.min() < need:
+            self._refuse(f"sampling {gaps.min():g} s apart is faster than one reading at NPLC {r.nplc:g} "
+                         f"({need:g} s at {self.linefreq:g} Hz)")
+        ranges = self.capabilities.voltage_ranges if r.source == "V" else self.capabilities.current_ranges
+        rng = range_for(r.level, ranges)
+        blocks = []
+        for a in range(0, r.points, self.sample_block):
+            b = min(a + self.sample_block, r.points)
+            times = r.times[a:b]
+            # Timer 1 fires at each instant: the first delay counts from the block's start.
+            delays = np.diff(times, prepend=r.times[a - 1] if a else 0.0)
+            delays[0] = max(delays[0], 10e-6)  # the timer's shortest delay
+            n = b - a
+            config = []
+            if a == 0:
+                config = [self._source_setup(r.source, r.level, r.compliance, rng),
+                          self._measure_setup(r.source, r.nplc, r.measure_range, delay=0.0)]
+            # Bias held throughout (also between chained blocks): no source action.
+            trigger = (f"{s}.trigger.source.action = {s}.DISABLE {s}.trigger.measure.iv({s}.nvbuffer1, {s}.nvbuffer2) "
+                       f"{s}.trigger.measure.action = {s}.ENABLE {s}.trigger.endpulse.action = {s}.SOURCE_HOLD "
+                       f"{s}.trigger.endsweep.action = {s}.SOURCE_HOLD {s}.trigger.arm.count = 1 {s}.trigger.count = {n}")
+            timer = self._timer(1, delays, count=n, passthrough=False, stimulus=f"{s}.trigger.ARMED_EVENT_ID")
+            stimuli = (f"{s}.trigger.source.stimulus = 0 {s}.trigger.measure.stimulus = trigger.timer[1].EVENT_ID "
+                       f"{s}.trigger.endpulse.stimulus = 0")
+            setup = [*config, self._buffer_setup(), trigger, *timer, stimuli]
+            blocks.append(_Block(setup, times - times[0] + delays[0], np.full(n, KIND_POINT, "i1"),
+                                 np.arange(a, b), float(times[0]), turn_on=(a == 0)))
+        return blocks
+
+    # --- message builders ------------------------------------------------------------------
+    def _source_setup(self, source: str, level: float, compliance: float, rng: float | None) -> str:
+        """Source function, range, level and limit (the output is off while this is sent)."""
+        s = self.smu
+        if source == "V":
+            func, fn, limit = f"{s}.OUTPUT_DCVOLTS", "v", "i"
+        else:
+            func, fn, limit = f"{s}.OUTPUT_DCAMPS", "i", "v"
+        rng_text = (f"{s}.source.autorange{fn} = {s}.AUTORANGE_ON" if rng is None else
+                    f"{s}.source.autorange{fn} = {s}.AUTORANGE_OFF {s}.source.range{fn} = {num(rng)}")
+        return (f"{s}.source.func = {func} {s}.source.limit{limit} = {num(compliance)} {rng_text} "
+                f"{s}.source.level{fn} = {num(level)} {s}.source.delay = 0")
+
+    def _measure_setup(self, source: str, nplc: float, rng: float | None, delay: float) -> str:
+        """Integration, measure range (of the quantity not sourced) and measure delay."""
+        s = self.smu
+        fn = "i" if source == "V" else "v"
+        rng_text = (f"{s}.measure.autorange{fn} = {s}.AUTORANGE_ON" if rng is None else
+                    f"{s}.measure.autorange{fn} = {s}.AUTORANGE_OFF {s}.measure.range{fn} = {num(rng)}")
+        return (f"{s}.measure.autozero = {s}.AUTOZERO_ONCE {s}.measure.nplc = {num(nplc)} {rng_text} "
+                f"{s}.measure.delay = {num(max(delay, 0.0))}")
+
+    def _buffer_setup(self) -> str:
+        """I with timestamps and source values in nvbuffer1, V in nvbuffer2, both emptied."""
+        s = self.smu
+        return (f"{s}.nvbuffer1.clear() {s}.nvbuffer1.appendmode = 0 {s}.nvbuffer1.collecttimestamps = 1 "
+                f"{s}.nvbuffer1.collectsourcevalues = 1 {s}.nvbuffer2.clear() {s}.nvbuffer2.appendmode = 0 "
+                f"{s}.nvbuffer2.collecttimestamps = 0 {s}.nvbuffer2.collectsourcevalues = 0")
+
+    def _trigger_setup(self, sweep: str, source: str, compliance: float, count: int, endpulse: str) -> str:
+        """The trigger model's actions; its source limit is the request's compliance."""
+        s = self.smu
+        limit = "i" if source == "V" else "v"
+        return (f"{sweep} {s}.trigger.source.limit{limit} = {num(compliance)} {s}.trigger.source.action = {s}.ENABLE "
+                f"{s}.trigger.measure.iv({s}.nvbuffer1, {s}.nvbuffer2) {s}.trigger.measure.action = {s}.ENABLE "
+                f"{s}.trigger.endpulse.action = {s}.{endpulse} {s}.trigger.endsweep.action = {s}.SOURCE_IDLE "
+                f"{s}.trigger.arm.count = 1 {s}.trigger.count = {count}")
+
+    def _timer(self, k: int, delay, *, count: int, passthrough: bool, stimulus: str) -> list[str]:
+        """Messages that configure trigger timer ``k``: one delay, or a delay list built on
+        the instrument (``_D<k>``) and used in turn each time the timer is started."""
+        delays = np.atleast_1d(np.asarray(delay, dtype=float))
+        head: list[str] = []
+        if np.all(delays == delays[0]):
+            when = f"trigger.timer[{k}].delay = {num(delays[0])}"
+        else:
+            head = lua_table(f"_D{k}", delays)
+            when = f"trigger.timer[{k}].delaylist = _D{k}"
+        return [*head, f"trigger.timer[{k}].reset() {when} trigger.timer[{k}].count = {count} "
+                       f"trigger.timer[{k}].passthrough = {'true' if passthrough else 'false'} "
+                       f"trigger.timer[{k}].stimulus = {stimulus}"]
+
+    def _printbuffer(self, a: int, b: int) -> str:
+        """Readings a..b (1-based, inclusive) in REAL64, then back to ASCII for later prints."""
+        s = self.smu
+        return (f"format.data = format.REAL64 format.byteorder = format.LITTLEENDIAN "
+                f"printbuffer({a}, {b}, {s}.nvbuffer1.timestamps, {s}.nvbuffer1.sourcevalues, "
+                f"{s}.nvbuffer2.readings, {s}.nvbuffer1.readings, {s}.nvbuffer1.statuses) "
+                f"format.data = format.ASCII")
+
+    # --- running -------------------------------------------------------------------------
+    def _start(self, turn_on: bool) -> None:
+        """Start the run only if setting it up raised no error (else raise that error)."""
+        s = self.smu
+        go = f"{s}.source.output = {s}.OUTPUT_ON {s}.trigger.initiate()" if turn_on else f"{s}.trigger.initiate()"
+        reply = self.tsp.query(f"if errorqueue.count == 0 then {go} end print(errorqueue.count)")
+        pending = int(parse_number(reply))
+        if pending:
+            self.tsp.raise_errors(pending)
+
+    def _run_block(self, block: _Block, t0: float) -> Iterator[np.ndarray]:
+        for message in block.setup:
+            self.tsp.send(message)
+        self._start(block.turn_on)
+        origin = t0 + block.t_first  # session time of the block's first reading (as planned)
+        ts0 = None
+        for a, b in chunk_bounds(block.instants):
+            wait = block.instants[b - 1] - (block.instants[a - 1] if a else 0.0)
+            raw = self.tsp.query_block(self._printbuffer(a + 1, b), real64_block_size(len(COLUMNS) * (b - a)),
+                                       timeout=2 * wait + 5.0)
+            try:
+                data = parse_real64_block(raw, len(COLUMNS))
+            except ProtocolError:
+                self.tsp.clear()  # the rest of a garbled reply must not poison the next query
+                raise
+            if len(data) != b - a:
+                self.tsp.clear()
+                raise ProtocolError(f"printbuffer({a + 1}, {b}) returned {len(data)} readings, not {b - a}")
+            ts, src, v, i, status = data.T
+            ts0 = ts[0] if ts0 is None else ts0
+            chunk = empty_chunk(b - a)
+            chunk["t"] = origin + (ts - ts0)
+            chunk["source"], chunk["v"], chunk["i"] = src, v, i
+            chunk["compliance"] = (np.nan_to_num(status).astype(np.int64) & STATUS_COMPLIANCE) != 0
+            chunk["index"], chunk["kind"] = block.indices[a:b], block.kinds[a:b]
+            self._t_end = max(self._t_end, float(chunk["t"][-1]))
+            yield chunk
+
+    def _checkpoint(self) -> None:
+        """End of a request: wait for the trigger model to finish, raise any queued error."""
+        pending = int(parse_number(self.tsp.query("waitcomplete() print(errorqueue.count)")))
+        if pending:
+            self.tsp.raise_errors(pending)
