@@ -45,7 +45,7 @@ ALIASES = {
 DEFAULT_PRESET = "bfo"
 
 
-class ResourceNotFound(LookupError):
+class ResourceNotFound(LookupError, ValueError):
     """No simulated instrument answers at this resource name."""
 
 
@@ -79,6 +79,7 @@ class SimulatedLab:
                  faults: dict[str, str] | None = None) -> None:
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+        _check_preset(preset)
         self.preset = preset
         self.seed = int(seed)
         self.clock = VirtualClock(time_scale)
@@ -250,14 +251,15 @@ def parse_spec(path: str) -> dict:
             elif key == "preset":
                 spec["preset"] = value
             else:
-                spec["faults"] = _parse_fault_map(value)
+                spec["faults"] = parse_faults(value)
         except ValueError as exc:
             raise ValueError(f"bad {key} in the simulator spec {path!r}: {exc}") from None
     _check(spec)
     return spec
 
 
-def _parse_fault_map(text: str) -> dict[str, str]:
+def parse_faults(text: str) -> dict[str, str]:
+    """Read ``RESOURCE=kind@N[:value],...|RESOURCE=...`` into a dict resource -> plan."""
     faults: dict[str, str] = {}
     for item in filter(None, (s.strip() for s in text.split("|"))):
         # The resource name itself contains "::" but never "=", so the last "=" splits.
@@ -270,17 +272,21 @@ def _parse_fault_map(text: str) -> dict[str, str]:
     return faults
 
 
-def _check(spec: dict) -> None:
+def _check_preset(preset: str) -> None:
     from instruments.sim.presets import PRESETS
 
-    if spec["preset"] not in PRESETS:
-        raise ValueError(f"unknown simulated device {spec['preset']!r}; choose one of {', '.join(PRESETS)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown simulated device {preset!r}; choose one of {', '.join(PRESETS)}")
+
+
+def _check(spec: dict) -> None:
+    _check_preset(spec["preset"])
     if spec["seed"] < 0:
         raise ValueError(f"seed must be >= 0, got {spec['seed']}")
     VirtualClock(spec["time_scale"])  # validates with its own sentence
     faults = spec["faults"]
     if isinstance(faults, str):
-        faults = _parse_fault_map(faults)
+        faults = parse_faults(faults)
     for plan in faults.values():
         FaultPlan.parse(plan)
 

@@ -20,8 +20,10 @@ What a session does, as a VISA library does it:
   VI_ATTR_TMO_VALUE, the clock advances by the timeout and the read raises
   VI_ERROR_TMO; a late reply stays queued, as on hardware.
 - clear (viClear) is a device clear; read_stb a serial poll; attributes live per session.
-- a drop fault loses the connection: every later I/O on the session raises
-  VI_ERROR_CONN_LOST; a new session works.
+- a drop fault loses the connection: the I/O during which it happens and every later
+  one on the session raise VI_ERROR_CONN_LOST, the instrument discards the replies it
+  owed, and a new session works. The fault belongs to the instrument, so every session
+  open on it at that moment (GPIB and LAN names of one 2614B) loses its connection.
 
 Procedures run in a worker thread while a GUI reads, so each session serialises its own
 I/O and every emulator call holds the emulator's lock, but no lock of the emulator is
@@ -68,12 +70,17 @@ class _Session:
         emu = self.lab.emulator(self.resource)
         if emu is not self._emulator:  # first use, or the lab was reset (a fresh instrument)
             self._emulator = emu
+            self.inbuf.clear()
+            self.pending.clear()
             self._drops_at_open = emu.drops
             self.lost = False
         if self.lost or emu.drops > self._drops_at_open:
-            self.lost = True
-            self.inbuf.clear()
-            self.pending.clear()
+            if not self.lost:  # the instrument forgets what it owed the lost connection
+                self.lost = True
+                self.inbuf.clear()
+                self.pending.clear()
+                with emu.lock:
+                    emu.clear()
             raise _Status(StatusCode.error_connection_lost)
         return emu
 
