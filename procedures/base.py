@@ -1,0 +1,297 @@
+"""What every labqc procedure shares: instrument parameters, metadata, row conversion,
+streaming a request, spot reads, progress and stop handling.
+
+A procedure is a PyMeasure :class:`~pymeasure.experiment.Procedure` whose ``execute``
+speaks only :mod:`instruments.smu`. A subclass provides:
+
+- its Parameters (with units and the papers' defaults);
+- :meth:`LabqcProcedure.validate`: physical sense of the parameters, one sentence on failure;
+- :meth:`LabqcProcedure.requests`: every distinct request it will send (each is checked
+  against the instrument's capabilities before anything is energised);
+- :meth:`LabqcProcedure.estimated_duration`: instrument seconds, for progress and ETA;
+- ``execute()``, built from :meth:`measure` (stream a request) and :meth:`read_point`;
+- :meth:`LabqcProcedure.summary`: derived results for the summary file.
+
+Rows leave the procedure a chunk at a time as ``self.emit("batch", frame)`` with
+``frame`` a DataFrame with :data:`labqc.results.COLUMNS`. Progress goes out as
+``self.emit("progress", Progress(...))``. Nothing here sleeps: time is the instrument's.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter,
+                                  ListParameter, Metadata, Parameter, Procedure)
+
+from instruments.smu import KIND_PULSE, KIND_READ, READING, Request, Sweep
+from labqc import __version__
+from labqc.results import COLUMNS
+from labqc.units import G0, conductance, correct_series
+
+SIM_PRESETS = ("bfo", "ag-nanowire", "ohmic")
+DEFAULT_PRESET = "bfo"
+
+
+class ParameterError(ValueError):
+    """A parameter set that makes no physical sense; the message is one sentence."""
+
+
+class StopRequested(KeyboardInterrupt):
+    """Raised inside a procedure when a stop was asked for. A KeyboardInterrupt, so that
+    PyMeasure's Worker marks the run ABORTED and ``except Exception`` does not catch it."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run is, in instrument seconds."""
+
+    fraction: float  # 0..1
+    elapsed: float  # instrument seconds since the first reading
+    total: float  # estimated instrument seconds of the whole run
+
+    @property
+    def eta(self) -> float:
+        return max(self.total - self.elapsed, 0.0)
+
+
+class LabqcProcedure(Procedure):
+    """Base of the labqc procedures: which instrument, which simulated device, and the
+    series resistance used for G_corr."""
+
+    resource = Parameter("Resource", default="")
+    sim_preset = Parameter("Simulator preset", default="")
+    seed = IntegerParameter("Seed", default=0, minimum=0)
+    time_scale = FloatParameter("Time scale", default=0.0, minimum=0.0, maximum=100.0)
+    r_series = FloatParameter("Series resistance", units="Ohm", default=0.0, minimum=0.0, maximum=1e9)
+
+    instrument = Metadata("Instrument", default="")
+    g0 = Metadata("G0", units="S", default=G0, fmt="%.10g")
+    r_s_used = Metadata("R_s", units="Ohm", default=0.0, fmt="%g")
+    labqc_version = Metadata("labqc version", default=__version__)
+    start_time = Metadata("Start time", default="")
+
+    DATA_COLUMNS = list(COLUMNS)
+
+    #: Help for the command line and the GUI, per parameter attribute name.
+    HELP: dict[str, str] = {
+        "resource": "VISA resource of the instrument; empty: the built-in simulated 2614B",
+        "sim_preset": "simulated device (bfo, ag-nanowire, ohmic); with a resource, that "
+                      "resource in the simulated lab; empty with no resource: bfo",
+        "seed": "random seed of the simulated device",
+        "time_scale": "simulator only: wall seconds per instrument second (0: as fast as possible)",
+        "r_series": "series resistance subtracted for G_corr/G0",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.smu = None  # set by the runner (procedures.runner) before execute()
+        self._t0: float | None = None
+        self._t_last = 0.0
+        self.compliance_hits = 0
+        self.rows_emitted = 0
+
+    # ---------------------------------------------------------------- for subclasses
+    def validate(self) -> None:
+        """Raise ParameterError (one sentence) if the parameters make no physical sense."""
+        if self.sim_preset and self.sim_preset not in SIM_PRESETS:
+            raise ParameterError(f"the simulator preset must be one of {', '.join(SIM_PRESETS)}, "
+                                 f"not {self.sim_preset!r}")
+
+    def requests(self) -> list[Request]:
+        """Every distinct request the run will send (reads as one-point sweeps)."""
+        return []
+
+    def estimated_duration(self) -> float:
+        """Instrument seconds the run is expected to take (an upper bound is fine)."""
+        return sum(_request_duration(r) for r in self.requests())
+
+    def summary(self) -> dict:
+        """Derived results of the run (JSON-able)."""
+        return {}
+
+    def summary_lines(self, summary: dict) -> list[str]:
+        """A few human lines for the end of ``labqc run``."""
+        return []
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def simulated(self) -> bool:
+        return not self.resource or bool(self.sim_preset)
+
+    @property
+    def preset(self) -> str:
+        """The simulated device's preset (bfo when none was named)."""
+        return self.sim_preset or DEFAULT_PRESET
+
+    @staticmethod
+    def read_request(level: float, compliance: float, nplc: float) -> Sweep:
+        """A spot read as a request, so that it is checked like the rest."""
+        return Sweep(levels=[level], compliance=compliance, nplc=nplc)
+
+    def stamp_metadata(self, identity: str) -> None:
+        """Fill the Metadata values the runner knows once the instrument is open."""
+        if self.simulated:
+            identity = f"{identity} (simulated, preset {self.preset}, seed {self.seed})"
+        self.instrument = identity
+        self.g0 = G0
+        self.r_s_used = float(self.r_series)
+        self.labqc_version = __version__
+        self.start_time = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def check_stop(self) -> None:
+        if self.should_stop():
+            raise StopRequested("stop requested")
+
+    def measure(self, request: Request, *, cycle: int = 1, segment: str = "set",
+                read_segment: str = "read", pulse_offset: int = 0,
+                into: list | None = None) -> pd.DataFrame:
+        """Run ``request``, emitting each chunk as rows; return all its rows.
+
+        ``into``: a list each chunk's rows are appended to as they arrive, so that a
+        procedure keeps what it measured even when the request is cut short.
+
+        Pulse rows get ``Pulse = pulse_offset + index + 1`` and Segment "pulse"
+        (KIND_PULSE) or ``read_segment`` (KIND_READ); other rows get ``segment``. The
+        request is closed (abort + output off) on any exit, including a stop request.
+        """
+        self.check_stop()
+        frames = [] if into is None else into
+        start = len(frames)
+        with contextlib.closing(self.smu.run(request)) as chunks:
+            for chunk in chunks:
+                frame = self.to_rows(chunk, cycle=cycle, segment=segment,
+                                     read_segment=read_segment, pulse_offset=pulse_offset)
+                self.emit_rows(frame)
+                frames.append(frame)
+                self.check_stop()
+        mine = frames[start:]
+        return pd.concat(mine, ignore_index=True) if mine else self.to_rows(np.zeros(0, READING))
+
+    def read_point(self, level: float, compliance: float, *, cycle: int = 1,
+                   segment: str = "read", nplc: float = 1.0, pulse: int = -1) -> pd.Series:
+        """One spot reading at ``level`` V, emitted as one row; returns that row."""
+        self.check_stop()
+        reading = self.smu.read(level, compliance=compliance, source="V", nplc=nplc)
+        frame = self.to_rows(reading, cycle=cycle, segment=segment)
+        if pulse >= 0:
+            frame["Pulse"] = pulse
+        self.emit_rows(frame)
+        return frame.iloc[-1]
+
+    def to_rows(self, chunk: np.ndarray, *, cycle: int | np.ndarray = 1,
+                segment: str | np.ndarray = "set", read_segment: str = "read",
+                pulse_offset: int = 0) -> pd.DataFrame:
+        """READING chunk -> rows with COLUMNS (vectorised; G, G/G0, G_corr/G0 computed)."""
+        return reading_rows(chunk, t0=self._origin(chunk), r_series=float(self.r_series or 0.0),
+                            cycle=cycle, segment=segment, read_segment=read_segment,
+                            pulse_offset=pulse_offset)
+
+    def _origin(self, chunk: np.ndarray) -> float:
+        if self._t0 is None and len(chunk):
+            self._t0 = float(chunk["t"][0])
+        return self._t0 if self._t0 is not None else 0.0
+
+    def emit_rows(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        self.rows_emitted += len(frame)
+        self.compliance_hits += int(frame["Compliance"].sum())
+        self._t_last = max(self._t_last, float(frame["Time (s)"].iloc[-1]))
+        self.emit("batch", frame)
+        total = max(self.estimated_duration(), 1e-9)
+        self.emit("progress", Progress(min(self._t_last / total, 1.0), self._t_last, total))
+
+    @property
+    def elapsed(self) -> float:
+        """Instrument seconds since the first reading of the run."""
+        return self._t_last
+
+
+def reading_rows(chunk: np.ndarray, *, t0: float = 0.0, r_series: float = 0.0,
+                 cycle: int | np.ndarray = 1, segment: str | np.ndarray = "set",
+                 read_segment: str = "read", pulse_offset: int = 0) -> pd.DataFrame:
+    """Convert a READING array to a DataFrame with the results columns.
+
+    G = I/V (NaN at V = 0), G/G0, and G_corr/G0 with ``r_series`` removed. Readings of
+    kind KIND_PULSE/KIND_READ are numbered in the Pulse column (``pulse_offset + index +
+    1``) and labelled "pulse"/``read_segment``; others get ``segment`` and Pulse -1.
+    """
+    if chunk.dtype != READING:
+        raise TypeError(f"expected a READING array, got dtype {chunk.dtype}")
+    n = len(chunk)
+    g = conductance(chunk["v"], chunk["i"])
+    g_corr = correct_series(g, r_series)
+    kind = chunk["kind"]
+    is_pulse = kind == KIND_PULSE
+    is_read = kind == KIND_READ
+    seg = np.broadcast_to(np.asarray(segment, dtype=object), (n,)).copy()
+    seg[is_pulse] = "pulse"
+    seg[is_read] = read_segment
+    pulse = np.where(is_pulse | is_read, pulse_offset + chunk["index"] + 1, -1)
+    return pd.DataFrame({
+        "Time (s)": chunk["t"] - t0,
+        "Source (V|A)": chunk["source"],
+        "Voltage (V)": chunk["v"],
+        "Current (A)": chunk["i"],
+        "G (S)": g,
+        "G/G0": g / G0,
+        "G_corr/G0": g_corr / G0,
+        "Compliance": chunk["compliance"].astype(bool),
+        "Cycle": np.broadcast_to(np.asarray(cycle, dtype=np.int64), (n,)),
+        "Segment": seg,
+        "Pulse": pulse.astype(np.int64),
+    }, columns=list(COLUMNS))
+
+
+def _request_duration(request: Request) -> float:
+    return float(getattr(request, "duration", 0.0))
+
+
+def triangle(v_peak: float, step: float) -> np.ndarray:
+    """Levels 0 -> v_peak -> 0 in steps of ``step`` (V, > 0), both ends included."""
+    if not (step > 0 and math.isfinite(step)):
+        raise ParameterError(f"the voltage step must be > 0, got {step!r} V")
+    n = max(int(round(abs(v_peak) / step)), 1)
+    up = np.linspace(0.0, v_peak, n + 1)
+    return np.concatenate([up, up[-2::-1]])
+
+
+def ramp(stop: float, step: float) -> np.ndarray:
+    """Levels from one step above 0 up to ``stop`` (sign of ``stop``), ``step`` > 0."""
+    if not (step > 0 and math.isfinite(step)):
+        raise ParameterError(f"the step must be > 0, got {step!r}")
+    n = max(int(round(abs(stop) / step)), 1)
+    return np.linspace(0.0, stop, n + 1)[1:]
+
+
+def require(condition: bool, sentence: str) -> None:
+    """Raise ParameterError(sentence) unless ``condition``."""
+    if not condition:
+        raise ParameterError(sentence)
+
+
+def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
+    """(attribute name, Parameter) pairs of a procedure class, base parameters last."""
+    base = ("resource", "sim_preset", "seed", "time_scale", "r_series")
+    own, common = [], []
+    for name in dir(cls):
+        p = getattr(cls, name, None)
+        if isinstance(p, Parameter):
+            (common if name in base else own).append((name, p))
+    order = {n: i for i, n in enumerate(getattr(cls, "ORDER", ()))}
+    own.sort(key=lambda item: order.get(item[0], len(order)))
+    common.sort(key=lambda item: base.index(item[0]))
+    return own + common
+
+
+__all__ = [
+    "LabqcProcedure", "ParameterError", "StopRequested", "Progress", "reading_rows", "triangle",
+    "ramp", "require", "parameter_specs", "BooleanParameter", "FloatParameter",
+    "IntegerParameter", "ListParameter", "Parameter", "SIM_PRESETS",
+]

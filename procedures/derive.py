@@ -1,0 +1,105 @@
+"""Per-run derived numbers the procedures put in their summaries: switching voltages
+(first current jump), resistance from a read, quantum levels visited, pulse statistics.
+
+Small pure numpy functions of the rows a procedure has just measured; the full
+plateau analysis lives in the core (labqc), this is what a run reports at its end.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from labqc.units import G0
+
+
+def first_jump(v: np.ndarray, i: np.ndarray, *, up: bool = True, ratio: float = 2.0,
+               floor: float = 1e-7, compliance: np.ndarray | None = None) -> float:
+    """The source voltage of the first abrupt current change along a ramp.
+
+    ``up=True`` (SET): the first point where |I| grows by ``ratio`` or more over the
+    previous point (and by more than ``floor`` A), or where the limit first takes over.
+    ``up=False`` (RESET): the first point where |I| falls to 1/``ratio`` or less of the
+    previous point (from above ``floor``). NaN if there is none.
+    """
+    v = np.asarray(v, dtype=float)
+    a = np.abs(np.asarray(i, dtype=float))
+    if len(a) < 2:
+        return math.nan
+    prev, cur = a[:-1], a[1:]
+    if up:
+        jump = (cur >= ratio * prev) & (cur - prev > floor)
+        if compliance is not None:
+            jump |= np.asarray(compliance, dtype=bool)[1:]
+    else:
+        jump = (cur * ratio <= prev) & (prev > floor)
+    hits = np.flatnonzero(jump)
+    return float(v[hits[0] + 1]) if len(hits) else math.nan
+
+
+def half_ramp(levels: np.ndarray) -> slice:
+    """The outgoing half of a 0 -> peak -> 0 triangle: indices up to the peak."""
+    levels = np.asarray(levels, dtype=float)
+    if len(levels) == 0:
+        return slice(0, 0)
+    return slice(0, int(np.argmax(np.abs(levels))) + 1)
+
+
+def resistance(v: float, i: float) -> float:
+    """R = V/I in ohm; inf for no current."""
+    return float(v / i) if i != 0 else math.inf
+
+
+def levels_visited(g_g0: np.ndarray, *, step: float = 0.5, min_points: int = 5,
+                   g_max: float = 25.0) -> list[float]:
+    """Quantum levels (multiples of ``step`` G0) on which at least ``min_points``
+    readings sit within a quarter step, from 0.5 G0 up to ``g_max`` G0."""
+    g = np.asarray(g_g0, dtype=float)
+    g = g[np.isfinite(g) & (g >= step * 0.75) & (g <= g_max)]
+    if g.size == 0:
+        return []
+    nearest = np.round(g / step)
+    close = np.abs(g / step - nearest) <= 0.25
+    values, counts = np.unique(nearest[close], return_counts=True)
+    return [float(v * step) for v, c in zip(values, counts) if c >= min_points]
+
+
+def g_over_g0(v: float, i: float) -> float:
+    return float(i / v / G0) if v != 0 else math.nan
+
+
+def count_steps(g_g0: np.ndarray, *, min_step: float = 0.4, window: int = 3) -> int:
+    """Upward steps in a staircase G/G0 trace: changes of at least ``min_step`` G0
+    between the medians of consecutive ``window``-point blocks."""
+    g = np.asarray(g_g0, dtype=float)
+    g = g[np.isfinite(g)]
+    n = len(g) // window
+    if n < 2:
+        return 0
+    medians = np.median(g[: n * window].reshape(n, window), axis=1)
+    return int(np.sum(np.diff(medians) >= min_step))
+
+
+def finite_or_none(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def nanmax(values) -> float:
+    """Largest finite value, NaN if there is none."""
+    a = np.asarray(list(values), dtype=float)
+    a = a[np.isfinite(a)]
+    return float(a.max()) if a.size else math.nan
+
+
+def nanmedian(values) -> float:
+    """Median of the finite values, NaN if there is none."""
+    a = np.asarray(list(values), dtype=float)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else math.nan
+
+
+def fmt(x, digits: int = 3) -> str:
+    """A number for a summary line; "n/a" for None/NaN."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{digits}g}"

@@ -1,0 +1,149 @@
+"""Endurance: N SET/RESET cycles, by voltage ramp or by single pulse, with a read at
+V_read after each half-cycle; HRS, LRS and the LRS level in G0 per cycle.
+
+A cycle has switched when G(LRS)/G(HRS) >= the minimum ratio. The run stops early when
+the device has not switched for K cycles in a row ("stuck"); it is reported stuck in
+LRS when the read after RESET still shows at least 1 G0, else stuck in HRS.
+"""
+from __future__ import annotations
+
+import math
+
+from instruments.smu import PulseTrain as Train
+from instruments.smu import Sweep
+from procedures import derive
+from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
+                             require, triangle)
+from procedures.derive import fmt
+
+
+class Endurance(LabqcProcedure):
+    """SET/RESET cycling with HRS/LRS reads per cycle and a stuck-state stop (Ag nanowire).
+
+    Default: 20 sweep cycles, SET ramp to +3 V at 400 uA, RESET ramp to -3 V at 10 mA,
+    20 mV steps of 1 ms, reads at 0.4 V; stop after 5 cycles in a row without switching.
+
+    Paper protocol (Ag nanowire: 100 full sweep cycles, HRS and LRS read at 0.4 V):
+        labqc run Endurance --sim ag-nanowire --cycles 100
+    By pulses (1.5 V / -1.5 V, 5 ms):
+        labqc run Endurance --method pulse --set-voltage 1.5 --reset-voltage -1.5 --set-compliance 5mA
+    """
+
+    ORDER = ("method", "cycles", "set_voltage", "set_compliance", "reset_voltage", "reset_compliance",
+             "step", "step_time", "pulse_width", "read_voltage", "read_compliance", "min_ratio",
+             "stuck_cycles", "nplc")
+
+    method = ListParameter("Method", choices=["sweep", "pulse"], default="sweep")
+    cycles = IntegerParameter("Cycles", default=20, minimum=0, maximum=10_000_000)
+    set_voltage = FloatParameter("SET voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
+    set_compliance = FloatParameter("SET compliance", units="A", default=400e-6, minimum=0.0, maximum=10.0)
+    reset_voltage = FloatParameter("RESET voltage", units="V", default=-3.0, minimum=-210.0, maximum=0.0)
+    reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
+    step = FloatParameter("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0)
+    step_time = FloatParameter("Step time", units="ms", default=1.0, minimum=0.0, maximum=1e5)
+    pulse_width = FloatParameter("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6)
+    read_voltage = FloatParameter("Read voltage", units="V", default=0.4, minimum=-10.0, maximum=10.0)
+    read_compliance = FloatParameter("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
+    min_ratio = FloatParameter("Minimum on/off ratio", default=2.0, minimum=0.0, maximum=1e9)
+    stuck_cycles = IntegerParameter("Stop after stuck cycles", default=5, minimum=0, maximum=10_000_000)
+    nplc = FloatParameter("NPLC", default=0.01, minimum=0.0, maximum=25.0)
+
+    HELP = {
+        **LabqcProcedure.HELP,
+        "method": "sweep: voltage ramps; pulse: one pulse per half-cycle",
+        "cycles": "SET/RESET cycles (paper: 100)",
+        "set_voltage": "end of the SET ramp, or SET pulse height",
+        "set_compliance": "current limit of the SET (paper: 400 uA)",
+        "reset_voltage": "end of the RESET ramp, or RESET pulse height (negative)",
+        "reset_compliance": "current limit of the RESET",
+        "step": "voltage step of the ramps",
+        "step_time": "time per ramp step",
+        "pulse_width": "pulse width (method pulse)",
+        "read_voltage": "HRS/LRS read after each half-cycle (paper: 0.4 V)",
+        "read_compliance": "current limit of the reads",
+        "min_ratio": "G(LRS)/G(HRS) at or above which a cycle counts as switched",
+        "stuck_cycles": "stop after this many cycles in a row without switching (0: never)",
+        "nplc": "integration time per ramp point in power-line cycles",
+    }
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.cycles >= 1, f"the number of cycles must be at least 1, got {self.cycles}")
+        require(self.set_voltage > 0, f"the SET voltage must be > 0 V, got {self.set_voltage:g} V")
+        require(self.reset_voltage < 0, f"the RESET voltage must be < 0 V, got {self.reset_voltage:g} V")
+        require(self.set_compliance > 0, "the SET needs a current compliance > 0 A")
+        require(self.reset_compliance > 0, "the RESET needs a current compliance > 0 A")
+        if self.method == "sweep":
+            require(self.step > 0, f"the voltage step must be > 0 mV, got {self.step:g} mV")
+            require(self.step_time > 0, f"the step time must be > 0 ms, got {self.step_time:g} ms")
+        else:
+            require(self.pulse_width > 0, f"the pulse width must be > 0 ms, got {self.pulse_width:g} ms")
+        require(self.read_voltage != 0, "the read voltage must not be 0 V (G = I/V is undefined there)")
+        require(self.read_compliance > 0, "the reads need a current compliance > 0 A")
+        require(self.min_ratio > 1, "the minimum on/off ratio must be > 1")
+
+    def half_cycle(self, polarity: str) -> Sweep | Train:
+        v, icc = ((self.set_voltage, self.set_compliance) if polarity == "set"
+                  else (self.reset_voltage, self.reset_compliance))
+        if self.method == "sweep":
+            return Sweep(levels=triangle(v, self.step * 1e-3), compliance=icc,
+                         step_time=self.step_time * 1e-3, nplc=self.nplc)
+        width = self.pulse_width * 1e-3
+        return Train.uniform(v, 1, width=width, period=2 * width, compliance=icc, nplc=self.nplc)
+
+    def requests(self):
+        return [self.half_cycle("set"), self.half_cycle("reset"),
+                self.read_request(self.read_voltage, self.read_compliance, 1.0)]
+
+    def estimated_duration(self) -> float:
+        r = self.requests()
+        return self.cycles * (r[0].duration + r[1].duration + 0.1)
+
+    def startup(self) -> None:
+        self.per_cycle: list[dict] = []
+        self.stop_reason = ""
+
+    def execute(self) -> None:
+        if not hasattr(self, "per_cycle"):
+            self.startup()
+        unswitched = 0
+        for cycle in range(1, self.cycles + 1):
+            self.measure(self.half_cycle("set"), cycle=cycle, segment="set")
+            lrs = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
+            self.measure(self.half_cycle("reset"), cycle=cycle, segment="reset")
+            hrs = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
+            g_on, g_off = float(lrs["G/G0"]), float(hrs["G/G0"])
+            ratio = g_on / g_off if g_off > 0 else math.inf
+            switched = bool(ratio >= self.min_ratio)
+            self.per_cycle.append({
+                "cycle": cycle,
+                "LRS (Ohm)": derive.resistance(lrs["Voltage (V)"], lrs["Current (A)"]),
+                "HRS (Ohm)": derive.resistance(hrs["Voltage (V)"], hrs["Current (A)"]),
+                "LRS G/G0": g_on, "HRS G/G0": g_off, "switched": switched,
+            })
+            unswitched = 0 if switched else unswitched + 1
+            if self.stuck_cycles and unswitched >= self.stuck_cycles:
+                state = "LRS" if g_off >= 1.0 else "HRS"
+                self.stop_reason = (f"stuck in {state} for {unswitched} cycles "
+                                    f"(G(LRS)/G(HRS) < {self.min_ratio:g}); stopped after cycle {cycle}")
+                return
+
+    def summary(self) -> dict:
+        cycles = getattr(self, "per_cycle", [])
+        switched = [c for c in cycles if c["switched"]]
+        return {
+            "method": self.method,
+            "cycles done": len(cycles),
+            "cycles switched": len(switched),
+            "stop reason": getattr(self, "stop_reason", "") or ("all cycles done" if cycles else ""),
+            "median LRS G/G0": derive.nanmedian(c["LRS G/G0"] for c in switched),
+            "median HRS G/G0": derive.nanmedian(c["HRS G/G0"] for c in switched),
+            "LRS levels (G0)": derive.levels_visited([c["LRS G/G0"] for c in switched], min_points=2),
+            "per cycle": cycles,
+        }
+
+    def summary_lines(self, summary: dict) -> list[str]:
+        levels = ", ".join(f"{lv:g}" for lv in summary["LRS levels (G0)"]) or "none"
+        return [f"{summary['cycles done']} cycles, {summary['cycles switched']} switched: LRS "
+                f"{fmt(summary['median LRS G/G0'])} G0, HRS {fmt(summary['median HRS G/G0'])} G0 (medians)",
+                f"LRS levels: {levels} G0; {summary['stop reason']}"]

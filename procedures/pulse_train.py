@@ -1,0 +1,167 @@
+"""PulseTrain: SET or RESET trains of identical pulses, or potentiation/depression
+(a positive train then a negative one), with a read after every pulse.
+
+Per pulse: the mean current over the top of the pulse (I_i), I_i/I_1, and the read
+G/G0. Before the train the device can be put into the state the train starts from
+(a SET ramp before a RESET train, a RESET ramp before a SET or LTP/LTD train).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from instruments.smu import PulseTrain as Train
+from instruments.smu import Sweep
+from procedures import derive
+from procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
+                             ListParameter, require, triangle)
+from procedures.derive import fmt
+
+
+class PulseTrain(LabqcProcedure):
+    """Pulse trains with per-pulse current and read G/G0 (Graphene/BiFeO3/FTO).
+
+    Default: a RESET train of 100 pulses of -1.5 V, 5 ms, one every 10 ms, compliance
+    5 mA, each followed by a 1 ms read at 0.1 V; before it a SET ramp to 3 V at 5 mA.
+
+    Paper protocols:
+        RESET train (500 x 1.5 V x 5 ms):
+            labqc run PulseTrain --mode reset --count 500
+        Potentiation/depression (30 x +1.5 V then 30 x -1.5 V, 5 ms, read at +-0.2 V):
+            labqc run PulseTrain --mode ltp-ltd --count 30 --read-voltage 0.2
+        SET programming (read 0.1 V, 20 ms pulses, 1.5 / 1.9 / 2.3 V):
+            labqc run PulseTrain --mode set --count 10 --width 20 --period 40 --amplitude 1.9
+    """
+
+    ORDER = ("mode", "amplitude", "width", "period", "count", "base", "compliance", "reads",
+             "read_voltage", "read_width", "prepare", "prepare_voltage", "prepare_compliance", "nplc")
+
+    mode = ListParameter("Mode", choices=["reset", "set", "ltp-ltd"], default="reset")
+    amplitude = FloatParameter("Pulse amplitude", units="V", default=1.5, minimum=0.0, maximum=210.0)
+    width = FloatParameter("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6)
+    period = FloatParameter("Pulse period", units="ms", default=10.0, minimum=0.0, maximum=1e6)
+    count = IntegerParameter("Pulse count", default=100, minimum=0, maximum=1_000_000)
+    base = FloatParameter("Base level", units="V", default=0.0, minimum=-210.0, maximum=210.0)
+    compliance = FloatParameter("Compliance", units="A", default=5e-3, minimum=0.0, maximum=10.0)
+    reads = BooleanParameter("Read after each pulse", default=True)
+    read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
+    read_width = FloatParameter("Read width", units="ms", default=1.0, minimum=0.0, maximum=1e6)
+    prepare = BooleanParameter("Prepare state", default=True)
+    prepare_voltage = FloatParameter("Prepare voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
+    prepare_compliance = FloatParameter("Prepare compliance", units="A", default=5e-3, minimum=0.0, maximum=10.0)
+    nplc = FloatParameter("NPLC", default=0.01, minimum=0.0, maximum=25.0)
+
+    HELP = {
+        **LabqcProcedure.HELP,
+        "mode": "reset: -amplitude train; set: +amplitude train; ltp-ltd: +amplitude then -amplitude",
+        "amplitude": "pulse height (magnitude; the mode sets the sign)",
+        "width": "pulse width",
+        "period": "pulse period (pulse + read + rest)",
+        "count": "pulses per train (per phase for ltp-ltd; paper: 500 RESET, 30+30 LTP/LTD)",
+        "base": "level between pulses",
+        "compliance": "current limit of the pulses and reads",
+        "reads": "read after every pulse",
+        "read_voltage": "read level (paper: 0.1 V, 0.2 V for LTP/LTD; negative phase reads at -V)",
+        "read_width": "read window",
+        "prepare": "SET (before a RESET train) or RESET (before a SET or LTP train) ramp first",
+        "prepare_voltage": "end of the preparing ramp (magnitude)",
+        "prepare_compliance": "current limit of the preparing ramp",
+        "nplc": "integration time of the reads in power-line cycles",
+    }
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.amplitude > 0, f"the pulse amplitude must be > 0 V, got {self.amplitude:g} V")
+        require(self.width > 0, f"the pulse width must be > 0 ms, got {self.width:g} ms")
+        require(self.count >= 1, f"the pulse count must be at least 1, got {self.count}")
+        require(self.compliance > 0, "pulses need a current compliance > 0 A")
+        busy = self.width + (self.read_width if self.reads else 0.0)
+        require(self.period > busy, f"the period ({self.period:g} ms) must be longer than the pulse "
+                                    f"and read ({busy:g} ms)")
+        if self.reads:
+            require(self.read_voltage != 0, "the read voltage must not be 0 V (G = I/V is undefined there)")
+            require(self.read_width > 0, "the read width must be > 0 ms")
+        if self.prepare:
+            require(self.prepare_voltage > 0, "the prepare voltage must be > 0 V")
+            require(self.prepare_compliance > 0, "the preparing ramp needs a current compliance > 0 A")
+
+    def trains(self) -> list[Train]:
+        signs = {"reset": [-1.0], "set": [1.0], "ltp-ltd": [1.0, -1.0]}[self.mode]
+        out = []
+        for s in signs:
+            kw = dict(width=self.width * 1e-3, period=self.period * 1e-3, compliance=self.compliance,
+                      base=self.base, nplc=self.nplc)
+            if self.reads:
+                read = self.read_voltage * (s if self.mode == "ltp-ltd" else 1.0)
+                kw.update(read_level=read, read_width=self.read_width * 1e-3)
+            out.append(Train.uniform(s * self.amplitude, self.count, **kw))
+        return out
+
+    def prepare_sweep(self) -> Sweep | None:
+        if not self.prepare:
+            return None
+        v = self.prepare_voltage if self.mode == "reset" else -self.prepare_voltage
+        return Sweep(levels=triangle(v, 0.02), compliance=self.prepare_compliance, step_time=2e-3, nplc=0.01)
+
+    def requests(self):
+        prep = self.prepare_sweep()
+        return ([prep] if prep else []) + self.trains()
+
+    def startup(self) -> None:
+        self.pulses: list[pd.DataFrame] = []
+
+    def execute(self) -> None:
+        if not hasattr(self, "pulses"):
+            self.startup()
+        prep = self.prepare_sweep()
+        if prep is not None:
+            self.measure(prep, cycle=0, segment="set" if self.mode == "reset" else "reset")
+        offset = 0
+        for phase, train in enumerate(self.trains(), start=1):
+            self.measure(train, cycle=phase, pulse_offset=offset, into=self.pulses)
+            offset += train.count
+
+    def summary(self) -> dict:
+        rows = pd.concat(self.pulses, ignore_index=True) if getattr(self, "pulses", None) else None
+        if rows is None or rows.empty:
+            return {"mode": self.mode, "pulses done": 0}
+        tops = rows[rows["Segment"] == "pulse"].sort_values("Pulse")
+        reads = rows[rows["Segment"] == "read"].sort_values("Pulse")
+        current = tops["Current (A)"].to_numpy()
+        i1 = current[0] if len(current) else math.nan
+        ratio = current / i1 if len(current) and i1 != 0 else np.full(len(current), math.nan)
+        lag = current[1:] / current[:-1] if len(current) > 1 else np.array([])
+        lag = lag[np.isfinite(lag)]
+        g_read = reads["G/G0"].to_numpy()
+        read_by_pulse = dict(zip(reads["Pulse"].astype(int), g_read.astype(float)))
+        return {
+            "mode": self.mode,
+            "pulses done": int(len(tops)),
+            "I_1 (A)": float(i1),
+            "final I_i/I_1": float(ratio[-1]) if len(ratio) else math.nan,
+            "first read G/G0": float(g_read[0]) if len(g_read) else math.nan,
+            "last read G/G0": float(g_read[-1]) if len(g_read) else math.nan,
+            "max read G/G0": derive.nanmax(g_read),
+            "min read G/G0": float(np.nanmin(g_read)) if np.isfinite(g_read).any() else math.nan,
+            "read levels visited (G0)": derive.levels_visited(g_read, min_points=3),
+            "median I_(i+1)/I_i": float(np.median(lag)) if lag.size else math.nan,
+            "spread of I_(i+1)/I_i": float(np.std(lag)) if lag.size else math.nan,
+            "pulse compliance hits": int(tops["Compliance"].sum()),
+            "per pulse": {
+                "pulse": tops["Pulse"].to_numpy(),
+                "I_i (A)": current,
+                "I_i/I_1": ratio,
+                "read G/G0": [read_by_pulse.get(int(p), math.nan) for p in tops["Pulse"]],
+            },
+        }
+
+    def summary_lines(self, summary: dict) -> list[str]:
+        if not summary.get("pulses done"):
+            return ["no pulses were applied"]
+        levels = ", ".join(f"{lv:g}" for lv in summary["read levels visited (G0)"]) or "none"
+        return [f"{summary['pulses done']} pulses ({summary['mode']}): read G {fmt(summary['first read G/G0'])} "
+                f"-> {fmt(summary['last read G/G0'])} G0, final I_i/I_1 {fmt(summary['final I_i/I_1'])}",
+                f"read levels visited: {levels} G0; pulse-to-pulse I_(i+1)/I_i "
+                f"{fmt(summary['median I_(i+1)/I_i'])} +- {fmt(summary['spread of I_(i+1)/I_i'])}"]

@@ -1,0 +1,131 @@
+"""Retention: hold a constant read bias and sample G/G0 at fixed or logarithmic
+intervals, after optionally putting the device into LRS (SET ramp) or HRS (RESET ramp).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from instruments.smu import Sampling, Sweep
+from procedures import derive
+from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
+                             require, triangle)
+from procedures.derive import fmt
+
+
+class Retention(LabqcProcedure):
+    """Constant-bias retention: G/G0 against time at a read voltage (Ag nanowire, BiFeO3).
+
+    Default: SET ramp to 3 V at 400 uA, then 0.1 V for 1000 s read every 10 s (1 NPLC).
+
+    Paper protocols:
+        Ag nanowire (10^3 s at 0.1 V, LRS and HRS):
+            labqc run Retention --sim ag-nanowire --duration 1000 --prepare set
+            labqc run Retention --sim ag-nanowire --duration 1000 --prepare reset
+        BiFeO3 (beyond 6x10^3 s, logarithmic spacing):
+            labqc run Retention --duration 6000 --spacing log --first 1 --per-decade 10
+    """
+
+    ORDER = ("read_voltage", "compliance", "duration", "spacing", "interval", "first", "per_decade",
+             "prepare", "prepare_voltage", "prepare_compliance", "nplc")
+
+    read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
+    compliance = FloatParameter("Compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
+    duration = FloatParameter("Duration", units="s", default=1000.0, minimum=0.0, maximum=1e8)
+    spacing = ListParameter("Spacing", choices=["linear", "log"], default="linear")
+    interval = FloatParameter("Interval", units="s", default=10.0, minimum=0.0, maximum=1e8)
+    first = FloatParameter("First sample", units="s", default=1.0, minimum=0.0, maximum=1e8)
+    per_decade = IntegerParameter("Samples per decade", default=10, minimum=0, maximum=10_000)
+    prepare = ListParameter("Prepare", choices=["set", "reset", "none"], default="set")
+    prepare_voltage = FloatParameter("Prepare voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
+    prepare_compliance = FloatParameter("Prepare compliance", units="A", default=400e-6, minimum=0.0, maximum=10.0)
+    nplc = FloatParameter("NPLC", default=1.0, minimum=0.0, maximum=25.0)
+
+    HELP = {
+        **LabqcProcedure.HELP,
+        "read_voltage": "constant read bias (paper: 0.1 V)",
+        "compliance": "current limit during the hold",
+        "duration": "length of the hold (papers: 10^3 to 10^4 s)",
+        "spacing": "linear (every interval) or log (per_decade samples per decade from first)",
+        "interval": "time between samples (linear)",
+        "first": "first sample time (log)",
+        "per_decade": "samples per decade (log)",
+        "prepare": "set: SET ramp first (LRS); reset: RESET ramp first (HRS); none",
+        "prepare_voltage": "end of the preparing ramp (magnitude)",
+        "prepare_compliance": "current limit of the preparing ramp",
+        "nplc": "integration time per sample in power-line cycles",
+    }
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.read_voltage != 0, "the read voltage must not be 0 V (G = I/V is undefined there)")
+        require(self.compliance > 0, "the hold needs a current compliance > 0 A")
+        require(self.duration > 0, f"the duration must be > 0 s, got {self.duration:g} s")
+        if self.spacing == "linear":
+            require(0 < self.interval <= self.duration,
+                    f"the interval must be > 0 s and at most the duration, got {self.interval:g} s")
+        else:
+            require(0 < self.first < self.duration,
+                    f"the first sample must be > 0 s and before the end, got {self.first:g} s")
+            require(self.per_decade >= 1, "log spacing needs at least 1 sample per decade")
+        if self.prepare != "none":
+            require(self.prepare_voltage > 0, "the prepare voltage must be > 0 V")
+            require(self.prepare_compliance > 0, "the preparing ramp needs a current compliance > 0 A")
+
+    def sampling(self) -> Sampling:
+        if self.spacing == "linear":
+            return Sampling.linear(self.read_voltage, self.compliance, self.interval, self.duration, nplc=self.nplc)
+        return Sampling.log(self.read_voltage, self.compliance, self.first, self.duration,
+                            per_decade=self.per_decade, nplc=self.nplc)
+
+    def prepare_sweep(self) -> Sweep | None:
+        if self.prepare == "none":
+            return None
+        v = self.prepare_voltage if self.prepare == "set" else -self.prepare_voltage
+        return Sweep(levels=triangle(v, 0.02), compliance=self.prepare_compliance, step_time=2e-3, nplc=0.01)
+
+    def requests(self):
+        prep = self.prepare_sweep()
+        return ([prep] if prep else []) + [self.sampling()]
+
+    def startup(self) -> None:
+        self.hold_frames: list = []
+
+    def execute(self) -> None:
+        if not hasattr(self, "hold_frames"):
+            self.startup()
+        prep = self.prepare_sweep()
+        if prep is not None:
+            self.measure(prep, cycle=1, segment=self.prepare)
+        self.measure(self.sampling(), cycle=1, segment="hold", into=self.hold_frames)
+
+    def summary(self) -> dict:
+        frames = getattr(self, "hold_frames", [])
+        if not frames:
+            return {"samples": 0}
+        rows = pd.concat(frames, ignore_index=True)
+        g = rows["G/G0"].to_numpy()
+        # The hold began times[0] before its first sample.
+        hold_start = float(rows["Time (s)"].iloc[0]) - float(self.sampling().times[0])
+        t = rows["Time (s)"].to_numpy() - hold_start
+        return {
+            "samples": int(len(rows)),
+            "hold start (s)": hold_start,
+            "hold length (s)": float(t[-1]) if len(t) else math.nan,
+            "first G/G0": float(g[0]),
+            "last G/G0": float(g[-1]),
+            "min G/G0": float(np.nanmin(g)) if np.isfinite(g).any() else math.nan,
+            "max G/G0": derive.nanmax(g),
+            "levels visited (G0)": derive.levels_visited(g, min_points=3),
+            "compliance hits": int(rows["Compliance"].sum()),
+        }
+
+    def summary_lines(self, summary: dict) -> list[str]:
+        if not summary.get("samples"):
+            return ["no samples were taken"]
+        levels = ", ".join(f"{lv:g}" for lv in summary["levels visited (G0)"]) or "none"
+        return [f"{summary['samples']} samples over {fmt(summary['hold length (s)'])} s at "
+                f"{self.read_voltage:g} V: G {fmt(summary['first G/G0'])} -> {fmt(summary['last G/G0'])} G0",
+                f"levels visited: {levels} G0"]

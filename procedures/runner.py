@@ -1,0 +1,213 @@
+"""Run one procedure: validate, open the instrument, check every request, write the
+results file as chunks arrive, stream rows to listeners, and leave the outputs off
+however the run ends.
+
+    result = run_procedure(VoltageSweep(cycles=2), "sweep.csv")
+    result.status        # "finished" | "aborted" | "failed"
+    result.summary       # the procedure's derived results (also in sweep.summary.json)
+
+Validation happens before anything is opened or energised and raises
+:class:`~procedures.base.ParameterError` or :class:`~instruments.errors.CapabilityError`
+with one sentence (no file is created). Once the run has started, everything that ends
+it (done, a stop request, KeyboardInterrupt, an instrument error, a write error) is
+caught, the outputs are turned off, the file is closed, the summary is written, and a
+:class:`RunResult` says how it ended. A plan runner calls this once per step.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from instruments.connect import open_smu
+from instruments.smu import SourceMeasure
+from labqc.results import ResultsWriter, write_summary
+from procedures.base import LabqcProcedure, ParameterError, Progress, StopRequested
+
+#: A listener gets every topic the procedure emits: ("batch", DataFrame),
+#: ("progress", Progress), and at the end ("status", RunResult).
+Listener = Callable[[str, Any], None]
+
+FINISHED, ABORTED, FAILED = "finished", "aborted", "failed"
+
+
+@dataclass
+class RunResult:
+    """How one run ended and where its data is."""
+
+    procedure: str
+    status: str  # FINISHED, ABORTED or FAILED
+    path: Path
+    summary_path: Path | None
+    summary: dict = field(default_factory=dict)
+    rows: int = 0
+    compliance_hits: int = 0
+    instrument_seconds: float = 0.0
+    error: str = ""
+    instrument: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == FINISHED
+
+
+def default_path(procedure: LabqcProcedure, directory: str | os.PathLike = "results") -> Path:
+    """results/<Procedure>-<YYYYmmdd-HHMMSS>[-n].csv, never an existing file."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(directory) / f"{type(procedure).__name__}-{stamp}"
+    path, n = base.with_suffix(".csv"), 1
+    while path.exists():
+        n += 1
+        path = Path(f"{base}-{n}.csv")
+    return path
+
+
+def open_instrument(procedure: LabqcProcedure, *, visa_library: str | None = None,
+                    **options) -> SourceMeasure:
+    """The SMU the procedure's parameters name: the simulated lab when the procedure is
+    simulated (its preset, seed and time scale), else the resource on the default VISA
+    library. ``visa_library`` overrides the library (e.g. a simulator spec with faults)."""
+    if visa_library is None and procedure.simulated:
+        from instruments.sim.lab import sim_library
+
+        visa_library = sim_library(procedure.preset, int(procedure.seed), float(procedure.time_scale))
+    if not procedure.resource:
+        from instruments.connect import SIM_2614B
+
+        return open_smu(SIM_2614B, visa_library=visa_library, **options)
+    return open_smu(procedure.resource, visa_library=visa_library, **options)
+
+
+def check_requests(procedure: LabqcProcedure, smu: SourceMeasure) -> None:
+    """Every request the procedure will send, against the instrument's capabilities;
+    CapabilityError (one sentence) at the first one it cannot do. Nothing is sent."""
+    for request in procedure.requests():
+        smu.check(request)
+
+
+def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = None, *,
+                  smu: SourceMeasure | None = None, visa_library: str | None = None,
+                  listeners: Iterable[Listener] = (), should_stop: Callable[[], bool] | None = None,
+                  fsync_interval: float = 2.0) -> RunResult:
+    """Run ``procedure`` once and write its results to ``path`` (default: see
+    :func:`default_path`). ``smu``: an instrument already open (left open afterwards);
+    else one is opened from the parameters and closed at the end. ``should_stop``: polled
+    after every chunk; True aborts the run cleanly. Raises ParameterError/CapabilityError
+    before anything starts; otherwise returns a RunResult."""
+    procedure.validate()
+    path = Path(path) if path is not None else default_path(procedure)
+    if path.exists() and not str(path).startswith("/dev/"):
+        raise ParameterError(f"the results file {path} already exists; choose another name")
+    listeners = list(listeners)
+    stop_event = threading.Event()
+    own_smu = smu is None
+    if own_smu:
+        smu = open_instrument(procedure, visa_library=visa_library)
+    try:
+        check_requests(procedure, smu)
+        procedure.stamp_metadata(getattr(smu, "identity", "") or type(smu).__name__)
+        procedure.evaluate_metadata()
+        writer = ResultsWriter(path, procedure, fsync_interval=fsync_interval)
+    except BaseException:
+        if own_smu:
+            _close(smu)
+        raise
+
+    write_errors: list[OSError] = []
+
+    def emit(topic: str, payload: Any) -> None:
+        if topic == "batch":
+            try:
+                writer.write(payload)  # first: rows reach disk before anyone draws them
+            except OSError as exc:
+                write_errors.append(exc)
+                raise
+        for listener in listeners:
+            listener(topic, payload)
+
+    procedure.emit = emit
+    procedure.should_stop = lambda: stop_event.is_set() or bool(should_stop and should_stop())
+    procedure.smu = smu
+    status, error = FINISHED, ""
+    try:
+        procedure.status = procedure.RUNNING
+        procedure.startup()
+        procedure.execute()
+    except (StopRequested, KeyboardInterrupt):
+        status, error = ABORTED, "stopped before the end"
+    except Exception as exc:  # an instrument or write error, a bug: the run fails, the device is safe
+        status = FAILED
+        error = _describe(exc, path, writer) if exc in write_errors else f"{type(exc).__name__}: {exc}"
+    finally:
+        _safe_off(smu)
+        try:
+            procedure.shutdown()
+        except Exception as exc:
+            if status == FINISHED:
+                status, error = FAILED, f"shutdown failed: {exc}"
+        try:
+            writer.close()
+        except OSError as exc:
+            status, error = FAILED, _describe(exc, path, writer)
+        if own_smu:
+            _close(smu)
+    procedure.status = {FINISHED: procedure.FINISHED, ABORTED: procedure.ABORTED}.get(status, procedure.FAILED)
+    result = _result(procedure, status, error, path, writer)
+    for listener in listeners:
+        listener("status", result)
+    return result
+
+
+def _result(procedure: LabqcProcedure, status: str, error: str, path: Path,
+            writer: ResultsWriter) -> RunResult:
+    try:
+        summary = procedure.summary()
+    except Exception as exc:  # a summary must never hide how the run ended
+        summary = {"summary error": f"{type(exc).__name__}: {exc}"}
+    result = RunResult(procedure=type(procedure).__name__, status=status, path=path, summary_path=None,
+                       summary=summary, rows=writer.rows, compliance_hits=procedure.compliance_hits,
+                       instrument_seconds=procedure.elapsed, error=error,
+                       instrument=str(procedure.instrument or ""))
+    if not str(path).startswith("/dev/"):
+        record = {"procedure": result.procedure, "status": status, "error": error,
+                  "data file": path.name, "rows": writer.rows, "compliance hits": result.compliance_hits,
+                  "instrument seconds": result.instrument_seconds, "instrument": result.instrument,
+                  "parameters": {p.name: str(p) for p in procedure.parameter_objects().values()},
+                  "results": summary}
+        try:
+            result.summary_path = write_summary(path, record)
+        except OSError as exc:
+            if status != FAILED:
+                result.status, result.error = FAILED, f"could not write the summary: {exc}"
+    return result
+
+
+def _describe(exc: OSError, path: Path, writer: ResultsWriter) -> str:
+    return (f"writing {path} failed ({exc.strerror or exc}); the run was stopped with the outputs "
+            f"off and the {writer.rows} rows written before it are intact")
+
+
+def _safe_off(smu: SourceMeasure) -> None:
+    """Output off, trying twice: the device comes first, a failure here is not fatal to
+    the report (the driver has already tried on its own way out)."""
+    for _ in range(2):
+        try:
+            smu.output_off()
+            return
+        except Exception:
+            continue
+
+
+def _close(smu: SourceMeasure) -> None:
+    _safe_off(smu)
+    try:
+        smu.close()
+    except Exception:
+        pass
+
+
+__all__ = ["run_procedure", "RunResult", "open_instrument", "check_requests", "default_path",
+           "Listener", "Progress", "FINISHED", "ABORTED", "FAILED"]
