@@ -1,0 +1,674 @@
+"""Keithley 4200A-SCS over KXCI, behind :class:`~instruments.smu.SourceMeasure`.
+
+    with Keithley4200A("TCPIP0::192.168.0.5::1225::SOCKET") as smu:   # Ethernet: NUL + ACK
+        for chunk in smu.run(Sweep(levels, compliance=1e-4)):
+            ...
+    Keithley4200A("GPIB0::17::INSTR", visa_library=sim_library("ohmic"))  # GPIB: status byte
+
+How each request is carried out (instruments.md §2.5):
+
+- :class:`Sweep` -> a system-mode list sweep on one SMU: ``DE`` (VAR1), ``SS`` ``VL``/``IL``
+  with the compliance in the same command, ``DT``/``HT``, ``IT4`` for the NPLC, ``SM`` ``DM2``
+  ``LI``, ``MD`` ``ME1``; ``SP`` polled until not busy; ``DO`` readback with status letters.
+  Lists longer than 4096 run as several tests in a row, one chunk each.
+- :class:`PulseTrain` -> the PMU: a uniform train without reads in standard pulse mode
+  (``:PMU:INIT 0``, burst of identical pulses), anything else in Segment Arb
+  (``:PMU:INIT 1``, :mod:`instruments.kxci_sarb`). Data fetched in pages of 2048 points,
+  compliance from bits 12-15 of each point's status word.
+- :class:`Sampling` -> user mode: the SMU holds the level (``DV``) and is read (``TV``,
+  ``TI``) at each instant, with :meth:`KXCI.idle` between readings. Chosen over system-mode
+  sampling (``NR``/``IN``) because retention needs log-spaced instants and intervals beyond
+  the 10 s ``IN`` maximum, the bias must not drop between chained tests, and each reading
+  should reach the disk as it is taken. Host timing costs milliseconds of jitter, which
+  does not matter at retention intervals (>= 0.1 s here).
+- :meth:`read` -> user mode ``DV``, ``TV``, ``TI``, then ``DV`` with no arguments (off).
+
+The wire (:class:`KXCI`): on Ethernet every command answers ``ACK``; anything else, or a
+timeout, makes the driver ask ``:ERROR:LAST:GET`` and raise a typed error. On GPIB there
+is no ACK; the status byte (serial poll, B1 = syntax error) is checked at checkpoints.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+from pymeasure.instruments import Instrument
+from pyvisa import constants as visa_constants
+from pyvisa.errors import VisaIOError
+
+from instruments import kxci_sarb as sarb
+from instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
+                                InstrumentTimeout, ProtocolError)
+from instruments.kxci_format import (clean, num, nums, parse_do, parse_error, parse_int, parse_pmu_points,
+                                     parse_spot, pmu_compliance)
+from instruments.smu import (KIND_POINT, KIND_PULSE, KIND_READ, READING, Capabilities, PulseTrain, Request,
+                             Sampling, SourceMeasure, Sweep)
+
+# --- limits (4200A-SCS datasheet and KXCI manual; instruments.md §2.3, §2.9) ------------
+
+POINTS_PER_TEST = 4096  # a VL/IL list and the reading buffer
+MAX_DELAY = 6.553  # s, DT
+LINE_PERIOD = 1 / 50  # s, one PLC at 50 Hz: the longer of the two, so step-time checks hold on both
+PMU_MAX_V = 10.0  # V, the PMU 10 V range we use (into high impedance)
+PMU_MAX_PERIOD = 1.0  # s, standard pulse mode
+SARB_MAX_PERIOD = 1000.0  # s, Segment Arb (gap split in 1 s segments, <= 2048 per sequence)
+PMU_MAX_BURST = 10_000  # pulses per :PMU:PULSE:BURST:COUNT
+PMU_MAX_SAMPLES = 65_536  # points per channel per execution
+PMU_PAGE = 2048  # points per :PMU:DATA:GET
+PMU_CURRENT_RANGES = (100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 200e-3)  # A, 10 V range with an RPM
+MIN_SAMPLE_INTERVAL = 0.1  # s, user-mode sampling (two spot readings and a host wait)
+CHUNK_SECONDS = 1.0  # instrument seconds of pulses per execution, so data streams while a train runs
+
+#: Status byte bits (KXCI): B0 data ready, B1 syntax error, B4 busy.
+SB_SYNTAX_ERROR = 0x02
+SB_BUSY = 0x10
+
+
+@dataclass(frozen=True)
+class K4200ACapabilities(Capabilities):
+    """The generic checks plus the 4200A's own: DT maximum, PMU range, period and samples."""
+
+    def check(self, request: Request) -> None:
+        super().check(request)
+        if isinstance(request, Sweep):
+            integration = request.nplc * LINE_PERIOD
+            if request.step_time < integration:
+                self._fail(f"a step time of {request.step_time:g} s is shorter than the integration time "
+                           f"of {integration:g} s at NPLC {request.nplc:g}")
+            if request.step_time > MAX_DELAY + integration:
+                self._fail(f"a step time of {request.step_time:g} s exceeds the longest step, "
+                           f"{MAX_DELAY:g} s delay plus the integration time")
+        elif isinstance(request, PulseTrain):
+            self._check_pmu(request)
+        elif isinstance(request, Sampling):
+            gaps = np.diff(np.concatenate([[0.0], request.times]))
+            if request.points > 1 and float(np.min(gaps[1:])) < MIN_SAMPLE_INTERVAL:
+                self._fail(f"samples {float(np.min(gaps[1:])):g} s apart are closer than the "
+                           f"{MIN_SAMPLE_INTERVAL:g} s user-mode sampling allows (use a Sweep of constant "
+                           "levels for faster sampling)")
+
+    def _check_pmu(self, p: PulseTrain) -> None:
+        levels = [p.amplitudes, [p.base]] + ([p.read_levels] if p.read_levels is not None else [])
+        peak = float(np.max(np.abs(np.concatenate(levels))))
+        if peak > PMU_MAX_V:
+            self._fail(f"|V| = {peak:g} V exceeds the {PMU_MAX_V:g} V of the PMU's 10 V range")
+        if p.compliance > PMU_CURRENT_RANGES[-1]:
+            self._fail(f"a PMU current limit of {p.compliance:g} A exceeds its {PMU_CURRENT_RANGES[-1]:g} A range")
+        if p.read_levels is not None and p.read_width < self.min_pulse_width:
+            self._fail(f"a read width of {p.read_width:g} s is below the minimum of {self.min_pulse_width:g} s")
+        limit = PMU_MAX_PERIOD if _standard_mode(p) else SARB_MAX_PERIOD
+        if p.period > limit:
+            self._fail(f"a period of {p.period:g} s exceeds the {limit:g} s the PMU allows for this train")
+        try:
+            sarb.period_sequence(float(p.amplitudes[0]), None if p.read_levels is None else
+                                 float(p.read_levels[0]), p)
+        except ValueError as exc:
+            self._fail(str(exc))
+
+
+CAPABILITIES = K4200ACapabilities(
+    # Medium-power 4200-SMU without preamplifier; a 4200-PA adds 1 pA-10 nA ranges and a
+    # 100 pA compliance floor, a high-power 4210-SMU goes to 1 A.
+    model="4200A-SCS (4200-SMU + 4225-PMU/RPM)",
+    max_voltage=210.0,
+    max_current=0.1,
+    min_compliance=100e-9,  # KXCI silently raises smaller limits; refuse them instead
+    voltage_ranges=(20.0, 200.0),
+    current_ranges=(100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3),
+    nplc_range=(0.01, 10.0),
+    max_sweep_points=256 * POINTS_PER_TEST,  # chained tests of 4096
+    min_step_time=2.5e-3,  # LPT's "minimum practical" step
+    min_pulse_width=40e-9,  # PMU 10 V range
+    max_pulse_count=PMU_MAX_BURST,
+    max_samples=100_000,
+    pulse_capable=True,
+    extra={"points_per_test": POINTS_PER_TEST, "var1_points": 1024, "max_delay_s": MAX_DELAY,
+           "pmu_max_v": PMU_MAX_V, "pmu_max_samples": PMU_MAX_SAMPLES, "pmu_page": PMU_PAGE,
+           "pmu_current_ranges": PMU_CURRENT_RANGES, "min_sample_interval_s": MIN_SAMPLE_INTERVAL},
+)
+
+
+def _standard_mode(p: PulseTrain) -> bool:
+    """Standard pulse mode plays a burst of identical pulses with no reads between them."""
+    return p.read_levels is None and bool(np.all(p.amplitudes == p.amplitudes[0])) and p.period <= PMU_MAX_PERIOD
+
+
+def _pmu_range(limit: float) -> float:
+    """The smallest PMU current range that holds ``limit``."""
+    return next((r for r in PMU_CURRENT_RANGES if r >= limit * (1 - 1e-9)), PMU_CURRENT_RANGES[-1])
+
+
+def _is_timeout(exc: VisaIOError) -> bool:
+    return exc.error_code == visa_constants.StatusCode.error_timeout
+
+
+# --- the wire ---------------------------------------------------------------------------
+
+
+class KXCI(Instrument):
+    """One KXCI session: commands, queries, waits, and recovery. Knows nothing of sweeps.
+
+    ``framing`` "ethernet": NUL terminators, every command answers ``ACK``.
+    ``framing`` "gpib": LF terminators, no ACK, errors in the status byte.
+    """
+
+    def __init__(self, adapter, framing: str, timeout: float, visa_library: str | None = None, **kwargs) -> None:
+        if framing not in ("ethernet", "gpib"):
+            raise ValueError(f"framing must be 'ethernet' or 'gpib', not {framing!r}")
+        term = "\0" if framing == "ethernet" else "\n"
+        self.framing = framing
+        self.timeout = float(timeout)
+        self._open_kwargs = dict(write_termination=term, read_termination=term,
+                                 timeout=int(round(self.timeout * 1000)), **kwargs)
+        super().__init__(adapter, "Keithley 4200A-SCS (KXCI)", includeSCPI=False,
+                         visa_library=visa_library or "", **self._open_kwargs)
+        self._wall0 = time.monotonic()
+        self._idle_credit = 0.0  # nominal idle time not spent in wall time (simulator)
+
+    @property
+    def ethernet(self) -> bool:
+        return self.framing == "ethernet"
+
+    # -- commands and queries --------------------------------------------------------
+    def command(self, cmd: str) -> None:
+        """Send one command; on Ethernet consume its ACK (anything else is an error)."""
+        self._send(cmd)
+        if self.ethernet:
+            reply = self._receive(cmd)
+            if clean(reply) != "ACK":
+                self._raise_reported(cmd, f"answered {clean(reply)!r} instead of ACK")
+
+    def query(self, cmd: str) -> str:
+        """Send one command that returns data and return the data, stripped."""
+        self._send(cmd)
+        reply = clean(self._receive(cmd))
+        if reply == "ACK" or reply == "":
+            self._raise_reported(cmd, f"answered {reply!r} where data was expected")
+        return reply
+
+    def checkpoint(self) -> None:
+        """On GPIB, read the status byte and raise the instrument's error if B1 is set.
+
+        On Ethernet every command was already checked through its ACK."""
+        if self.ethernet:
+            return
+        if self.status_byte() & SB_SYNTAX_ERROR:
+            self._raise_reported("the last commands", "set the syntax-error bit")
+
+    def status_byte(self) -> int:
+        """The KXCI status byte: ``SP`` on Ethernet, a serial poll on GPIB."""
+        if self.ethernet:
+            return parse_int(self.query("SP"), "SP")
+        try:
+            return int(self.adapter.connection.read_stb())
+        except VisaIOError as exc:
+            raise self._io_error("a serial poll", exc) from exc
+
+    def last_error(self) -> tuple[int, str]:
+        """``:ERROR:LAST:GET`` as (code, message); code 0 means none."""
+        return parse_error(self.query(":ERROR:LAST:GET"))
+
+    def _send(self, cmd: str) -> None:
+        try:
+            self.write(cmd)
+        except VisaIOError as exc:
+            raise self._io_error(f"sending {cmd!r}", exc) from exc
+
+    def _receive(self, cmd: str) -> str:
+        try:
+            return self.read()
+        except VisaIOError as exc:
+            if not _is_timeout(exc):
+                raise self._io_error(f"waiting for the answer to {cmd!r}", exc) from exc
+        # A timeout: the reply may still come and poison the next query, so clear the
+        # session first, then ask the instrument what it thinks went wrong.
+        self.device_clear()
+        detail = ""
+        try:
+            code, message = self.last_error()
+            if code:
+                detail = f" (it reports error {code}: {message})"
+        except InstrumentError:
+            detail = " (nor to :ERROR:LAST:GET after a device clear)"
+        raise InstrumentTimeout(f"the 4200A did not answer {cmd!r} within {self.timeout:g} s{detail}; "
+                                "the session was cleared")
+
+    def _raise_reported(self, cmd: str, what: str) -> None:
+        code, message = self.last_error()
+        if code:
+            raise InstrumentReportedError(code, f"{message} (after {cmd!r})")
+        raise ProtocolError(f"the 4200A {what} to {cmd!r} and reports no error")
+
+    def _io_error(self, doing: str, exc: VisaIOError) -> InstrumentError:
+        if _is_timeout(exc):
+            return InstrumentTimeout(f"the 4200A timed out {doing}")
+        return ConnectionLost(f"the connection to the 4200A failed {doing}: {exc.description}")
+
+    # -- waiting without busy-looping --------------------------------------------------
+    def idle(self, seconds: float) -> None:
+        """Let ``seconds`` pass without talking to the instrument.
+
+        This is a VISA read that is expected to time out: the timeout is set to the wait
+        and the VisaIOError TMO is caught. On hardware it is a plain wait (nothing is
+        pending, so the read returns at its timeout). In the simulator the virtual clock
+        advances by the timeout, so instrument time passes exactly as long as we wait,
+        with no busy loop and no ``time.sleep``. Long waits are cut into 1 s reads so that
+        Ctrl-C is honoured promptly on hardware.
+        """
+        conn = self.adapter.connection
+        saved = conn.timeout
+        try:
+            left = float(seconds)
+            while left > 0:
+                piece = min(left, 1.0)
+                ms = max(1, int(round(piece * 1000)))
+                conn.timeout = ms
+                wall = time.monotonic()
+                try:
+                    data = conn.read_raw()
+                except VisaIOError as exc:
+                    if not _is_timeout(exc):
+                        raise self._io_error("while waiting", exc) from exc
+                else:
+                    raise ProtocolError(f"the 4200A sent {data!r} while nothing was asked")
+                self._idle_credit += ms / 1000 - (time.monotonic() - wall)
+                left -= ms / 1000
+        finally:
+            conn.timeout = saved
+
+    def clock(self) -> float:
+        """Seconds since connect on the driver's clock: wall time, except that each
+        :meth:`idle` counts as its nominal length (equal on hardware; in the simulator
+        the instrument's virtual time, which the VISA timeouts advanced)."""
+        return time.monotonic() - self._wall0 + self._idle_credit
+
+    # -- recovery ----------------------------------------------------------------------
+    def device_clear(self) -> None:
+        """Device clear (GPIB SDC, VISA viClear): empties the queues, resynchronises."""
+        try:
+            self.adapter.connection.clear()
+        except VisaIOError as exc:
+            raise self._io_error("clearing the device", exc) from exc
+
+    def reconnect(self) -> None:
+        """Close and reopen the VISA session (once, after the connection dropped)."""
+        adapter = self.adapter
+        if not hasattr(adapter, "manager"):
+            raise ConnectionLost("the 4200A connection is gone and cannot be reopened from here")
+        try:
+            adapter.connection.close()
+        except (VisaIOError, OSError):
+            pass  # it is already dead; that is why we reconnect
+        try:
+            adapter.connection = adapter.manager.open_resource(adapter.resource_name, **self._open_kwargs)
+        except VisaIOError as exc:
+            raise ConnectionLost(f"cannot reopen the 4200A at {adapter.resource_name}: {exc.description}") from exc
+
+
+# --- the driver ---------------------------------------------------------------------------
+
+
+class Keithley4200A(SourceMeasure):
+    """One SMU (and one PMU channel) of a 4200A-SCS as a :class:`SourceMeasure`.
+
+    ``smu``: the SMU channel (1-8) for sweeps, sampling and spot reads. ``pmu_channel``:
+    the PMU channel for pulse trains (card 1). ``framing``: "ethernet" or "gpib"; by default
+    "ethernet" for ``TCPIP...::SOCKET`` resources, "gpib" otherwise. ``timeout``: seconds to
+    wait for any one answer. ``rpm``: a 4225-RPM is on the PMU channel (low-current ranges).
+    ``pmu_load``: the DUT resistance the PMU assumes in Segment Arb (standard pulse mode
+    uses load-line correction instead). Other keywords go to PyVISA.
+    """
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, adapter_or_resource, *, visa_library: str | None = None, smu: int = 1,
+                 pmu_channel: int = 1, framing: str | None = None, timeout: float = 10.0,
+                 rpm: bool = True, pmu_load: float = 1e6, **kwargs) -> None:
+        if framing is None:
+            text = adapter_or_resource.upper() if isinstance(adapter_or_resource, str) else ""
+            framing = "ethernet" if text.startswith("TCPIP") and text.endswith("SOCKET") else "gpib"
+        if not (1 <= smu <= 8 and 1 <= pmu_channel <= 2):
+            raise ValueError(f"smu must be 1-8 and pmu_channel 1-2, got {smu} and {pmu_channel}")
+        self.smu = smu
+        self.pmu = pmu_channel
+        self.rpm = rpm
+        self.pmu_load = float(pmu_load)
+        self.kxci = KXCI(adapter_or_resource, framing, timeout, visa_library, **kwargs)
+        self._pmu_used = False
+        self._test_running = False  # a system-mode test or PMU execution may be under way
+        self._t_last = 0.0  # last timestamp handed out, to keep t monotonic across blocks
+        self._connect()
+
+    def _connect(self) -> None:
+        # Device clear first: KXCI otherwise may return stale values (SweepMe: "essential").
+        self.kxci.device_clear()
+        self.kxci.command("EM 1,0")  # the 4200A command set (IT4, 4096-point buffers)
+        self.kxci.command(":ERROR:LAST:CLEAR")
+        self.identity = self.kxci.query("*IDN?")
+        self.kxci.checkpoint()
+
+    # -- SourceMeasure -----------------------------------------------------------------
+    def _stream(self, request: Request) -> Iterator[np.ndarray]:
+        if isinstance(request, Sweep):
+            yield from self._sweep(request)
+        elif isinstance(request, PulseTrain):
+            yield from self._pulses(request)
+        elif isinstance(request, Sampling):
+            yield from self._sampling(request)
+        else:
+            raise CapabilityError(f"the 4200A cannot run a {type(request).__name__}")
+
+    def read(self, level: float, *, compliance: float, source: str = "V", nplc: float = 1.0) -> np.ndarray:
+        """One user-mode spot reading: source on with its limit, TV and TI, source off."""
+        self.capabilities.check(Sweep([level], compliance, source=source, step_time=1.0, nplc=nplc))
+        k = self.kxci
+        k.command("US")
+        k.command(self._integration(nplc))
+        try:
+            k.command(self._source_cmd(source, level, compliance))
+            t = self._stamp(k.clock())
+            v, i, comp = self._spot()
+        finally:
+            k.command(f"DV{self.smu}")
+        k.checkpoint()
+        out = np.zeros(1, dtype=READING)
+        out[0] = (t, level, v, i, comp, 0, KIND_POINT)
+        return out
+
+    def abort(self) -> None:
+        """``ME4`` (system-mode test) and ``:PMU:ABORT``, then every output off."""
+        for cmd in ["ME4"] + ([":PMU:ABORT"] if self._pmu_used else []):
+            try:
+                self.kxci.command(cmd)
+            except InstrumentError:
+                try:
+                    self.kxci.device_clear()  # resynchronise; output_off below still runs
+                except InstrumentError:
+                    pass
+        self._test_running = False
+        self.output_off()
+
+    def output_off(self) -> None:
+        """``DV`` with no level on the SMU, ``:PMU:OUTPUT:STATE ch,0`` if the PMU was used.
+
+        On a dead connection: device clear and retry, then reconnect once and retry; if
+        the outputs still cannot be confirmed off, raise ConnectionLost saying so.
+        """
+        try:
+            self._outputs_off()
+            return
+        except InstrumentError:
+            pass
+        for recover in (self.kxci.device_clear, self.kxci.reconnect):
+            try:
+                recover()
+                self._outputs_off()
+                return
+            except InstrumentError as exc:
+                last = exc
+        raise ConnectionLost(f"could not confirm that the 4200A outputs are off ({last}); "
+                             "switch them off at the instrument")
+
+    def _outputs_off(self) -> None:
+        k = self.kxci
+        k.command("US")
+        k.command(f"DV{self.smu}")
+        if self._pmu_used:
+            k.command(f":PMU:OUTPUT:STATE {self.pmu},0")
+        k.checkpoint()
+
+    def close(self) -> None:
+        self.kxci.adapter.close()
+
+    # -- helpers shared by the operations ------------------------------------------------
+    def _integration(self, nplc: float) -> str:
+        """``IT4,delay factor,filter factor,NPLC``: default settling, no filter, this NPLC."""
+        return f"IT4,1,0,{num(nplc)}"
+
+    def _source_cmd(self, source: str, level: float, compliance: float) -> str:
+        """User-mode ``DV``/``DI`` with autorange and the compliance in the same command."""
+        letter = "V" if source == "V" else "I"
+        return f"D{letter}{self.smu},0,{num(level)},{num(compliance)}"
+
+    def _spot(self) -> tuple[float, float, bool]:
+        v, cv, _ = parse_spot(self.kxci.query(f"TV{self.smu}"))
+        i, ci, _ = parse_spot(self.kxci.query(f"TI{self.smu}"))
+        return v, i, cv or ci
+
+    def _stamp(self, t: float) -> float:
+        """Keep handed-out times monotonic within the session."""
+        self._t_last = max(self._t_last, float(t))
+        return self._t_last
+
+    def _wait(self, expected: float, busy) -> None:
+        """Wait for the instrument to finish something that needs ``expected`` s.
+
+        Idle for the expected time, then poll ``busy()`` with short idles between polls;
+        give up (InstrumentTimeout) when it runs far beyond what it should take.
+        """
+        k = self.kxci
+        k.idle(expected)
+        poll = min(1.0, max(0.005, 0.02 * expected))
+        give_up = k.clock() + expected + 10.0 + k.timeout
+        while busy():
+            if k.clock() > give_up:
+                raise InstrumentTimeout(f"the 4200A is still busy {expected + 10 + k.timeout:g} s after a "
+                                        f"{expected:g} s operation began")
+            k.idle(poll)
+
+    # -- Sweep: system mode --------------------------------------------------------------
+    def _sweep(self, s: Sweep) -> Iterator[np.ndarray]:
+        k = self.kxci
+        integration = s.nplc * LINE_PERIOD
+        delay = min(MAX_DELAY, max(0.0, s.step_time - integration))
+        k.command("EC 0")  # run through compliance points; EC 1 would end a SET at the first
+        k.command(self._integration(s.nplc))
+        for start in range(0, s.points, POINTS_PER_TEST):
+            levels = s.levels[start:start + POINTS_PER_TEST]
+            self._sweep_setup(s, levels, delay)
+            k.command("MD")
+            t0 = k.clock()
+            self._test_running = True
+            k.command("ME1")
+            self._wait(len(levels) * s.step_time, self._system_busy)
+            self._test_running = False
+            yield self._sweep_readback(s, levels, start, t0)
+
+    def _sweep_setup(self, s: Sweep, levels: np.ndarray, delay: float) -> None:
+        k, ch = self.kxci, self.smu
+        mode = 1 if s.source == "V" else 2  # CH mode: 1 voltage source, 2 current source
+        k.command("DE")
+        k.command(f"CH{ch},'V{ch}','I{ch}',{mode},1")  # VAR1 on our SMU; the DUT returns to ground
+        k.command("SS")
+        # The compliance is part of the list command: it is set before the test can energise.
+        k.command(f"{s.source}L{ch},1,{num(s.compliance)},{nums(levels)}")
+        k.command("HT 0")
+        k.command(f"DT {num(delay)}")
+        k.command("SM")
+        k.command("DM2")
+        k.command(f"LI 'I{ch}','V{ch}'")
+        k.checkpoint()
+
+    def _system_busy(self) -> bool:
+        sb = self.kxci.status_byte()
+        if sb & SB_SYNTAX_ERROR:
+            self.kxci._raise_reported("ME1", "set the syntax-error bit")
+        return bool(sb & SB_BUSY)
+
+    def _sweep_readback(self, s: Sweep, levels: np.ndarray, start: int, t0: float) -> np.ndarray:
+        k, ch, n = self.kxci, self.smu, len(levels)
+        i, ci = parse_do(k.query(f"DO 'I{ch}'"), n)
+        v, cv = parse_do(k.query(f"DO 'V{ch}'"), n)
+        stamps, _ = parse_do(k.query(f"DO 'I{ch}T'"), n)
+        out = np.zeros(n, dtype=READING)
+        out["t"] = t0 + stamps
+        out["t"] = np.maximum(out["t"], self._t_last)
+        self._stamp(out["t"][-1])
+        out["source"] = levels
+        out["v"], out["i"] = v, i
+        # A voltage source's limit shows on the current reading, a current source's on the voltage.
+        out["compliance"] = ci if s.source == "V" else cv
+        out["index"] = np.arange(start, start + n)
+        out["kind"] = KIND_POINT
+        return out
+
+    # -- PulseTrain: PMU ---------------------------------------------------------------
+    def _pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
+        per_chunk = max(1, min(PMU_MAX_BURST, PMU_PAGE, int(CHUNK_SECONDS / p.period)))
+        if _standard_mode(p):
+            yield from self._standard_pulses(p, per_chunk)
+        else:
+            yield from self._sarb_pulses(p, per_chunk)
+
+    def _pmu_setup(self, mode: int, limit: float) -> None:
+        k, ch = self.kxci, self.pmu
+        self._pmu_used = True
+        k.command(f":PMU:INIT {mode}")  # must come first; purges earlier PMU data
+        if self.rpm:
+            k.command(f":PMU:RPM:CONFIGURE PMU1-{ch},0")
+        k.command(f":PMU:SOURCE:RANGE {ch},10")
+        # A fixed current range just above the limit: the PMU has no SMU-style compliance,
+        # so the range is what bounds the current; readings at its edge carry bits 12-15.
+        k.command(f":PMU:MEASURE:RANGE {ch},2,{num(_pmu_range(limit))}")
+
+    def _standard_pulses(self, p: PulseTrain, per_chunk: int) -> Iterator[np.ndarray]:
+        k, ch = self.kxci, self.pmu
+        edge = sarb.edge_time(p.width)
+        self._pmu_setup(0, p.measure_range or p.compliance)
+        k.command(f":PMU:LLEC:CONFIGURE {ch},1")  # load-line correction: the DUT sees the set level
+        k.command(":PMU:MEASURE:MODE 1")  # spot mean, one point per pulse
+        k.command(f":PMU:PULSE:TRAIN {ch},{num(p.base)},{num(p.amplitudes[0])}")
+        k.command(f":PMU:PULSE:TIMES {ch},{num(p.period)},{num(p.width)},{num(edge)},{num(edge)},0")
+        done, count = 0, None
+        while done < p.count:
+            n = min(per_chunk, p.count - done)
+            if n != count:
+                k.command(f":PMU:PULSE:BURST:COUNT {n}")
+                count = n
+            if done == 0:
+                k.command(f":PMU:OUTPUT:STATE {ch},1")  # takes effect at EXECUTE
+            values, status, t0 = self._pmu_execute(n * p.period, n)
+            # Standard spot mean: VH,IH,TH,SH (top of the pulse), then the base values.
+            out = np.zeros(n, dtype=READING)
+            out["t"] = np.maximum(t0 + values[:, 2], self._t_last)
+            out["source"] = p.amplitudes[done:done + n]
+            out["v"], out["i"] = values[:, 0], values[:, 1]
+            out["compliance"] = pmu_compliance(status)
+            out["index"] = np.arange(done, done + n)
+            out["kind"] = KIND_PULSE
+            self._stamp(out["t"][-1])
+            done += n
+            yield out
+
+    def _sarb_pulses(self, p: PulseTrain, per_chunk: int) -> Iterator[np.ndarray]:
+        k, ch = self.kxci, self.pmu
+        self._pmu_setup(1, p.measure_range or p.compliance)
+        k.command(f":PMU:LOAD {ch},{num(self.pmu_load)}")
+        defined: dict[tuple[float, float | None], int] = {}
+        done = 0
+        reads = p.read_levels is not None
+        for chunk in sarb.split_runs(sarb.runs(p.amplitudes, p.read_levels), per_chunk):
+            entries = []
+            for a, r, loops in chunk:
+                key = (a, r)
+                if key not in defined:
+                    if len(defined) >= sarb.MAX_SEQUENCES:
+                        defined.clear()  # reuse the numbers: a chunk needs at most 128 of them
+                    defined[key] = len(defined) + 1
+                    self._define_sequence(defined[key], sarb.period_sequence(a, r, p))
+                entries.append(f"{defined[key]},{loops}")
+            k.command(f":PMU:SARB:WFM:SEQ:LIST {ch},{','.join(entries)}")
+            if done == 0:
+                k.command(f":PMU:OUTPUT:STATE {ch},1")
+            n = sum(loops for _, _, loops in chunk)
+            per_pulse = 2 if reads else 1
+            values, status, t0 = self._pmu_execute(n * p.period, n * per_pulse)
+            yield self._sarb_readings(p, values, status, t0, done, n, per_pulse)
+            done += n
+
+    def _define_sequence(self, number: int, seq: sarb.Sequence) -> None:
+        ch = self.pmu
+        arrays = {
+            "TIME": seq.times,
+            "STARTV": seq.start,
+            "STOPV": seq.stop,
+            "MEAS:TYPE": [1 if m else 0 for m in seq.measured],  # 1: spot mean over the window
+            "MEAS:START": [0.0] * len(seq.times),
+            "MEAS:STOP": [t if m else 0.0 for t, m in zip(seq.times, seq.measured)],
+        }
+        for name, values in arrays.items():
+            text = [str(v) if name == "MEAS:TYPE" else num(v) for v in values]
+            for b, batch in enumerate(sarb.batches(text)):
+                suffix = "" if b == 0 else ":ADD"
+                self.kxci.command(f":PMU:SARB:SEQ:{name}{suffix} {ch},{number},{','.join(batch)}")
+
+    def _sarb_readings(self, p: PulseTrain, values: np.ndarray, status: np.ndarray, t0: float,
+                       first: int, n: int, per_pulse: int) -> np.ndarray:
+        out = np.zeros(n * per_pulse, dtype=READING)
+        out["t"] = np.maximum(t0 + values[:, 2], self._t_last)
+        out["v"], out["i"] = values[:, 0], values[:, 1]
+        out["compliance"] = pmu_compliance(status)
+        pulse = np.repeat(np.arange(first, first + n), per_pulse)
+        out["index"] = pulse
+        if per_pulse == 2:
+            out["kind"][0::2], out["kind"][1::2] = KIND_PULSE, KIND_READ
+            out["source"][0::2] = p.amplitudes[first:first + n]
+            out["source"][1::2] = p.read_levels[first:first + n]
+        else:
+            out["kind"] = KIND_PULSE
+            out["source"] = p.amplitudes[first:first + n]
+        self._stamp(out["t"][-1])
+        return out
+
+    def _pmu_execute(self, expected: float, points: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """EXECUTE, wait for ``:PMU:TEST:STATUS?`` 0, fetch every point in pages of 2048.
+
+        Returns (values V, I, T per point; status words per point; driver time at start).
+        """
+        k, ch = self.kxci, self.pmu
+        k.checkpoint()
+        t0 = k.clock()
+        self._test_running = True
+        k.command(":PMU:EXECUTE")
+        self._wait(expected, lambda: parse_int(k.query(":PMU:TEST:STATUS?"), ":PMU:TEST:STATUS?") != 0)
+        self._test_running = False
+        count = parse_int(k.query(f":PMU:DATA:COUNT? {ch}"), ":PMU:DATA:COUNT?")
+        if count != points:
+            raise ProtocolError(f"the PMU holds {count} points where this train makes {points}")
+        values, status = [], []
+        for start in range(0, count, PMU_PAGE):
+            n = min(PMU_PAGE, count - start)
+            v, s = self._pmu_page(k.query(f":PMU:DATA:GET {ch},{start},{n}"), n)
+            values.append(v)
+            status.append(s)
+        return np.concatenate(values), np.concatenate(status), t0
+
+    def _pmu_page(self, reply: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """One page of spot-mean points, ``V,I,T,S`` (Segment Arb) or
+        ``VH,IH,TH,SH,VL,IL,TL,SL`` (standard pulse: the top of the pulse comes first)."""
+        points = parse_pmu_points(reply, status_columns=(3, 7))
+        if len(points) != n or points.shape[1] not in (4, 8):
+            raise ProtocolError(f"a PMU data page held {len(points)} points of {points.shape[1]} values "
+                                f"where {n} points of 4 or 8 were asked")
+        return points[:, :3], points[:, 3].astype(np.int64)
+
+    # -- Sampling: user mode -----------------------------------------------------------
+    def _sampling(self, s: Sampling) -> Iterator[np.ndarray]:
+        k = self.kxci
+        k.command("US")
+        k.command(self._integration(s.nplc))
+        k.command(self._source_cmd(s.source, s.level, s.compliance))  # limit and level together
+        k.checkpoint()
+        t0 = k.clock()
+        for index, at in enumerate(s.times):
+            wait = t0 + float(at) - k.clock()
+            if wait > 0:
+                k.idle(wait)
+            t = self._stamp(k.clock())
+            v, i, comp = self._spot()
+            out = np.zeros(1, dtype=READING)
+            out[0] = (t, s.level, v, i, comp, index, KIND_POINT)
+            yield out
+
