@@ -28,6 +28,7 @@ The wire is :class:`TSPLink`, a PyMeasure :class:`~pymeasure.instruments.Instrum
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Iterator
@@ -50,10 +51,56 @@ from instruments.tsp_format import (
 
 log = logging.getLogger(__name__)
 
+#: Instrument time per reading beyond the integration itself (source, A/D set-up, store).
+READING_OVERHEAD = 100e-6
+#: The measurement ends this long before its pulse does (2600B pulsed-sweep example).
+PULSE_MARGIN = 60e-6
+
+
+@dataclass(frozen=True)
+class TimedCapabilities(Capabilities):
+    """The declared limits plus the 2600B's timing rule: each step, pulse, read and sampling
+    interval must hold one reading at the requested NPLC (which depends on the line
+    frequency). Checked with everything else, before anything is sent."""
+
+    linefreq: float = 60.0
+
+    def aperture(self, nplc: float) -> float:
+        """Seconds one integration takes."""
+        return nplc / self.linefreq
+
+    def reading_time(self, nplc: float) -> float:
+        """Seconds the instrument needs for one reading (integration + overhead)."""
+        return self.aperture(nplc) + READING_OVERHEAD
+
+    def check(self, request: Request) -> None:
+        super().check(request)
+        at = f"at {self.linefreq:g} Hz"
+        if isinstance(request, Sweep):
+            need = self.reading_time(request.nplc)
+            if request.step_time < need:
+                self._fail(f"a step time of {request.step_time:g} s is shorter than one reading at NPLC "
+                           f"{request.nplc:g} ({need:g} s {at})")
+        elif isinstance(request, PulseTrain):
+            need = self.aperture(request.nplc) + PULSE_MARGIN
+            windows = [(request.width, "pulse")]
+            if request.read_levels is not None:
+                windows.append((request.read_width, "read"))
+            for width, what in windows:
+                if width < need:
+                    self._fail(f"a {width:g} s {what} is too short to measure at NPLC {request.nplc:g} "
+                               f"(needs {need:g} s {at}); lower the NPLC")
+        elif isinstance(request, Sampling) and request.points > 1:
+            need, gap = self.reading_time(request.nplc), float(np.diff(request.times).min())
+            if gap < need:
+                self._fail(f"sampling {gap:g} s apart is faster than one reading at NPLC {request.nplc:g} "
+                           f"({need:g} s {at})")
+
+
 #: The 2614B per channel (Series 2600B reference manual and datasheet). DC limits only:
 #: the 10 A pulse region is not needed for memristors. One buffer holds > 50 000 readings
 #: with timestamps and source values; a pulse train with reads stores two per pulse.
-CAPABILITIES = Capabilities(
+CAPABILITIES = TimedCapabilities(
     model="Keithley 2614B",
     max_voltage=200.0,
     max_current=1.5,
@@ -69,10 +116,6 @@ CAPABILITIES = Capabilities(
     extra={"channels": ("a", "b"), "buffer_points": 50_000},
 )
 
-#: Instrument time per reading beyond the integration itself (source, A/D set-up, store).
-READING_OVERHEAD = 100e-6
-#: The measurement ends this long before its pulse does (2600B pulsed-sweep example).
-PULSE_MARGIN = 60e-6
 #: Each streamed chunk covers at most this much instrument time, so live plots update.
 CHUNK_SECONDS = 0.5
 #: ... and at most this many readings (5 REAL64 values each: 200 kB).
@@ -219,7 +262,8 @@ def chunk_bounds(instants: np.ndarray, seconds: float = CHUNK_SECONDS,
     (at least one reading, at most ``max_points``)."""
     bounds, a, n = [], 0, len(instants)
     while a < n:
-        b = int(np.searchsorted(instants, instants[a] + seconds, side="right"))
+        since = instants[a - 1] if a else 0.0  # the previous chunk ended here
+        b = int(np.searchsorted(instants, since + seconds + 1e-9, side="right"))
         b = min(max(b, a + 1), a + max_points, n)
         bounds.append((a, b))
         a = b
@@ -266,21 +310,23 @@ class Keithley2614B(SourceMeasure):
         reply = self.tsp.query("localnode.prompts = 0 localnode.showerrors = 0 errorqueue.clear() "
                                "format.data = format.ASCII format.asciiprecision = 9 "
                                "print(localnode.linefreq)")
-        self.linefreq = parse_number(reply)
+        try:
+            self.linefreq = parse_number(reply)
+        except ProtocolError:
+            self.linefreq = float("nan")
         if self.linefreq not in (50.0, 60.0):
             raise ProtocolError(f"the instrument reports a line frequency of {reply!r}, not 50 or 60 Hz")
+        self.capabilities = dataclasses.replace(CAPABILITIES, linefreq=self.linefreq)
         self.identity = self.tsp.query("*IDN?").strip()
         if "2614B" not in self.identity:
             log.warning("expected a Keithley 2614B, the instrument says %r", self.identity)
 
     # --- timing ------------------------------------------------------------------------
     def aperture(self, nplc: float) -> float:
-        """Seconds one integration takes."""
-        return nplc / self.linefreq
+        return self.capabilities.aperture(nplc)
 
     def reading_time(self, nplc: float) -> float:
-        """Seconds the instrument needs for one reading (integration + overhead)."""
-        return self.aperture(nplc) + READING_OVERHEAD
+        return self.capabilities.reading_time(nplc)
 
     # --- the interface ------------------------------------------------------------------
     def _stream(self, request: Request) -> Iterator[np.ndarray]:
@@ -355,15 +401,9 @@ class Keithley2614B(SourceMeasure):
             return self._plan_sampling(request)
         raise CapabilityError(f"the {self.capabilities.model} cannot run a {type(request).__name__}")
 
-    def _refuse(self, what: str) -> None:
-        raise CapabilityError(f"The {self.capabilities.model} cannot do this: {what}.")
-
     def _plan_sweep(self, r: Sweep) -> _Block:
         s, n = self.smu, r.points
         need = self.reading_time(r.nplc)
-        if r.step_time < need:
-            self._refuse(f"a step time of {r.step_time:g} s is shorter than one reading at NPLC "
-                         f"{r.nplc:g} ({need:g} s at {self.linefreq:g} Hz)")
         ranges = self.capabilities.voltage_ranges if r.source == "V" else self.capabilities.current_ranges
         rng = range_for(float(np.max(np.abs(r.levels))), ranges)
         fn = "v" if r.source == "V" else "i"
@@ -389,10 +429,6 @@ class Keithley2614B(SourceMeasure):
         s, n = self.smu, r.count
         reads = r.read_levels is not None
         tm = self.aperture(r.nplc) + PULSE_MARGIN  # the measurement ends PULSE_MARGIN before the pulse
-        for width, what in ((r.width, "pulse"), (r.read_width, "read")) if reads else ((r.width, "pulse"),):
-            if width < tm:
-                self._refuse(f"a {width:g} s {what} is too short to measure at NPLC {r.nplc:g} "
-                             f"(needs {tm:g} s at {self.linefreq:g} Hz); lower the NPLC")
         levels = np.append(r.amplitudes, r.base) if not reads else np.concatenate([r.amplitudes, r.read_levels, [r.base]])
         rng = range_for(float(np.max(np.abs(levels))), self.capabilities.voltage_ranges)
         mrange = r.measure_range or range_for(r.compliance, self.capabilities.current_ranges)
@@ -435,11 +471,6 @@ class Keithley2614B(SourceMeasure):
 
     def _plan_sampling(self, r: Sampling) -> list[_Block]:
         s = self.smu
-        need = self.reading_time(r.nplc)
-        gaps = np.diff(r.times)
-        if gaps.size and gaps.min() < need:
-            self._refuse(f"sampling {gaps.min():g} s apart is faster than one reading at NPLC {r.nplc:g} "
-                         f"({need:g} s at {self.linefreq:g} Hz)")
         ranges = self.capabilities.voltage_ranges if r.source == "V" else self.capabilities.current_ranges
         rng = range_for(r.level, ranges)
         blocks = []
