@@ -1,0 +1,307 @@
+"""`labqc list` and `labqc run`: the procedures from the command line.
+
+    labqc list                                   # every procedure, its parameters, units, defaults
+    labqc run VoltageSweep --sim bfo             # on the built-in simulated 2614B
+    labqc run VoltageSweep --set-compliance 5mA --cycles 10 -o sweep.csv
+    labqc run PulseTrain --resource GPIB0::17::INSTR --sim bfo   # the simulated 4200A
+    labqc run Retention --resource GPIB0::26::INSTR              # a 2614B on the bench
+
+Each procedure parameter is an option (``--set-compliance`` or ``--set_compliance``);
+values may carry an SI prefix and the unit (``5mA``, ``400u``, ``1.5V``). A bad value gets
+one sentence and exit code 2. Progress and an ETA in instrument time go to stderr, the
+summary to stdout. Ctrl-C or SIGTERM aborts cleanly: outputs off, file closed, exit 130
+(SIGINT) or 143 (SIGTERM); a failed run exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import signal
+import sys
+import time
+from typing import Any
+
+from instruments.errors import CapabilityError, InstrumentError
+from procedures import PROCEDURES
+from procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
+                             ListParameter, ParameterError, Progress, SIM_PRESETS, parameter_specs)
+from procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
+
+#: Parameters with their own options in ``labqc run`` (not generated).
+COMMON = ("resource", "sim_preset", "seed", "time_scale")
+
+PREFIXES = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6}
+BASE_UNITS = ("Ohm", "V/s", "A/s", "G0", "V", "A", "s", "Ω")
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
+
+
+# ------------------------------------------------------------------------ registration
+def register(subparsers: argparse._SubParsersAction) -> None:
+    lst = subparsers.add_parser("list", help="show the measurement procedures and their parameters",
+                                description="Show each procedure with its parameters, units and defaults.")
+    lst.add_argument("procedure", nargs="?", help="show only this one")
+    lst.set_defaults(func=cmd_list)
+
+    run = subparsers.add_parser("run", help="run one measurement procedure",
+                                description="Run one procedure on the simulator (default) or an instrument.")
+    procs = run.add_subparsers(dest="procedure_name", metavar="PROCEDURE", required=True)
+    for name, cls in PROCEDURES.items():
+        sp = procs.add_parser(name, help=_first_line(cls), description=cls.__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_common(sp)
+        for attr, param in parameter_specs(cls):
+            if attr in COMMON:
+                continue
+            flags = [f"--{attr.replace('_', '-')}"] + ([f"--{attr}"] if "_" in attr else [])
+            sp.add_argument(*flags, dest=f"param_{attr}", default=None, metavar=_metavar(param),
+                            help=f"{cls.HELP.get(attr, param.name)} (default: {_default_text(param)})")
+        sp.set_defaults(func=cmd_run, procedure_class=cls)
+
+
+def _add_common(sp: argparse.ArgumentParser) -> None:
+    g = sp.add_argument_group("instrument and output")
+    g.add_argument("--resource", default="", metavar="VISA",
+                   help="VISA resource of the instrument (default: the built-in simulated 2614B)")
+    g.add_argument("--sim", dest="sim_preset", default="", choices=SIM_PRESETS, metavar="PRESET",
+                   help=f"simulated device ({', '.join(SIM_PRESETS)}); with --resource, that resource "
+                        "in the simulated lab (default with no resource: bfo)")
+    g.add_argument("--seed", default="0", metavar="N", help="seed of the simulated device (default: 0)")
+    g.add_argument("--time-scale", "--time_scale", dest="time_scale", default="0", metavar="X",
+                   help="simulator only: wall seconds per instrument second (default: 0, as fast as possible)")
+    g.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="results file (default: results/<Procedure>-<date>-<time>.csv)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _first_line(cls: type) -> str:
+    return (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+
+
+def _metavar(param: Any) -> str:
+    if isinstance(param, ListParameter):
+        return "{" + ",".join(map(str, param.choices)) + "}"
+    if isinstance(param, BooleanParameter):
+        return "{true,false}"
+    return getattr(param, "units", None) or ("N" if isinstance(param, IntegerParameter) else "X")
+
+
+def _default_text(param: Any) -> str:
+    text = str(param)
+    return text if text != "" else "empty"
+
+
+# ------------------------------------------------------------------------ labqc list
+def cmd_list(args: argparse.Namespace) -> int:
+    names = list(PROCEDURES)
+    if args.procedure:
+        match = [n for n in names if n.lower() == args.procedure.replace("-", "").lower()]
+        if not match:
+            print(f"labqc list: no procedure called {args.procedure!r}; choose one of {', '.join(names)}",
+                  file=sys.stderr)
+            return 2
+        names = match
+    for name in names:
+        cls = PROCEDURES[name]
+        print(f"{name}: {_first_line(cls)}")
+        for attr, param in parameter_specs(cls):
+            if attr in COMMON:
+                continue
+            option = f"--{attr.replace('_', '-')}"
+            choices = f" (one of {', '.join(map(str, param.choices))})" if isinstance(param, ListParameter) else ""
+            print(f"  {option:<22} {_default_text(param):>10}  {param.name}: {cls.HELP.get(attr, '')}{choices}")
+        print()
+    print("Every procedure also takes --resource VISA, --sim PRESET, --seed N, --time-scale X, "
+          "--r-series OHM and -o FILE.")
+    return 0
+
+
+# ------------------------------------------------------------------------ values
+def parse_value(param: Any, text: str) -> Any:
+    """A command-line value for ``param``: numbers with an optional SI prefix and unit
+    (``5mA``, ``400u``, ``1.5 V``), booleans, choices. ValueError with the reason."""
+    if isinstance(param, BooleanParameter):
+        low = text.strip().lower()
+        if low in ("true", "yes", "on", "1"):
+            return True
+        if low in ("false", "no", "off", "0"):
+            return False
+        raise ValueError("must be true or false")
+    if isinstance(param, ListParameter):
+        if text not in param.choices:
+            raise ValueError(f"must be one of {', '.join(map(str, param.choices))}")
+        return text
+    if isinstance(param, (FloatParameter, IntegerParameter)):
+        value = _number(text, getattr(param, "units", None))
+        if isinstance(param, IntegerParameter):
+            if not float(value).is_integer():
+                raise ValueError("must be a whole number")
+            value = int(value)
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        unit = f" {param.units}" if getattr(param, "units", None) else ""
+        if value < param.minimum:
+            raise ValueError(f"must be at least {param.minimum:g}{unit}")
+        if value > param.maximum:
+            raise ValueError(f"must be at most {param.maximum:g}{unit}")
+        return value
+    return text
+
+
+def _number(text: str, units: str | None) -> float:
+    m = _NUMBER.match(text)
+    if not m:
+        raise ValueError("is not a number")
+    value, token = float(m.group(1)), m.group(2)
+    if not token or token == units:
+        return value
+    want_scale, want_base = _split_unit(units or "")
+    got = _split_unit(token, implicit_base=want_base)
+    if got is None or want_scale is None or got[1] != want_base:
+        raise ValueError(f"has a unit I cannot convert to {units or 'a plain number'}")
+    return value * got[0] / want_scale
+
+
+def _split_unit(unit: str, implicit_base: str | None = None) -> tuple[float | None, str | None] | None:
+    unit = unit.replace("Ω", "Ohm")
+    for base in BASE_UNITS:
+        if unit.endswith(base) and unit[: len(unit) - len(base)] in PREFIXES:
+            return PREFIXES[unit[: len(unit) - len(base)]], base
+    if unit in PREFIXES:  # a bare prefix ("5m"): the parameter's own base unit
+        return PREFIXES[unit], implicit_base if implicit_base is not None else ""
+    return (None, None) if implicit_base is None else None
+
+
+# ------------------------------------------------------------------------ labqc run
+class _Signals:
+    """SIGINT/SIGTERM raise KeyboardInterrupt once (the run then cleans up); later ones
+    are ignored so that cleanup can finish."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_Signals":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is None:
+            self.received = signum
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class ProgressBar:
+    """Progress and ETA in instrument seconds on stderr: redrawn in place on a terminal,
+    a line per tenth of the run otherwise."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._last_draw = 0.0
+        self._last_tenth = -1
+
+    def __call__(self, topic: str, payload: Any) -> None:
+        if topic != "progress":
+            return
+        p: Progress = payload
+        if self.tty:
+            now = time.monotonic()
+            if now - self._last_draw < 0.1 and p.fraction < 1.0:
+                return
+            self._last_draw = now
+            self.stream.write("\r" + self.line(p))
+        else:
+            tenth = int(p.fraction * 10)
+            if tenth <= self._last_tenth:
+                return
+            self._last_tenth = tenth
+            self.stream.write(self.line(p) + "\n")
+        self.stream.flush()
+
+    def line(self, p: Progress) -> str:
+        filled = int(round(p.fraction * self.width))
+        return (f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * p.fraction:5.1f}%  "
+                f"{p.elapsed:,.1f} of ~{p.total:,.1f} s instrument time, ETA {p.eta:,.1f} s")
+
+    def finish(self) -> None:
+        if self.tty and self._last_draw:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def build_procedure(cls: type[LabqcProcedure], args: argparse.Namespace) -> LabqcProcedure:
+    """The procedure with every option given on the command line; ParameterError (one
+    sentence) for a value that cannot be used."""
+    proc = cls()
+    specs = dict(parameter_specs(cls))
+    given = {"resource": args.resource, "sim_preset": args.sim_preset, "seed": args.seed,
+             "time_scale": args.time_scale}
+    given.update({attr: getattr(args, f"param_{attr}") for attr in specs if attr not in COMMON
+                  and getattr(args, f"param_{attr}", None) is not None})
+    for attr, text in given.items():
+        param = specs[attr]
+        option = "--sim" if attr == "sim_preset" else f"--{attr.replace('_', '-')}"
+        try:
+            setattr(proc, attr, param.convert(parse_value(param, str(text))))
+        except ValueError as exc:
+            raise ParameterError(f"{option} {text!r} {exc}") from None
+    return proc
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cls = args.procedure_class
+    prog = f"labqc run {cls.__name__}"
+    bar = None if args.no_progress else ProgressBar()
+    with _Signals() as signals:
+        try:
+            proc = build_procedure(cls, args)
+            result = run_procedure(proc, args.output, listeners=[bar] if bar else [])
+        except (ParameterError, CapabilityError) as exc:
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # before the run started: nothing was energised
+            print(f"{prog}: interrupted before the run started", file=sys.stderr)
+            return _signal_exit(signals.received)
+        except (InstrumentError, OSError, ValueError) as exc:  # could not open the instrument
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if bar:
+                bar.finish()
+    _report(proc, result)
+    if result.status == FINISHED:
+        return 0
+    if result.status == ABORTED:
+        return _signal_exit(signals.received)
+    return 1
+
+
+def _signal_exit(signum: int | None) -> int:
+    return 128 + (signum or signal.SIGINT)
+
+
+def _report(proc: LabqcProcedure, result: RunResult) -> None:
+    out = sys.stdout if result.status == FINISHED else sys.stderr
+    head = (f"{result.procedure} {result.status}: {result.rows} rows, {result.compliance_hits} "
+            f"readings in compliance, {result.instrument_seconds:,.1f} s of instrument time")
+    print(head, file=out)
+    if result.error:
+        print(f"  {result.error}", file=out)
+    print(f"  instrument: {result.instrument}", file=out)
+    try:
+        lines = proc.summary_lines(result.summary)
+    except Exception as exc:  # never let a summary line hide where the data is
+        lines = [f"(no summary: {type(exc).__name__}: {exc})"]
+    for line in lines:
+        print(f"  {line}", file=out)
+    print(f"  data:    {result.path}", file=out)
+    if result.summary_path:
+        print(f"  summary: {result.summary_path}", file=out)
+    out.flush()
