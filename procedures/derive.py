@@ -15,24 +15,28 @@ from labqc.units import G0
 
 def first_jump(v: np.ndarray, i: np.ndarray, *, up: bool = True, ratio: float = 2.0,
                floor: float = 1e-7, compliance: np.ndarray | None = None) -> float:
-    """The source voltage of the first abrupt current change along a ramp.
+    """The source voltage of the first abrupt change of conductance along a ramp.
 
-    ``up=True`` (SET): the first point where |I| grows by ``ratio`` or more over the
-    previous point (and by more than ``floor`` A), or where the limit first takes over.
-    ``up=False`` (RESET): the first point where |I| falls to 1/``ratio`` or less of the
-    previous point (from above ``floor``). NaN if there is none.
+    Conductance rather than current, so that an ohmic rise is no jump. ``up=True`` (SET):
+    the first point where G = I/V grows by ``ratio`` or more over the previous point
+    while |I| grows by more than ``floor`` A, or where the limit first takes over.
+    ``up=False`` (RESET): the first point where G falls to 1/``ratio`` or less of the
+    previous point (from a current above ``floor``). NaN if there is none.
     """
     v = np.asarray(v, dtype=float)
     a = np.abs(np.asarray(i, dtype=float))
     if len(a) < 2:
         return math.nan
-    prev, cur = a[:-1], a[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(v != 0, a / np.abs(v), np.nan)
+    g_prev, g_cur = g[:-1], g[1:]
+    valid = np.isfinite(g_prev) & np.isfinite(g_cur)
     if up:
-        jump = (cur >= ratio * prev) & (cur - prev > floor)
+        jump = valid & (g_cur >= ratio * g_prev) & (a[1:] - a[:-1] > floor)
         if compliance is not None:
             jump |= np.asarray(compliance, dtype=bool)[1:]
     else:
-        jump = (cur * ratio <= prev) & (prev > floor)
+        jump = valid & (g_cur * ratio <= g_prev) & (a[:-1] > floor)
     hits = np.flatnonzero(jump)
     return float(v[hits[0] + 1]) if len(hits) else math.nan
 
