@@ -8,7 +8,7 @@ Every operation is timed by the instrument, never by this computer:
 - :class:`~instruments.smu.PulseTrain`: pulsed list sweep after the 2600B pulsed-sweep
   example: timer 1 starts each step, timer 2 places the measurement at the end of the
   pulse, timer 3 ends the pulse (``endpulse.action = SOURCE_IDLE`` returns to the base).
-  With reads, pulse and read alternate as list steps and the timers use delay lists.
+  With reads, pulse and read alternate as list steps and the timers run delay lists.
 - :class:`~instruments.smu.Sampling`: constant bias; timer 1 triggers each measurement at
   the requested instants (any interval, unlike ``measure.interval``'s 1 s cap). Runs
   longer than one buffer are chained in blocks with the output held on.
@@ -116,6 +116,8 @@ CAPABILITIES = TimedCapabilities(
     extra={"channels": ("a", "b"), "buffer_points": 50_000},
 )
 
+#: Shortest timer delay we program (the timer's default).
+MIN_TIMER_DELAY = 10e-6
 #: Each streamed chunk covers at most this much instrument time, so live plots update.
 CHUNK_SECONDS = 0.5
 #: ... and at most this many readings (5 REAL64 values each: 200 kB).
@@ -435,12 +437,15 @@ class Keithley2614B(SourceMeasure):
         if reads:
             steps = np.empty(2 * n)
             steps[0::2], steps[1::2] = r.amplitudes, r.read_levels
-            timers = [self._timer(1, [r.width, r.period - r.width], count=2 * n - 1, passthrough=True,
-                                  stimulus=f"{s}.trigger.ARMED_EVENT_ID"),
-                      self._timer(2, [r.width - tm, r.read_width - tm], count=1, passthrough=False,
-                                  stimulus="trigger.timer[1].EVENT_ID"),
-                      self._timer(3, [r.width, r.read_width], count=1, passthrough=False,
-                                  stimulus="trigger.timer[1].EVENT_ID")]
+            # Every timer with a delay list is started once, at ARMED, and runs through the
+            # whole train (so it does not matter whether a list restarts when a timer is
+            # re-triggered); timers 4 and 5 offset the measure and end-of-step series.
+            armed, gaps = f"{s}.trigger.ARMED_EVENT_ID", [r.read_width, r.period - r.read_width]
+            timers = [self._timer(1, [r.width, r.period - r.width], count=2 * n - 1, passthrough=True, stimulus=armed),
+                      self._timer(4, r.width - tm, count=1, passthrough=False, stimulus=armed),
+                      self._timer(2, gaps, count=2 * n - 1, passthrough=True, stimulus="trigger.timer[4].EVENT_ID"),
+                      self._timer(5, r.width, count=1, passthrough=False, stimulus=armed),
+                      self._timer(3, gaps, count=2 * n - 1, passthrough=True, stimulus="trigger.timer[5].EVENT_ID")]
             instants = np.empty(2 * n)
             starts = r.period * np.arange(n)
             instants[0::2], instants[1::2] = starts + r.width, starts + r.width + r.read_width
@@ -479,7 +484,6 @@ class Keithley2614B(SourceMeasure):
             times = r.times[a:b]
             # Timer 1 fires at each instant: the first delay counts from the block's start.
             delays = np.diff(times, prepend=r.times[a - 1] if a else 0.0)
-            delays[0] = max(delays[0], 10e-6)  # the timer's shortest delay
             n = b - a
             config = []
             if a == 0:
@@ -538,7 +542,7 @@ class Keithley2614B(SourceMeasure):
     def _timer(self, k: int, delay, *, count: int, passthrough: bool, stimulus: str) -> list[str]:
         """Messages that configure trigger timer ``k``: one delay, or a delay list built on
         the instrument (``_D<k>``) and used in turn each time the timer is started."""
-        delays = np.atleast_1d(np.asarray(delay, dtype=float))
+        delays = np.maximum(np.atleast_1d(np.asarray(delay, dtype=float)), MIN_TIMER_DELAY)
         head: list[str] = []
         if np.all(delays == delays[0]):
             when = f"trigger.timer[{k}].delay = {num(delays[0])}"

@@ -254,12 +254,16 @@ def test_pulse_train_with_reads_byte_exact():
         "_D1 = {0.001, 0.004}",
         "trigger.timer[1].reset() trigger.timer[1].delaylist = _D1 trigger.timer[1].count = 3 "
         "trigger.timer[1].passthrough = true trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID",
-        "_D2 = {0.000773333333, 0.00177333333}",
-        "trigger.timer[2].reset() trigger.timer[2].delaylist = _D2 trigger.timer[2].count = 1 "
-        "trigger.timer[2].passthrough = false trigger.timer[2].stimulus = trigger.timer[1].EVENT_ID",
-        "_D3 = {0.001, 0.002}",
-        "trigger.timer[3].reset() trigger.timer[3].delaylist = _D3 trigger.timer[3].count = 1 "
-        "trigger.timer[3].passthrough = false trigger.timer[3].stimulus = trigger.timer[1].EVENT_ID",
+        "trigger.timer[4].reset() trigger.timer[4].delay = 0.000773333333 trigger.timer[4].count = 1 "
+        "trigger.timer[4].passthrough = false trigger.timer[4].stimulus = smua.trigger.ARMED_EVENT_ID",
+        "_D2 = {0.002, 0.003}",
+        "trigger.timer[2].reset() trigger.timer[2].delaylist = _D2 trigger.timer[2].count = 3 "
+        "trigger.timer[2].passthrough = true trigger.timer[2].stimulus = trigger.timer[4].EVENT_ID",
+        "trigger.timer[5].reset() trigger.timer[5].delay = 0.001 trigger.timer[5].count = 1 "
+        "trigger.timer[5].passthrough = false trigger.timer[5].stimulus = smua.trigger.ARMED_EVENT_ID",
+        "_D3 = {0.002, 0.003}",
+        "trigger.timer[3].reset() trigger.timer[3].delaylist = _D3 trigger.timer[3].count = 3 "
+        "trigger.timer[3].passthrough = true trigger.timer[3].stimulus = trigger.timer[5].EVENT_ID",
         "smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID smua.trigger.measure.stimulus = "
         "trigger.timer[2].EVENT_ID smua.trigger.endpulse.stimulus = trigger.timer[3].EVENT_ID",
     ]
