@@ -131,8 +131,9 @@ class LabqcProcedure(Procedure):
 
     @staticmethod
     def read_request(level: float, compliance: float, nplc: float) -> Sweep:
-        """A spot read as a request, so that it is checked like the rest."""
-        return Sweep(levels=[level], compliance=compliance, nplc=nplc)
+        """A spot read as a request, so that it is checked like the rest (one point, long
+        enough for one integration at either line frequency)."""
+        return Sweep(levels=[level], compliance=compliance, nplc=nplc, step_time=nplc / 50 * 1.5 + 0.01)
 
     def stamp_metadata(self, identity: str) -> None:
         """Fill the Metadata values the runner knows once the instrument is open."""

@@ -39,7 +39,7 @@ class CurrentSweep(LabqcProcedure):
     reset_voltage = FloatParameter("RESET voltage", units="V", default=-1.0, minimum=-210.0, maximum=210.0)
     reset_compliance = FloatParameter("RESET compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
     reset_step = FloatParameter("RESET step", units="mV", default=10.0, minimum=0.0, maximum=10000.0)
-    reset_step_time = FloatParameter("RESET step time", units="ms", default=2.0, minimum=0.0, maximum=1e5)
+    reset_step_time = FloatParameter("RESET step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
     cycles = IntegerParameter("Cycles", default=2, minimum=0, maximum=1_000_000)
     read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
     read_compliance = FloatParameter("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)

@@ -21,7 +21,7 @@ class Endurance(LabqcProcedure):
     """SET/RESET cycling with HRS/LRS reads per cycle and a stuck-state stop (Ag nanowire).
 
     Default: 20 sweep cycles, SET ramp to +3 V at 400 uA, RESET ramp to -3 V at 10 mA,
-    20 mV steps of 1 ms, reads at 0.4 V; stop after 5 cycles in a row without switching.
+    20 mV steps of 5 ms, reads at 0.4 V; stop after 5 cycles in a row without switching.
 
     Paper protocol (Ag nanowire: 100 full sweep cycles, HRS and LRS read at 0.4 V):
         labqc run Endurance --sim ag-nanowire --cycles 100
@@ -40,7 +40,7 @@ class Endurance(LabqcProcedure):
     reset_voltage = FloatParameter("RESET voltage", units="V", default=-3.0, minimum=-210.0, maximum=0.0)
     reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
     step = FloatParameter("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0)
-    step_time = FloatParameter("Step time", units="ms", default=1.0, minimum=0.0, maximum=1e5)
+    step_time = FloatParameter("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
     pulse_width = FloatParameter("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6)
     read_voltage = FloatParameter("Read voltage", units="V", default=0.4, minimum=-10.0, maximum=10.0)
     read_compliance = FloatParameter("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)

@@ -103,7 +103,7 @@ class PulseTrain(LabqcProcedure):
         if not self.prepare:
             return None
         v = self.prepare_voltage if self.mode == "reset" else -self.prepare_voltage
-        return Sweep(levels=triangle(v, 0.02), compliance=self.prepare_compliance, step_time=2e-3, nplc=0.01)
+        return Sweep(levels=triangle(v, 0.02), compliance=self.prepare_compliance, step_time=5e-3, nplc=0.01)
 
     def requests(self):
         prep = self.prepare_sweep()

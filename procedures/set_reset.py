@@ -23,7 +23,7 @@ class SetReset(LabqcProcedure):
     """Compliance-limited SET/RESET with verify reads, or program to n*G0 +- tolerance.
 
     Default: 3 SET/RESET cycles, SET ramp to +3 V at 100 uA, RESET ramp to -3 V at
-    10 mA, 20 mV steps of 2 ms, verify reads at 0.1 V.
+    10 mA, 20 mV steps of 5 ms, verify reads at 0.1 V.
 
     Program to 1 G0 (Ag nanowire: a 100 uA compliance lands on 1 G0):
         labqc run SetReset --sim ag-nanowire --mode program --target 1 --tolerance 0.25
@@ -40,7 +40,7 @@ class SetReset(LabqcProcedure):
     reset_voltage = FloatParameter("RESET voltage", units="V", default=-3.0, minimum=-210.0, maximum=0.0)
     reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
     step = FloatParameter("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0)
-    step_time = FloatParameter("Step time", units="ms", default=2.0, minimum=0.0, maximum=1e5)
+    step_time = FloatParameter("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
     cycles = IntegerParameter("Cycles", default=3, minimum=0, maximum=1_000_000)
     target = FloatParameter("Target level", units="G0", default=1.0, minimum=0.0, maximum=100.0)
     tolerance = FloatParameter("Tolerance", units="G0", default=0.25, minimum=0.0, maximum=100.0)

@@ -21,7 +21,7 @@ from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, L
 class VoltageSweep(LabqcProcedure):
     """Bipolar voltage sweeps with separate SET and RESET compliance (Graphene/BiFeO3/FTO).
 
-    Default: 3 cycles 0 -> +3 -> 0 -> -3 -> 0 V in 10 mV steps of 2 ms, SET compliance
+    Default: 3 cycles 0 -> +3 -> 0 -> -3 -> 0 V in 10 mV steps of 5 ms, SET compliance
     5 mA, RESET compliance 10 mA, LRS/HRS read at 0.1 V after each branch.
 
     Paper protocol (BiFeO3, 50 consecutive cycles, 1 mV steps, compliance 2/5/7/10 mA):
@@ -38,7 +38,7 @@ class VoltageSweep(LabqcProcedure):
     branches = ListParameter("Branches", choices=["both", "set", "reset"], default="both")
     step = FloatParameter("Voltage step", units="mV", default=10.0, minimum=0.0, maximum=10000.0)
     rate = FloatParameter("Sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6)
-    step_time = FloatParameter("Step time", units="ms", default=2.0, minimum=0.0, maximum=1e5)
+    step_time = FloatParameter("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
     set_compliance = FloatParameter("SET compliance", units="A", default=5e-3, minimum=0.0, maximum=10.0)
     reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
     cycles = IntegerParameter("Cycles", default=3, minimum=0, maximum=1_000_000)
