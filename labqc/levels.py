@@ -16,6 +16,7 @@ Everything is vectorised over plateaus so that one call scores a whole trace.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,8 +133,42 @@ def assign_levels(
     )
 
 
-def assign_level(m: float, n: float, sigma: float, **options) -> tuple[float | None, float, float]:
-    """One plateau: (quantum or None, corrected level, confidence). Used by the online detector."""
-    a = assign_levels(m, n, sigma, **options)
-    q = a.quantum[0]
-    return (None if not np.isfinite(q) else float(q)), float(a.level[0]), float(a.confidence[0])
+def assign_level(
+    m: float,
+    n: float,
+    sigma: float,
+    *,
+    r_series: float = 0.0,
+    sigma_rs: float = 0.0,
+    tol: float = TOLERANCE,
+    sigma_int: float = SIGMA_INTRINSIC,
+    prior_on: float = PRIOR_ON_GRID,
+    n_eff_factor: float = N_EFF_FACTOR,
+    max_rs_spread: float = MAX_RS_SPREAD,
+    max_s: float = MAX_SIGMA,
+    max_level: float = MAX_LEVEL,
+) -> tuple[float | None, float, float]:
+    """One plateau, same rules as :func:`assign_levels` in scalar arithmetic (the online
+    detector calls this once per plateau; numpy's per-call overhead would dominate).
+
+    Returns (quantum or None, corrected level, confidence).
+    """
+    den = 1.0 - r_series * G0 * m
+    if not (math.isfinite(m) and den > 0):
+        return None, float("nan"), 0.0
+    level = m / den
+    nearest = round(2.0 * level) / 2.0
+    d = level - nearest
+    n_eff = max(n * n_eff_factor, 1.0)
+    rs_spread = level * level * G0 * max(sigma_rs, 0.0)
+    s = math.sqrt(sigma * sigma / n_eff + sigma_int**2 + rs_spread**2)
+    z = d / s
+    dens = math.exp(-0.5 * z * z) / (math.sqrt(2 * math.pi) * s)
+    p_on = prior_on * dens / (prior_on * dens + (1.0 - prior_on) * 2.0)
+    w0 = math.exp(-0.5 * z * z)
+    p_level = w0 / (w0 + math.exp(-0.5 * ((d + 0.5) / s) ** 2) + math.exp(-0.5 * ((d - 0.5) / s) ** 2))
+    assignable = rs_spread <= max_rs_spread and s <= max_s
+    if not assignable:
+        return None, level, 0.0
+    quantised = abs(d) <= tol and p_on >= 0.5 and 0.5 <= nearest <= max_level
+    return (nearest if quantised else None), level, min(max(p_on * p_level, 0.0), 1.0)

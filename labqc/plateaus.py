@@ -287,7 +287,10 @@ def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
     lo, hi = offs + (lengths - 1) // 2, offs + lengths // 2
 
     def medians(v: np.ndarray) -> np.ndarray:
-        sv = v[np.lexsort((v, gid))]
+        # One flat sort: the key gid + (scaled value in [0, 1)) orders by group, then value.
+        v0, span = v.min(), np.ptp(v) * 1.000001 + 1e-12
+        key = np.sort(gid + (v - v0) / span)
+        sv = (key - gid) * span + v0
         return 0.5 * (sv[lo] + sv[hi])
 
     med = medians(vals)

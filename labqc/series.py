@@ -19,7 +19,7 @@ from labqc.levels import MAX_RS_SPREAD
 from labqc.units import G0
 
 R_MAX_DEFAULT = 1000.0  # ohm: wiring + contacts of a probe station stay well below this
-GRID_STEP = 0.25  # ohm
+GRID_STEP = 0.5  # ohm; the narrowest comb tooth (25 G0) is ~10 ohm wide
 OFF_GRID = 0.15  # G0: plateaus further than this from the grid are left out of the refit
 FEW_LEVELS_SIGMA = 100.0  # ohm, the honest uncertainty of a fit to fewer than 3 plateaus
 

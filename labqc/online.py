@@ -1,0 +1,381 @@
+"""Online plateau detection for the live dashboard: two-sided Page CUSUM (reference §4.1).
+
+Each sample is series-corrected (G_corr = G/(1 - R_s·G0·G)) and compared with the running
+mean mu of the current segment:
+
+    S+ = max(0, S+ + x - mu - delta/2),   S- = max(0, S- - x + mu - delta/2)
+
+and an alarm fires when S+ or S- exceeds h = ln(ARL0)·sigma²/delta, sigma being a robust
+running scale of the white noise (EWMA of clipped |Δx|). The change time is the sample after
+the last zero of the alarming sum; the new segment's mean starts from the samples since
+then (kept in a 512-sample ring buffer). Work and memory per sample are O(1).
+
+Speed: the recursions are evaluated for a window of samples at once with numpy (the
+running mean by cumulative sums, the CUSUM as a Lindley recursion C_t - min(C_s), the
+EWMAs with lfilter); a window stops at the first alarm or at the next deadline (plateau
+confirmation, end of a telegraph excursion), which is then handled in Python.
+
+Events (indices count every sample fed, including NaN ones):
+- ``change``: a change point, with the provisional level of the new segment;
+- ``plateau_start``: a segment has lasted ``min_length`` samples; level, quantum (None when
+  off the grid) and confidence from labqc.levels, shared with the offline detector;
+- ``plateau_end``: emitted ``bridge_len`` samples after the change that ended the plateau
+  (the wait tells a telegraph excursion from a real step);
+- ``telegraph``: a short excursion that returned to the plateau level; level = its amplitude.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+from labqc import levels as lv
+from labqc.units import G0
+
+RING = 512
+FIRST_WINDOW = 256  # numpy call overhead, not the samples, dominates a window's cost
+OLD_WINDOW = 1024  # samples over which a long plateau's mean is held before its EWMA update
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "change", "plateau_start", "plateau_end", "telegraph"
+    index: int  # sample index the event refers to (change time, plateau start/end, excursion start)
+    level: float | None = None  # series-corrected G/G0 (telegraph: excursion amplitude)
+    quantum: float | None = None
+    confidence: float | None = None
+    alarm: int | None = None  # sample index at which the event was decided
+
+
+class OnlineDetector:
+    """Causal plateau detector; feed it with :meth:`update` (a scalar or an array chunk)."""
+
+    def __init__(
+        self,
+        r_series: float = 0.0,
+        *,
+        delta: float = 0.25,
+        log_arl: float = 11.5,
+        min_length: int = 20,
+        bridge_len: int = 12,
+        merge_delta: float = 0.3,
+        sigma: float | None = None,
+        sigma_rs: float = 0.0,
+        mean_window: int = 400,
+        sigma_window: int = 200,
+        warmup: int = 16,
+        window: int = 4096,
+        **level_options,
+    ) -> None:
+        if delta <= 0 or log_arl <= 0 or min_length < 1 or bridge_len < 1:
+            raise ValueError("delta, log_arl, min_length and bridge_len must be positive")
+        self.delta = float(delta)
+        self.log_arl = float(log_arl)
+        self.min_length = int(min_length)
+        self.bridge_len = int(bridge_len)
+        self.merge_delta = float(merge_delta)
+        self.mean_window = int(mean_window)
+        self.sigma_alpha = 1.0 / sigma_window
+        self.warmup = int(warmup)
+        self.window = int(window)
+        self.sigma_rs = float(sigma_rs)
+        self.level_options = level_options
+        self.set_series_resistance(r_series)
+        self._fixed_sigma = sigma
+        self._sigma = float(sigma) if sigma else 0.0
+        self._abs_dx = self._sigma / 0.886
+        self._ring = np.zeros(RING)
+        self._ring_index = np.zeros(RING, dtype=np.int64)
+        self._k = 0  # valid samples seen (position in the ring)
+        self._n = 0  # all samples seen
+        self._last_x = np.nan
+        self._mu = 0.0
+        self._seg_n = 0
+        self._seg_start = 0  # sample index of the current segment's first sample
+        self._sp = self._sm = 0.0
+        self._zp = self._zm = -1  # valid-sample position of the last zero of S+ and S-
+        self._state = "warmup"
+        self._plateau: tuple[int, float, float | None] | None = None  # (start, level, quantum)
+        self._suspended_at = -1  # sample index where a plateau was interrupted
+        self._suspended_k = -1
+        self._pl_sum, self._pl_n = 0.0, 0  # samples of the open plateau's finished segments
+        self._win = FIRST_WINDOW  # samples per numpy window; doubles while no alarm fires
+
+    # ----- configuration -----------------------------------------------------------------
+    def set_series_resistance(self, ohms: float, sigma: float | None = None) -> None:
+        """Use a new R_s (ohm) for the samples that follow (e.g. after a per-cycle comb fit)."""
+        lv.check_series_resistance(ohms)
+        self.r_series = float(ohms)
+        self._rg = self.r_series * G0
+        if sigma is not None:
+            self.sigma_rs = float(sigma)
+
+    @property
+    def sigma(self) -> float:
+        """Current white-noise scale (G/G0, corrected units)."""
+        return self._sigma
+
+    @property
+    def in_plateau(self) -> bool:
+        return self._plateau is not None
+
+    # ----- feeding -----------------------------------------------------------------------
+    def update(self, g_chunk) -> list[Event]:
+        """Process measured G/G0 samples; returns the events they decided, in order."""
+        g = np.atleast_1d(np.asarray(g_chunk, dtype=float)).ravel()
+        idx = self._n + np.arange(g.size)
+        self._n += g.size
+        if self._rg:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                den = 1.0 - self._rg * g
+                x = np.where(den > 0, g / den, np.nan)
+        else:
+            x = g
+        ok = np.isfinite(x)
+        if not ok.all():
+            x, idx = x[ok], idx[ok]
+        events: list[Event] = []
+        pos = 0
+        if self._state == "warmup":
+            pos = self._warm(x, idx)
+        while pos < x.size:
+            pos = self._run(x, idx, pos, events)
+        return events
+
+    def _warm(self, x: np.ndarray, idx: np.ndarray) -> int:
+        """Collect the first samples: noise scale and the first segment's mean."""
+        take = min(x.size, self.warmup - self._k)
+        self._store(x[:take], idx[:take])
+        if self._k < self.warmup:
+            return x.size
+        ring = self._ring[: self._k] if self._k <= RING else self._ring
+        if not self._fixed_sigma:
+            dx = np.diff(ring)
+            self._sigma = max(1.4826 * float(np.median(np.abs(dx - np.median(dx)))) / np.sqrt(2), 1e-3)
+            self._abs_dx = self._sigma / 0.886
+        self._mu = float(np.mean(ring))
+        self._seg_n = self._k
+        self._seg_start = int(self._ring_index[0])
+        self._zp = self._zm = self._k - 1
+        self._last_x = float(ring[-1])
+        self._state = "candidate"
+        return take
+
+    def _store(self, x: np.ndarray, idx: np.ndarray) -> None:
+        """Append to the ring buffer (two slice copies at most)."""
+        n = x.size
+        if n > RING:
+            x, idx = x[-RING:], idx[-RING:]
+            self._k += n - RING
+            n = RING
+        a = self._k % RING
+        first = min(n, RING - a)
+        self._ring[a : a + first] = x[:first]
+        self._ring_index[a : a + first] = idx[:first]
+        if first < n:
+            self._ring[: n - first] = x[first:]
+            self._ring_index[: n - first] = idx[first:]
+        self._k += n
+
+    def _deadline_offset(self, seg_n0: int, k0: int) -> int:
+        """Window offset of the sample after which the state must be re-examined.
+
+        ``seg_n0`` and ``k0`` are the segment length and valid-sample count at the window
+        start. A candidate is confirmed once its segment holds min_length samples; a
+        suspended plateau is decided bridge_len samples after the interruption.
+        """
+        if self._state == "candidate":
+            return max(self.min_length - seg_n0 - 1, 0)
+        if self._state == "suspended":
+            return max(self._suspended_k + self.bridge_len - k0 - 1, 0)
+        return 1 << 62
+
+    def _run(self, x: np.ndarray, idx: np.ndarray, pos: int, events: list[Event]) -> int:
+        """Process x[pos:...] up to the first alarm or the window end; return the new pos.
+
+        Deadlines inside the window only change the event state, not the recursions, so
+        they are handled in place from the per-sample arrays.
+        """
+        seg_n0, k0, mu0 = self._seg_n, self._k, self._mu
+        young = self._seg_n < self.mean_window
+        m = min(self._win, x.size - pos, self.mean_window - seg_n0 if young else OLD_WINDOW)
+        xw = x[pos : pos + m]
+        if young:  # exact running mean of the segment so far
+            mu_after = (mu0 * seg_n0 + np.cumsum(xw)) / (seg_n0 + np.arange(1, m + 1))
+            mu_before = np.empty(m)
+            mu_before[0] = mu0
+            mu_before[1:] = mu_after[:-1]
+            resid = xw - mu_before
+        else:  # a long plateau: mean held over the window, updated as an EWMA after it
+            resid = xw - mu0
+        h = self.log_arl * self._sigma**2 / self.delta
+        # Two Lindley recursions S_t = max(0, S_{t-1} + y_t) at once: C_t - min(C_s, -S_0).
+        y = np.empty((2, m))
+        half = 0.5 * self.delta
+        np.subtract(resid, half, out=y[0])
+        np.subtract(-half, resid, out=y[1])
+        c = np.cumsum(y, axis=1)
+        floor = np.minimum.accumulate(c, axis=1)
+        np.minimum(floor[0], -self._sp, out=floor[0])
+        np.minimum(floor[1], -self._sm, out=floor[1])
+        sums = c - floor
+        alarm = (sums > h).any(axis=0)
+        has_alarm = bool(alarm.any())
+        stop = int(alarm.argmax()) if has_alarm else m - 1
+        # Deadlines up to the stop (an alarm at the deadline sample takes precedence).
+        while True:
+            j = self._deadline_offset(seg_n0, k0)
+            if j > stop or (has_alarm and j == stop):
+                break
+            mu_j = float(mu_after[j]) if young else mu0
+            self._on_deadline(mu_j, seg_n0 + j + 1, self._sigma, int(idx[pos + j]), events)
+        # Commit the state up to and including sample `stop`.
+        n_used = stop + 1
+        self._store(xw[:n_used], idx[pos : pos + n_used])
+        if not self._fixed_sigma:
+            # Robust noise scale: mean |Δx| clipped at 5 expected values (a step must not
+            # inflate it), folded into an EWMA over sigma_window samples.
+            if n_used > 1:
+                adx = np.abs(xw[1:n_used] - xw[: n_used - 1])
+                np.minimum(adx, 5.0 * self._abs_dx, out=adx)
+                keep = (1.0 - self.sigma_alpha) ** (n_used - 1)
+                self._abs_dx = keep * self._abs_dx + (1.0 - keep) * float(adx.mean())
+            self._sigma = max(0.886 * self._abs_dx, 1e-4)
+        self._last_x = float(xw[stop])
+        if has_alarm:
+            side = 0 if sums[0, stop] > h else 1
+            zeros = np.flatnonzero(sums[side, :n_used] <= 0.0)
+            last_zero = k0 + int(zeros[-1]) if zeros.size else (self._zp if side == 0 else self._zm)
+            total = mu0 * seg_n0 + float(xw[:n_used].sum())
+            self._change(self._k - 1, int(idx[pos + stop]), last_zero + 1, total, seg_n0 + n_used, events)
+            self._win = FIRST_WINDOW
+        else:
+            if young:
+                self._mu = float(mu_after[stop])
+            else:
+                keep = (1.0 - 1.0 / self.mean_window) ** n_used
+                self._mu = keep * mu0 + (1.0 - keep) * float(xw.mean())
+            self._seg_n += n_used
+            self._sp, self._sm = float(sums[0, stop]), float(sums[1, stop])
+            zp = np.flatnonzero(sums[0] <= 0.0)
+            zm = np.flatnonzero(sums[1] <= 0.0)
+            if zp.size:
+                self._zp = k0 + int(zp[-1])
+            if zm.size:
+                self._zm = k0 + int(zm[-1])
+            self._win = min(self._win * 2, self.window)
+        return pos + stop + 1
+
+    # ----- decisions -------------------------------------------------------------------------
+    def _segment_since(self, tau_k: int, t_k: int) -> tuple[float, int, int]:
+        """Mean, count and first sample index of the samples at valid positions tau_k..t_k."""
+        tau_k = max(tau_k, t_k - RING + 1, 0)
+        pos = np.arange(tau_k, t_k + 1) % RING
+        return float(np.mean(self._ring[pos])), pos.size, int(self._ring_index[pos[0]])
+
+    def _same_level(self, a: float, b: float) -> bool:
+        return abs(a - b) < self.merge_delta or round(2 * a) == round(2 * b)
+
+    def _change(
+        self, t_k: int, t: int, tau_k: int, total: float, total_n: int, events: list[Event]
+    ) -> None:
+        """An alarm at valid position t_k (sample t); the change happened at tau_k.
+
+        ``total``/``total_n`` are the sum and count of the ending segment including the
+        samples up to the alarm; the new segment's share is taken back out.
+        """
+        mu, n, tau = self._segment_since(tau_k, t_k)
+        events.append(Event("change", tau, level=mu, alarm=t))
+        if self._state == "plateau":
+            # The ending segment belongs to the plateau: its samples refine the plateau level.
+            self._pl_sum += total - mu * n
+            self._pl_n += total_n - n
+        self._mu, self._seg_n, self._seg_start = mu, n, tau
+        self._sp = self._sm = 0.0
+        self._zp = self._zm = t_k
+        if self._state == "plateau":
+            self._state = "suspended"
+            self._suspended_at, self._suspended_k = tau, t_k - n + 1
+        elif self._state == "suspended":
+            start, level, _ = self._plateau
+            if self._same_level(mu, level):
+                amp = self._excursion_mean(t_k - n) - level
+                events.append(Event("telegraph", self._suspended_at, level=amp, alarm=t))
+                self._state = "plateau"
+        # In "candidate" the new segment simply replaces the old one.
+
+    def _assign(self, mu: float, n: int, sigma: float) -> tuple[float | None, float, float]:
+        """Shared level rules (labqc.levels) for a corrected mean of n samples."""
+        if self.sigma_rs > 0:
+            # Score the level as measured, so that the R_s uncertainty is propagated.
+            return lv.assign_level(
+                float(lv.uncorrect_g0(mu, self.r_series)), n, sigma,
+                r_series=self.r_series, sigma_rs=self.sigma_rs, **self.level_options,
+            )
+        return lv.assign_level(mu, n, sigma, **self.level_options)
+
+    def finish(self) -> list[Event]:
+        """End of the stream: close an open plateau (plateau_end at the next sample index)."""
+        if self._plateau is None:
+            return []
+        if self._state == "plateau":
+            self._pl_sum += self._mu * self._seg_n
+            self._pl_n += self._seg_n
+            end = self._n
+        else:
+            end = self._suspended_at
+        return [self._end_plateau(end, self._n)]
+
+    def _end_plateau(self, index: int, t: int) -> Event:
+        """The plateau is over: its final level and verdict from all of its samples."""
+        start, level, quantum = self._plateau
+        conf = None
+        if self._pl_n > 0:
+            quantum, level, conf = self._assign(self._pl_sum / self._pl_n, self._pl_n, self._sigma)
+        self._plateau = None
+        return Event("plateau_end", index, level=level, quantum=quantum, confidence=conf, alarm=t)
+
+    def _excursion_mean(self, end_k: int) -> float:
+        """Mean of the excursion samples (from the suspension to valid position end_k)."""
+        if end_k < self._suspended_k:
+            return float("nan")
+        return self._segment_since(self._suspended_k, end_k)[0]
+
+    def _on_deadline(self, mu: float, seg_n: int, sigma: float, t: int, events: list[Event]) -> None:
+        """Confirm a candidate plateau, or decide whether an interrupted plateau has ended."""
+        if self._state == "candidate":
+            quantum, level, conf = self._assign(mu, seg_n, sigma)
+            self._plateau = (self._seg_start, level, quantum)
+            self._pl_sum, self._pl_n = 0.0, 0
+            self._state = "plateau"
+            events.append(
+                Event("plateau_start", self._seg_start, level=level, quantum=quantum, confidence=conf, alarm=t)
+            )
+        elif self._state == "suspended":
+            start, level, _ = self._plateau
+            if self._same_level(mu, level):
+                self._state = "plateau"  # a sub-quantum shift (drift, 1/f): same plateau
+                return
+            events.append(self._end_plateau(self._suspended_at, t))
+            self._state = "candidate"
+            if seg_n >= self.min_length:
+                self._on_deadline(mu, seg_n, sigma, t, events)
+
+
+def plateaus_from_events(events: list[Event], n_samples: int) -> list:
+    """Pair plateau_start/plateau_end events into Plateau-like records (for scoring and display)."""
+    from labqc.plateaus import Plateau
+
+    out = []
+    open_ev = None
+    for ev in events:
+        if ev.kind == "plateau_start":
+            open_ev = ev
+        elif ev.kind == "plateau_end" and open_ev is not None:
+            # The end event carries the verdict over the whole plateau.
+            out.append(Plateau(open_ev.index, ev.index, ev.level, ev.quantum, ev.confidence or 0.0))
+            open_ev = None
+    if open_ev is not None:
+        out.append(Plateau(open_ev.index, n_samples, open_ev.level, open_ev.quantum, open_ev.confidence or 0.0))
+    return out
