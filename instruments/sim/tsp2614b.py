@@ -1,0 +1,648 @@
+"""The simulated Keithley 2614B: TSP (Lua) over a device model, on the instrument's timeline.
+
+Every message runs as a Lua chunk in a sandboxed interpreter (lupa; no os/io/require,
+an instruction budget and a memory cap) whose globals are the instrument: ``smua``/``smub``,
+``trigger.timer``, ``format``, ``errorqueue``, ``status``, ``localnode``, ``timer``, ``print``,
+``printbuffer``, ``delay``, ``waitcomplete``, ``reset`` ... Common commands (``*IDN?`` ...) are
+separate messages. A failing message prints nothing and queues -285 (syntax, not run) or
+-286 (runtime), or the instrument's own code (1011 Parameter too big, 5028 ...).
+
+Time is the instrument's: a spot reading costs measure delay + 50 us + NPLC/linefreq
+(x2 with autozero AUTO); a trigger-model step costs 20 us + source delay, then the
+reading. ``initiate()`` returns at once; the sweep runs on in simulated time and is
+evaluated lazily; ``printbuffer`` of indices not measured yet blocks until they are,
+``waitcomplete()`` until the sweep ends. DELAY_AUTO counts as 0 s here.
+
+Simulator conventions a driver can rely on (unverified on hardware, marked [V] in
+shared/reference/instruments.md): ``format.byteorder`` defaults to LITTLEENDIAN;
+``bufferVar.n`` reports the final count as soon as an overlapped acquisition is started
+(as the manual says for printbuffer); timestamps are seconds from the buffer's
+``basetimestamp`` (the instrument time of reading 1, seconds since power-up); the
+timestamp of a reading is the start of its integration; 1012 is "Parameter too small";
+5063 means "channel busy with a sweep".
+
+Recommended TSP sequences (the driver instruments/keithley2614b.py uses these):
+
+1. List sweep with chunked binary readback (N levels, step time dt, compliance Icc):
+     smua.abort()  errorqueue.clear()  smua.source.output = smua.OUTPUT_OFF
+     format.data = format.REAL64  format.byteorder = format.LITTLEENDIAN
+     smua.source.func = smua.OUTPUT_DCVOLTS  smua.source.levelv = 0
+     smua.source.limiti = Icc  smua.trigger.source.limiti = Icc
+     smua.measure.nplc = 0.01  smua.measure.autozero = smua.AUTOZERO_ONCE
+     smua.measure.autorangei = smua.AUTORANGE_ON  smua.source.delay = 0  smua.measure.delay = 0
+     smua.nvbuffer1.clear() smua.nvbuffer1.appendmode = 0 smua.nvbuffer1.collecttimestamps = 1
+     smua.nvbuffer1.collectsourcevalues = 1   (same three for smua.nvbuffer2)
+     labqc_l = {}      then messages of <= ~4 kB each:
+     for _, x in ipairs({0.1, 0.2, ...}) do labqc_l[#labqc_l + 1] = x end
+     smua.trigger.source.listv(labqc_l)
+     smua.trigger.source.action = smua.ENABLE  smua.trigger.measure.action = smua.ENABLE
+     smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2)
+     smua.trigger.endpulse.action = smua.SOURCE_HOLD  smua.trigger.endsweep.action = smua.SOURCE_IDLE
+     trigger.timer[1].delay = dt  trigger.timer[1].count = N - 1  trigger.timer[1].passthrough = true
+     trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
+     smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID   (leave it 0 for "as fast as possible")
+     smua.trigger.measure.stimulus = 0  smua.trigger.endpulse.stimulus = 0
+     smua.trigger.arm.count = 1  smua.trigger.count = N
+     smua.source.output = smua.OUTPUT_ON
+     smua.trigger.initiate()
+   then per chunk k..m (blocks until reading m exists; reply is b"#0" + 8*5*(m-k+1) bytes + b"\n",
+   read by byte count, never up to the terminator):
+     printbuffer(k, m, smua.nvbuffer1.timestamps, smua.nvbuffer1.sourcevalues,
+                 smua.nvbuffer1.readings, smua.nvbuffer2.readings, smua.nvbuffer1.statuses)
+   (i = nvbuffer1.readings, v = nvbuffer2.readings, compliance = statuses & 0x40,
+   t = print(smua.nvbuffer1.basetimestamp) + timestamps); finally
+     smua.source.output = smua.OUTPUT_OFF
+   Progress without blocking: print(status.operation.sweeping.condition) (non-zero while running).
+
+2. Hardware-timed pulse train with reads between pulses (N pulses of Vp[k], width W, period P,
+   base Vb, read Vr[k] for Rw right after each pulse; NPLC so that NPLC/linefreq <= min(W, Rw) - 100 us):
+     as above for format, buffers, limits; then
+     smua.source.levelv = Vb  smua.source.autorangev = smua.AUTORANGE_OFF  smua.source.rangev = max|V|
+     smua.measure.autorangei = smua.AUTORANGE_OFF  smua.measure.rangei = Icc
+     smua.trigger.source.listv({Vp1, Vr1, Vp2, Vr2, ...})      (2N steps; built in chunks as above)
+     smua.trigger.endpulse.action = smua.SOURCE_IDLE  smua.trigger.endsweep.action = smua.SOURCE_IDLE
+     trigger.timer[1].delaylist = {W, P - W}  trigger.timer[1].count = 2N - 1
+     trigger.timer[1].passthrough = true  trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
+     trigger.timer[2].delaylist = {W - tint - 60e-6, Rw - tint - 60e-6}  trigger.timer[2].count = 1
+     trigger.timer[2].passthrough = false  trigger.timer[2].stimulus = trigger.timer[1].EVENT_ID
+     trigger.timer[3].delaylist = {W, Rw}  trigger.timer[3].count = 1
+     trigger.timer[3].passthrough = false  trigger.timer[3].stimulus = trigger.timer[1].EVENT_ID
+     smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID
+     smua.trigger.measure.stimulus = trigger.timer[2].EVENT_ID
+     smua.trigger.endpulse.stimulus = trigger.timer[3].EVENT_ID
+     smua.trigger.count = 2N  smua.source.output = smua.OUTPUT_ON  smua.trigger.initiate()
+   (tint = NPLC/linefreq with autozero ONCE.) Odd buffer indices are pulse readings, even ones reads;
+   read them in chunks with printbuffer while the train runs. Without reads: listv({Vp...}) with
+   N steps, timer[1].delay = P, count N - 1, timer[2].delay = W - tint - 60e-6, timer[3].delay = W.
+   Source autorange must be off (5028 otherwise).
+
+3. Timer-driven sampling at arbitrary instants t_1 < ... < t_n (intervals > 1 s allowed; the
+   measure.interval attribute stops at 1 s):
+     smua.source.levelv = Vread  smua.source.limiti = Icc  (buffers, format as in 1)
+     smua.trigger.source.action = smua.DISABLE  smua.trigger.measure.action = smua.ENABLE
+     smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2)
+     trigger.timer[1].delaylist = {t_1, t_2 - t_1, ..., t_n - t_(n-1)}   (built in chunks as in 1)
+     trigger.timer[1].count = n  trigger.timer[1].passthrough = false
+     trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
+     smua.trigger.source.stimulus = 0  smua.trigger.measure.stimulus = trigger.timer[1].EVENT_ID
+     smua.trigger.endpulse.stimulus = 0  smua.trigger.count = n
+     smua.source.output = smua.OUTPUT_ON
+     timer.reset() smua.trigger.initiate()            (one message)
+   then poll print(timer.measure.t()) and fetch printbuffer(k, m, ...) only for the m readings whose
+   t_m + 1 ms has passed, so no read blocks longer than the VISA timeout.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+
+import lupa.lua54 as lupa_lua
+import numpy as np
+
+from instruments.sim.clock import VirtualClock
+from instruments.sim.device import Device
+from instruments.sim.emulator import Emulator
+from instruments.sim.faults import FaultPlan
+from instruments.sim.tsp_buffers import (OVERFLOW, LuaBuffer, ReadingBuffer, TSPError, as_column,
+                                         format_ascii, format_binary, format_number, lua_index,
+                                         lua_number, runtime, too_big, too_small)
+from instruments.sim.tsp_smu import SMU, OpenCircuit
+from instruments.sim.tsp_trigger import COMMAND_EVENT_ID, LuaObject, TimerTable
+
+FIRMWARE = "3.2.2"
+INSTRUCTION_BUDGET = 5_000  # x 10 000 Lua instructions per message
+LUA_MEMORY = 256 * 1024 * 1024
+ERROR_QUEUE_SIZE = 100
+MAX_PRINTBUFFER_VALUES = 4_000_000
+MAX_DELAY = 1e7  # s: delay() longer than this is refused (1011)
+
+ASCII, REAL32, REAL64 = 1, 4, 5
+BIGENDIAN, LITTLEENDIAN = 0, 1
+
+_SANDBOX = r"""
+local sethook = debug.sethook
+local budget = 0
+local LIMIT = "instruction limit exceeded (endless loop?)"
+local function hook()
+  budget = budget - 1
+  if budget < 0 then error(LIMIT, 0) end
+end
+local function arm(n) budget = n; sethook(hook, "", 10000) end
+local function disarm() sethook() end
+local function check() if budget < 0 then error(LIMIT, 0) end end
+local rawpcall, rawxpcall, pack, unpack = pcall, xpcall, table.pack, table.unpack
+pcall = function(...) local r = pack(rawpcall(...)); check(); return unpack(r, 1, r.n) end
+xpcall = function(...) local r = pack(rawxpcall(...)); check(); return unpack(r, 1, r.n) end
+local cocreate = coroutine.create
+coroutine.create = function(f) local co = cocreate(f); sethook(co, hook, "", 10000); return co end
+coroutine.wrap = function(f)
+  local co = coroutine.create(f)
+  return function(...)
+    local r = pack(coroutine.resume(co, ...))
+    if not r[1] then error(r[2], 0) end
+    return unpack(r, 2, r.n)
+  end
+end
+local rawload = load
+load = function(chunk, name, mode, env) return rawload(chunk, name, "t", env) end
+loadstring = function(s, name) return rawload(s, name, "t") end
+unpack = table.unpack
+table.getn = function(t) return #t end
+math.mod = math.fmod
+math.pow = function(a, b) return a ^ b end
+string.dump = nil
+os, io, package, require, dofile, loadfile, debug, python = nil, nil, nil, nil, nil, nil, nil, nil
+local function makescript(name, fn)
+  local s = {name = name}
+  s.run = function() return fn() end
+  s.source = ""
+  return setmetatable(s, {__call = function(self, ...) return fn(...) end})
+end
+return arm, disarm, makescript
+"""
+
+
+class _Exit(Exception):
+    """``exit()``: ends the running chunk without an error."""
+
+
+class NeverReady(Exception):
+    """A wait for something that will never happen (a trigger model stuck on an event)."""
+
+
+class Dyn:
+    """A table entry computed when read."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+
+class Table:
+    """A plain TSP table of values, functions and computed entries; ``setters`` validate writes."""
+
+    def __init__(self, entries: dict, setters: dict | None = None) -> None:
+        self.entries = entries
+        self.setters = setters or {}
+
+    def lua_get(self, key):
+        if key not in self.entries:
+            raise runtime(f"attempt to index field '{key}' (a nil value)")
+        v = self.entries[key]
+        return v.fn() if isinstance(v, Dyn) else v
+
+    def lua_set(self, key, value) -> None:
+        if key not in self.setters:
+            raise runtime(f"attribute '{key}' cannot be set")
+        self.setters[key](value)
+
+
+def _bind(obj, fn):
+    """Accept both ``obj.f(x)`` and ``obj:f(x)`` from Lua."""
+    def call(*args):
+        if args and args[0] is obj:
+            args = args[1:]
+        return fn(*args)
+    return call
+
+
+class K2614BEmulator(Emulator):
+    model = "2614B"
+    write_termination = b"\n"
+    read_termination = b"\n"
+
+    def __init__(self, device: Device, clock: VirtualClock, faults: FaultPlan | None = None, *,
+                 serial: str = "4567890", linefreq: int = 60,
+                 channels_with_device: tuple[str, ...] = ("a",)) -> None:
+        super().__init__(device, clock, faults)
+        if linefreq not in (50, 60):
+            raise ValueError(f"linefreq must be 50 or 60 Hz, got {linefreq!r}")
+        self.serial = str(serial)
+        self.linefreq = int(linefreq)
+        self.errors: deque[tuple[int, str, int]] = deque()
+        self.esr = 0
+        self.ese = 0
+        self.sre = 0
+        self.prompts = 0
+        self.showerrors = 0
+        self.timer_zero = 0.0
+        self.timers = TimerTable()
+        self._script: dict | None = None  # a loadscript being received
+        self.buffers: list[ReadingBuffer] = []
+        self._reset_format()
+        devices = {ch: (device if ch in channels_with_device else OpenCircuit()) for ch in "ab"}
+        self.smua = SMU("smua", self, devices["a"], 10)
+        self.smub = SMU("smub", self, devices["b"], 20)
+        self._start_lua()
+
+    # --- the Lua environment ---------------------------------------------------------------
+    def _start_lua(self) -> None:
+        self.lua = lupa_lua.LuaRuntime(unpack_returned_tuples=True, register_eval=False,
+                                       register_builtins=False, encoding="latin-1",
+                                       attribute_handlers=(self._lua_get, self._lua_set),
+                                       max_memory=LUA_MEMORY)
+        self._arm, self._disarm, self._makescript = self.lua.execute(_SANDBOX)
+        g = self.lua.globals()
+        g.smua, g.smub = self.smua, self.smub
+        g.print = self._print
+        g.printbuffer = self._printbuffer
+        g.printnumber = self._printnumber
+        g.delay = self._delay
+        g.waitcomplete = self._waitcomplete
+        g.reset = self._reset
+        g.opc = self._opc
+        g.exit = self._exit
+        g.trigger = Table({"timer": self.timers, "EVENT_ID": COMMAND_EVENT_ID,
+                           "clear": lambda *_: None, "wait": lambda *_: False})
+        g.format = Table(
+            {"ASCII": ASCII, "SREAL": REAL32, "REAL": REAL64, "REAL32": REAL32, "REAL64": REAL64,
+             "NORMAL": BIGENDIAN, "BIGENDIAN": BIGENDIAN, "NETWORK": BIGENDIAN,
+             "SWAPPED": LITTLEENDIAN, "LITTLEENDIAN": LITTLEENDIAN,
+             "data": Dyn(lambda: self.fmt_data), "byteorder": Dyn(lambda: self.fmt_byteorder),
+             "asciiprecision": Dyn(lambda: self.fmt_precision)},
+            {"data": self._set_data, "byteorder": self._set_byteorder,
+             "asciiprecision": self._set_precision})
+        g.errorqueue = Table({"count": Dyn(lambda: len(self.errors)), "next": self._error_next,
+                              "clear": self._error_clear})
+        g.localnode = Table(
+            {"model": self.model, "serialno": self.serial, "revision": FIRMWARE,
+             "description": f"Keithley Instruments SMU {self.model} - {self.serial}",
+             "linefreq": Dyn(lambda: self.linefreq), "prompts": Dyn(lambda: self.prompts),
+             "showerrors": Dyn(lambda: self.showerrors), "reset": self._reset},
+            {"linefreq": self._set_linefreq, "prompts": self._flag_setter("prompts"),
+             "showerrors": self._flag_setter("showerrors")})
+        g.timer = Table({"reset": self._timer_reset,
+                         "measure": Table({"t": lambda *_: self.t - self.timer_zero})})
+        g.status = self._status_table()
+        g.script = Table({"anonymous": None}, {"anonymous": lambda v: None})
+
+    def _status_table(self) -> Table:
+        def sweeping() -> int:
+            return sum(bit for bit, smu in ((2, self.smua), (4, self.smub))
+                       if smu.sweeping and smu.busy_until() > self.t)
+
+        def limits(smu: SMU) -> Table:
+            def cond() -> int:
+                if not smu.last_compliance:
+                    return 0
+                return 2 if smu.source.func == 1 else 1  # bit 1 ILMT, bit 0 VLMT
+            return Table({"condition": Dyn(cond)})
+
+        operation = Table({"condition": Dyn(lambda: 8 if sweeping() else 0),
+                           "sweeping": Table({"condition": Dyn(sweeping)}),
+                           "measuring": Table({"condition": Dyn(lambda: 0)})})
+        measurement = Table({"condition": Dyn(lambda: 0),
+                             "instrument": Table({"smua": limits(self.smua), "smub": limits(self.smub)})})
+        return Table({"condition": Dyn(self.status_byte), "operation": operation,
+                      "measurement": measurement, "reset": lambda *_: None,
+                      "request_enable": Dyn(lambda: self.sre)},
+                     {"request_enable": lambda v: setattr(self, "sre", lua_index(v, "request_enable") & 0xFF)})
+
+    def _lua_get(self, obj, key):
+        getter = getattr(obj, "lua_get", None)
+        if getter is None:
+            raise runtime(f"attempt to index a {type(obj).__name__} value")
+        value = getter(key)
+        if isinstance(value, list):
+            return self.lua.table_from(value)
+        if callable(value) and not isinstance(value, (LuaObject, Table, LuaBuffer)) and \
+                not hasattr(value, "lua_get"):
+            return _bind(obj, value)
+        return value
+
+    def _lua_set(self, obj, key, value) -> None:
+        setter = getattr(obj, "lua_set", None)
+        if setter is None:
+            raise runtime(f"attempt to set field '{key}' of a {type(obj).__name__} value")
+        setter(key, value)
+
+    def new_buffer(self, capacity: int, *, dedicated: bool) -> LuaBuffer:
+        buf = ReadingBuffer(capacity, dedicated=dedicated)
+        buf.waiter = self._wait_for_reading
+        return LuaBuffer(buf)
+
+    # --- messages --------------------------------------------------------------------------
+    def execute(self, message: bytes) -> None:
+        text = message.decode("latin-1")
+        errors_before = len(self.errors)
+        if self._script is None and text.strip().startswith("*"):
+            self._common(text.strip())
+        else:
+            self._lines(text)
+        if self.showerrors and len(self.errors) > errors_before:
+            code, msg, _ = self.errors[-1]
+            self.reply(f"{code}, {msg}")
+        if self.prompts:
+            self.reply("TSP>")
+
+    def _lines(self, text: str) -> None:
+        """Split off loadscript ... endscript; run everything else as Lua chunks."""
+        chunk: list[str] = []
+        for line in re.split(r"\r\n|\r|\n", text):
+            word = line.strip().split(None, 1)
+            if self._script is not None:
+                if line.strip() == "endscript":
+                    self._end_script()
+                else:
+                    self._script["lines"].append(line)
+                continue
+            if word and word[0] in ("loadscript", "loadandrunscript"):
+                self._run_chunk("\n".join(chunk))
+                chunk = []
+                name = word[1].strip() if len(word) > 1 else None
+                if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    self.push_error(-285, f"TSP Syntax error at line 1: bad script name {name!r}")
+                    name = "__bad__"
+                self._script = {"name": name, "run": word[0] == "loadandrunscript", "lines": []}
+            else:
+                chunk.append(line)
+        self._run_chunk("\n".join(chunk))
+
+    def _end_script(self) -> None:
+        spec, self._script = self._script, None
+        if spec["name"] == "__bad__":
+            return
+        source = "\n".join(spec["lines"])
+        try:
+            fn = self.lua.compile(source, name="=" + (spec["name"] or "script"), mode="t")
+        except lupa_lua.LuaSyntaxError as exc:
+            self.push_error(-285, _lua_message("Syntax", exc))
+            return
+        except lupa_lua.LuaError as exc:
+            self.push_error(-286, _lua_message("Runtime", exc))
+            return
+        script = self._makescript(spec["name"] or "anonymous", fn)
+        g = self.lua.globals()
+        if spec["name"]:
+            g[spec["name"]] = script
+        else:
+            g.script.entries["anonymous"] = script
+        if spec["run"]:
+            self._call(fn)
+
+    def _run_chunk(self, code: str) -> None:
+        if not code.strip():
+            return
+        try:
+            fn = self.lua.compile(code, name="=tsp", mode="t")
+        except lupa_lua.LuaSyntaxError as exc:
+            self.push_error(-285, _lua_message("Syntax", exc))
+            return
+        except lupa_lua.LuaMemoryError:
+            self.push_error(-286, "TSP Runtime error: not enough memory")
+            return
+        except lupa_lua.LuaError as exc:
+            self.push_error(-285, _lua_message("Syntax", exc))
+            return
+        self._call(fn)
+
+    def _call(self, fn) -> None:
+        self._arm(INSTRUCTION_BUDGET)
+        try:
+            fn()
+        except _Exit:
+            pass
+        except NeverReady:
+            self.stuck = True  # the instrument never answers; a device clear recovers
+        except TSPError as exc:
+            self.push_error(exc.code, exc.message)
+        except lupa_lua.LuaMemoryError:
+            self.push_error(-286, "TSP Runtime error: not enough memory")
+        except lupa_lua.LuaError as exc:
+            self.push_error(-286, _lua_message("Runtime", exc))
+        except (ValueError, TypeError, OverflowError, ArithmeticError, RecursionError,
+                UnicodeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
+            self.push_error(-286, f"TSP Runtime error: {exc}")
+        finally:
+            self._disarm()
+
+    # --- common commands -------------------------------------------------------------------
+    def _common(self, cmd: str) -> None:
+        head, _, arg = cmd.partition(" ")
+        head = head.upper()
+        if head == "*IDN?":
+            self.reply(f"Keithley Instruments Inc., Model {self.model}, {self.serial}, {FIRMWARE}")
+        elif head == "*RST":
+            self._reset()
+        elif head == "*CLS":
+            self.errors.clear()
+            self.esr = 0
+        elif head == "*OPC?":
+            if self._complete():
+                self.reply("1")
+        elif head == "*OPC":
+            if self._complete():
+                self.esr |= 0x01
+        elif head == "*WAI":
+            self._complete()
+        elif head == "*ESR?":
+            self.reply(str(self.esr))
+            self.esr = 0
+        elif head == "*STB?":
+            self.reply(str(self.status_byte()))
+        elif head in ("*ESE", "*SRE"):
+            try:
+                value = int(float(arg)) & 0xFF
+            except ValueError:
+                self.push_error(-285, f"TSP Syntax error at line 1: bad parameter {arg!r} for {head}")
+                return
+            setattr(self, head[1:].lower(), value)
+        elif head in ("*ESE?", "*SRE?"):
+            self.reply(str(getattr(self, head[1:4].lower())))
+        elif head == "*TST?":
+            self.reply("0")
+        elif head == "*TRG":
+            pass
+        else:
+            self._run_chunk(cmd)  # not a common command: Lua reports the syntax error
+
+    def _complete(self) -> bool:
+        try:
+            self._waitcomplete()
+            return True
+        except NeverReady:
+            self.stuck = True
+            return False
+
+    # --- Lua-callable functions ------------------------------------------------------------
+    def _text(self, value) -> str:
+        if value is None:
+            return "nil"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return format_number(value, self.fmt_precision)
+        if isinstance(value, str):
+            return value
+        kind = lupa_lua.lua_type(value) or "userdata"
+        return f"{kind}: 0x{id(value):08x}"
+
+    def _print(self, *args) -> None:
+        self.reply("\t".join(self._text(a) for a in args))
+
+    def _printnumber(self, *args) -> None:
+        values = np.array([lua_number(a, "printnumber argument") for a in args], dtype=float)
+        self.reply(self._encode(values))
+
+    def _encode(self, values: np.ndarray) -> bytes:
+        if self.fmt_data == ASCII:
+            return format_ascii(values, self.fmt_precision).encode("ascii")
+        return format_binary(values, self.fmt_data == REAL64, self.fmt_byteorder == LITTLEENDIAN)
+
+    def _printbuffer(self, start=None, end=None, *bufs) -> None:
+        first = lua_index(start, "printbuffer start index")
+        last = lua_index(end, "printbuffer end index")
+        if not bufs:
+            raise runtime("bad argument #3 to 'printbuffer' (reading buffer expected)")
+        cols = [as_column(b) for b in bufs]
+        count = max(last - first + 1, 0)
+        if count * len(cols) > MAX_PRINTBUFFER_VALUES:
+            raise too_big(f"printbuffer of {count * len(cols)} values")
+        if count == 0:
+            self.reply(self._encode(np.zeros(0)))
+            return
+        data = np.stack([c.buffer.values(c.name, first, last) for c in cols], axis=1)
+        self.reply(self._encode(data))
+
+    def _delay(self, seconds=None) -> None:
+        s = lua_number(seconds, "delay")
+        if s < 0:
+            raise too_small(f"delay({s})")
+        if s > MAX_DELAY:
+            raise too_big(f"delay({s})")
+        self.spend(s)
+
+    def _waitcomplete(self, *_) -> None:
+        ends = [smu.busy_until() for smu in (self.smua, self.smub)]
+        end = max(ends)
+        if math.isinf(end) and end > 0:
+            raise NeverReady()
+        if end > self.t:
+            self.spend(end - self.t)
+        for smu in (self.smua, self.smub):
+            smu.sync()
+
+    def _reset(self, *_) -> None:
+        for smu in (self.smua, self.smub):
+            smu.reset()
+        for timer in self.timers.timers:
+            timer.reset()
+        self._reset_format()
+
+    def _opc(self, *_) -> None:
+        self.esr |= 0x01
+
+    def _exit(self, *_) -> None:
+        raise _Exit()
+
+    def _timer_reset(self, *_) -> None:
+        self.timer_zero = self.t
+
+    def _error_next(self, *_):
+        if not self.errors:
+            return 0, "Queue Is Empty", 0, 1
+        code, message, severity = self.errors.popleft()
+        return code, message, severity, 1
+
+    def _error_clear(self, *_) -> None:
+        self.errors.clear()
+
+    # --- settings --------------------------------------------------------------------------
+    def _reset_format(self) -> None:
+        self.fmt_data = ASCII
+        self.fmt_byteorder = LITTLEENDIAN
+        self.fmt_precision = 6
+
+    def _set_data(self, value) -> None:
+        x = lua_number(value, "format.data")
+        if x not in (ASCII, REAL32, REAL64):
+            raise too_big(f"format.data = {x}") if x > REAL64 else too_small(f"format.data = {x}")
+        self.fmt_data = int(x)
+
+    def _set_byteorder(self, value) -> None:
+        x = lua_number(value, "format.byteorder")
+        if x not in (BIGENDIAN, LITTLEENDIAN):
+            raise too_big(f"format.byteorder = {x}") if x > 1 else too_small(f"format.byteorder = {x}")
+        self.fmt_byteorder = int(x)
+
+    def _set_precision(self, value) -> None:
+        x = lua_index(value, "format.asciiprecision")
+        if x > 16:
+            raise too_big(f"format.asciiprecision = {x} (1 to 16)")
+        if x < 1:
+            raise too_small(f"format.asciiprecision = {x} (1 to 16)")
+        self.fmt_precision = x
+
+    def _set_linefreq(self, value) -> None:
+        x = lua_number(value, "localnode.linefreq")
+        if x not in (50, 60):
+            raise too_big(f"localnode.linefreq = {x} (50 or 60)") if x > 60 else \
+                too_small(f"localnode.linefreq = {x} (50 or 60)")
+        self.linefreq = int(x)
+
+    def _flag_setter(self, attr: str):
+        def setter(value) -> None:
+            x = lua_number(value, f"localnode.{attr}")
+            if x not in (0, 1):
+                raise too_big(f"localnode.{attr} = {x}") if x > 1 else too_small(f"localnode.{attr} = {x}")
+            setattr(self, attr, int(x))
+        return setter
+
+    # --- time --------------------------------------------------------------------------------
+    def _wait_for_reading(self, buffer: ReadingBuffer, index: int) -> None:
+        """Advance the instrument's time until reading ``index`` of ``buffer`` exists."""
+        for smu in (self.smua, self.smub):
+            sch = smu.schedule
+            if sch is None:
+                continue
+            for _, buf, start in sch.targets:
+                if buf is buffer and start < index <= start + sch.readings:
+                    due = sch.done_time(index - 1 - start)
+                    if math.isinf(due):
+                        raise NeverReady()
+                    if due > self.t:
+                        self.spend(due - self.t)
+                    smu.sync()
+                    return
+        if index > buffer.filled:
+            raise NeverReady()
+
+    # --- the base-class interface ------------------------------------------------------------
+    def outputs_on(self) -> dict[str, bool]:
+        return {"smua": bool(self.smua.source.output), "smub": bool(self.smub.source.output)}
+
+    def on_clear(self) -> None:
+        self._script = None
+
+    def status_byte(self) -> int:
+        stb = 0
+        if self.errors:
+            stb |= 0x04
+        if self._replies:
+            stb |= 0x10
+        if self.esr & self.ese:
+            stb |= 0x20
+        if stb & self.sre:
+            stb |= 0x40
+        return stb
+
+    def push_error(self, code: int, message: str) -> None:
+        if len(self.errors) >= ERROR_QUEUE_SIZE:
+            self.errors[-1] = (-350, "Queue overflow", 20)
+            return
+        self.errors.append((int(code), str(message), 20 if code < 0 or code >= 1000 else 10))
+        if code in (-285, -113):
+            self.esr |= 0x20  # command error
+        elif code < 0:
+            self.esr |= 0x10  # execution error
+        else:
+            self.esr |= 0x08  # device-dependent error
+
+
+def _lua_message(kind: str, exc: Exception) -> str:
+    """``tsp:3: unexpected symbol near 'x'`` -> ``TSP Syntax error at line 3: unexpected ...``."""
+    text = str(exc).strip()
+    m = re.match(r"^(?:\[string [^\]]*\]|[A-Za-z_][A-Za-z0-9_]*):(\d+):\s*(.*)$", text, re.S)
+    if m:
+        return f"TSP {kind} error at line {m.group(1)}: {m.group(2)}"
+    return f"TSP {kind} error: {text}"
