@@ -1,0 +1,244 @@
+"""`labqc analyze FILE`: offline plateau analysis of a results file, with PNG figures.
+
+Reads a PyMeasure-style CSV ('#' header lines; columns such as "G/G0", "Voltage (V)",
+"Current (A)", "Time (s)", "Cycle", "Pulse", "Compliance"), runs the offline detector
+(per cycle when there is a Cycle column), prints a summary and writes figures next to the
+file: <stem>_histogram.png, <stem>_trace.png and, with a Pulse column, <stem>_pulses.png.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from labqc import views
+from labqc.levels import correct_g0
+from labqc.plateaus import PlateauAnalysis, analyze
+from labqc.units import G0
+
+G_COL, G_S_COL, V_COL, I_COL = "G/G0", "G (S)", "Voltage (V)", "Current (A)"
+T_COL, CYCLE_COL, PULSE_COL, COMPLIANCE_COL = "Time (s)", "Cycle", "Pulse", "Compliance"
+
+
+class BadFile(Exception):
+    """The file cannot be analysed; the message is one sentence for the user."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyze", help="detect conductance plateaus in a results file and draw its views",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    p.add_argument("file", type=Path, help="results file (CSV with '#' header lines)")
+    p.add_argument("--r-series", type=float, default=None, metavar="OHM",
+                   help="series resistance to remove (default: estimate it by the comb fit)")
+    p.add_argument("--v-min", type=float, default=0.02, metavar="V",
+                   help="ignore samples with |V| below this, where G = I/V is undefined (default 0.02)")
+    p.add_argument("--no-figures", action="store_true", help="print the summary only")
+    p.set_defaults(func=run)
+
+
+def load(path: Path, v_min: float = 0.02) -> dict[str, np.ndarray]:
+    """Columns of a results file as arrays; G/G0 is derived from G (S) or V and I if needed.
+
+    Samples at compliance or with |V| < v_min get G/G0 = NaN (not a device property there).
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise BadFile(f"{path} does not exist or is not a file.")
+    try:
+        df = pd.read_csv(path, comment="#", skipinitialspace=True)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise BadFile(f"{path} is not a readable results CSV ({type(exc).__name__}).") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    cols = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in df.columns}
+    if G_COL in cols:
+        g = cols[G_COL].copy()
+    elif G_S_COL in cols:
+        g = cols[G_S_COL] / G0
+    elif V_COL in cols and I_COL in cols:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = cols[I_COL] / cols[V_COL] / G0
+    else:
+        raise BadFile(f"{path} has no '{G_COL}' column (nor '{G_S_COL}', nor voltage and current).")
+    if V_COL in cols:
+        g[np.abs(cols[V_COL]) < v_min] = np.nan
+    if COMPLIANCE_COL in df.columns:
+        at = df[COMPLIANCE_COL].astype(str).str.strip().str.lower().isin(["1", "1.0", "true", "yes"])
+        g[at.to_numpy()] = np.nan
+    if not np.isfinite(g).any():
+        raise BadFile(f"{path} holds no finite G/G0 samples.")
+    cols["g"] = g
+    return cols
+
+
+def cycle_starts(cycle: np.ndarray) -> np.ndarray:
+    c = np.nan_to_num(cycle, nan=-1.0)
+    return np.flatnonzero(np.concatenate([[True], c[1:] != c[:-1]]))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        data = load(args.file, args.v_min)
+        g = data["g"]
+        starts = cycle_starts(data[CYCLE_COL]) if CYCLE_COL in data else None
+        result = analyze(g, r_series=args.r_series, cycle_starts=starts)
+    except BadFile as exc:
+        print(f"labqc analyze: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"labqc analyze: {args.file}: {exc}.", file=sys.stderr)
+        return 2
+    print(summary(args.file, data, result))
+    if not args.no_figures:
+        for path in write_figures(args.file, data, result):
+            print(f"wrote {path}")
+    return 0
+
+
+def summary(path: Path, data: dict, result: PlateauAnalysis) -> str:
+    g = data["g"]
+    finite = np.isfinite(g)
+    lines = [f"{path}: {g.size} samples ({int(finite.sum())} usable)"]
+    if CYCLE_COL in data:
+        lines.append(f"cycles: {len(np.unique(data[CYCLE_COL][np.isfinite(data[CYCLE_COL])]))}")
+    how = "comb fit" if result.r_series_estimated else "given"
+    lines.append(
+        f"series resistance: {result.r_series:.1f} ± {result.sigma_r_series:.1f} ohm ({how}); "
+        f"levels above {result.unassignable_above:.1f} G0 unassignable"
+    )
+    lines.append(f"white-noise scale: {result.noise_sigma:.3f} G0")
+    pl = result.plateaus
+    quantised = [p for p in pl if p.quantum is not None]
+    lines.append(
+        f"plateaus: {len(pl)} ({len(quantised)} on the quantum grid, "
+        f"{sum(1 for p in pl if p.quantum is None and p.assignable)} off-grid, "
+        f"{sum(1 for p in pl if not p.assignable)} unassignable); "
+        f"telegraph excursions: {len(result.excursions)}"
+    )
+    if quantised:
+        lines.append("  level (G0)  plateaus  samples  mean confidence")
+        count = Counter(p.quantum for p in quantised)
+        for q in sorted(count):
+            these = [p for p in quantised if p.quantum == q]
+            lines.append(
+                f"  {q:9.1f}  {count[q]:8d}  {sum(p.duration for p in these):7d}  "
+                f"{np.mean([p.confidence for p in these]):15.2f}"
+            )
+    for label, values in (("raw", g), ("corrected", correct_g0(g, result.r_series))):
+        counts, edges = views.histogram(values)
+        peaks = views.histogram_peaks(counts, edges, max_peaks=8)
+        text = ", ".join(f"{p.position:.2f}" for p in sorted(peaks, key=lambda p: p.position))
+        lines.append(f"histogram peaks ({label}, G0): {text or 'none'}")
+    if PULSE_COL in data:
+        ps = _pulse_view(data)
+        if ps is not None and ps.ratio.size:
+            lines.append(
+                f"pulses: {ps.ratio.size}; I_N/I_1 = {ps.ratio[-1]:.3f}; "
+                f"lag spread {100 * views.lag_spread(ps.mean_top):.1f} %"
+            )
+    return "\n".join(lines)
+
+
+def _pulse_view(data: dict) -> views.PulseStats | None:
+    pulse = data[PULSE_COL]
+    ok = np.isfinite(pulse)
+    if not ok.any():
+        return None
+    if I_COL in data:
+        return views.pulse_statistics(pulse[ok], data[I_COL][ok])
+    # Without a current column, the per-pulse statistic is taken on G/G0 itself.
+    return views.pulse_statistics(pulse[ok], np.nan_to_num(data["g"][ok], nan=0.0))
+
+
+def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stem = path.with_suffix("")
+    out = []
+    g = data["g"]
+    g_corr = correct_g0(g, result.r_series)
+    top = float(np.nanpercentile(g_corr, 99.5)) if np.isfinite(g_corr).any() else 1.0
+    hi = float(np.clip(np.ceil(top * 2 + 1) / 2, 1.0, views.G_RANGE[1]))
+
+    # Histogram, raw and corrected, with the half-quantum grid.
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for values, label in ((g, "measured"), (g_corr, f"R_s-corrected ({result.r_series:.0f} Ω)")):
+        counts, edges = views.histogram(values, range=(0.0, hi))
+        ax.stairs(counts, edges, label=label)
+    _grid(ax, hi, vertical=True)
+    ax.set_xlabel("G/G0 (G0 = 77.48 µS)")
+    ax.set_ylabel("counts per 0.05 G0 bin")
+    ax.legend()
+    out.append(_save(fig, Path(f"{stem}_histogram.png")))
+
+    # Trace against time (or sample index) with plateaus, and against V when available.
+    panels = 2 if V_COL in data else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(10, 4 * panels), squeeze=False)
+    ax = axes[0, 0]
+    if T_COL in data and np.isfinite(data[T_COL]).any():
+        x, xlabel = data[T_COL], "time (s)"
+    else:
+        x, xlabel = np.arange(g.size, dtype=float), "sample"
+    ax.plot(x, g_corr, lw=0.6, color="0.4", label="G/G0 (corrected)")
+    for p in result.plateaus:
+        color = "tab:green" if p.quantum is not None else "tab:orange"
+        ax.hlines(p.level, x[p.start], x[p.stop - 1], color=color, lw=2)
+    _grid(ax, hi, vertical=False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("G/G0")
+    ax.set_ylim(-0.2, hi)
+    ax.set_title("plateaus: green on the quantum grid, orange off-grid or unassignable")
+    if panels == 2:
+        ax = axes[1, 0]
+        ax.plot(data[V_COL], g_corr, ".", ms=1.5, color="tab:blue")
+        _grid(ax, hi, vertical=False)
+        ax.set_xlabel("voltage (V)")
+        ax.set_ylabel("G/G0")
+        ax.set_ylim(-0.2, hi)
+    out.append(_save(fig, Path(f"{stem}_trace.png")))
+
+    if PULSE_COL in data:
+        ps = _pulse_view(data)
+        if ps is not None and ps.ratio.size > 1:
+            fig = plt.figure(figsize=(13, 4))
+            ax1 = fig.add_subplot(1, 3, 1)
+            ax1.plot(ps.pulse, ps.ratio, ".-", ms=3)
+            ax1.set_xlabel("pulse number")
+            ax1.set_ylabel("I_i/I_1")
+            ax2 = fig.add_subplot(1, 3, 2)
+            a, b = views.lag_pairs(ps.mean_top)
+            ax2.plot(a, b, ".", ms=3)
+            lim = [min(a.min(), b.min()), max(a.max(), b.max())]
+            ax2.plot(lim, lim, "k--", lw=0.8)
+            unit = "A" if I_COL in data else "G/G0"
+            ax2.set_xlabel(f"I_i ({unit})")
+            ax2.set_ylabel(f"I_i+1 ({unit})")
+            ax3 = fig.add_subplot(1, 3, 3, projection="polar")
+            r, theta = views.polar(ps.ratio)
+            ax3.plot(theta, r, ".", ms=3)
+            ax3.set_title("radius I_i/I_1, angle (i-1)·π")
+            out.append(_save(fig, Path(f"{stem}_pulses.png")))
+    return out
+
+
+def _grid(ax, hi: float, *, vertical: bool) -> None:
+    for k in range(1, int(2 * hi) + 1):
+        style = dict(color="0.8" if k % 2 else "0.6", lw=0.6, ls=":" if k % 2 else "-", zorder=0)
+        (ax.axvline if vertical else ax.axhline)(k / 2, **style)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
