@@ -303,3 +303,45 @@ def test_pyvisa_library_environment_variable(monkeypatch, spec):
     rm = pyvisa.ResourceManager()
     assert type(rm.visalib).__name__ == "LabqcSimLibrary"
     assert open_echo(rm).query("*IDN?") == "LABQC,ECHO,0,1"
+
+
+# --- the real emulators, opened the way drivers open them ------------------------------------
+def test_2614b_answers_at_both_names_and_4200a_per_framing(spec):
+    lab = get_lab(spec)
+    rm = pyvisa.ResourceManager(spec)
+    gpib = rm.open_resource(RES_2614B_GPIB, read_termination="\n", write_termination="\n")
+    assert "2614B" in gpib.query("*IDN?")
+    assert lab.emulator(RES_2614B_GPIB) is lab.emulator(RES_2614B_LAN)
+    lan = rm.open_resource(RES_4200A_LAN, read_termination="\0", write_termination="\0")
+    assert "4200" in lan.query("*IDN?")
+    assert lan.query("BC") == "ACK"  # Ethernet framing acknowledges commands
+    kxci_gpib = rm.open_resource(RES_4200A_GPIB, read_termination="\n", write_termination="\n",
+                                 timeout=500)
+    kxci_gpib.write("BC")  # GPIB framing: no ACK, so nothing to read
+    with pytest.raises(pyvisa.VisaIOError):
+        kxci_gpib.read()
+    assert "4200" in kxci_gpib.query("*IDN?")
+    assert lab.emulator(RES_4200A_GPIB).device is lab.emulator(RES_4200A_LAN).device
+
+
+def test_pymeasure_instruments_run_unchanged(spec):
+    from pymeasure.instruments.keithley import Keithley2600, Keithley4200
+
+    smu = Keithley2600(RES_2614B_GPIB, visa_library=spec)
+    assert "2614B" in smu.id
+    smu.adapter.connection.clear()
+    scs = Keithley4200(RES_4200A_LAN, visa_library=spec)
+    assert "4200" in scs.id
+    smu.adapter.close()  # closing one instrument leaves the other working
+    assert "4200" in scs.id
+    scs.adapter.close()
+
+
+def test_outputs_visible_to_tests_and_reset_turns_them_off(spec):
+    lab = get_lab(spec)
+    inst = pyvisa.ResourceManager(spec).open_resource(
+        RES_2614B_GPIB, read_termination="\n", write_termination="\n")
+    inst.write("smua.source.limiti = 1e-4 smua.source.levelv = 0.1 smua.source.output = smua.OUTPUT_ON")
+    assert lab.emulator(RES_2614B_GPIB).outputs_on()["smua"] is True
+    lab.reset()
+    assert not lab.emulator(RES_2614B_GPIB).any_output_on

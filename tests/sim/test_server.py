@@ -16,7 +16,7 @@ import pyvisa
 from pyvisa.constants import StatusCode
 
 from instruments.sim.emulator import Emulator
-from instruments.sim.lab import RES_2614B_LAN, RES_4200A_LAN, SimulatedLab
+from instruments.sim.lab import RES_2614B_LAN, RES_4200A_LAN, SimulatedLab, get_lab, sim_library
 from instruments.sim.server import start_background
 
 
@@ -216,3 +216,68 @@ def test_sim_serve_bad_options_get_one_sentence():
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert last.startswith("labqc sim serve: cannot read fault")
+
+
+# --- the real emulators behind the socket ---------------------------------------------------
+SWEEP_POINTS = 41
+SWEEP = [
+    "reset()",
+    "smua.source.func = smua.OUTPUT_DCVOLTS  smua.source.limiti = 1e-4",
+    "smua.measure.nplc = 0.01 smua.nvbuffer1.clear() smua.nvbuffer1.collectsourcevalues = 1",
+    f"smua.trigger.source.linearv(0, 0.4, {SWEEP_POINTS}) smua.trigger.source.action = smua.ENABLE",
+    "smua.trigger.measure.i(smua.nvbuffer1) smua.trigger.measure.action = smua.ENABLE",
+    f"smua.trigger.count = {SWEEP_POINTS}",
+    "smua.source.output = smua.OUTPUT_ON smua.trigger.initiate() waitcomplete()",
+    "smua.source.output = smua.OUTPUT_OFF",
+]
+
+
+def run_sweep(inst) -> tuple[str, bytes]:
+    """One linear sweep; its buffer as ASCII and as REAL32 binary."""
+    for line in SWEEP:
+        inst.write(line)
+    ascii_ = inst.query(f"printbuffer(1, {SWEEP_POINTS}, smua.nvbuffer1.sourcevalues, "
+                        "smua.nvbuffer1.readings)")
+    inst.write("format.data = format.REAL32 format.byteorder = format.LITTLEENDIAN")
+    inst.write(f"printbuffer(1, {SWEEP_POINTS}, smua.nvbuffer1.readings)")
+    binary = inst.read_bytes(2 + 4 * SWEEP_POINTS + 1)
+    inst.write("format.data = format.ASCII")
+    return ascii_, binary
+
+
+def test_same_sweep_through_backend_and_socket_gives_identical_data(rm):
+    from instruments.sim.presets import PRESETS
+
+    preset = "bfo" if "bfo" in PRESETS else "ohmic"
+    seed = 11
+    backend = pyvisa.ResourceManager(sim_library(preset, seed)).open_resource(
+        "GPIB0::26::INSTR", read_termination="\n", write_termination="\n", timeout=60_000)
+    lab = get_lab(sim_library(preset, seed))
+    lab.reset()
+    via_backend = run_sweep(backend)
+    server = start_background(SimulatedLab(preset, seed), port_2614b=0, port_4200a=None)
+    try:
+        inst = open_tsp(rm, server, timeout=60_000)
+        via_socket = run_sweep(inst)
+        inst.close()
+    finally:
+        server.stop()
+    values = [float(v) for v in via_backend[0].split(", ")]
+    assert len(values) == 2 * SWEEP_POINTS and values[-2] == pytest.approx(0.4)
+    assert via_socket == via_backend
+    assert via_socket[1][:2] == b"#0" and via_socket[1].endswith(b"\n")
+
+
+def test_kxci_over_the_socket_with_pymeasure(server_real):
+    from pymeasure.instruments.keithley import Keithley4200
+
+    scs = Keithley4200(server_real.resources["4200A"], visa_library="@py")
+    assert "4200" in scs.id
+    scs.adapter.close()
+
+
+@pytest.fixture
+def server_real():
+    srv = start_background(SimulatedLab("ohmic", seed=3), port_2614b=0, port_4200a=0)
+    yield srv
+    srv.stop()
