@@ -324,6 +324,7 @@ def test_2614b_answers_at_both_names_and_4200a_per_framing(spec):
     assert lab.emulator(RES_4200A_GPIB).device is lab.emulator(RES_4200A_LAN).device
 
 
+@pytest.mark.filterwarnings("ignore:It is not known whether this device support SCPI")
 def test_pymeasure_instruments_run_unchanged(spec):
     from pymeasure.instruments.keithley import Keithley2600, Keithley4200
 
@@ -345,3 +346,11 @@ def test_outputs_visible_to_tests_and_reset_turns_them_off(spec):
     assert lab.emulator(RES_2614B_GPIB).outputs_on()["smua"] is True
     lab.reset()
     assert not lab.emulator(RES_2614B_GPIB).any_output_on
+
+
+def test_backend_by_name_alone_opens_the_default_lab(monkeypatch):
+    rm = pyvisa.ResourceManager("@labqcsim")
+    assert rm.visalib.lab is get_lab(sim_library())
+    assert "2614B" in rm.open_resource(RES_2614B_GPIB, read_termination="\n").query("*IDN?")
+    monkeypatch.setenv("PYVISA_LIBRARY", "@labqcsim")
+    assert pyvisa.ResourceManager().visalib.lab is get_lab(sim_library())
