@@ -127,6 +127,17 @@ def test_4200a_error_fault_visible_through_kxci():
     assert "-999" in inst.query(":ERROR:LAST:GET")
 
 
+def test_4200a_delay_then_device_clear_over_kxci_ethernet():
+    spec = fresh_spec()
+    lab = get_lab(spec)
+    lab.emulator(RES_4200A_LAN).faults.add("delay", at=1, seconds=30)
+    rm = pyvisa.ResourceManager(spec)
+    inst = rm.open_resource(RES_4200A_LAN, read_termination="\0", write_termination="\0", timeout=1000)
+    assert_timeout(lambda: inst.query("BC"))  # its ACK is 30 s late
+    inst.clear()
+    assert "4200" in inst.query("*IDN?")
+
+
 # --- over the socket --------------------------------------------------------------------------
 @pytest.fixture
 def served():

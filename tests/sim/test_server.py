@@ -192,7 +192,7 @@ def test_stop_releases_the_ports(echo_lab):
 def test_sim_serve_command_prints_resources_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "labqc.cli", "sim", "serve", "--port-2614b", "0", "--port-4200a", "0",
-         "--device", "ohmic", "--time-scale", "0"],
+         "--device", "ohmic", "--time-scale", "0", "--faults", "2614B=garble@2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = [proc.stdout.readline() for _ in range(4)]
@@ -202,6 +202,7 @@ def test_sim_serve_command_prints_resources_and_stops_on_sigterm(tmp_path):
         inst = rm.open_resource(lines[1].split(": ")[1].strip(), read_termination="\n",
                                 write_termination="\n", timeout=5000)
         assert "2614B" in inst.query("*IDN?")
+        assert "\x15#?~" in inst.query("*IDN?")  # the fault plan from --faults
         inst.close()
     finally:
         proc.terminate()
