@@ -350,6 +350,8 @@ class K4200AEmulator(Emulator):
         if key in SystemSetup.PAGE_OF:
             self._page_check(SystemSetup.PAGE_OF[key])
             self.system.handle(key, a)
+            if key == "CH" and len(a) == 1:  # an undefined channel is switched off
+                self.smu[int(number(a[0]))].source = None
             return None
         handler = getattr(self, "_c_" + key.replace("*", "STAR_").replace(":", "_").replace("?", "_Q"), None)
         if handler is None:
