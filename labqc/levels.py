@@ -89,8 +89,13 @@ def assign_levels(
     max_rs_spread: float = MAX_RS_SPREAD,
     max_s: float = MAX_SIGMA,
     max_level: float = MAX_LEVEL,
+    n_eff: np.ndarray | None = None,
 ) -> LevelAssignment:
-    """Score plateaus of measured location m (G/G0), length n and within-plateau scale sigma."""
+    """Score plateaus of measured location m (G/G0), length n and within-plateau scale sigma.
+
+    ``n_eff`` (effective number of independent samples, e.g. from the lag-1 autocorrelation)
+    replaces the default n·n_eff_factor.
+    """
     m = np.atleast_1d(np.asarray(m, dtype=float))
     n = np.broadcast_to(np.asarray(n, dtype=float), m.shape)
     sigma = np.broadcast_to(np.asarray(sigma, dtype=float), m.shape)
@@ -98,7 +103,7 @@ def assign_levels(
     with np.errstate(invalid="ignore"):
         nearest = np.round(2.0 * level) / 2.0
         d = level - nearest
-        n_eff = np.maximum(n * n_eff_factor, 1.0)
+        n_eff = np.maximum(n * n_eff_factor if n_eff is None else np.broadcast_to(n_eff, m.shape), 1.0)
         rs_spread = level**2 * G0 * max(sigma_rs, 0.0)
         s = np.sqrt(sigma**2 / n_eff + sigma_int**2 + rs_spread**2)
         z = d / s

@@ -31,6 +31,9 @@ from labqc.series import estimate_series_resistance, unassignable_above
 from labqc.units import G0
 
 
+DECIMATE_ABOVE = 2000  # samples per block from which KernelCPD runs on decimated data
+
+
 @dataclass(frozen=True)
 class Plateau:
     """One plateau. Indices refer to the input array; ``stop`` is exclusive."""
@@ -66,7 +69,7 @@ class Excursion:
 class Options:
     """Tuning of the offline detector; defaults from the reference's quick experiment."""
 
-    penalty: float = 10.0  # c in c·sigma²·ln n
+    penalty: float = 3.0  # c in c·sigma²·ln n; the merge stage absorbs over-segmentation
     min_size: int = 3  # smallest segment KernelCPD may cut
     merge_delta: float = 0.3  # G0
     bridge_len: int = 12  # samples
@@ -79,7 +82,7 @@ class Options:
     tol: float = lv.TOLERANCE
     sigma_int: float = lv.SIGMA_INTRINSIC
     prior_on: float = lv.PRIOR_ON_GRID
-    n_eff_factor: float = lv.N_EFF_FACTOR
+    n_eff_factor: float | None = None  # None: N_eff from the lag-1 autocorrelation
     max_level: float = lv.MAX_LEVEL
 
     @classmethod
@@ -93,7 +96,7 @@ class Options:
     def level_options(self) -> dict:
         return dict(
             tol=self.tol, sigma_int=self.sigma_int, prior_on=self.prior_on,
-            n_eff_factor=self.n_eff_factor, max_level=self.max_level,
+            n_eff_factor=self.n_eff_factor or lv.N_EFF_FACTOR, max_level=self.max_level,
         )
 
 
@@ -158,12 +161,15 @@ def _segment(x: np.ndarray, starts: np.ndarray, opt: Options) -> tuple[np.ndarra
     bottleneck of the whole pipeline); each cut is then moved to its best position at full
     resolution.
     """
-    d = max(int(opt.decimate), 1)
-    min_size = max(2, -(-opt.min_size // d))
     ends: list[np.ndarray] = []
     sigmas = []
     bounds = np.append(starts, x.size)
+    decimated = False
     for a, b in zip(bounds[:-1], bounds[1:]):
+        # Short blocks (pulse trains) are cheap anyway and need every sample.
+        d = max(int(opt.decimate), 1) if b - a >= DECIMATE_ABOVE else 1
+        decimated |= d > 1
+        min_size = max(2, -(-opt.min_size // d)) if d > 1 else opt.min_size
         nd = (b - a) // d
         if nd < 2 * min_size:
             if b > a:
@@ -176,8 +182,8 @@ def _segment(x: np.ndarray, starts: np.ndarray, opt: Options) -> tuple[np.ndarra
         bk = np.asarray(rpt.KernelCPD(kernel="linear", min_size=min_size).fit(xd).predict(pen=pen), dtype=int)
         ends.append(np.append(a + bk[:-1] * d, b))
     cuts = np.concatenate(ends)
-    if d > 1:
-        cuts = _refine(x, cuts, starts, d)
+    if decimated:
+        cuts = _refine(x, cuts, starts, max(int(opt.decimate), 1))
     return cuts, float(np.median(sigmas)) if sigmas else 0.0
 
 
@@ -225,8 +231,11 @@ def _block_starts(n: int, cycle_starts, block: int) -> np.ndarray:
     return starts
 
 
-def _merge(seg_start, seg_stop, seg_level, opt: Options):
+def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
     """Merge neighbours at the same level and bridge short excursions between equal levels.
+
+    Nothing is merged across a barrier (the first sample of a sweep cycle: a plateau that
+    ends a cycle and one that starts the next are different plateaus even at one level).
 
     Works on segment means (corrected units). Returns group boundaries, the group members'
     (start, stop, level) for the excursion log, and the bridged excursions.
@@ -242,6 +251,12 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options):
 
     for a, b, mu in zip(seg_start.tolist(), seg_stop.tolist(), seg_level.tolist()):
         w = float(b - a)
+        if a in barriers:
+            out_a.append(a)
+            out_b.append(b)
+            out_mu.append(mu)
+            out_w.append(w)
+            continue
         if out_a and same(out_mu[-1], mu):
             tw = out_w[-1] + w
             out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
@@ -253,6 +268,7 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options):
             and out_b[-1] - out_a[-1] < opt.bridge_len
             and same(out_mu[-2], mu)
             and out_w[-2] >= opt.bridge_len
+            and out_a[-1] not in barriers
         ):
             excursions.append((out_a[-1], out_b[-1], out_mu[-1] - out_mu[-2]))
             out_a.pop(), out_b.pop(), out_mu.pop(), out_w.pop()
@@ -275,10 +291,10 @@ def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndar
     return starts, ends, means
 
 
-def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median and MAD-based sigma of each group [a, b), for all groups at once (two sorts)."""
+def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, MAD-based sigma and effective sample count of each group [a, b), all at once."""
     if not a.size:
-        return np.empty(0), np.empty(0)
+        return np.empty(0), np.empty(0), np.empty(0)
     lengths = b - a
     gid = np.repeat(np.arange(a.size), lengths)
     idx = np.concatenate([np.arange(i, j) for i, j in zip(a.tolist(), b.tolist())])
@@ -294,8 +310,17 @@ def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
         return 0.5 * (sv[lo] + sv[hi])
 
     med = medians(vals)
-    sig = 1.4826 * medians(np.abs(vals - med[gid]))
-    return med, sig
+    resid = vals - med[gid]
+    sig = 1.4826 * medians(np.abs(resid))
+    # Lag-1 autocorrelation per group: correlated noise (1/f, RTN, drift) carries fewer
+    # independent samples, N_eff = N(1 - rho)/(1 + rho).
+    same = gid[1:] == gid[:-1]
+    lag = np.bincount(gid[1:][same], weights=(resid[1:] * resid[:-1])[same], minlength=a.size)
+    var = np.bincount(gid, weights=resid * resid, minlength=a.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.clip(np.where(var > 0, lag / var, 0.0), 0.0, 0.95)
+    n_eff = lengths * (1.0 - rho) / (1.0 + rho)
+    return med, sig, n_eff
 
 
 def analyze(
@@ -322,6 +347,7 @@ def analyze(
     if cycle_starts is not None:
         cycle_starts = np.searchsorted(index, np.asarray(cycle_starts, dtype=int))
     starts = _block_starts(x.size, cycle_starts, opt.block)
+    barriers = frozenset() if cycle_starts is None else frozenset(int(c) for c in cycle_starts)
     sigma0 = max(robust_sigma(x), 1e-4)
     xs = _despike(x, sigma0, opt.despike)
     ends, sigma = _segment(xs, starts, opt)
@@ -330,10 +356,10 @@ def analyze(
     estimated = r_series is None
     sigma_rs = opt.sigma_rs
     if estimated:
-        ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt)
+        ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers)
         long = (gb - ga) >= opt.min_length
         if long.sum() >= 1:
-            med, _ = _group_stats(xs, ga[long], gb[long])
+            med, _, _ = _group_stats(xs, ga[long], gb[long])
             try:
                 r_series, sigma_rs = estimate_series_resistance(med, gb[long] - ga[long], r_max=opt.r_max)
             except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
@@ -344,10 +370,10 @@ def analyze(
     seg_corr = lv.correct_g0(seg_mu, r_series)
     # Segments beyond 1/R_s (NaN after correction) can only be spikes or R_s mistakes.
     seg_corr = np.where(np.isfinite(seg_corr), seg_corr, 1e6)
-    ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt)
+    ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt, barriers)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
-    raw_med, raw_sig = _group_stats(xs, ga, gb)
+    raw_med, raw_sig, n_eff = _group_stats(xs, ga, gb)
     if not estimated and raw_med.size and r_series * G0 * raw_med.max() >= 1.0:
         worst = raw_med.max()
         raise ValueError(
@@ -357,7 +383,8 @@ def analyze(
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = 1.0 / (1.0 - r_series * G0 * raw_med) ** 2  # dG_corr/dG: noise grows with R_s
     a = lv.assign_levels(
-        raw_med, gb - ga, raw_sig * slope, r_series=r_series, sigma_rs=sigma_rs, **opt.level_options()
+        raw_med, gb - ga, raw_sig * slope, r_series=r_series, sigma_rs=sigma_rs,
+        n_eff=n_eff if opt.n_eff_factor is None else None, **opt.level_options(),
     )
     counts = np.zeros(ga.size, dtype=int)
     if bridged:
