@@ -171,7 +171,9 @@ def lua_list(table, what: str, limit: int = 100_000) -> list[float]:
         raise runtime(f"{what} must be a table of numbers") from None
     if n > limit:
         raise too_big(f"{what} has {n} entries (at most {limit})")
-    return [lua_number(table[i], f"{what}[{i}]") for i in range(1, n + 1)]
+    # items(), not table[i]: lupa mis-reads t[i] inside an attribute-setter callback
+    entries = dict(table.items())
+    return [lua_number(entries.get(i), f"{what}[{i}]") for i in range(1, n + 1)]
 
 
 @dataclass
