@@ -64,7 +64,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"labqc sim serve: {exc}.".replace("..", "."), file=sys.stderr)
         return 2
 
-    stop = _stop_on_sigterm()
+    stop = _stop_on_signals()
     server.start()
     print(f"simulated lab: device {lab.preset}, seed {lab.seed}, time scale {lab.clock.time_scale:g}")
     for model, resource in server.resources.items():
@@ -81,9 +81,11 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_on_sigterm() -> threading.Event:
-    """An event set by SIGTERM (Ctrl-C arrives as KeyboardInterrupt)."""
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or Ctrl-C (SIGINT), even where the shell that started the
+    server ignores SIGINT for background jobs."""
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: stop.set())
     return stop
