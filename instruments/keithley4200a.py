@@ -30,7 +30,8 @@ is no ACK; the status byte (serial poll, B1 = syntax error) is checked at checkp
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -58,7 +59,9 @@ PMU_MAX_BURST = 10_000  # pulses per :PMU:PULSE:BURST:COUNT
 PMU_MAX_SAMPLES = 65_536  # points per channel per execution
 PMU_PAGE = 2048  # points per :PMU:DATA:GET
 PMU_CURRENT_RANGES = (100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 200e-3)  # A, 10 V range with an RPM
+PMU_RANGES_NO_RPM = (10e-3, 200e-3)  # A, 10 V range straight from the PMU
 MIN_SAMPLE_INTERVAL = 0.1  # s, user-mode sampling (two spot readings and a host wait)
+SETTLE = 100e-6  # s, settling before each reading at delay factor 1
 CHUNK_SECONDS = 1.0  # instrument seconds of pulses per execution, so data streams while a train runs
 
 #: Status byte bits (KXCI): B0 data ready, B1 syntax error, B4 busy.
@@ -69,6 +72,9 @@ SB_BUSY = 0x10
 @dataclass(frozen=True)
 class K4200ACapabilities(Capabilities):
     """The generic checks plus the 4200A's own: DT maximum, PMU range, period and samples."""
+
+    #: Current ranges of the PMU channel: its limit is the full scale of one of them.
+    pmu_ranges: tuple[float, ...] = PMU_CURRENT_RANGES
 
     def check(self, request: Request) -> None:
         super().check(request)
@@ -94,8 +100,9 @@ class K4200ACapabilities(Capabilities):
         peak = float(np.max(np.abs(np.concatenate(levels))))
         if peak > PMU_MAX_V:
             self._fail(f"|V| = {peak:g} V exceeds the {PMU_MAX_V:g} V of the PMU's 10 V range")
-        if p.compliance > PMU_CURRENT_RANGES[-1]:
-            self._fail(f"a PMU current limit of {p.compliance:g} A exceeds its {PMU_CURRENT_RANGES[-1]:g} A range")
+        if p.compliance < self.pmu_ranges[0]:
+            self._fail(f"a PMU current limit of {p.compliance:g} A is below its smallest range, "
+                       f"{self.pmu_ranges[0]:g} A, whose full scale is the limit")
         if p.read_levels is not None and p.read_width < self.min_pulse_width:
             self._fail(f"a read width of {p.read_width:g} s is below the minimum of {self.min_pulse_width:g} s")
         limit = PMU_MAX_PERIOD if _standard_mode(p) else SARB_MAX_PERIOD
@@ -135,9 +142,16 @@ def _standard_mode(p: PulseTrain) -> bool:
     return p.read_levels is None and bool(np.all(p.amplitudes == p.amplitudes[0])) and p.period <= PMU_MAX_PERIOD
 
 
-def _pmu_range(limit: float) -> float:
-    """The smallest PMU current range that holds ``limit``."""
-    return next((r for r in PMU_CURRENT_RANGES if r >= limit * (1 - 1e-9)), PMU_CURRENT_RANGES[-1])
+def _pmu_range(p: PulseTrain, ranges: tuple[float, ...]) -> float:
+    """The PMU's fixed current range for ``p``. The PMU has no SMU-style compliance: the RPM
+    passes at most the full scale of a fixed range, so the limit is that full scale. Take the
+    largest range not above the compliance (the device never sees more than it asked for),
+    or a smaller one if ``measure_range`` asks for finer resolution."""
+    fits = [r for r in ranges if r <= p.compliance * (1 + 1e-9)]
+    chosen = fits[-1]  # the capability check refused compliances below the smallest range
+    if p.measure_range:
+        chosen = min(chosen, next((r for r in ranges if r >= p.measure_range * (1 - 1e-9)), chosen))
+    return chosen
 
 
 def _is_timeout(exc: VisaIOError) -> bool:
@@ -317,15 +331,15 @@ class Keithley4200A(SourceMeasure):
     the PMU channel for pulse trains (card 1). ``framing``: "ethernet" or "gpib"; by default
     "ethernet" for ``TCPIP...::SOCKET`` resources, "gpib" otherwise. ``timeout``: seconds to
     wait for any one answer. ``rpm``: a 4225-RPM is on the PMU channel (low-current ranges).
-    ``pmu_load``: the DUT resistance the PMU assumes in Segment Arb (standard pulse mode
-    uses load-line correction instead). Other keywords go to PyVISA.
+    ``line_frequency``: the mains frequency set in KCon (Hz), for the step timing.
+    What is installed (SMUs, PMU, RPMs) is read from ``*OPT?``. Other keywords go to PyVISA.
     """
 
-    capabilities = CAPABILITIES
+    capabilities: K4200ACapabilities = CAPABILITIES
 
     def __init__(self, adapter_or_resource, *, visa_library: str | None = None, smu: int = 1,
                  pmu_channel: int = 1, framing: str | None = None, timeout: float = 10.0,
-                 rpm: bool = True, pmu_load: float = 1e6, **kwargs) -> None:
+                 line_frequency: float = 60.0, **kwargs) -> None:
         if framing is None:
             text = adapter_or_resource.upper() if isinstance(adapter_or_resource, str) else ""
             framing = "ethernet" if text.startswith("TCPIP") and text.endswith("SOCKET") else "gpib"
@@ -333,8 +347,7 @@ class Keithley4200A(SourceMeasure):
             raise ValueError(f"smu must be 1-8 and pmu_channel 1-2, got {smu} and {pmu_channel}")
         self.smu = smu
         self.pmu = pmu_channel
-        self.rpm = rpm
-        self.pmu_load = float(pmu_load)
+        self.line_frequency = float(line_frequency)
         self.kxci = KXCI(adapter_or_resource, framing, timeout, visa_library, **kwargs)
         self._pmu_used = False
         self._test_running = False  # a system-mode test or PMU execution may be under way
@@ -347,7 +360,20 @@ class Keithley4200A(SourceMeasure):
         self.kxci.command("EM 1,0")  # the 4200A command set (IT4, 4096-point buffers)
         self.kxci.command(":ERROR:LAST:CLEAR")
         self.identity = self.kxci.query("*IDN?")
+        self._options(self.kxci.query("*OPT?"))
         self.kxci.checkpoint()
+
+    def _options(self, reply: str) -> None:
+        """What ``*OPT?`` lists: the SMU channels (to keep the others out of our tests),
+        a PMU, and an RPM on our PMU channel (which brings the low-current ranges)."""
+        opts = [o.strip().upper() for o in reply.split(",")]
+        self.smus = sorted({int(m.group(1)) for o in opts if (m := re.fullmatch(r"(?:HP)?SMU(?:PA)?(\d)", o))})
+        if self.smu not in self.smus:
+            raise ConnectionLost(f"the 4200A has no SMU{self.smu} (it lists {reply!r})")
+        has_pmu = any(o.startswith("PMU") for o in opts)
+        self.rpm = f"RPM1-{self.pmu}" in opts
+        self.capabilities = replace(CAPABILITIES, pulse_capable=has_pmu,
+                                    pmu_ranges=PMU_CURRENT_RANGES if self.rpm else PMU_RANGES_NO_RPM)
 
     # -- SourceMeasure -----------------------------------------------------------------
     def _stream(self, request: Request) -> Iterator[np.ndarray]:
@@ -454,6 +480,7 @@ class Keithley4200A(SourceMeasure):
         give_up = k.clock() + expected + 10.0 + k.timeout
         while busy():
             if k.clock() > give_up:
+                k.device_clear()  # whatever holds the instrument up, stop it and resynchronise
                 raise InstrumentTimeout(f"the 4200A is still busy {expected + 10 + k.timeout:g} s after a "
                                         f"{expected:g} s operation began")
             k.idle(poll)
@@ -461,8 +488,9 @@ class Keithley4200A(SourceMeasure):
     # -- Sweep: system mode --------------------------------------------------------------
     def _sweep(self, s: Sweep) -> Iterator[np.ndarray]:
         k = self.kxci
-        integration = s.nplc * LINE_PERIOD
-        delay = min(MAX_DELAY, max(0.0, s.step_time - integration))
+        # A point takes DT plus the reading: ~100 µs settling (delay factor 1) + integration.
+        reading = SETTLE + s.nplc / self.line_frequency
+        delay = min(MAX_DELAY, max(0.0, s.step_time - reading))
         k.command("EC 0")  # run through compliance points; EC 1 would end a SET at the first
         k.command(self._integration(s.nplc))
         for start in range(0, s.points, POINTS_PER_TEST):
@@ -481,6 +509,9 @@ class Keithley4200A(SourceMeasure):
         mode = 1 if s.source == "V" else 2  # CH mode: 1 voltage source, 2 current source
         k.command("DE")
         k.command(f"CH{ch},'V{ch}','I{ch}',{mode},1")  # VAR1 on our SMU; the DUT returns to ground
+        for other in self.smus:
+            if other != ch:
+                k.command(f"CH{other}")  # undefined: it takes no part in the test
         k.command("SS")
         # The compliance is part of the list command: it is set before the test can energise.
         k.command(f"{s.source}L{ch},1,{num(s.compliance)},{nums(levels)}")
@@ -522,24 +553,26 @@ class Keithley4200A(SourceMeasure):
         else:
             yield from self._sarb_pulses(p, per_chunk)
 
-    def _pmu_setup(self, mode: int, limit: float) -> None:
+    def _pmu_setup(self, mode: int, p: PulseTrain) -> None:
         k, ch = self.kxci, self.pmu
         self._pmu_used = True
         k.command(f":PMU:INIT {mode}")  # must come first; purges earlier PMU data
         if self.rpm:
             k.command(f":PMU:RPM:CONFIGURE PMU1-{ch},0")
         k.command(f":PMU:SOURCE:RANGE {ch},10")
-        # A fixed current range just above the limit: the PMU has no SMU-style compliance,
-        # so the range is what bounds the current; readings at its edge carry bits 12-15.
-        k.command(f":PMU:MEASURE:RANGE {ch},2,{num(_pmu_range(limit))}")
+        # A fixed range: its full scale is the current limit; readings at it carry bit 12.
+        k.command(f":PMU:MEASURE:RANGE {ch},2,{num(_pmu_range(p, self.capabilities.pmu_ranges))}")
+        # Load-line correction: the device sees the programmed level whatever its resistance
+        # (the default LOAD of 1 Mohm would halve it into a 50 ohm LRS).
+        k.command(f":PMU:LLEC:CONFIGURE {ch},1")
 
     def _standard_pulses(self, p: PulseTrain, per_chunk: int) -> Iterator[np.ndarray]:
         k, ch = self.kxci, self.pmu
         edge = sarb.edge_time(p.width)
-        self._pmu_setup(0, p.measure_range or p.compliance)
-        k.command(f":PMU:LLEC:CONFIGURE {ch},1")  # load-line correction: the DUT sees the set level
+        self._pmu_setup(0, p)
         k.command(":PMU:MEASURE:MODE 1")  # spot mean, one point per pulse
-        k.command(f":PMU:PULSE:TRAIN {ch},{num(p.base)},{num(p.amplitudes[0])}")
+        # The train's amplitude is counted from the base; ours are absolute tops.
+        k.command(f":PMU:PULSE:TRAIN {ch},{num(p.base)},{num(p.amplitudes[0] - p.base)}")
         k.command(f":PMU:PULSE:TIMES {ch},{num(p.period)},{num(p.width)},{num(edge)},{num(edge)},0")
         done, count = 0, None
         while done < p.count:
@@ -564,8 +597,7 @@ class Keithley4200A(SourceMeasure):
 
     def _sarb_pulses(self, p: PulseTrain, per_chunk: int) -> Iterator[np.ndarray]:
         k, ch = self.kxci, self.pmu
-        self._pmu_setup(1, p.measure_range or p.compliance)
-        k.command(f":PMU:LOAD {ch},{num(self.pmu_load)}")
+        self._pmu_setup(1, p)
         defined: dict[tuple[float, float | None], int] = {}
         done = 0
         reads = p.read_levels is not None
@@ -595,8 +627,8 @@ class Keithley4200A(SourceMeasure):
             "STARTV": seq.start,
             "STOPV": seq.stop,
             "MEAS:TYPE": [1 if m else 0 for m in seq.measured],  # 1: spot mean over the window
-            "MEAS:START": [0.0] * len(seq.times),
-            "MEAS:STOP": [t if m else 0.0 for t, m in zip(seq.times, seq.measured)],
+            "MEAS:START": seq.window[0],
+            "MEAS:STOP": seq.window[1],
         }
         for name, values in arrays.items():
             text = [str(v) if name == "MEAS:TYPE" else num(v) for v in values]

@@ -29,6 +29,9 @@ MAX_SEGMENT = 1.0  # s, longest segment
 MAX_SEQUENCES = 512
 MAX_VALUES = 128  # values per :PMU:SARB:SEQ:* command (longer needs :ADD)
 MAX_LIST_ENTRIES = 128  # (sequence, loops) pairs we put in one :PMU:SARB:WFM:SEQ:LIST
+#: The spot-mean window as fractions of a flat top: the PMU's own standard-pulse default
+#: (``:PMU:TIMES:PIV`` 0.75-0.9), after the range has settled, so both modes read alike.
+SPOT_WINDOW = (0.75, 0.9)
 
 
 def _grid(t: float) -> float:
@@ -47,12 +50,19 @@ def edge_time(width: float) -> float:
 
 @dataclass(frozen=True)
 class Sequence:
-    """One period's segments: times (s), start and stop voltages, and which are measured."""
+    """One period's segments: times (s), start and stop voltages, which are measured, and
+    the measurement window in each (s from the segment's start; 0, 0 when not measured)."""
 
     times: tuple[float, ...]
     start: tuple[float, ...]
     stop: tuple[float, ...]
     measured: tuple[bool, ...]
+
+    @property
+    def window(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        lo, hi = SPOT_WINDOW
+        return (tuple(_grid(lo * t) if m else 0.0 for t, m in zip(self.times, self.measured)),
+                tuple(_grid(hi * t) if m else 0.0 for t, m in zip(self.times, self.measured)))
 
     @property
     def points(self) -> int:
@@ -61,11 +71,14 @@ class Sequence:
 
 
 def period_sequence(amplitude: float, read: float | None, p: PulseTrain) -> Sequence:
-    """The segments of one period of ``p`` with pulse ``amplitude`` and optional ``read``."""
+    """The segments of one period of ``p`` with pulse ``amplitude`` and optional ``read``.
+
+    Widths are full widths at half maximum, as in standard pulse mode: the flat top is the
+    width less one edge."""
     edge = edge_time(p.width)
     segs: list[tuple[float, float, float, bool]] = [
         (edge, p.base, amplitude, False),
-        (_grid(p.width), amplitude, amplitude, True),
+        (_grid(p.width - edge), amplitude, amplitude, True),
         (edge, amplitude, p.base, False),
     ]
     tail: list[tuple[float, float, float, bool]] = []
@@ -73,7 +86,7 @@ def period_sequence(amplitude: float, read: float | None, p: PulseTrain) -> Sequ
         read_edge = edge_time(p.read_width)
         tail = [
             (read_edge, p.base, read, False),
-            (_grid(p.read_width), read, read, True),
+            (_grid(p.read_width - read_edge), read, read, True),
             (read_edge, read, p.base, False),
         ]
     used = sum(s[0] for s in segs) + sum(s[0] for s in tail)

@@ -22,8 +22,9 @@ from instruments.smu import KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 
 A = "ACK"
 IDN = "KEITHLEY INSTRUMENTS,KI4200A,4512345,V1.13"
-CONNECT_LAN = [("EM 1,0", A), (":ERROR:LAST:CLEAR", A), ("*IDN?", IDN)]
-CONNECT_GPIB = [("EM 1,0", None), (":ERROR:LAST:CLEAR", None), ("*IDN?", IDN)]
+OPT = "SMU1,SMU2,SMUPA3,PMU1,RPM1-1,RPM1-2"
+CONNECT_LAN = [("EM 1,0", A), (":ERROR:LAST:CLEAR", A), ("*IDN?", IDN), ("*OPT?", OPT)]
+CONNECT_GPIB = [("EM 1,0", None), (":ERROR:LAST:CLEAR", None), ("*IDN?", IDN), ("*OPT?", OPT)]
 OFF_LAN = [("US", A), ("DV1", A)]
 
 
@@ -93,12 +94,26 @@ def test_connect_over_ethernet_clears_selects_4200_commands_and_reads_identity()
         assert inst.kxci.adapter.connection.clear.called  # device clear before anything else
         assert inst.identity == IDN
         assert inst.kxci.framing == "ethernet"
+        assert inst.smus == [1, 2, 3] and inst.rpm and inst.capabilities.pulse_capable
 
 
 def test_connect_over_gpib_expects_no_ack_and_checks_the_status_byte():
     with k4200(CONNECT_GPIB, framing="gpib") as (inst, _):
         assert inst.kxci.adapter.connection.read_stb.called
         assert inst.identity == IDN
+
+
+def test_options_without_a_pmu_or_rpm_narrow_the_capabilities():
+    pairs = CONNECT_LAN[:3] + [("*OPT?", "SMU1,SMU2")]
+    with k4200(pairs) as (inst, _):
+        assert not inst.capabilities.pulse_capable
+        with pytest.raises(CapabilityError, match="no pulse source"):
+            inst.check(PulseTrain.uniform(1.0, 3, width=1e-3, period=2e-3, compliance=1e-3))
+    pairs = CONNECT_LAN[:3] + [("*OPT?", "SMU1,PMU1")]
+    with k4200(pairs) as (inst, _):
+        assert not inst.rpm  # the PMU alone limits at 10 mA or 200 mA
+        with pytest.raises(CapabilityError, match="smallest range"):
+            inst.check(PulseTrain.uniform(1.0, 3, width=1e-3, period=2e-3, compliance=1e-3))
 
 
 def test_framing_follows_the_resource_string():
@@ -109,8 +124,8 @@ def test_framing_follows_the_resource_string():
 
 # --- sweeps -----------------------------------------------------------------------------
 
-def sweep_setup(kind="V", comp="0.0001", levels="0,0.5,1", mode=1, dt="0.0098"):
-    return [("DE", A), (f"CH1,'V1','I1',{mode},1", A), ("SS", A), (f"{kind}L1,1,{comp},{levels}", A),
+def sweep_setup(kind="V", comp="0.0001", levels="0,0.5,1", mode=1, dt="0.00973333"):
+    return [("DE", A), (f"CH1,'V1','I1',{mode},1", A), ("CH2", A), ("CH3", A), ("SS", A), (f"{kind}L1,1,{comp},{levels}", A),
             ("HT 0", A), (f"DT {dt}", A), ("SM", A), ("DM2", A), ("LI 'I1','V1'", A)]
 
 
@@ -133,7 +148,7 @@ def test_voltage_sweep_sets_compliance_in_the_list_before_it_runs_and_reads_lett
 
 
 def test_current_sweep_takes_compliance_from_the_voltage_letters():
-    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,1", A)] + sweep_setup("I", "2", "1e-06,2e-06", 2, "0.08") + [
+    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,1", A)] + sweep_setup("I", "2", "1e-06,2e-06", 2, "0.0832333") + [
         ("MD", A), ("ME1", A), ("SP", "0"),
         ("DO 'I1'", "N1E-6,N2E-6"), ("DO 'V1'", "N1.0,C2.0"), ("DO 'I1T'", "0.1,0.2")] + OFF_LAN
     with k4200(pairs) as (inst, _):
@@ -165,17 +180,21 @@ def test_a_list_longer_than_4096_runs_as_two_tests_each_yielding_its_chunk():
 PMU_SETUP = [(":PMU:RPM:CONFIGURE PMU1-1,0", A), (":PMU:SOURCE:RANGE 1,10", A)]
 
 
+def pmu_range(amps):
+    return [(f":PMU:MEASURE:RANGE 1,2,{amps}", A), (":PMU:LLEC:CONFIGURE 1,1", A)]
+
+
 def test_uniform_train_uses_standard_pulse_mode_and_fetches_the_status_word():
     data = ";".join(f"1.5,{1e-4 if k else 2e-5},{0.004 + 0.01 * k},{'01011021' if k else '01010021'},"
                     f"0,0,{0.009 + 0.01 * k},01010021" for k in range(3))
     pairs = CONNECT_LAN + [(":PMU:INIT 0", A)] + PMU_SETUP + [
-        (":PMU:MEASURE:RANGE 1,2,0.0001", A), (":PMU:LLEC:CONFIGURE 1,1", A), (":PMU:MEASURE:MODE 1", A),
-        (":PMU:PULSE:TRAIN 1,0,1.5", A), (":PMU:PULSE:TIMES 1,0.01,0.005,1e-06,1e-06,0", A),
+        *pmu_range("0.0001"), (":PMU:MEASURE:MODE 1", A),
+        (":PMU:PULSE:TRAIN 1,0.2,1.3", A), (":PMU:PULSE:TIMES 1,0.01,0.005,1e-06,1e-06,0", A),
         (":PMU:PULSE:BURST:COUNT 3", A), (":PMU:OUTPUT:STATE 1,1", A), (":PMU:EXECUTE", A),
         (":PMU:TEST:STATUS?", "0"), (":PMU:DATA:COUNT? 1", "3"), (":PMU:DATA:GET 1,0,3", data),
         ("US", A), ("DV1", A), (":PMU:OUTPUT:STATE 1,0", A)]
     with k4200(pairs) as (inst, waits):
-        (c,) = list(inst.run(PulseTrain.uniform(1.5, 3, width=5e-3, period=10e-3, compliance=1e-4)))
+        (c,) = list(inst.run(PulseTrain.uniform(1.5, 3, width=5e-3, period=10e-3, compliance=2e-4, base=0.2)))
     assert c["kind"].tolist() == [KIND_PULSE] * 3
     assert c["index"].tolist() == [0, 1, 2]
     assert c["compliance"].tolist() == [False, True, True]
@@ -188,15 +207,16 @@ def test_pulses_with_reads_use_segment_arb_with_looped_sequences():
                    read_width=1e-3)
     seq = {a: sarb.period_sequence(a, 0.1, p) for a in (1.0, -1.0)}
     assert sum(seq[1.0].times) == pytest.approx(10e-3)
-    pairs = CONNECT_LAN + [(":PMU:INIT 1", A)] + PMU_SETUP + [
-        (":PMU:MEASURE:RANGE 1,2,0.001", A), (":PMU:LOAD 1,1e+06", A)]
+    pairs = CONNECT_LAN + [(":PMU:INIT 1", A)] + PMU_SETUP + pmu_range("0.001")
     for number, a in ((1, 1.0), (2, -1.0)):
         s = seq[a]
         for name, values in (("TIME", s.times), ("STARTV", s.start), ("STOPV", s.stop)):
             pairs.append((f":PMU:SARB:SEQ:{name} 1,{number}," + ",".join("%g" % v for v in values), A))
+        # Rise (1 µs), top (999 µs: the width is at half height, measured over 75-90 % of it),
+        # fall, the rest at base, then the read the same way.
         pairs.append((f":PMU:SARB:SEQ:MEAS:TYPE 1,{number},0,1,0,0,0,1,0", A))
-        pairs.append((f":PMU:SARB:SEQ:MEAS:START 1,{number},0,0,0,0,0,0,0", A))
-        pairs.append((f":PMU:SARB:SEQ:MEAS:STOP 1,{number},0,0.001,0,0,0,0.001,0", A))
+        pairs.append((f":PMU:SARB:SEQ:MEAS:START 1,{number},0,0.00074925,0,0,0,0.00074925,0", A))
+        pairs.append((f":PMU:SARB:SEQ:MEAS:STOP 1,{number},0,0.0008991,0,0,0,0.0008991,0", A))
     data = ";".join(f"{v},{i},{t},{st}" for v, i, t, st in [
         (1, 1e-4, 0.001, "01010021"), (0.1, 1e-5, 0.009, "01010021"),
         (1, 1e-3, 0.011, "01011021"), (0.1, 1e-4, 0.019, "01010021"),
@@ -285,7 +305,7 @@ def test_a_reply_other_than_ack_is_looked_up_and_raised_typed():
 
 
 def test_gpib_syntax_error_bit_is_raised_at_the_checkpoint():
-    pairs = CONNECT_GPIB[:2] + [("*IDN?", IDN), (":ERROR:LAST:GET", "KXCI command error. (-992)")]
+    pairs = CONNECT_GPIB + [(":ERROR:LAST:GET", "KXCI command error. (-992)")]
     with pytest.raises(InstrumentReportedError) as info:
         with k4200(pairs, framing="gpib", stb=2):
             pass

@@ -1,0 +1,189 @@
+"""The 4200A driver against the simulated 4200A-SCS, through PyVISA, over both framings.
+
+The ``ohmic`` preset is a 10 kΩ resistor read without noise, so currents are exact:
+I = V / 10 kΩ until the compliance takes over. Outputs are read back from the emulator,
+not from the driver.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instruments.errors import CapabilityError, InstrumentTimeout
+from instruments.keithley4200a import Keithley4200A
+from instruments.sim.lab import get_lab, sim_library
+from instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
+
+LAN = "TCPIP0::127.0.0.1::1225::SOCKET"
+GPIB = "GPIB0::17::INSTR"
+R = 10e3  # Ω, the ohmic preset
+SPEC = sim_library("ohmic", seed=0, time_scale=0)
+
+
+@pytest.fixture(params=[LAN, GPIB], ids=["ethernet", "gpib"])
+def resource(request):
+    return request.param
+
+
+@pytest.fixture
+def lab():
+    lab = get_lab(SPEC)
+    lab.reset()
+    yield lab
+    lab.reset()
+
+
+@pytest.fixture
+def smu(lab, resource):
+    inst = Keithley4200A(resource, visa_library=SPEC, timeout=2.0)
+    yield inst
+    inst.close()
+
+
+def all_off(lab, resource) -> bool:
+    return not any(lab.emulator(resource).outputs_on().values())
+
+
+def test_connects_and_identifies(smu, resource):
+    assert "4200" in smu.identity
+    assert smu.kxci.framing == ("ethernet" if resource == LAN else "gpib")
+
+
+def test_voltage_sweep_reads_the_resistor_exactly_and_ends_off(smu, lab, resource):
+    levels = np.concatenate([np.linspace(0, 1, 11), np.linspace(1, -1, 21)[1:]])
+    chunks = list(smu.run(Sweep(levels, 1e-3, step_time=5e-3, nplc=0.01)))
+    data = np.concatenate(chunks)
+    assert len(data) == len(levels)
+    assert data["source"] == pytest.approx(levels)
+    assert data["v"] == pytest.approx(levels, abs=1e-9)
+    assert data["i"] == pytest.approx(levels / R, rel=1e-6, abs=1e-12)
+    assert not data["compliance"].any()
+    assert np.all(np.diff(data["t"]) > 0)
+    assert np.all(data["kind"] == KIND_POINT)
+    assert all_off(lab, resource)
+
+
+def test_compliance_points_are_flagged_and_limited(smu, lab, resource):
+    levels = np.linspace(0, 1, 11)  # 10 kΩ: 100 µA at 1 V, limited to 50 µA
+    (c,) = list(smu.run(Sweep(levels, 50e-6, step_time=5e-3, nplc=0.01)))
+    expected = levels / R > 50e-6 * (1 + 1e-9)
+    assert c["compliance"].tolist() == expected.tolist()
+    assert np.all(np.abs(c["i"][expected]) <= 50e-6 * 1.001)
+    assert all_off(lab, resource)
+
+
+def test_current_sweep(smu, lab, resource):
+    levels = np.array([1e-6, 10e-6, 50e-6, 200e-6])  # 2 V at 200 µA, limited to 1 V
+    (c,) = list(smu.run(Sweep(levels, 1.0, source="I", step_time=5e-3, nplc=0.01)))
+    assert c["v"][:3] == pytest.approx(levels[:3] * R, rel=1e-6)
+    assert c["compliance"].tolist() == [False, False, False, True]
+    assert all_off(lab, resource)
+
+
+def test_a_long_list_streams_one_chunk_per_test(smu, resource):
+    levels = np.tile([0.0, 0.1], 2100)  # 4200 points: 4096 + 104
+    chunks = list(smu.run(Sweep(levels, 1e-3, step_time=2.5e-3, nplc=0.01)))
+    assert [len(c) for c in chunks] == [4096, 104]
+    data = np.concatenate(chunks)
+    assert data["index"].tolist() == list(range(4200))
+    assert data["i"] == pytest.approx(levels / R, abs=1e-12)
+    assert np.all(np.diff(data["t"]) > 0)
+
+
+def test_uniform_pulse_train_in_standard_pulse_mode(smu, lab, resource):
+    train = PulseTrain.uniform(1.5, 300, width=1e-3, period=5e-3, compliance=1e-3)
+    chunks = list(smu.run(train))
+    data = np.concatenate(chunks)
+    assert len(chunks) > 1  # delivered while the train runs, not at the end
+    assert len(data) == 300 and np.all(data["kind"] == KIND_PULSE)
+    assert data["index"].tolist() == list(range(300))
+    assert data["v"] == pytest.approx(1.5, rel=1e-3)
+    assert data["i"] == pytest.approx(1.5 / R, rel=1e-3)
+    assert not data["compliance"].any()
+    assert np.all(np.diff(data["t"]) > 0)
+    assert all_off(lab, resource)
+
+
+def test_pulses_with_reads_run_as_segment_arb(smu, lab, resource):
+    amplitudes = np.r_[np.full(5, 1.0), np.full(5, -1.0)]
+    train = PulseTrain(amplitudes, width=1e-3, period=10e-3, compliance=1e-3, read_levels=0.2,
+                       read_width=1e-3)
+    data = np.concatenate(list(smu.run(train)))
+    pulses, reads = data[data["kind"] == KIND_PULSE], data[data["kind"] == KIND_READ]
+    assert pulses["index"].tolist() == reads["index"].tolist() == list(range(10))
+    assert pulses["i"] == pytest.approx(amplitudes / R, rel=1e-3)
+    assert reads["i"] == pytest.approx(0.2 / R, rel=1e-3)
+    assert all_off(lab, resource)
+
+
+def test_retention_sampling_at_log_spaced_instants_beyond_ten_seconds(smu, lab, resource):
+    times = np.array([1.0, 3.0, 10.0, 30.0, 100.0])
+    chunks = list(smu.run(Sampling(0.1, 1e-4, times)))
+    data = np.concatenate(chunks)
+    assert len(chunks) == len(times)  # each reading streams as it is taken
+    assert data["i"] == pytest.approx(0.1 / R, rel=1e-6)
+    assert np.diff(data["t"]) == pytest.approx(np.diff(times), abs=0.05)
+    assert all_off(lab, resource)
+
+
+def test_spot_read(smu, lab, resource):
+    r = smu.read(0.3, compliance=1e-3, nplc=1)
+    assert r["i"][0] == pytest.approx(0.3 / R, rel=1e-6)
+    assert not r["compliance"][0]
+    r = smu.read(0.3, compliance=1e-5)
+    assert r["compliance"][0] and abs(r["i"][0]) <= 1e-5 * 1.001
+    assert all_off(lab, resource)
+
+
+def test_ctrl_c_mid_sweep_aborts_and_leaves_the_output_off(smu, lab, resource):
+    waits = []
+    idle = smu.kxci.idle
+
+    def interrupted(seconds):
+        waits.append(seconds)
+        idle(seconds / 2)  # half-way through the sweep, the user presses Ctrl-C
+        assert not all_off(lab, resource)  # the sweep is really running
+        raise KeyboardInterrupt
+
+    smu.kxci.idle = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        list(smu.run(Sweep(np.linspace(0, 1, 200), 1e-3, step_time=0.01, nplc=0.01)))
+    assert waits and all_off(lab, resource)
+    smu.kxci.idle = idle
+    assert smu.read(0.1, compliance=1e-3)["i"][0] == pytest.approx(0.1 / R, rel=1e-6)
+
+
+@pytest.mark.parametrize("late", ["query", "set-up"])
+def test_timeout_mid_stream_is_typed_resynchronised_and_off(smu, lab, resource, late):
+    emulator = lab.emulator(resource)
+    # The sweep's set-up takes 13 messages plus one per other SMU (undefined in DE); the
+    # next is a query on both framings (SP on Ethernet; DO 'I1' on GPIB, which polls the
+    # status byte instead). Its answer comes 100 s late, far past the 2 s timeout. A late
+    # set-up command (LI) holds the instrument up for 100 s: on Ethernet its ACK is late,
+    # on GPIB the test never starts in time and the status byte stays busy.
+    setup = 13 + len(smu.smus) - 1
+    at = setup + 1 if late == "query" else setup - 2
+    emulator.faults.add("delay", at=emulator.messages + at, seconds=100)
+    with pytest.raises(InstrumentTimeout):
+        list(smu.run(Sweep(np.linspace(0, 1, 20), 1e-3, step_time=5e-3, nplc=0.01)))
+    assert all_off(lab, resource)
+    # Resynchronised: the next exchange gets its own answer, not the late one.
+    assert smu.read(0.2, compliance=1e-3)["i"][0] == pytest.approx(0.2 / R, rel=1e-6)
+
+
+def test_output_off_survives_a_dropped_connection(smu, lab, resource):
+    r = smu.read(0.1, compliance=1e-3)
+    assert r["i"][0] == pytest.approx(1e-5, rel=1e-6)
+    emulator = lab.emulator(resource)
+    emulator.faults.add("drop", at=emulator.messages + 1)
+    smu.output_off()  # the first message kills the session; the driver reconnects once
+    assert all_off(lab, resource)
+    assert smu.read(0.1, compliance=1e-3)["i"][0] == pytest.approx(1e-5, rel=1e-6)
+
+
+def test_a_refused_request_sends_nothing(smu, lab, resource):
+    emulator = lab.emulator(resource)
+    before = emulator.messages
+    with pytest.raises(CapabilityError, match="10 V"):
+        list(smu.run(PulseTrain.uniform(12.0, 5, width=1e-3, period=5e-3, compliance=1e-3)))
+    assert emulator.messages == before
