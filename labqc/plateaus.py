@@ -69,7 +69,7 @@ class Excursion:
 class Options:
     """Tuning of the offline detector; defaults from the reference's quick experiment."""
 
-    penalty: float = 3.0  # c in c·sigma²·ln n; the merge stage absorbs over-segmentation
+    penalty: float = 5.0  # c in c·sigma²·ln n; the merge stage absorbs over-segmentation
     min_size: int = 3  # smallest segment KernelCPD may cut
     merge_delta: float = 0.3  # G0
     bridge_len: int = 12  # samples

@@ -1,0 +1,126 @@
+"""Offline plateau detection on seeded synthetic traces with ground truth."""
+import numpy as np
+import pytest
+
+from labqc.levels import uncorrect_g0
+from labqc.plateaus import Plateau, analyze, detect
+from labqc.scoring import score_plateaus
+from labqc.synthetic import make_trace, scenario
+
+
+@pytest.fixture(scope="module")
+def realistic():
+    return make_trace(scenario("realistic", n_cycles=12, seed=11))
+
+
+def test_clean_trace_is_recovered_exactly():
+    tr = make_trace(scenario("clean", n_cycles=6, seed=3))
+    s = score_plateaus(detect(tr.g, cycle_starts=tr.cycle_starts), tr.truth, tr.g.size)
+    assert s.f1 >= 0.99 and s.false_per_1000 == 0 and s.boundary_p90 <= 1
+
+
+def test_realistic_trace_with_unknown_series_resistance(realistic):
+    res = analyze(realistic.g, cycle_starts=realistic.cycle_starts)
+    s = score_plateaus(res.plateaus, realistic.truth, realistic.g.size)
+    assert s.precision >= 0.97 and s.recall >= 0.9, s
+    assert s.boundary_p90 <= 8
+    assert res.r_series_estimated
+    assert res.r_series == pytest.approx(200.0, rel=0.04)
+    assert 0 < res.sigma_r_series < 10
+
+
+def test_series_correction_is_what_makes_high_levels_assignable(realistic):
+    known = score_plateaus(detect(realistic.g, r_series=200.0, cycle_starts=realistic.cycle_starts),
+                           realistic.truth, realistic.g.size)
+    ignored = score_plateaus(detect(realistic.g, r_series=0.0, cycle_starts=realistic.cycle_starts),
+                             realistic.truth, realistic.g.size)
+    assert known.f1 >= 0.93
+    assert ignored.f1 < known.f1 - 0.2
+
+
+def test_plateau_fields_are_consistent(realistic):
+    for p in detect(realistic.g, r_series=200.0, cycle_starts=realistic.cycle_starts):
+        assert isinstance(p, Plateau)
+        assert 0 <= p.start < p.stop <= realistic.g.size and p.n == p.stop - p.start
+        assert 0.0 <= p.confidence <= 1.0
+        assert p.level == pytest.approx(float(p.raw_level / (1 - 200.0 * 7.748091729e-5 * p.raw_level)))
+        if p.quantum is not None:
+            assert abs(p.level - p.quantum) <= 0.12 and (2 * p.quantum) % 1 == 0
+
+
+def test_hard_trace_stays_precise():
+    tr = make_trace(scenario("hard", n_cycles=8, seed=5))
+    s = score_plateaus(detect(tr.g, cycle_starts=tr.cycle_starts), tr.truth, tr.g.size)
+    assert s.precision >= 0.93 and s.f1 >= 0.85, s
+
+
+def test_spikes_and_a_ramp_do_not_make_plateaus():
+    rng = np.random.default_rng(0)
+    g = np.concatenate([np.full(300, 1.0), np.linspace(1.0, 3.0, 25), np.full(300, 3.0)])
+    g = g + rng.normal(0, 0.02, g.size)
+    g[[50, 51, 120, 400, 500]] += 4.0
+    plateaus = detect(g, r_series=0.0)
+    assert [p.quantum for p in plateaus] == [1.0, 3.0]
+    # Ramp samples within merge_delta (0.3 G0, about 4 samples here) join the plateau they touch.
+    assert abs(plateaus[0].stop - 300) <= 5 and abs(plateaus[1].start - 325) <= 5
+
+
+def test_telegraph_excursions_are_bridged_and_counted():
+    rng = np.random.default_rng(2)
+    g = np.full(600, 2.0) + rng.normal(0, 0.02, 600)
+    for a in (100, 250, 400):
+        g[a : a + 5] += 0.6  # short excursions more than a merge step away
+    res = analyze(g, r_series=0.0)
+    assert len(res.plateaus) == 1 and res.plateaus[0].quantum == 2.0
+    assert res.plateaus[0].excursions == 3 and len(res.excursions) == 3
+    assert all(e.amplitude == pytest.approx(0.6, abs=0.1) for e in res.excursions)
+
+
+def test_nan_samples_are_skipped_and_indices_refer_to_the_input():
+    rng = np.random.default_rng(4)
+    g = np.concatenate([np.full(200, 1.0), np.full(200, 2.0)]) + rng.normal(0, 0.02, 400)
+    g[50:60] = np.nan
+    g[250] = np.inf
+    plateaus = detect(g, r_series=0.0)
+    assert [(p.quantum, p.start, p.stop) for p in plateaus] == [(1.0, 0, 200), (2.0, 200, 400)]
+    assert plateaus[0].n == 190
+
+
+def test_constant_trace_is_one_plateau():
+    plateaus = detect(np.full(500, 1.5), r_series=0.0)
+    assert len(plateaus) == 1 and plateaus[0].quantum == 1.5 and plateaus[0].sigma == 0.0
+
+
+def test_comb_fit_on_a_single_cycle_keeps_high_levels_honest():
+    rng = np.random.default_rng(6)
+    levels = np.array([1.0, 2.0, 3.5, 6.0, 9.0, 12.5, 16.0])
+    g = np.repeat(uncorrect_g0(levels, 300.0), 200) + rng.normal(0, 0.02, 1400)
+    res = analyze(g)
+    assert res.r_series == pytest.approx(300.0, rel=0.03)
+    assert [p.quantum for p in res.plateaus] == list(levels)
+
+
+@pytest.mark.parametrize("g", [np.array([]), np.full(10, 1.0)])
+def test_too_little_data_gives_no_plateaus(g):
+    assert detect(g, r_series=0.0) == []
+
+
+@pytest.mark.parametrize(
+    "g, kwargs, match",
+    [
+        (np.full(100, np.nan), {}, "no finite"),
+        (-np.ones(100), {}, "negative"),
+        (np.ones((10, 10)), {}, "1-D"),
+        (np.ones(100), {"r_series": -5.0}, "series resistance"),
+        (np.ones(100), {"r_series": np.inf}, "series resistance"),
+        (np.full(100, 2.0), {"r_series": 8000.0}, "not below"),
+    ],
+)
+def test_bad_input_is_a_clear_error(g, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        detect(g, **kwargs)
+
+
+def test_unknown_option_is_refused():
+    with pytest.raises(TypeError, match="penalti"):
+        detect(np.ones(100), penalti=3)
