@@ -1,0 +1,121 @@
+"""Online CUSUM detector: latency, accuracy, chunking, telegraph events, live R_s."""
+import numpy as np
+import pytest
+
+from labqc.levels import uncorrect_g0
+from labqc.online import RING, Event, OnlineDetector, plateaus_from_events
+from labqc.scoring import score_plateaus
+from labqc.synthetic import make_trace, scenario
+
+
+def staircase(levels, dwell=200, sigma=0.02, seed=0, r_series=0.0):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(uncorrect_g0(np.asarray(levels, float), r_series), dwell)
+    return g + rng.normal(0, sigma, g.size)
+
+
+def feed(det, g, chunk):
+    events = []
+    for a in range(0, g.size, chunk):
+        events += det.update(g[a : a + chunk])
+    return events + det.finish()
+
+
+def test_steps_are_alarmed_within_a_few_samples_and_plateaus_assigned():
+    levels = [1.0, 1.5, 2.5, 2.0, 4.0, 3.0]
+    det = OnlineDetector()
+    events = feed(det, staircase(levels), 64)
+    changes = [e for e in events if e.kind == "change"]
+    assert len(changes) == len(levels) - 1
+    for k, e in enumerate(changes, start=1):
+        assert abs(e.index - 200 * k) <= 1  # estimated change time
+        assert 0 <= e.alarm - 200 * k <= 3  # alarm delay
+    starts = [e for e in events if e.kind == "plateau_start"]
+    assert [e.quantum for e in starts] == levels
+    assert all(e.alarm - e.index == 19 for e in starts[1:])  # confirmed after min_length samples
+    assert all(0.8 < e.confidence <= 1 for e in starts)
+
+
+def test_realistic_stream_scores_like_the_offline_detector():
+    tr = make_trace(scenario("realistic", n_cycles=10, seed=21))
+    events = feed(OnlineDetector(r_series=200.0), tr.g, 1000)
+    s = score_plateaus(plateaus_from_events(events, tr.g.size), tr.truth, tr.g.size)
+    assert s.precision >= 0.95 and s.recall >= 0.88, s
+
+
+def test_chunk_size_does_not_change_the_plateaus():
+    g = staircase([0.5, 1.0, 2.0, 3.5, 3.0, 1.0], dwell=150, sigma=0.03, seed=5)
+    one = plateaus_from_events(feed(OnlineDetector(), g, 1), g.size)
+    big = plateaus_from_events(feed(OnlineDetector(), g, 10_000), g.size)
+    assert [(p.start, p.quantum) for p in one] == [(p.start, p.quantum) for p in big]
+    assert [p.quantum for p in big] == [0.5, 1.0, 2.0, 3.5, 3.0, 1.0]
+
+
+def test_scalar_samples_are_accepted():
+    det = OnlineDetector(sigma=0.02)
+    events = []
+    for x in staircase([1.0, 2.0], dwell=100, seed=1):
+        events += det.update(float(x))
+    assert [(e.kind, e.index, e.alarm) for e in events] == [
+        ("plateau_start", 0, 19), ("change", 100, 100), ("plateau_end", 100, 111), ("plateau_start", 100, 119),
+    ]
+    assert [e.quantum for e in events if e.kind == "plateau_start"] == [1.0, 2.0]
+
+
+def test_short_excursion_is_a_telegraph_event_not_a_plateau_end():
+    g = staircase([2.0], dwell=400, seed=3)
+    g[150:155] += 0.5
+    events = feed(OnlineDetector(), g, 100)
+    kinds = [e.kind for e in events]
+    assert kinds.count("telegraph") == 1 and kinds.count("plateau_start") == 1
+    tele = next(e for e in events if e.kind == "telegraph")
+    assert tele.index == 150 and tele.level == pytest.approx(0.5, abs=0.1)
+    end = [e for e in events if e.kind == "plateau_end"]
+    assert len(end) == 1 and end[0].index == 400  # closed by finish()
+
+
+def test_plateau_end_follows_the_step_after_the_bridge_delay():
+    events = feed(OnlineDetector(), staircase([1.0, 2.0], dwell=200, seed=4), 50)
+    end = next(e for e in events if e.kind == "plateau_end")
+    assert abs(end.index - 200) <= 1 and end.quantum == 1.0
+    assert end.alarm - end.index == pytest.approx(11, abs=2)
+
+
+def test_series_resistance_update_moves_levels_onto_the_grid():
+    g = staircase([6.0, 9.0], dwell=300, seed=7, r_series=300.0)
+    plain = feed(OnlineDetector(), g, 100)
+    assert [e.quantum for e in plain if e.kind == "plateau_start"] != [6.0, 9.0]
+    det = OnlineDetector()
+    det.set_series_resistance(300.0)
+    fixed = feed(det, g, 100)
+    assert [e.quantum for e in fixed if e.kind == "plateau_start"] == [6.0, 9.0]
+    with pytest.raises(ValueError):
+        det.set_series_resistance(-1.0)
+
+
+def test_nan_samples_count_for_indices_but_not_for_statistics():
+    g = staircase([1.0, 2.0], dwell=200, seed=8)
+    g[100:110] = np.nan
+    events = feed(OnlineDetector(), g, 37)
+    change = next(e for e in events if e.kind == "change")
+    assert abs(change.index - 200) <= 1
+    assert not any(np.isnan(e.level) for e in events if e.level is not None)
+
+
+def test_memory_is_bounded():
+    det = OnlineDetector()
+    feed(det, staircase([1.0, 2.0, 3.0, 2.0] * 50, dwell=300, seed=9), 4096)
+    arrays = [v for v in vars(det).values() if isinstance(v, np.ndarray)]
+    assert sum(a.nbytes for a in arrays) <= 2 * RING * 8
+
+
+def test_event_defaults():
+    e = Event("change", 5)
+    assert e.level is None and e.quantum is None and e.confidence is None
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError):
+        OnlineDetector(delta=0)
+    with pytest.raises(ValueError):
+        OnlineDetector(r_series=np.nan)
