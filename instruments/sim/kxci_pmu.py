@@ -33,7 +33,8 @@ by ``;``, values by ``,``, numbers ``%.6g``, the status word as 8 hex digits):
   ``:PMU:MEASURE:PIV ch,hi,lo`` reads 0 with status 0);
 - standard pulse, MEASURE:MODE 2 (waveform): ``V,I,T,S`` per sample over whole periods,
   the sample rate lowered so the channel's samples stay <= 65,536;
-- Segment Arb: ``V,I,T,S`` per measured segment (MEAS:TYPE 1, mean over MEAS:START..STOP
+- Segment Arb (3 to 2048 segments per sequence, <= 128 values per command, more with
+  ``:PMU:SARB:SEQ:<what>:ADD``): ``V,I,T,S`` per measured segment (MEAS:TYPE 1, mean over MEAS:START..STOP
   in seconds from the segment start) or per sample (MEAS:TYPE 2, at SAMPLE:RATE);
 - T is the centre of the window (or sample) in seconds from EXECUTE.
 Status word bits: 0-1 channel, 2-3 V range (0 = 10 V, 1 = 40 V), 4-7 I range (0 = 100 nA
@@ -55,6 +56,7 @@ R_SOURCE = 50.0  # ohm, PMU output impedance
 MAX_POINTS = 65536  # per channel
 PAGE = 2048  # points per DATA:GET
 SEG_MAX = 128  # values per SARB command
+SEG_PER_SEQUENCE = 2048  # segments in one Segment Arb sequence
 RANGE_CODES = {1e-7: 0, 1e-6: 1, 1e-5: 2, 1e-4: 3, 1e-3: 4, 1e-2: 5, 0.2: 6, 0.8: 7}
 PMU_RANGES = {10.0: (0.2, 0.01), 40.0: (0.8, 0.01)}
 RPM_RANGES = {10.0: (1e-3, 1e-4, 1e-5, 1e-6, 1e-7), 40.0: (1e-4,)}
@@ -737,6 +739,8 @@ class Pmu:
             n = len(s.startv)
             if n < 3:
                 raise KxciError(-967, f"sequence {seq_no} has {n} segments; at least 3 are needed.")
+            if n > SEG_PER_SEQUENCE:
+                raise KxciError(-969, f"sequence {seq_no} has {n} segments; at most {SEG_PER_SEQUENCE}.")
             lengths = {len(s.stopv), len(s.time)}
             for extra in (s.meas_type, s.meas_start, s.meas_stop):
                 if extra:

@@ -278,3 +278,54 @@ def test_memristor_train_runs_in_vectorised_blocks():
     i = np.array([float(p[1]) for p in pts])
     assert np.all(np.isfinite(i)) and np.all(np.abs(i) <= 1e-4 * 1.001)
     assert b.emu.devtime.t == pytest.approx(b.clock.now)
+
+
+def test_amplitude_sweep_fires_a_burst_per_amplitude():
+    b = Bench()
+    train(b, amplitude=0.5, count=2, load=1e4, extra=(":PMU:SWEEP:PULSE:AMPLITUDE 1,0.1,0.3,0.1,0,1",))
+    b.ok(":PMU:EXECUTE")
+    b.wait()
+    vh = [float(p[0]) for p in b.points()]
+    assert vh == pytest.approx([0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3, 0.2, 0.2, 0.1, 0.1])
+
+
+def test_segment_arb_values_can_be_added_beyond_128():
+    b = Bench()
+    n = 200
+    levels = np.zeros(n)
+    levels[1::2] = 0.2
+    sarb(b, [0] * 3, [0] * 3, [1e-6] * 3, [0] * 3, [0] * 3, [0] * 3)
+    for what, values in (("STARTV", levels), ("STOPV", np.roll(levels, -1)), ("TIME", [1e-6] * n),
+                         ("MEAS:TYPE", [0] * n), ("MEAS:START", [0] * n), ("MEAS:STOP", [0] * n)):
+        b.ok(f":PMU:SARB:SEQ:{what} 1,2," + ",".join(f"{x:g}" for x in values[:100]))
+        b.ok(f":PMU:SARB:SEQ:{what}:ADD 1,2," + ",".join(f"{x:g}" for x in values[100:]))
+    assert len(b.emu.pmu.channels[1].seqs[2].stopv) == n
+    b.ok(":PMU:SARB:WFM:SEQ:LIST 1,2,5")
+    t0 = b.clock.now
+    b.ok(":PMU:EXECUTE")
+    assert b.emu.pmu.test.end - t0 == pytest.approx(1e-3 + 5 * n * 1e-6, rel=1e-6)
+    b.wait()
+    assert b.q(":PMU:DATA:COUNT? 1") == "0"
+
+
+def test_gpib_status_byte_shows_the_pmu_busy():
+    b = Bench(framing="gpib")
+    for m in (":PMU:INIT 0", ":PMU:RPM:CONFIGURE PMU1-1,0", ":PMU:LOAD 1,1e4", ":PMU:PULSE:TRAIN 1,0,0.5",
+              ":PMU:PULSE:TIMES 1,0.01,0.005,1e-6,1e-6", ":PMU:PULSE:BURST:COUNT 10",
+              ":PMU:OUTPUT:STATE 1,1", ":PMU:EXECUTE"):
+        b.emu.write(m.encode())
+    assert b.emu.pop() is None  # set commands answer nothing on GPIB
+    assert b.emu.read_stb() & 16
+    b.clock.advance(1.0)
+    assert not b.emu.read_stb() & 16
+    b.emu.write(b":PMU:DATA:COUNT? 1")
+    assert b.emu.pop().data == b"10\n"
+
+
+def test_waveform_rate_is_lowered_to_fit_65536_samples():
+    b = Bench()
+    train(b, amplitude=0.5, count=1000, period=1e-3, width=5e-4, load=1e4,
+          extra=(":PMU:MEASURE:MODE 2", ":PMU:SAMPLE:RATE 200e6"))
+    b.ok(":PMU:EXECUTE")
+    b.wait()
+    assert 60000 <= int(b.q(":PMU:DATA:COUNT? 1")) <= 65536
