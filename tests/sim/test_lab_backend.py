@@ -349,6 +349,7 @@ def test_outputs_visible_to_tests_and_reset_turns_them_off(spec):
 
 
 def test_backend_by_name_alone_opens_the_default_lab(monkeypatch):
+    get_lab(sim_library()).reset()  # other tests may have used the default lab
     rm = pyvisa.ResourceManager("@labqcsim")
     assert rm.visalib.lab is get_lab(sim_library())
     assert "2614B" in rm.open_resource(RES_2614B_GPIB, read_termination="\n").query("*IDN?")
