@@ -1,0 +1,120 @@
+"""Acquisition throughput of the drivers through the simulated lab (time scale 0).
+
+    python benchmarks/acquisition.py [--points N] [--repeats K]
+
+Each case drives a real driver through the in-process PyVISA backend against an emulated
+instrument and reports software throughput (readings per wall second: at time scale 0
+the instrument costs nothing, so this is labqc's own ceiling) and round trips per
+reading (messages written / readings received: chunked binary reads, not one query per
+point). Targets: <= 0.02 round trips per reading and >= 1e5 readings/s.
+
+Layout: ``CASES`` is a list of ``(name, function)``; a function takes the parsed
+arguments and returns a dict of figures. Add a section with its own cases for another
+instrument (the 4200A part goes below the 2614B part). The final line is JSON: the
+headline figures of the first case (``readings_per_s``, ``roundtrips_per_reading``)
+and every case's figures under ``cases``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+
+from instruments.keithley2614b import Keithley2614B
+from instruments.sim.lab import RES_2614B_GPIB, get_lab, sim_library
+from instruments.smu import PulseTrain, Sweep
+
+Case = Callable[[argparse.Namespace], dict]
+CASES: list[tuple[str, Case]] = []
+
+
+def case(name: str):
+    def register(fn: Case) -> Case:
+        CASES.append((name, fn))
+        return fn
+    return register
+
+
+def timed_run(smu, request, repeats: int) -> dict:
+    """Run ``request`` ``repeats`` times; median wall time, messages per run."""
+    walls, messages, readings, chunks = [], [], 0, 0
+    for _ in range(repeats):
+        m0, t0 = smu.tsp.messages, time.perf_counter()
+        readings, chunks = 0, 0
+        for chunk in smu.run(request):
+            readings += len(chunk)
+            chunks += 1
+        walls.append(time.perf_counter() - t0)
+        messages.append(smu.tsp.messages - m0)
+    wall = statistics.median(walls)
+    return {"readings": readings, "chunks": chunks, "wall_s": round(wall, 4),
+            "readings_per_s": round(readings / wall), "roundtrips": messages[-1],
+            "roundtrips_per_reading": round(messages[-1] / readings, 5)}
+
+
+def open_2614b(seed: int) -> Keithley2614B:
+    spec = sim_library("ohmic", seed=seed, time_scale=0)
+    get_lab(spec).reset()
+    return Keithley2614B(RES_2614B_GPIB, visa_library=spec)
+
+
+# --- Keithley 2614B ----------------------------------------------------------------------
+@case("2614B list sweep (bipolar loop)")
+def k2614b_list_sweep(args) -> dict:
+    """A 0 → +1 V → 0 → −1 V → 0 loop as one list sweep, 1 ms steps, 0.01 NPLC."""
+    q = args.points // 4
+    levels = np.r_[np.linspace(0, 1, q, endpoint=False), np.linspace(1, 0, q, endpoint=False),
+                   np.linspace(0, -1, q, endpoint=False), np.linspace(-1, 0, args.points - 3 * q)]
+    smu = open_2614b(seed=101)
+    try:
+        return timed_run(smu, Sweep(levels, compliance=1e-3, step_time=1e-3, nplc=0.01), args.repeats)
+    finally:
+        smu.close()
+
+
+@case("2614B linear sweep")
+def k2614b_linear_sweep(args) -> dict:
+    smu = open_2614b(seed=102)
+    try:
+        return timed_run(smu, Sweep(np.linspace(-1, 1, args.points), compliance=1e-3, step_time=1e-3,
+                                    nplc=0.01), args.repeats)
+    finally:
+        smu.close()
+
+
+@case("2614B pulse train with reads")
+def k2614b_pulses(args) -> dict:
+    n = args.points // 2
+    smu = open_2614b(seed=103)
+    try:
+        train = PulseTrain.uniform(1.5, n, width=1e-3, period=4e-3, compliance=1e-3, read_level=0.1,
+                                   read_width=1e-3)
+        return timed_run(smu, train, args.repeats)
+    finally:
+        smu.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--points", type=int, default=10_000, help="readings per run (default 10000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per case; the median counts (default 3)")
+    args = parser.parse_args(argv)
+    results = []
+    for name, fn in CASES:
+        figures = {"case": name, **fn(args)}
+        results.append(figures)
+        print(f"{name:40s} {figures['readings']:7d} readings  {figures['readings_per_s']:>10,d} readings/s  "
+              f"{figures['roundtrips_per_reading']:.4f} round trips/reading  ({figures['chunks']} chunks)")
+    head = results[0]
+    print(json.dumps({"readings_per_s": head["readings_per_s"],
+                      "roundtrips_per_reading": head["roundtrips_per_reading"],
+                      "points": head["readings"], "cases": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
