@@ -1,0 +1,88 @@
+"""`labqc analyze FILE` end to end: results CSV in, summary and PNG figures out."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from labqc.cli import main
+from labqc.synthetic import make_trace, scenario
+from labqc.units import G0
+
+
+def write_results(path, df, header=True):
+    with open(path, "w") as f:
+        if header:
+            f.write("#Procedure: <procedures.sweeps.CurrentSweep>\n#Parameters:\n#\tCompliance: 0.0004 A\n#Data:\n")
+        df.to_csv(f, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sweep_csv(tmp_path_factory):
+    tr = make_trace(scenario("realistic", n_cycles=4, seed=31))
+    n = tr.g.size
+    cycle = np.searchsorted(tr.cycle_starts, np.arange(n), side="right") - 1
+    v = np.full(n, 0.1)
+    df = pd.DataFrame({
+        "Time (s)": np.arange(n) * 0.1, "Voltage (V)": v, "Current (A)": tr.g * G0 * v,
+        "G (S)": tr.g * G0, "G/G0": tr.g, "Compliance": False, "Cycle": cycle,
+    })
+    return write_results(tmp_path_factory.mktemp("run") / "sweep.csv", df)
+
+
+def test_analyze_prints_a_summary_and_writes_figures(sweep_csv, capsys):
+    assert main(["analyze", str(sweep_csv)]) == 0
+    out = capsys.readouterr().out
+    assert "cycles: 4" in out
+    rs = float(out.split("series resistance: ")[1].split(" ")[0])
+    assert rs == pytest.approx(200.0, rel=0.05)
+    assert "histogram peaks (corrected, G0):" in out and "level (G0)" in out
+    for name in ("sweep_histogram.png", "sweep_trace.png"):
+        png = sweep_csv.parent / name
+        assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_given_series_resistance_and_no_figures(tmp_path, capsys):
+    g = np.repeat([1.0, 2.0, 3.0], 200) + np.random.default_rng(0).normal(0, 0.02, 600)
+    path = write_results(tmp_path / "g.csv", pd.DataFrame({"G/G0": g}), header=False)
+    assert main(["analyze", str(path), "--r-series", "0", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "0.0 ± 0.0 ohm (given)" in out and "plateaus: 3 (3 on the quantum grid" in out
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_pulse_file_gets_pulse_views(tmp_path, capsys):
+    pulse = np.repeat(np.arange(1, 51), 8)
+    current = np.repeat(1e-4 * (1 - 0.005 * np.arange(50)), 8)
+    df = pd.DataFrame({"Pulse": pulse, "Current (A)": current, "Voltage (V)": 1.5, "G/G0": current / 1.5 / G0})
+    path = write_results(tmp_path / "train.csv", df)
+    assert main(["analyze", str(path)]) == 0
+    assert "pulses: 50; I_N/I_1 = 0.755" in capsys.readouterr().out
+    assert (tmp_path / "train_pulses.png").stat().st_size > 10_000
+
+
+def test_compliance_samples_are_left_out(tmp_path, capsys):
+    g = np.repeat([1.0, 2.0], 200) + np.random.default_rng(1).normal(0, 0.02, 400)
+    comp = np.zeros(400, bool)
+    comp[300:] = True
+    path = write_results(tmp_path / "c.csv", pd.DataFrame({"G/G0": g, "Compliance": comp}), header=False)
+    assert main(["analyze", str(path), "--r-series", "0", "--no-figures"]) == 0
+    assert "400 samples (300 usable)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        ("", "not a readable results CSV"),
+        ("a,b\n1,2\n", "no 'G/G0' column"),
+        ("G/G0\nnan\nnan\n", "no finite G/G0"),
+        ("G/G0\n-1\n-1\n-1\n", "negative"),
+    ],
+)
+def test_bad_file_is_one_sentence_and_exit_code_2(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content)
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "Traceback" not in "".join(err)
