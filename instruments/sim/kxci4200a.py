@@ -299,6 +299,9 @@ class K4200AEmulator(Emulator):
         except KxciError as exc:
             failed = True
             self.push_error(exc.code, exc.text)
+        except Exception as exc:  # a simulator bug must still answer, never hang the client
+            failed = True
+            self.push_error(-286, f"internal simulator error: {type(exc).__name__}: {exc}")
         if self.framing == "ethernet":
             self.reply("ERROR" if failed else (",".join(data) if data else "ACK"))
         elif data and not failed:
@@ -632,7 +635,7 @@ class K4200AEmulator(Emulator):
         chain = []
         while test is not None:  # ME3 appends to the tests before it
             chain.append(test)
-            test = getattr(test, "previous", None)
+            test = test.previous
         vals, comps, times = [], [], []
         for tst in reversed(chain):
             v, c = tst.series(base) if base in tst.plan.names else (np.zeros(tst.done), np.zeros(tst.done, bool))

@@ -341,6 +341,7 @@ class SweepTest(Activity):
         self.comp = {ch: np.zeros(n, bool) for ch in plan.sources}
         self.done = 0
         self.stopped = False
+        self.previous: SweepTest | None = None  # the test ME3 appended this one to
 
     def _reached(self) -> float:
         return float(self.ends[self.done - 1]) if self.done else self.start

@@ -336,3 +336,28 @@ def test_rst_restores_power_on_state(bench):
     assert not bench.emu.outputs_on()["SMU1"]
     assert bench.q("DV1,0,0.1,1e-3") == "ERROR"  # back on page DE
     assert bench.q("US;DV1,0,0.1,1e-3;TI1") == "NAI+1.000000E-05"
+
+
+def test_the_driver_recipes_in_the_module_docstring_run_as_written():
+    import re
+
+    import instruments.sim.kxci4200a as kxci
+
+    blocks = kxci.__doc__.split("Driver recipes")[1].split("::\n\n")[1:]
+    assert len(blocks) == 4
+    last = {}
+    for block in blocks:
+        b = Bench()
+        for line in block.splitlines():
+            if line.strip() and not line.startswith("    "):
+                break  # the end of the literal block
+            m = re.match(r"^    ([A-Z:*].*?)(?:\s{2,}.*)?$", line)
+            if not m:
+                continue
+            cmd = m.group(1).strip()
+            last[cmd] = reply = b.q(cmd)
+            assert reply != "ERROR", (cmd, b.error())
+            if cmd in ("MD ME1", ":PMU:EXECUTE"):
+                b.clock.advance(2.0)
+    assert last[":PMU:DATA:COUNT? 1"] == "500"
+    assert last["DO 'I1'"].startswith("N+0.000000E+00,N+1.000000E-05,")
