@@ -345,9 +345,10 @@ def test_the_driver_recipes_in_the_module_docstring_run_as_written():
 
     blocks = kxci.__doc__.split("Driver recipes")[1].split("::\n\n")[1:]
     assert len(blocks) == 4
-    last = {}
+    replies = []
     for block in blocks:
         b = Bench()
+        replies.append(last := {})
         for line in block.splitlines():
             if line.strip() and not line.startswith("    "):
                 break  # the end of the literal block
@@ -359,5 +360,7 @@ def test_the_driver_recipes_in_the_module_docstring_run_as_written():
             assert reply != "ERROR", (cmd, b.error())
             if cmd in ("MD ME1", ":PMU:EXECUTE"):
                 b.clock.advance(2.0)
-    assert last[":PMU:DATA:COUNT? 1"] == "500"
-    assert last["DO 'I1'"].startswith("N+0.000000E+00,N+1.000000E-05,")
+    sweep, _, train, sarb = replies
+    assert sweep["DO 'I1'"].startswith("N+0.000000E+00,N+1.000000E-05,")
+    assert train[":PMU:DATA:COUNT? 1"] == "500"
+    assert len(sarb) == 14  # Segment Arb: set up and started
