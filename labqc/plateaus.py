@@ -50,6 +50,7 @@ class Plateau:
     z: float = float("nan")  # (level - nearest half-quantum) / uncertainty
     assignable: bool = True  # False when R_s uncertainty or noise forbid a verdict
     excursions: int = 0  # telegraph excursions bridged inside the plateau
+    telegraph_amplitude: float = 0.0  # G/G0 of a resolved two-level fluctuator (0: none)
 
     @property
     def duration(self) -> int:
@@ -84,6 +85,7 @@ class Options:
     prior_on: float = lv.PRIOR_ON_GRID
     n_eff_factor: float | None = None  # None: N_eff from the lag-1 autocorrelation
     max_level: float = lv.MAX_LEVEL
+    two_state: bool = False  # resolve telegraph noise inside off-grid plateaus (_two_state_level)
 
     @classmethod
     def from_kwargs(cls, **options) -> "Options":
@@ -323,6 +325,51 @@ def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
     return med, sig, n_eff
 
 
+def _two_state_level(x: np.ndarray, r_series: float, sigma_rs: float, opt: Options):
+    """Base level of a plateau that carries a two-level fluctuator.
+
+    A telegraph fluctuator with a duty cycle near 50 % pulls the median half-way between
+    its two states, off the grid. A two-component Gaussian mixture (shared width, EM)
+    separates the states; if they are well apart (> 3 widths, each >= 20 % of the time)
+    and exactly the heavier quantised state, or the only quantised one, sits on the grid,
+    that state is the plateau level and the other one is reported as the telegraph
+    amplitude. Returns (level, quantum, confidence, p_on, z, amplitude) or None.
+    """
+    xc = lv.correct_g0(x, r_series)
+    xc = xc[np.isfinite(xc)]
+    if xc.size < 2 * opt.min_length:
+        return None
+    mu = np.percentile(xc, [20.0, 80.0])
+    if mu[1] - mu[0] <= 0:
+        return None
+    w = np.array([0.5, 0.5])
+    sd = 0.5 * (mu[1] - mu[0])
+    for _ in range(30):
+        d = (xc[:, None] - mu[None, :]) / sd
+        like = w[None, :] * np.exp(-0.5 * d * d)
+        resp = like / np.maximum(like.sum(axis=1, keepdims=True), 1e-300)
+        nk = resp.sum(axis=0)
+        if np.any(nk < 1):
+            return None
+        w = nk / xc.size
+        mu = (resp * xc[:, None]).sum(axis=0) / nk
+        sd = max(float(np.sqrt((resp * (xc[:, None] - mu[None, :]) ** 2).sum() / xc.size)), 1e-4)
+    if abs(mu[1] - mu[0]) < 3 * sd or w.min() < 0.2:
+        return None
+    raw = lv.uncorrect_g0(mu, r_series)
+    slope = 1.0 / (1.0 - r_series * G0 * raw) ** 2
+    a = lv.assign_levels(
+        raw, w * xc.size, sd / slope, r_series=r_series, sigma_rs=sigma_rs,
+        n_eff=w * xc.size * opt.n_eff_factor if opt.n_eff_factor else None, **opt.level_options(),
+    )
+    on = np.flatnonzero(np.isfinite(a.quantum))
+    if not on.size:
+        return None
+    k = on[np.argmax(w[on])]
+    other = 1 - k
+    return (a.level[k], a.quantum[k], a.confidence[k], a.p_on[k], a.z[k], float(mu[other] - mu[k]))
+
+
 def analyze(
     g,
     *,
@@ -386,6 +433,14 @@ def analyze(
         raw_med, gb - ga, raw_sig * slope, r_series=r_series, sigma_rs=sigma_rs,
         n_eff=n_eff if opt.n_eff_factor is None else None, **opt.level_options(),
     )
+    level, quantum, conf = a.level.copy(), a.quantum.copy(), a.confidence.copy()
+    p_on, z, rtn = a.p_on.copy(), a.z.copy(), np.zeros(ga.size)
+    if opt.two_state:
+        todo = np.flatnonzero(np.isnan(quantum) & a.assignable & ((gb - ga) >= 2 * opt.min_length))
+        for k in todo:
+            found = _two_state_level(xs[ga[k] : gb[k]], r_series, sigma_rs, opt)
+            if found is not None:
+                level[k], quantum[k], conf[k], p_on[k], z[k], rtn[k] = found
     counts = np.zeros(ga.size, dtype=int)
     if bridged:
         ex_start = np.array([e[0] for e in bridged])
@@ -394,21 +449,22 @@ def analyze(
         np.add.at(counts, owner[inside], 1)
     plateaus = []
     for k in range(ga.size):
-        q = a.quantum[k]
+        q = quantum[k]
         plateaus.append(
             Plateau(
                 start=int(index[ga[k]]),
                 stop=int(index[gb[k] - 1]) + 1,
-                level=float(a.level[k]),
+                level=float(level[k]),
                 quantum=None if not np.isfinite(q) else float(q),
-                confidence=float(a.confidence[k]),
+                confidence=float(conf[k]),
                 n=int(gb[k] - ga[k]),
                 raw_level=float(raw_med[k]),
                 sigma=float(raw_sig[k] * slope[k]),
-                p_on=float(a.p_on[k]),
-                z=float(a.z[k]),
+                p_on=float(p_on[k]),
+                z=float(z[k]),
                 assignable=bool(a.assignable[k]),
                 excursions=int(counts[k]),
+                telegraph_amplitude=float(rtn[k]),
             )
         )
     excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
