@@ -359,7 +359,7 @@ def test_the_driver_recipes_in_the_module_docstring_run_as_written():
             last[cmd] = reply = b.q(cmd)
             assert reply != "ERROR", (cmd, b.error())
             if cmd in ("MD ME1", ":PMU:EXECUTE"):
-                b.clock.advance(2.0)
+                b.clock.advance(10.0)
     sweep, _, train, sarb = replies
     assert sweep["DO 'I1'"].startswith("N+0.000000E+00,N+1.000000E-05,")
     assert train[":PMU:DATA:COUNT? 1"] == "500"
