@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 import re
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from pymeasure.instruments import Instrument
@@ -62,7 +62,7 @@ PMU_CURRENT_RANGES = (100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 200e-3)  # A, 10
 PMU_RANGES_NO_RPM = (10e-3, 200e-3)  # A, 10 V range straight from the PMU
 MIN_SAMPLE_INTERVAL = 0.1  # s, user-mode sampling (two spot readings and a host wait)
 SETTLE = 100e-6  # s, settling before each reading at delay factor 1
-CHUNK_SECONDS = 1.0  # instrument seconds of pulses per execution, so data streams while a train runs
+CHUNK_SECONDS = 1.0  # s of instrument time between reads of a running test's data
 
 #: Status byte bits (KXCI): B0 data ready, B1 syntax error, B4 busy.
 SB_SYNTAX_ERROR = 0x02
@@ -198,7 +198,7 @@ class KXCI(Instrument):
         """Send one command that returns data and return the data, stripped."""
         self._send(cmd)
         reply = clean(self._receive(cmd))
-        if reply == "ACK" or reply == "":
+        if reply in ("ACK", "", "ERROR"):
             self._raise_reported(cmd, f"answered {reply!r} where data was expected")
         return reply
 
@@ -352,6 +352,7 @@ class Keithley4200A(SourceMeasure):
         self._pmu_used = False
         self._test_running = False  # a system-mode test or PMU execution may be under way
         self._t_last = 0.0  # last timestamp handed out, to keep t monotonic across blocks
+        self._live = True  # read data while a test runs (off if this KXCI refuses it)
         self._connect()
 
     def _connect(self) -> None:
@@ -468,22 +469,45 @@ class Keithley4200A(SourceMeasure):
         self._t_last = max(self._t_last, float(t))
         return self._t_last
 
-    def _wait(self, expected: float, busy) -> None:
-        """Wait for the instrument to finish something that needs ``expected`` s.
+    def _follow(self, expected: float, busy: Callable[[], bool],
+                fetch: Callable[[bool], np.ndarray | None]) -> Iterator[np.ndarray]:
+        """Follow a running test that needs ``expected`` s, yielding its readings as they come.
 
-        Idle for the expected time, then poll ``busy()`` with short idles between polls;
-        give up (InstrumentTimeout) when it runs far beyond what it should take.
+        Idle, then poll ``busy()`` with short idles between polls. Every ``interval`` of
+        instrument time (1 s, or a sixteenth of a long test, so that re-reading a growing
+        buffer stays cheap) ``fetch(final=False)`` returns the readings taken since the last
+        fetch; once the test is done ``fetch(final=True)`` returns the rest. If this KXCI
+        refuses data transfers during a test (-980), the readings come at the end instead.
+        Gives up with InstrumentTimeout (and a device clear) when the test runs far over.
         """
         k = self.kxci
-        k.idle(expected)
+        interval = max(CHUNK_SECONDS, expected / 16)
         poll = min(1.0, max(0.005, 0.02 * expected))
-        give_up = k.clock() + expected + 10.0 + k.timeout
-        while busy():
+        t_start = k.clock()
+        give_up = t_start + expected + 10.0 + k.timeout
+        next_fetch = t_start + interval
+        k.idle(min(expected, interval) if self._live else expected)
+        while True:
+            running = busy()
+            if not running or (self._live and k.clock() >= next_fetch):
+                try:
+                    chunk = fetch(not running)
+                except InstrumentReportedError as exc:
+                    if exc.code != -980 or not running:
+                        raise
+                    self._live = False  # "not valid during test execution": read at the end
+                    chunk = None
+                if chunk is not None and len(chunk):
+                    yield chunk
+                next_fetch = k.clock() + interval
+            if not running:
+                return
             if k.clock() > give_up:
                 k.device_clear()  # whatever holds the instrument up, stop it and resynchronise
                 raise InstrumentTimeout(f"the 4200A is still busy {expected + 10 + k.timeout:g} s after a "
                                         f"{expected:g} s operation began")
-            k.idle(poll)
+            left = t_start + expected - k.clock()
+            k.idle(min(interval, left) if left > poll else poll)
 
     # -- Sweep: system mode --------------------------------------------------------------
     def _sweep(self, s: Sweep) -> Iterator[np.ndarray]:
@@ -494,15 +518,17 @@ class Keithley4200A(SourceMeasure):
         k.command("EC 0")  # run through compliance points; EC 1 would end a SET at the first
         k.command(self._integration(s.nplc))
         for start in range(0, s.points, POINTS_PER_TEST):
-            levels = s.levels[start:start + POINTS_PER_TEST]
+            # Between chained tests the SMU holds 0 V for the few ms the next set-up takes.
+            # The levels as sent (6 significant digits) are the ones the readings report.
+            levels = np.array([float(x) for x in nums(s.levels[start:start + POINTS_PER_TEST]).split(",")])
             self._sweep_setup(s, levels, delay)
             k.command("MD")
-            t0 = k.clock()
+            t0 = max(k.clock(), self._t_last)  # the test's timestamps count from ME1
             self._test_running = True
             k.command("ME1")
-            self._wait(len(levels) * s.step_time, self._system_busy)
+            yield from self._follow(len(levels) * s.step_time, self._system_busy,
+                                    self._sweep_reader(s, levels, start, t0))
             self._test_running = False
-            yield self._sweep_readback(s, levels, start, t0)
 
     def _sweep_setup(self, s: Sweep, levels: np.ndarray, delay: float) -> None:
         k, ch = self.kxci, self.smu
@@ -528,30 +554,41 @@ class Keithley4200A(SourceMeasure):
             self.kxci._raise_reported("ME1", "set the syntax-error bit")
         return bool(sb & SB_BUSY)
 
-    def _sweep_readback(self, s: Sweep, levels: np.ndarray, start: int, t0: float) -> np.ndarray:
+    def _sweep_reader(self, s: Sweep, levels: np.ndarray, start: int, t0: float):
+        """``fetch(final)`` for :meth:`_follow`: the readings of this test not yet returned,
+        from ``DO`` of the current, the voltage and the timestamps."""
         k, ch, n = self.kxci, self.smu, len(levels)
-        i, ci = parse_do(k.query(f"DO 'I{ch}'"), n)
-        v, cv = parse_do(k.query(f"DO 'V{ch}'"), n)
-        stamps, _ = parse_do(k.query(f"DO 'I{ch}T'"), n)
-        out = np.zeros(n, dtype=READING)
-        out["t"] = t0 + stamps
-        out["t"] = np.maximum(out["t"], self._t_last)
-        self._stamp(out["t"][-1])
-        out["source"] = levels
-        out["v"], out["i"] = v, i
-        # A voltage source's limit shows on the current reading, a current source's on the voltage.
-        out["compliance"] = ci if s.source == "V" else cv
-        out["index"] = np.arange(start, start + n)
-        out["kind"] = KIND_POINT
-        return out
+        got = 0
+
+        def fetch(final: bool) -> np.ndarray:
+            nonlocal got
+            i, ci = parse_do(k.query(f"DO 'I{ch}'"))
+            v, cv = parse_do(k.query(f"DO 'V{ch}'"))
+            stamps, _ = parse_do(k.query(f"DO 'I{ch}T'"))
+            m = min(len(i), len(v), len(stamps))  # a reading may land between the three DOs
+            if m > n or (final and m != n):
+                raise ProtocolError(f"the test made {m} readings where the sweep has {n} points")
+            out = np.zeros(m - got, dtype=READING)
+            out["t"] = np.maximum(t0 + stamps[got:m], self._t_last)
+            out["source"] = levels[got:m]
+            out["v"], out["i"] = v[got:m], i[got:m]
+            # A voltage source's limit shows on the current reading, a current source's on the voltage.
+            out["compliance"] = (ci if s.source == "V" else cv)[got:m]
+            out["index"] = np.arange(start + got, start + m)
+            out["kind"] = KIND_POINT
+            if m > got:
+                self._stamp(out["t"][-1])
+            got = m
+            return out
+
+        return fetch
 
     # -- PulseTrain: PMU ---------------------------------------------------------------
     def _pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
-        per_chunk = max(1, min(PMU_MAX_BURST, PMU_PAGE, int(CHUNK_SECONDS / p.period)))
         if _standard_mode(p):
-            yield from self._standard_pulses(p, per_chunk)
+            yield from self._standard_pulses(p)
         else:
-            yield from self._sarb_pulses(p, per_chunk)
+            yield from self._sarb_pulses(p)
 
     def _pmu_setup(self, mode: int, p: PulseTrain) -> None:
         k, ch = self.kxci, self.pmu
@@ -566,7 +603,8 @@ class Keithley4200A(SourceMeasure):
         # (the default LOAD of 1 Mohm would halve it into a 50 ohm LRS).
         k.command(f":PMU:LLEC:CONFIGURE {ch},1")
 
-    def _standard_pulses(self, p: PulseTrain, per_chunk: int) -> Iterator[np.ndarray]:
+    def _standard_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
+        """One burst of identical pulses (<= 10000), its spot means streamed while it runs."""
         k, ch = self.kxci, self.pmu
         edge = sarb.edge_time(p.width)
         self._pmu_setup(0, p)
@@ -574,34 +612,32 @@ class Keithley4200A(SourceMeasure):
         # The train's amplitude is counted from the base; ours are absolute tops.
         k.command(f":PMU:PULSE:TRAIN {ch},{num(p.base)},{num(p.amplitudes[0] - p.base)}")
         k.command(f":PMU:PULSE:TIMES {ch},{num(p.period)},{num(p.width)},{num(edge)},{num(edge)},0")
-        done, count = 0, None
-        while done < p.count:
-            n = min(per_chunk, p.count - done)
-            if n != count:
-                k.command(f":PMU:PULSE:BURST:COUNT {n}")
-                count = n
-            if done == 0:
-                k.command(f":PMU:OUTPUT:STATE {ch},1")  # takes effect at EXECUTE
-            values, status, t0 = self._pmu_execute(n * p.period, n)
-            # Standard spot mean: VH,IH,TH,SH (top of the pulse), then the base values.
-            out = np.zeros(n, dtype=READING)
-            out["t"] = np.maximum(t0 + values[:, 2], self._t_last)
-            out["source"] = p.amplitudes[done:done + n]
-            out["v"], out["i"] = values[:, 0], values[:, 1]
-            out["compliance"] = pmu_compliance(status)
-            out["index"] = np.arange(done, done + n)
-            out["kind"] = KIND_PULSE
-            self._stamp(out["t"][-1])
-            done += n
-            yield out
+        k.command(f":PMU:PULSE:BURST:COUNT {p.count}")
+        k.command(f":PMU:OUTPUT:STATE {ch},1")  # takes effect at EXECUTE
 
-    def _sarb_pulses(self, p: PulseTrain, per_chunk: int) -> Iterator[np.ndarray]:
+        def readings(first: int, points: np.ndarray, t0: float) -> np.ndarray:
+            # Standard spot mean: VH,IH,TH,SH (top of the pulse), then VL,IL,TL,SL (base).
+            out = np.zeros(len(points), dtype=READING)
+            out["t"] = t0 + points[:, 2]
+            out["source"] = p.amplitudes[first:first + len(points)]
+            out["v"], out["i"] = points[:, 0], points[:, 1]
+            out["compliance"] = pmu_compliance(points[:, 3].astype(np.int64))
+            out["index"] = np.arange(first, first + len(points))
+            out["kind"] = KIND_PULSE
+            return out
+
+        yield from self._pmu_execute(p.count * p.period, p.count, readings)
+
+    def _sarb_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
+        """Segment Arb: one sequence per distinct (pulse, read), looped over identical runs;
+        one execution per list of at most 128 runs, each streamed while it runs."""
         k, ch = self.kxci, self.pmu
         self._pmu_setup(1, p)
         defined: dict[tuple[float, float | None], int] = {}
+        per_pulse = 2 if p.read_levels is not None else 1
         done = 0
-        reads = p.read_levels is not None
-        for chunk in sarb.split_runs(sarb.runs(p.amplitudes, p.read_levels), per_chunk):
+        for n_run, chunk in enumerate(sarb.split_runs(sarb.runs(p.amplitudes, p.read_levels),
+                                                      PMU_MAX_SAMPLES // per_pulse)):
             entries = []
             for a, r, loops in chunk:
                 key = (a, r)
@@ -612,12 +648,10 @@ class Keithley4200A(SourceMeasure):
                     self._define_sequence(defined[key], sarb.period_sequence(a, r, p))
                 entries.append(f"{defined[key]},{loops}")
             k.command(f":PMU:SARB:WFM:SEQ:LIST {ch},{','.join(entries)}")
-            if done == 0:
+            if n_run == 0:
                 k.command(f":PMU:OUTPUT:STATE {ch},1")
             n = sum(loops for _, _, loops in chunk)
-            per_pulse = 2 if reads else 1
-            values, status, t0 = self._pmu_execute(n * p.period, n * per_pulse)
-            yield self._sarb_readings(p, values, status, t0, done, n, per_pulse)
+            yield from self._pmu_execute(n * p.period, n * per_pulse, self._sarb_readings(p, done, per_pulse))
             done += n
 
     def _define_sequence(self, number: int, seq: sarb.Sequence) -> None:
@@ -636,55 +670,65 @@ class Keithley4200A(SourceMeasure):
                 suffix = "" if b == 0 else ":ADD"
                 self.kxci.command(f":PMU:SARB:SEQ:{name}{suffix} {ch},{number},{','.join(batch)}")
 
-    def _sarb_readings(self, p: PulseTrain, values: np.ndarray, status: np.ndarray, t0: float,
-                       first: int, n: int, per_pulse: int) -> np.ndarray:
-        out = np.zeros(n * per_pulse, dtype=READING)
-        out["t"] = np.maximum(t0 + values[:, 2], self._t_last)
-        out["v"], out["i"] = values[:, 0], values[:, 1]
-        out["compliance"] = pmu_compliance(status)
-        pulse = np.repeat(np.arange(first, first + n), per_pulse)
-        out["index"] = pulse
-        if per_pulse == 2:
-            out["kind"][0::2], out["kind"][1::2] = KIND_PULSE, KIND_READ
-            out["source"][0::2] = p.amplitudes[first:first + n]
-            out["source"][1::2] = p.read_levels[first:first + n]
-        else:
-            out["kind"] = KIND_PULSE
-            out["source"] = p.amplitudes[first:first + n]
-        self._stamp(out["t"][-1])
-        return out
+    def _sarb_readings(self, p: PulseTrain, first_pulse: int, per_pulse: int):
+        """``readings(first_point, points, t0)`` for one Segment Arb execution: V,I,T,S per
+        measured segment, the pulse top then (with reads) the read of each period."""
+        def readings(first: int, points: np.ndarray, t0: float) -> np.ndarray:
+            k = np.arange(first, first + len(points))
+            pulse = first_pulse + k // per_pulse
+            is_read = (k % per_pulse) == 1
+            out = np.zeros(len(points), dtype=READING)
+            out["t"] = t0 + points[:, 2]
+            out["v"], out["i"] = points[:, 0], points[:, 1]
+            out["compliance"] = pmu_compliance(points[:, 3].astype(np.int64))
+            out["index"] = pulse
+            out["kind"] = np.where(is_read, KIND_READ, KIND_PULSE)
+            out["source"] = p.amplitudes[pulse]
+            if per_pulse == 2:
+                out["source"][is_read] = p.read_levels[pulse[is_read]]
+            return out
 
-    def _pmu_execute(self, expected: float, points: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """EXECUTE, wait for ``:PMU:TEST:STATUS?`` 0, fetch every point in pages of 2048.
+        return readings
 
-        Returns (values V, I, T per point; status words per point; driver time at start).
-        """
+    def _pmu_execute(self, expected: float, points: int, readings) -> Iterator[np.ndarray]:
+        """EXECUTE and stream the points as ``:PMU:DATA:COUNT?`` grows (pages of 2048),
+        until ``:PMU:TEST:STATUS?`` reads 0 and all ``points`` are in."""
         k, ch = self.kxci, self.pmu
         k.checkpoint()
-        t0 = k.clock()
+        t0 = max(k.clock(), self._t_last)  # the PMU's T counts from EXECUTE
+        got = 0
+
+        def fetch(final: bool) -> np.ndarray | None:
+            nonlocal got
+            count = parse_int(k.query(f":PMU:DATA:COUNT? {ch}"), ":PMU:DATA:COUNT?")
+            if count > points or (final and count != points):
+                raise ProtocolError(f"the PMU holds {count} points where this train makes {points}")
+            pages = []
+            while got < count:
+                n = min(PMU_PAGE, count - got)
+                pages.append(readings(got, self._pmu_page(k.query(f":PMU:DATA:GET {ch},{got},{n}"), n), t0))
+                got += n
+            if not pages:
+                return None
+            out = np.concatenate(pages)
+            out["t"] = np.maximum(out["t"], self._t_last)
+            self._stamp(out["t"][-1])
+            return out
+
         self._test_running = True
         k.command(":PMU:EXECUTE")
-        self._wait(expected, lambda: parse_int(k.query(":PMU:TEST:STATUS?"), ":PMU:TEST:STATUS?") != 0)
+        yield from self._follow(expected, lambda: parse_int(k.query(":PMU:TEST:STATUS?"),
+                                                            ":PMU:TEST:STATUS?") != 0, fetch)
         self._test_running = False
-        count = parse_int(k.query(f":PMU:DATA:COUNT? {ch}"), ":PMU:DATA:COUNT?")
-        if count != points:
-            raise ProtocolError(f"the PMU holds {count} points where this train makes {points}")
-        values, status = [], []
-        for start in range(0, count, PMU_PAGE):
-            n = min(PMU_PAGE, count - start)
-            v, s = self._pmu_page(k.query(f":PMU:DATA:GET {ch},{start},{n}"), n)
-            values.append(v)
-            status.append(s)
-        return np.concatenate(values), np.concatenate(status), t0
 
-    def _pmu_page(self, reply: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """One page of spot-mean points, ``V,I,T,S`` (Segment Arb) or
-        ``VH,IH,TH,SH,VL,IL,TL,SL`` (standard pulse: the top of the pulse comes first)."""
+    def _pmu_page(self, reply: str, n: int) -> np.ndarray:
+        """One page of spot-mean points as rows V, I, T, S: from ``V,I,T,S`` (Segment Arb) or
+        ``VH,IH,TH,SH,VL,IL,TL,SL`` (standard pulse, whose top comes first)."""
         points = parse_pmu_points(reply, status_columns=(3, 7))
         if len(points) != n or points.shape[1] not in (4, 8):
             raise ProtocolError(f"a PMU data page held {len(points)} points of {points.shape[1]} values "
                                 f"where {n} points of 4 or 8 were asked")
-        return points[:, :3], points[:, 3].astype(np.int64)
+        return points[:, :4]
 
     # -- Sampling: user mode -----------------------------------------------------------
     def _sampling(self, s: Sampling) -> Iterator[np.ndarray]:

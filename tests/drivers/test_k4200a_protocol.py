@@ -175,6 +175,21 @@ def test_a_list_longer_than_4096_runs_as_two_tests_each_yielding_its_chunk():
     assert chunks[1]["t"][0] > chunks[0]["t"][-1]
 
 
+def test_a_kxci_that_refuses_data_during_a_test_gets_it_at_the_end():
+    levels = np.linspace(0, 1, 200)  # 2 s: one read of the running test is due after 1 s
+    text = ",".join("%g" % x for x in levels)
+    items = ",".join(["N1E-6"] * 200)
+    stamps = ",".join("%g" % (0.01 * (k + 1)) for k in range(200))
+    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,0.01", A)] + sweep_setup(levels=text) + [
+        ("MD", A), ("ME1", A), ("SP", "16"),
+        ("DO 'I1'", "ERROR"), (":ERROR:LAST:GET", "Command not valid during test execution. (-980)"),
+        ("SP", "0"), ("DO 'I1'", items), ("DO 'V1'", items), ("DO 'I1T'", stamps)] + OFF_LAN
+    with k4200(pairs) as (inst, _):
+        chunks = list(inst.run(Sweep(levels, 1e-4, step_time=0.01, nplc=0.01)))
+        assert not inst._live  # and it will not ask again in this session
+    assert [len(c) for c in chunks] == [200]
+
+
 # --- PMU ----------------------------------------------------------------------------------
 
 PMU_SETUP = [(":PMU:RPM:CONFIGURE PMU1-1,0", A), (":PMU:SOURCE:RANGE 1,10", A)]

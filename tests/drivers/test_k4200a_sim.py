@@ -63,6 +63,21 @@ def test_voltage_sweep_reads_the_resistor_exactly_and_ends_off(smu, lab, resourc
     assert all_off(lab, resource)
 
 
+def test_a_sweep_streams_while_the_instrument_is_still_sweeping(smu, lab, resource):
+    levels = np.linspace(0, 1, 400)  # 4 s at 10 ms per point
+    stream = smu.run(Sweep(levels, 1e-3, step_time=10e-3, nplc=0.01))
+    first = next(stream)
+    assert 0 < len(first) < 400
+    assert not all_off(lab, resource)  # the test is still running on the instrument
+    data = np.concatenate([first] + list(stream))
+    assert data["index"].tolist() == list(range(400))
+    assert data["source"] == pytest.approx(levels, rel=1e-5)  # as sent: 6 significant digits
+    assert data["i"] == pytest.approx(data["source"] / R, rel=1e-6, abs=1e-12)
+    # The instrument's own step timing: 10 ms per point, seen in its timestamps.
+    assert np.diff(data["t"]) == pytest.approx(10e-3, abs=1e-6)  # stamps carry 7 digits
+    assert all_off(lab, resource)
+
+
 def test_compliance_points_are_flagged_and_limited(smu, lab, resource):
     levels = np.linspace(0, 1, 11)  # 10 kΩ: 100 µA at 1 V, limited to 50 µA
     (c,) = list(smu.run(Sweep(levels, 50e-6, step_time=5e-3, nplc=0.01)))
@@ -80,10 +95,12 @@ def test_current_sweep(smu, lab, resource):
     assert all_off(lab, resource)
 
 
-def test_a_long_list_streams_one_chunk_per_test(smu, resource):
-    levels = np.tile([0.0, 0.1], 2100)  # 4200 points: 4096 + 104
+def test_a_long_list_runs_as_chained_tests_streamed_while_they_run(smu, resource):
+    levels = np.tile([0.0, 0.1], 2100)  # 4200 points: tests of 4096 and 104, 10.5 s in all
     chunks = list(smu.run(Sweep(levels, 1e-3, step_time=2.5e-3, nplc=0.01)))
-    assert [len(c) for c in chunks] == [4096, 104]
+    ends = np.cumsum([len(c) for c in chunks])
+    assert len(chunks) >= 10  # about one chunk per second of sweep
+    assert 4096 in ends  # no chunk straddles the two tests
     data = np.concatenate(chunks)
     assert data["index"].tolist() == list(range(4200))
     assert data["i"] == pytest.approx(levels / R, abs=1e-12)
