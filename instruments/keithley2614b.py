@@ -158,9 +158,16 @@ class TSPLink(Instrument):
         return self._receive(message, timeout, self.read)
 
     def query_block(self, message: str, nbytes: int, timeout: float | None = None) -> bytes:
-        """Write ``message`` and read exactly ``nbytes`` bytes (a binary block may hold 0x0A)."""
+        """Write ``message`` and read exactly ``nbytes`` bytes. A binary block may hold 0x0A,
+        so the termination character is switched off for the read (one VISA read of the
+        whole block instead of one per 0x0A byte)."""
         self.send(message)
-        return self._receive(message, timeout, lambda: self.read_bytes(nbytes))
+        connection = self.adapter.connection
+        connection.read_termination = None
+        try:
+            return self._receive(message, timeout, lambda: self.read_bytes(nbytes))
+        finally:
+            connection.read_termination = "\n"
 
     def clear(self) -> None:
         """Device clear: drop replies nobody will read, cancel what blocks the interpreter."""

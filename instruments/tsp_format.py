@@ -47,18 +47,20 @@ def lua_table(name: str, values: Sequence[float], max_bytes: int = MAX_MESSAGE_B
     small table ``_C`` into place at an explicit offset (no ``#`` or ``table.getn``, so it
     runs on the instrument's Lua 5.0 and on newer Lua alike).
     """
-    texts = [num(v) for v in values]
-    if not texts:
+    array = np.asarray(values, dtype=float).ravel()
+    if array.size == 0:
         raise ValueError(f"the Lua table {name} would be empty")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"cannot send the Lua table {name}: it holds a value that is not a finite number")
+    texts = [f"{v:.9g}" for v in array.tolist()]  # as num(), without a check per value
+    # Piece boundaries from the running length of "a, b, c": one searchsorted per piece.
+    ends = np.cumsum([len(t) + 2 for t in texts])
+    budget = max_bytes - len(name) - 80  # room for the copy loop around a later piece
     messages: list[str] = []
     start = 0
     while start < len(texts):
-        prefix = f"{name} = {{" if start == 0 else "_C = {"
-        budget = max_bytes - len(prefix) - 60  # room for the copy loop of later pieces
-        stop, size = start, 0
-        while stop < len(texts) and (stop == start or size + len(texts[stop]) + 2 <= budget):
-            size += len(texts[stop]) + 2
-            stop += 1
+        used = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, used + budget, side="right")), start + 1)
         body = ", ".join(texts[start:stop])
         if start == 0:
             messages.append(f"{name} = {{{body}}}")
