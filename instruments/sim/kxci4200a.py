@@ -8,7 +8,8 @@ Framing
 -------
 - ``framing="ethernet"``: commands and replies end in NUL (``b"\\0"``). Every message
   gets exactly one reply: its data if a command in it produced data, else ``ACK``.
-  Several data replies in one message are joined with ``,``.
+  Several data replies in one message are joined with ``,``. A blank message (only
+  white space, e.g. a doubled terminator) is ignored and not answered.
 - ``framing="gpib"``: LF terminators both ways; set commands reply nothing; data, busy
   and errors show in the status byte (serial poll, or ``SP``).
 - **Errors** (this simulator's choice, the manual leaves it open): a message in which a
@@ -61,7 +62,8 @@ Modes and defaults: KXCI starts (and *RST returns) on the system page DE with ev
 defined as a 0 V constant; send ``US`` before DV/DI/TV/TI. ``EM 1,0`` (the default here)
 is the 4200A command set; ``EM 0,0`` is 4145 emulation (*OPT? and IT4 refused, buffers
 of 1024). After a system-mode test the SMUs it used stay on at 0 V, unless ``ST ch,1``
-put them in standby (off). Device clear (DCL): aborts any test, SMUs back to power-on
+put them in standby (off). After a PMU test its outputs stay on at the base voltage
+until ``:PMU:OUTPUT:STATE ch,0`` or ``:PMU:ABORT``. Device clear (DCL): aborts any test, SMUs back to power-on
 user-mode defaults with outputs off, PMU outputs off.
 
 Driver recipes (exact KXCI, one line = one message)
@@ -290,7 +292,10 @@ class K4200AEmulator(Emulator):
                 raise KxciError(-992, "the message holds non-ASCII bytes.") from None
             if any(ord(c) < 32 and c not in "\t\r\n" for c in text):
                 raise KxciError(-992, "the message holds control characters.")
-            for k, (head, args) in enumerate(split_message(text)):
+            commands = split_message(text)
+            if not commands:
+                return  # a blank message (a stray terminator) is not answered
+            for k, (head, args) in enumerate(commands):
                 if k:
                     self.spend(self.command_time)
                 out = self._command(head, args)

@@ -329,3 +329,26 @@ def test_waveform_rate_is_lowered_to_fit_65536_samples():
     b.ok(":PMU:EXECUTE")
     b.wait()
     assert 60000 <= int(b.q(":PMU:DATA:COUNT? 1")) <= 65536
+
+
+def test_step_is_the_outer_loop_and_channel_2_is_open_circuit():
+    b = Bench()
+    train(b, amplitude=0.5, count=1, load=1e4,
+          extra=(":PMU:SWEEP:PULSE:AMPLITUDE 1,0.1,0.2,0.1", ":PMU:RPM:CONFIGURE PMU1-2,0",
+                 ":PMU:PULSE:TIMES 2,0.01,0.005,1e-6,1e-6,0", ":PMU:STEP:PULSE:AMPLITUDE 2,1,2,1",
+                 ":PMU:OUTPUT:STATE 2,1"))
+    b.ok(":PMU:EXECUTE")
+    assert b.emu.outputs_on()["PMU1-2"]
+    b.wait()
+    assert [float(p[0]) for p in b.points(1)] == pytest.approx([0.1, 0.2, 0.1, 0.2])
+    ch2 = b.points(2)
+    # open circuit: the open-circuit voltage the PMU sets for a 1 Mohm load, no current
+    assert [float(p[0]) for p in ch2] == pytest.approx(np.array([1, 1, 2, 2]) * (1e6 + 50) / 1e6)
+    assert all(float(p[1]) == 0 for p in ch2)
+    assert int(ch2[0][3], 16) & 3 == 2
+
+
+def test_retain_config_keeps_a_channel_through_init():
+    b = Bench()
+    b.ok(":PMU:INIT 0", ":PMU:LOAD 1,50", ":PMU:LOAD 2,50", ":PMU:RETAIN:CONFIG 1,1", ":PMU:INIT 0")
+    assert b.emu.pmu.channels[1].load == 50 and b.emu.pmu.channels[2].load == 1e6
