@@ -4,6 +4,8 @@ Each test lists every message the driver must send and the instrument's reply, s
 reordered command (a limit after output on), a lost digit (1e-7 sent as 0.000000) or an
 extra round trip fails here.
 """
+from unittest.mock import PropertyMock
+
 import lupa
 import numpy as np
 import pytest
@@ -227,12 +229,15 @@ def test_long_sweep_streams_in_chunks_with_a_timeout_per_chunk():
         pairs.append((printbuffer(a, b), block(rows)))
     pairs += [(CHECKPOINT, "0"), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
-        sizes, timeouts = [], []
-        for chunk in smu.run(Sweep(levels, 1e-4, step_time=1e-3)):
-            sizes.append(len(chunk))
-        assert sizes == [500, 500, 200]
-        # the last setting is the default again; each chunk had its own timeout before that
-        assert smu.tsp.adapter.connection.timeout == 10_000
+        timeout, termination = PropertyMock(return_value=10_000), PropertyMock(return_value="\n")
+        connection = type(smu.tsp.adapter.connection)  # MagicMock: a class of its own
+        connection.timeout, connection.read_termination = timeout, termination
+        sizes = [len(chunk) for chunk in smu.run(Sweep(levels, 1e-4, step_time=1e-3))]
+    assert sizes == [500, 500, 200]
+    # 2 x the chunk's instrument time + 5 s for each blocking read, then the default again
+    assert [c.args[0] for c in timeout.call_args_list if c.args] == [6000, 10_000, 6000, 10_000, 5400, 10_000]
+    # the termination character is off while a binary block is read, on again after
+    assert [c.args[0] for c in termination.call_args_list if c.args] == [None, "\n"] * 3
     assert sum("_L" in m for m in setup) >= 3  # 1200 levels went out in several messages
 
 
