@@ -45,7 +45,6 @@ def nums(values) -> str:
 # --- replies in -----------------------------------------------------------------------
 
 _SPOT = re.compile(r"^\s*([A-Z])([A-Z])([VI])\s*([-+0-9.Ee]+)\s*$")
-_ITEM = re.compile(r"^\s*([A-Z]?)\s*([-+0-9.Ee]+)\s*$")
 _ERROR = re.compile(r"^(.*?)\s*\((-?\d+)\)\s*$", re.S)
 
 #: Status letters of TV/TI and DO items. Only C means the channel's own limit was in control.
@@ -79,29 +78,41 @@ def parse_spot(reply: str) -> tuple[float, bool, str]:
         raise ProtocolError(f"the 4200A sent an unreadable number in {reply!r}") from None
 
 
+_LETTER = re.compile(r"(^|,)\s*([A-Z]?)\s*")
+
+
 def parse_do(reply: str, expected: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A ``DO 'name'`` reply such as ``N 4.3555E-15,C1.0E-4,...``.
 
     Returns (values, compliance flags). Items without a status letter (timestamps) count as
     normal. ``expected``: the number of items the test produced, checked when given.
+    Vectorised: a running test's buffer is re-read as it grows, so this is a hot path.
     """
     text = clean(reply)
-    items = text.split(",") if text else []
-    values = np.empty(len(items))
-    flags = np.zeros(len(items), dtype=bool)
-    for k, item in enumerate(items):
-        m = _ITEM.match(item)
-        if not m:
-            raise ProtocolError(f"item {k} of a DO reply is {item!r}, not a reading")
-        letter, value = m.groups()
+    if not text:
+        values, flags = np.zeros(0), np.zeros(0, dtype=bool)
+    else:
+        letters = [m.group(2) for m in _LETTER.finditer(text)]
+        numbers = _LETTER.sub(r"\1", text).split(",")
         try:
-            values[k] = float(value)
+            values = np.array(numbers, dtype=float)
         except ValueError:
-            raise ProtocolError(f"item {k} of a DO reply is {item!r}, not a number") from None
-        flags[k] = letter == "C"
-    if expected is not None and len(items) != expected:
-        raise ProtocolError(f"a DO reply held {len(items)} readings where the test made {expected}")
+            bad = next(k for k, x in enumerate(numbers) if not _is_float(x))
+            raise ProtocolError(f"item {bad} of a DO reply is {text.split(',')[bad]!r}, not a reading") from None
+        if len(letters) != len(values):
+            raise ProtocolError(f"a DO reply has {len(values)} values but {len(letters)} status fields")
+        flags = np.array(letters) == "C"
+    if expected is not None and len(values) != expected:
+        raise ProtocolError(f"a DO reply held {len(values)} readings where the test made {expected}")
     return values, flags
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def parse_error(reply: str) -> tuple[int, str]:
