@@ -367,3 +367,27 @@ def test_the_driver_recipes_in_the_module_docstring_run_as_written():
     assert sweep["DO 'I1'"].startswith("N+0.000000E+00,N+1.000000E-05,")
     assert train[":PMU:DATA:COUNT? 1"] == "500"
     assert len(sarb) == 14  # Segment Arb: set up and started
+
+
+def test_two_interfaces_on_one_device_do_not_age_it_twice():
+    clock = VirtualClock()
+    device = Resistor(10e3)
+    lan = K4200AEmulator(device, clock, framing="ethernet")
+    gpib = K4200AEmulator(device, clock, framing="gpib")
+    for _ in range(3):
+        clock.advance(2.0)
+        lan.write(b"SP")
+        gpib.write(b"SP")
+        while lan.pop() or gpib.pop():
+            pass
+    assert device.t == pytest.approx(clock.now + 1e-3)  # the last SP ran 1 ms ahead
+
+
+def test_an_injected_fault_error_reads_back():
+    from instruments.sim.faults import FaultPlan
+
+    clock = VirtualClock()
+    emu = K4200AEmulator(Resistor(), clock, faults=FaultPlan().add("error", 2, code=-950, message="Power limit."))
+    for msg in (b"US", b"SP", b":ERROR:LAST:GET"):
+        emu.write(msg)
+    assert [r.data for r in iter(emu.pop, None)] == [b"ACK\0", b"0\0", b"Power limit. (-950)\0"]
