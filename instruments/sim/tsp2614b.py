@@ -95,6 +95,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import deque
 
 import lupa.lua54 as lupa_lua
@@ -114,7 +115,8 @@ FIRMWARE = "3.2.2"
 INSTRUCTION_BUDGET = 5_000  # x 10 000 Lua instructions per message
 LUA_MEMORY = 256 * 1024 * 1024
 ERROR_QUEUE_SIZE = 100
-MAX_PRINTBUFFER_VALUES = 4_000_000
+MAX_PRINTBUFFER_VALUES = 1_000_000
+WALL_LIMIT = 10.0  # s of real time one message may take (a Lua loop calling the instrument)
 MAX_DELAY = 1e7  # s: delay() longer than this is refused (1011)
 
 ASCII, REAL32, REAL64 = 1, 4, 5
@@ -123,12 +125,14 @@ BIGENDIAN, LITTLEENDIAN = 0, 1
 _SANDBOX = r"""
 local sethook = debug.sethook
 local budget = 0
+local overtime = nil
 local LIMIT = "instruction limit exceeded (endless loop?)"
 local function hook()
   budget = budget - 1
+  if budget >= 0 and overtime() then budget = -1 end
   if budget < 0 then error(LIMIT, 0) end
 end
-local function arm(n) budget = n; sethook(hook, "", 10000) end
+local function arm(n, late) budget = n; overtime = late; sethook(hook, "", 10000) end
 local function disarm() sethook() end
 local function check() if budget < 0 then error(LIMIT, 0) end end
 local rawpcall, rawxpcall, pack, unpack = pcall, xpcall, table.pack, table.unpack
@@ -226,6 +230,7 @@ class K2614BEmulator(Emulator):
         self.prompts = 0
         self.showerrors = 0
         self.timer_zero = 0.0
+        self.wall_limit = WALL_LIMIT  # real seconds one message may run
         self.timers = TimerTable()
         self._script: dict | None = None  # a loadscript being received
         self.buffers: list[ReadingBuffer] = []
@@ -319,12 +324,14 @@ class K2614BEmulator(Emulator):
     def new_buffer(self, capacity: int, *, dedicated: bool) -> LuaBuffer:
         buf = ReadingBuffer(capacity, dedicated=dedicated)
         buf.waiter = self._wait_for_reading
+        buf.catch_up = self._sync_all
         return LuaBuffer(buf)
 
     # --- messages --------------------------------------------------------------------------
     def execute(self, message: bytes) -> None:
         text = message.decode("latin-1")
         errors_before = len(self.errors)
+        self._sync_all()
         if self._script is None and text.strip().startswith("*"):
             self._common(text.strip())
         else:
@@ -397,7 +404,8 @@ class K2614BEmulator(Emulator):
         self._call(fn)
 
     def _call(self, fn) -> None:
-        self._arm(INSTRUCTION_BUDGET)
+        deadline = time.monotonic() + self.wall_limit
+        self._arm(INSTRUCTION_BUDGET, lambda: time.monotonic() > deadline)
         try:
             fn()
         except _Exit:
@@ -589,6 +597,11 @@ class K2614BEmulator(Emulator):
         return setter
 
     # --- time --------------------------------------------------------------------------------
+    def _sync_all(self) -> None:
+        """Bring both channels' devices and acquisitions up to the instrument's time."""
+        for smu in (self.smua, self.smub):
+            smu.sync()
+
     def _wait_for_reading(self, buffer: ReadingBuffer, index: int) -> None:
         """Advance the instrument's time until reading ``index`` of ``buffer`` exists."""
         for smu in (self.smua, self.smub):

@@ -76,6 +76,8 @@ class ReadingBuffer:
         self.cachemode = 1
         #: asks the instrument to advance its time until index ``i`` (1-based) is filled
         self.waiter: Callable[["ReadingBuffer", int], None] | None = None
+        #: brings every acquisition up to the instrument's present time
+        self.catch_up: Callable[[], None] | None = None
         self.clear()
 
     # --- storage ---------------------------------------------------------------------
@@ -158,6 +160,8 @@ class BufferColumn:
     def lua_len(self) -> int:
         return self.buffer.n
 
+    __len__ = lua_len
+
 
 class LuaBuffer:
     """The Lua face of a :class:`ReadingBuffer` (``smua.nvbuffer1``, ``mybuf``)."""
@@ -201,14 +205,18 @@ class LuaBuffer:
             return
         if x not in (0, 1):
             raise too_big(f"buffer.{key} = {x}") if x > 1 else too_small(f"buffer.{key} = {x}")
-        if key.startswith("collect") and self.buffer.n:
+        if key.startswith("collect") and self.buffer.n and getattr(self.buffer, key) != int(x):
             raise TSPError(5043, f"Cannot change {key} of a buffer that holds readings; clear it first")
         setattr(self.buffer, key, int(x))
 
     def lua_len(self) -> int:
         return self.buffer.n
 
+    __len__ = lua_len
+
     def clear(self, *_) -> None:
+        if self.buffer.catch_up is not None:
+            self.buffer.catch_up()
         if self.buffer.filled < self.buffer.n:
             raise TSPError(5044, "Cannot clear a reading buffer while an overlapped operation fills it")
         self.buffer.clear()

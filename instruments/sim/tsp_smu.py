@@ -33,12 +33,12 @@ MAX_MEASURE_COUNT = NV_CAPACITY
 
 CONST = {
     "OUTPUT_DCAMPS": 0, "OUTPUT_DCVOLTS": 1, "OUTPUT_OFF": 0, "OUTPUT_ON": 1,
-    "OUTPUT_HIGH_Z_MODE": 2, "OUTPUT_NORMAL": 0, "OUTPUT_ZERO": 2, "OUTPUT_HIGH_Z": 1,
+    "OUTPUT_NORMAL": 0, "OUTPUT_ZERO": 2, "OUTPUT_HIGH_Z": 1,
     "AUTORANGE_OFF": 0, "AUTORANGE_ON": 1, "AUTORANGE_FOLLOW_LIMIT": 2,
     "AUTOZERO_OFF": 0, "AUTOZERO_ONCE": 1, "AUTOZERO_AUTO": 2,
     "DISABLE": 0, "ENABLE": 1, "SOURCE_IDLE": 0, "SOURCE_HOLD": 1,
     "DELAY_OFF": 0, "DELAY_AUTO": -1, "SENSE_LOCAL": 0, "SENSE_REMOTE": 1, "SENSE_CALA": 3,
-    "LIMIT_AUTO": 0, "FILTER_MOVING_AVG": 0, "FILTER_REPEAT_AVG": 1, "FILTER_MEDIAN": 2,
+    "LIMIT_AUTO": 0, "FILTER_OFF": 0, "FILTER_ON": 1, "REL_OFF": 0, "REL_ON": 1, "FILTER_MOVING_AVG": 0, "FILTER_REPEAT_AVG": 1, "FILTER_MEDIAN": 2,
 }
 
 
@@ -71,6 +71,16 @@ def check_level(x: float, lo: float, hi: float, what: str) -> float:
     if x < lo:
         raise too_small(f"{what} = {x} (minimum {lo})")
     return x
+
+
+class Options(LuaObject):
+    """A small settings table (``measure.filter``, ``measure.rel``): stored, not simulated
+    (readings are neither filtered nor offset; drivers here leave both off)."""
+
+    def __init__(self, **defaults) -> None:
+        self.RW = tuple(defaults)
+        for k, v in defaults.items():
+            setattr(self, k, v)
 
 
 class _Settings(LuaObject):
@@ -207,7 +217,8 @@ class Source(_Settings):
 
 class Measure(_Settings):
     RW = ("nplc", "rangei", "rangev", "autorangei", "autorangev", "lowrangei", "lowrangev",
-          "delay", "delayfactor", "count", "interval", "autozero", "rel", "filter")
+          "delay", "delayfactor", "count", "interval", "autozero")
+    RO = ("rel", "filter")
     METHODS = ("i", "v", "iv", "r", "p", "overlappedi", "overlappedv", "overlappediv",
                "overlappedr", "overlappedp")
 
@@ -224,8 +235,8 @@ class Measure(_Settings):
         self.count = 1
         self.interval = 0.0
         self.autozero = 2
-        self.rel = None
-        self.filter = None
+        self.rel = Options(enable=0, level=0.0, leveli=0.0, levelv=0.0)
+        self.filter = Options(enable=0, count=1, type=1)
 
     def set_nplc(self, value) -> None:
         self.nplc = check_level(lua_number(value, "measure.nplc"), 0.001, 25.0, "measure.nplc")
@@ -269,12 +280,6 @@ class Measure(_Settings):
 
     def set_autozero(self, value) -> None:
         self.autozero = Source._flag(self, value, "measure.autozero", (0, 1, 2))
-
-    def set_rel(self, value) -> None:
-        raise runtime("measure.rel is not simulated")
-
-    def set_filter(self, value) -> None:
-        raise runtime("measure.filter is not simulated")
 
     # spot and overlapped measurements: return i then v for iv, like the instrument
     def i(self, *bufs):

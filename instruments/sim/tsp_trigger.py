@@ -160,6 +160,8 @@ class TimerTable:
     def lua_len(self) -> int:
         return 8
 
+    __len__ = lua_len
+
 
 def lua_list(table, what: str, limit: int = 100_000) -> list[float]:
     """A Lua table of numbers (1..n) as a Python list."""

@@ -303,3 +303,24 @@ def test_random_bytes_never_escape(emu):
     emu.clear()
     send(emu, "errorqueue.clear() reset()")
     assert text(emu, "print(localnode.model)") == "2614B"
+
+
+def test_a_lua_loop_calling_the_instrument_is_stopped_by_the_wall_clock_guard(emu):
+    emu.wall_limit = 0.2
+    send(emu, "smua.source.output = 1 smua.measure.nplc = 0.001")
+    send(emu, "for k = 1, 1e9 do smua.measure.i() end")
+    code, msg = next_error(emu)
+    assert code == -286 and "limit" in msg
+    assert text(emu, "print(smua.measure.i())") == "0.00000e+00"
+
+
+def test_buffers_and_options_tables(emu):
+    send(emu, "smua.measure.filter.enable = smua.FILTER_OFF smua.measure.rel.enable = 0",
+         "smua.source.output = 1 smua.measure.count = 3 smua.measure.i(smua.nvbuffer1)",
+         "smua.nvbuffer1.collecttimestamps = 1")  # unchanged value: allowed with readings
+    assert text(emu, "print(smua.nvbuffer1.n, smua.nvbuffer1.readings.n)") == "3.00000e+00\t3.00000e+00"
+    send(emu, "smua.nvbuffer1.collectsourcevalues = 1")
+    assert next_error(emu)[0] == 5043
+    send(emu, "smua.nvbuffer1.clear() smua.nvbuffer1.collectsourcevalues = 1")
+    assert text(emu, "print(smua.nvbuffer1.n)") == "0.00000e+00"
+    assert drain_errors(emu) == []

@@ -57,7 +57,7 @@ def test_ten_thousand_point_sweep_read_back_in_chunks():
     assert text(emu, "print(status.operation.sweeping.condition)") == "0.00000e+00"
     # the device lived through the whole sweep in a few vectorised calls, not one per point
     assert len(dev.drives) < 20
-    assert dev.t == pytest.approx(t0 + n * STEP, abs=1e-9)  # evaluated up to the sweep's end
+    assert t0 + n * STEP - 1e-9 <= dev.t <= emu.busy_until + 1e-9  # lived up to the last message
 
 
 def test_printbuffer_blocks_until_the_index_is_measured():
@@ -109,7 +109,7 @@ def test_abort_stops_the_sweep_and_leaves_the_output_on():
     send(emu, "smua.source.output = smua.OUTPUT_OFF")
     assert emu.outputs_on()["smua"] is False
     send(emu, "delay(2)", "smua.source.levelv = 0")  # output off: the device rests
-    assert dev.rests[-1] == pytest.approx(2.0 + 2 * 100e-6, abs=1e-9)  # delay + two messages
+    assert dev.rests[-1] == pytest.approx(2.0 + 100e-6, abs=1e-9)  # delay + the next message
     assert drain_errors(emu) == []
 
 
@@ -274,3 +274,12 @@ def test_a_memristor_sweeps_through_the_emulator():
     limited = status.astype(int) & 0x40 != 0
     assert limited.any() and np.all(np.abs(i[limited]) > 0.98e-4) and np.all(np.abs(i[~limited]) < 1e-4)
     assert drain_errors(emu) == []
+
+
+def test_a_finished_sweep_can_be_cleared_in_the_same_message():
+    emu, _ = make()
+    send(emu, *SETUP, "smua.trigger.source.linearv(0, 1, 100) smua.trigger.count = 100", "smua.source.output = 1",
+         "smua.trigger.initiate() delay(1) smua.nvbuffer1.clear()")
+    assert drain_errors(emu) == []
+    send(emu, "smua.trigger.initiate() smua.nvbuffer2.clear()")  # still filling: refused
+    assert [code for code, _ in drain_errors(emu)] == [5044]
