@@ -204,3 +204,26 @@ def test_a_refused_request_sends_nothing(smu, lab, resource):
     with pytest.raises(CapabilityError, match="10 V"):
         list(smu.run(PulseTrain.uniform(12.0, 5, width=1e-3, period=5e-3, compliance=1e-3)))
     assert emulator.messages == before
+
+
+def test_a_set_sweep_on_the_bfo_memristor_is_held_at_its_compliance(resource):
+    spec = sim_library("bfo", seed=1)
+    lab = get_lab(spec)
+    lab.reset()
+    with Keithley4200A(resource, visa_library=spec) as smu:
+        levels = np.r_[np.linspace(0, 5, 101), np.linspace(5, 0, 101)[1:]]  # forms, then SETs
+        data = np.concatenate(list(smu.run(Sweep(levels, 1e-3, step_time=10e-3, nplc=0.01))))
+    assert data["compliance"].sum() > 20
+    assert np.all(np.abs(data["i"]) <= 1e-3 * 1.001)
+    assert np.all(np.abs(data["i"][data["compliance"]]) >= 0.9e-3)
+    assert all_off(lab, resource)
+    lab.reset()
+
+
+def test_open_smu_picks_this_driver_from_the_resource_string(lab, resource):
+    from instruments.connect import open_smu
+
+    with open_smu(resource, visa_library=SPEC) as smu:
+        assert isinstance(smu, Keithley4200A)
+        assert smu.read(0.5, compliance=1e-3)["i"][0] == pytest.approx(0.5 / R, rel=1e-6)
+    assert all_off(lab, resource)
