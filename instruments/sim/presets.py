@@ -1,13 +1,64 @@
-"""Simulated devices by name and seed: same name and seed, same data."""
+"""Simulated devices by name and seed: same name and seed, same data.
+
+- ``ag-nanowire``: a single Ag nanowire with a nanogap (Pt contacts), a few-atom
+  filament; current sweeps of 0–20 µA climb a staircase of 1–4 G0.
+- ``bfo``: a graphene/BiFeO3/FTO stack; bipolar 0→3→0→−3→0 V sweeps with 2–10 mA
+  compliance climb to ~25 G0 (measured, R_s included) and reset to HRS.
+- ``ohmic``: a plain resistor (``resistance=`` in ohm, ``noise=`` relative).
+"""
 from __future__ import annotations
 
-from instruments.sim.device import Device, Resistor
+from dataclasses import fields
 
-PRESETS = ("ohmic",)
+from instruments.sim.device import Device, Resistor
+from instruments.sim.memristor import Memristor, MemristorParams
+
+PRESETS = ("ag-nanowire", "bfo", "ohmic")
+
+#: Each preset's departures from the §6.5 defaults of :class:`MemristorParams`.
+PRESET_PARAMS: dict[str, dict[str, float]] = {
+    "ag-nanowire": dict(
+        n_max=5,  # a nanogap bridged by a few atoms
+        dx=1.0,  # monovalent Ag: one atom opens one channel, integer plateaus
+        phi_open=0.6, phi_c=0.4,
+        r_s=300.0,  # contacts and the rest of the wire
+        g_gap=2e-7,  # nanogap tunnelling, ~5 Mohm
+        nu_g=1e13, e_a=0.8, q_field=0.12,
+        nu_r=1e13, e_r=0.8,
+        e_d=0.78, de_atom=0.08,  # 1 G0 lives minutes at rest, 3 G0 hours
+        r_th=1e5,
+        rtn_count=1, rtn_amp=0.08,
+        v_form=5.17,  # breakdown of the pristine wire into a nanogap
+        g_pristine=1e-3,  # an intact nanowire: ~1 kohm
+    ),
+    "bfo": dict(
+        n_max=50,  # a wide filament; with R_s it reads up to ~25 G0, where transport turns diffusive
+        dx=0.5,  # half-open partial channel: (n + ½) plateaus
+        phi_open=1.5, phi_c=0.3,  # channels stay open up to ~3 V on the filament
+        r_s=250.0,  # graphene/FTO electrodes and the rest of the BFO layer
+        g_gap=3e-6,  # HRS ~0.05 G0
+        nu_g=1e13, e_a=1.045, q_field=0.35,  # SET from ~1 V at 1 V/s; ~6 channels per 1.5 V, 5 ms pulse
+        nu_r=1e13, e_r=0.815, q_rupture=0.08,  # RESET pulses of -1.5 V, 5 ms remove ~20 % ...
+        rupture_order=2.0,  # ... of a wide filament, a few % of a thin one: slow steps at the end
+        e_d=0.95, de_atom=0.05,  # retention beyond 6e3 s from a few G0 up
+        r_th=5e3,  # a vertical stack sinks heat well
+        rtn_count=2, rtn_amp=0.1,
+        v_form=4.0, g_pristine=1e-8,
+    ),
+}
 
 
 def make_device(preset: str = "ohmic", seed: int = 0, **params: float) -> Device:
-    """A fresh device of the named preset; ``params`` override the preset's parameters."""
+    """A fresh device of the named preset; ``params`` override the preset's parameters
+    (any :class:`MemristorParams` field; for ``ohmic``: ``resistance``, ``noise``)."""
     if preset == "ohmic":
         return Resistor(seed=seed, **params)
-    raise ValueError(f"unknown simulated device {preset!r}; choose one of {', '.join(PRESETS)}")
+    if preset not in PRESET_PARAMS:
+        raise ValueError(f"unknown simulated device {preset!r}; choose one of {', '.join(PRESETS)}")
+    known = {f.name for f in fields(MemristorParams)}
+    state = {k: params.pop(k) for k in ("n_channels", "x") if k in params}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) for {preset!r}: {', '.join(unknown)}")
+    merged = {**PRESET_PARAMS[preset], **params}
+    return Memristor(MemristorParams(**merged), seed=seed, **state)

@@ -1,0 +1,509 @@
+"""A filamentary memristor with quantised conductance (plateaus-and-physics.md §6).
+
+State: N fully open channels (atoms in the narrowest cross-section of the filament)
+plus one partial channel whose progress x ∈ [0, 1) advances in steps of ``dx``.
+
+Conductance (§6.1): each channel follows the Miranda–Suñé quantum-point-contact I–V,
+so open channels carry G0, the partial channel carries ~0 (x = 0) or G0/2 (x = ½) at a
+low read bias, and G0/2 once the bias straddles its barrier: plateaus near n·G0 and,
+under bias, (n+½)·G0. With N = 0 a tunnelling gap g_gap remains (HRS). A series
+resistance R_s sits between the SMU and the filament.
+
+Kinetics (§6.2), one event moves x by ±dx:
+- growth (V_f > 0): k₊ = ν_g·e^(−E_a/kT)·sinh(q·V_f/kT)·(1 − N/N_max)
+- rupture (V_f < 0): k₋ = ν_r·e^(−E_r/kT)·sinh(q·|V_f|/kT)·(N + x)
+- thermal dissolution (any bias): k_d = ν_d·e^(−(E_d + N·ΔE)/kT), thin filaments first
+- Joule heating: T = T₀ + R_th·|V_f·I|.
+Self-limitation needs no special code: under compliance or current drive V_f = I/G_f
+falls as N grows, and k₊ collapses with it.
+
+Speed: within a drive, steps are processed in windows assuming the state is constant;
+per-step rates are computed with numpy, the cumulative hazard is compared with one
+exponential draw, and the simulation jumps straight to the step where the next event
+happens. Events are rare compared with steps (that is why plateaus exist).
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from instruments.sim.device import Drive, Measured, clamp_to_compliance
+from instruments.sim.noise import FlickerNoise, TelegraphNoise, autorange, read_noise
+from labqc.units import G0
+
+K_B = 8.617333262e-5  # Boltzmann constant, eV/K
+_RATE_MAX = 1e9  # /s: caps runaway rates so cumulative hazards stay finite
+_SINH_ARG_MAX = 200.0
+
+
+@dataclass
+class MemristorParams:
+    """Parameters of one device (defaults: §6.5 of plateaus-and-physics.md)."""
+
+    # --- quantum point contact (Miranda–Suñé) ---
+    alpha: float = 10.0  # barrier curvature, 1/eV
+    beta: float = 0.5  # fraction of the bias dropping on the source side
+    phi_open: float = 0.5  # depth of an open channel's barrier, eV (φ = −phi_open)
+    phi_c: float = 0.3  # barrier of the partial channel at x = 0, eV (φ = phi_c·(1 − 2x))
+    n_max: int = 30  # most channels the constriction can hold
+    dx: float = 0.5  # progress of the partial channel per growth/rupture event
+    level_spread: float = 0.02  # atomic-arrangement spread of each level, G0 (rms)
+    # --- circuit ---
+    r_s: float = 200.0  # series resistance, ohm
+    g_gap: float = 1e-6  # tunnelling-gap conductance with no channel open (HRS), S
+    # --- kinetics ---
+    nu_g: float = 1e13  # attempt frequency of growth, 1/s
+    e_a: float = 0.8  # activation energy of growth, eV
+    nu_r: float = 1e13  # attempt frequency of rupture, 1/s
+    e_r: float = 0.8  # activation energy of field-driven rupture, eV
+    q_rupture: float = 0.05  # barrier lowering per volt for rupture, eV/V
+    rupture_order: float = 1.0  # rupture ∝ (N + x)^order: 1 = every atom alike, 2 = wide filaments go first
+    q_field: float = 0.05  # γ·a·z·e/(2L): barrier lowering per volt on the filament, eV/V
+    nu_d: float = 1e13  # attempt frequency of thermal dissolution, 1/s
+    e_d: float = 0.8  # dissolution barrier of a bare contact, eV
+    de_atom: float = 0.05  # extra dissolution barrier per open channel, eV
+    r_th: float = 1e5  # thermal resistance of the filament, K/W
+    t0: float = 300.0  # ambient temperature, K
+    # --- noise ---
+    read_a: float = 1e-9  # current-read noise floor on the 100 µA range, A (scales with range)
+    read_b: float = 5e-4  # relative current-read noise (σ_I = a + b|I|)
+    read_va: float = 10e-6  # voltage-read noise floor on the 1 V range, V
+    read_vb: float = 2e-4  # relative voltage-read noise
+    flicker: float = 1e-3  # 1/f noise: total rms of δG/G (0.01–1 %)
+    rtn_count: int = 1  # two-level fluctuators
+    rtn_amp: float = 0.1  # RTN amplitude, G0 (on a 1-channel filament; ∝ 1/√N)
+    rtn_tau_min: float = 0.1  # shortest mean RTN dwell, s
+    rtn_tau_max: float = 10.0  # longest mean RTN dwell, s
+    # --- variability ---
+    d2d: float = 0.3  # device-to-device: lognormal σ of the attempt frequencies
+    d2d_rs: float = 0.1  # device-to-device: relative σ of R_s and N_max
+    c2c: float = 0.2  # cycle-to-cycle: lognormal σ of growth/rupture rates, redrawn at each HRS
+    # --- forming / breakdown of a pristine device (off by default) ---
+    pristine: bool = False  # start unformed
+    g_pristine: float = 1e-8  # conductance of the unformed device, S
+    v_form: float = 5.0  # |V| at which forming (or nanowire breakdown) happens, V
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool):
+                continue
+            if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+                raise ValueError(f"memristor parameter {f.name} must be a finite number, got {value!r}")
+        positive = ("alpha", "phi_c", "dx", "nu_g", "nu_r", "nu_d", "t0", "alpha", "g_gap",
+                    "g_pristine", "v_form", "rtn_tau_min", "rtn_tau_max", "q_field", "q_rupture", "rupture_order")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"memristor parameter {name} must be > 0, got {getattr(self, name)!r}")
+        non_negative = ("r_s", "phi_open", "e_a", "e_r", "e_d", "de_atom", "r_th", "read_a",
+                        "read_b", "read_va", "read_vb", "flicker", "rtn_count", "rtn_amp",
+                        "level_spread", "d2d", "d2d_rs", "c2c")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ValueError(f"memristor parameter {name} must be >= 0, got {getattr(self, name)!r}")
+        if self.n_max < 1 or int(self.n_max) != self.n_max:
+            raise ValueError(f"memristor parameter n_max must be an integer >= 1, got {self.n_max!r}")
+        if not 0 <= self.beta <= 1:
+            raise ValueError(f"memristor parameter beta must lie in [0, 1], got {self.beta!r}")
+        if not 0 < self.dx <= 1:
+            raise ValueError(f"memristor parameter dx must lie in (0, 1], got {self.dx!r}")
+        if self.rtn_tau_max < self.rtn_tau_min:
+            raise ValueError("memristor parameter rtn_tau_max must be >= rtn_tau_min")
+        self.n_max = int(self.n_max)
+        self.rtn_count = int(self.rtn_count)
+
+
+@dataclass(frozen=True)
+class MemristorState:
+    """A summary for tests and emulators."""
+
+    n_channels: int  # N, fully open channels
+    x: float  # progress of the partial channel
+    conductance: float  # low-bias conductance with R_s, S
+    formed: bool
+    t: float  # device time, s
+
+
+#: Filament voltages at which each state's I–V and rates are tabulated: 5 mV apart
+#: within ±5 V (where QPC features, ~1/α wide, and the rates live), coarser beyond.
+_V_GRID = np.concatenate([np.linspace(-50.0, -5.25, 180), np.linspace(-5.0, 5.0, 2001),
+                          np.linspace(5.25, 50.0, 180)])
+
+
+@dataclass(frozen=True)
+class _StateTable:
+    v_f: np.ndarray  # filament voltage, V (the grid)
+    i: np.ndarray  # filament current, A
+    v_term: np.ndarray  # terminal voltage V_f + R_s*I, V
+    drive_rate: np.ndarray  # growth (V_f > 0) or rupture (V_f < 0) rate, 1/s
+    total_rate: np.ndarray  # drive_rate + thermal dissolution rate, 1/s
+    lists: tuple  # i, v_term, total_rate, drive_rate as Python lists, for the step-by-step walk
+
+
+def _interp1(x: float, xs: list, ys: list) -> float:
+    """np.interp for one point on Python lists (no numpy call overhead)."""
+    k = bisect_right(xs, x)
+    if k == 0:
+        return ys[0]
+    if k == len(xs):
+        return ys[-1]
+    x0, x1 = xs[k - 1], xs[k]
+    return ys[k - 1] + (ys[k] - ys[k - 1]) * (x - x0) / (x1 - x0)
+
+
+try:  # the compiled interpolation, without np.interp's per-call checks
+    from numpy._core.multiarray import interp as _interp
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import interp as _interp
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, z)
+
+
+def channel_transmission(v: np.ndarray, phi: float, alpha: float, beta: float) -> np.ndarray:
+    """Miranda–Suñé: I/(G0·V) of one channel with barrier ``phi`` (eV) at ``v`` volts."""
+    small = np.abs(v) < 1e-6
+    vs = np.where(small, 1e-6, v)
+    i_over_g0 = vs + (_softplus(alpha * (phi - beta * vs)) - _softplus(alpha * (phi + (1 - beta) * vs))) / alpha
+    low_bias = 1.0 / (1.0 + math.exp(min(alpha * phi, 700.0)))
+    return np.where(small, low_bias, i_over_g0 / vs)
+
+
+class Memristor:
+    """The simulated quantum-conductance memristor (implements ``Device``)."""
+
+    def __init__(self, params: MemristorParams | None = None, *, seed: int = 0,
+                 n_channels: int = 0, x: float = 0.0) -> None:
+        base = params if params is not None else MemristorParams()
+        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+        d2d_rng, self._rng, noise_rng, self._read_rng = streams
+        self.nominal = base
+        self.p = self._draw_device(base, d2d_rng)
+        self.t = 0.0
+        self._cycle_gain = 1.0
+        self._offsets = self.p.level_spread * d2d_rng.standard_normal(self.p.n_max + 2)
+        self._flicker = FlickerNoise(self.p.flicker, noise_rng)
+        self._rtn = TelegraphNoise(self.p.rtn_count, self.p.rtn_amp, self.p.rtn_tau_min,
+                                   self.p.rtn_tau_max, noise_rng)
+        self._tables: dict[tuple[int, int], _StateTable] = {}
+        self._tb_key: tuple[int, float] | None = None
+        self._u_buf, self._u_pos = np.empty(0), 0
+        self._hazard_left = self._next_hazard()
+        self.formed = not self.p.pristine
+        self.reset_state(n_channels, x)
+
+    # --- construction -----------------------------------------------------------------
+    @staticmethod
+    def _draw_device(p: MemristorParams, rng: np.random.Generator) -> MemristorParams:
+        """Device-to-device variability: this device's own copy of the parameters."""
+        ln = lambda: float(np.exp(p.d2d * rng.standard_normal()))  # noqa: E731
+        jitter = lambda: float(1 + p.d2d_rs * rng.standard_normal())  # noqa: E731
+        return replace(p, nu_g=p.nu_g * ln(), nu_r=p.nu_r * ln(), nu_d=p.nu_d * ln(),
+                       r_s=p.r_s * max(jitter(), 0.2),
+                       n_max=max(1, int(round(p.n_max * jitter()))))
+
+    def reset_state(self, n_channels: int = 0, x: float = 0.0) -> None:
+        """Put the filament in a given state (0 = HRS); device time is kept."""
+        if not (isinstance(n_channels, (int, np.integer)) and 0 <= n_channels <= self.p.n_max):
+            raise ValueError(f"n_channels must be an integer in 0..{self.p.n_max}, got {n_channels!r}")
+        if not (math.isfinite(x) and 0 <= x < 1):
+            raise ValueError(f"x (partial channel) must lie in [0, 1), got {x!r}")
+        self.n = int(n_channels)
+        self.x = float(x)
+
+    # --- the Device protocol ------------------------------------------------------------
+    @property
+    def n_channels(self) -> int:
+        return self.n
+
+    @property
+    def state(self) -> MemristorState:
+        return MemristorState(self.n, self.x, self.conductance(), self.formed, self.t)
+
+    def conductance(self) -> float:
+        """Low-bias conductance, series resistance included (S)."""
+        g_f = float(self._g_filament(np.zeros(1))[0])
+        return 1.0 / (1.0 / g_f + self.p.r_s)
+
+    def rest(self, duration: float) -> None:
+        """Output off for ``duration`` s: thermal dissolution at ambient temperature."""
+        if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0):
+            raise ValueError(f"rest duration must be finite and >= 0 s, got {duration!r}")
+        left = float(duration)
+        while left > 0 and self.formed:
+            k = self._dissolution_rate(self.p.t0)
+            if k <= 0:
+                break
+            wait = self._hazard_left / k
+            if wait > left:
+                self._hazard_left -= k * left
+                break
+            left -= wait
+            self._shrink()
+            self._hazard_left = self._next_hazard()
+        self.t += float(duration)
+        self._flicker.relax(duration)
+        self._rtn.relax(duration)
+
+    def apply(self, drive: Drive) -> Measured:
+        """Run the drive step by step; return what the SMU reads at the end of each step."""
+        levels, dwell = drive.levels, np.asarray(drive.dwell, dtype=float)
+        n = levels.size
+        out_v = np.empty(n)
+        out_i = np.empty(n)
+        out_comp = np.zeros(n, dtype=bool)
+        nch = np.empty(n)
+        start = 0
+        if not self.formed:
+            start = self._apply_pristine(drive, out_v, out_i, out_comp, nch)
+        if start < n:
+            self._run_kinetics(drive, start, out_v, out_i, out_comp, nch)
+        self.t += float(dwell.sum())
+        return self._add_noise(drive, dwell, out_v, out_i, out_comp, nch)
+
+    # --- conductance and operating point ------------------------------------------------
+    def _g_filament(self, v_f: np.ndarray) -> np.ndarray:
+        """Filament conductance (S) at filament voltage ``v_f`` for the present state."""
+        p = self.p
+        g = np.full(v_f.shape, p.g_gap)
+        if self.n:
+            g += G0 * self.n * channel_transmission(v_f, -p.phi_open, p.alpha, p.beta)
+            g += G0 * self._offsets[self.n] * math.sqrt(self.n)
+        g += G0 * channel_transmission(v_f, p.phi_c * (1 - 2 * self.x), p.alpha, p.beta)
+        return np.maximum(g, p.g_gap)
+
+    @property
+    def _tb(self) -> "_StateTable":
+        """The present state's table (looked up once per state change)."""
+        key = (self.n, self.x)
+        if self._tb_key != key:
+            self._tb_cached, self._tb_key = self._table(), key
+        return self._tb_cached
+
+    def _table(self) -> "_StateTable":
+        """I–V and rates of the present state on a grid of filament voltages (cached).
+
+        The filament current I(V_f) is monotonic (each QPC channel's is), and so is the
+        terminal voltage V_f + R_s·I, so the operating point for any source level and
+        compliance is one interpolation instead of an iterative solve.
+        """
+        key = (self.n, round(self.x / self.p.dx))
+        table = self._tables.get(key)
+        if table is None:
+            p = self.p
+            v_f = _V_GRID
+            g = self._g_filament(v_f)
+            i = v_f * g
+            temp = p.t0 + p.r_th * np.abs(v_f * i)  # Joule heating
+            kt = K_B * temp
+            field = np.sinh(np.minimum(p.q_field * np.abs(v_f) / kt, _SINH_ARG_MAX))
+            grow = p.nu_g * np.exp(-p.e_a / kt) * field * (1 - self.n / p.n_max)
+            field_r = np.sinh(np.minimum(p.q_rupture * np.abs(v_f) / kt, _SINH_ARG_MAX))
+            rupt = p.nu_r * np.exp(-p.e_r / kt) * field_r * (self.n + self.x) ** p.rupture_order
+            drive = np.where(v_f > 0, grow, rupt)
+            drive = np.minimum(drive, _RATE_MAX)
+            total = drive + np.minimum(self._dissolution_rate(temp), _RATE_MAX)
+            v_term = v_f + p.r_s * i
+            table = _StateTable(v_f=v_f, i=i, v_term=v_term, drive_rate=drive, total_rate=total,
+                                lists=(i.tolist(), v_term.tolist(), total.tolist(), drive.tolist()))
+            self._tables[key] = table
+        return table
+
+    @staticmethod
+    def _operating_point(tb: _StateTable, source: str, levels: np.ndarray, compliance: float):
+        """Terminal voltage, current, compliance flag and total event rate (1/s) of
+        each step in the state whose table is ``tb``."""
+        if source == "V":
+            i = _interp(levels, tb.v_term, tb.i)
+            comp = np.abs(i) > compliance
+            v_term = levels
+            if comp.any():
+                # The limit takes over: the SMU now sources ±I_cc.
+                lim = np.where(levels > 0, compliance, -compliance)
+                i = np.where(comp, lim, i)
+                v_term = np.where(comp, _interp(lim, tb.i, tb.v_term), levels)
+        else:
+            v_term = _interp(levels, tb.i, tb.v_term)
+            i = levels
+            comp = np.abs(v_term) > compliance
+            if comp.any():
+                # The limit takes over: the SMU now sources ±V_cc.
+                lim = np.where(levels > 0, compliance, -compliance)
+                v_term = np.where(comp, lim, v_term)
+                i = np.where(comp, _interp(lim, tb.v_term, tb.i), levels)
+        # The state's rates are functions of the operating point alone (Joule heating
+        # included), tabulated against the current.
+        return v_term, i, comp, _interp(i, tb.i, tb.total_rate)
+
+    # --- kinetics -----------------------------------------------------------------------
+    def _dissolution_rate(self, temp: np.ndarray | float) -> np.ndarray | float:
+        if self.n == 0 and self.x == 0:
+            return 0.0 * temp
+        p = self.p
+        return p.nu_d * np.exp(-(p.e_d + self.n * p.de_atom) / (K_B * temp))
+
+    def _uniform(self) -> float:
+        """One U(0,1) draw from a buffer (numpy draws one at a time are slow)."""
+        if self._u_pos >= self._u_buf.size:
+            self._u_buf, self._u_pos = self._rng.random(256), 0
+        self._u_pos += 1
+        return float(self._u_buf[self._u_pos - 1])
+
+    def _next_hazard(self) -> float:
+        """The hazard (in units of this cycle's rates) until the next event. Cycle-to-
+        cycle variability scales every rate by ``_cycle_gain``, which is the same as
+        dividing the exponential threshold by it; the rate tables stay cached."""
+        return -math.log(1.0 - self._uniform()) / self._cycle_gain
+
+    def _grow(self) -> None:
+        if self.n >= self.p.n_max:
+            return
+        self.x += self.p.dx
+        if self.x > 1 - 1e-9:
+            self.n += 1
+            self.x = 0.0
+
+    def _shrink(self) -> None:
+        self.x -= self.p.dx
+        if self.x < -1e-9:
+            if self.n > 0:
+                self.n -= 1
+                self.x = max(1 - self.p.dx, 0.0)
+            else:
+                self.x = 0.0
+        if self.n == 0 and self.x == 0:
+            # Back in HRS: the next filament grows a little differently (cycle-to-cycle).
+            self._cycle_gain = float(np.exp(self.p.c2c * self._rng.standard_normal()))
+
+    def _run_kinetics(self, drive: Drive, start: int, out_v, out_i, out_comp, nch) -> None:
+        """Advance the state through the drive, filling the noiseless readings.
+
+        Between events the state is constant, so steps are evaluated in numpy windows
+        that grow while nothing happens. Events come in bursts (a SET or RESET), so
+        right after one the next few steps are walked one by one in plain Python,
+        which is cheaper than a numpy window for a handful of steps.
+        """
+        levels, dwell = drive.levels, drive.dwell
+        n = levels.size
+        j, frac_left, window, walk = start, 1.0, 16, False
+        dwell_one = float(dwell[0]) if n and np.all(dwell == dwell[0]) else None
+        while j < n:
+            if walk:
+                j, frac_left, walk = self._walk(drive, j, frac_left, out_v, out_i, out_comp, nch)
+                window = 16
+                continue
+            stop = min(n, j + window)
+            tb = self._tb
+            v_term, i, comp, total = self._operating_point(tb, drive.source, levels[j:stop], drive.compliance)
+            hazard = total * (dwell_one if dwell_one is not None else dwell[j:stop])
+            hazard[0] *= frac_left
+            cum = np.cumsum(hazard)
+            k = int(cum.searchsorted(self._hazard_left))
+            # Steps before the event (all of them if none) read the present state.
+            upto = min(k, cum.size)
+            if upto:
+                sl = slice(j, j + upto)
+                out_v[sl], out_i[sl], out_comp[sl], nch[sl] = v_term[:upto], i[:upto], comp[:upto], self.n
+            if k >= cum.size:
+                self._hazard_left -= cum[-1]
+                j, frac_left, window = stop, 1.0, min(window * 4, 1 << 16)
+                continue
+            # An event in step j+k: the rest of that step runs in the new state.
+            before = cum[k - 1] if k else 0.0
+            used = (self._hazard_left - before) / hazard[k]
+            frac_left = (frac_left if k == 0 else 1.0) * (1.0 - min(max(used, 0.0), 1.0))
+            j += k
+            field_part = _interp1(float(i[k]), tb.lists[0], tb.lists[3])
+            self._event(float(i[k]), float(total[k]), field_part)
+            walk = True
+
+    def _event(self, current: float, total: float, field_part: float) -> None:
+        """One event; which one is drawn by rate: field-driven (growth if the current
+        is positive, rupture if negative) or thermal dissolution."""
+        if self._uniform() * total < field_part and current > 0:
+            self._grow()
+        else:
+            self._shrink()
+        self._hazard_left = self._next_hazard()
+
+    def _walk(self, drive: Drive, j: int, frac_left: float, out_v, out_i, out_comp, nch,
+              steps: int = 8) -> tuple[int, float, bool]:
+        """Up to ``steps`` steps one at a time; returns (next step, fraction of it
+        left, whether an event happened)."""
+        cc, source = drive.compliance, drive.source
+        stop = min(drive.levels.size, j + steps)
+        levels, dwell = drive.levels, drive.dwell
+        while j < stop:
+            tb = self._tb
+            i_l, vt_l, tot_l, drv_l = tb.lists
+            level = float(levels[j])
+            if source == "V":
+                i = _interp1(level, vt_l, i_l)
+                comp = abs(i) > cc
+                if comp:
+                    i = cc if level > 0 else -cc
+                v = _interp1(i, i_l, vt_l) if comp else level
+            else:
+                v = _interp1(level, i_l, vt_l)
+                comp = abs(v) > cc
+                if comp:
+                    v = cc if level > 0 else -cc
+                i = _interp1(v, vt_l, i_l) if comp else level
+            total = _interp1(i, i_l, tot_l)
+            hazard = total * float(dwell[j]) * frac_left
+            if self._hazard_left <= hazard:
+                frac_left *= 1.0 - self._hazard_left / hazard
+                self._event(i, total, _interp1(i, i_l, drv_l))
+                return j, frac_left, True
+            self._hazard_left -= hazard
+            out_v[j], out_i[j], out_comp[j], nch[j] = v, i, comp, self.n
+            j, frac_left = j + 1, 1.0
+        return j, frac_left, False
+
+    def _apply_pristine(self, drive: Drive, out_v, out_i, out_comp, nch) -> int:
+        """An unformed device is a plain conductance until |V| reaches v_form; the step
+        where it does forms it (HRS). Returns the index of the first formed step."""
+        r_total = 1.0 / self.p.g_pristine + self.p.r_s
+        m = clamp_to_compliance(drive.source, drive.levels, r_total, drive.compliance)
+        v_dev = np.abs(m.v) * (1.0 / self.p.g_pristine) / r_total
+        hit = np.nonzero(v_dev >= self.p.v_form)[0]
+        end = int(hit[0]) + 1 if hit.size else drive.levels.size
+        out_v[:end], out_i[:end], out_comp[:end] = m.v[:end], m.i[:end], m.compliance[:end]
+        nch[:end] = -1  # unformed: no filament, no filament noise
+        if hit.size:
+            self.formed = True
+            self.reset_state(0, 0.0)
+        return end
+
+    # --- what the SMU reads -------------------------------------------------------------
+    def _add_noise(self, drive: Drive, dwell, v, i, comp, nch) -> Measured:
+        p = self.p
+        t_int = drive.t_int
+        # 1/f and RTN are fluctuations of the filament (none before forming). RTN is a
+        # fraction of G0, ∝ 1/√N, so relatively largest on thin filaments.
+        delta = np.where(nch >= 0, self._flicker.sample(dwell, t_int), 0.0)
+        rtn = self._rtn.sample(dwell) / np.sqrt(np.maximum(nch, 1))
+        rel = delta + np.where(nch > 0, rtn / np.maximum(nch, 1), 0.0)
+        rel = np.clip(rel, -0.5, 0.5)  # fluctuations never flip the sign of G
+        if drive.source == "V":
+            i = np.where(comp, i, i * (1 + rel))
+            v = np.where(comp, v / (1 + rel), v)
+            rng_ratio = (drive.i_range if drive.i_range else autorange(i, 1e-9)) / 100e-6
+            i = i + read_noise(i, p.read_a, p.read_b, self._read_rng, t_int, rng_ratio)
+            i = np.clip(i, -drive.compliance, drive.compliance)
+        else:
+            v = np.where(comp, v, v / (1 + rel))
+            i = np.where(comp, i * (1 + rel), i)
+            v = v + read_noise(v, p.read_va, p.read_vb, self._read_rng, t_int, autorange(v, 0.1))
+            v = np.clip(v, -drive.compliance, drive.compliance)
+        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+        i = np.nan_to_num(i, nan=0.0, posinf=0.0, neginf=0.0)
+        return Measured(v=v, i=i, compliance=comp.copy())
+
+    def describe(self) -> dict:
+        """This device's drawn parameters (after device-to-device variability)."""
+        return asdict(self.p)

@@ -1,0 +1,112 @@
+"""Noise sources of the simulated memristor, each vectorised over a run of readings.
+
+- :class:`FlickerNoise`: relative 1/f conductance noise (δG/G), built as a sum of
+  Lorentzians (Ornstein–Uhlenbeck processes with log-uniform corner frequencies,
+  the McWhorter picture of many two-level fluctuators). Total rms ratio 0.01–1 %.
+- :class:`TelegraphNoise`: a few two-level fluctuators (random telegraph noise) with
+  amplitudes in G0; larger on thin filaments.
+- :func:`read_noise`: white instrument noise σ = a·(range/100 µA) + b·|x| at 1 PLC,
+  shrinking as 1/√t_int with longer integration.
+
+Every source keeps its state between calls, so consecutive drives and rests form one
+continuous noise record in device time.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import lfilter
+
+#: Integration time at which the read-noise figures are quoted: 1 PLC at 50 Hz.
+T_REF = 0.02  # s
+#: Shortest effective integration (an "instantaneous" reading still has a bandwidth).
+T_MIN = T_REF / 100  # s
+
+
+def averaging_factor(t_int: float) -> float:
+    """How much white noise shrinks (or grows) relative to 1 PLC integration."""
+    return float(np.sqrt(T_REF / max(t_int, T_MIN)))
+
+
+class FlickerNoise:
+    """Relative conductance noise with a 1/f spectrum between 1/(2π·tau_max) and 1/(2π·tau_min)."""
+
+    def __init__(self, rms: float, rng: np.random.Generator, n_lorentz: int = 7,
+                 tau_min: float = 1e-3, tau_max: float = 1e3) -> None:
+        self.rms = float(rms)
+        self.rng = rng
+        # Log-uniform corner times with equal variance each give S(f) ∝ 1/f in between.
+        self.tau = np.logspace(np.log10(tau_min), np.log10(tau_max), n_lorentz)
+        self.sigma = self.rms / np.sqrt(n_lorentz)
+        self.state = self.sigma * rng.standard_normal(n_lorentz)
+
+    def sample(self, dt: np.ndarray, t_int: float) -> np.ndarray:
+        """δG/G at the end of each step; ``dt`` is the time since the previous reading."""
+        n = dt.size
+        out = np.zeros(n)
+        if n == 0 or self.rms == 0:
+            return out
+        # With unequal steps the AR(1) coefficient uses the mean step: the spectrum is
+        # right on average, which is all a noise source needs to be.
+        step = float(np.mean(dt))
+        for k, tau in enumerate(self.tau):
+            # Slow fluctuators barely move between readings: run them on a coarser
+            # grid (still exact there) and interpolate.
+            m = int(min(max(tau / (20 * step), 1), n))
+            n_coarse = -(-n // m) + 1
+            a = np.exp(-m * step / tau)
+            w = self.sigma * np.sqrt(1 - a * a) * self.rng.standard_normal(n_coarse)
+            s, _ = lfilter([1.0], [1.0, -a], w, zi=[a * self.state[k]])
+            s = s if m == 1 else np.interp(np.arange(1, n + 1) / m, np.arange(1, n_coarse + 1), s)
+            self.state[k] = s[n - 1]
+            # Averaging over t_int removes fluctuators faster than the integration.
+            out += s[:n] * np.sqrt(tau / (tau + t_int))
+        return out
+
+    def relax(self, duration: float) -> None:
+        """Let the fluctuators evolve, unobserved, for ``duration`` seconds."""
+        a = np.exp(-duration / self.tau)
+        self.state = a * self.state + self.sigma * np.sqrt(1 - a * a) * self.rng.standard_normal(self.tau.size)
+
+
+class TelegraphNoise:
+    """Two-level fluctuators, each switching symmetrically with mean dwell ``tau``."""
+
+    def __init__(self, count: int, amplitude: float, tau_min: float, tau_max: float,
+                 rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.amp = amplitude * rng.uniform(0.5, 1.5, count)  # G0
+        self.tau = np.exp(rng.uniform(np.log(tau_min), np.log(tau_max), count))  # s
+        self.state = rng.integers(0, 2, count)
+
+    def sample(self, dt: np.ndarray) -> np.ndarray:
+        """Conductance offset (G0) at the end of each step, zero-mean per fluctuator."""
+        out = np.zeros(dt.size)
+        for k in range(self.amp.size):
+            p_flip = 0.5 * (1 - np.exp(-2 * dt / self.tau[k]))
+            flips = self.rng.random(dt.size) < p_flip
+            s = (self.state[k] + np.cumsum(flips)) % 2
+            if s.size:
+                self.state[k] = s[-1]
+            out += self.amp[k] * (s - 0.5)
+        return out
+
+    def relax(self, duration: float) -> None:
+        p_flip = 0.5 * (1 - np.exp(-2 * duration / self.tau))
+        self.state = (self.state + (self.rng.random(self.tau.size) < p_flip)) % 2
+
+
+_DECADES = 10.0 ** np.arange(-12, 4)
+
+
+def autorange(x: np.ndarray, floor: float) -> np.ndarray:
+    """The decade range an autoranging SMU would pick for each reading (>= floor)."""
+    mag = np.maximum(np.abs(x), floor)
+    return _DECADES[np.minimum(np.searchsorted(_DECADES, mag * (1 - 1e-12)), _DECADES.size - 1)]
+
+
+def read_noise(x: np.ndarray, a: float, b: float, rng: np.random.Generator, t_int: float,
+               rng_range: float | np.ndarray) -> np.ndarray:
+    """White reading noise: σ = (a·range/ref_range + b·|x|)·√(T_REF/t_int); ``a`` is
+    the floor on the reference range (100 µA for current, 1 V for voltage)."""
+    sigma = (a * rng_range + b * np.abs(x)) * averaging_factor(t_int)
+    return sigma * rng.standard_normal(x.shape)
