@@ -382,14 +382,19 @@ class Keithley2614B(SourceMeasure):
             self.output_off()
 
     def output_off(self) -> None:
-        """Both channels off. If the link is stuck, device clear and retry; if it dropped,
-        reconnect and retry; only then raise ConnectionLost."""
-        message = "smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF"
+        """Both channels off, confirmed by reading both outputs back in the same message (so
+        the instrument has executed it, and the reply queue is in step). If the link is
+        stuck, device clear and retry; if it dropped, reconnect and retry; only then raise
+        ConnectionLost."""
+        message = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
+                   "print(smua.source.output, smub.source.output)")
         for attempt, recover in enumerate((None, self.tsp.clear, self.tsp.reconnect)):
             try:
                 if recover is not None:
                     recover()
-                self.tsp.send(message)
+                states = [parse_number(x) for x in parse_print(self.tsp.query(message), 2)]
+                if states != [0.0, 0.0]:
+                    raise ProtocolError(f"the outputs read back as {states} after turning them off")
                 return
             except Exception as exc:
                 log.error("turning the %s outputs off failed (attempt %d): %s", self.tsp.name, attempt + 1, exc)

@@ -15,7 +15,7 @@ from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
 from instruments.errors import (
-    CapabilityError, InstrumentReportedError, InstrumentTimeout, ProtocolError,
+    CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
 )
 from instruments.keithley2614b import Keithley2614B, chunk_bounds, range_for
 from instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
@@ -28,7 +28,8 @@ INIT = [
      "format.asciiprecision = 9 print(localnode.linefreq)", "6.00000000e+01"),
     ("*IDN?", "Keithley Instruments Inc., Model 2614B, 4390123, 3.2.2"),
 ]
-OFF = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF", None)
+OFF = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
+       "print(smua.source.output, smub.source.output)", "0.00000000e+00\t0.00000000e+00")
 START = ("if errorqueue.count == 0 then smua.source.output = smua.OUTPUT_ON smua.trigger.initiate() end "
          "print(errorqueue.count)")
 CHECKPOINT = "waitcomplete() print(errorqueue.count)"
@@ -378,6 +379,20 @@ def test_output_off_turns_both_channels_off():
     with expected_protocol(Keithley2614B, INIT + [OFF, OFF]) as smu:
         smu.output_off()
         smu.output_off()  # safe twice
+
+
+def test_output_off_retries_after_device_clear_when_the_reply_is_out_of_step():
+    stale = "1.00000000e-05\t1.00000000e-01\tfalse"  # a late spot-read reply, not ours
+    with expected_protocol(Keithley2614B, INIT + [(OFF[0], stale), OFF]) as smu:
+        smu.tsp.adapter.connection.clear.reset_mock()
+        smu.output_off()
+        assert smu.tsp.adapter.connection.clear.call_count == 1
+
+
+def test_output_off_raises_connection_lost_when_it_cannot_confirm():
+    with expected_protocol(Keithley2614B, INIT + [(OFF[0], "1.0\t0.0"), (OFF[0], "1.0\t0.0")]) as smu:
+        with pytest.raises(ConnectionLost, match="by hand"):
+            smu.output_off()  # the third attempt needs a VISA resource to reopen: there is none
 
 
 def test_breaking_out_of_a_sweep_aborts_and_turns_off():

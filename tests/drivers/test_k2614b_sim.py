@@ -9,7 +9,7 @@ import pytest
 
 from instruments.errors import CapabilityError, InstrumentReportedError, InstrumentTimeout
 from instruments.keithley2614b import Keithley2614B
-from instruments.sim.lab import RES_2614B_GPIB, get_lab, sim_library
+from instruments.sim.lab import RES_2614B_GPIB, RES_2614B_LAN, get_lab, sim_library
 from instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 
 R = 10e3  # the ohmic preset's resistance
@@ -226,3 +226,32 @@ def test_dropped_connection_is_typed_and_output_off_after_reconnect(smu, lab):
         collect(smu, sweep)
     assert all_off(lab)  # the instrument kept sourcing until the driver reconnected and turned it off
     assert len(collect(smu, Sweep([0.1, 0.2], compliance=1e-3, step_time=1e-2))) == 2
+
+
+@pytest.mark.parametrize("resource", [RES_2614B_GPIB, RES_2614B_LAN])
+def test_open_smu_picks_this_driver_from_resource_and_library_only(lab, resource):
+    from instruments.connect import open_smu
+
+    with open_smu(resource, visa_library=lab.spec) as smu:
+        assert isinstance(smu, Keithley2614B)
+        assert smu.read(0.2, compliance=1e-3)[0]["i"] == pytest.approx(0.2 / R, rel=1e-6)
+    assert all_off(lab)
+
+
+def test_sweep_over_a_real_socket_with_pyvisa_py():
+    from instruments.sim.lab import SimulatedLab
+    from instruments.sim.server import start_background
+
+    lab = SimulatedLab("ohmic", 5, 0.0)
+    server = start_background(lab, port_2614b=0, port_4200a=None)
+    try:
+        smu = Keithley2614B(server.resources["2614B"], visa_library="@py", timeout=5.0)
+        levels = np.linspace(-1, 1, 1200)
+        chunks = list(smu.run(Sweep(levels, compliance=1e-3, step_time=1e-3)))
+        r = np.concatenate(chunks)
+        assert len(chunks) == 3 and r["i"] == pytest.approx(levels / R, rel=1e-6, abs=1e-15)
+        # output_off is confirmed by a reply, so the socket has delivered and executed it
+        assert not any(lab.emulator(RES_2614B_LAN).outputs_on().values())  # the port's instrument
+        smu.close()
+    finally:
+        server.stop()
