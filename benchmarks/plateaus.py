@@ -186,7 +186,7 @@ def main() -> None:
     trace, v = voltage_sweep_trace(sweep_spec, sigma_i=1e-6)
     results["voltage_sweep"] = run_scenario("v-sweep", trace, v_mask=np.abs(v) < 0.05)
 
-    results["pulses_500"] = run_scenario("500-pulse", pulse_trace(max(cycles // 6, 4)), min_length=5)
+    results["pulses_500"] = run_scenario("500-pulse", pulse_trace(cycles), min_length=5)
 
     beats = {k: r["offline"]["f1"] > r["baseline_kernelcpd"]["f1"] for k, r in results.items()}
     summary = {

@@ -34,6 +34,8 @@ from labqc import levels as lv
 from labqc.units import G0
 
 RING = 512
+_COUNTS = np.arange(1, 1 << 13, dtype=float)  # 1, 2, ... for running means over a window
+_sum = np.add.reduce  # np.mean's bookkeeping costs more than the sum on short windows
 FIRST_WINDOW = 256  # numpy call overhead, not the samples, dominates a window's cost
 OLD_WINDOW = 1024  # samples over which a long plateau's mean is held before its EWMA update
 
@@ -199,30 +201,28 @@ class OnlineDetector:
         """
         seg_n0, k0, mu0 = self._seg_n, self._k, self._mu
         young = self._seg_n < self.mean_window
-        m = min(self._win, x.size - pos, self.mean_window - seg_n0 if young else OLD_WINDOW)
+        m = min(self._win, x.size - pos, self.mean_window - seg_n0 if young else OLD_WINDOW, _COUNTS.size)
         xw = x[pos : pos + m]
         if young:  # exact running mean of the segment so far
-            mu_after = (mu0 * seg_n0 + np.cumsum(xw)) / (seg_n0 + np.arange(1, m + 1))
-            mu_before = np.empty(m)
-            mu_before[0] = mu0
-            mu_before[1:] = mu_after[:-1]
-            resid = xw - mu_before
+            mu_after = (mu0 * seg_n0 + np.cumsum(xw)) / (seg_n0 + _COUNTS[:m])
+            resid = xw - np.concatenate(((mu0,), mu_after[:-1]))
         else:  # a long plateau: mean held over the window, updated as an EWMA after it
             resid = xw - mu0
         h = self.log_arl * self._sigma**2 / self.delta
-        # Two Lindley recursions S_t = max(0, S_{t-1} + y_t) at once: C_t - min(C_s, -S_0).
-        y = np.empty((2, m))
+        # Two Lindley recursions S_t = max(0, S_{t-1} + y_t) at once, time-major (m, 2) so
+        # that the first alarm of either side is one argmax: S_t = C_t - min(C_s, -S_0).
         half = 0.5 * self.delta
-        np.subtract(resid, half, out=y[0])
-        np.subtract(-half, resid, out=y[1])
-        c = np.cumsum(y, axis=1)
-        floor = np.minimum.accumulate(c, axis=1)
-        np.minimum(floor[0], -self._sp, out=floor[0])
-        np.minimum(floor[1], -self._sm, out=floor[1])
+        y = np.empty((m, 2))
+        np.subtract(resid, half, out=y[:, 0])
+        np.subtract(-half, resid, out=y[:, 1])
+        c = np.cumsum(y, axis=0)
+        floor = np.minimum.accumulate(c, axis=0)
+        np.minimum(floor, (-self._sp, -self._sm), out=floor)
         sums = c - floor
-        alarm = (sums > h).any(axis=0)
-        has_alarm = bool(alarm.any())
-        stop = int(alarm.argmax()) if has_alarm else m - 1
+        over = sums > h
+        first = int(over.argmax())
+        has_alarm = bool(over.flat[first])
+        stop = first // 2 if has_alarm else m - 1
         # Deadlines up to the stop (an alarm at the deadline sample takes precedence).
         while True:
             j = self._deadline_offset(seg_n0, k0)
@@ -240,12 +240,12 @@ class OnlineDetector:
                 adx = np.abs(xw[1:n_used] - xw[: n_used - 1])
                 np.minimum(adx, 5.0 * self._abs_dx, out=adx)
                 keep = (1.0 - self.sigma_alpha) ** (n_used - 1)
-                self._abs_dx = keep * self._abs_dx + (1.0 - keep) * float(adx.mean())
+                self._abs_dx = keep * self._abs_dx + (1.0 - keep) * float(_sum(adx)) / adx.size
             self._sigma = max(0.886 * self._abs_dx, 1e-4)
         self._last_x = float(xw[stop])
         if has_alarm:
-            side = 0 if sums[0, stop] > h else 1
-            zeros = np.flatnonzero(sums[side, :n_used] <= 0.0)
+            side = first % 2
+            zeros = np.flatnonzero(sums[:n_used, side] <= 0.0)
             last_zero = k0 + int(zeros[-1]) if zeros.size else (self._zp if side == 0 else self._zm)
             total = mu0 * seg_n0 + float(xw[:n_used].sum())
             self._change(self._k - 1, int(idx[pos + stop]), last_zero + 1, total, seg_n0 + n_used, events)
@@ -255,11 +255,11 @@ class OnlineDetector:
                 self._mu = float(mu_after[stop])
             else:
                 keep = (1.0 - 1.0 / self.mean_window) ** n_used
-                self._mu = keep * mu0 + (1.0 - keep) * float(xw.mean())
+                self._mu = keep * mu0 + (1.0 - keep) * float(_sum(xw)) / m
             self._seg_n += n_used
-            self._sp, self._sm = float(sums[0, stop]), float(sums[1, stop])
-            zp = np.flatnonzero(sums[0] <= 0.0)
-            zm = np.flatnonzero(sums[1] <= 0.0)
+            self._sp, self._sm = float(sums[stop, 0]), float(sums[stop, 1])
+            zp = np.flatnonzero(sums[:, 0] <= 0.0)
+            zm = np.flatnonzero(sums[:, 1] <= 0.0)
             if zp.size:
                 self._zp = k0 + int(zp[-1])
             if zm.size:
@@ -271,8 +271,13 @@ class OnlineDetector:
     def _segment_since(self, tau_k: int, t_k: int) -> tuple[float, int, int]:
         """Mean, count and first sample index of the samples at valid positions tau_k..t_k."""
         tau_k = max(tau_k, t_k - RING + 1, 0)
-        pos = np.arange(tau_k, t_k + 1) % RING
-        return float(np.mean(self._ring[pos])), pos.size, int(self._ring_index[pos[0]])
+        n = t_k - tau_k + 1
+        a = tau_k % RING
+        if a + n <= RING:
+            total = float(_sum(self._ring[a : a + n]))
+        else:
+            total = float(_sum(self._ring[a:])) + float(_sum(self._ring[: a + n - RING]))
+        return total / n, n, int(self._ring_index[a])
 
     def _same_level(self, a: float, b: float) -> bool:
         return abs(a - b) < self.merge_delta or round(2 * a) == round(2 * b)
