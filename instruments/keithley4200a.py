@@ -9,12 +9,15 @@ How each request is carried out (instruments.md §2.5):
 
 - :class:`Sweep` -> a system-mode list sweep on one SMU: ``DE`` (VAR1), ``SS`` ``VL``/``IL``
   with the compliance in the same command, ``DT``/``HT``, ``IT4`` for the NPLC, ``SM`` ``DM2``
-  ``LI``, ``MD`` ``ME1``; ``SP`` polled until not busy; ``DO`` readback with status letters.
-  Lists longer than 4096 run as several tests in a row, one chunk each.
+  ``LI``, ``MD`` ``ME1``; ``SP`` polled until not busy; ``DO`` readback with status letters,
+  re-read while the test runs so that chunks stream out during it. Lists longer than 4096
+  run as several tests in a row (the SMU holds 0 V for the few ms between them).
 - :class:`PulseTrain` -> the PMU: a uniform train without reads in standard pulse mode
   (``:PMU:INIT 0``, burst of identical pulses), anything else in Segment Arb
-  (``:PMU:INIT 1``, :mod:`instruments.kxci_sarb`). Data fetched in pages of 2048 points,
-  compliance from bits 12-15 of each point's status word.
+  (``:PMU:INIT 1``, :mod:`instruments.kxci_sarb`). Data fetched while the train runs, in
+  pages of 2048 points; compliance from bits 12-15 of each point's status word. The PMU
+  limits current at the full scale of a fixed range, so the range is chosen at or below
+  the requested compliance, and load-line correction is on.
 - :class:`Sampling` -> user mode: the SMU holds the level (``DV``) and is read (``TV``,
   ``TI``) at each instant, with :meth:`KXCI.idle` between readings. Chosen over system-mode
   sampling (``NR``/``IN``) because retention needs log-spaced instants and intervals beyond
@@ -29,8 +32,8 @@ is no ACK; the status byte (serial poll, B1 = syntax error) is checked at checkp
 """
 from __future__ import annotations
 
-import time
 import re
+import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
@@ -330,8 +333,7 @@ class Keithley4200A(SourceMeasure):
     ``smu``: the SMU channel (1-8) for sweeps, sampling and spot reads. ``pmu_channel``:
     the PMU channel for pulse trains (card 1). ``framing``: "ethernet" or "gpib"; by default
     "ethernet" for ``TCPIP...::SOCKET`` resources, "gpib" otherwise. ``timeout``: seconds to
-    wait for any one answer. ``rpm``: a 4225-RPM is on the PMU channel (low-current ranges).
-    ``line_frequency``: the mains frequency set in KCon (Hz), for the step timing.
+    wait for any one answer. ``line_frequency``: the mains frequency set in KCon (Hz), for the step timing.
     What is installed (SMUs, PMU, RPMs) is read from ``*OPT?``. Other keywords go to PyVISA.
     """
 
@@ -350,7 +352,6 @@ class Keithley4200A(SourceMeasure):
         self.line_frequency = float(line_frequency)
         self.kxci = KXCI(adapter_or_resource, framing, timeout, visa_library, **kwargs)
         self._pmu_used = False
-        self._test_running = False  # a system-mode test or PMU execution may be under way
         self._t_last = 0.0  # last timestamp handed out, to keep t monotonic across blocks
         self._live = True  # read data while a test runs (off if this KXCI refuses it)
         self._connect()
@@ -370,7 +371,7 @@ class Keithley4200A(SourceMeasure):
         opts = [o.strip().upper() for o in reply.split(",")]
         self.smus = sorted({int(m.group(1)) for o in opts if (m := re.fullmatch(r"(?:HP)?SMU(?:PA)?(\d)", o))})
         if self.smu not in self.smus:
-            raise ConnectionLost(f"the 4200A has no SMU{self.smu} (it lists {reply!r})")
+            raise InstrumentError(f"the 4200A has no SMU{self.smu}: *OPT? lists {reply!r}")
         has_pmu = any(o.startswith("PMU") for o in opts)
         self.rpm = f"RPM1-{self.pmu}" in opts
         self.capabilities = replace(CAPABILITIES, pulse_capable=has_pmu,
@@ -394,14 +395,16 @@ class Keithley4200A(SourceMeasure):
         k.command("US")
         k.command(self._integration(nplc))
         try:
-            k.command(self._source_cmd(source, level, compliance))
+            k.command(self._source_cmd(source, level, compliance))  # on, with its limit
             t = self._stamp(k.clock())
             v, i, comp = self._spot()
-        finally:
-            k.command(f"DV{self.smu}")
+        except BaseException:
+            self.output_off()  # recovers the session if it has to
+            raise
+        k.command(f"DV{self.smu}")
         k.checkpoint()
         out = np.zeros(1, dtype=READING)
-        out[0] = (t, level, v, i, comp, 0, KIND_POINT)
+        out[0] = (t, float(num(level)), v, i, comp, 0, KIND_POINT)
         return out
 
     def abort(self) -> None:
@@ -414,7 +417,6 @@ class Keithley4200A(SourceMeasure):
                     self.kxci.device_clear()  # resynchronise; output_off below still runs
                 except InstrumentError:
                     pass
-        self._test_running = False
         self.output_off()
 
     def output_off(self) -> None:
@@ -524,11 +526,9 @@ class Keithley4200A(SourceMeasure):
             self._sweep_setup(s, levels, delay)
             k.command("MD")
             t0 = max(k.clock(), self._t_last)  # the test's timestamps count from ME1
-            self._test_running = True
             k.command("ME1")
             yield from self._follow(len(levels) * s.step_time, self._system_busy,
                                     self._sweep_reader(s, levels, start, t0))
-            self._test_running = False
 
     def _sweep_setup(self, s: Sweep, levels: np.ndarray, delay: float) -> None:
         k, ch = self.kxci, self.smu
@@ -639,11 +639,12 @@ class Keithley4200A(SourceMeasure):
         for n_run, chunk in enumerate(sarb.split_runs(sarb.runs(p.amplitudes, p.read_levels),
                                                       PMU_MAX_SAMPLES // per_pulse)):
             entries = []
+            new = {(a, r) for a, r, _ in chunk} - defined.keys()
+            if len(defined) + len(new) > sarb.MAX_SEQUENCES:
+                defined.clear()  # renumber from 1: one execution needs at most 128 sequences
             for a, r, loops in chunk:
                 key = (a, r)
                 if key not in defined:
-                    if len(defined) >= sarb.MAX_SEQUENCES:
-                        defined.clear()  # reuse the numbers: a chunk needs at most 128 of them
                     defined[key] = len(defined) + 1
                     self._define_sequence(defined[key], sarb.period_sequence(a, r, p))
                 entries.append(f"{defined[key]},{loops}")
@@ -715,11 +716,9 @@ class Keithley4200A(SourceMeasure):
             self._stamp(out["t"][-1])
             return out
 
-        self._test_running = True
         k.command(":PMU:EXECUTE")
         yield from self._follow(expected, lambda: parse_int(k.query(":PMU:TEST:STATUS?"),
                                                             ":PMU:TEST:STATUS?") != 0, fetch)
-        self._test_running = False
 
     def _pmu_page(self, reply: str, n: int) -> np.ndarray:
         """One page of spot-mean points as rows V, I, T, S: from ``V,I,T,S`` (Segment Arb) or

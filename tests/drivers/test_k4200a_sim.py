@@ -133,6 +133,17 @@ def test_pulses_with_reads_run_as_segment_arb(smu, lab, resource):
     assert all_off(lab, resource)
 
 
+def test_a_ramp_of_600_distinct_pulses_renumbers_its_sequences(lab):
+    # Framing-independent (and 3600 set-up messages), so over Ethernet only.
+    amplitudes = np.linspace(0.5, 1.5, 600)  # potentiation ramp: 600 sequences > the 512 the PMU holds
+    with Keithley4200A(LAN, visa_library=SPEC) as smu:
+        data = np.concatenate(list(smu.run(PulseTrain(amplitudes, width=100e-6, period=1e-3, compliance=1e-3))))
+    assert data["index"].tolist() == list(range(600))
+    assert data["source"] == pytest.approx(amplitudes)
+    assert data["i"] == pytest.approx(amplitudes / R, rel=1e-3)
+    assert all_off(lab, LAN)
+
+
 def test_retention_sampling_at_log_spaced_instants_beyond_ten_seconds(smu, lab, resource):
     times = np.array([1.0, 3.0, 10.0, 30.0, 100.0])
     chunks = list(smu.run(Sampling(0.1, 1e-4, times)))
