@@ -216,12 +216,19 @@ class TSPLink(Instrument):
             raise ConnectionLost(f"cannot reopen the connection to the {self.name}: {exc}") from exc
 
     # --- internals --------------------------------------------------------------------
-    def _guard(self, call, *args):
+    _resyncing = False  # set while _after_timeout reads the error queue
+
+    def _guard(self, call, *args, raw_timeout: bool = False):
+        """Call the connection; VISA and socket failures become typed errors (a timeout
+        stays a VisaIOError with ``raw_timeout``, for the reader to resynchronise)."""
         try:
             return call(*args)
         except pyvisa.errors.VisaIOError as exc:
             if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-                raise  # the caller knows what it was waiting for
+                if raw_timeout:
+                    raise
+                raise InstrumentTimeout(f"the {self.name} did not accept a message in time "
+                                        f"({exc.description})") from exc
             raise ConnectionLost(f"the connection to the {self.name} failed: {exc.description}") from exc
         except (OSError, EOFError) as exc:
             raise ConnectionLost(f"the connection to the {self.name} failed: {exc}") from exc
@@ -230,7 +237,7 @@ class TSPLink(Instrument):
         if timeout is not None:
             self.adapter.connection.timeout = int(round(timeout * 1000))
         try:
-            return self._guard(read)
+            return self._guard(read, raw_timeout=True)
         except pyvisa.errors.VisaIOError:  # only timeouts get through _guard
             self._after_timeout(message, timeout if timeout is not None else self.timeout_ms / 1000)
         finally:
@@ -240,14 +247,20 @@ class TSPLink(Instrument):
     def _after_timeout(self, message: str, seconds: float) -> None:
         """Resynchronise, then say why: a Lua error prints nothing, so a timed-out query is
         often an error in the queue; otherwise the instrument really did not answer."""
-        self.clear()
         what = message if len(message) <= 60 else message[:57] + "..."
+        silence = InstrumentTimeout(f"the {self.name} did not answer {what!r} within {seconds:g} s "
+                                    f"(device clear sent to resynchronise)")
+        self.clear()
+        if self._resyncing:  # the error queue itself did not answer: no deeper
+            raise silence
+        self._resyncing = True
         try:
             self.raise_errors()
         except InstrumentTimeout:
             pass  # the queue cannot be read either: report the first silence
-        raise InstrumentTimeout(f"the {self.name} did not answer {what!r} within {seconds:g} s "
-                                f"(device clear sent to resynchronise)")
+        finally:
+            self._resyncing = False
+        raise silence
 
 
 # ---------------------------------------------------------------------------------------
@@ -257,7 +270,7 @@ class TSPLink(Instrument):
 class _Block:
     """One trigger-model run: messages that configure and start it, and what it will store."""
 
-    setup: list[str]  # sent in order; the last one starts the run (see _start)
+    setup: list[str]  # sent in order, output still off; then _start turns on and initiates
     instants: np.ndarray  # expected s from the start of the run to each reading
     kinds: np.ndarray  # KIND_* per reading
     indices: np.ndarray  # step/pulse/sample number per reading

@@ -501,3 +501,29 @@ def test_requests_beyond_capabilities_are_refused_before_anything_is_sent(reques
     with expected_protocol(Keithley2614B, INIT) as smu:
         with pytest.raises(CapabilityError, match=limit):
             list(smu.run(request_))
+
+
+def test_a_dead_instrument_times_out_once_without_recursing():
+    """The query times out, so does the error-queue read after the device clear: one
+    InstrumentTimeout about the first message, two device clears, nothing else sent."""
+    silence = [("print(errorqueue.count)", None), (None, "TIMEOUT")]
+    adapter = TimeoutAdapter(INIT + [("print(1)", None), (None, "TIMEOUT"), *silence])
+    smu = Keithley2614B(adapter)
+    adapter.connection.clear.reset_mock()
+    with pytest.raises(InstrumentTimeout, match="did not answer 'print\\(1\\)'"):
+        smu.tsp.query("print(1)")
+    assert adapter.connection.clear.call_count == 2
+    assert adapter._index == len(adapter.comm_pairs)
+
+
+def test_spot_read_on_a_dead_instrument_says_to_check_the_output_by_hand():
+    silence = [("print(errorqueue.count)", None), (None, "TIMEOUT")]
+    pairs = INIT + [(SPOT_SETUP, None), (SPOT, None), (None, "TIMEOUT"), *silence,
+                    (OFF[0], None), (None, "TIMEOUT"), *silence,  # output_off, first try
+                    (OFF[0], None), (None, "TIMEOUT"), *silence]  # after a device clear
+    adapter = TimeoutAdapter(pairs)
+    smu = Keithley2614B(adapter)
+    with pytest.raises(ConnectionLost, match="check the instrument by hand") as err:
+        smu.read(0.1, compliance=1e-5)
+    assert isinstance(err.value.__context__, InstrumentTimeout)  # what happened first is kept
+    assert adapter._index == len(pairs)
