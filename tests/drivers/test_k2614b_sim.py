@@ -255,3 +255,18 @@ def test_sweep_over_a_real_socket_with_pyvisa_py():
         smu.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("fault, error", [("garble", "ProtocolError"), ("truncate", "InstrumentTimeout"),
+                                          ("busy", "InstrumentTimeout")])
+def test_damaged_chunk_is_typed_and_the_link_recovers(smu, lab, fault, error):
+    import instruments.errors as errors
+
+    em = emulator(lab)
+    sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
+    second_chunk = em.messages + len(smu._plan(sweep)[0].setup) + 1 + 2
+    em.faults.add(fault, at=second_chunk)
+    with pytest.raises(getattr(errors, error)):
+        collect(smu, sweep)
+    assert all_off(lab)
+    assert smu.read(0.4, compliance=1e-3)[0]["i"] == pytest.approx(4e-5, rel=1e-6)
