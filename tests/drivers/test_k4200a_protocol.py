@@ -147,6 +147,20 @@ def test_voltage_sweep_sets_compliance_in_the_list_before_it_runs_and_reads_lett
     assert waits == [30, 5]
 
 
+def test_gpib_sweep_sends_no_sp_and_polls_the_status_byte_instead():
+    no_ack = [(cmd, None) for cmd, _ in [("EC 0", A), ("IT4,1,0,0.01", A)] + sweep_setup() + [("MD", A), ("ME1", A)]]
+    pairs = CONNECT_GPIB + no_ack + [
+        ("DO 'I1'", "N1.0E-5,N5.0E-5,C1.0E-4"), ("DO 'V1'", "N0,N0.5,N0.9"), ("DO 'I1T'", "0.01,0.02,0.03"),
+        ("US", None), ("DV1", None)]
+    with k4200(pairs, framing="gpib") as (inst, waits):
+        # serial polls: set-up checkpoint, busy, done (B0 data ready), the off checkpoint
+        inst.kxci.adapter.connection.read_stb.side_effect = [0, 16, 1, 0]
+        (c,) = list(inst.run(Sweep([0, 0.5, 1], 1e-4, step_time=0.01, nplc=0.01)))
+        assert inst.kxci.adapter.connection.read_stb.call_count == 1 + 4  # the connect checkpoint too
+    assert c["compliance"].tolist() == [False, False, True]
+    assert waits == [30, 5]
+
+
 def test_current_sweep_takes_compliance_from_the_voltage_letters():
     pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,1", A)] + sweep_setup("I", "2", "1e-06,2e-06", 2, "0.0832333") + [
         ("MD", A), ("ME1", A), ("SP", "0"),
