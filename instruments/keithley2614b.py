@@ -20,7 +20,8 @@ binary, read by byte count, each chunk covering about half a second of instrumen
 Safety: compliance (``source.limiti``/``limitv`` and ``trigger.source.limiti``/``limitv``)
 is set in messages sent before the one that turns the output on, and that message turns
 it on only if the instrument's error queue is empty, so a setting the instrument refused
-never leaves it sourcing with a stale limit.
+never leaves it sourcing with a stale limit. :meth:`Keithley2614B.output_off` reads both
+outputs back to confirm, and falls back to device clear, then reconnect.
 
 The wire is :class:`TSPLink`, a PyMeasure :class:`~pymeasure.instruments.Instrument`
 (byte-exact tests with ``pymeasure.test.expected_protocol``); it maps VISA failures onto
@@ -323,7 +324,11 @@ class Keithley2614B(SourceMeasure):
         self.capabilities = CAPABILITIES
         self.tsp = TSPLink(adapter_or_resource, name, visa_library=visa_library, timeout=timeout, **kwargs)
         self._t_end = 0.0  # session time of the last reading, so t is monotonic
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            self.close()  # do not leave a VISA session behind a failed connect
+            raise
 
     def _connect(self) -> None:
         """Quiet interpreter (no prompts, no error text in the output queue), empty error
