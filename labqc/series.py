@@ -19,7 +19,7 @@ from labqc.levels import MAX_RS_SPREAD
 from labqc.units import G0
 
 R_MAX_DEFAULT = 1000.0  # ohm: wiring + contacts of a probe station stay well below this
-GRID_STEP = 0.5  # ohm; the narrowest comb tooth (25 G0) is ~10 ohm wide
+GRID_STEP = 1.0  # ohm; the narrowest comb tooth (25 G0) is ~10 ohm wide, refined after
 OFF_GRID = 0.15  # G0: plateaus further than this from the grid are left out of the refit
 FEW_LEVELS_SIGMA = 100.0  # ohm, the honest uncertainty of a fit to fewer than 3 plateaus
 
@@ -65,11 +65,11 @@ def _best_r(levels: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> float:
     return float(res.x) if -res.fun >= scores[k] else float(grid[k])
 
 
-def _pooled(levels: np.ndarray, w: np.ndarray, width: float = 0.002) -> tuple[np.ndarray, np.ndarray]:
-    """Plateaus pooled in 0.002 G0 bins (weighted mean level, summed weight).
+def _pooled(levels: np.ndarray, w: np.ndarray, width: float = 0.004) -> tuple[np.ndarray, np.ndarray]:
+    """Plateaus pooled in 0.004 G0 bins (weighted mean level, summed weight).
 
     Thousands of plateaus from a long run share a few hundred distinct levels; pooling
-    makes the full-range grid search cheap without moving any level by more than 0.001 G0.
+    makes the full-range grid search cheap without moving any level by more than 0.002 G0.
     """
     _, inv = np.unique(np.round(levels / width), return_inverse=True)
     wb = np.bincount(inv, weights=w)
