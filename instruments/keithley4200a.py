@@ -354,7 +354,11 @@ class Keithley4200A(SourceMeasure):
         self._pmu_used = False
         self._t_last = 0.0  # last timestamp handed out, to keep t monotonic across blocks
         self._live = True  # read data while a test runs (off if this KXCI refuses it)
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            self.close()  # do not leave a half-open session behind
+            raise
 
     def _connect(self) -> None:
         # Device clear first: KXCI otherwise may return stale values (SweepMe: "essential").
@@ -394,6 +398,7 @@ class Keithley4200A(SourceMeasure):
         k = self.kxci
         k.command("US")
         k.command(self._integration(nplc))
+        k.checkpoint()  # GPIB: the set-up was accepted before the output turns on
         try:
             k.command(self._source_cmd(source, level, compliance))  # on, with its limit
             t = self._stamp(k.clock())
@@ -734,6 +739,7 @@ class Keithley4200A(SourceMeasure):
         k = self.kxci
         k.command("US")
         k.command(self._integration(s.nplc))
+        k.checkpoint()
         k.command(self._source_cmd(s.source, s.level, s.compliance))  # limit and level together
         k.checkpoint()
         t0 = k.clock()
