@@ -55,26 +55,30 @@ Recommended TSP sequences (the driver instruments/keithley2614b.py uses these):
    Progress without blocking: print(status.operation.sweeping.condition) (non-zero while running).
 
 2. Hardware-timed pulse train with reads between pulses (N pulses of Vp[k], width W, period P,
-   base Vb, read Vr[k] for Rw right after each pulse; NPLC so that NPLC/linefreq <= min(W, Rw) - 100 us):
-     as above for format, buffers, limits; then
+   base Vb, read Vr[k] for Rw right after each pulse; tm = NPLC/linefreq + 60e-6 with autozero
+   ONCE, and tm < min(W, Rw)): as in 1 for format, buffers and limits, then
      smua.source.levelv = Vb  smua.source.autorangev = smua.AUTORANGE_OFF  smua.source.rangev = max|V|
      smua.measure.autorangei = smua.AUTORANGE_OFF  smua.measure.rangei = Icc
-     smua.trigger.source.listv({Vp1, Vr1, Vp2, Vr2, ...})      (2N steps; built in chunks as above)
+     smua.trigger.source.listv({Vp1, Vr1, Vp2, Vr2, ...})      (2N steps; built in chunks as in 1)
      smua.trigger.endpulse.action = smua.SOURCE_IDLE  smua.trigger.endsweep.action = smua.SOURCE_IDLE
-     trigger.timer[1].delaylist = {W, P - W}  trigger.timer[1].count = 2N - 1
-     trigger.timer[1].passthrough = true  trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
-     trigger.timer[2].delaylist = {W - tint - 60e-6, Rw - tint - 60e-6}  trigger.timer[2].count = 1
-     trigger.timer[2].passthrough = false  trigger.timer[2].stimulus = trigger.timer[1].EVENT_ID
-     trigger.timer[3].delaylist = {W, Rw}  trigger.timer[3].count = 1
-     trigger.timer[3].passthrough = false  trigger.timer[3].stimulus = trigger.timer[1].EVENT_ID
+   Every timer with a delay list is started once, at ARMED, and runs through the whole train
+   (so it does not matter whether a list restarts when a timer is re-triggered):
+     timer 1 (step starts):   delaylist {W, P - W}, count 2N - 1, passthrough true, stimulus ARMED
+     timer 4 (first measure): delay W - tm, count 1, passthrough false, stimulus ARMED
+     timer 2 (measures):      delaylist {Rw, P - Rw}, count 2N - 1, passthrough true, stimulus timer 4
+     timer 5 (first end):     delay W, count 1, passthrough false, stimulus ARMED
+     timer 3 (step ends):     delaylist {Rw, P - Rw}, count 2N - 1, passthrough true, stimulus timer 5
+   e.g. trigger.timer[1].reset() trigger.timer[1].delaylist = _D1 trigger.timer[1].count = 2N - 1
+        trigger.timer[1].passthrough = true trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
      smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID
      smua.trigger.measure.stimulus = trigger.timer[2].EVENT_ID
      smua.trigger.endpulse.stimulus = trigger.timer[3].EVENT_ID
      smua.trigger.count = 2N  smua.source.output = smua.OUTPUT_ON  smua.trigger.initiate()
-   (tint = NPLC/linefreq with autozero ONCE.) Odd buffer indices are pulse readings, even ones reads;
-   read them in chunks with printbuffer while the train runs. Without reads: listv({Vp...}) with
-   N steps, timer[1].delay = P, count N - 1, timer[2].delay = W - tint - 60e-6, timer[3].delay = W.
-   Source autorange must be off (5028 otherwise).
+   Odd buffer indices are pulse readings, even ones reads; read them in chunks with printbuffer
+   while the train runs. Without reads: listv({Vp...}) with N steps, timer 1 delay P, count N - 1,
+   passthrough, stimulus ARMED; timer 2 delay W - tm and timer 3 delay W, both count 1 with
+   stimulus timer 1. Source autorange must be off (5028 otherwise). A delay list's entries are
+   used in turn across the timer's events and triggers (never restarted within one run).
 
 3. Timer-driven sampling at arbitrary instants t_1 < ... < t_n (intervals > 1 s allowed; the
    measure.interval attribute stops at 1 s):

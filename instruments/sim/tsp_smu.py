@@ -601,7 +601,9 @@ class SMU(LuaObject):
         self.sync()
         if self.schedule is not None or not self.source.output:
             return self.last_compliance if self.source.output else False
-        m = self.device.apply(Drive(self.func, [self.dc_level()], 0.0, 0.0, self.dc_limit(), self.i_range()))
+        # Judged from the device's present conductance: asking must not drive the device.
+        g = max(float(self.device.conductance()), 1e-18)
+        m = clamp_to_compliance(self.func, np.array([self.dc_level()]), 1.0 / g, self.dc_limit())
         self.last_compliance = bool(m.compliance[0])
         return self.last_compliance
 

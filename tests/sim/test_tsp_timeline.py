@@ -283,3 +283,37 @@ def test_a_finished_sweep_can_be_cleared_in_the_same_message():
     assert drain_errors(emu) == []
     send(emu, "smua.trigger.initiate() smua.nvbuffer2.clear()")  # still filling: refused
     assert [code for code, _ in drain_errors(emu)] == [5044]
+
+
+def test_pulse_and_read_with_delay_list_timers_started_once_at_armed():
+    emu, dev = make(1e3)
+    width, read_width, period, n = 3e-3, 1e-3, 8e-3, 4
+    tm = TINT + 60e-6
+    levels = ", ".join(["1.0, 0.2"] * n)
+    armed = "smua.trigger.ARMED_EVENT_ID"
+
+    def timer(k, delays, count, passthrough, stimulus):
+        return (f"trigger.timer[{k}].reset() trigger.timer[{k}].delaylist = {{{', '.join(map(str, delays))}}} "
+                f"trigger.timer[{k}].count = {count} trigger.timer[{k}].passthrough = {passthrough} "
+                f"trigger.timer[{k}].stimulus = {stimulus}")
+    send(emu, *SETUP, "smua.source.levelv = 0 smua.source.autorangev = 0 smua.source.rangev = 2",
+         f"smua.trigger.source.listv({{{levels}}}) smua.trigger.endpulse.action = smua.SOURCE_IDLE",
+         timer(1, [width, period - width], 2 * n - 1, "true", armed),
+         timer(4, [width - tm], 1, "false", armed),
+         timer(2, [read_width, period - read_width], 2 * n - 1, "true", "trigger.timer[4].EVENT_ID"),
+         timer(5, [width], 1, "false", armed),
+         timer(3, [read_width, period - read_width], 2 * n - 1, "true", "trigger.timer[5].EVENT_ID"),
+         "smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID "
+         "smua.trigger.measure.stimulus = trigger.timer[2].EVENT_ID "
+         "smua.trigger.endpulse.stimulus = trigger.timer[3].EVENT_ID",
+         f"smua.trigger.count = {2 * n} smua.source.output = 1", "smua.trigger.initiate()")
+    t, i = floats(text(emu, f"printbuffer(1, {2 * n}, smua.nvbuffer1.timestamps, smua.nvbuffer1.readings)")
+                  ).reshape(-1, 2).T
+    np.testing.assert_allclose(i, [1e-3, 2e-4] * n)
+    # each reading ends 10 us before its step ends: the read's comes read_width after the pulse's
+    np.testing.assert_allclose(t, np.ravel([[k * period, k * period + read_width] for k in range(n)]), atol=1e-9)
+    send(emu, "waitcomplete()")
+    levels_seen, dwell = dev.timeline()
+    assert dwell[levels_seen == 1.0].sum() == pytest.approx(n * width, rel=1e-9)
+    assert dwell[levels_seen == 0.2].sum() == pytest.approx(n * read_width, rel=1e-9)
+    assert drain_errors(emu) == []
