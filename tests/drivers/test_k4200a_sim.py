@@ -144,6 +144,20 @@ def test_a_ramp_of_600_distinct_pulses_renumbers_its_sequences(lab):
     assert all_off(lab, LAN)
 
 
+def test_a_period_beyond_128_segments_is_sent_with_add_commands(lab):
+    # 200 s periods: the rest at base is cut in 1 s segments, > 128 values per array.
+    train = PulseTrain([1.0, -1.0], width=1e-3, period=200.0, compliance=1e-3, read_levels=0.2)
+    with Keithley4200A(LAN, visa_library=SPEC) as smu:
+        sent, command = [], smu.kxci.command
+        smu.kxci.command = lambda cmd: (sent.append(cmd), command(cmd))[1]  # listen, still send
+        data = np.concatenate(list(smu.run(train)))
+    assert any(cmd.startswith(":PMU:SARB:SEQ:TIME:ADD 1,1,") for cmd in sent)
+    assert data["kind"].tolist() == [KIND_PULSE, KIND_READ] * 2
+    assert data["i"] == pytest.approx(np.array([1.0, 0.2, -1.0, 0.2]) / R, rel=1e-3)
+    assert data["t"][2] - data["t"][0] == pytest.approx(200.0, rel=1e-6)
+    assert all_off(lab, LAN)
+
+
 def test_retention_sampling_at_log_spaced_instants_beyond_ten_seconds(smu, lab, resource):
     times = np.array([1.0, 3.0, 10.0, 30.0, 100.0])
     chunks = list(smu.run(Sampling(0.1, 1e-4, times)))
