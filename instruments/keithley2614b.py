@@ -16,6 +16,8 @@ Every operation is timed by the instrument, never by this computer:
 Readings are stored in ``nvbuffer1`` (I, timestamps, source values) and ``nvbuffer2`` (V)
 and streamed back while the instrument works: ``printbuffer`` over index ranges in REAL64
 binary, read by byte count, each chunk covering about half a second of instrument time.
+When the next reading is far off (slow retention sampling) the stream yields an empty
+chunk every ``PATIENCE`` s of instrument time, so a caller can stop without waiting.
 
 Safety: compliance (``source.limiti``/``limitv`` and ``trigger.source.limiti``/``limitv``)
 is set in messages sent before the one that turns the output on, and that message turns
@@ -123,6 +125,9 @@ MIN_TIMER_DELAY = 10e-6
 CHUNK_SECONDS = 0.5
 #: ... and at most this many readings (5 REAL64 values each: 200 kB).
 MAX_CHUNK_POINTS = 5000
+#: Longest the host waits on one reply between readings: a longer gap (slow retention
+#: sampling) is spent in instrument-timed ``delay()`` round trips of this length.
+PATIENCE = 10.0
 #: nvbuffer columns read back, in this order, by every printbuffer.
 COLUMNS = ("timestamps", "sourcevalues", "v", "i", "statuses")
 
@@ -609,6 +614,10 @@ class Keithley2614B(SourceMeasure):
         ts0 = None
         for a, b in chunk_bounds(block.instants):
             wait = block.instants[b - 1] - (block.instants[a - 1] if a else 0.0)
+            while wait > 1.5 * PATIENCE:  # never hold one read open for a long gap
+                self._pause(PATIENCE)
+                wait -= PATIENCE
+                yield empty_chunk(0)  # the caller may stop here
             raw = self.tsp.query_block(self._printbuffer(a + 1, b), real64_block_size(len(COLUMNS) * (b - a)),
                                        timeout=2 * wait + 5.0)
             try:
@@ -628,6 +637,15 @@ class Keithley2614B(SourceMeasure):
             chunk["index"], chunk["kind"] = block.indices[a:b], block.kinds[a:b]
             self._t_end = max(self._t_end, float(chunk["t"][-1]))
             yield chunk
+
+    def _pause(self, seconds: float) -> None:
+        """Let the instrument time ``seconds`` (its ``delay()``; the trigger model runs on)
+        and report its error count. A long gap between readings becomes short round
+        trips, so a stop request or a fault is noticed within ``seconds``."""
+        reply = self.tsp.query(f"delay({num(seconds)}) print(errorqueue.count)", timeout=2 * seconds + 5.0)
+        pending = int(parse_number(reply))
+        if pending:
+            self.tsp.raise_errors(pending)
 
     def _checkpoint(self) -> None:
         """End of a request: wait for the trigger model to finish, raise any queued error."""

@@ -270,3 +270,15 @@ def test_damaged_chunk_is_typed_and_the_link_recovers(smu, lab, fault, error):
         collect(smu, sweep)
     assert all_off(lab)
     assert smu.read(0.4, compliance=1e-3)[0]["i"] == pytest.approx(4e-5, rel=1e-6)
+
+
+def test_slow_retention_can_be_stopped_between_readings(smu, lab):
+    s = Sampling(0.1, 1e-4, [1.0, 2.0, 500.0, 1000.0])
+    stream = smu.run(s)
+    got = [next(stream), next(stream)]
+    pause = next(stream)  # 498 s to the next reading: the stream comes back within 10 s of instrument time
+    assert len(pause) == 0 and [len(c) for c in got] == [1, 1]
+    assert any(emulator(lab).outputs_on().values())
+    stream.close()
+    assert all_off(lab)
+    assert lab.clock.now < 100.0  # stopped early, not after the 1000 s schedule
