@@ -152,6 +152,7 @@ def assign_level(
     max_rs_spread: float = MAX_RS_SPREAD,
     max_s: float = MAX_SIGMA,
     max_level: float = MAX_LEVEL,
+    n_eff: float | None = None,
 ) -> tuple[float | None, float, float]:
     """One plateau, same rules as :func:`assign_levels` in scalar arithmetic (the online
     detector calls this once per plateau; numpy's per-call overhead would dominate).
@@ -164,7 +165,7 @@ def assign_level(
     level = m / den
     nearest = round(2.0 * level) / 2.0
     d = level - nearest
-    n_eff = max(n * n_eff_factor, 1.0)
+    n_eff = max(n * n_eff_factor if n_eff is None else n_eff, 1.0)
     rs_spread = level * level * G0 * max(sigma_rs, 0.0)
     s = math.sqrt(sigma * sigma / n_eff + sigma_int**2 + rs_spread**2)
     z = d / s

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from labqc import levels as lv
 from labqc.units import G0
@@ -101,7 +100,9 @@ class OnlineDetector:
         self._plateau: tuple[int, float, float | None] | None = None  # (start, level, quantum)
         self._suspended_at = -1  # sample index where a plateau was interrupted
         self._suspended_k = -1
-        self._pl_sum, self._pl_n = 0.0, 0  # samples of the open plateau's finished segments
+        # Sum, sum of squares and count of the open plateau's finished segments.
+        self._pl_sum, self._pl_s2, self._pl_n = 0.0, 0.0, 0
+        self._seg_s2 = 0.0  # sum of squares of the current segment
         self._win = FIRST_WINDOW  # samples per numpy window; doubles while no alarm fires
 
     # ----- configuration -----------------------------------------------------------------
@@ -157,6 +158,7 @@ class OnlineDetector:
             self._sigma = max(1.4826 * float(np.median(np.abs(dx - np.median(dx)))) / np.sqrt(2), 1e-3)
             self._abs_dx = self._sigma / 0.886
         self._mu = float(np.mean(ring))
+        self._seg_s2 = float(np.dot(ring, ring))
         self._seg_n = self._k
         self._seg_start = int(self._ring_index[0])
         self._zp = self._zm = self._k - 1
@@ -229,7 +231,8 @@ class OnlineDetector:
             if j > stop or (has_alarm and j == stop):
                 break
             mu_j = float(mu_after[j]) if young else mu0
-            self._on_deadline(mu_j, seg_n0 + j + 1, self._sigma, int(idx[pos + j]), events)
+            s2_j = self._seg_s2 + float(np.dot(xw[: j + 1], xw[: j + 1]))
+            self._on_deadline(mu_j, seg_n0 + j + 1, s2_j, int(idx[pos + j]), events)
         # Commit the state up to and including sample `stop`.
         n_used = stop + 1
         self._store(xw[:n_used], idx[pos : pos + n_used])
@@ -247,8 +250,9 @@ class OnlineDetector:
             side = first % 2
             zeros = np.flatnonzero(sums[:n_used, side] <= 0.0)
             last_zero = k0 + int(zeros[-1]) if zeros.size else (self._zp if side == 0 else self._zm)
-            total = mu0 * seg_n0 + float(xw[:n_used].sum())
-            self._change(self._k - 1, int(idx[pos + stop]), last_zero + 1, total, seg_n0 + n_used, events)
+            used = xw[:n_used]
+            totals = (mu0 * seg_n0 + float(_sum(used)), self._seg_s2 + float(np.dot(used, used)), seg_n0 + n_used)
+            self._change(self._k - 1, int(idx[pos + stop]), last_zero + 1, totals, events)
             self._win = FIRST_WINDOW
         else:
             if young:
@@ -257,6 +261,7 @@ class OnlineDetector:
                 keep = (1.0 - 1.0 / self.mean_window) ** n_used
                 self._mu = keep * mu0 + (1.0 - keep) * float(_sum(xw)) / m
             self._seg_n += n_used
+            self._seg_s2 += float(np.dot(xw, xw))
             self._sp, self._sm = float(sums[stop, 0]), float(sums[stop, 1])
             zp = np.flatnonzero(sums[:, 0] <= 0.0)
             zm = np.flatnonzero(sums[:, 1] <= 0.0)
@@ -268,35 +273,35 @@ class OnlineDetector:
         return pos + stop + 1
 
     # ----- decisions -------------------------------------------------------------------------
-    def _segment_since(self, tau_k: int, t_k: int) -> tuple[float, int, int]:
-        """Mean, count and first sample index of the samples at valid positions tau_k..t_k."""
+    def _segment_since(self, tau_k: int, t_k: int) -> tuple[float, int, int, float]:
+        """Mean, count, first sample index and sum of squares of the samples at valid
+        positions tau_k..t_k (from the ring buffer)."""
         tau_k = max(tau_k, t_k - RING + 1, 0)
         n = t_k - tau_k + 1
         a = tau_k % RING
         if a + n <= RING:
-            total = float(_sum(self._ring[a : a + n]))
+            seg = self._ring[a : a + n]
         else:
-            total = float(_sum(self._ring[a:])) + float(_sum(self._ring[: a + n - RING]))
-        return total / n, n, int(self._ring_index[a])
+            seg = np.concatenate((self._ring[a:], self._ring[: a + n - RING]))
+        return float(_sum(seg)) / n, n, int(self._ring_index[a]), float(np.dot(seg, seg))
 
     def _same_level(self, a: float, b: float) -> bool:
         return abs(a - b) < self.merge_delta or round(2 * a) == round(2 * b)
 
-    def _change(
-        self, t_k: int, t: int, tau_k: int, total: float, total_n: int, events: list[Event]
-    ) -> None:
+    def _change(self, t_k: int, t: int, tau_k: int, totals: tuple, events: list[Event]) -> None:
         """An alarm at valid position t_k (sample t); the change happened at tau_k.
 
-        ``total``/``total_n`` are the sum and count of the ending segment including the
-        samples up to the alarm; the new segment's share is taken back out.
+        ``totals`` = (sum, sum of squares, count) of the ending segment including the samples
+        up to the alarm; the new segment's share is taken back out.
         """
-        mu, n, tau = self._segment_since(tau_k, t_k)
+        mu, n, tau, s2 = self._segment_since(tau_k, t_k)
         events.append(Event("change", tau, level=mu, alarm=t))
         if self._state == "plateau":
             # The ending segment belongs to the plateau: its samples refine the plateau level.
-            self._pl_sum += total - mu * n
-            self._pl_n += total_n - n
-        self._mu, self._seg_n, self._seg_start = mu, n, tau
+            self._pl_sum += totals[0] - mu * n
+            self._pl_s2 += totals[1] - s2
+            self._pl_n += totals[2] - n
+        self._mu, self._seg_n, self._seg_start, self._seg_s2 = mu, n, tau, s2
         self._sp = self._sm = 0.0
         self._zp = self._zm = t_k
         if self._state == "plateau":
@@ -310,15 +315,28 @@ class OnlineDetector:
                 self._state = "plateau"
         # In "candidate" the new segment simply replaces the old one.
 
-    def _assign(self, mu: float, n: int, sigma: float) -> tuple[float | None, float, float]:
-        """Shared level rules (labqc.levels) for a corrected mean of n samples."""
+    def _assign(self, mu: float, n: int, s2: float) -> tuple[float | None, float, float]:
+        """Shared level rules (labqc.levels) for n corrected samples of mean mu and sum of
+        squares s2.
+
+        The within-plateau scatter is the sigma of the rules; correlated noise (1/f, RTN,
+        drift) shows as scatter above the white-noise level and shrinks the effective
+        number of independent samples, N_eff = N·sigma_white²/scatter² (at most N).
+        """
+        var = max(s2 / n - mu * mu, 0.0) if n > 0 else 0.0
+        white = self._sigma**2
+        n_eff = n * min(1.0, white / var) if var > 0 else float(n)
+        if "n_eff_factor" in self.level_options:  # an explicit rule from the caller wins
+            n_eff = None
+        sigma = var**0.5
         if self.sigma_rs > 0:
             # Score the level as measured, so that the R_s uncertainty is propagated.
+            slope = (1.0 + self.r_series * G0 * mu) ** 2  # dG_corr/dG at this level
             return lv.assign_level(
-                float(lv.uncorrect_g0(mu, self.r_series)), n, sigma,
+                float(lv.uncorrect_g0(mu, self.r_series)), n, sigma / slope, n_eff=n_eff,
                 r_series=self.r_series, sigma_rs=self.sigma_rs, **self.level_options,
             )
-        return lv.assign_level(mu, n, sigma, **self.level_options)
+        return lv.assign_level(mu, n, sigma, n_eff=n_eff, **self.level_options)
 
     def finish(self) -> list[Event]:
         """End of the stream: close an open plateau (plateau_end at the next sample index)."""
@@ -326,6 +344,7 @@ class OnlineDetector:
             return []
         if self._state == "plateau":
             self._pl_sum += self._mu * self._seg_n
+            self._pl_s2 += self._seg_s2
             self._pl_n += self._seg_n
             end = self._n
         else:
@@ -337,7 +356,7 @@ class OnlineDetector:
         start, level, quantum = self._plateau
         conf = None
         if self._pl_n > 0:
-            quantum, level, conf = self._assign(self._pl_sum / self._pl_n, self._pl_n, self._sigma)
+            quantum, level, conf = self._assign(self._pl_sum / self._pl_n, self._pl_n, self._pl_s2)
         self._plateau = None
         return Event("plateau_end", index, level=level, quantum=quantum, confidence=conf, alarm=t)
 
@@ -347,12 +366,15 @@ class OnlineDetector:
             return float("nan")
         return self._segment_since(self._suspended_k, end_k)[0]
 
-    def _on_deadline(self, mu: float, seg_n: int, sigma: float, t: int, events: list[Event]) -> None:
-        """Confirm a candidate plateau, or decide whether an interrupted plateau has ended."""
+    def _on_deadline(self, mu: float, seg_n: int, s2: float, t: int, events: list[Event]) -> None:
+        """Confirm a candidate plateau, or decide whether an interrupted plateau has ended.
+
+        mu, seg_n and s2 describe the current segment up to the deadline sample t.
+        """
         if self._state == "candidate":
-            quantum, level, conf = self._assign(mu, seg_n, sigma)
+            quantum, level, conf = self._assign(mu, seg_n, s2)
             self._plateau = (self._seg_start, level, quantum)
-            self._pl_sum, self._pl_n = 0.0, 0
+            self._pl_sum, self._pl_s2, self._pl_n = 0.0, 0.0, 0
             self._state = "plateau"
             events.append(
                 Event("plateau_start", self._seg_start, level=level, quantum=quantum, confidence=conf, alarm=t)
@@ -365,7 +387,7 @@ class OnlineDetector:
             events.append(self._end_plateau(self._suspended_at, t))
             self._state = "candidate"
             if seg_n >= self.min_length:
-                self._on_deadline(mu, seg_n, sigma, t, events)
+                self._on_deadline(mu, seg_n, s2, t, events)
 
 
 def plateaus_from_events(events: list[Event], n_samples: int) -> list:
