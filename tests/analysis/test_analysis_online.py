@@ -119,3 +119,13 @@ def test_bad_parameters_are_refused():
         OnlineDetector(delta=0)
     with pytest.raises(ValueError):
         OnlineDetector(r_series=np.nan)
+
+
+def test_white_noise_plateaus_are_judged_on_all_their_samples():
+    # High levels behind R_s with strong white noise: 20 samples cannot place 8.5 G0 on the
+    # grid, the full plateau (N_eff = N for white noise) can.
+    g = staircase([8.0, 8.5, 9.5], dwell=150, sigma=0.12, seed=12, r_series=200.0)
+    events = feed(OnlineDetector(r_series=200.0), g, 1000)
+    ends = [e for e in events if e.kind == "plateau_end"]
+    assert [e.quantum for e in ends] == [8.0, 8.5, 9.5]
+    assert all(e.confidence > 0.5 for e in ends)
