@@ -29,7 +29,7 @@ import pandas as pd
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter,
                                   ListParameter, Metadata, Parameter, Procedure)
 
-from instruments.smu import KIND_PULSE, KIND_READ, READING, Request, Sweep
+from instruments.smu import KIND_PULSE, KIND_READ, READING, PulseTrain, Request, Sampling, Sweep
 from labqc import __version__
 from labqc.results import COLUMNS
 from labqc.units import G0, conductance, correct_series
@@ -166,6 +166,9 @@ class LabqcProcedure(Procedure):
         start = len(frames)
         with contextlib.closing(self.smu.run(request)) as chunks:
             for chunk in chunks:
+                if self._t0 is None and len(chunk):
+                    # The run began one step (sample time, pulse width) before its first reading.
+                    self._t0 = float(chunk["t"][0]) - _first_offset(request)
                 frame = self.to_rows(chunk, cycle=cycle, segment=segment,
                                      read_segment=read_segment, pulse_offset=pulse_offset)
                 self.emit_rows(frame)
@@ -248,6 +251,15 @@ def reading_rows(chunk: np.ndarray, *, t0: float = 0.0, r_series: float = 0.0,
         "Segment": seg,
         "Pulse": pulse.astype(np.int64),
     }, columns=list(COLUMNS))
+
+
+def _first_offset(request: Request) -> float:
+    """Seconds from the start of ``request`` to its first reading (nominal)."""
+    if isinstance(request, Sampling):
+        return float(request.times[0])
+    if isinstance(request, PulseTrain):
+        return float(request.width)
+    return float(getattr(request, "step_time", 0.0))
 
 
 def _request_duration(request: Request) -> float:

@@ -200,8 +200,8 @@ class ProgressBar:
     """Progress and ETA in instrument seconds on stderr: redrawn in place on a terminal,
     a line per tenth of the run otherwise."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream=None, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._last_draw = 0.0

@@ -1,0 +1,125 @@
+"""`labqc list` and `labqc run` end to end, as a user types them: in-process for the
+simulator, and as a subprocess against the loopback TCP server for what only a real
+process can show (Ctrl-C, SIGTERM, a file-size limit), with the instrument's outputs
+checked from outside afterwards."""
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from instruments.sim.lab import RES_2614B_LAN, SimulatedLab, get_lab, sim_library
+from instruments.sim.server import start_background
+from labqc.cli import main
+from labqc.results import read_data, read_summary
+from procedures import PROCEDURES
+
+
+def test_list_shows_every_procedure_with_units_and_defaults(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in PROCEDURES:
+        assert f"{name}:" in out
+    assert "--set-compliance" in out and "0.005 A" in out
+    assert "--rate" in out and "90 nA/s" in out
+
+
+def test_run_on_the_simulator_writes_file_and_summary(tmp_path, capsys):
+    get_lab(sim_library("bfo", 0)).reset()
+    path = tmp_path / "sweep.csv"
+    code = main(["run", "VoltageSweep", "--sim", "bfo", "--cycles", "1", "--step", "20",
+                 "--set-compliance", "5mA", "-o", str(path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "VoltageSweep finished" in out and str(path) in out and "V_SET" in out
+    assert len(read_data(path)) == 2 * 301 + 2
+    assert read_summary(path)["parameters"]["SET compliance"] == "0.005 A"
+
+
+def test_progress_goes_to_stderr(tmp_path, capsys):
+    get_lab(sim_library("ohmic", 0)).reset()
+    assert main(["run", "Retention", "--sim", "ohmic", "--duration", "50", "--interval", "5",
+                 "--prepare", "none", "-o", str(tmp_path / "r.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "100.0%" in err and "s instrument time" in err and "ETA" in err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--step", "0"], "step must be > 0 mV"),
+    (["--set-compliance", "lots"], "--set-compliance 'lots' is not a number"),
+    (["--cycles", "1.5"], "--cycles '1.5' must be a whole number"),
+    (["--v-set", "205", "--step", "1000"], "exceeds the maximum of 200 V"),
+])
+def test_bad_parameters_one_sentence_exit_2(tmp_path, capsys, args, words):
+    code = main(["run", "VoltageSweep", "--sim", "bfo", "-o", str(tmp_path / "x.csv"), *args])
+    # (lines about other layers' commands not being installed are not ours to judge)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "commands are unavailable" not in ln]
+    assert code == 2
+    assert len(err) == 1 and words in err[0] and err[0].startswith("labqc run VoltageSweep: ")
+    assert not (tmp_path / "x.csv").exists()
+
+
+# --------------------------------------------------------------- a real process
+@pytest.fixture
+def server():
+    """The simulated lab on a loopback port, at a time scale that makes a run last."""
+    lab = SimulatedLab("bfo", seed=3, time_scale=0.3)
+    srv = start_background(lab, port_2614b=0, port_4200a=None)
+    yield lab, srv.resources["2614B"]
+    srv.stop()
+
+
+def launch(resource_name, path, *extra, preexec=None):
+    cmd = [sys.executable, "-m", "labqc.cli", "run", "VoltageSweep", "--resource", resource_name,
+           "--step", "10", "--cycles", "3", "-o", str(path), *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=preexec)
+
+
+def wait_for_progress(proc, timeout=60.0):
+    """Block until the run prints its first progress line (it is measuring)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if "instrument time" in line:
+            return
+        if proc.poll() is not None:
+            break
+    raise AssertionError(f"no progress from the run: {proc.stderr.read()}")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_aborts_cleanly(server, tmp_path, sig, code):
+    lab, res = server
+    path = tmp_path / "interrupted.csv"
+    proc = launch(res, path)
+    wait_for_progress(proc)
+    assert lab.emulator(RES_2614B_LAN).any_output_on  # mid-sweep
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "aborted" in err
+    assert not lab.emulator(RES_2614B_LAN).any_output_on
+    rows = read_data(path)
+    assert 0 < len(rows) < 3 * 1202
+    assert read_summary(path)["status"] == "aborted"
+
+
+def test_file_size_limit_fails_loudly_with_outputs_off(server, tmp_path):
+    lab, res = server
+    lab.clock.time_scale = 0.0
+    path = tmp_path / "full.csv"
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    proc = launch(res, path, "--no-progress", preexec=limit)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "File too large" in err and "outputs off" in err
+    assert not lab.emulator(RES_2614B_LAN).any_output_on
+    rows = read_data(path)
+    assert len(rows) > 0 and path.stat().st_size <= 60_000
