@@ -378,6 +378,8 @@ class Keithley4200A(SourceMeasure):
             raise InstrumentError(f"the 4200A has no SMU{self.smu}: *OPT? lists {reply!r}")
         has_pmu = any(o.startswith("PMU") for o in opts)
         self.rpm = f"RPM1-{self.pmu}" in opts
+        # With a preamplifier autorange reaches 1 nA; without, 100 nA (the power-on floors).
+        self._lowest_range = 1e-9 if f"SMUPA{self.smu}" in opts else 100e-9
         self.capabilities = replace(CAPABILITIES, pulse_capable=has_pmu,
                                     pmu_ranges=PMU_CURRENT_RANGES if self.rpm else PMU_RANGES_NO_RPM)
 
@@ -398,6 +400,7 @@ class Keithley4200A(SourceMeasure):
         k = self.kxci
         k.command("US")
         k.command(self._integration(nplc))
+        k.command(self._range_cmd(None))
         k.checkpoint()  # GPIB: the set-up was accepted before the output turns on
         try:
             k.command(self._source_cmd(source, level, compliance))  # on, with its limit
@@ -460,6 +463,13 @@ class Keithley4200A(SourceMeasure):
     def _integration(self, nplc: float) -> str:
         """``IT4,delay factor,filter factor,NPLC``: default settling, no filter, this NPLC."""
         return f"IT4,1,0,{num(nplc)}"
+
+    def _range_cmd(self, measure_range: float | None) -> str:
+        """``RG ch,I``: the lowest current range autorange may use. KXCI has no fixed measure
+        range for system-mode tests, so a V source's ``measure_range`` becomes this floor
+        (readings never drop below it: no slow low-range settling); None restores the
+        power-on floor, since RG persists between requests."""
+        return f"RG {self.smu},{num(measure_range or self._lowest_range)}"
 
     def _source_cmd(self, source: str, level: float, compliance: float) -> str:
         """User-mode ``DV``/``DI`` with autorange and the compliance in the same command."""
@@ -524,6 +534,8 @@ class Keithley4200A(SourceMeasure):
         delay = min(MAX_DELAY, max(0.0, s.step_time - reading))
         k.command("EC 0")  # run through compliance points; EC 1 would end a SET at the first
         k.command(self._integration(s.nplc))
+        # The voltage of a current source autoranges: KXCI has no system-mode V range.
+        k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
         for start in range(0, s.points, POINTS_PER_TEST):
             # Between chained tests the SMU holds 0 V for the few ms the next set-up takes.
             # The levels as sent (6 significant digits) are the ones the readings report.
@@ -739,6 +751,7 @@ class Keithley4200A(SourceMeasure):
         k = self.kxci
         k.command("US")
         k.command(self._integration(s.nplc))
+        k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
         k.checkpoint()
         k.command(self._source_cmd(s.source, s.level, s.compliance))  # limit and level together
         k.checkpoint()
