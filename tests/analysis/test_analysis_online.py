@@ -122,10 +122,12 @@ def test_bad_parameters_are_refused():
 
 
 def test_white_noise_plateaus_are_judged_on_all_their_samples():
-    # High levels behind R_s with strong white noise: 20 samples cannot place 8.5 G0 on the
-    # grid, the full plateau (N_eff = N for white noise) can.
-    g = staircase([8.0, 8.5, 9.5], dwell=150, sigma=0.12, seed=12, r_series=200.0)
-    events = feed(OnlineDetector(r_series=200.0), g, 1000)
-    ends = [e for e in events if e.kind == "plateau_end"]
-    assert [e.quantum for e in ends] == [8.0, 8.5, 9.5]
-    assert all(e.confidence > 0.5 for e in ends)
+    # A pulse-train staircase (one sample per pulse) behind R_s: with white noise every
+    # sample counts (N_eff = N); the fixed N/10 rule for correlated noise leaves most
+    # of these short plateaus unassigned.
+    levels = [12.0, 11.5, 11.0, 10.0, 9.5]
+    g = staircase(levels, dwell=20, sigma=0.12, seed=13, r_series=200.0)
+    ends = [e for e in feed(OnlineDetector(r_series=200.0, min_length=5), g, 1000) if e.kind == "plateau_end"]
+    assert [e.quantum for e in ends] == levels and all(e.confidence > 0.5 for e in ends)
+    fixed = feed(OnlineDetector(r_series=200.0, min_length=5, n_eff_factor=0.1), g, 1000)
+    assert [e.quantum for e in fixed if e.kind == "plateau_end"] != levels
