@@ -335,7 +335,7 @@ class K2614BEmulator(Emulator):
     def execute(self, message: bytes) -> None:
         text = message.decode("latin-1")
         errors_before = len(self.errors)
-        self._sync_all()
+        self._sync_all(running_only=True)
         if self._script is None and text.strip().startswith("*"):
             self._common(text.strip())
         else:
@@ -601,10 +601,13 @@ class K2614BEmulator(Emulator):
         return setter
 
     # --- time --------------------------------------------------------------------------------
-    def _sync_all(self) -> None:
-        """Bring both channels' devices and acquisitions up to the instrument's time."""
+    def _sync_all(self, running_only: bool = False) -> None:
+        """Bring both channels' devices and acquisitions up to the instrument's time.
+        ``running_only``: only channels with a sweep or measurement under way (a held
+        level can catch up later in one step: nothing changes meanwhile)."""
         for smu in (self.smua, self.smub):
-            smu.sync()
+            if smu.schedule is not None or not running_only:
+                smu.sync()
 
     def _wait_for_reading(self, buffer: ReadingBuffer, index: int) -> None:
         """Advance the instrument's time until reading ``index`` of ``buffer`` exists."""

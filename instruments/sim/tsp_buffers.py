@@ -241,7 +241,9 @@ def format_ascii(values: np.ndarray, precision: int, sep: str = ", ") -> str:
     """Many numbers, vectorised (printbuffer's ASCII form)."""
     if values.size == 0:
         return ""
-    return sep.join(np.char.mod("%%.%de" % (max(precision, 1) - 1), values.ravel()).tolist())
+    flat = values.ravel().tolist()
+    # one %-format over a tuple runs in C: several times faster than np.char.mod
+    return sep.join(["%%.%de" % (max(precision, 1) - 1)] * len(flat)) % tuple(flat)
 
 
 def format_binary(values: np.ndarray, real64: bool, little: bool) -> bytes:

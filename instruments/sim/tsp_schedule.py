@@ -20,6 +20,23 @@ from instruments.sim.tsp_buffers import OVERFLOW, STATUS_COMPLIANCE, ReadingBuff
 EPS = 1e-12  # seconds: segment ends within this of the target time count as reached
 
 
+def readings(source: str, i, v, comp, fixed_range: float | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """What the SMU records from the device's answers: i, v, r, p and the status word.
+    Beyond a fixed measure range the measured quantity overflows (9.91e37)."""
+    i = np.asarray(i, dtype=float)
+    v = np.asarray(v, dtype=float)
+    if fixed_range is not None:
+        if source == "V":
+            i = np.where(np.abs(i) > 1.01 * fixed_range, OVERFLOW, i)
+        else:
+            v = np.where(np.abs(v) > 1.01 * fixed_range, OVERFLOW, v)
+    status = np.where(comp, STATUS_COMPLIANCE, 0).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = np.where(i != 0, v / np.where(i == 0, 1, i), OVERFLOW)
+        p = v * i
+    return {"i": i, "v": v, "r": r, "p": p}, status
+
+
 class Schedule:
     """Steps of one burst. Arrays are per step (length ``n``); times are absolute seconds.
 
@@ -50,6 +67,7 @@ class Schedule:
         self.end = (float(self.te[-1]) if n else t0) if not stuck else math.inf
         self.final_level = float(self.gap[-1]) if n else lead_level
         #: (kind, buffer, first 0-based index): where readings go; kind in i v r p
+        self.t0 = float(t0)
         self.targets: list[tuple[str, ReadingBuffer, int]] = list(targets)
         self._reading_step = np.flatnonzero(self.measured)  # step of each reading
         self.readings = len(self._reading_step)
@@ -92,7 +110,7 @@ class Schedule:
 
     def level_at(self, t: float) -> float:
         """The level the source applies at time ``t``."""
-        if self.n == 0 or t >= self.end:
+        if self.n == 0 or t >= self.end or t >= self.seg_end[-1]:
             return self.final_level
         k = int(np.searchsorted(self.seg_start, t, side="right")) - 1
         return float(self.seg_level[max(k, 0)])
@@ -107,8 +125,8 @@ class Schedule:
         time reached (a segment boundary)."""
         p = self.next_segment
         q = int(np.searchsorted(self.seg_end, t + EPS, side="right"))
-        if q <= p:
-            return float(self.seg_start[p]) if p < len(self.seg_start) else self.end
+        if q <= p:  # nothing new ends by t: the device stays at the last boundary
+            return float(self.seg_end[p - 1]) if p else self.t0
         dwell = self.seg_end[p:q] - self.seg_start[p:q]
         m = device.apply(Drive(self.source, self.seg_level[p:q], np.maximum(dwell, 0.0),
                                self.t_int, self.compliance, self.i_range))
@@ -121,25 +139,11 @@ class Schedule:
         return float(self.seg_end[q - 1])
 
     def _store(self, steps: np.ndarray, i: np.ndarray, v: np.ndarray, comp: np.ndarray) -> None:
-        i = i.astype(float)
-        v = v.astype(float)
-        if self.fixed_range is not None:  # beyond the fixed range the reading overflows
-            measured_q = i if self.source == "V" else v
-            over = np.abs(measured_q) > 1.01 * self.fixed_range
-            if self.source == "V":
-                i = np.where(over, OVERFLOW, i)
-            else:
-                v = np.where(over, OVERFLOW, v)
+        values, status = readings(self.source, i, v, comp, self.fixed_range)
         first = int(np.searchsorted(self._reading_step, steps[0]))
-        status = np.where(comp, STATUS_COMPLIANCE, 0).astype(float)
-        src = self.level[steps]
-        times = self.t_meas[steps]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = {"i": i, "v": v, "r": np.where(i != 0, v / np.where(i == 0, 1, i), OVERFLOW),
-                      "p": v * i}
         for kind, buf, start in self.targets:
-            buf.store(start + first, values[kind], src, times, status)
-        self.last_i, self.last_v = float(i[-1]), float(v[-1])
+            buf.store(start + first, values[kind], self.level[steps], self.t_meas[steps], status)
+        self.last_i, self.last_v = float(values["i"][-1]), float(values["v"][-1])
         self.last_compliance = bool(comp[-1])
 
     def cut(self, t: float) -> None:

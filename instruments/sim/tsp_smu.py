@@ -17,7 +17,7 @@ from instruments.sim.device import Drive, Measured, clamp_to_compliance
 from instruments.sim.tsp_buffers import (MAX_CAPACITY, NV_CAPACITY, LuaBuffer, ReadingBuffer,
                                          TSPError, lua_index, lua_number, runtime, too_big,
                                          too_small)
-from instruments.sim.tsp_schedule import Schedule
+from instruments.sim.tsp_schedule import Schedule, readings
 from instruments.sim.tsp_trigger import (LuaObject, StepTiming, channel_event_ids, event_id,
                                          lua_list, plan_steps)
 
@@ -520,7 +520,7 @@ class SMU(LuaObject):
         if self.schedule is None:
             return
         sch.cut(t)
-        self.dev_t = sch.evaluate_until(t, self.device)
+        self.dev_t = max(self.dev_t, sch.evaluate_until(t, self.device))
         self.held = sch.final_level if self.source.output else None
         self.last_compliance = sch.last_compliance
         self.schedule = None
@@ -644,10 +644,7 @@ class SMU(LuaObject):
         pre, tint = self.measure_pre(), self.integration_time()
         step = max(self.measure.interval, pre + tint)
         ts = t0 + step * np.arange(n)
-        if self.source.output:
-            func, level, limit = self.func, self.dc_level(), self.dc_limit()
-        else:  # output off (normal mode): 0 V at the off limit
-            func, level, limit = "V", 0.0, self.source.offlimiti
+        func, level, limit = self._present()
         levels = np.full(n, level)
         reserved = [(kind, b.buffer, b.buffer.reserve(n)) for kind, b in targets]
         return Schedule(source=func, t0=t0, lead_level=level, ts=ts, level=levels,
@@ -657,16 +654,47 @@ class SMU(LuaObject):
 
     def measure_now(self, kinds, bufs):
         """``smua.measure.Y([buf])``: blocks for count readings; returns the last one."""
-        sch = self._count_schedule(kinds, bufs)
-        self.schedule = sch
-        self.owner.spend(sch.end - self.owner.t)
-        self.sync()
-        i, v = sch.last_i, sch.last_v
+        if self.measure.count == 1:
+            values = self._spot(kinds, bufs)
+        else:
+            sch = self._count_schedule(kinds, bufs)
+            self.schedule = sch
+            self.owner.spend(sch.end - self.owner.t)
+            self.sync()
+            values, _ = readings("V", [sch.last_i], [sch.last_v], [False], None)
         if not self.source.output:
             self.last_compliance = False
-        values = {"i": i, "v": v, "p": i * v, "r": (v / i) if i != 0 else 9.91e37}
-        out = tuple(values[k] for k in kinds)
+        out = tuple(float(values[k][-1]) for k in kinds)
         return out if len(out) > 1 else out[0]
+
+    def _spot(self, kinds, bufs) -> dict:
+        """One reading: a single device step, no schedule (the common query)."""
+        t0 = self.owner.t
+        if self.schedule is not None:
+            self._busy()
+        targets = self.targets_for(kinds, bufs)
+        pre, tint = self.measure_pre(), self.integration_time()
+        func, level, limit = self._present()
+        held = t0 - self.dev_t  # the held level since the last act, and the reading, in one call
+        if held > 0 and self.source.output:
+            m = self.device.apply(Drive(func, [level, level], [held, pre + tint], tint, limit, self.i_range()))
+        else:
+            self.sync(t0)
+            m = self.device.apply(Drive(func, [level], pre + tint, tint, limit, self.i_range()))
+        m_i, m_v, m_c = m.i[-1:], m.v[-1:], m.compliance[-1:]
+        values, status = readings(func, m_i, m_v, m_c, self.fixed_range(func))
+        for kind, b in targets:
+            b.buffer.store(b.buffer.reserve(1), values[kind], [level], [t0 + pre], status)
+        self.owner.spend(pre + tint)
+        self.dev_t = t0 + pre + tint
+        self.last_compliance = bool(m_c[0])
+        return values
+
+    def _present(self) -> tuple[str, float, float]:
+        """What the terminals see now: (function, level, limit); output off is 0 V."""
+        if self.source.output:
+            return self.func, self.dc_level(), self.dc_limit()
+        return "V", 0.0, self.source.offlimiti
 
     def measure_overlapped(self, kinds, bufs) -> None:
         if not any(b is not None for b in bufs):

@@ -109,7 +109,8 @@ def test_abort_stops_the_sweep_and_leaves_the_output_on():
     send(emu, "smua.source.output = smua.OUTPUT_OFF")
     assert emu.outputs_on()["smua"] is False
     send(emu, "delay(2)", "smua.source.levelv = 0")  # output off: the device rests
-    assert dev.rests[-1] == pytest.approx(2.0 + 100e-6, abs=1e-9)  # delay + the next message
+    # one rest from the output-off message to the next act: two messages and the delay
+    assert dev.rests[-1] == pytest.approx(2.0 + 2 * 100e-6, abs=1e-9)
     assert drain_errors(emu) == []
 
 
@@ -250,7 +251,7 @@ def test_spot_reading_time_follows_nplc_and_autozero():
 
 
 def test_device_clear_recovers_from_a_wait_that_never_ends():
-    emu, _ = make()
+    emu, dev = make()
     send(emu, *SETUP, "smua.trigger.source.linearv(0, 1, 3) smua.trigger.count = 3",
          "smua.trigger.source.stimulus = trigger.timer[5].EVENT_ID smua.source.output = 1",  # timer 5 never fires
          "smua.trigger.initiate()")
@@ -260,6 +261,8 @@ def test_device_clear_recovers_from_a_wait_that_never_ends():
     assert text(emu, "print(status.operation.sweeping.condition)") == "2.00000e+00"
     send(emu, "smua.abort() smua.source.output = 0")
     assert text(emu, "print(status.operation.sweeping.condition, smua.nvbuffer1.n)") == "0.00000e+00\t0.00000e+00"
+    send(emu, "delay(3)", "smua.source.levelv = 0")
+    assert dev.t == pytest.approx(emu.busy_until, abs=1e-9)  # the device kept the instrument's time
 
 
 def test_a_memristor_sweeps_through_the_emulator():
