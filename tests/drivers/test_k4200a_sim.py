@@ -195,6 +195,17 @@ def test_ctrl_c_mid_sweep_aborts_and_leaves_the_output_off(smu, lab, resource):
     assert smu.read(0.1, compliance=1e-3)["i"][0] == pytest.approx(0.1 / R, rel=1e-6)
 
 
+def test_stopping_mid_sweep_aborts_the_test_and_leaves_the_output_off(smu, lab, resource):
+    stream = smu.run(Sweep(np.linspace(0, 1, 1000), 1e-3, step_time=10e-3, nplc=0.01))  # 10 s
+    first = next(stream)
+    assert len(first) < 1000 and not all_off(lab, resource)
+    stream.close()  # what a procedure's stop button does
+    assert all_off(lab, resource)
+    # Aborted, not left running: a new request is accepted at once.
+    assert smu.read(0.1, compliance=1e-3)["i"][0] == pytest.approx(0.1 / R, rel=1e-6)
+    assert lab.clock.now < 5.0
+
+
 @pytest.mark.parametrize("late", ["query", "set-up"])
 def test_timeout_mid_stream_is_typed_resynchronised_and_off(smu, lab, resource, late):
     emulator = lab.emulator(resource)
