@@ -220,8 +220,9 @@ def test_dropped_connection_is_typed_and_output_off_after_reconnect(smu, lab):
 
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
-    first_chunk = em.messages + len(smu._plan(sweep)[0].setup) + 1 + 1
-    em.faults.add("drop", at=first_chunk)
+    # The link drops right after the message that turned the output on and started the sweep.
+    start = em.messages + len(smu._plan(sweep)[0].setup) + 1
+    em.faults.add("drop", at=start)
     with pytest.raises(ConnectionLost):
         collect(smu, sweep)
     assert all_off(lab)  # the instrument kept sourcing until the driver reconnected and turned it off
@@ -282,3 +283,29 @@ def test_slow_retention_can_be_stopped_between_readings(smu, lab):
     stream.close()
     assert all_off(lab)
     assert lab.clock.now < 100.0  # stopped early, not after the 1000 s schedule
+
+
+def test_memristor_set_and_reset_with_compliance():
+    """bfo preset: a SET sweep clamps at Icc (flagged per point) and raises the read current;
+    a RESET sweep lowers it again."""
+    spec = sim_library("bfo", seed=3, time_scale=0)
+    lab = get_lab(spec)
+    lab.reset()
+    smu = Keithley2614B(RES_2614B_GPIB, visa_library=spec)
+    try:
+        before = smu.read(0.1, compliance=1e-3)[0]["i"]
+        up = np.r_[np.linspace(0, 2, 101), np.linspace(2, 0, 101)]
+        set_ = collect(smu, Sweep(up, compliance=100e-6, step_time=5e-3))
+        assert 0 < set_["compliance"].sum() < len(up)
+        assert np.all(np.abs(set_["i"]) <= 100e-6 * (1 + 1e-9))
+        high = set_["compliance"] & (up >= 1.5)
+        assert high.any() and np.all(set_["v"][high] < up[high] - 0.3)  # the limit, not the level, sets V
+        after_set = smu.read(0.1, compliance=1e-3)[0]["i"]
+        down = np.r_[np.linspace(0, -2, 101), np.linspace(-2, 0, 101)]
+        collect(smu, Sweep(down, compliance=10e-3, step_time=5e-3))
+        after_reset = smu.read(0.1, compliance=1e-3)[0]["i"]
+        assert after_set > 10 * before and after_reset < after_set / 10
+        assert all_off(lab)
+    finally:
+        smu.close()
+        lab.reset()
