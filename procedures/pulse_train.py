@@ -130,10 +130,14 @@ class PulseTrain(LabqcProcedure):
         tops = rows[rows["Segment"] == "pulse"].sort_values("Pulse")
         reads = rows[rows["Segment"] == "read"].sort_values("Pulse")
         current = tops["Current (A)"].to_numpy()
+        # I_i/I_1 within each train (LTP and LTD are normalised to their own first pulse).
+        first = tops.groupby("Cycle")["Current (A)"].transform("first").to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(first != 0, current / first, np.nan)
+            lag = current[1:] / current[:-1] if len(current) > 1 else np.array([])
+        same_train = tops["Cycle"].to_numpy()[1:] == tops["Cycle"].to_numpy()[:-1]
+        lag = lag[same_train[: len(lag)] & np.isfinite(lag)]
         i1 = current[0] if len(current) else math.nan
-        ratio = current / i1 if len(current) and i1 != 0 else np.full(len(current), math.nan)
-        lag = current[1:] / current[:-1] if len(current) > 1 else np.array([])
-        lag = lag[np.isfinite(lag)]
         g_read = reads["G/G0"].to_numpy()
         read_by_pulse = dict(zip(reads["Pulse"].astype(int), g_read.astype(float)))
         return {
@@ -147,7 +151,9 @@ class PulseTrain(LabqcProcedure):
             "min read G/G0": float(np.nanmin(g_read)) if np.isfinite(g_read).any() else math.nan,
             "read levels visited (G0)": derive.levels_visited(g_read, min_points=3),
             "median I_(i+1)/I_i": float(np.median(lag)) if lag.size else math.nan,
-            "spread of I_(i+1)/I_i": float(np.std(lag)) if lag.size else math.nan,
+            # robust spread (1.4826 x median absolute deviation): near-zero currents after a
+            # full RESET make single ratios huge, and must not swamp the variability figure
+            "spread of I_(i+1)/I_i": float(1.4826 * np.median(np.abs(lag - np.median(lag)))) if lag.size else math.nan,
             "pulse compliance hits": int(tops["Compliance"].sum()),
             "per pulse": {
                 "pulse": tops["Pulse"].to_numpy(),
