@@ -303,11 +303,26 @@ class KXCI(Instrument):
 
     # -- recovery ----------------------------------------------------------------------
     def device_clear(self) -> None:
-        """Device clear (GPIB SDC, VISA viClear): empties the queues, resynchronises."""
+        """Device clear (GPIB SDC, VISA viClear): empties the queues, resynchronises.
+
+        A raw socket has no device clear; VISA libraries that refuse one there get the
+        next best thing: whatever is in flight is read and thrown away."""
+        conn = self.adapter.connection
         try:
-            self.adapter.connection.clear()
+            conn.clear()
         except VisaIOError as exc:
-            raise self._io_error("clearing the device", exc) from exc
+            if exc.error_code != visa_constants.StatusCode.error_nonsupported_operation:
+                raise self._io_error("clearing the device", exc) from exc
+            saved = conn.timeout
+            conn.timeout = 100
+            try:
+                while True:
+                    conn.read_raw()
+            except VisaIOError as drained:
+                if not _is_timeout(drained):
+                    raise self._io_error("clearing the connection", drained) from drained
+            finally:
+                conn.timeout = saved
 
     def reconnect(self) -> None:
         """Close and reopen the VISA session (once, after the connection dropped)."""

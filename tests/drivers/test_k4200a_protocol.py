@@ -116,6 +116,18 @@ def test_options_without_a_pmu_or_rpm_narrow_the_capabilities():
             inst.check(PulseTrain.uniform(1.0, 3, width=1e-3, period=2e-3, compliance=1e-3))
 
 
+def test_a_socket_without_device_clear_is_drained_instead():
+    from pymeasure.adapters import ProtocolAdapter
+
+    adapter = ProtocolAdapter(CONNECT_LAN)
+    adapter.connection.clear.side_effect = VisaIOError(StatusCode.error_nonsupported_operation)
+    adapter.connection.read_raw.side_effect = [b"ACK\0", VisaIOError(StatusCode.error_timeout)]
+    inst = Keithley4200A(adapter, framing="ethernet")
+    assert inst.identity == IDN
+    assert adapter.connection.read_raw.call_count == 2  # the stale ACK, then silence
+    assert adapter._index == len(CONNECT_LAN)
+
+
 def test_framing_follows_the_resource_string():
     assert Keithley4200A.__init__.__kwdefaults__["framing"] is None
     with k4200(CONNECT_GPIB, framing=None) as (inst, _):  # an adapter, not a string: GPIB
