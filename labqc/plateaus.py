@@ -51,6 +51,7 @@ class Plateau:
     assignable: bool = True  # False when R_s uncertainty or noise forbid a verdict
     excursions: int = 0  # telegraph excursions bridged inside the plateau
     telegraph_amplitude: float = 0.0  # G/G0 of a resolved two-level fluctuator (0: none)
+    drift: float = 0.0  # corrected G/G0 change across the plateau (least-squares line)
 
     @property
     def duration(self) -> int:
@@ -85,6 +86,7 @@ class Options:
     prior_on: float = lv.PRIOR_ON_GRID
     n_eff_factor: float | None = None  # None: N_eff from the lag-1 autocorrelation
     max_level: float = lv.MAX_LEVEL
+    max_drift: float = 0.35  # G0 across a plateau; more (and significant) is a ramp, not a level
     two_state: bool = False  # resolve telegraph noise inside off-grid plateaus (_two_state_level)
 
     @classmethod
@@ -293,10 +295,11 @@ def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndar
     return starts, ends, means
 
 
-def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, MAD-based sigma and effective sample count of each group [a, b), all at once."""
+def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray):
+    """Median, MAD-based sigma, effective sample count and linear drift (change from the
+    first to the last sample of a least-squares line) of each group [a, b), all at once."""
     if not a.size:
-        return np.empty(0), np.empty(0), np.empty(0)
+        return np.empty(0), np.empty(0), np.empty(0), np.empty(0)
     lengths = b - a
     gid = np.repeat(np.arange(a.size), lengths)
     idx = np.concatenate([np.arange(i, j) for i, j in zip(a.tolist(), b.tolist())])
@@ -322,7 +325,12 @@ def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.clip(np.where(var > 0, lag / var, 0.0), 0.0, 0.95)
     n_eff = lengths * (1.0 - rho) / (1.0 + rho)
-    return med, sig, n_eff
+    # Least-squares slope per group, with time centred in each group.
+    tc = np.arange(vals.size) - offs[gid] - 0.5 * (lengths[gid] - 1)
+    stt = lengths * (lengths.astype(float) ** 2 - 1) / 12.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(stt > 0, np.bincount(gid, weights=tc * vals, minlength=a.size) / stt, 0.0)
+    return med, sig, n_eff, slope * (lengths - 1)
 
 
 def _two_state_level(x: np.ndarray, r_series: float, sigma_rs: float, opt: Options):
@@ -406,7 +414,7 @@ def analyze(
         ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers)
         long = (gb - ga) >= opt.min_length
         if long.sum() >= 1:
-            med, _, _ = _group_stats(xs, ga[long], gb[long])
+            med = _group_stats(xs, ga[long], gb[long])[0]
             try:
                 r_series, sigma_rs = estimate_series_resistance(med, gb[long] - ga[long], r_max=opt.r_max)
             except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
@@ -420,7 +428,7 @@ def analyze(
     ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt, barriers)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
-    raw_med, raw_sig, n_eff = _group_stats(xs, ga, gb)
+    raw_med, raw_sig, n_eff, raw_drift = _group_stats(xs, ga, gb)
     if not estimated and raw_med.size and r_series * G0 * raw_med.max() >= 1.0:
         worst = raw_med.max()
         raise ValueError(
@@ -434,6 +442,18 @@ def analyze(
         n_eff=n_eff if opt.n_eff_factor is None else None, **opt.level_options(),
     )
     level, quantum, conf = a.level.copy(), a.quantum.copy(), a.confidence.copy()
+    # A segment that keeps moving (a slow ramp, a sweep through a diffusive regime) is not
+    # a plateau whatever its median: no quantum for it.
+    # The line's end-to-end change has a white-noise error sigma·(L-1)/sqrt(sum tc²); only a
+    # change both above max_drift and clearly (3 errors) non-zero counts, so that short
+    # noisy plateaus survive.
+    drift = raw_drift * slope
+    length = (gb - ga).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drift_err = np.where(length > 1, raw_sig * slope * (length - 1) / np.sqrt(length * (length**2 - 1) / 12.0), 0.0)
+    moving = np.abs(drift) > np.maximum(opt.max_drift, 3.0 * drift_err)
+    quantum[moving] = np.nan
+    conf[moving] = 0.0
     p_on, z, rtn = a.p_on.copy(), a.z.copy(), np.zeros(ga.size)
     if opt.two_state:
         todo = np.flatnonzero(np.isnan(quantum) & a.assignable & ((gb - ga) >= 2 * opt.min_length))
@@ -465,6 +485,7 @@ def analyze(
                 assignable=bool(a.assignable[k]),
                 excursions=int(counts[k]),
                 telegraph_amplitude=float(rtn[k]),
+                drift=float(drift[k]),
             )
         )
     excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]

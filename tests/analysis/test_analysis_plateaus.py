@@ -124,3 +124,11 @@ def test_bad_input_is_a_clear_error(g, kwargs, match):
 def test_unknown_option_is_refused():
     with pytest.raises(TypeError, match="penalti"):
         detect(np.ones(100), penalti=3)
+
+
+def test_a_slow_ramp_is_not_a_staircase_of_quantum_levels():
+    # A continuous sweep through a non-quantised regime: locally flat pieces, no levels.
+    g = np.linspace(0.0, 30.0, 5000) + np.random.default_rng(7).normal(0, 0.03, 5000)
+    plateaus = detect(g, r_series=0.0)
+    assert plateaus and sum(p.quantum is not None for p in plateaus) <= 1
+    assert all(abs(p.drift) > 0.2 for p in plateaus if p.n > 40)
