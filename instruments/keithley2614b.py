@@ -176,8 +176,28 @@ class TSPLink(Instrument):
             connection.read_termination = "\n"
 
     def clear(self) -> None:
-        """Device clear: drop replies nobody will read, cancel what blocks the interpreter."""
-        self._guard(self.adapter.connection.clear)
+        """Device clear: drop replies nobody will read, cancel what blocks the interpreter.
+        Where VISA has no device clear (some VISA libraries on a raw LAN socket), drain
+        whatever is in flight instead."""
+        try:
+            self._guard(self.adapter.connection.clear, raw_errors=True)
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code != pyvisa.constants.StatusCode.error_nonsupported_operation:
+                raise ConnectionLost(f"the connection to the {self.name} failed: {exc.description}") from exc
+            self._drain()
+
+    def _drain(self, quiet: float = 0.2, most: int = 1000) -> None:
+        """Read and drop replies until none arrives for ``quiet`` seconds."""
+        connection = self.adapter.connection
+        connection.timeout = int(quiet * 1000)
+        try:
+            for _ in range(most):
+                connection.read_raw()
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code != pyvisa.constants.StatusCode.error_timeout:
+                raise ConnectionLost(f"the connection to the {self.name} failed: {exc.description}") from exc
+        finally:
+            connection.timeout = self.timeout_ms
 
     # --- the error queue --------------------------------------------------------------
     def error_count(self) -> int:
@@ -224,12 +244,14 @@ class TSPLink(Instrument):
     # --- internals --------------------------------------------------------------------
     _resyncing = False  # set while _after_timeout reads the error queue
 
-    def _guard(self, call, *args, raw_timeout: bool = False):
+    def _guard(self, call, *args, raw_timeout: bool = False, raw_errors: bool = False):
         """Call the connection; VISA and socket failures become typed errors (a timeout
-        stays a VisaIOError with ``raw_timeout``, for the reader to resynchronise)."""
+        stays a VisaIOError with ``raw_timeout``, any VISA error with ``raw_errors``)."""
         try:
             return call(*args)
         except pyvisa.errors.VisaIOError as exc:
+            if raw_errors:
+                raise
             if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
                 if raw_timeout:
                     raise

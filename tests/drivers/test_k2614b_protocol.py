@@ -140,6 +140,17 @@ def test_connect_quiets_the_interpreter_and_reads_identity():
         assert smu.tsp.adapter.connection.clear.called  # a stale reply from a past session is dropped
 
 
+def test_without_visa_device_clear_pending_replies_are_drained_instead():
+    """NI-VISA refuses viClear on some raw sockets: connect still works, by reading the
+    stale replies away until the line is quiet."""
+    adapter = ProtocolAdapter(list(INIT))
+    adapter.connection.clear.side_effect = VisaIOError(StatusCode.error_nonsupported_operation)
+    adapter.connection.read_raw.side_effect = [b"stale 1\n", b"stale 2\n", VisaIOError(StatusCode.error_timeout)]
+    smu = Keithley2614B(adapter)
+    assert smu.identity.startswith("Keithley") and adapter.connection.read_raw.call_count == 3
+    assert adapter.connection.timeout == 10_000  # the default again after the short drain timeout
+
+
 def test_connect_refuses_a_nonsense_line_frequency():
     with pytest.raises(ProtocolError, match="line frequency"):
         with expected_protocol(Keithley2614B, [(INIT[0][0], "TSP>")]):
