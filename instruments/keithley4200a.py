@@ -45,8 +45,8 @@ from pyvisa.errors import VisaIOError
 from instruments import kxci_sarb as sarb
 from instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
                                 InstrumentTimeout, ProtocolError)
-from instruments.kxci_format import (clean, num, nums, parse_do, parse_error, parse_int, parse_pmu_points,
-                                     parse_spot, pmu_compliance)
+from instruments.kxci_format import (clean, do_items, num, nums, parse_error, parse_int, parse_items,
+                                     parse_pmu_points, parse_spot, pmu_compliance)
 from instruments.smu import (KIND_POINT, KIND_PULSE, KIND_READ, READING, Capabilities, PulseTrain, Request,
                              Sampling, SourceMeasure, Sweep)
 
@@ -594,18 +594,22 @@ class Keithley4200A(SourceMeasure):
 
         def fetch(final: bool) -> np.ndarray:
             nonlocal got
-            i, ci = parse_do(k.query(f"DO 'I{ch}'"))
-            v, cv = parse_do(k.query(f"DO 'V{ch}'"))
-            stamps, _ = parse_do(k.query(f"DO 'I{ch}T'"))
-            m = min(len(i), len(v), len(stamps))  # a reading may land between the three DOs
+            # DO returns the whole buffer so far; only the items not seen yet are parsed.
+            i_items = do_items(k.query(f"DO 'I{ch}'"))
+            v_items = do_items(k.query(f"DO 'V{ch}'"))
+            t_items = do_items(k.query(f"DO 'I{ch}T'"))
+            m = min(len(i_items), len(v_items), len(t_items))  # a reading may land between the DOs
             if m > n or (final and m != n):
                 raise ProtocolError(f"the test made {m} readings where the sweep has {n} points")
+            i, ci = parse_items(i_items[got:m])
+            v, cv = parse_items(v_items[got:m])
+            stamps, _ = parse_items(t_items[got:m])
             out = np.zeros(m - got, dtype=READING)
-            out["t"] = np.maximum(t0 + stamps[got:m], self._t_last)
+            out["t"] = np.maximum(t0 + stamps, self._t_last)
             out["source"] = levels[got:m]
-            out["v"], out["i"] = v[got:m], i[got:m]
+            out["v"], out["i"] = v, i
             # A voltage source's limit shows on the current reading, a current source's on the voltage.
-            out["compliance"] = (ci if s.source == "V" else cv)[got:m]
+            out["compliance"] = ci if s.source == "V" else cv
             out["index"] = np.arange(start + got, start + m)
             out["kind"] = KIND_POINT
             if m > got:

@@ -78,33 +78,41 @@ def parse_spot(reply: str) -> tuple[float, bool, str]:
         raise ProtocolError(f"the 4200A sent an unreadable number in {reply!r}") from None
 
 
-_LETTER = re.compile(r"(^|,)\s*([A-Z]?)\s*")
+#: Deletes the status letters (every upper-case letter but the exponent's E).
+_NO_LETTERS = str.maketrans("", "", "ABCDFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def do_items(reply: str) -> list[str]:
+    """The items of a ``DO 'name'`` reply (``N 4.3555E-15,C1.0E-4,...``), not yet parsed.
+
+    A running test's buffer is re-read as it grows; splitting is cheap, so callers parse
+    only the items they have not seen (:func:`parse_items`)."""
+    text = clean(reply)
+    return text.split(",") if text else []
+
+
+def parse_items(items: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Values and compliance flags (status letter ``C``) of DO items; items without a
+    letter (timestamps) count as normal."""
+    if not items:
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    flags = np.array([item.lstrip()[:1] == "C" for item in items])
+    numbers = ",".join(items).translate(_NO_LETTERS).split(",")
+    try:
+        values = np.array(numbers, dtype=float)
+    except ValueError:
+        bad = next(k for k, x in enumerate(numbers) if not _is_float(x))
+        raise ProtocolError(f"item {bad} of a DO reply is {items[bad]!r}, not a reading") from None
+    return values, flags
 
 
 def parse_do(reply: str, expected: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A ``DO 'name'`` reply such as ``N 4.3555E-15,C1.0E-4,...``.
-
-    Returns (values, compliance flags). Items without a status letter (timestamps) count as
-    normal. ``expected``: the number of items the test produced, checked when given.
-    Vectorised: a running test's buffer is re-read as it grows, so this is a hot path.
-    """
-    text = clean(reply)
-    if not text:
-        values, flags = np.zeros(0), np.zeros(0, dtype=bool)
-    else:
-        letters = [m.group(2) for m in _LETTER.finditer(text)]
-        numbers = _LETTER.sub(r"\1", text).split(",")
-        try:
-            values = np.array(numbers, dtype=float)
-        except ValueError:
-            bad = next(k for k, x in enumerate(numbers) if not _is_float(x))
-            raise ProtocolError(f"item {bad} of a DO reply is {text.split(',')[bad]!r}, not a reading") from None
-        if len(letters) != len(values):
-            raise ProtocolError(f"a DO reply has {len(values)} values but {len(letters)} status fields")
-        flags = np.array(letters) == "C"
-    if expected is not None and len(values) != expected:
-        raise ProtocolError(f"a DO reply held {len(values)} readings where the test made {expected}")
-    return values, flags
+    """A whole ``DO 'name'`` reply as (values, compliance flags); ``expected``: the number
+    of readings the test made, checked when given."""
+    items = do_items(reply)
+    if expected is not None and len(items) != expected:
+        raise ProtocolError(f"a DO reply held {len(items)} readings where the test made {expected}")
+    return parse_items(items)
 
 
 def _is_float(text: str) -> bool:
