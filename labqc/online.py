@@ -206,20 +206,25 @@ class OnlineDetector:
         m = min(self._win, x.size - pos, self.mean_window - seg_n0 if young else OLD_WINDOW, _COUNTS.size)
         xw = x[pos : pos + m]
         if young:  # exact running mean of the segment so far
-            mu_after = (mu0 * seg_n0 + np.cumsum(xw)) / (seg_n0 + _COUNTS[:m])
+            mu_after = np.cumsum(xw)
+            mu_after += mu0 * seg_n0
+            mu_after /= seg_n0 + _COUNTS[:m]
             resid = xw - np.concatenate(((mu0,), mu_after[:-1]))
         else:  # a long plateau: mean held over the window, updated as an EWMA after it
             resid = xw - mu0
         h = self.log_arl * self._sigma**2 / self.delta
         # Two Lindley recursions S_t = max(0, S_{t-1} + y_t) at once, time-major (m, 2) so
-        # that the first alarm of either side is one argmax: S_t = C_t - min(C_s, -S_0).
+        # that the first alarm of either side is one argmax. With the start value folded
+        # into the first step, C_t = S_0 + y_0 + ... + y_t and S_t = C_t - min(0, min C_s).
         half = 0.5 * self.delta
         y = np.empty((m, 2))
         np.subtract(resid, half, out=y[:, 0])
         np.subtract(-half, resid, out=y[:, 1])
+        y[0, 0] += self._sp
+        y[0, 1] += self._sm
         c = np.cumsum(y, axis=0)
         floor = np.minimum.accumulate(c, axis=0)
-        np.minimum(floor, (-self._sp, -self._sm), out=floor)
+        np.minimum(floor, 0.0, out=floor)
         sums = c - floor
         over = sums > h
         first = int(over.argmax())
@@ -263,14 +268,18 @@ class OnlineDetector:
             self._seg_n += n_used
             self._seg_s2 += float(np.dot(xw, xw))
             self._sp, self._sm = float(sums[stop, 0]), float(sums[stop, 1])
-            zp = np.flatnonzero(sums[:, 0] <= 0.0)
-            zm = np.flatnonzero(sums[:, 1] <= 0.0)
-            if zp.size:
-                self._zp = k0 + int(zp[-1])
-            if zm.size:
-                self._zm = k0 + int(zm[-1])
+            self._zp = self._last_zero(sums[:, 0], k0, self._zp)
+            self._zm = self._last_zero(sums[:, 1], k0, self._zm)
             self._win = min(self._win * 2, self.window)
         return pos + stop + 1
+
+    @staticmethod
+    def _last_zero(s: np.ndarray, k0: int, previous: int) -> int:
+        """Valid-sample position of the last zero of a CUSUM window (often the last sample)."""
+        if s[-1] <= 0.0:
+            return k0 + s.size - 1
+        zeros = np.flatnonzero(s <= 0.0)
+        return k0 + int(zeros[-1]) if zeros.size else previous
 
     # ----- decisions -------------------------------------------------------------------------
     def _segment_since(self, tau_k: int, t_k: int) -> tuple[float, int, int, float]:
