@@ -775,6 +775,7 @@ class Keithley4200A(SourceMeasure):
         k.command(self._source_cmd(s.source, s.level, s.compliance))  # limit and level together
         k.checkpoint()
         t0 = k.clock()
+        level = float(num(s.level))  # as sent
         for index, at in enumerate(s.times):
             wait = t0 + float(at) - k.clock()
             if wait > 0:
@@ -782,6 +783,6 @@ class Keithley4200A(SourceMeasure):
             t = self._stamp(k.clock())
             v, i, comp = self._spot()
             out = np.zeros(1, dtype=READING)
-            out[0] = (t, s.level, v, i, comp, index, KIND_POINT)
+            out[0] = (t, level, v, i, comp, index, KIND_POINT)
             yield out
 
