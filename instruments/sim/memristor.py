@@ -37,6 +37,8 @@ from labqc.units import G0
 K_B = 8.617333262e-5  # Boltzmann constant, eV/K
 _RATE_MAX = 1e9  # /s: caps runaway rates so cumulative hazards stay finite
 _SINH_ARG_MAX = 200.0
+_T_MAX = 1500.0  # K: Joule heating saturates (the filament would melt or break first)
+_EVENTS_PER_STEP = 64  # see Memristor._run_kinetics
 
 
 @dataclass
@@ -84,7 +86,7 @@ class MemristorParams:
     # --- forming / breakdown of a pristine device (off by default) ---
     pristine: bool = False  # start unformed
     g_pristine: float = 1e-8  # conductance of the unformed device, S
-    v_form: float = 5.0  # |V| at which forming (or nanowire breakdown) happens, V
+    v_form: float = 5.0  # applied |V| at which forming (or nanowire breakdown) happens, V
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -272,8 +274,10 @@ class Memristor:
         g = np.full(v_f.shape, p.g_gap)
         if self.n:
             g += G0 * self.n * channel_transmission(v_f, -p.phi_open, p.alpha, p.beta)
-            g += G0 * self._offsets[self.n] * math.sqrt(self.n)
-        g += G0 * channel_transmission(v_f, p.phi_c * (1 - 2 * self.x), p.alpha, p.beta)
+            g += G0 * self._offsets[self.n]  # this level's atomic arrangement
+        if self.n or self.x:
+            # The channel being built; with N = 0 and x = 0 there is only the gap.
+            g += G0 * channel_transmission(v_f, p.phi_c * (1 - 2 * self.x), p.alpha, p.beta)
         return np.maximum(g, p.g_gap)
 
     @property
@@ -298,7 +302,7 @@ class Memristor:
             v_f = _V_GRID
             g = self._g_filament(v_f)
             i = v_f * g
-            temp = p.t0 + p.r_th * np.abs(v_f * i)  # Joule heating
+            temp = np.minimum(p.t0 + p.r_th * np.abs(v_f * i), _T_MAX)  # Joule heating
             kt = K_B * temp
             field = np.sinh(np.minimum(p.q_field * np.abs(v_f) / kt, _SINH_ARG_MAX))
             grow = p.nu_g * np.exp(-p.e_a / kt) * field * (1 - self.n / p.n_max)
@@ -386,15 +390,25 @@ class Memristor:
         that grow while nothing happens. Events come in bursts (a SET or RESET), so
         right after one the next few steps are walked one by one in plain Python,
         which is cheaper than a numpy window for a handful of steps.
+
+        Where growth and dissolution are both enormous (a hot filament far above
+        threshold) they balance within a step; after ``_EVENTS_PER_STEP`` events the
+        step ends in the state reached, which bounds the cost of such steps.
         """
         levels, dwell = drive.levels, drive.dwell
         n = levels.size
         j, frac_left, window, walk = start, 1.0, 16, False
+        busy_step, busy_count = -1, 0
         dwell_one = float(dwell[0]) if n and np.all(dwell == dwell[0]) else None
         while j < n:
             if walk:
                 j, frac_left, walk = self._walk(drive, j, frac_left, out_v, out_i, out_comp, nch)
                 window = 16
+                if walk:
+                    busy_count = busy_count + 1 if j == busy_step else 1
+                    busy_step = j
+                    if busy_count >= _EVENTS_PER_STEP:
+                        frac_left = 0.0
                 continue
             stop = min(n, j + window)
             tb = self._tb
@@ -419,6 +433,10 @@ class Memristor:
             j += k
             field_part = _interp1(float(i[k]), tb.lists[0], tb.lists[3])
             self._event(float(i[k]), float(total[k]), field_part)
+            busy_count = busy_count + 1 if j == busy_step else 1
+            busy_step = j
+            if busy_count >= _EVENTS_PER_STEP:
+                frac_left = 0.0
             walk = True
 
     def _event(self, current: float, total: float, field_part: float) -> None:
@@ -469,8 +487,7 @@ class Memristor:
         where it does forms it (HRS). Returns the index of the first formed step."""
         r_total = 1.0 / self.p.g_pristine + self.p.r_s
         m = clamp_to_compliance(drive.source, drive.levels, r_total, drive.compliance)
-        v_dev = np.abs(m.v) * (1.0 / self.p.g_pristine) / r_total
-        hit = np.nonzero(v_dev >= self.p.v_form)[0]
+        hit = np.nonzero(np.abs(m.v) >= self.p.v_form)[0]  # the applied voltage, as reported
         end = int(hit[0]) + 1 if hit.size else drive.levels.size
         out_v[:end], out_i[:end], out_comp[:end] = m.v[:end], m.i[:end], m.compliance[:end]
         nch[:end] = -1  # unformed: no filament, no filament noise

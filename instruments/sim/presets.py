@@ -18,14 +18,14 @@ PRESETS = ("ag-nanowire", "bfo", "ohmic")
 #: Each preset's departures from the §6.5 defaults of :class:`MemristorParams`.
 PRESET_PARAMS: dict[str, dict[str, float]] = {
     "ag-nanowire": dict(
-        n_max=5,  # a nanogap bridged by a few atoms
+        n_max=3,  # a nanogap bridged by a few atoms: LRS near 2-3 G0
         dx=1.0,  # monovalent Ag: one atom opens one channel, integer plateaus
         phi_open=0.6, phi_c=0.4,
         r_s=300.0,  # contacts and the rest of the wire
         g_gap=2e-7,  # nanogap tunnelling, ~5 Mohm
-        nu_g=1e13, e_a=0.8, q_field=0.12,
-        nu_r=1e13, e_r=0.8,
-        e_d=0.78, de_atom=0.08,  # 1 G0 lives minutes at rest, 3 G0 hours
+        nu_g=1e13, e_a=0.88, q_field=0.5,  # growth from ~0.1 V: 0-20 uA current sweeps climb 1-3 G0
+        nu_r=1e13, e_r=0.85, q_rupture=0.3,  # negative sweeps to ~ -0.5 V dissolve the bridge
+        e_d=0.87, de_atom=0.08,  # at rest 1 G0 lives ~15 min, 3 G0 days
         r_th=1e5,
         rtn_count=1, rtn_amp=0.08,
         v_form=5.17,  # breakdown of the pristine wire into a nanogap
@@ -34,9 +34,10 @@ PRESET_PARAMS: dict[str, dict[str, float]] = {
     "bfo": dict(
         n_max=50,  # a wide filament; with R_s it reads up to ~25 G0, where transport turns diffusive
         dx=0.5,  # half-open partial channel: (n + ½) plateaus
-        phi_open=1.5, phi_c=0.3,  # channels stay open up to ~3 V on the filament
+        alpha=25.0, phi_open=1.5,  # channels stay open up to ~3 V on the filament
+        phi_c=0.15,  # the partial channel is half open from ~0.3 V: (n + ½) plateaus under bias
         r_s=250.0,  # graphene/FTO electrodes and the rest of the BFO layer
-        g_gap=3e-6,  # HRS ~0.05 G0
+        g_gap=1e-6,  # HRS ~0.013 G0 (1 Mohm)
         nu_g=1e13, e_a=1.045, q_field=0.35,  # SET from ~1 V at 1 V/s; ~6 channels per 1.5 V, 5 ms pulse
         nu_r=1e13, e_r=0.815, q_rupture=0.08,  # RESET pulses of -1.5 V, 5 ms remove ~20 % ...
         rupture_order=2.0,  # ... of a wide filament, a few % of a thin one: slow steps at the end

@@ -1,0 +1,342 @@
+"""The simulated memristor behaves like the devices in science.md, statistically.
+
+Each test drives a preset the way an experiment would and checks what a physicist
+would check on the data: where the plateaus sit, what compliance does, how pulses
+move the level, how the state decays, and that no reading is ever unphysical.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import curve_fit
+
+from instruments.sim.device import Drive, Resistor
+from instruments.sim.memristor import Memristor, MemristorParams
+from instruments.sim.presets import PRESETS, make_device
+from labqc.units import G0, correct_series
+
+BFO_RS = 250.0  # the preset's nominal series resistance, ohm
+AG_RS = 300.0
+
+
+def bipolar(step: float = 0.01, v_max: float = 3.0) -> np.ndarray:
+    """0 -> +v_max -> 0 -> -v_max -> 0 V."""
+    up = np.arange(0.0, v_max + step / 2, step)
+    return np.concatenate([up, up[::-1], -up, -up[::-1]])
+
+
+def sweep(device, compliance: float, step: float = 0.01, dwell: float = 0.01):
+    levels = bipolar(step)
+    return levels, device.apply(Drive("V", levels, dwell, dwell / 2, compliance))
+
+
+def g_over_g0(m, v_min: float = 0.1) -> np.ndarray:
+    ok = np.abs(m.v) > v_min
+    return np.where(ok, m.i / np.where(ok, m.v, 1.0), np.nan) / G0
+
+
+def pulse_train(device, amplitude: float, count: int, read: float | None, width: float = 5e-3,
+                compliance: float = 10e-3) -> np.ndarray:
+    """Pulses of ``amplitude`` separated by ``read`` (or 0 V); G/G0 per pulse, at the
+    read if there is one, else during the pulse (the paper's RESET-train view)."""
+    between = 0.0 if read is None else read
+    levels = np.ravel([[amplitude, between]] * count)
+    m = device.apply(Drive("V", levels, width, 1e-3, compliance))
+    pick = slice(1, None, 2) if read is not None else slice(0, None, 2)
+    return m.i[pick] / m.v[pick] / G0
+
+
+# --- bad input -----------------------------------------------------------------------------
+@pytest.mark.parametrize("field, value", [
+    ("r_s", -1.0), ("n_max", 0), ("alpha", float("nan")), ("e_d", -0.1),
+    ("dx", 1.5), ("beta", 2.0), ("q_field", 0.0), ("flicker", float("inf")),
+])
+def test_unphysical_parameters_raise_naming_the_parameter(field, value):
+    with pytest.raises(ValueError, match=field):
+        MemristorParams(**{field: value})
+    with pytest.raises(ValueError, match=field):
+        make_device("bfo", 0, **{field: value})
+
+
+def test_bad_drives_and_rests_raise():
+    dev = make_device("bfo", 0)
+    with pytest.raises(ValueError, match="finite"):
+        Drive("V", [0.1, float("nan")], 0.01, 0.01, 1e-3)
+    with pytest.raises(ValueError, match="dwell"):
+        Drive("V", [0.1], -0.01, 0.01, 1e-3)
+    with pytest.raises(ValueError, match="rest duration"):
+        dev.rest(-1.0)
+    with pytest.raises(ValueError, match="n_channels"):
+        dev.reset_state(n_channels=-1)
+    with pytest.raises(ValueError, match="unknown"):
+        make_device("bfo", 0, not_a_parameter=1.0)
+    with pytest.raises(ValueError, match="unknown simulated device"):
+        make_device("graphene", 0)
+
+
+# --- contract with the emulators --------------------------------------------------------------
+def test_presets_are_listed_and_ohmic_is_a_configurable_resistor():
+    assert set(PRESETS) == {"ag-nanowire", "bfo", "ohmic"}
+    r = make_device("ohmic", 0, resistance=2e3)
+    assert isinstance(r, Resistor)
+    m = r.apply(Drive("V", [1.0, 10.0], 0.01, 0.01, 1e-3))
+    np.testing.assert_allclose(m.i, [0.5e-3, 1e-3])  # the second reading is clamped
+    assert list(m.compliance) == [False, True]
+
+
+def test_same_seed_same_data_and_different_seeds_differ():
+    runs = [sweep(make_device("bfo", seed), 5e-3)[1] for seed in (7, 7, 8)]
+    np.testing.assert_array_equal(runs[0].i, runs[1].i)
+    np.testing.assert_array_equal(runs[0].v, runs[1].v)
+    assert not np.array_equal(runs[0].i, runs[2].i)
+
+
+def test_state_summary_and_starting_state():
+    dev = make_device("bfo", 0, n_channels=10)
+    assert dev.n_channels == 10 and dev.state.n_channels == 10
+    g = dev.conductance()
+    # Low bias: ten open channels (plus the atomic-arrangement spread), R_s in series.
+    assert correct_series(g, dev.p.r_s) / G0 == pytest.approx(10.0, abs=0.3)
+    dev.reset_state(0)
+    assert dev.conductance() / G0 < 0.2  # HRS: the tunnelling gap
+    dev.apply(Drive("V", np.zeros(10), 0.5, 0.02, 1e-3))
+    dev.rest(5.0)
+    assert dev.t == pytest.approx(10.0)
+
+
+def test_readings_are_finite_and_never_exceed_the_limit():
+    wild = np.concatenate([bipolar(0.05, 3.0), [200.0, -200.0, 0.0, 1e-12]])
+    for preset, source, levels, limit in [
+        ("bfo", "V", wild, 2e-3),
+        ("bfo", "V", wild, 10e-3),
+        ("ag-nanowire", "V", wild, 100e-6),
+        ("ag-nanowire", "I", np.linspace(0, 20e-6, 400), 1.0),
+        ("ag-nanowire", "I", np.array([1e-3, -1e-3, 1.0, 0.0]), 0.5),
+    ]:
+        for seed in range(3):
+            dev = make_device(preset, seed)
+            m = dev.apply(Drive(source, levels, 0.01, 1e-3, limit))
+            assert np.all(np.isfinite(m.v)) and np.all(np.isfinite(m.i))
+            measured = m.i if source == "V" else m.v
+            assert np.all(np.abs(measured) <= limit), (preset, source, limit)
+            assert np.isfinite(dev.conductance())
+
+
+# --- bfo: DC sweeps -------------------------------------------------------------------------
+def test_bfo_highest_level_grows_with_compliance_up_to_about_25_g0():
+    top = {}
+    for cc in (2e-3, 10e-3):
+        top[cc] = []
+        for seed in range(3):
+            levels, m = sweep(make_device("bfo", seed), cc)
+            g = g_over_g0(m)[: levels.size // 2]  # the SET branch
+            top[cc].append(np.nanmax(g))
+    low, high = np.array(top[2e-3]), np.array(top[10e-3])
+    assert np.all(high >= low)
+    assert high.mean() > low.mean() + 2.0
+    assert 18 < high.max() < 32  # "up to ~25 G0"
+    assert 8 < low.mean() < 23
+
+
+def test_bfo_set_branch_shows_half_integer_plateaus_under_bias():
+    g_all = []
+    for seed in range(2):
+        dev = make_device("bfo", seed)
+        for _ in range(2):
+            _, m = sweep(dev, 5e-3)
+            ok = (np.abs(m.v) > 0.3) & ~m.compliance
+            g = correct_series(m.i[ok] / m.v[ok], BFO_RS) / G0
+            g_all.append(g[np.isfinite(g) & (g > 0.3) & (g < 10)])
+    g = np.concatenate(g_all)
+    frac = g - np.floor(g)
+    near_half = np.mean(np.abs(frac - 0.5) < 0.15)
+    assert near_half > 0.5  # uniform values would give 0.3
+
+
+def test_bfo_reset_returns_to_hrs_so_cycles_repeat():
+    dev = make_device("bfo", 3)
+    for _ in range(4):
+        levels, m = sweep(dev, 5e-3)
+        g = g_over_g0(m)
+        assert np.nanmax(g[: levels.size // 4]) > 5  # the SET happened
+        assert dev.conductance() / G0 < 1.0  # and the RESET undid it
+        assert dev.n_channels == 0
+
+
+def test_bfo_low_bias_reads_after_set_sit_on_integer_or_half_integer_levels():
+    levels_g0 = []
+    for seed in range(6):
+        dev = make_device("bfo", seed)
+        up = np.arange(0, 2.0, 0.01)
+        dev.apply(Drive("V", np.concatenate([up, up[::-1]]), 0.01, 5e-3, 0.5e-3))
+        m = dev.apply(Drive("V", np.full(20, 0.1), 0.02, 0.02, 1e-3))
+        # This device's own R_s (the user fits it; here the model is under test).
+        g = correct_series(np.median(m.i / m.v), dev.p.r_s) / G0
+        levels_g0.append(g)
+    dist = [abs(2 * g - round(2 * g)) / 2 for g in levels_g0]
+    assert max(dist) < 0.15, levels_g0
+    assert min(levels_g0) > 0.9
+
+
+# --- bfo: pulses ----------------------------------------------------------------------------
+def test_bfo_reset_pulse_train_steps_down_through_plateaus():
+    dev = make_device("bfo", 0)
+    up = np.arange(0, 3.0, 0.01)
+    dev.apply(Drive("V", np.concatenate([up, up[::-1]]), 0.01, 5e-3, 5e-3))
+    g = pulse_train(dev, -1.5, 500, read=None)
+    assert g[0] > 10 and g[-1] < 0.3 * g[0]
+    steps = np.diff(g)
+    assert np.mean(steps <= 0.05 * g[:-1]) > 0.95  # net decrease, pulse by pulse
+    # Plateaus: long runs of pulses on one level, and several distinct levels visited.
+    same = np.abs(steps) < 0.03 * np.maximum(g[:-1], 0.5)
+    runs = np.diff(np.flatnonzero(np.concatenate([[True], ~same, [True]])))
+    assert runs.max() >= 20
+    assert np.sum(runs >= 5) >= 4
+
+
+def _ltp(p, a, b, g_min):
+    return b * (1 - np.exp(-p / a)) + g_min
+
+
+def test_bfo_potentiation_and_depression_nonlinearity_near_5():
+    a_ltp, a_ltd = [], []
+    pulses = np.arange(1, 31)
+    for seed in range(4):
+        dev = make_device("bfo", seed)
+        g_p = pulse_train(dev, 1.5, 30, read=0.2)
+        g_d = pulse_train(dev, -1.5, 30, read=-0.2)
+        assert g_p[-1] > g_p[0] + 3 and g_d[-1] < g_d[0] - 3
+        (a, _, _), _ = curve_fit(_ltp, pulses, g_p, p0=(5, np.ptp(g_p), g_p.min()), maxfev=10000)
+        (ad, _, _), _ = curve_fit(_ltp, pulses, g_d, p0=(5, -np.ptp(g_d), g_d.max()), maxfev=10000)
+        a_ltp.append(a)
+        a_ltd.append(ad)
+    assert 2.5 < np.median(a_ltp) < 10, a_ltp
+    assert 2.5 < np.median(a_ltd) < 10, a_ltd
+
+
+# --- ag-nanowire ----------------------------------------------------------------------------
+AG_SWEEP = np.linspace(0.0, 20e-6, 2000)  # 0-20 uA, 0.1 s per step (~100 nA/s)
+AG_RESET = Drive("V", -np.linspace(0.0, 1.0, 101), 0.1, 0.02, 1e-3)
+
+
+def ag_current_sweeps(seeds, per_device):
+    for seed in seeds:
+        dev = make_device("ag-nanowire", seed)
+        for _ in range(per_device):
+            m = dev.apply(Drive("I", AG_SWEEP, 0.1, 0.02, 1.0))
+            yield (m.i / m.v)[AG_SWEEP > 1e-6] / G0
+            dev.apply(AG_RESET)
+
+
+def test_ag_current_sweep_histogram_peaks_sit_on_integers():
+    g = np.concatenate(list(ag_current_sweeps(range(3), 10)))  # 30 sweeps
+    counts, edges = np.histogram(g, bins=np.arange(0.0, 5.0, 0.05))
+    centres = (edges[:-1] + edges[1:]) / 2
+    largest = centres[np.argsort(counts)[::-1][:3]]
+    assert np.all(np.abs(largest - np.round(largest)) < 0.15), largest
+    assert np.all(np.round(largest) >= 1)
+
+
+def test_ag_current_sweeps_climb_a_staircase_of_1_to_4_g0():
+    tops, step_counts = [], []
+    for g in ag_current_sweeps(range(2), 3):
+        level = np.round(g)
+        tops.append(level.max())
+        step_counts.append(np.count_nonzero(np.diff(level) >= 1))
+        assert level.min() >= 1 and level.max() <= 4
+    assert max(tops) >= 2
+    assert np.mean(step_counts) >= 1
+
+
+def test_ag_compliance_set_lands_on_a_quantised_low_level():
+    lrs = []
+    for seed in range(4):
+        dev = make_device("ag-nanowire", seed)
+        up = np.linspace(0.0, 1.5, 151)
+        dev.apply(Drive("V", np.concatenate([up, up[::-1]]), 0.1, 0.02, 400e-6))
+        lrs.append(correct_series(dev.conductance(), AG_RS) / G0)
+    assert all(1.5 < g < 3.5 for g in lrs), lrs  # LRS near 2-3 G0
+    assert all(abs(g - round(g)) < 0.15 for g in lrs), lrs
+
+
+def test_ag_r_s_is_a_few_hundred_ohm():
+    for seed in range(5):
+        assert 150 < make_device("ag-nanowire", seed).p.r_s < 600
+
+
+# --- retention ------------------------------------------------------------------------------
+def test_retention_thin_filaments_decay_faster():
+    decayed = {}
+    for n in (1, 10):
+        decayed[n] = 0
+        for seed in range(20):
+            dev = make_device("bfo", seed, n_channels=n)
+            dev.rest(2e4)
+            decayed[n] += dev.n_channels < n
+    assert decayed[1] >= 10
+    assert decayed[10] <= 2
+
+
+def test_retention_under_a_constant_read_bias():
+    # 0.1 V read held for 1e4 s, read every 100 s, as in the retention experiments.
+    finals = {}
+    for n in (1, 10):
+        lost = 0
+        for seed in range(10):
+            dev = make_device("bfo", seed, n_channels=n)
+            m = dev.apply(Drive("V", np.full(100, 0.1), 100.0, 0.02, 1e-3))
+            g = m.i / m.v / G0
+            lost += g[-1] < 0.7 * g[0]
+        finals[n] = lost
+    assert finals[1] > finals[10]
+
+
+# --- noise ----------------------------------------------------------------------------------
+def steady_readings(t_int: float, **params) -> np.ndarray:
+    dev = make_device("bfo", 1, n_channels=10, **params)
+    m = dev.apply(Drive("V", np.full(2000, 0.1), 0.05, t_int, 1e-3))
+    return m.i / m.v / G0
+
+
+def test_1_over_f_noise_is_a_fraction_of_a_percent():
+    g = steady_readings(0.02, rtn_count=0, read_a=0.0, read_b=0.0)
+    rel = np.std(g) / np.mean(g)
+    assert 1e-4 < rel < 1e-2
+    # Correlated: neighbouring readings are alike (white noise would give ~0).
+    d = g - g.mean()
+    assert np.corrcoef(d[:-1], d[1:])[0, 1] > 0.3
+
+
+def test_longer_integration_averages_read_noise_down():
+    short = steady_readings(1e-3, rtn_count=0, flicker=0.0)
+    long = steady_readings(0.2, rtn_count=0, flicker=0.0)
+    assert np.std(short) > 3 * np.std(long)
+
+
+def test_telegraph_noise_switches_between_two_levels():
+    g = steady_readings(0.02, flicker=0.0, read_a=0.0, read_b=0.0, rtn_count=1, rtn_amp=0.3)
+    levels = np.unique(np.round(g, 4))
+    assert len(levels) == 2
+    assert np.ptp(g) == pytest.approx(0.3 / math.sqrt(10), rel=0.6)
+
+
+# --- forming / breakdown --------------------------------------------------------------------
+def test_pristine_bfo_forms_at_the_forming_voltage():
+    dev = make_device("bfo", 0, pristine=True, v_form=4.0)
+    assert not dev.state.formed
+    dev.apply(Drive("V", np.linspace(0, 3.0, 31), 0.01, 5e-3, 1e-3))
+    assert not dev.state.formed
+    dev.apply(Drive("V", np.linspace(3.0, 4.5, 16), 0.01, 5e-3, 1e-3))
+    assert dev.state.formed
+
+
+def test_pristine_ag_nanowire_breaks_down_into_a_nanogap():
+    dev = make_device("ag-nanowire", 0, pristine=True)
+    v = np.arange(0.0, 6.0, 0.05)
+    m = dev.apply(Drive("V", v, 0.5, 0.02, 0.1))
+    assert abs(m.i[0]) < 1e-9 and m.i[20] / v[20] > 5e-4  # an intact wire, about 1.3 kohm
+    drop = np.flatnonzero(np.diff(m.i) < -0.5 * m.i[:-1])
+    assert drop.size and 5.1 < v[drop[0] + 1] < 5.4  # the current drops near 5.17 V
+    assert dev.state.formed
+    dev.apply(Drive("V", -np.linspace(0.0, 1.0, 101), 0.1, 0.02, 1e-3))
+    assert dev.conductance() / G0 < 0.1  # a nanogap that SETs and RESETs from now on
