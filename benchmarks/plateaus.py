@@ -74,6 +74,18 @@ def alarm_delays(events, truth: list[TruthPlateau], horizon: int = 100) -> np.nd
     return np.asarray(out)
 
 
+def _clip_truth(trace: Trace, valid: np.ndarray) -> Trace:
+    """Truth with each plateau shrunk to its first..last valid sample (masked samples near
+    V = 0 carry no conductance, so no detector can place a boundary inside them)."""
+    pos = np.flatnonzero(valid)
+    truth = []
+    for t in trace.truth:
+        a, b = np.searchsorted(pos, t.start), np.searchsorted(pos, t.stop) - 1
+        if a <= b:
+            truth.append(replace(t, start=int(pos[a]), stop=int(pos[b]) + 1))
+    return Trace(g=trace.g, truth=truth, cycle_starts=trace.cycle_starts, spec=trace.spec, g_true=trace.g_true)
+
+
 def low(p) -> bool:
     """Stratum at or below 5 G0 (true plateaus by level, detections by assigned quantum)."""
     level = p.level if isinstance(p, TruthPlateau) else p.quantum
@@ -88,6 +100,7 @@ def run_scenario(name: str, trace: Trace, *, min_length: int = 20, v_mask=None, 
     g = trace.g.copy()
     if v_mask is not None:
         g[v_mask] = np.nan
+        trace = _clip_truth(trace, ~v_mask)
     n = g.size
     opts = {} if min_length == 20 else {"min_length": min_length}
 

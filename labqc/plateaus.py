@@ -6,14 +6,15 @@ Pipeline, per trace:
    5-sample running median;
 2. segment each block (a cycle, or at most ``block`` samples) with PELT/L2 through
    ``ruptures.KernelCPD(kernel="linear")`` at penalty c·sigma²·ln n, sigma from the MAD of
-   first differences;
+   first differences (on pairs of samples for long blocks, cuts refined at full resolution);
 3. merge neighbouring segments whose series-corrected levels differ by less than
    ``merge_delta`` or round to the same half-quantum, and bridge excursions shorter than
    ``bridge_len`` between equal levels (logged as telegraph events);
 4. estimate R_s by the comb fit over the merged plateaus when it is not given, then redo
    step 3 in corrected units;
 5. keep segments of at least ``min_length`` samples and assign each a quantum level with
-   the posterior shared with the online detector (labqc.levels).
+   the posterior shared with the online detector (labqc.levels), N_eff from the lag-1
+   autocorrelation; a segment that keeps drifting (a slow ramp) gets no level.
 
 ``detect`` returns the plateaus; ``analyze`` returns them with the R_s used, its
 uncertainty, the noise scale and the telegraph events.
@@ -339,9 +340,9 @@ def _two_state_level(x: np.ndarray, r_series: float, sigma_rs: float, opt: Optio
     A telegraph fluctuator with a duty cycle near 50 % pulls the median half-way between
     its two states, off the grid. A two-component Gaussian mixture (shared width, EM)
     separates the states; if they are well apart (> 3 widths, each >= 20 % of the time)
-    and exactly the heavier quantised state, or the only quantised one, sits on the grid,
-    that state is the plateau level and the other one is reported as the telegraph
-    amplitude. Returns (level, quantum, confidence, p_on, z, amplitude) or None.
+    and the majority state sits on the grid, that state is the plateau level and the
+    other one is reported as the telegraph amplitude.
+    Returns (level, quantum, confidence, p_on, z, amplitude) or None.
     """
     xc = lv.correct_g0(x, r_series)
     xc = xc[np.isfinite(xc)]
@@ -370,10 +371,10 @@ def _two_state_level(x: np.ndarray, r_series: float, sigma_rs: float, opt: Optio
         raw, w * xc.size, sd / slope, r_series=r_series, sigma_rs=sigma_rs,
         n_eff=w * xc.size * opt.n_eff_factor if opt.n_eff_factor else None, **opt.level_options(),
     )
-    on = np.flatnonzero(np.isfinite(a.quantum))
-    if not on.size:
+    # The base level is the state the contact spends most of its time in.
+    k = int(np.argmax(w))
+    if not np.isfinite(a.quantum[k]):
         return None
-    k = on[np.argmax(w[on])]
     other = 1 - k
     return (a.level[k], a.quantum[k], a.confidence[k], a.p_on[k], a.z[k], float(mu[other] - mu[k]))
 
@@ -388,7 +389,8 @@ def analyze(
     """Detect plateaus in a G/G0 trace and return them with R_s and telegraph events.
 
     ``r_series`` in ohms (None: comb-fit estimate); ``cycle_starts`` are indices where a new
-    sweep cycle begins (segmentation runs per cycle). Other options: see :class:`Options`.
+    sweep cycle begins (segmentation runs per cycle, nothing merges across). Other options:
+    see :class:`Options`.
     """
     opt = Options.from_kwargs(**options)
     if r_series is not None:
@@ -401,35 +403,45 @@ def analyze(
     # Cycle starts refer to the input; move them onto the finite-sample axis.
     if cycle_starts is not None:
         cycle_starts = np.searchsorted(index, np.asarray(cycle_starts, dtype=int))
-    starts = _block_starts(x.size, cycle_starts, opt.block)
     barriers = frozenset() if cycle_starts is None else frozenset(int(c) for c in cycle_starts)
-    sigma0 = max(robust_sigma(x), 1e-4)
-    xs = _despike(x, sigma0, opt.despike)
-    ends, sigma = _segment(xs, starts, opt)
+    xs = _despike(x, max(robust_sigma(x), 1e-4), opt.despike)
+    ends, sigma = _segment(xs, _block_starts(x.size, cycle_starts, opt.block), opt)
     seg_a, seg_b, seg_mu = _segment_means(xs, ends)
 
     estimated = r_series is None
     sigma_rs = opt.sigma_rs
     if estimated:
-        ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers)
-        long = (gb - ga) >= opt.min_length
-        if long.sum() >= 1:
-            med = _group_stats(xs, ga[long], gb[long])[0]
-            try:
-                r_series, sigma_rs = estimate_series_resistance(med, gb[long] - ga[long], r_max=opt.r_max)
-            except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
-                r_series, sigma_rs = 0.0, 0.0
-        else:
-            r_series, sigma_rs = 0.0, 0.0
-
+        r_series, sigma_rs = _estimate_rs(xs, seg_a, seg_b, seg_mu, opt, barriers)
     seg_corr = lv.correct_g0(seg_mu, r_series)
     # Segments beyond 1/R_s (NaN after correction) can only be spikes or R_s mistakes.
     seg_corr = np.where(np.isfinite(seg_corr), seg_corr, 1e6)
     ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt, barriers)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
+    plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
+    excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
+    return PlateauAnalysis(
+        plateaus, float(r_series), float(sigma_rs), estimated, float(sigma), excursions, n_total
+    )
+
+
+def _estimate_rs(xs, seg_a, seg_b, seg_mu, opt: Options, barriers) -> tuple[float, float]:
+    """Comb fit over the plateaus of a first merge pass in measured units."""
+    ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers)
+    long = (gb - ga) >= opt.min_length
+    if not long.any():
+        return 0.0, 0.0
+    med = _group_stats(xs, ga[long], gb[long])[0]
+    try:
+        return estimate_series_resistance(med, gb[long] - ga[long], r_max=opt.r_max)
+    except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
+        return 0.0, 0.0
+
+
+def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, check_rs: bool) -> list[Plateau]:
+    """Statistics, level verdicts and Plateau records for the merged groups [ga, gb)."""
     raw_med, raw_sig, n_eff, raw_drift = _group_stats(xs, ga, gb)
-    if not estimated and raw_med.size and r_series * G0 * raw_med.max() >= 1.0:
+    if check_rs and raw_med.size and r_series * G0 * raw_med.max() >= 1.0:
         worst = raw_med.max()
         raise ValueError(
             f"series resistance {r_series:g} ohm is not below the measured resistance "
@@ -442,56 +454,49 @@ def analyze(
         n_eff=n_eff if opt.n_eff_factor is None else None, **opt.level_options(),
     )
     level, quantum, conf = a.level.copy(), a.quantum.copy(), a.confidence.copy()
+    p_on, z, rtn = a.p_on.copy(), a.z.copy(), np.zeros(ga.size)
     # A segment that keeps moving (a slow ramp, a sweep through a diffusive regime) is not
-    # a plateau whatever its median: no quantum for it.
-    # The line's end-to-end change has a white-noise error sigma·(L-1)/sqrt(sum tc²); only a
-    # change both above max_drift and clearly (3 errors) non-zero counts, so that short
-    # noisy plateaus survive.
+    # a plateau whatever its median: no quantum for it. The line's end-to-end change has a
+    # white-noise error sigma·(L-1)/sqrt(sum tc²); only a change both above max_drift and
+    # clearly (3 errors) non-zero counts, so that short noisy plateaus survive.
     drift = raw_drift * slope
     length = (gb - ga).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        drift_err = np.where(length > 1, raw_sig * slope * (length - 1) / np.sqrt(length * (length**2 - 1) / 12.0), 0.0)
+        drift_err = np.where(
+            length > 1, raw_sig * slope * (length - 1) / np.sqrt(length * (length**2 - 1) / 12.0), 0.0
+        )
     moving = np.abs(drift) > np.maximum(opt.max_drift, 3.0 * drift_err)
     quantum[moving] = np.nan
     conf[moving] = 0.0
-    p_on, z, rtn = a.p_on.copy(), a.z.copy(), np.zeros(ga.size)
     if opt.two_state:
-        todo = np.flatnonzero(np.isnan(quantum) & a.assignable & ((gb - ga) >= 2 * opt.min_length))
+        todo = np.flatnonzero(np.isnan(quantum) & a.assignable & ~moving & (length >= 2 * opt.min_length))
         for k in todo:
             found = _two_state_level(xs[ga[k] : gb[k]], r_series, sigma_rs, opt)
             if found is not None:
                 level[k], quantum[k], conf[k], p_on[k], z[k], rtn[k] = found
-    counts = np.zeros(ga.size, dtype=int)
-    if bridged:
-        ex_start = np.array([e[0] for e in bridged])
-        owner = np.searchsorted(gb, ex_start, side="right")
-        inside = owner < ga.size
-        np.add.at(counts, owner[inside], 1)
-    plateaus = []
-    for k in range(ga.size):
-        q = quantum[k]
-        plateaus.append(
-            Plateau(
-                start=int(index[ga[k]]),
-                stop=int(index[gb[k] - 1]) + 1,
-                level=float(level[k]),
-                quantum=None if not np.isfinite(q) else float(q),
-                confidence=float(conf[k]),
-                n=int(gb[k] - ga[k]),
-                raw_level=float(raw_med[k]),
-                sigma=float(raw_sig[k] * slope[k]),
-                p_on=float(p_on[k]),
-                z=float(z[k]),
-                assignable=bool(a.assignable[k]),
-                excursions=int(counts[k]),
-                telegraph_amplitude=float(rtn[k]),
-                drift=float(drift[k]),
-            )
+    counts = np.zeros(ga.size, dtype=int)  # bridged excursions per plateau
+    if bridged and ga.size:
+        owner = np.searchsorted(gb, np.array([e[0] for e in bridged]), side="right")
+        np.add.at(counts, owner[owner < ga.size], 1)
+    return [
+        Plateau(
+            start=int(index[ga[k]]),
+            stop=int(index[gb[k] - 1]) + 1,
+            level=float(level[k]),
+            quantum=float(quantum[k]) if np.isfinite(quantum[k]) else None,
+            confidence=float(conf[k]),
+            n=int(gb[k] - ga[k]),
+            raw_level=float(raw_med[k]),
+            sigma=float(raw_sig[k] * slope[k]),
+            p_on=float(p_on[k]),
+            z=float(z[k]),
+            assignable=bool(a.assignable[k]),
+            excursions=int(counts[k]),
+            telegraph_amplitude=float(rtn[k]),
+            drift=float(drift[k]),
         )
-    excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
-    return PlateauAnalysis(
-        plateaus, float(r_series), float(sigma_rs), estimated, float(sigma), excursions, n_total
-    )
+        for k in range(ga.size)
+    ]
 
 
 def detect(g, *, r_series: float | None = None, **options) -> list[Plateau]:
