@@ -317,12 +317,19 @@ class OnlineDetector:
             self._state = "suspended"
             self._suspended_at, self._suspended_k = tau, t_k - n + 1
         elif self._state == "suspended":
-            start, level, _ = self._plateau
+            level = self._plateau_level()
             if self._same_level(mu, level):
                 amp = self._excursion_mean(t_k - n) - level
                 events.append(Event("telegraph", self._suspended_at, level=amp, alarm=t))
                 self._state = "plateau"
         # In "candidate" the new segment simply replaces the old one.
+
+    def _plateau_level(self) -> float:
+        """Current estimate of the open plateau's level (all its finished segments, or the
+        level at confirmation while none has finished)."""
+        if self._pl_n >= self.min_length:
+            return self._pl_sum / self._pl_n
+        return self._plateau[1]
 
     def _assign(self, mu: float, n: int, s2: float) -> tuple[float | None, float, float]:
         """Shared level rules (labqc.levels) for n corrected samples of mean mu and sum of
@@ -389,7 +396,7 @@ class OnlineDetector:
                 Event("plateau_start", self._seg_start, level=level, quantum=quantum, confidence=conf, alarm=t)
             )
         elif self._state == "suspended":
-            start, level, _ = self._plateau
+            level = self._plateau_level()
             if self._same_level(mu, level):
                 self._state = "plateau"  # a sub-quantum shift (drift, 1/f): same plateau
                 return
