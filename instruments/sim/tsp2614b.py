@@ -490,7 +490,7 @@ class K2614BEmulator(Emulator):
         return f"{kind}: 0x{id(value):08x}"
 
     def _print(self, *args) -> None:
-        self.reply("\t".join(self._text(a) for a in args))
+        self.reply("\t".join(self._text(a) for a in args).encode("latin-1", "replace"))
 
     def _printnumber(self, *args) -> None:
         values = np.array([lua_number(a, "printnumber argument") for a in args], dtype=float)

@@ -686,7 +686,7 @@ class SMU(LuaObject):
         for kind, b in targets:
             b.buffer.store(b.buffer.reserve(1), values[kind], [level], [t0 + pre], status)
         self.owner.spend(pre + tint)
-        self.dev_t = t0 + pre + tint
+        self.dev_t = max(self.dev_t, t0 + pre + tint)
         self.last_compliance = bool(m_c[0])
         return values
 

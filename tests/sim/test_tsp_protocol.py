@@ -324,3 +324,7 @@ def test_buffers_and_options_tables(emu):
     send(emu, "smua.nvbuffer1.clear() smua.nvbuffer1.collectsourcevalues = 1")
     assert text(emu, "print(smua.nvbuffer1.n)") == "0.00000e+00"
     assert drain_errors(emu) == []
+
+
+def test_strings_are_printed_byte_for_byte(emu):
+    assert ask(emu, b"print('caf\xe9', string.char(1, 255))").data == b"caf\xe9\t\x01\xff\n"
