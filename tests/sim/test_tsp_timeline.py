@@ -320,3 +320,31 @@ def test_pulse_and_read_with_delay_list_timers_started_once_at_armed():
     assert dwell[levels_seen == 1.0].sum() == pytest.approx(n * width, rel=1e-9)
     assert dwell[levels_seen == 0.2].sum() == pytest.approx(n * read_width, rel=1e-9)
     assert drain_errors(emu) == []
+
+
+def test_current_and_log_sweeps_and_arm_count():
+    emu, _ = make(1e3)
+    send(emu, *SETUP, "smua.source.func = smua.OUTPUT_DCAMPS smua.source.limitv = 2",
+         "smua.trigger.source.lineari(1e-4, 4e-3, 4) smua.trigger.source.limitv = 2 smua.trigger.count = 4 "
+         "smua.trigger.arm.count = 2 smua.source.output = 1 smua.trigger.initiate()")
+    i, v, status = floats(text(emu, "printbuffer(1, smua.nvbuffer1.n, smua.nvbuffer1.readings, "
+                                    "smua.nvbuffer2.readings, smua.nvbuffer1.statuses)")).reshape(-1, 3).T
+    assert len(i) == 8  # two sweeps of four
+    np.testing.assert_allclose(v, [0.1, 1.4, 2, 2] * 2)  # 2.7 V and 4 V are limited to 2 V
+    np.testing.assert_allclose(i, [1e-4, 1.4e-3, 2e-3, 2e-3] * 2)
+    assert [int(s) & 0x40 for s in status] == [0, 0, 0x40, 0x40] * 2
+    send(emu, "smua.source.func = smua.OUTPUT_DCVOLTS smua.trigger.arm.count = 1",
+         "smua.nvbuffer1.clear() smua.nvbuffer2.clear() smua.trigger.source.logv(1e-3, 1, 4, 0) "
+         "smua.trigger.source.limiti = 0.1 smua.trigger.count = 4 smua.trigger.initiate()")
+    src = floats(text(emu, "printbuffer(1, 4, smua.nvbuffer1.sourcevalues)"))
+    np.testing.assert_allclose(src, [1e-3, 1e-2, 1e-1, 1])
+    assert drain_errors(emu) == []
+
+
+def test_smub_sweeps_report_their_own_sweeping_bit():
+    emu, _ = make()
+    send(emu, "smub.trigger.source.linearv(0, 1, 100) smub.trigger.source.action = smub.ENABLE "
+              "smub.trigger.count = 100 smub.source.output = 1 smub.trigger.initiate()")
+    assert text(emu, "print(status.operation.sweeping.condition)") == "4.00000e+00"
+    send(emu, "waitcomplete()")
+    assert text(emu, "print(status.operation.sweeping.condition)") == "0.00000e+00"
