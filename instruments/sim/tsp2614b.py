@@ -109,7 +109,7 @@ from instruments.sim.clock import VirtualClock
 from instruments.sim.device import Device
 from instruments.sim.emulator import Emulator
 from instruments.sim.faults import FaultPlan
-from instruments.sim.tsp_buffers import (OVERFLOW, LuaBuffer, ReadingBuffer, TSPError, as_column,
+from instruments.sim.tsp_buffers import (LuaBuffer, ReadingBuffer, TSPError, as_column,
                                          format_ascii, format_binary, format_number, lua_index,
                                          lua_number, runtime, too_big, too_small)
 from instruments.sim.tsp_smu import SMU, OpenCircuit

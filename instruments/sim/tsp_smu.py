@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from instruments.sim.device import Drive, Measured, clamp_to_compliance
-from instruments.sim.tsp_buffers import (MAX_CAPACITY, NV_CAPACITY, LuaBuffer, ReadingBuffer,
+from instruments.sim.tsp_buffers import (MAX_CAPACITY, NV_CAPACITY, LuaBuffer,
                                          TSPError, lua_index, lua_number, runtime, too_big,
                                          too_small)
 from instruments.sim.tsp_schedule import Schedule, readings
@@ -93,6 +93,12 @@ class _Settings(LuaObject):
         self.smu.sync()
         super().lua_set(key, value)
 
+    def _flag(self, value, what: str, choices=(0, 1)) -> int:
+        x = lua_number(value, what)
+        if x not in choices:
+            raise too_big(f"{what} = {x}") if x > max(choices) else too_small(f"{what} = {x}")
+        return int(x)
+
 
 class Source(_Settings):
     RW = ("func", "levelv", "leveli", "limiti", "limitv", "limitp", "rangev", "rangei",
@@ -126,12 +132,6 @@ class Source(_Settings):
     @property
     def compliance(self) -> bool:
         return self.smu.compliance_now()
-
-    def _flag(self, value, what: str, choices=(0, 1)) -> int:
-        x = lua_number(value, what)
-        if x not in choices:
-            raise too_big(f"{what} = {x}") if x > max(choices) else too_small(f"{what} = {x}")
-        return int(x)
 
     def set_func(self, value) -> None:
         self.func = self._flag(value, "source.func")
@@ -250,10 +250,10 @@ class Measure(_Settings):
         self.autorangev = 0
 
     def set_autorangei(self, value) -> None:
-        self.autorangei = Source._flag(self, value, "measure.autorangei", (0, 1, 2))
+        self.autorangei = self._flag(value, "measure.autorangei", (0, 1, 2))
 
     def set_autorangev(self, value) -> None:
-        self.autorangev = Source._flag(self, value, "measure.autorangev", (0, 1, 2))
+        self.autorangev = self._flag(value, "measure.autorangev", (0, 1, 2))
 
     def set_lowrangei(self, value) -> None:
         self.lowrangei = pick_range(lua_number(value, "measure.lowrangei"), I_RANGES, "measure.lowrangei")
@@ -279,7 +279,7 @@ class Measure(_Settings):
         self.interval = check_level(lua_number(value, "measure.interval"), 0.0, 1.0, "measure.interval")
 
     def set_autozero(self, value) -> None:
-        self.autozero = Source._flag(self, value, "measure.autozero", (0, 1, 2))
+        self.autozero = self._flag(value, "measure.autozero", (0, 1, 2))
 
     # spot and overlapped measurements: return i then v for iv, like the instrument
     def i(self, *bufs):
