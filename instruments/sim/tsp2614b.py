@@ -152,6 +152,23 @@ coroutine.wrap = function(f)
     return unpack(r, 2, r.n)
   end
 end
+-- Lua patterns backtrack in C, where the hook cannot stop them: refuse the explosive ones
+local rawgsub = string.gsub
+local function guard(subject, pattern)
+  if type(subject) == "string" and type(pattern) == "string" then
+    local _, q = rawgsub(pattern, "[%*%+%-]", "")
+    if q > 1 and (#subject + 1) ^ q > 1e8 then
+      error("string pattern too complex for its subject", 3)
+    end
+  end
+end
+for _, name in ipairs({"find", "match", "gmatch", "gsub"}) do
+  local f = string[name]
+  string[name] = function(s, p, a, plain)
+    if not (name == "find" and plain) then guard(s, p) end
+    return f(s, p, a, plain)
+  end
+end
 local rawload = load
 load = function(chunk, name, mode, env) return rawload(chunk, name, "t", env) end
 loadstring = function(s, name) return rawload(s, name, "t") end

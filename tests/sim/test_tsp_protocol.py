@@ -328,3 +328,10 @@ def test_buffers_and_options_tables(emu):
 
 def test_strings_are_printed_byte_for_byte(emu):
     assert ask(emu, b"print('caf\xe9', string.char(1, 255))").data == b"caf\xe9\t\x01\xff\n"
+
+
+def test_ordinary_string_functions_still_work(emu):
+    # (Lua keeps only the first value of every call but the last in an argument list)
+    assert text(emu, "print(string.find('abc', 'b'), ('x=1'):match('(%w)=(%d)'), string.gsub('aaa', 'a', 'b'))") == \
+        "2.00000e+00\tx\tbbb\t3.00000e+00"
+    assert text(emu, "print(string.find('a.b', '.', 1, true))") == "2.00000e+00\t2.00000e+00"
