@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.sim.tsp_helpers import ask, drain_errors, floats, make, next_error, send, text
+from tsp_helpers import ask, drain_errors, floats, make, next_error, send, text
 
 
 @pytest.fixture

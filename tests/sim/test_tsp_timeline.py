@@ -7,7 +7,7 @@ import pytest
 from instruments.sim.presets import make_device
 from instruments.sim.clock import VirtualClock
 from instruments.sim.tsp2614b import K2614BEmulator
-from tests.sim.tsp_helpers import ask, drain_errors, floats, make, send, text
+from tsp_helpers import ask, drain_errors, floats, make, send, text
 
 NPLC = 0.01
 TINT = NPLC / 60  # autozero ONCE
