@@ -188,6 +188,50 @@ return arm, disarm, makescript
 """
 
 
+# The factory KISweep functions (a blocking sweep into smuX.nvbuffer1: readings, source values
+# and timestamps), written in TSP as on the instrument; ``stime`` settles each step.
+_FACTORY = r"""
+local function kisweep(smu, func, setup, stime, points)
+  smu.source.func = func
+  smu.source.delay = stime
+  setup()
+  smu.trigger.source.action = smu.ENABLE
+  smu.trigger.measure.action = smu.ENABLE
+  smu.trigger.endpulse.action = smu.SOURCE_HOLD
+  smu.trigger.endsweep.action = smu.SOURCE_IDLE
+  smu.trigger.arm.count = 1
+  smu.trigger.count = points
+  smu.trigger.arm.stimulus = 0
+  smu.trigger.source.stimulus = 0
+  smu.trigger.measure.stimulus = 0
+  smu.trigger.endpulse.stimulus = 0
+  smu.nvbuffer1.clear()
+  smu.nvbuffer1.collectsourcevalues = 1
+  smu.nvbuffer1.collecttimestamps = 1
+  smu.source.output = smu.OUTPUT_ON
+  smu.trigger.initiate()
+  waitcomplete()
+  smu.source.output = smu.OUTPUT_OFF
+end
+function SweepVLinMeasureI(smu, startv, stopv, stime, points)
+  kisweep(smu, smu.OUTPUT_DCVOLTS, function()
+    smu.trigger.source.linearv(startv, stopv, points) smu.trigger.measure.i(smu.nvbuffer1) end, stime, points)
+end
+function SweepILinMeasureV(smu, starti, stopi, stime, points)
+  kisweep(smu, smu.OUTPUT_DCAMPS, function()
+    smu.trigger.source.lineari(starti, stopi, points) smu.trigger.measure.v(smu.nvbuffer1) end, stime, points)
+end
+function SweepVListMeasureI(smu, vlist, stime, points)
+  kisweep(smu, smu.OUTPUT_DCVOLTS, function()
+    smu.trigger.source.listv(vlist) smu.trigger.measure.i(smu.nvbuffer1) end, stime, points)
+end
+function SweepIListMeasureV(smu, ilist, stime, points)
+  kisweep(smu, smu.OUTPUT_DCAMPS, function()
+    smu.trigger.source.listi(ilist) smu.trigger.measure.v(smu.nvbuffer1) end, stime, points)
+end
+"""
+
+
 class _Exit(Exception):
     """``exit()``: ends the running chunk without an error."""
 
@@ -301,6 +345,7 @@ class K2614BEmulator(Emulator):
                          "measure": Table({"t": lambda *_: self.t - self.timer_zero})})
         g.status = self._status_table()
         g.script = Table({"anonymous": None}, {"anonymous": lambda v: None})
+        self.lua.execute(_FACTORY)
 
     def _status_table(self) -> Table:
         def sweeping() -> int:

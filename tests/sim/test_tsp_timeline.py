@@ -348,3 +348,18 @@ def test_smub_sweeps_report_their_own_sweeping_bit():
     assert text(emu, "print(status.operation.sweeping.condition)") == "4.00000e+00"
     send(emu, "waitcomplete()")
     assert text(emu, "print(status.operation.sweeping.condition)") == "0.00000e+00"
+
+
+def test_factory_kisweep_functions_block_and_fill_nvbuffer1():
+    emu, _ = make(1e3)
+    send(emu, "smua.measure.nplc = 0.01 smua.measure.autozero = smua.AUTOZERO_ONCE smua.measure.delay = 0")
+    t = emu.busy_until
+    send(emu, "SweepVLinMeasureI(smua, 0, 1, 1e-3, 11)")
+    assert emu.busy_until - t == pytest.approx(100e-6 + 11 * (STEP + 1e-3), abs=1e-9)
+    assert emu.outputs_on()["smua"] is False
+    src, i = floats(text(emu, "printbuffer(1, smua.nvbuffer1.n, smua.nvbuffer1.sourcevalues, "
+                              "smua.nvbuffer1.readings)")).reshape(-1, 2).T
+    np.testing.assert_allclose(src, np.linspace(0, 1, 11))
+    np.testing.assert_allclose(i, src / 1e3, atol=1e-18)
+    send(emu, "SweepIListMeasureV(smua, {1e-4, 2e-4}, 0, 2)")
+    assert text(emu, "printbuffer(1, 2, smua.nvbuffer1)") == "1.00000e-01, 2.00000e-01"
