@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from labqc.units import G0
 
 G_COL, G_S_COL, V_COL, I_COL = "G/G0", "G (S)", "Voltage (V)", "Current (A)"
 T_COL, CYCLE_COL, PULSE_COL, COMPLIANCE_COL = "Time (s)", "Cycle", "Pulse", "Compliance"
+SEGMENT_COL = "Segment"  # e.g. "pulse", "read", "reset": which part of a protocol a row is
 
 
 class BadFile(Exception):
@@ -56,6 +58,8 @@ def load(path: Path, v_min: float = 0.02) -> dict[str, np.ndarray]:
         raise BadFile(f"{path} is not a readable results CSV ({type(exc).__name__}).") from exc
     df.columns = [str(c).strip() for c in df.columns]
     cols = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in df.columns}
+    if SEGMENT_COL in df.columns:
+        cols[SEGMENT_COL] = df[SEGMENT_COL].astype(str).str.strip().str.lower().to_numpy()
     if G_COL in cols:
         g = cols[G_COL].copy()
     elif G_S_COL in cols:
@@ -134,25 +138,44 @@ def summary(path: Path, data: dict, result: PlateauAnalysis) -> str:
         peaks = views.histogram_peaks(counts, edges, max_peaks=8)
         text = ", ".join(f"{p.position:.2f}" for p in sorted(peaks, key=lambda p: p.position))
         lines.append(f"histogram peaks ({label}, G0): {text or 'none'}")
-    if PULSE_COL in data:
-        ps = _pulse_view(data)
-        if ps is not None and ps.ratio.size:
-            lines.append(
-                f"pulses: {ps.ratio.size}; I_N/I_1 = {ps.ratio[-1]:.3f}; "
-                f"lag spread {100 * views.lag_spread(ps.mean_top):.1f} %"
-            )
+    ps = _pulse_view(data, result.r_series)
+    if ps is not None:
+        text = (f"pulses: {ps.ratio.size}; I_N/I_1 = {ps.ratio[-1]:.3f}; "
+                f"lag spread {100 * views.lag_spread(ps.mean_top):.1f} %")
+        if np.isfinite(ps.g_read).any():
+            read = ps.g_read[np.isfinite(ps.g_read)]
+            text += f"; G/G0 at the read {read[0]:.2f} -> {read[-1]:.2f} (corrected)"
+        lines.append(text)
     return "\n".join(lines)
 
 
-def _pulse_view(data: dict) -> views.PulseStats | None:
-    pulse = data[PULSE_COL]
-    ok = np.isfinite(pulse)
-    if not ok.any():
+def _pulse_view(data: dict, r_series: float = 0.0) -> views.PulseStats | None:
+    """Per-pulse statistics when the file holds a pulse train (at least two pulse numbers).
+
+    Rows with a negative pulse number are not part of a train. With a Segment column the
+    top of each pulse is taken from its "pulse" rows and G/G0 at the read from its "read"
+    rows; without one, every row of a pulse number counts as the pulse.
+    """
+    if PULSE_COL not in data:
         return None
-    if I_COL in data:
-        return views.pulse_statistics(pulse[ok], data[I_COL][ok])
+    pulse = data[PULSE_COL]
+    ok = np.isfinite(pulse) & (pulse >= 0)
+    if np.unique(pulse[ok]).size < 2:
+        return None
+    segment = data.get(SEGMENT_COL)
+    on_pulse = ok
+    if segment is not None and (segment == "pulse").any():
+        on_pulse = ok & (segment == "pulse")
     # Without a current column, the per-pulse statistic is taken on G/G0 itself.
-    return views.pulse_statistics(pulse[ok], np.nan_to_num(data["g"][ok], nan=0.0))
+    values = data[I_COL] if I_COL in data else np.nan_to_num(data["g"], nan=0.0)
+    ps = views.pulse_statistics(pulse[on_pulse], values[on_pulse])
+    if segment is not None and (segment == "read").any():
+        reading = ok & (segment == "read") & np.isfinite(data["g"])
+        g_corr = correct_g0(data["g"][reading], r_series)
+        labels = pulse[reading]
+        g_read = np.array([np.nanmedian(g_corr[labels == p]) if (labels == p).any() else np.nan for p in ps.pulse])
+        ps = replace(ps, g_read=g_read)
+    return ps
 
 
 def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]:
@@ -205,27 +228,26 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
         ax.set_ylim(-0.2, hi)
     out.append(_save(fig, Path(f"{stem}_trace.png")))
 
-    if PULSE_COL in data:
-        ps = _pulse_view(data)
-        if ps is not None and ps.ratio.size > 1:
-            fig = plt.figure(figsize=(13, 4))
-            ax1 = fig.add_subplot(1, 3, 1)
-            ax1.plot(ps.pulse, ps.ratio, ".-", ms=3)
-            ax1.set_xlabel("pulse number")
-            ax1.set_ylabel("I_i/I_1")
-            ax2 = fig.add_subplot(1, 3, 2)
-            a, b = views.lag_pairs(ps.mean_top)
-            ax2.plot(a, b, ".", ms=3)
-            lim = [min(a.min(), b.min()), max(a.max(), b.max())]
-            ax2.plot(lim, lim, "k--", lw=0.8)
-            unit = "A" if I_COL in data else "G/G0"
-            ax2.set_xlabel(f"I_i ({unit})")
-            ax2.set_ylabel(f"I_i+1 ({unit})")
-            ax3 = fig.add_subplot(1, 3, 3, projection="polar")
-            r, theta = views.polar(ps.ratio)
-            ax3.plot(theta, r, ".", ms=3)
-            ax3.set_title("radius I_i/I_1, angle (i-1)·π")
-            out.append(_save(fig, Path(f"{stem}_pulses.png")))
+    ps = _pulse_view(data, result.r_series)
+    if ps is not None:
+        fig = plt.figure(figsize=(13, 4))
+        ax1 = fig.add_subplot(1, 3, 1)
+        ax1.plot(ps.pulse, ps.ratio, ".-", ms=3)
+        ax1.set_xlabel("pulse number")
+        ax1.set_ylabel("I_i/I_1")
+        ax2 = fig.add_subplot(1, 3, 2)
+        a, b = views.lag_pairs(ps.mean_top)
+        ax2.plot(a, b, ".", ms=3)
+        lim = [min(a.min(), b.min()), max(a.max(), b.max())]
+        ax2.plot(lim, lim, "k--", lw=0.8)
+        unit = "A" if I_COL in data else "G/G0"
+        ax2.set_xlabel(f"I_i ({unit})")
+        ax2.set_ylabel(f"I_i+1 ({unit})")
+        ax3 = fig.add_subplot(1, 3, 3, projection="polar")
+        r, theta = views.polar(ps.ratio)
+        ax3.plot(theta, r, ".", ms=3)
+        ax3.set_title("radius I_i/I_1, angle (i-1)·π")
+        out.append(_save(fig, Path(f"{stem}_pulses.png")))
     return out
 
 

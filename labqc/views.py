@@ -235,12 +235,15 @@ def polar(ratio) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lag_spread(values) -> float:
-    """Cycle-to-cycle variability: relative spread of v_i+1/v_i (typically 5-10 %)."""
+    """Cycle-to-cycle variability: robust relative spread (1.4826·MAD) of v_i+1/v_i,
+    typically 5-10 %. Pairs whose v_i is below 1 % of the largest |v| (a device switched
+    off) are left out: their ratio measures the noise floor, not the device."""
     a, b = lag_pairs(values)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = b / a
-    rel = rel[np.isfinite(rel)]
-    return float(np.std(rel)) if rel.size > 1 else float("nan")
+    keep = np.isfinite(a) & np.isfinite(b) & (np.abs(a) > 0.01 * np.nanmax(np.abs(a), initial=0.0))
+    rel = b[keep] / a[keep]
+    if rel.size < 2:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(rel - np.median(rel))))
 
 
 # ----- endurance and retention ---------------------------------------------------------

@@ -60,6 +60,23 @@ def test_pulse_file_gets_pulse_views(tmp_path, capsys):
     assert (tmp_path / "train_pulses.png").stat().st_size > 10_000
 
 
+def test_pulse_and_read_rows_are_told_apart_by_segment(tmp_path, capsys):
+    # A SET train as the procedures write it: a reset (pulse -1), then pulse/read pairs.
+    n = 40
+    level = np.minimum(1.0 + 0.5 * (np.arange(n) // 8), 3.0)  # G/G0 after each pulse
+    rows = [dict(Segment="reset", Pulse=-1, **{"Voltage (V)": -1.0, "Current (A)": -1e-5})]
+    for i in range(n):
+        rows.append({"Segment": "pulse", "Pulse": i + 1, "Voltage (V)": 1.5, "Current (A)": 1e-4 * level[i]})
+        rows.append({"Segment": "read", "Pulse": i + 1, "Voltage (V)": 0.1, "Current (A)": 0.1 * G0 * level[i]})
+    df = pd.DataFrame(rows)
+    df["G/G0"] = df["Current (A)"] / df["Voltage (V)"] / G0
+    path = write_results(tmp_path / "set.csv", df)
+    assert main(["analyze", str(path), "--r-series", "0", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "pulses: 40; I_N/I_1 = 3.000" in out
+    assert "G/G0 at the read 1.00 -> 3.00" in out
+
+
 def test_compliance_samples_are_left_out(tmp_path, capsys):
     g = np.repeat([1.0, 2.0], 200) + np.random.default_rng(1).normal(0, 0.02, 400)
     comp = np.zeros(400, bool)
