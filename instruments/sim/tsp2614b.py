@@ -3,8 +3,8 @@
 Every message runs as a Lua chunk in a sandboxed interpreter (lupa; no os/io/require,
 an instruction budget and a memory cap) whose globals are the instrument: ``smua``/``smub``,
 ``trigger.timer``, ``format``, ``errorqueue``, ``status``, ``localnode``, ``timer``, ``print``,
-``printbuffer``, ``delay``, ``waitcomplete``, ``reset`` ... Common commands (``*IDN?`` ...) are
-separate messages. A failing message prints nothing and queues -285 (syntax, not run) or
+``printbuffer``, ``delay``, ``waitcomplete``, ``reset``, the factory ``SweepVLinMeasureI`` family
+... Common commands (``*IDN?`` ...) are separate messages. A failing message prints nothing and queues -285 (syntax, not run) or
 -286 (runtime), or the instrument's own code (1011 Parameter too big, 5028 ...).
 
 Time is the instrument's: a spot reading costs measure delay + 50 us + NPLC/linefreq
