@@ -108,9 +108,10 @@ def run_scenario(name: str, trace: Trace, *, min_length: int = 20, v_mask=None, 
     res = analyze(g, cycle_starts=trace.cycle_starts, **opts)
     t_off = time.process_time() - t0
     ours = score_plateaus(res.plateaus, trace.truth, n, min_length=min_length)
-    known = score_plateaus(
-        analyze(g, cycle_starts=trace.cycle_starts, r_series=trace.r_series, **opts).plateaus,
-        trace.truth, n, min_length=min_length,
+    known, ignored = (
+        score_plateaus(analyze(g, cycle_starts=trace.cycle_starts, r_series=r, **opts).plateaus,
+                       trace.truth, n, min_length=min_length)
+        for r in (trace.r_series, 0.0)
     )
 
     det = OnlineDetector(r_series=res.r_series, min_length=min_length)
@@ -138,6 +139,7 @@ def run_scenario(name: str, trace: Trace, *, min_length: int = 20, v_mask=None, 
             **ours.as_dict(),
             "f1_le_5G0": round(ours_low.f1, 4),
             "f1_rs_known": round(known.f1, 4),
+            "f1_rs_ignored": round(ignored.f1, 4),
             "r_series": round(res.r_series, 2),
             "sigma_r_series": round(res.sigma_r_series, 2),
             "r_series_error": round(res.r_series - trace.r_series, 2),
