@@ -97,7 +97,10 @@ def test_signal_aborts_cleanly(server, tmp_path, sig, code):
     path = tmp_path / "interrupted.csv"
     proc = launch(res, path)
     wait_for_progress(proc)
-    assert lab.emulator(RES_2614B_LAN).any_output_on  # mid-sweep
+    deadline = time.monotonic() + 20
+    while not lab.emulator(RES_2614B_LAN).any_output_on:  # interrupt it while energised
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
