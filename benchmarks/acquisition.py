@@ -27,7 +27,8 @@ from typing import Callable
 import numpy as np
 
 from instruments.keithley2614b import Keithley2614B
-from instruments.sim.lab import RES_2614B_GPIB, get_lab, sim_library
+from instruments.keithley4200a import Keithley4200A
+from instruments.sim.lab import RES_2614B_GPIB, RES_4200A_LAN, get_lab, sim_library
 from instruments.smu import PulseTrain, Sweep
 
 Case = Callable[[argparse.Namespace], dict]
@@ -47,11 +48,13 @@ class TransportClock:
 
     def __init__(self, connection) -> None:
         self.seconds = 0.0
+        self.writes = 0  # messages sent: one round trip each (a query is a write and a read)
         for name in ("write", "read", "read_bytes", "clear"):
-            setattr(connection, name, self._timed(getattr(connection, name)))
+            setattr(connection, name, self._timed(getattr(connection, name), name == "write"))
 
-    def _timed(self, call):
+    def _timed(self, call, is_write: bool):
         def timed(*args, **kwargs):
+            self.writes += is_write
             t0 = time.perf_counter()
             try:
                 return call(*args, **kwargs)
@@ -60,20 +63,20 @@ class TransportClock:
         return timed
 
 
-def timed_run(smu, request, repeats: int) -> dict:
+def timed_run(smu, request, repeats: int, connection=None) -> dict:
     """Run ``request`` ``repeats`` times; best wall time (the machine is shared: load only
-    ever adds time), messages per run."""
-    transport = TransportClock(smu.tsp.adapter.connection)
+    ever adds time), messages per run. ``connection``: the driver's VISA session."""
+    transport = TransportClock(connection if connection is not None else smu.tsp.adapter.connection)
     walls, own, messages, readings, chunks = [], [], [], 0, 0
     for _ in range(repeats):
-        m0, inside, t0 = smu.tsp.messages, transport.seconds, time.perf_counter()
+        m0, inside, t0 = transport.writes, transport.seconds, time.perf_counter()
         readings, chunks = 0, 0
         for chunk in smu.run(request):
             readings += len(chunk)
             chunks += 1
         walls.append(time.perf_counter() - t0)
         own.append(walls[-1] - (transport.seconds - inside))
-        messages.append(smu.tsp.messages - m0)
+        messages.append(transport.writes - m0)
     wall, driver = min(walls), min(own)
     return {"readings": readings, "chunks": chunks, "wall_s": round(wall, 4),
             "readings_per_s": round(readings / wall), "driver_s": round(driver, 4),
@@ -119,6 +122,37 @@ def k2614b_pulses(args) -> dict:
         train = PulseTrain.uniform(1.5, n, width=1e-3, period=4e-3, compliance=1e-3, read_level=0.1,
                                    read_width=1e-3)
         return timed_run(smu, train, args.repeats)
+    finally:
+        smu.close()
+
+
+# --- Keithley 4200A-SCS -------------------------------------------------------------------
+def open_4200a(seed: int) -> Keithley4200A:
+    spec = sim_library("ohmic", seed=seed, time_scale=0)
+    get_lab(spec).reset()
+    return Keithley4200A(RES_4200A_LAN, visa_library=spec)
+
+
+@case("4200A list sweep over KXCI Ethernet")
+def k4200a_list_sweep(args) -> dict:
+    """A bipolar sine as a system-mode list sweep at the SMU's 2.5 ms minimum step (VL, at most 4096 points per test,
+    longer lists chained), read back with DO while it runs."""
+    smu = open_4200a(seed=201)
+    try:
+        levels = np.sin(np.linspace(0, 2 * np.pi, args.points))
+        return timed_run(smu, Sweep(levels, compliance=1e-3, step_time=2.5e-3, nplc=0.01), args.repeats,
+                         smu.kxci.adapter.connection)
+    finally:
+        smu.close()
+
+
+@case("4200A PMU pulse train")
+def k4200a_pulses(args) -> dict:
+    """Identical pulses in standard pulse mode, spot-mean data paged 2048 points a call."""
+    smu = open_4200a(seed=202)
+    try:
+        train = PulseTrain.uniform(1.5, min(args.points, 10_000), width=1e-4, period=4e-4, compliance=1e-2)
+        return timed_run(smu, train, args.repeats, smu.kxci.adapter.connection)
     finally:
         smu.close()
 
