@@ -1,0 +1,478 @@
+"""Run plans: a TOML file that sequences procedures over devices, parameter values and
+repeats, expanded into a flat, deterministic list of step runs with stable ids.
+
+    [plan]
+    name = "demo"
+    on_failure = "stop"              # default for every step: stop | skip-device | continue
+    retries = 0                      # default: attempts after a failed one
+
+    [[device]]                       # a resource, a probe position label, or both
+    label = "A1"
+    sim_preset = "bfo"               # simulator only; resource = "GPIB0::26::INSTR" on the bench
+    seed = 1
+
+    [[step]]
+    name = "cycles"
+    procedure = "VoltageSweep"
+    devices = ["A1"]                 # default: every device
+    repeat = 2                       # default 1
+    on_failure = "skip-device"
+    retries = 1
+    [step.parameters]
+    cycles = 3
+    step = 20                        # a number in the parameter's own unit, or "20 mV"
+    [step.vary]                      # one run per value (several keys: every combination)
+    set_compliance = ["2mA", "5mA"]
+    [step.stop]                      # skip this step's remaining runs on this device when
+    stuck_cycles = 5                 #   reads show no switching for 5 cycles in a row, or
+    level_at_least = 3.0             #   the last read reaches 3 G0 (level_at_most: falls to)
+
+Expansion order: step, then device, then vary values (the order written), then repeat.
+A run's id (``003-cycles-A1-set_compliance=5mA-r2``) depends only on the plan text, so a
+resumed plan finds its runs again.
+
+:func:`load_plan` reads and validates the WHOLE plan before anything runs, collecting
+every problem as one sentence in a :class:`PlanError`. This module does not import the
+procedures: the caller passes the registry (name -> procedure class) and, optionally, a
+``parse_value(parameter, text)`` that understands units.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+FAILURE_POLICIES = ("stop", "skip-device", "continue")
+STOP_KEYS = ("stuck_cycles", "min_ratio", "level_at_least", "level_at_most")
+PLAN_KEYS = ("name", "description", "on_failure", "retries", "time_scale")
+DEVICE_KEYS = ("label", "resource", "sim_preset", "seed", "parameters")
+STEP_KEYS = ("name", "procedure", "devices", "repeat", "on_failure", "retries", "parameters",
+             "vary", "stop")
+#: Procedure parameters a device sets; a step may not set them itself.
+DEVICE_PARAMETERS = ("resource", "sim_preset", "seed")
+_SAFE = re.compile(r"[^A-Za-z0-9_.=+-]+")
+
+
+class PlanError(ValueError):
+    """A plan that cannot run; ``problems`` holds one sentence per problem."""
+
+    def __init__(self, problems: list[str], source: str = "the plan") -> None:
+        self.problems = list(problems)
+        head = f"{source} has {len(problems)} problem{'s' if len(problems) != 1 else ''}:"
+        super().__init__("\n".join([head] + [f"  - {p}" for p in problems]))
+
+
+@dataclass(frozen=True)
+class Device:
+    label: str
+    resource: str = ""
+    sim_preset: str = ""
+    seed: int = 0
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StopCondition:
+    """When to skip a step's remaining runs on one device."""
+
+    stuck_cycles: int = 0  # cycles in a row whose reads differ by less than min_ratio
+    min_ratio: float = 2.0  # max/min of a cycle's reads at or above which it switched
+    level_at_least: float | None = None  # G/G0 of the last read
+    level_at_most: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.stuck_cycles) or self.level_at_least is not None or self.level_at_most is not None
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One run of one procedure: the unit the runner executes, journals and resumes."""
+
+    id: str
+    index: int  # position in the expanded plan, from 0
+    step: str  # the step's name
+    procedure: str
+    device: Device
+    values: Mapping[str, Any]  # the vary values of this run (as written)
+    repeat: int  # from 1
+    parameters: Mapping[str, Any]  # converted values, every one the plan sets, device's included
+    on_failure: str
+    retries: int
+    stop: StopCondition
+    group: str  # runs of one step on one device share a group (stop conditions act on it)
+
+    def describe(self) -> str:
+        vals = " ".join(f"{k}={v}" for k, v in self.values.items())
+        rep = f" repeat {self.repeat}" if self.repeat > 1 else ""
+        return f"{self.procedure} on {self.device.label}" + (f" ({vals})" if vals else "") + rep
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    text: str  # the TOML as read (copied into the run directory)
+    runs: tuple[StepRun, ...]
+    devices: tuple[Device, ...]
+    time_scale: float = 0.0
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the plan text: a run directory only resumes the plan it ran."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+
+    def run(self, run_id: str) -> StepRun:
+        for r in self.runs:
+            if r.id == run_id:
+                return r
+        raise KeyError(run_id)
+
+
+ParseValue = Callable[[Any, str], Any]
+
+
+# ---------------------------------------------------------------------- loading
+def load_plan(path: str | Path, registry: Mapping[str, type], *,
+              parse_value: ParseValue | None = None) -> Plan:
+    """Read, validate and expand the plan at ``path``; PlanError lists every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError([f"cannot read {path}: {exc.strerror or exc}"], str(path)) from None
+    except UnicodeDecodeError:
+        raise PlanError([f"{path} is not UTF-8 text"], str(path)) from None
+    return parse_plan(text, registry, parse_value=parse_value, source=str(path))
+
+
+def parse_plan(text: str, registry: Mapping[str, type], *, parse_value: ParseValue | None = None,
+               source: str = "the plan") -> Plan:
+    """Validate and expand plan ``text`` (TOML); PlanError lists every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError([f"it is not valid TOML: {exc}"], source) from None
+    problems: list[str] = []
+    plan = _build(data, text, registry, parse_value or _plain_value, problems)
+    if problems:
+        raise PlanError(problems, source)
+    return plan
+
+
+def _build(data: dict, text: str, registry: Mapping[str, type], parse_value: ParseValue,
+           problems: list[str]) -> Plan:
+    unknown = set(data) - {"plan", "device", "step"}
+    for key in sorted(unknown):
+        problems.append(f"unknown section [{key}] (a plan has [plan], [[device]] and [[step]])")
+    head = data.get("plan", {})
+    if not isinstance(head, dict):
+        problems.append("[plan] must be a table")
+        head = {}
+    _unknown_keys(head, PLAN_KEYS, "[plan]", problems)
+    default_policy = _policy(head.get("on_failure", "stop"), "[plan]", problems)
+    default_retries = _count(head.get("retries", 0), "retries in [plan]", problems)
+    time_scale = head.get("time_scale", 0.0)
+    if not _is_number(time_scale) or not 0 <= time_scale <= 100:
+        problems.append(f"time_scale in [plan] must be a number from 0 to 100, not {time_scale!r}")
+        time_scale = 0.0
+
+    devices = _devices(data.get("device", [{"label": "sim"}]), problems)
+    steps = data.get("step", [])
+    if not isinstance(steps, list) or not steps:
+        problems.append("the plan has no [[step]]; add at least one")
+        steps = []
+    runs: list[StepRun] = []
+    names: set[str] = set()
+    for number, step in enumerate(steps, start=1):
+        runs.extend(_step_runs(number, step, devices, registry, parse_value, default_policy,
+                               default_retries, float(time_scale), names, problems, len(runs)))
+    ids = [r.id for r in runs]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"two runs would share the id {dup}; give the steps distinct names")
+    name = head.get("name", "plan")
+    return Plan(name=str(name), text=text, runs=tuple(runs), devices=tuple(devices),
+                time_scale=float(time_scale))
+
+
+def _devices(raw: Any, problems: list[str]) -> list[Device]:
+    if not isinstance(raw, list) or not raw:
+        problems.append("[[device]] must be one or more tables with a label")
+        return [Device("sim")]
+    out: list[Device] = []
+    for n, d in enumerate(raw, start=1):
+        where = f"device {n}"
+        if not isinstance(d, dict):
+            problems.append(f"{where} must be a table")
+            continue
+        _unknown_keys(d, DEVICE_KEYS, where, problems)
+        label = d.get("label", d.get("resource", ""))
+        if not isinstance(label, str) or not label.strip():
+            problems.append(f"{where} needs a label (a probe position) or a resource")
+            label = f"device{n}"
+        seed = d.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            problems.append(f"the seed of device {label} must be a whole number >= 0, not {seed!r}")
+            seed = 0
+        for key in ("resource", "sim_preset"):
+            if not isinstance(d.get(key, ""), str):
+                problems.append(f"the {key} of device {label} must be text, not {d[key]!r}")
+        params = d.get("parameters", {})
+        if not isinstance(params, dict):
+            problems.append(f"the parameters of device {label} must be a table")
+            params = {}
+        if any(dev.label == label for dev in out):
+            problems.append(f"two devices are labelled {label}; labels must be unique")
+        out.append(Device(label=label.strip(), resource=str(d.get("resource", "")),
+                          sim_preset=str(d.get("sim_preset", "")), seed=int(seed), parameters=params))
+    return out
+
+
+def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[str, type],
+               parse_value: ParseValue, default_policy: str, default_retries: int,
+               time_scale: float, names: set[str], problems: list[str], first_index: int) -> list[StepRun]:
+    where = f"step {number}"
+    if not isinstance(step, dict):
+        problems.append(f"{where} must be a table")
+        return []
+    _unknown_keys(step, STEP_KEYS, where, problems)
+    name = step.get("name", "")
+    if name:
+        if not isinstance(name, str):
+            problems.append(f"the name of {where} must be text")
+            name = ""
+        elif name in names:
+            problems.append(f"two steps are named {name!r}; step names must be unique")
+        else:
+            names.add(name)
+        where = f"step {number} ({name})" if name else where
+    proc_name = step.get("procedure")
+    cls = _procedure(proc_name, registry, where, problems)
+    name = name or (str(proc_name) if proc_name else f"step{number}")
+    policy = _policy(step.get("on_failure", default_policy), where, problems)
+    retries = _count(step.get("retries", default_retries), f"retries in {where}", problems)
+    if step.get("on_failure") == "retry":  # "retry" alone: at least one more attempt, then stop
+        retries = max(retries, 1)
+    repeat = _count(step.get("repeat", 1), f"repeat in {where}", problems, minimum=1)
+    stop = _stop(step.get("stop", {}), where, problems)
+    chosen = _choose_devices(step.get("devices"), devices, where, problems)
+    params = step.get("parameters", {})
+    vary = step.get("vary", {})
+    if not isinstance(params, dict):
+        problems.append(f"the parameters of {where} must be a table")
+        params = {}
+    if not isinstance(vary, dict):
+        problems.append(f"the vary table of {where} must map parameters to lists of values")
+        vary = {}
+    for key, values in vary.items():
+        if not isinstance(values, list) or not values:
+            problems.append(f"vary.{key} in {where} must be a non-empty list of values")
+    vary = {k: v for k, v in vary.items() if isinstance(v, list) and v}
+    for key in sorted(set(params) & set(vary)):
+        problems.append(f"{key} in {where} is both a fixed parameter and varied; keep one")
+    for key in sorted((set(params) | set(vary)) & set(DEVICE_PARAMETERS)):
+        problems.append(f"{key} in {where} belongs to a [[device]], not to a step")
+    if cls is None:
+        return []
+
+    runs: list[StepRun] = []
+    combos = list(itertools.product(*vary.values())) if vary else [()]
+    reported: set[str] = set()
+    for device in chosen:
+        for combo in combos:
+            values = dict(zip(vary.keys(), combo))
+            for rep in range(1, repeat + 1):
+                given = {**device.parameters, **params, **values,
+                         "resource": device.resource, "sim_preset": device.sim_preset,
+                         "seed": device.seed, "time_scale": time_scale}
+                converted = _check_parameters(cls, given, parse_value, where, device, problems, reported)
+                index = first_index + len(runs)
+                run_id = _run_id(index, name, device.label, values, rep, repeat)
+                runs.append(StepRun(id=run_id, index=index, step=name, procedure=cls.__name__,
+                                    device=device, values=values, repeat=rep, parameters=converted,
+                                    on_failure=policy, retries=retries, stop=stop,
+                                    group=f"{name}/{device.label}"))
+    return runs
+
+
+def _procedure(name: Any, registry: Mapping[str, type], where: str, problems: list[str]) -> type | None:
+    if not name:
+        problems.append(f"{where} names no procedure; choose one of {', '.join(registry)}")
+        return None
+    key = str(name).replace("-", "").replace("_", "").lower()
+    for known, cls in registry.items():
+        if known.lower() == key:
+            return cls
+    problems.append(f"{where}: there is no procedure called {name!r}; choose one of {', '.join(registry)}")
+    return None
+
+
+def _choose_devices(names: Any, devices: list[Device], where: str, problems: list[str]) -> list[Device]:
+    if names is None:
+        return list(devices)
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        problems.append(f"devices in {where} must be a list of device labels")
+        return []
+    by_label = {d.label: d for d in devices}
+    out = []
+    for label in names:
+        if label not in by_label:
+            problems.append(f"{where} names the device {label!r}, which no [[device]] has; "
+                            f"known: {', '.join(by_label)}")
+        else:
+            out.append(by_label[label])
+    return out
+
+
+def _check_parameters(cls: type, given: Mapping[str, Any], parse_value: ParseValue, where: str,
+                      device: Device, problems: list[str], reported: set[str]) -> dict[str, Any]:
+    """Set every given parameter on a fresh procedure and run its own validate(); each
+    problem is reported once per step (not once per device and value)."""
+    def report(sentence: str) -> None:
+        if sentence not in reported:
+            reported.add(sentence)
+            problems.append(sentence)
+
+    proc = cls()
+    specs = proc.parameter_objects()
+    converted: dict[str, Any] = {}
+    for key, value in given.items():
+        if key not in specs:
+            report(f"{where}: {cls.__name__} has no parameter {key!r}; it has "
+                   f"{', '.join(k for k in specs if k not in DEVICE_PARAMETERS)}")
+            continue
+        param = specs[key]
+        try:
+            v = parse_value(param, str(value).lower() if isinstance(value, bool) else str(value))
+            v = param.convert(v) if hasattr(param, "convert") else v
+            setattr(proc, key, v)
+            converted[key] = v
+        except (ValueError, TypeError) as exc:
+            report(f"{where}: {key} = {value!r} {exc}")
+    if len(converted) == len(given):
+        try:
+            proc.parameter_objects()  # PyMeasure's own range checks
+            proc.validate()
+        except (ValueError, TypeError) as exc:  # ParameterError is a ValueError
+            vals = ", ".join(f"{k}={given[k]}" for k in given if k not in ("resource", "seed", "time_scale", "sim_preset"))
+            report(f"{where} on {device.label} ({vals}): {exc}")
+    return converted
+
+
+def _stop(raw: Any, where: str, problems: list[str]) -> StopCondition:
+    if not isinstance(raw, dict):
+        problems.append(f"the stop table of {where} must be a table")
+        return StopCondition()
+    _unknown_keys(raw, STOP_KEYS, f"the stop table of {where}", problems)
+    kw: dict[str, Any] = {}
+    if "stuck_cycles" in raw:
+        kw["stuck_cycles"] = _count(raw["stuck_cycles"], f"stop.stuck_cycles in {where}", problems, minimum=1)
+    for key in ("min_ratio", "level_at_least", "level_at_most"):
+        if key in raw:
+            value = raw[key]
+            if not _is_number(value) or not math.isfinite(value) or value <= 0:
+                problems.append(f"stop.{key} in {where} must be a number > 0, not {value!r}")
+            elif key == "min_ratio" and value <= 1:
+                problems.append(f"stop.min_ratio in {where} must be > 1, not {value!r}")
+            else:
+                kw[key] = float(value)
+    return StopCondition(**kw)
+
+
+def _policy(value: Any, where: str, problems: list[str]) -> str:
+    if value == "retry":  # "retry" alone: one more attempt, then stop
+        return "stop"
+    if value not in FAILURE_POLICIES:
+        problems.append(f"on_failure in {where} must be one of {', '.join(FAILURE_POLICIES)}, not {value!r}")
+        return "stop"
+    return value
+
+
+def _count(value: Any, what: str, problems: list[str], minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        problems.append(f"{what} must be a whole number >= {minimum}, not {value!r}")
+        return minimum
+    return value
+
+
+def _unknown_keys(table: dict, known: tuple[str, ...], where: str, problems: list[str]) -> None:
+    for key in table:
+        if key not in known:
+            problems.append(f"{where} has an unknown key {key!r}; known keys: {', '.join(known)}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _plain_value(param: Any, text: str) -> Any:
+    """Without a unit parser: the text as the parameter's own conversion reads it."""
+    return text
+
+
+def _run_id(index: int, step: str, device: str, values: Mapping[str, Any], rep: int, repeats: int) -> str:
+    parts = [f"{index + 1:03d}", step, device]
+    parts += [f"{k}={_SAFE.sub('', str(v).replace(' ', ''))}" for k, v in values.items()]
+    if repeats > 1:
+        parts.append(f"r{rep}")
+    return _SAFE.sub("_", "-".join(parts))
+
+
+# ---------------------------------------------------------------------- stop conditions
+def stop_reason(condition: StopCondition, reads: list[tuple[int, float]],
+                last_level: float | None = None) -> str:
+    """Why the step's remaining runs on this device should be skipped, or "".
+
+    ``reads``: (cycle, G/G0) of every read so far in the group, in order; cycles of
+    successive runs must already be made distinct (the runner numbers them on).
+    ``last_level``: the latest G/G0 the device showed (default: the last read)."""
+    if not condition.active:
+        return ""
+    last = last_level if last_level is not None else (reads[-1][1] if reads else None)
+    if last is not None and math.isfinite(last):
+        if condition.level_at_least is not None and last >= condition.level_at_least:
+            return f"the device reached {last:.3g} G0 (stop at >= {condition.level_at_least:g} G0)"
+        if condition.level_at_most is not None and last <= condition.level_at_most:
+            return f"the device fell to {last:.3g} G0 (stop at <= {condition.level_at_most:g} G0)"
+    if condition.stuck_cycles and reads:
+        streak, state = stuck_streak(reads, condition.min_ratio)
+        if streak >= condition.stuck_cycles:
+            return (f"stuck in {state} for {streak} cycles in a row (reads within a factor "
+                    f"{condition.min_ratio:g})")
+    return ""
+
+
+def stuck_streak(reads: list[tuple[int, float]], min_ratio: float) -> tuple[int, str]:
+    """Cycles in a row, counted back from the last, whose reads stay within ``min_ratio``
+    of each other (no switching); and the state they are stuck in (LRS at >= 1 G0)."""
+    cycles: dict[int, list[float]] = {}
+    for cycle, g in reads:
+        if math.isfinite(g):
+            cycles.setdefault(cycle, []).append(abs(g))
+    streak, state = 0, ""
+    for cycle in sorted(cycles, reverse=True):
+        gs = cycles[cycle]
+        if len(gs) < 2:  # one read says nothing about switching
+            continue
+        lo, hi = min(gs), max(gs)
+        switched = lo <= 0 or hi / lo >= min_ratio
+        if switched:
+            break
+        streak += 1
+        state = state or ("LRS" if hi >= 1.0 else "HRS")
+    return streak, state
+
+
+__all__ = ["Plan", "StepRun", "Device", "StopCondition", "PlanError", "load_plan", "parse_plan",
+           "stop_reason", "stuck_streak", "FAILURE_POLICIES"]

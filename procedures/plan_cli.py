@@ -1,0 +1,87 @@
+"""`labqc plan run FILE -o DIR`, `labqc plan resume DIR`, `labqc plan status DIR`.
+
+    labqc plan run sample_data/plans/demo.toml -o runs/demo   # validate all, then run
+    labqc plan resume runs/demo                               # after a crash, kill -9 included
+    labqc plan status runs/demo                               # what is done, what is not
+
+A plan with problems gets every problem listed, one sentence each, and exit code 2;
+nothing is energised. Ctrl-C or SIGTERM stops the plan cleanly (outputs off, the step
+cut short is run again on resume) with exit 130 or 143; a step whose policy stops the
+plan exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from labqc.plan import PlanError
+from procedures.cli import _Signals
+from procedures.plan_runner import plan_status, run_plan, start_plan
+from procedures.runner import ABORTED, FINISHED
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    plan = subparsers.add_parser("plan", help="run plans: sequences of procedures, unattended",
+                                 description="Run, resume and inspect run plans (TOML files).")
+    sub = plan.add_subparsers(dest="plan_command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="validate a plan, then run it into a new run directory")
+    run.add_argument("file", help="the plan (TOML)")
+    run.add_argument("-o", "--output", required=True, metavar="DIR", help="the run directory (new or empty)")
+    run.add_argument("--no-check", action="store_true",
+                     help="skip opening each device's instrument to check every request first")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.set_defaults(func=cmd_run)
+
+    resume = sub.add_parser("resume", help="go on with a plan from its first incomplete step")
+    resume.add_argument("directory", help="the run directory")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    resume.set_defaults(func=cmd_resume)
+
+    status = sub.add_parser("status", help="show which steps of a plan are done")
+    status.add_argument("directory", help="the run directory")
+    status.set_defaults(func=cmd_status)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    with _Signals() as signals:
+        try:
+            start_plan(args.file, args.output, check_instruments=not args.no_check)
+        except PlanError as exc:
+            print(f"labqc plan run: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("labqc plan run: interrupted before the first step", file=sys.stderr)
+            return 128 + (signals.received or signal.SIGINT)
+        return _go(args.output, signals, args.no_progress)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    with _Signals() as signals:
+        return _go(args.directory, signals, args.no_progress)
+
+
+def _go(directory: str, signals: _Signals, no_progress: bool) -> int:
+    try:
+        result = run_plan(directory, progress=not no_progress)
+    except PlanError as exc:
+        print(f"labqc plan: {exc}", file=sys.stderr)
+        return 2
+    print(f"{result.status}: {result.done} of {result.total} runs done in {result.directory}"
+          + (f" ({result.message})" if result.status != FINISHED else ""))
+    if result.status == FINISHED:
+        return 0
+    if result.status == ABORTED:
+        return 128 + (signals.received or signal.SIGINT)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    try:
+        lines = plan_status(args.directory)
+    except PlanError as exc:
+        print(f"labqc plan status: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,488 @@
+"""Run an expanded plan in a run directory, unattended, and resume it after anything.
+
+A run directory holds::
+
+    plan.toml            the plan as it was started (resume reads this copy)
+    journal.jsonl        completed step runs (labqc.journal), fsync'd line by line
+    plan.log             what happened, in words, with times
+    steps/<id>.csv       one results file per step run (+ <id>.summary.json)
+    steps/<id>.try2.csv  a retry after a failed attempt (the failed file is kept)
+    steps/<id>.partial.csv   an attempt that was killed mid-run, kept and marked
+
+    directory = start_plan("demo.toml", "runs/tonight")     # validates the whole plan first
+    result = run_plan(directory)                             # or resume: the same call
+    result.status   # "finished" | "aborted" | "failed"
+
+:func:`run_plan` skips every run the journal calls done, keeps the file of an attempt
+that never ended (renamed ``*.partial.csv``, recorded as a ``partial`` event) and runs
+that step again to a fresh file. Each step follows its failure policy: retries first,
+then ``stop`` the plan, ``skip-device`` (no more runs on that device) or ``continue``.
+A stop condition ([step.stop]) met after a run skips that step's remaining runs on
+that device. A stop request (Ctrl-C, SIGTERM) ends the plan as "aborted"; the step it
+cut short is run again on resume.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, TextIO
+
+from instruments.errors import CapabilityError, InstrumentError
+from labqc.journal import JOURNAL_NAME, Journal, JournalState
+from labqc.plan import Plan, PlanError, StepRun, load_plan, parse_plan, stop_reason
+from labqc.results import read_data
+from procedures import PROCEDURES
+from procedures.base import LabqcProcedure, ParameterError
+from procedures.cli import ProgressBar, parse_value
+from procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, open_instrument, run_procedure
+
+PLAN_NAME = "plan.toml"
+LOG_NAME = "plan.log"
+STEPS_DIR = "steps"
+
+
+@dataclass
+class PlanResult:
+    """How a plan run ended."""
+
+    status: str  # FINISHED (every run done or skipped), ABORTED, FAILED (a step's policy stopped it)
+    directory: Path
+    done: int = 0  # runs closed in the journal, this session and before
+    total: int = 0
+    message: str = ""
+    results: list[RunResult] = field(default_factory=list)  # this session's attempts
+
+    @property
+    def ok(self) -> bool:
+        return self.status == FINISHED
+
+
+# ---------------------------------------------------------------------- the directory
+def load(plan_file: str | os.PathLike) -> Plan:
+    """Read and validate a plan file against the labqc procedures (PlanError on problems)."""
+    return load_plan(plan_file, PROCEDURES, parse_value=parse_value)
+
+
+def start_plan(plan_file: str | os.PathLike, directory: str | os.PathLike, *,
+               check_instruments: bool = True, visa_library: Any = None) -> Path:
+    """Validate the whole plan (and, with ``check_instruments``, every request against
+    each device's instrument), then create ``directory`` with the plan copy and the
+    journal. PlanError lists every problem; nothing is created then."""
+    plan = load(plan_file)
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()):
+        raise PlanError([f"the run directory {directory} is not empty; resume it with "
+                         f"`labqc plan resume {directory}` or choose another"], str(plan_file))
+    if check_instruments:
+        preflight(plan, visa_library=visa_library)
+    (directory / STEPS_DIR).mkdir(parents=True, exist_ok=True)
+    _write_durably(directory / PLAN_NAME, plan.text)
+    Journal(directory / JOURNAL_NAME).append("plan", name=plan.name, digest=plan.digest, runs=len(plan.runs))
+    _log(directory, f"plan {plan.name!r} created from {plan_file}: {len(plan.runs)} runs")
+    return directory
+
+
+def open_plan(directory: str | os.PathLike) -> tuple[Plan, Journal]:
+    """The plan of a run directory and its journal; PlanError if it is not one."""
+    directory = Path(directory)
+    plan_path = directory / PLAN_NAME
+    if not plan_path.is_file():
+        raise PlanError([f"{directory} is not a plan run directory (no {PLAN_NAME}); start one "
+                         f"with `labqc plan run FILE -o {directory}`"], str(directory))
+    plan = parse_plan(plan_path.read_text(encoding="utf-8"), PROCEDURES, parse_value=parse_value,
+                      source=str(plan_path))
+    journal = Journal(directory / JOURNAL_NAME)
+    head = journal.state().plan
+    if head is not None and head.get("digest") != plan.digest:
+        raise PlanError([f"{plan_path} was changed after the plan started (its digest is "
+                         f"{plan.digest}, the journal's {head.get('digest')}); put it back or start anew"],
+                        str(directory))
+    return plan, journal
+
+
+def preflight(plan: Plan, *, visa_library: Any = None) -> None:
+    """Every request of every run against its device's instrument, before anything is
+    energised: open each device once (nothing is sourced), check, close. PlanError lists
+    every request an instrument cannot do and every device that cannot be opened."""
+    problems: list[str] = []
+    by_device: dict[str, list[StepRun]] = {}
+    for run in plan.runs:
+        by_device.setdefault(run.device.label, []).append(run)
+    for label, runs in by_device.items():
+        proc = build(runs[0])
+        try:
+            smu = open_instrument(proc, visa_library=_library(visa_library, runs[0]))
+        except Exception as exc:  # whatever the bench or the simulator says, in one line
+            problems.append(f"device {label}: cannot open its instrument: {exc}")
+            continue
+        try:
+            seen: set[str] = set()
+            for run in runs:
+                try:
+                    for request in build(run).requests():
+                        smu.check(request)
+                except (CapabilityError, ParameterError) as exc:
+                    sentence = f"{run.id}: {exc}"
+                    if str(exc) not in seen:
+                        seen.add(str(exc))
+                        problems.append(sentence)
+        finally:
+            try:
+                smu.close()
+            except Exception:
+                pass
+    if problems:
+        raise PlanError(problems, "the plan")
+
+
+def build(run: StepRun) -> LabqcProcedure:
+    """The procedure object of one run, every parameter set."""
+    cls = PROCEDURES[run.procedure]
+    proc = cls()
+    for key, value in run.parameters.items():
+        setattr(proc, key, value)
+    return proc
+
+
+# ---------------------------------------------------------------------- running
+def run_plan(directory: str | os.PathLike, *, visa_library: Any = None,
+             listeners: Iterable[Listener] = (), should_stop: Callable[[], bool] | None = None,
+             stream: TextIO | None = sys.stderr, progress: bool = True) -> PlanResult:
+    """Run (or resume) the plan in ``directory`` from its first incomplete run.
+
+    ``visa_library``: a library spec for every run, or ``f(run) -> spec``; ``listeners``
+    get every run's topics (see procedures.runner); ``stream``: where progress and the
+    per-run lines go (None: nowhere)."""
+    directory = Path(directory)
+    plan, journal = open_plan(directory)
+    runner = _PlanRunner(plan, directory, journal, visa_library, list(listeners), should_stop,
+                         stream, progress)
+    try:
+        return runner.run()
+    except KeyboardInterrupt:  # between runs: nothing is energised, the journal is whole
+        runner.say("plan interrupted between step runs; resume to go on")
+        return runner.result(ABORTED, "interrupted between step runs")
+
+
+class _PlanRunner:
+    def __init__(self, plan: Plan, directory: Path, journal: Journal, visa_library: Any,
+                 listeners: list[Listener], should_stop: Callable[[], bool] | None,
+                 stream: TextIO | None, progress: bool) -> None:
+        self.plan = plan
+        self.directory = directory
+        self.journal = journal
+        self.visa_library = visa_library
+        self.listeners = listeners
+        self.should_stop = should_stop
+        self.stream = stream
+        self.progress = progress and stream is not None
+        self.results: list[RunResult] = []
+        self.estimates = {run.id: _estimate(run) for run in plan.runs}
+        self.wall_per_instrument_s: float | None = None
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self) -> PlanResult:
+        state = self.journal.state()
+        if state.plan is None:
+            self.journal.append("plan", name=self.plan.name, digest=self.plan.digest, runs=len(self.plan.runs))
+        self._keep_partials(state)
+        state = self.journal.state()
+        done = sum(1 for r in self.plan.runs if state.run(r.id).done)
+        if done:
+            self.say(f"resuming: {done} of {len(self.plan.runs)} runs already done")
+        for run in self.plan.runs:
+            state = self.journal.state()
+            if state.run(run.id).done:
+                continue
+            skip = self._skip_reason(run, state)
+            if skip:
+                self.journal.append("skip", id=run.id, reason=skip)
+                self.say(f"[{run.index + 1}/{len(self.plan.runs)}] {run.id}: skipped, {skip}")
+                continue
+            outcome = self._run_with_policy(run, state)
+            if outcome is not None:
+                return outcome
+        state = self.journal.state()
+        failed = [r.id for r in self.plan.runs if state.run(r.id).status == FAILED]
+        message = f"plan finished: {len(self.plan.runs)} runs" + (
+            f", {len(failed)} failed (policy continue/skip-device)" if failed else "")
+        self.say(message)
+        return self.result(FINISHED, message)
+
+    def _run_with_policy(self, run: StepRun, state: JournalState) -> PlanResult | None:
+        """Attempts of one run until it finishes or its policy says otherwise; a
+        PlanResult when the plan must stop here."""
+        failures = sum(1 for e in state.run(run.id).ends if e["status"] == FAILED)
+        attempt = state.run(run.id).attempts
+        while True:
+            attempt += 1
+            result = self._attempt(run, attempt)
+            if result.status == FINISHED:
+                reason = self._stop_condition(run)
+                self.journal.append("end", id=run.id, attempt=attempt, status=FINISHED, file=result.path.name,
+                                    rows=result.rows, error="", final=True, stop=reason)
+                if reason:
+                    self.say(f"  stop condition met on {run.device.label}: {reason}")
+                return None
+            if result.status == ABORTED:
+                self.journal.append("end", id=run.id, attempt=attempt, status=ABORTED, file=_name(result),
+                                    rows=result.rows, error=result.error, final=False)
+                message = f"plan stopped during {run.id} ({result.error}); resume to run it again"
+                self.say(message)
+                return self.result(ABORTED, message)
+            failures += 1
+            if failures <= run.retries:
+                self.journal.append("end", id=run.id, attempt=attempt, status=FAILED, file=_name(result),
+                                    rows=result.rows, error=result.error, final=False, retry=True)
+                self.say(f"  failed ({result.error}); retry {failures} of {run.retries}")
+                continue
+            final = run.on_failure != "stop"
+            self.journal.append("end", id=run.id, attempt=attempt, status=FAILED, file=_name(result),
+                                rows=result.rows, error=result.error, final=final, policy=run.on_failure)
+            if run.on_failure == "stop":
+                message = f"plan stopped: {run.id} failed ({result.error}); policy: stop"
+                self.say(message)
+                return self.result(FAILED, message)
+            self.say(f"  failed ({result.error}); policy: {run.on_failure}")
+            return None
+
+    def _attempt(self, run: StepRun, attempt: int) -> RunResult:
+        path = self._fresh_path(run, attempt)
+        self.journal.append("start", id=run.id, attempt=attempt, file=path.name)
+        self._announce(run, attempt)
+        proc = build(run)
+        bar = ProgressBar(self.stream) if self.progress else None
+        listeners = self.listeners + ([bar] if bar else [])
+        wall0 = time.monotonic()
+        try:
+            result = run_procedure(proc, path, visa_library=_library(self.visa_library, run),
+                                   listeners=listeners, should_stop=self.should_stop)
+        except (ParameterError, CapabilityError, InstrumentError, OSError, ValueError) as exc:
+            # before the run started: nothing was energised (the runner guarantees it)
+            result = RunResult(procedure=run.procedure, status=FAILED, path=path, summary_path=None,
+                               error=f"{type(exc).__name__}: {exc}")
+        finally:
+            if bar:
+                bar.finish()
+        self._learn_speed(result, time.monotonic() - wall0)
+        self.results.append(result)
+        self._log(f"{run.id} attempt {attempt}: {result.status}, {result.rows} rows"
+                  + (f", {result.error}" if result.error else ""))
+        return result
+
+    # -- resume ------------------------------------------------------------------------
+    def _keep_partials(self, state: JournalState) -> None:
+        """An attempt that started and never ended was killed: keep its file, marked."""
+        for run_id, rs in state.runs.items():
+            if rs.open_attempt is None or rs.done:
+                continue
+            name = rs.open_attempt.get("file", "")
+            src = self.directory / STEPS_DIR / name
+            kept = ""
+            if name and src.exists():
+                dst = _unused(src.with_name(src.name[: -len(".csv")] + ".partial.csv"))
+                os.replace(src, dst)
+                _fsync_dir(dst.parent)
+                kept = dst.name
+            rows = _count_rows(self.directory / STEPS_DIR / kept) if kept else 0
+            self.journal.append("partial", id=run_id, attempt=rs.open_attempt.get("attempt"),
+                                file=name, kept_as=kept, rows=rows)
+            self.say(f"{run_id}: attempt {rs.open_attempt.get('attempt')} was interrupted; "
+                     f"its {rows} rows kept in {kept or '(no file)'}; it runs again")
+
+    def _fresh_path(self, run: StepRun, attempt: int) -> Path:
+        steps = self.directory / STEPS_DIR
+        steps.mkdir(parents=True, exist_ok=True)
+        name = f"{run.id}.csv" if attempt == 1 else f"{run.id}.try{attempt}.csv"
+        return _unused(steps / name)
+
+    # -- policies and stop conditions -----------------------------------------------------
+    def _skip_reason(self, run: StepRun, state: JournalState) -> str:
+        for other in self.plan.runs[: run.index]:
+            rs = state.run(other.id)
+            if other.device.label != run.device.label or rs.final is None:
+                continue
+            if rs.final.get("policy") == "skip-device" and rs.final.get("status") == FAILED:
+                return f"device {run.device.label} is skipped since {other.id} failed"
+            if other.group == run.group and rs.final.get("stop"):
+                return f"stop condition of step {run.step} on {run.device.label}: {rs.final['stop']}"
+        return ""
+
+    def _stop_condition(self, run: StepRun) -> str:
+        if not run.stop.active:
+            return ""
+        state = self.journal.state()
+        reads: list[tuple[int, float]] = []
+        last_level = None
+        offset = 0
+        group = [r for r in self.plan.runs[: run.index + 1] if r.group == run.group]
+        for other in group:
+            if other.id == run.id:
+                path = self.results[-1].path
+            else:
+                final = state.run(other.id).final
+                if not final or final.get("status") != FINISHED:
+                    continue
+                path = self.directory / STEPS_DIR / final["file"]
+            try:
+                data = read_data(path)
+            except (OSError, ValueError):
+                continue
+            if data.empty:
+                continue
+            sel = data[data["Segment"] == "read"]
+            reads += [(int(c) + offset, float(g)) for c, g in zip(sel["Cycle"], sel["G/G0"])]
+            level_rows = data[data["Segment"].isin(["read", "hold"])]
+            if len(level_rows):
+                last_level = float(level_rows["G/G0"].iloc[-1])
+            offset += int(data["Cycle"].max()) + 1
+        return stop_reason(run.stop, reads, last_level)
+
+    # -- words -----------------------------------------------------------------------------
+    def _announce(self, run: StepRun, attempt: int) -> None:
+        state = self.journal.state()
+        left = [r for r in self.plan.runs if not state.run(r.id).done]
+        instrument_left = sum(self.estimates[r.id] for r in left)
+        eta = f"~{instrument_left:,.0f} s of instrument time left"
+        if self.wall_per_instrument_s is not None:
+            eta += f", ETA ~{_duration(instrument_left * self.wall_per_instrument_s)} wall"
+        again = f" (attempt {attempt})" if attempt > 1 else ""
+        self.say(f"[{run.index + 1}/{len(self.plan.runs)}] {run.id}: {run.describe()}{again}; {eta}")
+
+    def _learn_speed(self, result: RunResult, wall: float) -> None:
+        if result.instrument_seconds > 0 and wall > 0:
+            ratio = wall / result.instrument_seconds
+            old = self.wall_per_instrument_s
+            self.wall_per_instrument_s = ratio if old is None else 0.5 * (old + ratio)
+
+    def say(self, message: str) -> None:
+        if self.stream is not None:
+            self.stream.write(message + "\n")
+            self.stream.flush()
+        self._log(message)
+
+    def _log(self, message: str) -> None:
+        _log(self.directory, message)
+
+    def result(self, status: str, message: str) -> PlanResult:
+        state = self.journal.state()
+        done = sum(1 for r in self.plan.runs if state.run(r.id).done)
+        return PlanResult(status=status, directory=self.directory, done=done, total=len(self.plan.runs),
+                          message=message, results=self.results)
+
+
+# ---------------------------------------------------------------------- status
+def plan_status(directory: str | os.PathLike) -> list[str]:
+    """Lines describing each run of the plan in ``directory`` and how far it is."""
+    plan, journal = open_plan(directory)
+    state = journal.state()
+    lines = []
+    counts: dict[str, int] = {}
+    for run in plan.runs:
+        rs = state.run(run.id)
+        status = rs.status
+        counts[status] = counts.get(status, 0) + 1
+        detail = ""
+        if rs.final is not None and rs.final["event"] == "end":
+            detail = f"{rs.final.get('rows', 0)} rows in {rs.final.get('file', '')}"
+            if rs.final.get("error"):
+                detail += f"; {rs.final['error']}"
+            if rs.final.get("stop"):
+                detail += f"; stop condition: {rs.final['stop']}"
+        elif rs.final is not None:
+            detail = rs.final.get("reason", "")
+        elif rs.ends:
+            detail = rs.ends[-1].get("error", "")
+        if rs.partials:
+            detail += ("; " if detail else "") + "partial: " + ", ".join(
+                p.get("kept_as") or "(no file)" for p in rs.partials)
+        lines.append(f"{run.id:<48} {status:<11} {detail}".rstrip())
+    done = sum(1 for r in plan.runs if state.run(r.id).done)
+    head = (f"plan {plan.name!r}: {done} of {len(plan.runs)} runs done ("
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")")
+    return [head] + lines
+
+
+# ---------------------------------------------------------------------- helpers
+def _library(choice: Any, run: StepRun) -> str | None:
+    return choice(run) if callable(choice) else choice
+
+
+def _estimate(run: StepRun) -> float:
+    try:
+        return float(build(run).estimated_duration())
+    except Exception:  # an estimate is only for the ETA
+        return 0.0
+
+
+def _name(result: RunResult) -> str:
+    return result.path.name if result.path.exists() else ""
+
+
+def _unused(path: Path) -> Path:
+    if not path.exists():
+        return path
+    stem = path.name[: -len(".csv")] if path.name.endswith(".csv") else path.name
+    n = 2
+    while (path.with_name(f"{stem}-{n}.csv")).exists():
+        n += 1
+    return path.with_name(f"{stem}-{n}.csv")
+
+
+def _count_rows(path: Path) -> int:
+    """Complete data rows in a (possibly torn) results file."""
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError:
+        return 0
+    body = [ln for ln in lines[:-1] if ln and not ln.startswith(b"#")]  # a torn last line is not a row
+    return max(len(body) - 1, 0)  # minus the column header
+
+
+def _write_durably(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _log(directory: Path, message: str) -> None:
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with open(directory / LOG_NAME, "a", encoding="utf-8") as f:
+        f.write(f"{stamp} {message}\n")
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+__all__ = ["PlanResult", "start_plan", "run_plan", "open_plan", "plan_status", "preflight", "build",
+           "load", "PLAN_NAME", "LOG_NAME", "STEPS_DIR"]
