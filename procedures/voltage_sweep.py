@@ -26,11 +26,14 @@ class VoltageSweep(LabqcProcedure):
 
     Paper protocol (BiFeO3, 50 consecutive cycles, 1 mV steps, compliance 2/5/7/10 mA):
         labqc run VoltageSweep --step 1 --cycles 50 --set-compliance 5mA
+    Ag nanowire slow sweeps that resolve the steps (SET ~2.6 mV/s, RESET ~4.5 mV/s):
+        labqc run VoltageSweep --sim ag-nanowire --v-set 1 --v-reset 1 --step 1 --rate 2.6 --reset-rate 4.5 --set-compliance 400uA
     One branch only: ``--branches set`` or ``--branches reset``.
-    The sweep rate is ``--rate`` (mV/s) when given, else step/step time.
+    The sweep rate is ``--rate`` (mV/s) when given, else step/step time; ``--reset-rate``
+    sets the RESET branch's own rate.
     """
 
-    ORDER = ("v_set", "v_reset", "branches", "step", "rate", "step_time", "set_compliance",
+    ORDER = ("v_set", "v_reset", "branches", "step", "rate", "reset_rate", "step_time", "set_compliance",
              "reset_compliance", "cycles", "read_voltage", "read_compliance", "nplc")
 
     v_set = FloatParameter("SET stop voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
@@ -38,6 +41,7 @@ class VoltageSweep(LabqcProcedure):
     branches = ListParameter("Branches", choices=["both", "set", "reset"], default="both")
     step = FloatParameter("Voltage step", units="mV", default=10.0, minimum=0.0, maximum=10000.0)
     rate = FloatParameter("Sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6)
+    reset_rate = FloatParameter("RESET sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6)
     step_time = FloatParameter("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
     set_compliance = FloatParameter("SET compliance", units="A", default=5e-3, minimum=0.0, maximum=10.0)
     reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
@@ -53,6 +57,7 @@ class VoltageSweep(LabqcProcedure):
         "branches": "both (SET then RESET), set or reset only",
         "step": "voltage step (paper: 1 mV)",
         "rate": "sweep rate; 0: use the step time",
+        "reset_rate": "sweep rate of the RESET branch; 0: as the SET branch",
         "step_time": "time per step when no rate is given",
         "set_compliance": "current limit on the SET branch (paper: 2, 5, 7, 10 mA)",
         "reset_compliance": "current limit on the RESET branch",
@@ -65,9 +70,16 @@ class VoltageSweep(LabqcProcedure):
     # ----------------------------------------------------------------- planning
     @property
     def seconds_per_step(self) -> float:
+        """Seconds per step of the SET branch (and of the RESET branch without its own rate)."""
         if self.rate and self.rate > 0:
             return self.step / self.rate
         return self.step_time * 1e-3
+
+    @property
+    def reset_seconds_per_step(self) -> float:
+        if self.reset_rate and self.reset_rate > 0:
+            return self.step / self.reset_rate
+        return self.seconds_per_step
 
     def validate(self) -> None:
         super().validate()
@@ -91,7 +103,7 @@ class VoltageSweep(LabqcProcedure):
 
     def reset_sweep(self) -> Sweep:
         return Sweep(levels=triangle(-self.v_reset, self.step * 1e-3), compliance=self.reset_compliance,
-                     step_time=self.seconds_per_step, nplc=self.nplc)
+                     step_time=self.reset_seconds_per_step, nplc=self.nplc)
 
     def requests(self):
         out = []

@@ -150,3 +150,13 @@ def test_command_line_values(param, text, value):
 def test_command_line_rejects_bad_values(param, text, words):
     with pytest.raises(ValueError, match=words):
         parse_value(param, text)
+
+
+def test_sweep_rate_sets_the_step_time_per_branch():
+    proc = VoltageSweep(step=1.0, rate=2.6, reset_rate=4.5, v_set=1.0, v_reset=0.5)
+    set_sweep, reset_sweep = proc.set_sweep(), proc.reset_sweep()
+    assert set_sweep.step_time == pytest.approx(1 / 2.6)
+    assert reset_sweep.step_time == pytest.approx(1 / 4.5)
+    assert set_sweep.points == 2001 and reset_sweep.points == 1001
+    assert set_sweep.levels.max() == pytest.approx(1.0) and reset_sweep.levels.min() == pytest.approx(-0.5)
+    assert VoltageSweep(step=10, step_time=5).reset_sweep().step_time == pytest.approx(5e-3)
