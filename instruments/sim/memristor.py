@@ -39,6 +39,7 @@ _RATE_MAX = 1e9  # /s: caps runaway rates so cumulative hazards stay finite
 _SINH_ARG_MAX = 200.0
 _T_MAX = 1500.0  # K: Joule heating saturates (the filament would melt or break first)
 _EVENTS_PER_STEP = 64  # see Memristor._run_kinetics
+_WINDOW_AFTER_EVENT = 64  # steps evaluated right after an event (events come in bursts)
 
 
 @dataclass
@@ -142,7 +143,7 @@ class _StateTable:
     v_term: np.ndarray  # terminal voltage V_f + R_s*I, V
     drive_rate: np.ndarray  # growth (V_f > 0) or rupture (V_f < 0) rate, 1/s
     total_rate: np.ndarray  # drive_rate + thermal dissolution rate, 1/s
-    lists: tuple  # i, v_term, total_rate, drive_rate as Python lists, for the step-by-step walk
+    lists: tuple  # i and drive_rate as Python lists, to pick the kind of one event quickly
 
 
 def _interp1(x: float, xs: list, ys: list) -> float:
@@ -313,7 +314,7 @@ class Memristor:
             total = drive + np.minimum(self._dissolution_rate(temp), _RATE_MAX)
             v_term = v_f + p.r_s * i
             table = _StateTable(v_f=v_f, i=i, v_term=v_term, drive_rate=drive, total_rate=total,
-                                lists=(i.tolist(), v_term.tolist(), total.tolist(), drive.tolist()))
+                                lists=(i.tolist(), drive.tolist()))
             self._tables[key] = table
         return table
 
@@ -387,9 +388,7 @@ class Memristor:
         """Advance the state through the drive, filling the noiseless readings.
 
         Between events the state is constant, so steps are evaluated in numpy windows
-        that grow while nothing happens. Events come in bursts (a SET or RESET), so
-        right after one the next few steps are walked one by one in plain Python,
-        which is cheaper than a numpy window for a handful of steps.
+        that grow while nothing happens and shrink again after an event.
 
         Where growth and dissolution are both enormous (a hot filament far above
         threshold) they balance within a step; after ``_EVENTS_PER_STEP`` events the
@@ -397,19 +396,10 @@ class Memristor:
         """
         levels, dwell = drive.levels, drive.dwell
         n = levels.size
-        j, frac_left, window, walk = start, 1.0, 16, False
+        j, frac_left, window = start, 1.0, _WINDOW_AFTER_EVENT
         busy_step, busy_count = -1, 0
         dwell_one = float(dwell[0]) if n and np.all(dwell == dwell[0]) else None
         while j < n:
-            if walk:
-                j, frac_left, walk = self._walk(drive, j, frac_left, out_v, out_i, out_comp, nch)
-                window = 16
-                if walk:
-                    busy_count = busy_count + 1 if j == busy_step else 1
-                    busy_step = j
-                    if busy_count >= _EVENTS_PER_STEP:
-                        frac_left = 0.0
-                continue
             stop = min(n, j + window)
             tb = self._tb
             v_term, i, comp, total = self._operating_point(tb, drive.source, levels[j:stop], drive.compliance)
@@ -431,13 +421,12 @@ class Memristor:
             used = (self._hazard_left - before) / hazard[k]
             frac_left = (frac_left if k == 0 else 1.0) * (1.0 - min(max(used, 0.0), 1.0))
             j += k
-            field_part = _interp1(float(i[k]), tb.lists[0], tb.lists[3])
-            self._event(float(i[k]), float(total[k]), field_part)
+            self._event(float(i[k]), float(total[k]), _interp1(float(i[k]), tb.lists[0], tb.lists[1]))
             busy_count = busy_count + 1 if j == busy_step else 1
             busy_step = j
             if busy_count >= _EVENTS_PER_STEP:
                 frac_left = 0.0
-            walk = True
+            window = _WINDOW_AFTER_EVENT
 
     def _event(self, current: float, total: float, field_part: float) -> None:
         """One event; which one is drawn by rate: field-driven (growth if the current
@@ -447,40 +436,6 @@ class Memristor:
         else:
             self._shrink()
         self._hazard_left = self._next_hazard()
-
-    def _walk(self, drive: Drive, j: int, frac_left: float, out_v, out_i, out_comp, nch,
-              steps: int = 8) -> tuple[int, float, bool]:
-        """Up to ``steps`` steps one at a time; returns (next step, fraction of it
-        left, whether an event happened)."""
-        cc, source = drive.compliance, drive.source
-        stop = min(drive.levels.size, j + steps)
-        levels, dwell = drive.levels, drive.dwell
-        while j < stop:
-            tb = self._tb
-            i_l, vt_l, tot_l, drv_l = tb.lists
-            level = float(levels[j])
-            if source == "V":
-                i = _interp1(level, vt_l, i_l)
-                comp = abs(i) > cc
-                if comp:
-                    i = cc if level > 0 else -cc
-                v = _interp1(i, i_l, vt_l) if comp else level
-            else:
-                v = _interp1(level, i_l, vt_l)
-                comp = abs(v) > cc
-                if comp:
-                    v = cc if level > 0 else -cc
-                i = _interp1(v, vt_l, i_l) if comp else level
-            total = _interp1(i, i_l, tot_l)
-            hazard = total * float(dwell[j]) * frac_left
-            if self._hazard_left <= hazard:
-                frac_left *= 1.0 - self._hazard_left / hazard
-                self._event(i, total, _interp1(i, i_l, drv_l))
-                return j, frac_left, True
-            self._hazard_left -= hazard
-            out_v[j], out_i[j], out_comp[j], nch[j] = v, i, comp, self.n
-            j, frac_left = j + 1, 1.0
-        return j, frac_left, False
 
     def _apply_pristine(self, drive: Drive, out_v, out_i, out_comp, nch) -> int:
         """An unformed device is a plain conductance until |V| reaches v_form; the step
@@ -498,27 +453,33 @@ class Memristor:
 
     # --- what the SMU reads -------------------------------------------------------------
     def _add_noise(self, drive: Drive, dwell, v, i, comp, nch) -> Measured:
+        """The readings as the SMU reports them: filament fluctuations (1/f and RTN)
+        move the current of a voltage source or the voltage of a current source,
+        unless the limit holds that quantity; then read noise, then the limit."""
         p = self.p
         t_int = drive.t_int
         # 1/f and RTN are fluctuations of the filament (none before forming). RTN is a
-        # fraction of G0, ∝ 1/√N, so relatively largest on thin filaments.
-        delta = np.where(nch >= 0, self._flicker.sample(dwell, t_int), 0.0)
-        rtn = self._rtn.sample(dwell) / np.sqrt(np.maximum(nch, 1))
-        rel = delta + np.where(nch > 0, rtn / np.maximum(nch, 1), 0.0)
-        rel = np.clip(rel, -0.5, 0.5)  # fluctuations never flip the sign of G
+        # fraction of G0, ∝ 1/√N, so relatively largest (∝ N^-1.5) on thin filaments.
+        rel = self._flicker.sample(dwell, t_int) * (nch >= 0)
+        if self._rtn.amp.size:
+            rel += self._rtn.sample(dwell) * np.where(nch > 0, np.maximum(nch, 1) ** -1.5, 0.0)
+        rel = np.minimum(np.maximum(rel, -0.5), 0.5)  # fluctuations never flip the sign of G
+        free = ~comp
+        lim = drive.compliance
         if drive.source == "V":
-            i = np.where(comp, i, i * (1 + rel))
-            v = np.where(comp, v / (1 + rel), v)
+            i = i * (1 + rel * free)
+            v = v / (1 + rel * comp)
             rng_ratio = (drive.i_range if drive.i_range else autorange(i, 1e-9)) / 100e-6
             i = i + read_noise(i, p.read_a, p.read_b, self._read_rng, t_int, rng_ratio)
-            i = np.clip(i, -drive.compliance, drive.compliance)
+            i = np.minimum(np.maximum(i, -lim), lim)
         else:
-            v = np.where(comp, v, v / (1 + rel))
-            i = np.where(comp, i * (1 + rel), i)
+            v = v / (1 + rel * free)
+            i = i * (1 + rel * comp)
             v = v + read_noise(v, p.read_va, p.read_vb, self._read_rng, t_int, autorange(v, 0.1))
-            v = np.clip(v, -drive.compliance, drive.compliance)
-        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-        i = np.nan_to_num(i, nan=0.0, posinf=0.0, neginf=0.0)
+            v = np.minimum(np.maximum(v, -lim), lim)
+        if not (np.isfinite(v).all() and np.isfinite(i).all()):  # never reaches an instrument
+            v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+            i = np.nan_to_num(i, nan=0.0, posinf=0.0, neginf=0.0)
         return Measured(v=v, i=i, compliance=comp.copy())
 
     def describe(self) -> dict:

@@ -45,6 +45,18 @@ class FlickerNoise:
         out = np.zeros(n)
         if n == 0 or self.rms == 0:
             return out
+        weight = np.sqrt(self.tau / (self.tau + t_int))  # averaging over t_int
+        if n <= 32:
+            # A few readings (an emulator's single measurement): exact step by step,
+            # all fluctuators at once.
+            a = np.exp(-dt[:, None] / self.tau)
+            w = self.sigma * np.sqrt(1 - a * a) * self.rng.standard_normal(a.shape)
+            s = self.state
+            for r in range(n):
+                s = a[r] * s + w[r]
+                out[r] = s @ weight
+            self.state = s
+            return out
         # With unequal steps the AR(1) coefficient uses the mean step: the spectrum is
         # right on average, which is all a noise source needs to be.
         step = float(np.mean(dt))
@@ -59,7 +71,7 @@ class FlickerNoise:
             s = s if m == 1 else np.interp(np.arange(1, n + 1) / m, np.arange(1, n_coarse + 1), s)
             self.state[k] = s[n - 1]
             # Averaging over t_int removes fluctuators faster than the integration.
-            out += s[:n] * np.sqrt(tau / (tau + t_int))
+            out += s[:n] * weight[k]
         return out
 
     def relax(self, duration: float) -> None:
@@ -80,15 +92,14 @@ class TelegraphNoise:
 
     def sample(self, dt: np.ndarray) -> np.ndarray:
         """Conductance offset (G0) at the end of each step, zero-mean per fluctuator."""
-        out = np.zeros(dt.size)
-        for k in range(self.amp.size):
-            p_flip = 0.5 * (1 - np.exp(-2 * dt / self.tau[k]))
-            flips = self.rng.random(dt.size) < p_flip
-            s = (self.state[k] + np.cumsum(flips)) % 2
-            if s.size:
-                self.state[k] = s[-1]
-            out += self.amp[k] * (s - 0.5)
-        return out
+        if self.amp.size == 0:
+            return np.zeros(dt.size)
+        p_flip = 0.5 * (1 - np.exp(-2 * dt[:, None] / self.tau))
+        flips = self.rng.random(p_flip.shape) < p_flip
+        s = (self.state + np.cumsum(flips, axis=0)) % 2
+        if dt.size:
+            self.state = s[-1]
+        return (s - 0.5) @ self.amp
 
     def relax(self, duration: float) -> None:
         p_flip = 0.5 * (1 - np.exp(-2 * duration / self.tau))
