@@ -11,16 +11,23 @@ resistance R_s sits between the SMU and the filament.
 
 Kinetics (§6.2), one event moves x by ±dx:
 - growth (V_f > 0): k₊ = ν_g·e^(−E_a/kT)·sinh(q·V_f/kT)·(1 − N/N_max)
-- rupture (V_f < 0): k₋ = ν_r·e^(−E_r/kT)·sinh(q·|V_f|/kT)·(N + x)
+- rupture (V_f < 0): k₋ = ν_r·e^(−E_r/kT)·sinh(q_r·|V_f|/kT)·(N + x)^order
 - thermal dissolution (any bias): k_d = ν_d·e^(−(E_d + N·ΔE)/kT), thin filaments first
 - Joule heating: T = T₀ + R_th·|V_f·I|.
 Self-limitation needs no special code: under compliance or current drive V_f = I/G_f
-falls as N grows, and k₊ collapses with it.
+falls as N grows, and k₊ collapses with it. Device-to-device variability is drawn
+from the seed once; cycle-to-cycle variability rescales all rates at every return to
+HRS. Forming (or nanowire breakdown) of a pristine device is optional.
 
-Speed: within a drive, steps are processed in windows assuming the state is constant;
-per-step rates are computed with numpy, the cumulative hazard is compared with one
-exponential draw, and the simulation jumps straight to the step where the next event
-happens. Events are rare compared with steps (that is why plateaus exist).
+Speed: each state's I–V and rates are tabulated once against the filament voltage
+(the I–V is monotonic, so any source level or compliance is one interpolation).
+Within a drive the state is constant between events: steps are evaluated in numpy
+windows, the cumulative hazard is compared with one exponential draw, and the
+simulation jumps straight to the step where the next event happens. Events are rare
+compared with steps (that is why plateaus exist).
+
+Noise (instruments/sim/noise.py) is added to the readings afterwards: 1/f and RTN of
+the filament, and read noise per measure range that averages down with t_int.
 """
 from __future__ import annotations
 
@@ -96,7 +103,7 @@ class MemristorParams:
                 continue
             if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
                 raise ValueError(f"memristor parameter {f.name} must be a finite number, got {value!r}")
-        positive = ("alpha", "phi_c", "dx", "nu_g", "nu_r", "nu_d", "t0", "alpha", "g_gap",
+        positive = ("alpha", "phi_c", "dx", "nu_g", "nu_r", "nu_d", "t0", "g_gap",
                     "g_pristine", "v_form", "rtn_tau_min", "rtn_tau_max", "q_field", "q_rupture", "rupture_order")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -192,7 +199,7 @@ class Memristor:
         self._flicker = FlickerNoise(self.p.flicker, noise_rng)
         self._rtn = TelegraphNoise(self.p.rtn_count, self.p.rtn_amp, self.p.rtn_tau_min,
                                    self.p.rtn_tau_max, noise_rng)
-        self._tables: dict[tuple[int, int], _StateTable] = {}
+        self._tables: dict[tuple[int, float], _StateTable] = {}
         self._tb_key: tuple[int, float] | None = None
         self._u_buf, self._u_pos = np.empty(0), 0
         self._hazard_left = self._next_hazard()
@@ -229,14 +236,18 @@ class Memristor:
 
     def conductance(self) -> float:
         """Low-bias conductance, series resistance included (S)."""
-        g_f = float(self._g_filament(np.zeros(1))[0])
+        g_f = float(self._g_filament(np.zeros(1))[0]) if self.formed else self.p.g_pristine
         return 1.0 / (1.0 / g_f + self.p.r_s)
 
     def rest(self, duration: float) -> None:
         """Output off for ``duration`` s: thermal dissolution at ambient temperature."""
-        if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0):
+        try:
+            left = float(duration)
+        except (TypeError, ValueError):
+            left = float("nan")
+        if not (math.isfinite(left) and left >= 0):
             raise ValueError(f"rest duration must be finite and >= 0 s, got {duration!r}")
-        left = float(duration)
+        duration = left
         while left > 0 and self.formed:
             k = self._dissolution_rate(self.p.t0)
             if k <= 0:
@@ -296,7 +307,7 @@ class Memristor:
         terminal voltage V_f + R_s·I, so the operating point for any source level and
         compliance is one interpolation instead of an iterative solve.
         """
-        key = (self.n, round(self.x / self.p.dx))
+        key = (self.n, self.x)
         table = self._tables.get(key)
         if table is None:
             p = self.p

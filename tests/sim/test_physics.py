@@ -11,7 +11,7 @@ import pytest
 from scipy.optimize import curve_fit
 
 from instruments.sim.device import Drive, Resistor
-from instruments.sim.memristor import Memristor, MemristorParams
+from instruments.sim.memristor import MemristorParams
 from instruments.sim.presets import PRESETS, make_device
 from labqc.units import G0, correct_series
 
