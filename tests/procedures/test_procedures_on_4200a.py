@@ -65,3 +65,18 @@ def test_beyond_the_4200a_is_refused_before_anything_is_energised(tmp_path):
         run_procedure(proc, tmp_path / "never.csv")
     assert not (tmp_path / "never.csv").exists()
     assert not lab.emulator(SIM_4200A).any_output_on
+
+
+@pytest.mark.parametrize("proc", [VoltageSweep(cycles=2, step=20), PulseTrain(mode="reset", count=300, prepare=False)],
+                         ids=["smu-sweep", "pmu-train"])
+def test_stop_mid_run_leaves_the_4200a_off(tmp_path, proc):
+    lab = get_lab(sim_library("bfo", 1))
+    lab.reset()
+    proc.resource, proc.sim_preset, proc.seed = SIM_4200A, "bfo", 1
+    batches = []
+    result = run_procedure(proc, tmp_path / "stopped.csv",
+                           listeners=[lambda topic, rows: topic == "batch" and batches.append(len(rows))],
+                           should_stop=lambda: len(batches) >= 1)
+    assert result.status == "aborted"
+    assert not lab.emulator(SIM_4200A).any_output_on
+    assert len(read_data(result.path)) == sum(batches) > 0
