@@ -155,12 +155,17 @@ def test_bfo_set_branch_shows_half_integer_plateaus_under_bias():
 
 def test_bfo_reset_returns_to_hrs_so_cycles_repeat():
     dev = make_device("bfo", 3)
+    traces = []
     for _ in range(4):
         levels, m = sweep(dev, 5e-3)
         g = g_over_g0(m)
         assert np.nanmax(g[: levels.size // 4]) > 5  # the SET happened
         assert dev.conductance() / G0 < 1.0  # and the RESET undid it
         assert dev.n_channels == 0
+        traces.append(g[: levels.size // 4])
+    # Cycle-to-cycle variability: the SET does not repeat point for point.
+    first_above = [np.argmax(np.nan_to_num(t) > 3) for t in traces]
+    assert len(set(first_above)) > 1
 
 
 def test_bfo_low_bias_reads_after_set_sit_on_integer_or_half_integer_levels():
