@@ -294,6 +294,8 @@ def _report(proc: LabqcProcedure, result: RunResult) -> None:
     print(head, file=out)
     if result.error:
         print(f"  {result.error}", file=out)
+    for warning in result.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
     print(f"  instrument: {result.instrument}", file=out)
     try:
         lines = proc.summary_lines(result.summary)

@@ -127,7 +127,9 @@ class CurrentSweep(LabqcProcedure):
                 "levels visited (G0)": derive.levels_visited(g),
                 "steps up": derive.count_steps(g),
                 "voltage-limit hits": int(rows["Compliance"].sum()),
+                "complete": False,
             }
+            self.per_cycle.append(row)  # filled as it goes: a stopped run keeps its forward branch
             if self.reverse:
                 self.measure(self.reverse_sweep(), cycle=cycle, segment="reverse")
             read = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
@@ -136,13 +138,13 @@ class CurrentSweep(LabqcProcedure):
                 self.measure(self.reset_sweep(), cycle=cycle, segment="reset")
                 after = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
                 row["G/G0 after RESET"] = float(after["G/G0"])
-            self.per_cycle.append(row)
+            row["complete"] = True
 
     def summary(self) -> dict:
         cycles = getattr(self, "per_cycle", [])
         levels = sorted({lv for c in cycles for lv in c["levels visited (G0)"]})
         return {
-            "cycles done": len(cycles),
+            "cycles done": sum(1 for c in cycles if c.get("complete")),
             "levels visited (G0)": levels,
             "max G/G0": derive.nanmax(c["max G/G0"] for c in cycles),
             "median steps up per sweep": derive.nanmedian(c["steps up"] for c in cycles),

@@ -28,7 +28,10 @@ from labqc.results import ResultsWriter, write_summary
 from procedures.base import LabqcProcedure, ParameterError, Progress, StopRequested
 
 #: A listener gets every topic the procedure emits: ("batch", DataFrame),
-#: ("progress", Progress), and at the end ("status", RunResult).
+#: ("progress", Progress), and at the end ("status", RunResult). It is called in the
+#: measuring thread, after the rows are on disk, and must return quickly. An Exception
+#: it raises is recorded in RunResult.warnings and the run goes on; a KeyboardInterrupt
+#: stops the run.
 Listener = Callable[[str, Any], None]
 
 FINISHED, ABORTED, FAILED = "finished", "aborted", "failed"
@@ -48,6 +51,7 @@ class RunResult:
     instrument_seconds: float = 0.0
     error: str = ""
     instrument: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. a listener that raised
 
     @property
     def ok(self) -> bool:
@@ -117,6 +121,7 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
         raise
 
     write_errors: list[OSError] = []
+    listener_errors: list[str] = []
 
     def emit(topic: str, payload: Any) -> None:
         if topic == "batch":
@@ -126,7 +131,11 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
                 write_errors.append(exc)
                 raise
         for listener in listeners:
-            listener(topic, payload)
+            try:
+                listener(topic, payload)
+            except Exception as exc:  # a plotting bug must not end an overnight run
+                listener_errors.append(f"{getattr(listener, '__name__', type(listener).__name__)}: "
+                                       f"{type(exc).__name__}: {exc}")
 
     procedure.emit = emit
     procedure.should_stop = lambda: stop_event.is_set() or bool(should_stop and should_stop())
@@ -155,14 +164,21 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
         if own_smu:
             _close(smu)
     procedure.status = {FINISHED: procedure.FINISHED, ABORTED: procedure.ABORTED}.get(status, procedure.FAILED)
-    result = _result(procedure, status, error, path, writer)
+    result = _result(procedure, status, error, path, writer, _warnings(listener_errors))
     for listener in listeners:
         listener("status", result)
     return result
 
 
+def _warnings(listener_errors: list[str]) -> list[str]:
+    if not listener_errors:
+        return []
+    more = f" (and {len(listener_errors) - 1} more)" if len(listener_errors) > 1 else ""
+    return [f"a listener failed, the run went on: {listener_errors[0]}{more}"]
+
+
 def _result(procedure: LabqcProcedure, status: str, error: str, path: Path,
-            writer: ResultsWriter) -> RunResult:
+            writer: ResultsWriter, warnings: list[str]) -> RunResult:
     try:
         summary = procedure.summary()
     except Exception as exc:  # a summary must never hide how the run ended
@@ -170,11 +186,12 @@ def _result(procedure: LabqcProcedure, status: str, error: str, path: Path,
     result = RunResult(procedure=type(procedure).__name__, status=status, path=path, summary_path=None,
                        summary=summary, rows=writer.rows, compliance_hits=procedure.compliance_hits,
                        instrument_seconds=procedure.elapsed, error=error,
-                       instrument=str(procedure.instrument or ""))
+                       instrument=str(procedure.instrument or ""), warnings=warnings)
     if not str(path).startswith("/dev/"):
         record = {"procedure": result.procedure, "status": status, "error": error,
                   "data file": path.name, "rows": writer.rows, "compliance hits": result.compliance_hits,
                   "instrument seconds": result.instrument_seconds, "instrument": result.instrument,
+                  "warnings": warnings,
                   "parameters": {p.name: str(p) for p in procedure.parameter_objects().values()},
                   "results": summary}
         try:

@@ -127,7 +127,8 @@ class VoltageSweep(LabqcProcedure):
         if not hasattr(self, "per_cycle"):
             self.startup()
         for cycle in range(1, self.cycles + 1):
-            row: dict = {"cycle": cycle}
+            row: dict = {"cycle": cycle, "complete": False}
+            self.per_cycle.append(row)  # filled as it goes: a stopped run keeps its half cycle
             if self.branches in ("both", "set"):
                 sweep = self.set_sweep()
                 rows = self.measure(sweep, cycle=cycle, segment="set")
@@ -150,7 +151,7 @@ class VoltageSweep(LabqcProcedure):
                 hrs = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
                 row["HRS (Ohm)"] = derive.resistance(hrs["Voltage (V)"], hrs["Current (A)"])
                 row["HRS G/G0"] = float(hrs["G/G0"])
-            self.per_cycle.append(row)
+            row["complete"] = True
 
     # ----------------------------------------------------------------- results
     def summary(self) -> dict:
@@ -160,7 +161,7 @@ class VoltageSweep(LabqcProcedure):
             return derive.nanmedian(c.get(key, math.nan) for c in cycles)
 
         return {
-            "cycles done": len(cycles),
+            "cycles done": sum(1 for c in cycles if c.get("complete")),
             "median V_SET (V)": median("V_SET (V)"),
             "median V_RESET (V)": median("V_RESET (V)"),
             "median LRS G/G0": median("LRS G/G0"),

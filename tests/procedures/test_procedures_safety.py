@@ -125,3 +125,29 @@ def test_existing_file_is_not_overwritten(lab, tmp_path):
     with pytest.raises(ParameterError, match="already exists"):
         run_procedure(sweep(), path)
     assert path.read_text() == "yesterday's data\n"
+
+
+def test_a_failing_listener_does_not_end_the_run(lab, tmp_path):
+    def broken_plot(topic, payload):
+        if topic == "batch":
+            raise RuntimeError("plot widget gone")
+
+    result = run_procedure(sweep(cycles=1), tmp_path / "plot.csv", listeners=[broken_plot])
+    assert result.status == FINISHED and not outputs_on(lab)
+    assert result.warnings and "RuntimeError: plot widget gone" in result.warnings[0]
+    assert read_summary(result.path)["warnings"] == result.warnings
+
+
+def test_stopped_sweep_keeps_its_half_cycle(lab, tmp_path):
+    seen = []
+
+    def listener(topic, payload):
+        if topic == "batch":
+            seen.append(payload["Segment"].iloc[-1])
+
+    result = run_procedure(sweep(), tmp_path / "half.csv", listeners=[listener],
+                           should_stop=lambda: "reset" in seen)
+    assert result.status == ABORTED
+    first = result.summary["per cycle"][0]
+    assert result.summary["cycles done"] == 0 and first["complete"] is False
+    assert first["LRS G/G0"] > 0 and "HRS G/G0" not in first
