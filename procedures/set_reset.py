@@ -10,7 +10,6 @@ report of where it got.
 """
 from __future__ import annotations
 
-import math
 
 from instruments.smu import Sweep
 from procedures import derive

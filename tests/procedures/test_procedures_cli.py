@@ -2,7 +2,6 @@
 simulator, and as a subprocess against the loopback TCP server for what only a real
 process can show (Ctrl-C, SIGTERM, a file-size limit), with the instrument's outputs
 checked from outside afterwards."""
-import os
 import resource
 import signal
 import subprocess
