@@ -146,3 +146,13 @@ def test_log_spaced_retention(tmp_path):
     t = rows["Time (s)"].to_numpy() - result.summary["hold start (s)"]
     assert t == pytest.approx(np.geomspace(1, 100, 11), rel=0.02)
     assert rows["G/G0"].to_numpy() == pytest.approx(1 / 10e3 / 7.748091729e-5, rel=0.01)
+
+
+def test_series_resistance_correction_on_a_known_resistor(tmp_path):
+    # ohmic preset: 10 kOhm. With R_s = 5 kOhm declared, the corrected conductance is that
+    # of the remaining 5 kOhm: twice the measured one.
+    proc = Retention(duration=5, interval=1, prepare="none", r_series=5000.0)
+    result, rows, _ = run_on("ohmic", proc, tmp_path)
+    assert rows["G/G0"].to_numpy() == pytest.approx(1 / 10e3 / 7.748091729e-5, rel=1e-3)
+    assert rows["G_corr/G0"].to_numpy() == pytest.approx(1 / 5e3 / 7.748091729e-5, rel=1e-3)
+    assert Results.load(str(result.path)).procedure.r_s_used.startswith("5000")
