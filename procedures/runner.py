@@ -16,7 +16,6 @@ caught, the outputs are turned off, the file is closed, the summary is written, 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -106,7 +105,6 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
     if path.exists() and not str(path).startswith("/dev/"):
         raise ParameterError(f"the results file {path} already exists; choose another name")
     listeners = list(listeners)
-    stop_event = threading.Event()
     own_smu = smu is None
     if own_smu:
         smu = open_instrument(procedure, visa_library=visa_library)
@@ -138,7 +136,7 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
                                        f"{type(exc).__name__}: {exc}")
 
     procedure.emit = emit
-    procedure.should_stop = lambda: stop_event.is_set() or bool(should_stop and should_stop())
+    procedure.should_stop = lambda: bool(should_stop and should_stop())
     procedure.smu = smu
     status, error = FINISHED, ""
     try:
@@ -166,7 +164,10 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
     procedure.status = {FINISHED: procedure.FINISHED, ABORTED: procedure.ABORTED}.get(status, procedure.FAILED)
     result = _result(procedure, status, error, path, writer, _warnings(listener_errors))
     for listener in listeners:
-        listener("status", result)
+        try:
+            listener("status", result)
+        except Exception:  # the run is over and recorded; a listener cannot change that
+            pass
     return result
 
 
