@@ -199,6 +199,9 @@ class Memristor:
         self._flicker = FlickerNoise(self.p.flicker, noise_rng)
         self._rtn = TelegraphNoise(self.p.rtn_count, self.p.rtn_amp, self.p.rtn_tau_min,
                                    self.p.rtn_tau_max, noise_rng)
+        # RTN relative to G: a fraction of G0, ∝ 1/√N, divided by G ≈ N·G0; none at N = 0.
+        self._rtn_scale = np.zeros(self.p.n_max + 1)
+        self._rtn_scale[1:] = np.arange(1, self.p.n_max + 1) ** -1.5
         self._tables: dict[tuple[int, float], _StateTable] = {}
         self._tb_key: tuple[int, float] | None = None
         self._u_buf, self._u_pos = np.empty(0), 0
@@ -473,7 +476,7 @@ class Memristor:
         # fraction of G0, ∝ 1/√N, so relatively largest (∝ N^-1.5) on thin filaments.
         rel = self._flicker.sample(dwell, t_int) * (nch >= 0)
         if self._rtn.amp.size:
-            rel += self._rtn.sample(dwell) * np.where(nch > 0, np.maximum(nch, 1) ** -1.5, 0.0)
+            rel += self._rtn.sample(dwell) * self._rtn_scale[np.maximum(nch, 0).astype(np.intp)]
         rel = np.minimum(np.maximum(rel, -0.5), 0.5)  # fluctuations never flip the sign of G
         free = ~comp
         lim = drive.compliance

@@ -60,18 +60,26 @@ class FlickerNoise:
         # With unequal steps the AR(1) coefficient uses the mean step: the spectrum is
         # right on average, which is all a noise source needs to be.
         step = float(np.mean(dt))
+        # Fluctuators slower than ~40 readings barely move between readings: they run
+        # together on one coarser grid (still exact there) and are interpolated once.
+        m = int(min(max(self.tau.min() / (20 * step), 1), n))
+        slow = self.tau / (20 * step) >= max(m, 2)
+        m = int(min(max(self.tau[slow].min() / (20 * step), 1), n)) if slow.any() else 1
+        n_coarse = -(-n // m) + 1
+        coarse = np.zeros(n_coarse)
         for k, tau in enumerate(self.tau):
-            # Slow fluctuators barely move between readings: run them on a coarser
-            # grid (still exact there) and interpolate.
-            m = int(min(max(tau / (20 * step), 1), n))
-            n_coarse = -(-n // m) + 1
-            a = np.exp(-m * step / tau)
-            w = self.sigma * np.sqrt(1 - a * a) * self.rng.standard_normal(n_coarse)
+            grid, length = (m, n_coarse) if slow[k] else (1, n)
+            a = np.exp(-grid * step / tau)
+            w = self.sigma * np.sqrt(1 - a * a) * self.rng.standard_normal(length)
             s, _ = lfilter([1.0], [1.0, -a], w, zi=[a * self.state[k]])
-            s = s if m == 1 else np.interp(np.arange(1, n + 1) / m, np.arange(1, n_coarse + 1), s)
-            self.state[k] = s[n - 1]
-            # Averaging over t_int removes fluctuators faster than the integration.
-            out += s[:n] * weight[k]
+            if slow[k]:
+                self.state[k] = s[-1]  # a little past the last reading: harmless
+                coarse += s * weight[k]
+            else:
+                self.state[k] = s[-1]
+                out += s * weight[k]
+        if slow.any():
+            out += np.interp(np.arange(1, n + 1) / m, np.arange(1, n_coarse + 1), coarse)
         return out
 
     def relax(self, duration: float) -> None:
@@ -92,13 +100,34 @@ class TelegraphNoise:
 
     def sample(self, dt: np.ndarray) -> np.ndarray:
         """Conductance offset (G0) at the end of each step, zero-mean per fluctuator."""
-        if self.amp.size == 0:
-            return np.zeros(dt.size)
+        n = dt.size
+        out = np.zeros(n)
+        if self.amp.size == 0 or n == 0:
+            return out
+        if n > 64 and np.all(dt == dt[0]):
+            # Equal steps: flips are rare, so draw the gaps between them (geometric)
+            # and lay the two levels down run by run.
+            for k in range(self.amp.size):
+                p = 0.5 * (1 - np.exp(-2 * dt[0] / self.tau[k]))
+                if p <= 0:
+                    out += self.amp[k] * (self.state[k] - 0.5)
+                    continue
+                gaps = self.rng.geometric(p, size=int(n * p * 1.5) + 16)
+                while gaps.sum() < n:
+                    gaps = np.concatenate([gaps, self.rng.geometric(p, size=gaps.size)])
+                # Step j reads the state after the flips up to j: a flip at step g-1.
+                edges = np.cumsum(gaps) - 1
+                edges = edges[edges < n]
+                runs = np.diff(np.concatenate([[0], edges, [n]]))
+                levels = (self.state[k] + np.arange(runs.size)) % 2
+                s = np.repeat(levels, runs)
+                self.state[k] = s[-1]
+                out += self.amp[k] * (s - 0.5)
+            return out
         p_flip = 0.5 * (1 - np.exp(-2 * dt[:, None] / self.tau))
         flips = self.rng.random(p_flip.shape) < p_flip
         s = (self.state + np.cumsum(flips, axis=0)) % 2
-        if dt.size:
-            self.state = s[-1]
+        self.state = s[-1]
         return (s - 0.5) @ self.amp
 
     def relax(self, duration: float) -> None:
