@@ -272,6 +272,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (InstrumentError, OSError, ValueError) as exc:  # could not open the instrument
             print(f"{prog}: {exc}", file=sys.stderr)
             return 1
+        except Exception as exc:  # e.g. a VISA error opening the resource: nothing ran
+            print(f"{prog}: could not open {args.resource or 'the simulator'}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return 1
         finally:
             if bar:
                 bar.finish()

@@ -125,3 +125,10 @@ def test_file_size_limit_fails_loudly_with_outputs_off(server, tmp_path):
     assert not lab.emulator(RES_2614B_LAN).any_output_on
     rows = read_data(path)
     assert len(rows) > 0 and path.stat().st_size <= 60_000
+
+
+def test_no_instrument_at_the_resource_is_one_sentence_exit_1(capsys):
+    code = main(["run", "VoltageSweep", "--resource", "GPIB0::99::INSTR", "--sim", "bfo", "--no-progress"])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "commands are unavailable" not in ln]
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("labqc run VoltageSweep: could not open GPIB0::99::INSTR")
