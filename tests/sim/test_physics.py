@@ -345,3 +345,16 @@ def test_pristine_ag_nanowire_breaks_down_into_a_nanogap():
     assert dev.state.formed
     dev.apply(Drive("V", -np.linspace(0.0, 1.0, 101), 0.1, 0.02, 1e-3))
     assert dev.conductance() / G0 < 0.1  # a nanogap that SETs and RESETs from now on
+
+
+def test_telegraph_dwell_times_match_tau_for_long_and_short_drives():
+    from instruments.sim.noise import TelegraphNoise
+
+    tau, dt = 0.05, 1e-3
+    expected = 1 / (0.5 * (1 - math.exp(-2 * dt / tau)))  # mean steps between flips
+    for steps_per_drive in (5000, 20):  # run-by-run path and step-by-step path
+        rtn = TelegraphNoise(1, 1.0, tau, tau, np.random.default_rng(3))
+        x = np.concatenate([rtn.sample(np.full(steps_per_drive, dt))
+                            for _ in range(100_000 // steps_per_drive)])
+        flips = np.count_nonzero(np.diff(x))
+        assert x.size / flips == pytest.approx(expected, rel=0.15)
