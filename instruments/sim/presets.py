@@ -1,7 +1,11 @@
 """Simulated devices by name and seed: same name and seed, same data.
 
 - ``ag-nanowire``: a single Ag nanowire with a nanogap (Pt contacts), a few-atom
-  filament; current sweeps of 0–20 µA climb a staircase of 1–4 G0.
+  filament; current sweeps of 0–20 µA climb a staircase of 1–3 G0, and a SET lands
+  on the 2–3 G0 LRS. Known departure: a 100 µA compliance SET also lands there, not
+  on 1 G0. With growth from ~0.1 V (which the current-sweep staircase needs) the
+  filament saturates before a 100 µA limit is reached; landing on 1 G0 would need
+  growth to stall at 1.3 V on one atom, which would forbid the staircase.
 - ``bfo``: a graphene/BiFeO3/FTO stack; bipolar 0→3→0→−3→0 V sweeps with 2–10 mA
   compliance climb to ~25 G0 (measured, R_s included) and reset to HRS.
 - ``ohmic``: a plain resistor (``resistance=`` in ohm, ``noise=`` relative).
