@@ -13,12 +13,16 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from labqc import views
 from labqc.levels import correct_g0
-from labqc.plateaus import PlateauAnalysis, analyze
 from labqc.units import G0
+
+if TYPE_CHECKING:  # scipy, ruptures and matplotlib load only when the command runs
+    from labqc import views
+    from labqc.plateaus import PlateauAnalysis
 
 G_COL, G_S_COL, V_COL, I_COL = "G/G0", "G (S)", "Voltage (V)", "Current (A)"
 T_COL, CYCLE_COL, PULSE_COL, COMPLIANCE_COL = "Time (s)", "Cycle", "Pulse", "Compliance"
@@ -86,6 +90,10 @@ def cycle_starts(cycle: np.ndarray) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at module import: `labqc --help` imports every registrar, and
+    # scipy.signal alone costs about a second.
+    from labqc.plateaus import analyze
+
     try:
         data = load(args.file, args.v_min)
         g = data["g"]
@@ -105,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(path: Path, data: dict, result: PlateauAnalysis) -> str:
+    from labqc import views
+
     g = data["g"]
     finite = np.isfinite(g)
     lines = [f"{path}: {g.size} samples ({int(finite.sum())} usable)"]
@@ -156,6 +166,8 @@ def _pulse_view(data: dict, r_series: float = 0.0) -> views.PulseStats | None:
     top of each pulse is taken from its "pulse" rows and G/G0 at the read from its "read"
     rows; without one, every row of a pulse number counts as the pulse.
     """
+    from labqc import views
+
     if PULSE_COL not in data:
         return None
     pulse = data[PULSE_COL]
@@ -183,6 +195,8 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from labqc import views
 
     stem = path.with_suffix("")
     out = []

@@ -103,3 +103,18 @@ def test_bad_file_is_one_sentence_and_exit_code_2(tmp_path, capsys, content, mes
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1] and "Traceback" not in "".join(err)
+
+
+def test_importing_the_registrar_loads_no_scipy_matplotlib_or_views():
+    # `labqc --help` imports every registrar: the heavy libraries load only when the command runs.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labqc.analyze_cli\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'matplotlib', 'ruptures', 'pandas')"
+        " or m == 'labqc.views' or m == 'labqc.plateaus')\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
