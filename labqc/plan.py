@@ -283,6 +283,11 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
         problems.append(f"{key} in {where} belongs to a [[device]], not to a step")
     if cls is None:
         return []
+    if not chosen:  # still check the parameters, so that every problem is listed at once
+        for combo in (list(itertools.product(*vary.values())) if vary else [()]):
+            _check_parameters(cls, {**params, **dict(zip(vary.keys(), combo))}, parse_value, where,
+                              Device("(no device)"), problems, set())
+        return []
 
     runs: list[StepRun] = []
     combos = list(itertools.product(*vary.values())) if vary else [()]
@@ -350,7 +355,7 @@ def _check_parameters(cls: type, given: Mapping[str, Any], parse_value: ParseVal
     for key, value in given.items():
         if key not in specs:
             report(f"{where}: {cls.__name__} has no parameter {key!r}; it has "
-                   f"{', '.join(k for k in specs if k not in DEVICE_PARAMETERS)}")
+                   f"{', '.join(k for k in specs if k not in DEVICE_PARAMETERS + ('time_scale',))}")
             continue
         param = specs[key]
         try:
@@ -360,13 +365,13 @@ def _check_parameters(cls: type, given: Mapping[str, Any], parse_value: ParseVal
             converted[key] = v
         except (ValueError, TypeError) as exc:
             report(f"{where}: {key} = {value!r} {exc}")
-    if len(converted) == len(given):
-        try:
-            proc.parameter_objects()  # PyMeasure's own range checks
-            proc.validate()
-        except (ValueError, TypeError) as exc:  # ParameterError is a ValueError
-            vals = ", ".join(f"{k}={given[k]}" for k in given if k not in ("resource", "seed", "time_scale", "sim_preset"))
-            report(f"{where} on {device.label} ({vals}): {exc}")
+    # Values that did not convert keep their (valid) defaults for the procedure's own check.
+    try:
+        proc.parameter_objects()  # PyMeasure's own range checks
+        proc.validate()
+    except (ValueError, TypeError) as exc:  # ParameterError is a ValueError
+        on = "" if device.label.startswith("(") else f" on {device.label}"
+        report(f"{where}{on}: {exc}")
     return converted
 
 
@@ -394,7 +399,8 @@ def _policy(value: Any, where: str, problems: list[str]) -> str:
     if value == "retry":  # "retry" alone: one more attempt, then stop
         return "stop"
     if value not in FAILURE_POLICIES:
-        problems.append(f"on_failure in {where} must be one of {', '.join(FAILURE_POLICIES)}, not {value!r}")
+        problems.append(f"on_failure in {where} must be one of {', '.join(FAILURE_POLICIES)} or retry, "
+                        f"not {value!r}")
         return "stop"
     return value
 
