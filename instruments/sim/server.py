@@ -131,8 +131,10 @@ class _PortServer:
                 return POLL_S
             if clock.time_scale == 0:
                 clock.advance_to(head.ready_at)
-            elif head.ready_at > clock.now:
-                return min(POLL_S, (head.ready_at - clock.now) * clock.time_scale)
+            else:
+                now = clock.now  # read once: at a time scale > 0 it moves between two reads
+                if head.ready_at > now:
+                    return min(POLL_S, (head.ready_at - now) * clock.time_scale)
             with emu.lock:
                 if emu.peek() is not head:
                     continue
