@@ -1,0 +1,207 @@
+"""The labqc dashboard's main window: run control on the left, live views in the middle,
+the run browser and the log below.
+
+Data path: RunWorker (its own thread: instrument, results file) → ``chunk`` signal,
+queued to the GUI thread → LiveState.append (numpy copies) → LivePlots redraws on its
+10 Hz timer. The GUI thread never talks to the instrument and never re-reads a file
+that is being written.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QLabel,
+                             QMainWindow, QTabWidget, QToolBar)
+
+from gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png)
+from gui.live_plots import LivePlots
+from gui.live_state import LiveState
+from gui.run_control import LogPanel, QueuedRun, RunControl, RunManager, status_text
+from procedures.runner import RunResult
+
+pg.setConfigOptions(background="w", foreground="k", antialias=False)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, *, preset: str = "bfo", seed: int = 0, resource: str = "",
+                 directory: str | Path = "results") -> None:
+        super().__init__()
+        self.setWindowTitle("labqc — quantum-conductance dashboard")
+        self.state = LiveState()
+        self.live_record: RunRecord | None = None
+        self.loaders: list[FileLoader] = []
+
+        self.manager = RunManager(self)
+        self.plots = LivePlots(self.state)
+        self.setCentralWidget(self.plots)
+        self.control = RunControl(self.manager, preset=preset, seed=seed, resource=resource,
+                                  directory=directory)
+        self.log = LogPanel()
+        self.browser = RunBrowser()
+        self._dock("Run control", self.control, Qt.DockWidgetArea.LeftDockWidgetArea)
+        bottom = QTabWidget()
+        bottom.addTab(self.log, "Log")
+        bottom.addTab(self.browser, "Runs")
+        self.bottom = bottom
+        self._dock("Log and runs", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._toolbar()
+
+        self.manager.started.connect(self._run_started)
+        self.manager.chunk.connect(self.state.append)
+        self.manager.finished.connect(self._run_finished)
+        self.manager.message.connect(self.log.log)
+        self.browser.chosen.connect(self.show_record)
+        self.resize(1500, 950)
+
+    # ------------------------------------------------------------------ layout
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _toolbar(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setObjectName("main toolbar")
+        self.addToolBar(bar)
+        open_action = QAction("Open results…", self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self._open_dialog)
+        export_action = QAction("Export PNG…", self)
+        export_action.triggered.connect(self._export_dialog)
+        bar.addAction(open_action)
+        bar.addAction(export_action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Series resistance R_s "))
+        self.r_series = QDoubleSpinBox()
+        self.r_series.setRange(0.0, 1e6)
+        self.r_series.setDecimals(1)
+        self.r_series.setSingleStep(10.0)
+        self.r_series.setSuffix(" Ω")
+        self.r_series.setKeyboardTracking(False)
+        self.r_series.valueChanged.connect(self.set_series_resistance)
+        bar.addWidget(self.r_series)
+
+    # ------------------------------------------------------------------ runs
+    def _run_started(self, run: QueuedRun) -> None:
+        proc = run.procedure
+        name = type(proc).__name__
+        self._set_state(LiveState(r_series=float(proc.r_series or 0.0)))
+        self.live_record = RunRecord(title=run.path.name, path=run.path, procedure=name, state=self.state,
+                                     note="running")
+        self.browser.add(self.live_record)
+        params = {p.name: str(p) for p in proc.parameter_objects().values()}
+        self.plots.set_compliance(compliance_limits(params))
+        self.plots.show_view_for(name)
+        self.r_series.blockSignals(True)
+        self.r_series.setValue(self.state.r_series)
+        self.r_series.blockSignals(False)
+
+    def _run_finished(self, run: QueuedRun, result) -> None:
+        if isinstance(result, RunResult):
+            self.log.log(f"{run.title}: {status_text(result)}; data in {result.path}")
+            if self.live_record is not None and self.live_record.path == run.path:
+                self.live_record.note = f"{result.status}, {result.rows:,} rows"
+                self.browser.refresh(self.live_record)
+            if run.procedure is not None and self.state is getattr(self.live_record, "state", None):
+                self.state.finish()
+        else:
+            self.log.log(f"{run.title} refused: {result}")
+
+    # ------------------------------------------------------------------ views
+    def _set_state(self, state: LiveState) -> None:
+        self.state = state
+        self.plots.state = state
+        self.manager.chunk.disconnect()
+        self.manager.chunk.connect(self.state.append)
+        self.plots.redraw(force=True)
+
+    def set_series_resistance(self, ohms: float) -> None:
+        """The dashboard's R_s: corrected trace, histogram and detector follow."""
+        self.state.set_series_resistance(float(ohms))
+        self.log.log(f"series resistance set to {ohms:g} Ω")
+
+    def show_record(self, record: RunRecord) -> None:
+        """Show a run of the browser (re-read from its file if its arrays were dropped)."""
+        if self.manager.busy:
+            self.log.log("a run is in progress; open past runs when it has ended")
+            return
+        if record.state is None:
+            self.open_file(record.path, record=record)
+            return
+        self._show_loaded(record)
+
+    def _show_loaded(self, record: RunRecord, header: dict | None = None) -> None:
+        self._set_state(record.state)
+        self.r_series.blockSignals(True)
+        self.r_series.setValue(record.state.r_series)
+        self.r_series.blockSignals(False)
+        if header is not None:
+            self.plots.set_compliance(compliance_limits(header.get("parameters", {})))
+        self.plots.show_view_for(record.procedure)
+        self.log.log(f"showing {record.title}: {record.note}")
+
+    def open_file(self, path: str | Path, record: RunRecord | None = None) -> FileLoader:
+        """Read a results file in a thread and show it when ready."""
+        loader = FileLoader(path)
+        self.loaders.append(loader)
+
+        def loaded(new: RunRecord, header: dict) -> None:
+            if record is None:
+                self.browser.add(new)
+                target = new
+            else:
+                record.state, record.note = new.state, new.note
+                self.browser.refresh(record)
+                target = record
+            self.browser.trim()
+            self._show_loaded(target, header)
+
+        loader.loaded.connect(loaded)
+        loader.failed.connect(self.log.log)
+        loader.finished.connect(lambda: self.loaders.remove(loader))
+        self.log.log(f"opening {path}")
+        loader.start()
+        return loader
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a results file", "", "Results (*.csv);;All (*)")
+        if path:
+            self.open_file(path)
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the views as PNG", "dashboard.png", "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+    def export_png(self, path: str | Path, whole_window: bool = False) -> Path:
+        """The live views (or the whole window) as a PNG."""
+        self.plots.redraw(force=True)
+        out = export_png(self if whole_window else self.plots, path)
+        self.log.log(f"exported {out}")
+        return out
+
+    def closeEvent(self, event) -> None:
+        """Closing aborts a run and waits for the runner (outputs off) before leaving."""
+        self.manager.shutdown()
+        for loader in list(self.loaders):
+            loader.wait()
+        self.log.detach()
+        super().closeEvent(event)
+
+
+def main(*, preset: str = "bfo", seed: int = 0, resource: str = "", argv: list[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    window = MainWindow(preset=preset, seed=seed, resource=resource)
+    window.show()
+    return app.exec()
+
+
+__all__ = ["MainWindow", "main"]

@@ -1,0 +1,38 @@
+"""`labqc gui`: open the dashboard (on the simulator unless a resource is given).
+
+    labqc gui                          # simulated 2614B with a bfo device
+    labqc gui --sim ag-nanowire --seed 3
+    labqc gui --resource GPIB0::26::INSTR
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+SIM_PRESETS = ("bfo", "ag-nanowire", "ohmic")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("gui", help="open the live dashboard",
+                              description="The labqc dashboard: run procedures, watch G/G0 live.")
+    p.add_argument("--sim", dest="preset", default=None, choices=SIM_PRESETS, metavar="PRESET",
+                   help=f"simulated device ({', '.join(SIM_PRESETS)}; default: bfo); with --resource, "
+                        "that resource in the simulated lab")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the simulated device (default: 0)")
+    p.add_argument("--resource", default="", metavar="VISA",
+                   help="VISA resource of the instrument; without --sim a real one (default: the simulator)")
+    p.set_defaults(func=cmd_gui)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    if args.seed < 0:
+        print("labqc gui: --seed must be >= 0", file=sys.stderr)
+        return 2
+    from gui.app import main  # Qt is imported only when the dashboard is opened
+
+    # --resource alone means hardware; --sim (or no resource) means the simulated lab.
+    preset = args.preset or ("" if args.resource else "bfo")
+    return main(preset=preset, seed=args.seed, resource=args.resource)
+
+
+__all__ = ["register"]

@@ -1,0 +1,231 @@
+"""Everything the live views derive from the streamed rows, without Qt.
+
+:class:`LiveState` owns the column store and, as rows arrive, feeds
+
+- the online plateau detector (labqc.online) with measured G/G0 and the dashboard's R_s,
+- the G/G0 histogram (labqc.views.Histogram, 0.05 G0 bins) with corrected G/G0,
+- per-pulse means (pulse current I_i and G/G0 on the pulse top, read G/G0 after it),
+- per-cycle reads split into LRS (read after a SET branch) and HRS (after a RESET branch),
+- the retention samples (Segment "hold").
+
+Detector and histogram work is done in :meth:`LiveState.process` under a sample budget,
+so that a large backlog (a file just opened, a new R_s) is caught up over several redraw
+ticks instead of blocking the GUI thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gui.stream_buffer import SEGMENT_CODES, Chunk, ColumnStore
+from labqc.online import OnlineDetector
+from labqc.views import Histogram
+
+PULSE, READ, HOLD = SEGMENT_CODES["pulse"], SEGMENT_CODES["read"], SEGMENT_CODES["hold"]
+SET, RESET = SEGMENT_CODES["set"], SEGMENT_CODES["reset"]
+MAX_PLATEAUS = 20_000  # drawn segments kept (oldest dropped)
+
+
+@dataclass
+class PlateauMark:
+    start: int  # row index in the store
+    stop: int | None  # exclusive; None while the plateau is open
+    level: float  # corrected G/G0
+    quantum: float | None
+    confidence: float | None
+
+    @property
+    def label(self) -> str:
+        if self.quantum is None:
+            return f"{self.level:.2f} G0 (off-grid)"
+        conf = "" if self.confidence is None else f", conf {100 * self.confidence:.0f} %"
+        return f"{self.quantum:g} G0{conf}"
+
+
+class Growing:
+    """A growable 1-D float array (values appended at any index, zeros in between)."""
+
+    def __init__(self) -> None:
+        self.a = np.zeros(64)
+
+    def add_at(self, index: np.ndarray, weights: np.ndarray) -> None:
+        if not index.size:
+            return
+        top = int(index.max()) + 1
+        if top > self.a.size:
+            self.a = np.concatenate([self.a, np.zeros(max(top, 2 * self.a.size) - self.a.size)])
+        self.a[:top] += np.bincount(index, weights=weights, minlength=top)
+
+
+class PerIndexMean:
+    """Running mean of values grouped by a non-negative integer (pulse or cycle number)."""
+
+    def __init__(self) -> None:
+        self.sums, self.counts = Growing(), Growing()
+
+    def add(self, index: np.ndarray, values: np.ndarray) -> None:
+        ok = np.isfinite(values) & (index >= 0)
+        self.sums.add_at(index[ok].astype(np.int64), values[ok])
+        self.counts.add_at(index[ok].astype(np.int64), np.ones(int(ok.sum())))
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(index, mean) of the indices seen so far."""
+        n = self.counts.a
+        k = np.flatnonzero(n > 0)
+        return k.astype(float), self.sums.a[k] / n[k]
+
+
+class LiveState:
+    def __init__(self, r_series: float = 0.0, *, detector_options: dict | None = None) -> None:
+        self.detector_options = detector_options or {}
+        self.store = ColumnStore(r_series=r_series)
+        self.reset(r_series)
+
+    # ------------------------------------------------------------------ set-up
+    def reset(self, r_series: float | None = None) -> None:
+        """Forget everything (a new run)."""
+        if r_series is not None:
+            self.store.r_series = float(r_series)
+        self.store.clear()
+        self.detector = OnlineDetector(self.store.r_series, **self.detector_options)
+        self.histogram = Histogram()
+        self.plateaus: list[PlateauMark] = []
+        self.fed_detector = 0
+        self.fed_histogram = 0
+        self.pulse_current = PerIndexMean()
+        self.pulse_read = PerIndexMean()
+        self.pulse_g = PerIndexMean()  # G/G0 on the pulse top
+        self.lrs, self.hrs = PerIndexMean(), PerIndexMean()
+        self.retention_rows: list[np.ndarray] = []
+        self._last_branch = -1
+        self.version = 0  # bumped on every change the views should redraw
+        self.finished = False
+
+    @property
+    def r_series(self) -> float:
+        return self.store.r_series
+
+    def set_series_resistance(self, ohms: float) -> None:
+        """New R_s: the corrected column is recomputed, the histogram rebuilt (over the
+        next ticks) and the detector uses it for the samples that follow."""
+        self.detector.set_series_resistance(ohms)
+        self.store.set_series_resistance(ohms)
+        self.histogram.clear()
+        self.fed_histogram = 0
+        self.version += 1
+
+    # ------------------------------------------------------------------ feeding
+    def append(self, chunk: Chunk) -> None:
+        """New rows (GUI thread): stored, and the cheap per-row views updated."""
+        m = len(chunk["t"])
+        if not m:
+            return
+        start = self.store.append(chunk)
+        seg, pulse = chunk["segment"], chunk["pulse"]
+        gc = self.store["gc"][start:]
+        is_pulse = (seg == PULSE) & (pulse > 0)
+        if is_pulse.any():
+            self.pulse_current.add(pulse[is_pulse], chunk["i"][is_pulse])
+            self.pulse_g.add(pulse[is_pulse], gc[is_pulse])
+        is_read = seg == READ
+        if is_read.any():
+            with_pulse = is_read & (pulse > 0)
+            if with_pulse.any():
+                self.pulse_read.add(pulse[with_pulse], gc[with_pulse])
+            self._split_reads(seg, chunk["cycle"], gc, is_read)
+        elif m:
+            branch = seg[(seg == SET) | (seg == RESET)]
+            if branch.size:
+                self._last_branch = int(branch[-1])
+        hold = np.flatnonzero(seg == HOLD)
+        if hold.size:
+            self.retention_rows.append(hold + start)
+        self.version += 1
+
+    def _split_reads(self, seg, cycle, gc, is_read) -> None:
+        """A read after a SET branch is an LRS read, after a RESET branch an HRS read."""
+        branch = np.where((seg == SET) | (seg == RESET), seg, -1).astype(np.int64)
+        idx = np.where(branch >= 0, np.arange(branch.size), -1)
+        np.maximum.accumulate(idx, out=idx)
+        before = np.where(idx >= 0, branch[np.maximum(idx, 0)], self._last_branch)
+        for target, code in ((self.lrs, SET), (self.hrs, RESET)):
+            sel = is_read & (before == code)
+            if sel.any():
+                target.add(cycle[sel].astype(np.int64), gc[sel])
+        if (branch >= 0).any():
+            self._last_branch = int(branch[branch >= 0][-1])
+
+    def process(self, budget: int = 100_000) -> bool:
+        """Feed the detector and the histogram with up to ``budget`` new samples each;
+        True if anything changed."""
+        n = len(self.store)
+        changed = False
+        if self.fed_detector < n:
+            b = min(n, self.fed_detector + budget)
+            events = self.detector.update(self.store["g"][self.fed_detector : b])
+            self.fed_detector = b
+            self._apply(events)
+            changed = True
+        if self.fed_histogram < n:
+            b = min(n, self.fed_histogram + budget)
+            self.histogram.add(self.store["gc"][self.fed_histogram : b])
+            self.fed_histogram = b
+            changed = True
+        if self.finished and self.caught_up and self.plateaus and self.plateaus[-1].stop is None:
+            self._apply(self.detector.finish())
+            changed = True
+        if changed:
+            self.version += 1
+        return changed
+
+    @property
+    def caught_up(self) -> bool:
+        n = len(self.store)
+        return self.fed_detector >= n and self.fed_histogram >= n
+
+    def finish(self) -> None:
+        """End of the stream: the open plateau is closed once the backlog is processed."""
+        self.finished = True
+
+    def _apply(self, events) -> None:
+        for ev in events:
+            if ev.kind == "plateau_start":
+                self.plateaus.append(PlateauMark(ev.index, None, ev.level, ev.quantum, ev.confidence))
+            elif ev.kind == "plateau_end" and self.plateaus and self.plateaus[-1].stop is None:
+                p = self.plateaus[-1]
+                p.stop, p.level, p.quantum, p.confidence = ev.index, ev.level, ev.quantum, ev.confidence
+        if len(self.plateaus) > MAX_PLATEAUS:
+            del self.plateaus[: len(self.plateaus) - MAX_PLATEAUS]
+
+    # ------------------------------------------------------------------ views
+    def plateau_segments(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """x and y pairs of every plateau since row ``first`` (connect="pairs"), the open
+        one drawn up to the newest detected sample."""
+        marks = [p for p in self.plateaus if (p.stop or self.fed_detector) > first]
+        if not marks or not x.size:
+            return np.zeros(0), np.zeros(0)
+        a = np.array([max(p.start, first) for p in marks])
+        b = np.array([(p.stop if p.stop is not None else self.fed_detector) - 1 for p in marks])
+        a = np.clip(a, 0, x.size - 1)
+        b = np.clip(b, 0, x.size - 1)
+        xs = np.column_stack([x[a], x[b]]).ravel()
+        ys = np.repeat([p.level for p in marks], 2)
+        return xs, ys
+
+    def retention(self) -> tuple[np.ndarray, np.ndarray]:
+        """(time since the step before the hold ended in s, corrected G/G0) of the
+        retention samples; t > 0 only, for a log time axis."""
+        if not self.retention_rows:
+            return np.zeros(0), np.zeros(0)
+        rows = np.concatenate(self.retention_rows)
+        if len(self.retention_rows) > 1:
+            self.retention_rows = [rows]
+        first = int(rows[0])
+        t0 = float(self.store["t"][first - 1]) if first > 0 else 0.0  # end of the preparing step
+        t = self.store["t"][rows] - t0
+        keep = t > 0
+        return t[keep], self.store["gc"][rows][keep]
+
+
+__all__ = ["LiveState", "PlateauMark", "PerIndexMean"]

@@ -1,0 +1,135 @@
+"""The dashboard's data in memory: a growable numpy column store fed chunk by chunk.
+
+The worker thread turns each DataFrame the procedure emits into a :class:`Chunk` (plain
+numpy arrays, see :func:`chunk_from_frame`); the GUI thread appends it to a
+:class:`ColumnStore`. The plots read views of the store (``store["t"]``) and never
+re-read the results file.
+
+Rows whose G/G0 is undefined (V = 0, where G = I/V has no value) stay in the results
+file but are not kept here: pyqtgraph's peak downsampling takes min/max over blocks of
+samples, and one NaN in a block would blank the whole block on screen.
+
+Capacity doubles when full (amortised O(chunk) per append); 10⁶ rows take ~60 MB.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from labqc.results import SEGMENTS
+from labqc.units import correct_series, G0
+
+#: Column name in the store -> (results-file column, dtype).
+FIELDS: dict[str, tuple[str, type]] = {
+    "t": ("Time (s)", np.float64),
+    "source": ("Source (V|A)", np.float64),
+    "v": ("Voltage (V)", np.float64),
+    "i": ("Current (A)", np.float64),
+    "g": ("G/G0", np.float64),
+    "compliance": ("Compliance", np.bool_),
+    "cycle": ("Cycle", np.int32),
+    "segment": ("Segment", np.int8),
+    "pulse": ("Pulse", np.int32),
+}
+#: Segment names by code (the Segment column as small integers; -1: unknown).
+SEGMENT_CODES = {name: k for k, name in enumerate(SEGMENTS)}
+
+Chunk = dict  # store column name -> 1-D numpy array, all the same length
+
+
+def segment_codes(values) -> np.ndarray:
+    """Segment strings -> int8 codes (SEGMENTS order; -1 for anything else)."""
+    s = pd.Series(np.asarray(values, dtype=object)).astype(str)
+    return s.map(SEGMENT_CODES).fillna(-1).to_numpy(dtype=np.int8)
+
+
+def chunk_from_frame(frame: pd.DataFrame) -> Chunk:
+    """A results DataFrame -> numpy columns of the store (rows with finite G/G0 only).
+    Runs in the worker thread, so that the GUI thread only copies arrays."""
+    g = frame["G/G0"].to_numpy(dtype=np.float64)
+    keep = np.isfinite(g)
+    out: Chunk = {}
+    for name, (column, dtype) in FIELDS.items():
+        if name == "segment":
+            values = segment_codes(frame[column].to_numpy())
+        elif column in frame:
+            values = frame[column].to_numpy()
+            if dtype is np.bool_ and values.dtype != np.bool_:
+                values = pd.Series(values).astype(str).str.lower().isin(("true", "1", "1.0")).to_numpy()
+            values = values.astype(dtype, copy=False)
+        else:  # an older file without this column
+            values = np.full(len(frame), -1 if dtype is not np.float64 else np.nan, dtype=dtype)
+        out[name] = values[keep] if not keep.all() else values
+    return out
+
+
+class ColumnStore:
+    """Growable columns (``FIELDS``) plus ``gc``: G/G0 corrected for the dashboard's
+    series resistance. Index it by column name for a view of the rows so far."""
+
+    def __init__(self, capacity: int = 1 << 14, r_series: float = 0.0) -> None:
+        self._n = 0
+        self._cols = {name: np.empty(capacity, dtype=dtype) for name, (_, dtype) in FIELDS.items()}
+        self._cols["gc"] = np.empty(capacity, dtype=np.float64)
+        self.r_series = float(r_series)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._cols[name][: self._n]
+
+    @property
+    def capacity(self) -> int:
+        return self._cols["t"].size
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._cols.values())
+
+    def append(self, chunk: Mapping[str, np.ndarray]) -> int:
+        """Append a chunk; returns the index of its first row."""
+        m = len(chunk["t"])
+        start = self._n
+        if start + m > self.capacity:
+            self._grow(start + m)
+        for name in FIELDS:
+            self._cols[name][start : start + m] = chunk[name]
+        self._cols["gc"][start : start + m] = _corrected(chunk["g"], self.r_series)
+        self._n += m
+        return start
+
+    def _grow(self, need: int) -> None:
+        cap = max(self.capacity, 1024)
+        while cap < need:
+            cap *= 2
+        for name, old in self._cols.items():
+            new = np.empty(cap, dtype=old.dtype)
+            new[: self._n] = old[: self._n]
+            self._cols[name] = new
+
+    def set_series_resistance(self, ohms: float) -> None:
+        """Recompute the corrected column for a new R_s (ohm), vectorised."""
+        self.r_series = float(ohms)
+        self._cols["gc"][: self._n] = _corrected(self["g"], self.r_series)
+
+    def clear(self) -> None:
+        self._n = 0
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, r_series: float = 0.0) -> "ColumnStore":
+        chunk = chunk_from_frame(frame)
+        store = cls(capacity=max(len(chunk["t"]), 1024), r_series=r_series)
+        store.append(chunk)
+        return store
+
+
+def _corrected(g_g0: np.ndarray, r_series: float) -> np.ndarray:
+    if r_series <= 0:
+        return g_g0
+    return correct_series(np.asarray(g_g0) * G0, r_series) / G0
+
+
+__all__ = ["ColumnStore", "Chunk", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES"]
