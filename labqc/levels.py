@@ -31,6 +31,7 @@ MAX_RS_SPREAD = 0.08  # G0: R_s uncertainty above this makes the level unassigna
 MAX_SIGMA = 0.125  # G0: above this the posterior over neighbouring levels is flat
 N_EFF_FACTOR = 0.1  # N_eff = N/10: within-plateau noise is correlated (1/f, RTN)
 MAX_LEVEL = 25.25  # G0: transport turns diffusive above ~25 G0; the analysis stops there
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
 def correct_g0(g: np.ndarray | float, r_series: float) -> np.ndarray:
@@ -167,14 +168,14 @@ def assign_level(
     d = level - nearest
     n_eff = max(n * n_eff_factor if n_eff is None else n_eff, 1.0)
     rs_spread = level * level * G0 * max(sigma_rs, 0.0)
-    s = math.sqrt(sigma * sigma / n_eff + sigma_int**2 + rs_spread**2)
-    z = d / s
-    dens = math.exp(-0.5 * z * z) / (math.sqrt(2 * math.pi) * s)
-    p_on = prior_on * dens / (prior_on * dens + (1.0 - prior_on) * 2.0)
-    w0 = math.exp(-0.5 * z * z)
-    p_level = w0 / (w0 + math.exp(-0.5 * ((d + 0.5) / s) ** 2) + math.exp(-0.5 * ((d - 0.5) / s) ** 2))
-    assignable = rs_spread <= max_rs_spread and s <= max_s
-    if not assignable:
+    var = sigma * sigma / n_eff + sigma_int * sigma_int + rs_spread * rs_spread
+    s = math.sqrt(var)
+    if not (rs_spread <= max_rs_spread and s <= max_s):  # not assignable
         return None, level, 0.0
+    w0 = math.exp(-0.5 * d * d / var)
+    p_on = prior_on * w0 / (prior_on * w0 + (1.0 - prior_on) * 2.0 * _SQRT_2PI * s)
+    # Neighbouring levels d ∓ 0.5: exp(-(d ∓ 0.5)²/2s²) = w0 · exp((±d/2 - 1/8)/s²).
+    # Both exponents are <= 0 since |d| <= 0.25: no overflow even for a tiny s.
+    p_level = 1.0 / (1.0 + math.exp((0.5 * d - 0.125) / var) + math.exp((-0.5 * d - 0.125) / var))
     quantised = abs(d) <= tol and p_on >= 0.5 and 0.5 <= nearest <= max_level
     return (nearest if quantised else None), level, min(max(p_on * p_level, 0.0), 1.0)

@@ -26,6 +26,8 @@ Events (indices count every sample fed, including NaN ones):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import mul, sub
 
 import numpy as np
 
@@ -34,8 +36,10 @@ from labqc.units import G0
 
 RING = 512
 _COUNTS = np.arange(1, 1 << 13, dtype=float)  # 1, 2, ... for running means over a window
+_INVERSES = [0.0] + [1.0 / k for k in range(1, 1 << 13)]  # 1/n for the scalar running means
 _sum = np.add.reduce  # np.mean's bookkeeping costs more than the sum on short windows
-FIRST_WINDOW = 256  # numpy call overhead, not the samples, dominates a window's cost
+FIRST_WINDOW = 32  # samples in the first window after a change (run in scalar arithmetic)
+SCALAR_WINDOW = 64  # windows up to this many samples skip numpy: its per-call overhead dominates
 OLD_WINDOW = 1024  # samples over which a long plateau's mean is held before its EWMA update
 
 
@@ -199,11 +203,15 @@ class OnlineDetector:
         """Process x[pos:...] up to the first alarm or the window end; return the new pos.
 
         Deadlines inside the window only change the event state, not the recursions, so
-        they are handled in place from the per-sample arrays.
+        they are handled in place from the per-sample arrays. Short windows (a young
+        segment, or samples fed one by one) run in scalar arithmetic: there, numpy's
+        per-call overhead would cost more than the samples.
         """
         seg_n0, k0, mu0 = self._seg_n, self._k, self._mu
         young = self._seg_n < self.mean_window
         m = min(self._win, x.size - pos, self.mean_window - seg_n0 if young else OLD_WINDOW, _COUNTS.size)
+        if m <= SCALAR_WINDOW:
+            return self._run_scalar(x, idx, pos, m, events)
         xw = x[pos : pos + m]
         if young:  # exact running mean of the segment so far
             mu_after = np.cumsum(xw)
@@ -273,6 +281,88 @@ class OnlineDetector:
             self._win = min(self._win * 2, self.window)
         return pos + stop + 1
 
+    def _run_scalar(self, x: np.ndarray, idx: np.ndarray, pos: int, m: int, events: list[Event]) -> int:
+        """The same window as :meth:`_run` (same recursions, same commit), sample by sample.
+
+        The running means, residuals and window sums are built with C-level iterators
+        (itertools/operator); only the two Lindley recursions run as Python statements.
+        """
+        seg_n0, k0, mu0 = self._seg_n, self._k, self._mu
+        young = seg_n0 < self.mean_window
+        h = self.log_arl * self._sigma**2 / self.delta
+        half = 0.5 * self.delta
+        xw = x[pos : pos + m]
+        values = xw.tolist()
+        if young:  # mus[i] = exact mean of the segment before sample i (mus[m]: after the window)
+            mus = list(map(mul, accumulate(values, initial=mu0 * seg_n0), _INVERSES[seg_n0 : seg_n0 + m + 1]))
+            resid = list(map(sub, values, mus))
+        else:
+            resid = [v - mu0 for v in values]
+        sp, sm = self._sp, self._sm
+        zp = zm = -1  # window offset of the last zero of S+ / S- (-1: none in this window)
+        j = self._deadline_offset(seg_n0, k0)
+        side = -1
+        i = 0
+        for i, r in enumerate(resid):
+            sp += r - half
+            if sp <= 0.0:
+                sp = 0.0
+                zp = i
+            sm -= r + half
+            if sm <= 0.0:
+                sm = 0.0
+                zm = i
+            if sp > h or sm > h:
+                side = 0 if sp > h else 1
+                break
+            while j <= i:  # a deadline at this sample (an alarm at it would take precedence)
+                used = values[: i + 1]
+                s2_j = self._seg_s2 + sum(map(mul, used, used))
+                self._on_deadline(mus[i + 1] if young else mu0, seg_n0 + i + 1, s2_j, int(idx[pos + i]), events)
+                j = self._deadline_offset(seg_n0, k0)
+        stop = i
+        n_used = stop + 1
+        used = values[:n_used] if n_used < m else values
+        wsum = sum(used)
+        s2w = sum(map(mul, used, used))
+        self._store(xw[:n_used], idx[pos : pos + n_used])
+        if not self._fixed_sigma:
+            if n_used > 1:
+                steps = list(map(abs, map(sub, used[1:], used)))
+                cap = 5.0 * self._abs_dx
+                adx = sum(steps)
+                if max(steps) > cap:  # clip the few large |Δx| (a step must not inflate sigma)
+                    adx -= sum([d - cap for d in steps if d > cap])
+                keep = (1.0 - self.sigma_alpha) ** (n_used - 1)
+                self._abs_dx = keep * self._abs_dx + (1.0 - keep) * adx / (n_used - 1)
+            self._sigma = max(0.886 * self._abs_dx, 1e-4)
+        self._last_x = values[stop]
+        if side >= 0:
+            z = zp if side == 0 else zm
+            last_zero = k0 + z if z >= 0 else (self._zp if side == 0 else self._zm)
+            totals = (mu0 * seg_n0 + wsum, self._seg_s2 + s2w, seg_n0 + n_used)
+            seg = None
+            if last_zero + 1 >= k0:  # the new segment lies in this window: sum it here
+                tail = values[last_zero + 1 - k0 : n_used]
+                seg = (sum(tail) / len(tail), len(tail), int(idx[pos + last_zero + 1 - k0]), sum(map(mul, tail, tail)))
+            self._change(self._k - 1, int(idx[pos + stop]), last_zero + 1, totals, events, seg)
+            self._win = FIRST_WINDOW
+        else:
+            if young:
+                self._mu = mus[m]
+            else:
+                keep = (1.0 - 1.0 / self.mean_window) ** n_used
+                self._mu = keep * mu0 + (1.0 - keep) * wsum / m
+            self._seg_n += n_used
+            self._seg_s2 += s2w
+            self._sp, self._sm = sp, sm
+            if zp >= 0:
+                self._zp = k0 + zp
+            if zm >= 0:
+                self._zm = k0 + zm
+            self._win = min(self._win * 2, self.window)
+        return pos + stop + 1
+
     @staticmethod
     def _last_zero(s: np.ndarray, k0: int, previous: int) -> int:
         """Valid-sample position of the last zero of a CUSUM window (often the last sample)."""
@@ -297,13 +387,14 @@ class OnlineDetector:
     def _same_level(self, a: float, b: float) -> bool:
         return abs(a - b) < self.merge_delta or round(2 * a) == round(2 * b)
 
-    def _change(self, t_k: int, t: int, tau_k: int, totals: tuple, events: list[Event]) -> None:
+    def _change(self, t_k: int, t: int, tau_k: int, totals: tuple, events: list[Event], seg=None) -> None:
         """An alarm at valid position t_k (sample t); the change happened at tau_k.
 
         ``totals`` = (sum, sum of squares, count) of the ending segment including the samples
-        up to the alarm; the new segment's share is taken back out.
+        up to the alarm; the new segment's share is taken back out. ``seg`` = (mean, count,
+        first sample index, sum of squares) of the new segment when the caller has it.
         """
-        mu, n, tau, s2 = self._segment_since(tau_k, t_k)
+        mu, n, tau, s2 = seg if seg is not None else self._segment_since(tau_k, t_k)
         events.append(Event("change", tau, level=mu, alarm=t))
         if self._state == "plateau":
             # The ending segment belongs to the plateau: its samples refine the plateau level.
