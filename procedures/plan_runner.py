@@ -91,8 +91,8 @@ def open_plan(directory: str | os.PathLike) -> tuple[Plan, Journal]:
     """The plan of a run directory and its journal; PlanError if it is not one."""
     directory = Path(directory)
     plan_path = directory / PLAN_NAME
-    if not plan_path.is_file():
-        raise PlanError([f"{directory} is not a plan run directory (no {PLAN_NAME}); start one "
+    if not plan_path.is_file() or not (directory / JOURNAL_NAME).is_file():
+        raise PlanError([f"{directory} is not a plan run directory (no {PLAN_NAME} and {JOURNAL_NAME}); start one "
                          f"with `labqc plan run FILE -o {directory}`"], str(directory))
     plan = parse_plan(plan_path.read_text(encoding="utf-8"), PROCEDURES, parse_value=parse_value,
                       source=str(plan_path))
@@ -152,14 +152,16 @@ def build(run: StepRun) -> LabqcProcedure:
 # ---------------------------------------------------------------------- running
 def run_plan(directory: str | os.PathLike, *, visa_library: Any = None,
              listeners: Iterable[Listener] = (), should_stop: Callable[[], bool] | None = None,
-             stream: TextIO | None = sys.stderr, progress: bool = True) -> PlanResult:
+             stream: TextIO | None | str = "stderr", progress: bool = True) -> PlanResult:
     """Run (or resume) the plan in ``directory`` from its first incomplete run.
 
     ``visa_library``: a library spec for every run, or ``f(run) -> spec``; ``listeners``
     get every run's topics (see procedures.runner); ``stream``: where progress and the
-    per-run lines go (None: nowhere)."""
+    per-run lines go (default: stderr; None: nowhere)."""
     directory = Path(directory)
     plan, journal = open_plan(directory)
+    if stream == "stderr":  # looked up now, so that a redirected stderr is honoured
+        stream = sys.stderr
     runner = _PlanRunner(plan, directory, journal, visa_library, list(listeners), should_stop,
                          stream, progress)
     try:
@@ -294,6 +296,30 @@ class _PlanRunner:
                                 file=name, kept_as=kept, rows=rows)
             self.say(f"{run_id}: attempt {rs.open_attempt.get('attempt')} was interrupted; "
                      f"its {rows} rows kept in {kept or '(no file)'}; it runs again")
+            self._outputs_off(run_id)
+
+    def _outputs_off(self, run_id: str) -> None:
+        """A process killed mid-run (kill -9, a crash) could not turn the outputs off:
+        do it first thing, before anything else is sent to that instrument."""
+        try:
+            run = self.plan.run(run_id)
+        except KeyError:
+            return
+        try:
+            smu = open_instrument(build(run), visa_library=_library(self.visa_library, run))
+        except Exception as exc:  # the run itself will report it; say it here too
+            self.say(f"  could not reach the instrument of {run.device.label} to turn its outputs off: {exc}")
+            return
+        try:
+            smu.output_off()
+            self.say(f"  outputs of {run.device.label} turned off after the interruption")
+        except Exception as exc:
+            self.say(f"  turning the outputs of {run.device.label} off failed: {exc}")
+        finally:
+            try:
+                smu.close()
+            except Exception:
+                pass
 
     def _fresh_path(self, run: StepRun, attempt: int) -> Path:
         steps = self.directory / STEPS_DIR
