@@ -38,8 +38,8 @@ RING = 512
 _COUNTS = np.arange(1, 1 << 13, dtype=float)  # 1, 2, ... for running means over a window
 _INVERSES = [0.0] + [1.0 / k for k in range(1, 1 << 13)]  # 1/n for the scalar running means
 _sum = np.add.reduce  # np.mean's bookkeeping costs more than the sum on short windows
-FIRST_WINDOW = 32  # samples in the first window after a change (run in scalar arithmetic)
-SCALAR_WINDOW = 64  # windows up to this many samples skip numpy: its per-call overhead dominates
+FIRST_WINDOW = 64  # samples in the first window after a change (run in scalar arithmetic)
+SCALAR_WINDOW = 128  # windows up to this many samples skip numpy: its per-call overhead dominates
 OLD_WINDOW = 1024  # samples over which a long plateau's mean is held before its EWMA update
 
 

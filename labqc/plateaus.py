@@ -28,11 +28,12 @@ import ruptures as rpt
 from scipy.ndimage import median_filter
 
 from labqc import levels as lv
-from labqc.series import estimate_series_resistance, unassignable_above
+from labqc.series import SeriesFit, fit_series_resistance, unassignable_above
 from labqc.units import G0
 
 
 DECIMATE_ABOVE = 2000  # samples per block from which KernelCPD runs on decimated data
+BLOCK_PLATEAUS = 10  # plateaus per R_s bootstrap block when the trace has no cycle marks
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,15 @@ class PlateauAnalysis:
     noise_sigma: float  # G/G0, white-noise scale of the measured samples
     excursions: list[Excursion] = field(default_factory=list)
     n_samples: int = 0
+    # ohm: the part of sigma_r_series the level verdicts use (the comb fit's statistical
+    # error); NaN means the same as sigma_r_series.
+    sigma_r_series_levels: float = float("nan")
 
     @property
     def unassignable_above(self) -> float:
         """Corrected G/G0 above which the R_s uncertainty forbids a level assignment."""
-        return unassignable_above(self.sigma_r_series)
+        s = self.sigma_r_series_levels
+        return unassignable_above(self.sigma_r_series if s != s else s)
 
 
 def robust_sigma(x: np.ndarray) -> float:
@@ -409,9 +414,14 @@ def analyze(
     seg_a, seg_b, seg_mu = _segment_means(xs, ends)
 
     estimated = r_series is None
-    sigma_rs = opt.sigma_rs
+    sigma_rs = sigma_total = opt.sigma_rs
     if estimated:
-        r_series, sigma_rs = _estimate_rs(xs, seg_a, seg_b, seg_mu, opt, barriers)
+        fit = _estimate_rs(xs, seg_a, seg_b, seg_mu, opt, barriers)
+        # The level verdicts use the statistical part: slow gain-like noise moves the
+        # fitted R_s so that the corrected levels stay on the grid (that is what the comb
+        # fit does), so it does not move corrected levels against the grid; it does make
+        # R_s itself less certain, which the reported total says.
+        r_series, sigma_rs, sigma_total = fit.r_series, fit.sigma_stat, fit.sigma
     seg_corr = lv.correct_g0(seg_mu, r_series)
     # Segments beyond 1/R_s (NaN after correction) can only be spikes or R_s mistakes.
     seg_corr = np.where(np.isfinite(seg_corr), seg_corr, 1e6)
@@ -421,21 +431,29 @@ def analyze(
     plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
     excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
     return PlateauAnalysis(
-        plateaus, float(r_series), float(sigma_rs), estimated, float(sigma), excursions, n_total
+        plateaus, float(r_series), float(sigma_total), estimated, float(sigma), excursions, n_total,
+        sigma_r_series_levels=float(sigma_rs),
     )
 
 
-def _estimate_rs(xs, seg_a, seg_b, seg_mu, opt: Options, barriers) -> tuple[float, float]:
+def _estimate_rs(xs, seg_a, seg_b, seg_mu, opt: Options, barriers) -> SeriesFit:
     """Comb fit over the plateaus of a first merge pass in measured units."""
     ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers)
     long = (gb - ga) >= opt.min_length
     if not long.any():
-        return 0.0, 0.0
-    med = _group_stats(xs, ga[long], gb[long])[0]
+        return SeriesFit(0.0, 0.0)
+    ga, gb = ga[long], gb[long]
+    med = _group_stats(xs, ga, gb)[0]
+    # Bootstrap blocks: the sweep cycles, or runs of BLOCK_PLATEAUS neighbouring plateaus
+    # when the trace has no cycle marks (slow 1/f noise correlates neighbours).
+    if barriers:
+        groups = np.searchsorted(np.array(sorted(barriers)), ga, side="right")
+    else:
+        groups = np.arange(ga.size) // BLOCK_PLATEAUS
     try:
-        return estimate_series_resistance(med, gb[long] - ga[long], r_max=opt.r_max)
+        return fit_series_resistance(med, gb - ga, groups=groups, r_max=opt.r_max)
     except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
-        return 0.0, 0.0
+        return SeriesFit(0.0, 0.0)
 
 
 def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, check_rs: bool) -> list[Plateau]:
@@ -478,24 +496,17 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
     if bridged and ga.size:
         owner = np.searchsorted(gb, np.array([e[0] for e in bridged]), side="right")
         np.add.at(counts, owner[owner < ga.size], 1)
+    # Plain Python columns: building a few thousand records from numpy scalars one field
+    # at a time would cost more than all the statistics above.
+    columns = (
+        index[ga].tolist(), (index[gb - 1] + 1).tolist(), level.tolist(),
+        np.where(np.isfinite(quantum), quantum, np.nan).tolist(), conf.tolist(), (gb - ga).tolist(),
+        raw_med.tolist(), (raw_sig * slope).tolist(), p_on.tolist(), z.tolist(), a.assignable.tolist(),
+        counts.tolist(), rtn.tolist(), drift.tolist(),
+    )
     return [
-        Plateau(
-            start=int(index[ga[k]]),
-            stop=int(index[gb[k] - 1]) + 1,
-            level=float(level[k]),
-            quantum=float(quantum[k]) if np.isfinite(quantum[k]) else None,
-            confidence=float(conf[k]),
-            n=int(gb[k] - ga[k]),
-            raw_level=float(raw_med[k]),
-            sigma=float(raw_sig[k] * slope[k]),
-            p_on=float(p_on[k]),
-            z=float(z[k]),
-            assignable=bool(a.assignable[k]),
-            excursions=int(counts[k]),
-            telegraph_amplitude=float(rtn[k]),
-            drift=float(drift[k]),
-        )
-        for k in range(ga.size)
+        Plateau(s, e, lev, None if q != q else q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr)
+        for s, e, lev, q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr in zip(*columns)
     ]
 
 

@@ -8,9 +8,12 @@ that grid maximises
 
 with w_i = min(N_i, 200). Low plateaus hardly move with R_s; high ones move a lot, so
 they carry the fit. The search is a grid over [0, r_max] (r_max < 1/(G0·max m)), refined
-by a bounded scalar search; sigma_Rs comes from a bootstrap over plateaus.
+by a bounded scalar search; sigma_Rs comes from a bootstrap over cycles (blocks of
+plateaus whose errors are correlated) or, with few cycles, over plateaus.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -76,31 +79,66 @@ def _pooled(levels: np.ndarray, w: np.ndarray, width: float = 0.004) -> tuple[np
     return np.bincount(inv, weights=levels * w) / wb, wb
 
 
+@dataclass(frozen=True)
+class SeriesFit:
+    """Comb-fit R_s with its uncertainty split into a statistical and a systematic part."""
+
+    r_series: float  # ohm
+    sigma_stat: float  # ohm, bootstrap over cycles (or plateaus)
+    sigma_sys: float = 0.0  # ohm, scatter of R_s between stretches of the run
+
+    @property
+    def sigma(self) -> float:
+        """Total uncertainty of R_s (ohm)."""
+        return float(np.hypot(self.sigma_stat, self.sigma_sys))
+
+
 def estimate_series_resistance(
     levels: np.ndarray,
     weights: np.ndarray | None = None,
     *,
+    groups: np.ndarray | None = None,
     r_max: float = R_MAX_DEFAULT,
     n_boot: int = 100,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Comb-fit R_s (ohm) and its bootstrap standard error from plateau medians (G/G0).
+    """Comb-fit R_s (ohm) and its total standard error (see :func:`fit_series_resistance`)."""
+    fit = fit_series_resistance(levels, weights, groups=groups, r_max=r_max, n_boot=n_boot, seed=seed)
+    return fit.r_series, fit.sigma
 
-    ``weights`` are usually plateau lengths (capped at 200 inside). Raises ValueError when
-    there is nothing to fit (no finite positive levels).
+
+def fit_series_resistance(
+    levels: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    groups: np.ndarray | None = None,
+    r_max: float = R_MAX_DEFAULT,
+    n_boot: int = 100,
+    seed: int = 0,
+) -> SeriesFit:
+    """Comb-fit R_s (ohm) and its uncertainty from plateau medians (G/G0).
+
+    ``weights`` are usually plateau lengths (capped at 200 inside). ``groups`` labels the
+    plateaus by sweep cycle (or any unit within which their errors are correlated): with
+    at least MIN_BLOCKS groups the bootstrap resamples whole groups, so that noise shared
+    by the plateaus of one cycle (1/f, a contact that moved) is not counted as independent
+    evidence. Raises ValueError when there is nothing to fit (no finite positive levels).
     """
     levels = np.asarray(levels, dtype=float).ravel()
     w = np.ones_like(levels) if weights is None else np.asarray(weights, dtype=float).ravel()
     if w.shape != levels.shape:
         raise ValueError("levels and weights must have the same length")
+    g = np.zeros(levels.size, dtype=int) if groups is None else np.asarray(groups).ravel()
+    if g.shape != levels.shape:
+        raise ValueError("levels and groups must have the same length")
     ok = np.isfinite(levels) & (levels > 0.25) & np.isfinite(w) & (w > 0)
     if not ok.any():
         raise ValueError("no plateau levels to fit the series resistance to")
-    levels, w = levels[ok], np.minimum(w[ok], 200.0)
+    levels, w, g = levels[ok], np.minimum(w[ok], 200.0), g[ok]
     # R_s must leave every plateau a positive corrected conductance.
     r_top = min(r_max, 0.98 / (G0 * levels.max()))
     if r_top <= 0:
-        return 0.0, 0.0
+        return SeriesFit(0.0, 0.0)
     grid = np.arange(0.0, r_top + GRID_STEP / 2, GRID_STEP)
     r_hat = _best_r(*_pooled(levels, w), grid)
     # Second pass without the plateaus that are off the grid at the first estimate: they
@@ -108,27 +146,63 @@ def estimate_series_resistance(
     g_corr = levels / (1.0 - r_hat * G0 * levels)
     near = np.abs(g_corr - np.round(2 * g_corr) / 2) < OFF_GRID
     if 3 <= near.sum() < levels.size:
-        levels, w = levels[near], w[near]
+        levels, w, g = levels[near], w[near], g[near]
         local = np.arange(max(0.0, r_hat - 20.0), min(r_top, r_hat + 20.0) + 0.01, GRID_STEP)
         r_hat = _best_r(levels, w, local)
     if levels.size < 3:
         # Two points cannot tell aliases apart: report a wide uncertainty, so that only
         # low levels (where R_s hardly matters) stay assignable.
-        return r_hat, FEW_LEVELS_SIGMA
+        return SeriesFit(r_hat, FEW_LEVELS_SIGMA)
     if n_boot <= 0:
-        return r_hat, 0.0
-    # Bootstrap over plateaus on a local grid (±25 ohm, same alias): each resample is a
-    # vector of multiplicities, so all resamples are one matrix product.
+        return SeriesFit(r_hat, 0.0)
+    return SeriesFit(r_hat, *_bootstrap_sigma(levels, w, g, r_hat, r_top, n_boot, seed))
+
+
+MIN_BLOCKS = 8  # groups needed before the bootstrap resamples groups instead of plateaus
+BOOT_HALF_WIDTH = 15.0  # ohm: the local grid of the bootstrap (same comb alias as the fit)
+BOOT_STEP = 0.25  # ohm
+N_STRETCHES = 4  # consecutive stretches of the run whose R_s scatter is the systematic term
+
+
+def _bootstrap_sigma(levels, w, groups, r_hat: float, r_top: float, n_boot: int, seed: int) -> tuple[float, float]:
+    """(statistical, systematic) uncertainty of the comb-fit R_s: the standard deviation
+    over bootstrap resamples and the scatter between stretches of the run.
+
+    The resampled units are groups (cycles) when there are at least MIN_BLOCKS of them,
+    single plateaus otherwise. Each resample is a vector of unit multiplicities, so all
+    resamples are one matrix product of the per-unit comb terms on a local grid.
+    """
+    _, unit = np.unique(groups, return_inverse=True)
+    n_units = int(unit.max()) + 1
+    if n_units < MIN_BLOCKS:
+        unit, n_units = np.arange(levels.size), levels.size
     rng = np.random.default_rng(seed)
-    local = np.arange(max(0.0, r_hat - 25.0), min(r_top, r_hat + 25.0) + 0.01, 0.2)
+    local = np.arange(max(0.0, r_hat - BOOT_HALF_WIDTH), min(r_top, r_hat + BOOT_HALF_WIDTH) + 1e-9, BOOT_STEP)
     with np.errstate(divide="ignore", invalid="ignore"):
         g_corr = levels[None, :] / (1.0 - local[:, None] * G0 * levels[None, :])
         terms = np.where(g_corr > 0, np.cos(4 * np.pi * g_corr), -1.0) * w[None, :]
-    counts = rng.multinomial(levels.size, np.full(levels.size, 1.0 / levels.size), size=n_boot)
-    scores = terms @ counts.T  # (grid, n_boot)
-    scores /= (counts * w[None, :]).sum(axis=1)[None, :]
+    # Sum the terms and weights of each unit: (grid, units) and (units,).
+    order = np.argsort(unit, kind="stable")
+    first = np.flatnonzero(np.r_[True, np.diff(unit[order]) != 0])
+    unit_terms = np.add.reduceat(terms[:, order], first, axis=1)
+    unit_w = np.add.reduceat(w[order], first)
+    counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot)
+    scores = (unit_terms @ counts.T) / (counts @ unit_w)[None, :]  # (grid, n_boot)
     boot = np.array([local[_pick(scores[:, b])] for b in range(n_boot)])
-    return r_hat, float(np.std(boot, ddof=1))
+    sigma_boot = float(np.std(boot, ddof=1))
+    if n_units < MIN_BLOCKS or n_units == levels.size:
+        return sigma_boot, 0.0
+    # Noise slower than a cycle (1/f with corners as long as the run, a contact that
+    # creeps) moves every plateau of a stretch of cycles together, which no resampling of
+    # cycles can see: it shows as the scatter of R_s fitted on consecutive stretches of the
+    # run. That scatter (not divided by sqrt(stretches): the slow part does not average out
+    # over one run) is added as a systematic term.
+    stretch = np.arange(n_units) * N_STRETCHES // n_units
+    part = np.zeros((n_units, N_STRETCHES))
+    part[np.arange(n_units), stretch] = 1.0
+    part_scores = (unit_terms @ part) / (unit_w @ part)[None, :]
+    parts = np.array([local[_pick(part_scores[:, k])] for k in range(N_STRETCHES)])
+    return sigma_boot, float(np.std(parts, ddof=1))
 
 
 def unassignable_above(sigma_rs: float, max_spread: float = MAX_RS_SPREAD) -> float:

@@ -81,3 +81,43 @@ def test_comb_fit_with_two_levels_reports_a_wide_uncertainty():
 def test_comb_fit_without_levels_is_an_error():
     with pytest.raises(ValueError):
         estimate_series_resistance([np.nan, 0.0])
+
+
+def _cycles_of_levels(rng, r_of_cycle, per_cycle=10, noise=0.01):
+    """Measured plateau medians of several cycles, each cycle seen through its own R_s."""
+    levels, groups = [], []
+    for c, r in enumerate(r_of_cycle):
+        true = rng.integers(4, 40, per_cycle) / 2.0
+        levels.append(lv.uncorrect_g0(true + rng.normal(0, noise, per_cycle), r))
+        groups.append(np.full(per_cycle, c))
+    return np.concatenate(levels), np.concatenate(groups)
+
+
+def test_bootstrap_over_cycles_sees_errors_shared_within_a_cycle():
+    # Each cycle's plateaus share an R_s error of 3 ohm: resampling single plateaus treats
+    # them as independent evidence and understates the uncertainty; resampling cycles does not.
+    from labqc.series import fit_series_resistance
+
+    rng = np.random.default_rng(11)
+    r_cycle = 200.0 + rng.normal(0.0, 3.0, 40)
+    measured, groups = _cycles_of_levels(rng, r_cycle)
+    w = np.full(measured.size, 200.0)
+    by_plateau = fit_series_resistance(measured, w)
+    by_cycle = fit_series_resistance(measured, w, groups=groups)
+    assert by_cycle.r_series == pytest.approx(r_cycle.mean(), abs=2.0)
+    assert by_cycle.sigma_stat > 1.5 * by_plateau.sigma_stat
+    assert by_plateau.sigma_sys == 0.0  # no groups: no stretches to compare
+
+
+def test_a_series_resistance_that_moves_during_the_run_shows_in_the_systematic_term():
+    from labqc.series import fit_series_resistance
+
+    rng = np.random.default_rng(12)
+    r_cycle = np.r_[np.full(20, 192.0), np.full(20, 208.0)]  # a contact that settled mid-run
+    measured, groups = _cycles_of_levels(rng, r_cycle)
+    fit = fit_series_resistance(measured, np.full(measured.size, 200.0), groups=groups)
+    assert fit.sigma_sys > 5.0
+    assert fit.sigma >= fit.sigma_sys
+    assert abs(fit.r_series - 200.0) < 2.0 * fit.sigma
+    r, sigma = estimate_series_resistance(measured, np.full(measured.size, 200.0), groups=groups)
+    assert (r, sigma) == pytest.approx((fit.r_series, fit.sigma))

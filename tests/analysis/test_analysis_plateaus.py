@@ -132,3 +132,13 @@ def test_a_slow_ramp_is_not_a_staircase_of_quantum_levels():
     plateaus = detect(g, r_series=0.0)
     assert plateaus and sum(p.quantum is not None for p in plateaus) <= 1
     assert all(abs(p.drift) > 0.2 for p in plateaus if p.n > 40)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_series_resistance_uncertainty_covers_the_error_under_slow_noise(seed):
+    # 1/f noise with corners as long as the run shifts the comb fit coherently; the
+    # reported sigma must include that (between-stretch scatter), not only the bootstrap.
+    tr = make_trace(scenario("realistic", n_cycles=24, seed=seed))
+    res = analyze(tr.g, cycle_starts=tr.cycle_starts)
+    assert abs(res.r_series - tr.r_series) <= 2.5 * res.sigma_r_series
+    assert 0 < res.sigma_r_series_levels <= res.sigma_r_series
