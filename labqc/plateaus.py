@@ -174,9 +174,15 @@ def _segment(x: np.ndarray, starts: np.ndarray, opt: Options) -> tuple[np.ndarra
     ends: list[np.ndarray] = []
     sigmas = []
     bounds = np.append(starts, x.size)
+    # Short blocks (pulse trains) are cheap anyway and need every sample; their noise
+    # scales come from one vectorised pass (a per-block median would cost more than PELT).
+    short = (bounds[1:] - bounds[:-1] < DECIMATE_ABOVE) & (bounds[1:] - bounds[:-1] >= 2 * opt.min_size)
+    short_sigma = dict(zip(
+        bounds[:-1][short].tolist(),
+        _block_sigmas(x, bounds[:-1][short], bounds[1:][short]).tolist() if short.any() else [],
+    ))
     decimated = False
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        # Short blocks (pulse trains) are cheap anyway and need every sample.
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         d = max(int(opt.decimate), 1) if b - a >= DECIMATE_ABOVE else 1
         decimated |= d > 1
         min_size = max(2, -(-opt.min_size // d)) if d > 1 else opt.min_size
@@ -185,8 +191,12 @@ def _segment(x: np.ndarray, starts: np.ndarray, opt: Options) -> tuple[np.ndarra
             if b > a:
                 ends.append(np.array([b]))
             continue
-        xd = x[a : a + nd * d].reshape(nd, d).mean(axis=1)
-        sigma = max(robust_sigma(xd), 1e-4)
+        if d == 1:
+            xd = x[a:b]
+            sigma = max(short_sigma[a], 1e-4)
+        else:
+            xd = x[a : a + nd * d].reshape(nd, d).mean(axis=1)
+            sigma = max(robust_sigma(xd), 1e-4)
         sigmas.append(sigma * np.sqrt(d))
         pen = opt.penalty * sigma**2 * np.log(nd)
         bk = np.asarray(rpt.KernelCPD(kernel="linear", min_size=min_size).fit(xd).predict(pen=pen), dtype=int)
@@ -256,18 +266,21 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
     out_w: list[float] = []
     excursions: list[tuple[int, int, float]] = []
 
+    delta, bridge = opt.merge_delta, opt.bridge_len
+
     def same(m1: float, m2: float) -> bool:
-        return abs(m1 - m2) < opt.merge_delta or round(2 * m1) == round(2 * m2)
+        return abs(m1 - m2) < delta or round(2 * m1) == round(2 * m2)
 
     for a, b, mu in zip(seg_start.tolist(), seg_stop.tolist(), seg_level.tolist()):
         w = float(b - a)
-        if a in barriers:
+        if a in barriers or not out_a:
             out_a.append(a)
             out_b.append(b)
             out_mu.append(mu)
             out_w.append(w)
             continue
-        if out_a and same(out_mu[-1], mu):
+        last = out_mu[-1]
+        if abs(last - mu) < delta or round(2 * last) == round(2 * mu):
             tw = out_w[-1] + w
             out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
             out_w[-1] = tw
@@ -275,9 +288,9 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
             continue
         if (
             len(out_a) >= 2
-            and out_b[-1] - out_a[-1] < opt.bridge_len
+            and out_b[-1] - out_a[-1] < bridge
             and same(out_mu[-2], mu)
-            and out_w[-2] >= opt.bridge_len
+            and out_w[-2] >= bridge
             and out_a[-1] not in barriers
         ):
             excursions.append((out_a[-1], out_b[-1], out_mu[-1] - out_mu[-2]))
@@ -301,6 +314,31 @@ def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndar
     return starts, ends, means
 
 
+def _grouped_medians(v: np.ndarray, gid: np.ndarray, offs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Median of v within each group, all groups in one sort.
+
+    ``gid`` numbers the groups 0, 1, ... in order (contiguous runs), ``offs`` and
+    ``lengths`` give each run's position and size (all > 0). The sort key
+    gid + (scaled value in [0, 1)) orders by group, then by value.
+    """
+    v0, span = v.min(), np.ptp(v) * 1.000001 + 1e-12
+    key = np.sort(gid + (v - v0) / span)
+    sv = (key - gid) * span + v0
+    lo, hi = offs + (lengths - 1) // 2, offs + lengths // 2
+    return 0.5 * (sv[lo] + sv[hi])
+
+
+def _block_sigmas(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`robust_sigma` of every block x[a_k:b_k] (each at least 3 samples) at once."""
+    n_dx = b - a - 1
+    gid = np.repeat(np.arange(a.size), n_dx)
+    offs = np.concatenate([[0], np.cumsum(n_dx)[:-1]])
+    i = np.arange(gid.size) + np.repeat(a - offs, n_dx)
+    dx = x[i + 1] - x[i]
+    med = _grouped_medians(dx, gid, offs, n_dx)
+    return 1.4826 * _grouped_medians(np.abs(dx - med[gid]), gid, offs, n_dx) / np.sqrt(2.0)
+
+
 def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray):
     """Median, MAD-based sigma, effective sample count and linear drift (change from the
     first to the last sample of a least-squares line) of each group [a, b), all at once."""
@@ -308,21 +346,12 @@ def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray):
         return np.empty(0), np.empty(0), np.empty(0), np.empty(0)
     lengths = b - a
     gid = np.repeat(np.arange(a.size), lengths)
-    idx = np.concatenate([np.arange(i, j) for i, j in zip(a.tolist(), b.tolist())])
-    vals = x[idx]
     offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    lo, hi = offs + (lengths - 1) // 2, offs + lengths // 2
-
-    def medians(v: np.ndarray) -> np.ndarray:
-        # One flat sort: the key gid + (scaled value in [0, 1)) orders by group, then value.
-        v0, span = v.min(), np.ptp(v) * 1.000001 + 1e-12
-        key = np.sort(gid + (v - v0) / span)
-        sv = (key - gid) * span + v0
-        return 0.5 * (sv[lo] + sv[hi])
-
-    med = medians(vals)
+    idx = np.arange(gid.size) + np.repeat(a - offs, lengths)  # the samples of every group
+    vals = x[idx]
+    med = _grouped_medians(vals, gid, offs, lengths)
     resid = vals - med[gid]
-    sig = 1.4826 * medians(np.abs(resid))
+    sig = 1.4826 * _grouped_medians(np.abs(resid), gid, offs, lengths)
     # Lag-1 autocorrelation per group: correlated noise (1/f, RTN, drift) carries fewer
     # independent samples, N_eff = N(1 - rho)/(1 + rho).
     same = gid[1:] == gid[:-1]
