@@ -1,6 +1,8 @@
 """The live views: pyqtgraph plots drawn from a :class:`gui.live_state.LiveState`.
 
-Redrawn by a QTimer (10 Hz), never per chunk, and only when something changed:
+Redrawn by a QTimer, never per chunk, and only when something changed: the timer ticks
+at 20 Hz and alternates between the main plot and the other views, so each is redrawn
+at 10 Hz and no single tick repaints everything.
 
 - G/G0 against time, V, I or pulse number, with the half-quantum grid and the plateaus of
   the online detector as segments labelled with their level and confidence;
@@ -19,15 +21,16 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSplitter,
+                             QTabWidget, QVBoxLayout, QWidget)
 
 from gui.live_state import LiveState
 
 RECENT = 50_000  # rows drawn against V or I, and in the I–V view
 MAX_LABELS = 8  # plateau labels on screen (the newest ones)
-MAX_MARKS = 2_000  # compliance points marked in the I–V view (the newest ones)
 GRID_MAX = 25.0  # G0: half-quantum lines up to here
+GRID_SPAN = 1e9  # the grid lines run from -GRID_SPAN to +GRID_SPAN along the other axis
+MAIN, SECONDARY = "main", "secondary"  # groups of views redrawn on alternate ticks
 X_CHOICES = {"Time": ("t", "Time", "s"), "Voltage": ("v", "Voltage", "V"),
              "Current": ("i", "Current", "A"), "Pulse number": ("pulse", "Pulse number", "")}
 
@@ -43,6 +46,10 @@ def _plot(title: str, left: tuple[str, str | None], bottom: tuple[str, str | Non
     w.setLabel("bottom", bottom[0], units=bottom[1])
     w.showGrid(x=True, y=True, alpha=0.15)
     w.setMenuEnabled(True)
+    for name in ("left", "bottom", "top", "right"):
+        # Replaying an axis' text costs ~3 ms per paint offscreen; a pixmap cache makes an
+        # unchanged axis a blit (pyqtgraph's update() on a range change invalidates it).
+        w.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     return w
 
 
@@ -57,14 +64,76 @@ def _fast(item: pg.PlotItem, monotonic_x: bool) -> None:
 
 
 def _grid_lines(plot: pg.PlotWidget, vertical: bool = False) -> None:
-    """Lines at n·G0 (solid) and (n+½)·G0 (dotted)."""
-    for k in range(1, int(2 * GRID_MAX) + 1):
-        whole = k % 2 == 0
-        pen = pg.mkPen((120, 120, 120, 110 if whole else 70), width=1,
-                       style=Qt.PenStyle.SolidLine if whole else Qt.PenStyle.DotLine)
-        line = pg.InfiniteLine(pos=k / 2, angle=90 if vertical else 0, pen=pen, movable=False)
-        line.setZValue(-10)
-        plot.addItem(line, ignoreBounds=True)
+    """Lines at n·G0 (darker) and (n+½)·G0 (fainter): two path items, not 50 InfiniteLines
+    (whose bounding rects are recomputed on every view change)."""
+    for whole in (True, False):
+        levels = np.arange(1.0 if whole else 0.5, GRID_MAX + 0.25, 1.0)
+        span = np.tile([-GRID_SPAN, GRID_SPAN], levels.size)
+        at = np.repeat(levels, 2)
+        # Solid pens: a dash pattern along a line this long costs milliseconds per paint.
+        pen = pg.mkPen((110, 110, 110, 120) if whole else (150, 150, 150, 55), width=1)
+        x, y = (at, span) if vertical else (span, at)
+        item = pg.PlotCurveItem(x, y, connect="pairs", pen=pen)
+        item.setZValue(-10)
+        plot.addItem(item, ignoreBounds=True)
+
+
+def _nice_ceiling(x: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7 × 10^k that is >= x."""
+    k = 10.0 ** np.floor(np.log10(x))
+    for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0):
+        if m * k >= x:
+            return m * k
+    return 10.0 * k
+
+
+class RangeKeeper:
+    """Ranges a view follows while the user has not zoomed or panned it.
+
+    pyqtgraph's own auto-range recomputes the data bounds and moves the range a little on
+    every new chunk, which re-renders the axes and re-does the downsampling during the
+    paint. Here ranges only change in coarse steps. Zooming or panning stops following;
+    the view's "A" (auto-range) button starts it again.
+    """
+
+    def __init__(self, plot: pg.PlotWidget) -> None:
+        self.vb = plot.getViewBox()
+        self.on = True
+        self.current = None
+        self.vb.disableAutoRange()
+        self.vb.sigRangeChangedManually.connect(self._manual)
+        self.vb.sigStateChanged.connect(self._state)
+
+    def _manual(self, *_) -> None:
+        self.on = False
+
+    def _state(self, *_) -> None:
+        if any(self.vb.autoRangeEnabled()):
+            self.vb.disableAutoRange()
+            self.on, self.current = True, None
+
+    def set(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+        if not self.on or not all(np.isfinite(x_range + y_range)):
+            return
+        if x_range[1] <= x_range[0] or y_range[1] <= y_range[0]:
+            return
+        if (x_range, y_range) != self.current:
+            self.current = (x_range, y_range)
+            self.vb.setRange(xRange=x_range, yRange=y_range, padding=0)
+
+
+def _grow(hi: float, value: float) -> float:
+    """Upper limit that jumps ahead by a quarter when ``value`` reaches it."""
+    return hi if 0 < value <= hi else _nice_ceiling(max(value, 1e-9) * 1.25)
+
+
+def _span(lo: float, hi: float) -> tuple[float, float]:
+    """A coarse symmetric-ish range around [lo, hi] (each side a nice number)."""
+    a = -_nice_ceiling(-lo * 1.05) if lo < 0 else 0.0
+    b = _nice_ceiling(hi * 1.05) if hi > 0 else 0.0
+    if a == b:
+        a, b = a - 1.0, b + 1.0
+    return float(a), float(b)
 
 
 class LivePlots(QWidget):
@@ -72,12 +141,16 @@ class LivePlots(QWidget):
 
     redrawn = pyqtSignal()
 
-    def __init__(self, state: LiveState, parent=None, *, interval_ms: int = 100) -> None:
+    def __init__(self, state: LiveState, parent=None, *, interval_ms: int = 50) -> None:
         super().__init__(parent)
         self.state = state
-        self.redraws = 0
-        self._drawn = (-1, None)
+        self.redraws = 0  # main-plot redraws
+        self.secondary_redraws = 0
+        self._phase = 0
+        self._drawn: dict[str, tuple] = {}
         self._compliance_lines: list[pg.InfiniteLine] = []
+        self._labels: list = []
+        self._state_drawn = None
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -107,6 +180,10 @@ class LivePlots(QWidget):
         self.measured_curve = self.main.plot(pen=MEASURED, name="G/G0 measured")
         self.corrected_curve = self.main.plot(pen=CORRECTED, name="G_corr/G0")
         self.plateau_curve = self.main.plot(pen=PLATEAU, connect="pairs", name="plateaus (online)")
+        for curve in (self.measured_curve, self.corrected_curve):
+            # The dynamic range limit re-scans all 10⁶ samples for their bounds on every
+            # setData; G/G0 has no outliers that large to guard against.
+            curve.setDynamicRangeLimit(None)
         self.plateau_labels = [pg.TextItem("", color=(180, 60, 0), anchor=(0, 1)) for _ in range(MAX_LABELS)]
         for label in self.plateau_labels:
             self.main.addItem(label, ignoreBounds=True)
@@ -117,8 +194,8 @@ class LivePlots(QWidget):
         _fast(self.iv.getPlotItem(), False)
         self.iv.addLegend(offset=(-10, -10))
         self.iv_curve = self.iv.plot(pen=pg.mkPen((44, 160, 44), width=1), name=f"last {RECENT:,} points")
-        self.iv_marks = self.iv.plot(pen=None, symbol="o", symbolSize=4, symbolPen=None,
-                                     symbolBrush=(214, 39, 40), name="in compliance")
+        self.iv_marks = self.iv.plot(pen=pg.mkPen((214, 39, 40), width=3), connect="finite",
+                                     name="in compliance")
 
         self.hist = _plot("G histogram (0.05 G0 bins)", ("Counts", None), ("G_corr / G0", None))
         _grid_lines(self.hist, vertical=True)
@@ -145,6 +222,10 @@ class LivePlots(QWidget):
         self.retention_curve = self.retention.plot(pen=pg.mkPen((31, 119, 180)), symbol="o", symbolSize=4,
                                                    symbolBrush=(31, 119, 180), symbolPen=None)
 
+        self.main_range = RangeKeeper(self.main)
+        self.iv_range = RangeKeeper(self.iv)
+        self.hist_range = RangeKeeper(self.hist)
+
         self.tabs = QTabWidget()
         for name, w in (("I_i/I_1", self.ratio), ("Lag", self.lag), ("HRS/LRS", self.endurance),
                         ("Retention", self.retention)):
@@ -165,13 +246,13 @@ class LivePlots(QWidget):
 
     # ------------------------------------------------------------------ settings
     def _invalidate(self, *_) -> None:
-        self._drawn = (-1, None)
+        self._drawn = {}
 
     def _x_changed(self, text: str) -> None:
         key, label, units = X_CHOICES[text]
         self.main.setLabel("bottom", label, units=units or None)
         _fast(self.main.getPlotItem(), key == "t")
-        self.main.enableAutoRange()
+        self.main_range.on, self.main_range.current = True, None
         self._invalidate()
 
     def set_x(self, text: str) -> None:
@@ -201,30 +282,46 @@ class LivePlots(QWidget):
 
     # ------------------------------------------------------------------ drawing
     def tick(self) -> None:
-        """Process the backlog under a budget, then redraw if anything changed."""
+        """Process the backlog under a budget, then redraw one group of views if its data
+        changed: the main plot on even ticks, the I–V, histogram and tab on odd ones, so
+        that each group is redrawn at 10 Hz and no tick paints everything at once."""
         self.state.process()
-        self.redraw()
+        self._phase ^= 1
+        self.redraw(groups=(MAIN,) if self._phase else (SECONDARY,))
 
-    def redraw(self, force: bool = False) -> bool:
-        key = (self.state.version, self.x_choice.currentText())
-        if key == self._drawn and not force:
-            return False
-        self._drawn = key
+    def redraw(self, force: bool = False, groups: tuple[str, ...] = (MAIN, SECONDARY)) -> bool:
+        """Redraw the given groups of views whose data changed (all with ``force``)."""
         s = self.state
+        if s is not self._state_drawn:  # another run or file: forget per-run drawing caches
+            self._state_drawn, self._labels = s, []
+            for keeper in (self.main_range, self.iv_range, self.hist_range):
+                keeper.current = None
+            force = True
+        key = (s.version, self.x_choice.currentText())
+        todo = [g for g in groups if force or self._drawn.get(g) != key]
+        if not todo:
+            return False
         n = len(s.store)
-        self._draw_main(s, n)
-        self._draw_iv(s, n)
+        for group in todo:
+            self._drawn[group] = key
+            if group == MAIN:
+                self._draw_main(s, n)
+                self.info.setText(f"{n:,} points · {len(s.plateaus):,} plateaus · R_s {s.r_series:g} Ω")
+                self.redraws += 1
+            else:
+                self._draw_iv(s, n)
+                self._draw_hist(s)
+                self._draw_tabs(s)
+                self.secondary_redraws += 1
+        self.redrawn.emit()
+        return True
+
+    def _draw_hist(self, s: LiveState) -> None:
         edges, counts = s.histogram.edges, s.histogram.counts
         nz = np.flatnonzero(counts)
         top = int(nz[-1]) + 2 if nz.size else 1
         self.hist_curve.setData(edges[: top + 1], counts[:top])
         self._hist_range(edges, counts)
-        self._draw_tabs(s)
-        n_pl = len(s.plateaus)
-        self.info.setText(f"{n:,} points · {n_pl:,} plateaus · R_s {s.r_series:g} Ω")
-        self.redraws += 1
-        self.redrawn.emit()
-        return True
 
     def _main_xy(self, s: LiveState, n: int):
         key = X_CHOICES[self.x_choice.currentText()][0]
@@ -250,6 +347,7 @@ class LivePlots(QWidget):
         show_measured = self.show_measured.isChecked() or not corrected
         self.measured_curve.setData(x, s.store["g"][first:]) if show_measured else self.measured_curve.setData([], [])
         self.corrected_curve.setData(x, s.store["gc"][first:]) if corrected else self.corrected_curve.setData([], [])
+        self._main_ranges(s, x)
         full_x = s.store[X_CHOICES[self.x_choice.currentText()][0]]
         xs, ys = s.plateau_segments(full_x, first)
         self.plateau_curve.setData(xs, ys, connect="pairs")
@@ -258,11 +356,30 @@ class LivePlots(QWidget):
                            [p.level for p in recent if p.start >= first],
                            [p.label for p in recent if p.start >= first])
 
+    def _main_ranges(self, s: LiveState, x: np.ndarray) -> None:
+        """Time: from the first sample to a limit that jumps ahead by a quarter; V or I:
+        the recent rows' span. G/G0 from -0.5 to a nice ceiling of the largest value."""
+        if not x.size:
+            return
+        y_range = (-0.5, _nice_ceiling(max(s.g_max, 1.0) * 1.05))
+        if X_CHOICES[self.x_choice.currentText()][0] == "t":
+            current = self.main_range.current
+            hi = current[0][1] if current else 0.0
+            x_range = (float(x[0]), _grow(hi, float(x[-1]) - float(x[0])) + float(x[0]))
+        else:
+            x_range = _span(float(np.nanmin(x)), float(np.nanmax(x)))
+        self.main_range.set(x_range, y_range)
+
     def _place_labels(self, xs, ys, texts) -> None:
+        wanted = list(zip(texts, (float(x) for x in xs), (float(y) for y in ys)))
+        if wanted == self._labels:
+            return  # a TextItem re-lays out its text on every setText
+        self._labels = wanted
         for k, label in enumerate(self.plateau_labels):
-            if k < len(texts):
-                label.setText(texts[k])
-                label.setPos(float(xs[k]), float(ys[k]))
+            if k < len(wanted):
+                text, x, y = wanted[k]
+                label.setText(text)
+                label.setPos(x, y)
                 label.show()
             else:
                 label.hide()
@@ -270,20 +387,26 @@ class LivePlots(QWidget):
     def _draw_iv(self, s: LiveState, n: int) -> None:
         first = max(n - RECENT, 0)
         v = s.store["v"][first:]
-        i = np.maximum(np.abs(s.store["i"][first:]), 1e-15)
+        i = np.maximum(np.abs(s.store["i"][first:]), np.float32(1e-15))
         self.iv_curve.setData(v, i)
-        comp = np.flatnonzero(s.store["compliance"][first:])[-MAX_MARKS:]
-        self.iv_marks.setData(v[comp], i[comp])
+        # The points in compliance, drawn over the curve (NaN elsewhere breaks the line).
+        comp = s.store["compliance"][first:]
+        self.iv_marks.setData(np.where(comp, v, np.nan), np.where(comp, i, np.nan))
+        if v.size:
+            decades = np.log10(np.array([np.min(i), np.max(i)], dtype=float))
+            self.iv_range.set(_span(float(np.min(v)), float(np.max(v))),
+                              (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.05))))
 
     def _hist_range(self, edges: np.ndarray, counts: np.ndarray) -> None:
-        """Scale counts to the tallest bin at G >= 0.5 G0: the HRS bin near 0 would
+        """Counts scaled to the tallest bin at G >= 0.5 G0: the HRS bin near 0 would
         otherwise flatten the quantum peaks (it is drawn, clipped at the top)."""
+        nz = np.flatnonzero(counts)
+        if not nz.size:
+            return
         upper = counts[edges[:-1] >= 0.5]
-        peak = int(upper.max()) if upper.size else 0
-        if peak > 0:
-            self.hist.setYRange(0, 1.15 * peak, padding=0)
-        elif counts.any():
-            self.hist.setYRange(0, 1.15 * int(counts.max()), padding=0)
+        peak = int(upper.max()) if upper.size and upper.any() else int(counts.max())
+        self.hist_range.set((0.0, _nice_ceiling(float(edges[nz[-1] + 1]) + 0.25)),
+                            (0.0, _nice_ceiling(1.1 * peak)))
 
     def _draw_tabs(self, s: LiveState) -> None:
         k, current = s.pulse_current.result()

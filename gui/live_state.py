@@ -91,6 +91,11 @@ class LiveState:
         self.detector = OnlineDetector(self.store.r_series, **self.detector_options)
         self.histogram = Histogram()
         self.plateaus: list[PlateauMark] = []
+        self._arrays_key: tuple = ()
+        self._closed: tuple[list, list, list] = ([], [], [])  # start, stop, level of all but the last
+        self._trimmed = 0
+        self._arrays = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+        self.g_max = 0.0  # largest measured or corrected G/G0 so far (for the y range)
         self.fed_detector = 0
         self.fed_histogram = 0
         self.pulse_current = PerIndexMean()
@@ -111,6 +116,8 @@ class LiveState:
         next ticks) and the detector uses it for the samples that follow."""
         self.detector.set_series_resistance(ohms)
         self.store.set_series_resistance(ohms)
+        if len(self.store):
+            self.g_max = max(float(np.nanmax(self.store["g"])), float(np.nanmax(self.store["gc"])))
         self.histogram.clear()
         self.fed_histogram = 0
         self.version += 1
@@ -124,6 +131,8 @@ class LiveState:
         start = self.store.append(chunk)
         seg, pulse = chunk["segment"], chunk["pulse"]
         gc = self.store["gc"][start:]
+        top = max(float(np.nanmax(chunk["g"], initial=0.0)), float(np.nanmax(gc, initial=0.0)))
+        self.g_max = max(self.g_max, top)
         is_pulse = (seg == PULSE) & (pulse > 0)
         if is_pulse.any():
             self.pulse_current.add(pulse[is_pulse], chunk["i"][is_pulse])
@@ -196,21 +205,41 @@ class LiveState:
                 p = self.plateaus[-1]
                 p.stop, p.level, p.quantum, p.confidence = ev.index, ev.level, ev.quantum, ev.confidence
         if len(self.plateaus) > MAX_PLATEAUS:
-            del self.plateaus[: len(self.plateaus) - MAX_PLATEAUS]
+            drop = len(self.plateaus) - MAX_PLATEAUS
+            del self.plateaus[:drop]
+            self._closed = ([], [], [])  # rebuilt on the next draw
+            self._trimmed += drop
 
     # ------------------------------------------------------------------ views
+    def plateau_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, stop, level) of every plateau as arrays; an open plateau ends at the
+        newest sample the detector has seen. Rebuilt only when the list changed."""
+        key = (len(self.plateaus), id(self.plateaus[-1]) if self.plateaus else 0,
+               self.plateaus[-1].stop if self.plateaus else 0, self._trimmed)
+        if self._arrays_key != key:
+            closed = self._closed
+            while len(closed[0]) < len(self.plateaus) - 1:  # new closed plateaus only
+                p = self.plateaus[len(closed[0])]
+                closed[0].append(p.start), closed[1].append(p.stop), closed[2].append(p.level)
+            last = self.plateaus[-1] if self.plateaus else None
+            tail = ([last.start], [-1 if last.stop is None else last.stop], [last.level]) if last else ([], [], [])
+            self._arrays = (np.array(closed[0] + tail[0], dtype=np.int64),
+                            np.array(closed[1] + tail[1], dtype=np.int64),
+                            np.array(closed[2] + tail[2], dtype=float))
+            self._arrays_key = key
+        a, b, level = self._arrays
+        return a, np.where(b < 0, self.fed_detector, b), level
+
     def plateau_segments(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """x and y pairs of every plateau since row ``first`` (connect="pairs"), the open
-        one drawn up to the newest detected sample."""
-        marks = [p for p in self.plateaus if (p.stop or self.fed_detector) > first]
-        if not marks or not x.size:
+        """x and y pairs of every plateau since row ``first`` (connect="pairs")."""
+        a, b, level = self.plateau_arrays()
+        keep = b > first
+        if not keep.any() or not x.size:
             return np.zeros(0), np.zeros(0)
-        a = np.array([max(p.start, first) for p in marks])
-        b = np.array([(p.stop if p.stop is not None else self.fed_detector) - 1 for p in marks])
-        a = np.clip(a, 0, x.size - 1)
-        b = np.clip(b, 0, x.size - 1)
+        a = np.clip(np.maximum(a[keep], first), 0, x.size - 1)
+        b = np.clip(b[keep] - 1, 0, x.size - 1)
         xs = np.column_stack([x[a], x[b]]).ravel()
-        ys = np.repeat([p.level for p in marks], 2)
+        ys = np.repeat(level[keep], 2)
         return xs, ys
 
     def retention(self) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,10 @@ Rows whose G/G0 is undefined (V = 0, where G = I/V has no value) stay in the res
 file but are not kept here: pyqtgraph's peak downsampling takes min/max over blocks of
 samples, and one NaN in a block would blank the whole block on screen.
 
-Capacity doubles when full (amortised O(chunk) per append); 10⁶ rows take ~60 MB.
+It is a display store: time is float64, measured values float32 (7 significant digits,
+far below the noise; the results file keeps full precision), so a row takes 34 bytes
+(38 with the corrected column) and 10⁶ rows ~40 MB. Capacity grows by half when full
+(amortised O(chunk) per append).
 """
 from __future__ import annotations
 
@@ -19,15 +22,14 @@ import numpy as np
 import pandas as pd
 
 from labqc.results import SEGMENTS
-from labqc.units import correct_series, G0
+from labqc.units import G0
 
 #: Column name in the store -> (results-file column, dtype).
 FIELDS: dict[str, tuple[str, type]] = {
     "t": ("Time (s)", np.float64),
-    "source": ("Source (V|A)", np.float64),
-    "v": ("Voltage (V)", np.float64),
-    "i": ("Current (A)", np.float64),
-    "g": ("G/G0", np.float64),
+    "v": ("Voltage (V)", np.float32),
+    "i": ("Current (A)", np.float32),
+    "g": ("G/G0", np.float32),
     "compliance": ("Compliance", np.bool_),
     "cycle": ("Cycle", np.int32),
     "segment": ("Segment", np.int8),
@@ -60,7 +62,7 @@ def chunk_from_frame(frame: pd.DataFrame) -> Chunk:
                 values = pd.Series(values).astype(str).str.lower().isin(("true", "1", "1.0")).to_numpy()
             values = values.astype(dtype, copy=False)
         else:  # an older file without this column
-            values = np.full(len(frame), -1 if dtype is not np.float64 else np.nan, dtype=dtype)
+            values = np.full(len(frame), np.nan if np.issubdtype(dtype, np.floating) else -1, dtype=dtype)
         out[name] = values[keep] if not keep.all() else values
     return out
 
@@ -72,7 +74,7 @@ class ColumnStore:
     def __init__(self, capacity: int = 1 << 14, r_series: float = 0.0) -> None:
         self._n = 0
         self._cols = {name: np.empty(capacity, dtype=dtype) for name, (_, dtype) in FIELDS.items()}
-        self._cols["gc"] = np.empty(capacity, dtype=np.float64)
+        self._cols["gc"] = np.empty(capacity, dtype=np.float32)
         self.r_series = float(r_series)
 
     def __len__(self) -> int:
@@ -104,7 +106,7 @@ class ColumnStore:
     def _grow(self, need: int) -> None:
         cap = max(self.capacity, 1024)
         while cap < need:
-            cap *= 2
+            cap += cap // 2
         for name, old in self._cols.items():
             new = np.empty(cap, dtype=old.dtype)
             new[: self._n] = old[: self._n]
@@ -127,9 +129,13 @@ class ColumnStore:
 
 
 def _corrected(g_g0: np.ndarray, r_series: float) -> np.ndarray:
+    """G_corr/G0 = g/(1 - R_s·G0·g) (NaN where undefined), computed in float32."""
+    g = np.asarray(g_g0, dtype=np.float32)
     if r_series <= 0:
-        return g_g0
-    return correct_series(np.asarray(g_g0) * G0, r_series) / G0
+        return g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = np.float32(1.0) - np.float32(r_series * G0) * g
+        return np.where(den > 0, g / den, np.float32(np.nan))
 
 
 __all__ = ["ColumnStore", "Chunk", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES"]
