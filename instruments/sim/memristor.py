@@ -10,7 +10,10 @@ under bias, (n+½)·G0. With N = 0 a tunnelling gap g_gap remains (HRS). A serie
 resistance R_s sits between the SMU and the filament.
 
 Kinetics (§6.2), one event moves x by ±dx:
-- growth (V_f > 0): k₊ = ν_g·e^(−E_a/kT)·sinh(q·V_f/kT)·(1 − N/N_max)
+- growth (V_f > 0): k₊ = ν_g·e^(−E_a/kT)·sinh(q·V_f/kT)·(1 − N/N_max); optionally
+  limited in series by the supply of atoms to the constriction (k_supply·N), and
+  joined by a high-field hop ν_g·e^(−E_high/kT)·sinh(q_high·V_f/kT), the only way
+  to bridge an empty gap when it is set (ag-nanowire: G ≈ I_cc/1.35 V under compliance)
 - rupture (V_f < 0): k₋ = ν_r·e^(−E_r/kT)·sinh(q_r·|V_f|/kT)·(N + x)^order
 - thermal dissolution (any bias): k_d = ν_d·e^(−(E_d + N·ΔE)/kT), thin filaments first
 - Joule heating: T = T₀ + R_th·|V_f·I|.
@@ -72,6 +75,9 @@ class MemristorParams:
     q_rupture: float = 0.05  # barrier lowering per volt for rupture, eV/V
     rupture_order: float = 1.0  # rupture ∝ (N + x)^order: 1 = every atom alike, 2 = wide filaments go first
     q_field: float = 0.05  # γ·a·z·e/(2L): barrier lowering per volt on the filament, eV/V
+    k_supply: float = 0.0  # most atoms per second that reach the constriction of a formed filament (0 = no limit), 1/s
+    e_high: float = 0.0  # high-field hop (bridges the gap, and grows a filament beyond the supply limit), eV
+    q_high: float = 0.0  # its barrier lowering per volt (0 = no such channel: the gap bridges like growth), eV/V
     nu_d: float = 1e13  # attempt frequency of thermal dissolution, 1/s
     e_d: float = 0.8  # dissolution barrier of a bare contact, eV
     de_atom: float = 0.05  # extra dissolution barrier per open channel, eV
@@ -108,7 +114,8 @@ class MemristorParams:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"memristor parameter {name} must be > 0, got {getattr(self, name)!r}")
-        non_negative = ("r_s", "phi_open", "e_a", "e_r", "e_d", "de_atom", "r_th", "read_a",
+        non_negative = ("k_supply", "e_high", "q_high", "r_s", "phi_open", "e_a", "e_r", "e_d",
+                        "de_atom", "r_th", "read_a",
                         "read_b", "read_va", "read_vb", "flicker", "rtn_count", "rtn_amp",
                         "level_spread", "d2d", "d2d_rs", "c2c")
         for name in non_negative:
@@ -319,8 +326,7 @@ class Memristor:
             i = v_f * g
             temp = np.minimum(p.t0 + p.r_th * np.abs(v_f * i), _T_MAX)  # Joule heating
             kt = K_B * temp
-            field = np.sinh(np.minimum(p.q_field * np.abs(v_f) / kt, _SINH_ARG_MAX))
-            grow = p.nu_g * np.exp(-p.e_a / kt) * field * (1 - self.n / p.n_max)
+            grow = self._growth_rate(np.abs(v_f), kt) * (1 - self.n / p.n_max)
             field_r = np.sinh(np.minimum(p.q_rupture * np.abs(v_f) / kt, _SINH_ARG_MAX))
             rupt = p.nu_r * np.exp(-p.e_r / kt) * field_r * (self.n + self.x) ** p.rupture_order
             drive = np.where(v_f > 0, grow, rupt)
@@ -359,6 +365,26 @@ class Memristor:
         return v_term, i, comp, _interp(i, tb.i, tb.total_rate)
 
     # --- kinetics -----------------------------------------------------------------------
+    def _growth_rate(self, v: np.ndarray, kt: np.ndarray) -> np.ndarray:
+        """Growth rate at filament voltage ``v`` (>= 0) before the N_max factor.
+
+        Field-driven hopping, ν_g·e^(−E_a/kT)·sinh(q·V/kT), limited in series by the
+        supply of atoms to the constriction (k_supply): 1/k = 1/k_hop + 1/k_supply.
+        With a high-field channel (q_high > 0) the empty gap bridges only through it
+        (no filament, no supply path), and it adds to the growth of a formed filament.
+        """
+        p = self.p
+        hop = p.nu_g * np.exp(-p.e_a / kt) * np.sinh(np.minimum(p.q_field * v / kt, _SINH_ARG_MAX))
+        if p.k_supply > 0:
+            supply = p.k_supply * max(self.n, 1)  # atoms join at the rim, which grows with N
+            hop = hop / (1.0 + hop / supply)
+        if p.q_high <= 0:
+            return hop
+        high = p.nu_g * np.exp(-p.e_high / kt) * np.sinh(np.minimum(p.q_high * v / kt, _SINH_ARG_MAX))
+        if self.n == 0 and self.x == 0:
+            return high
+        return hop + high
+
     def _dissolution_rate(self, temp: np.ndarray | float) -> np.ndarray | float:
         if self.n == 0 and self.x == 0:
             return 0.0 * temp

@@ -228,7 +228,7 @@ def ag_current_sweeps(seeds, per_device):
     for seed in seeds:
         dev = make_device("ag-nanowire", seed)
         for _ in range(per_device):
-            m = dev.apply(Drive("I", AG_SWEEP, 0.1, 0.02, 1.0))
+            m = dev.apply(Drive("I", AG_SWEEP, 0.1, 0.02, 2.0))  # CurrentSweep's 2 V limit
             yield (m.i / m.v)[AG_SWEEP > 1e-6] / G0
             dev.apply(AG_RESET)
 
@@ -262,6 +262,41 @@ def test_ag_compliance_set_lands_on_a_quantised_low_level():
         lrs.append(correct_series(dev.conductance(), AG_RS) / G0)
     assert all(1.5 < g < 3.5 for g in lrs), lrs  # LRS near 2-3 G0
     assert all(abs(g - round(g)) < 0.15 for g in lrs), lrs
+
+
+def triangle(v_max: float, step: float) -> np.ndarray:
+    up = np.arange(0.0, v_max + step / 2, step)
+    return np.concatenate([up, up[::-1]])
+
+
+#: SET sweeps: slow (10 mV per 0.1 s to 1.5 V) and SetReset's default (20 mV per 5 ms to 3 V).
+AG_SET_SWEEPS = {"slow": (triangle(1.5, 0.01), 0.1), "fast": (triangle(3.0, 0.02), 5e-3)}
+
+
+@pytest.mark.parametrize("speed", sorted(AG_SET_SWEEPS))
+def test_ag_set_level_follows_the_compliance_100_ua_lands_on_1_g0(speed):
+    levels, dwell = AG_SET_SWEEPS[speed]
+    lrs = {}
+    for cc in (100e-6, 400e-6):
+        lrs[cc] = []
+        for seed in range(10):
+            dev = make_device("ag-nanowire", seed)
+            dev.apply(Drive("V", levels, dwell, min(dwell, 0.02), cc))
+            lrs[cc].append(correct_series(dev.conductance(), AG_RS) / G0)
+    one, lrs400 = np.array(lrs[100e-6]), np.array(lrs[400e-6])
+    assert abs(np.median(one) - 1.0) < 0.35, one
+    assert np.mean(np.abs(one - 1.0) < 0.35) >= 0.7, one
+    assert 2.0 <= np.median(lrs400) <= 3.5, lrs400
+    assert np.all(lrs400 > one - 0.35)  # a higher compliance never lands lower
+
+
+def test_ag_hrs_survives_a_long_low_bias_read():
+    # The gap bridges only through the high-field hop: a 0.1 V read leaves HRS alone.
+    for seed in range(3):
+        dev = make_device("ag-nanowire", seed)
+        m = dev.apply(Drive("V", np.full(100, 0.1), 10.0, 0.02, 1e-3))
+        assert dev.n_channels == 0
+        assert np.all(m.i / m.v / G0 < 0.1)
 
 
 def test_ag_r_s_is_a_few_hundred_ohm():
