@@ -47,7 +47,8 @@ class MainWindow(QMainWindow):
         bottom.addTab(self.log, "Log")
         bottom.addTab(self.browser, "Runs")
         self.bottom = bottom
-        self._dock("Log and runs", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
+        log_dock = self._dock("Log and runs", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([log_dock], [140], Qt.Orientation.Vertical)
         self._toolbar()
 
         self.manager.started.connect(self._run_started)

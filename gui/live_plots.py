@@ -79,9 +79,9 @@ def _grid_lines(plot: pg.PlotWidget, vertical: bool = False) -> None:
 
 
 def _nice_ceiling(x: float) -> float:
-    """The smallest of 1, 1.5, 2, 3, 5, 7 × 10^k that is >= x."""
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 × 10^k that is >= x."""
     k = 10.0 ** np.floor(np.log10(x))
-    for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0):
+    for m in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0):
         if m * k >= x:
             return m * k
     return 10.0 * k
@@ -151,6 +151,7 @@ class LivePlots(QWidget):
         self._compliance_lines: list[pg.InfiniteLine] = []
         self._labels: list = []
         self._state_drawn = None
+        self._corrected_listed = True
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -178,7 +179,7 @@ class LivePlots(QWidget):
         _grid_lines(self.main)
         self.main.addLegend(offset=(-10, 10))
         self.measured_curve = self.main.plot(pen=MEASURED, name="G/G0 measured")
-        self.corrected_curve = self.main.plot(pen=CORRECTED, name="G_corr/G0")
+        self.corrected_curve = self.main.plot(pen=CORRECTED, name="G_corr/G0 (R_s removed)")
         self.plateau_curve = self.main.plot(pen=PLATEAU, connect="pairs", name="plateaus (online)")
         for curve in (self.measured_curve, self.corrected_curve):
             # The dynamic range limit re-scans all 10⁶ samples for their bounds on every
@@ -193,7 +194,7 @@ class LivePlots(QWidget):
         self.iv.getAxis("left").enableAutoSIPrefix(False)  # decades of A, not of mA
         _fast(self.iv.getPlotItem(), False)
         self.iv.addLegend(offset=(-10, -10))
-        self.iv_curve = self.iv.plot(pen=pg.mkPen((44, 160, 44), width=1), name=f"last {RECENT:,} points")
+        self.iv_curve = self.iv.plot(pen=pg.mkPen((44, 160, 44), width=1), name="|I| (newest points)")
         self.iv_marks = self.iv.plot(pen=pg.mkPen((214, 39, 40), width=3), connect="finite",
                                      name="in compliance")
 
@@ -263,12 +264,13 @@ class LivePlots(QWidget):
         for line in self._compliance_lines:
             self.iv.removeItem(line)
         self._compliance_lines = []
-        for name, amps in limits:
-            if not amps or amps <= 0:
-                continue
+        limits = [(name, amps) for name, amps in limits if amps and amps > 0]
+        for k, (name, amps) in enumerate(sorted(limits, key=lambda item: item[1])):
+            # Labels alternate between left and right so that close limits stay legible.
             line = pg.InfiniteLine(pos=np.log10(amps), angle=0, pen=COMPLIANCE, movable=False,
                                    label=f"{name} {pg.siFormat(amps, suffix='A')}",
-                                   labelOpts={"position": 0.05, "color": (214, 39, 40), "anchors": [(0, 1), (0, 1)]})
+                                   labelOpts={"position": 0.03 if k % 2 == 0 else 0.97, "color": (214, 39, 40),
+                                              "anchors": [(0, 1), (0, 1)] if k % 2 == 0 else [(1, 1), (1, 1)]})
             self.iv.addItem(line)
             self._compliance_lines.append(line)
 
@@ -351,10 +353,25 @@ class LivePlots(QWidget):
         full_x = s.store[X_CHOICES[self.x_choice.currentText()][0]]
         xs, ys = s.plateau_segments(full_x, first)
         self.plateau_curve.setData(xs, ys, connect="pairs")
-        recent = s.plateaus[-MAX_LABELS:]
-        self._place_labels([full_x[min(p.start, n - 1)] if n else 0 for p in recent if p.start >= first],
-                           [p.level for p in recent if p.start >= first],
-                           [p.label for p in recent if p.start >= first])
+        # Labels for the longest of the recent plateaus (short steps would pile up).
+        recent = [p for p in s.plateaus[-5 * MAX_LABELS:] if p.start >= first]
+        recent.sort(key=lambda p: (p.stop if p.stop is not None else s.fed_detector) - p.start, reverse=True)
+        recent = sorted(recent[:MAX_LABELS], key=lambda p: p.start)
+        self._place_labels([full_x[min(p.start, n - 1)] for p in recent] if n else [],
+                           [p.level for p in recent], [p.label for p in recent])
+        self._legend_corrected(corrected)
+
+    def _legend_corrected(self, corrected: bool) -> None:
+        """The corrected trace is listed in the legend only while R_s > 0 (else it equals
+        the measured one and is not drawn)."""
+        if corrected == self._corrected_listed:
+            return
+        self._corrected_listed = corrected
+        legend = self.main.getPlotItem().legend
+        if corrected:
+            legend.addItem(self.corrected_curve, self.corrected_curve.name())
+        else:
+            legend.removeItem(self.corrected_curve)
 
     def _main_ranges(self, s: LiveState, x: np.ndarray) -> None:
         """Time: from the first sample to a limit that jumps ahead by a quarter; V or I:
@@ -363,9 +380,13 @@ class LivePlots(QWidget):
             return
         y_range = (-0.5, _nice_ceiling(max(s.g_max, 1.0) * 1.05))
         if X_CHOICES[self.x_choice.currentText()][0] == "t":
-            current = self.main_range.current
-            hi = current[0][1] if current else 0.0
-            x_range = (float(x[0]), _grow(hi, float(x[-1]) - float(x[0])) + float(x[0]))
+            x0, span = float(x[0]), float(x[-1]) - float(x[0])
+            if s.finished:  # nothing more will come: fit the run
+                x_range = (x0, x0 + max(span, 1e-9) * 1.02)
+            else:
+                current = self.main_range.current
+                hi = current[0][1] - x0 if current else 0.0
+                x_range = (x0, x0 + _grow(hi, span))
         else:
             x_range = _span(float(np.nanmin(x)), float(np.nanmax(x)))
         self.main_range.set(x_range, y_range)
@@ -393,9 +414,11 @@ class LivePlots(QWidget):
         comp = s.store["compliance"][first:]
         self.iv_marks.setData(np.where(comp, v, np.nan), np.where(comp, i, np.nan))
         if v.size:
-            decades = np.log10(np.array([np.min(i), np.max(i)], dtype=float))
+            limits = [10 ** line.value() for line in self._compliance_lines]
+            top = max([float(np.max(i))] + limits)
+            decades = np.log10([float(np.min(i)), top])
             self.iv_range.set(_span(float(np.min(v)), float(np.max(v))),
-                              (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.05))))
+                              (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.3))))
 
     def _hist_range(self, edges: np.ndarray, counts: np.ndarray) -> None:
         """Counts scaled to the tallest bin at G >= 0.5 G0: the HRS bin near 0 would

@@ -193,6 +193,11 @@ class LiveState:
         n = len(self.store)
         return self.fed_detector >= n and self.fed_histogram >= n
 
+    @property
+    def complete(self) -> bool:
+        """The stream has ended and everything in it has been processed."""
+        return self.finished and self.caught_up and not (self.plateaus and self.plateaus[-1].stop is None)
+
     def finish(self) -> None:
         """End of the stream: the open plateau is closed once the backlog is processed."""
         self.finished = True
