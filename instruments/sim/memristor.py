@@ -41,7 +41,8 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from instruments.sim.device import Drive, Measured, clamp_to_compliance
-from instruments.sim.noise import FlickerNoise, TelegraphNoise, autorange, read_noise
+from instruments.sim.noise import (Draws, FlickerNoise, TelegraphNoise, averaging_factor, autorange,
+                                  autorange1, read_noise)
 from labqc.units import G0
 
 K_B = 8.617333262e-5  # Boltzmann constant, eV/K
@@ -50,6 +51,7 @@ _SINH_ARG_MAX = 200.0
 _T_MAX = 1500.0  # K: Joule heating saturates (the filament would melt or break first)
 _EVENTS_PER_STEP = 64  # see Memristor._run_kinetics
 _WINDOW_AFTER_EVENT = 64  # steps evaluated right after an event (events come in bursts)
+_SMALL_DRIVE = 8  # drives up to this many steps run step by step on Python floats
 
 
 @dataclass
@@ -157,7 +159,7 @@ class _StateTable:
     v_term: np.ndarray  # terminal voltage V_f + R_s*I, V
     drive_rate: np.ndarray  # growth (V_f > 0) or rupture (V_f < 0) rate, 1/s
     total_rate: np.ndarray  # drive_rate + thermal dissolution rate, 1/s
-    lists: tuple  # i and drive_rate as Python lists, to pick the kind of one event quickly
+    lists: tuple  # v_term, i, total_rate, drive_rate as Python lists, for one step at a time
 
 
 def _interp1(x: float, xs: list, ys: list) -> float:
@@ -211,7 +213,12 @@ class Memristor:
         self._rtn_scale[1:] = np.arange(1, self.p.n_max + 1) ** -1.5
         self._tables: dict[tuple[int, float], _StateTable] = {}
         self._tb_key: tuple[int, float] | None = None
-        self._u_buf, self._u_pos = np.empty(0), 0
+        self._draws = Draws(self._rng)  # kinetics: exponential thresholds, kinds of event
+        self._read_draws = Draws(self._read_rng)  # read noise of small drives
+        self._rtn_scale_list = self._rtn_scale.tolist()
+        self._rtn_on = self.p.rtn_count > 0
+        self._rest_rates: dict[tuple[int, float], float] = {}  # dissolution rate at T0 per state
+        self._g_low: dict[tuple[int, float], float] = {}  # low-bias conductance per state
         self._hazard_left = self._next_hazard()
         self.formed = not self.p.pristine
         self.reset_state(n_channels, x)
@@ -246,8 +253,14 @@ class Memristor:
 
     def conductance(self) -> float:
         """Low-bias conductance, series resistance included (S)."""
-        g_f = float(self._g_filament(np.zeros(1))[0]) if self.formed else self.p.g_pristine
-        return 1.0 / (1.0 / g_f + self.p.r_s)
+        if not self.formed:
+            return 1.0 / (1.0 / self.p.g_pristine + self.p.r_s)
+        key = (self.n, self.x)
+        g = self._g_low.get(key)
+        if g is None:
+            g_f = float(self._g_filament(np.zeros(1))[0])
+            g = self._g_low[key] = 1.0 / (1.0 / g_f + self.p.r_s)
+        return g
 
     def rest(self, duration: float) -> None:
         """Output off for ``duration`` s: thermal dissolution at ambient temperature."""
@@ -259,7 +272,7 @@ class Memristor:
             raise ValueError(f"rest duration must be finite and >= 0 s, got {duration!r}")
         duration = left
         while left > 0 and self.formed:
-            k = self._dissolution_rate(self.p.t0)
+            k = self._rest_rate()
             if k <= 0:
                 break
             wait = self._hazard_left / k
@@ -277,6 +290,8 @@ class Memristor:
         """Run the drive step by step; return what the SMU reads at the end of each step."""
         levels, dwell = drive.levels, np.asarray(drive.dwell, dtype=float)
         n = levels.size
+        if n <= _SMALL_DRIVE and self.formed:
+            return self._apply_small(drive)
         out_v = np.empty(n)
         out_i = np.empty(n)
         out_comp = np.zeros(n, dtype=bool)
@@ -334,7 +349,7 @@ class Memristor:
             total = drive + np.minimum(self._dissolution_rate(temp), _RATE_MAX)
             v_term = v_f + p.r_s * i
             table = _StateTable(v_f=v_f, i=i, v_term=v_term, drive_rate=drive, total_rate=total,
-                                lists=(i.tolist(), drive.tolist()))
+                                lists=(v_term.tolist(), i.tolist(), total.tolist(), drive.tolist()))
             self._tables[key] = table
         return table
 
@@ -365,6 +380,14 @@ class Memristor:
         return v_term, i, comp, _interp(i, tb.i, tb.total_rate)
 
     # --- kinetics -----------------------------------------------------------------------
+    def _rest_rate(self) -> float:
+        """Thermal dissolution rate at ambient temperature in the present state (cached)."""
+        key = (self.n, self.x)
+        k = self._rest_rates.get(key)
+        if k is None:
+            k = self._rest_rates[key] = float(self._dissolution_rate(self.p.t0))
+        return k
+
     def _growth_rate(self, v: np.ndarray, kt: np.ndarray) -> np.ndarray:
         """Growth rate at filament voltage ``v`` (>= 0) before the N_max factor.
 
@@ -392,11 +415,7 @@ class Memristor:
         return p.nu_d * np.exp(-(p.e_d + self.n * p.de_atom) / (K_B * temp))
 
     def _uniform(self) -> float:
-        """One U(0,1) draw from a buffer (numpy draws one at a time are slow)."""
-        if self._u_pos >= self._u_buf.size:
-            self._u_buf, self._u_pos = self._rng.random(256), 0
-        self._u_pos += 1
-        return float(self._u_buf[self._u_pos - 1])
+        return self._draws.uniform()
 
     def _next_hazard(self) -> float:
         """The hazard (in units of this cycle's rates) until the next event. Cycle-to-
@@ -461,7 +480,7 @@ class Memristor:
             used = (self._hazard_left - before) / hazard[k]
             frac_left = (frac_left if k == 0 else 1.0) * (1.0 - min(max(used, 0.0), 1.0))
             j += k
-            self._event(float(i[k]), float(total[k]), _interp1(float(i[k]), tb.lists[0], tb.lists[1]))
+            self._event(float(i[k]), float(total[k]), _interp1(float(i[k]), tb.lists[1], tb.lists[3]))
             busy_count = busy_count + 1 if j == busy_step else 1
             busy_step = j
             if busy_count >= _EVENTS_PER_STEP:
@@ -476,6 +495,79 @@ class Memristor:
         else:
             self._shrink()
         self._hazard_left = self._next_hazard()
+
+    # --- small drives: one step at a time on Python floats -----------------------------
+    def _apply_small(self, drive: Drive) -> Measured:
+        """:meth:`apply` for a few steps (an emulator's spot reading). Same physics and
+        noise as the vectorised path, one step at a time, without numpy per step."""
+        levels, dwell = drive.levels.tolist(), drive.dwell.tolist()
+        n = len(levels)
+        out_v, out_i, out_comp = [0.0] * n, [0.0] * n, [False] * n
+        for j in range(n):
+            v, i, comp = self._step(drive.source, levels[j], dwell[j], drive.compliance)
+            out_v[j], out_i[j] = self._noisy_reading(drive, dwell[j], v, i, comp)
+            out_comp[j] = comp
+        self.t += math.fsum(dwell)
+        return Measured(v=np.array(out_v), i=np.array(out_i), compliance=np.array(out_comp))
+
+    def _step(self, source: str, level: float, dwell: float, compliance: float):
+        """One step of the kinetics: noiseless terminal voltage, current and limit flag
+        at its end. An event part-way through runs the rest of the step in the new state."""
+        frac, events = 1.0, 0
+        while True:
+            v_l, i_l, total_l, drive_l = self._tb.lists
+            if source == "V":
+                i = _interp1(level, v_l, i_l)
+                comp = abs(i) > compliance
+                v = level
+                if comp:  # the limit takes over: the SMU now sources ±I_cc
+                    i = compliance if level > 0 else -compliance
+                    v = _interp1(i, i_l, v_l)
+            else:
+                v = _interp1(level, i_l, v_l)
+                i = level
+                comp = abs(v) > compliance
+                if comp:  # the limit takes over: the SMU now sources ±V_cc
+                    v = compliance if level > 0 else -compliance
+                    i = _interp1(v, v_l, i_l)
+            total = _interp1(i, i_l, total_l)
+            hazard = total * dwell * frac
+            if hazard <= 0.0 or hazard < self._hazard_left:
+                self._hazard_left -= hazard
+                return v, i, comp
+            frac *= 1.0 - min(max(self._hazard_left / hazard, 0.0), 1.0)
+            self._event(i, total, _interp1(i, i_l, drive_l))
+            events += 1
+            if events >= _EVENTS_PER_STEP:
+                frac = 0.0
+
+    def _noisy_reading(self, drive: Drive, dt: float, v: float, i: float, comp: bool) -> tuple[float, float]:
+        """:meth:`_add_noise` for one reading of a formed device."""
+        p = self.p
+        rel = self._flicker.step(dt, drive.t_int)
+        if self._rtn_on:
+            rel += self._rtn.step(dt) * self._rtn_scale_list[self.n]
+        rel = min(max(rel, -0.5), 0.5)
+        lim = drive.compliance
+        factor = averaging_factor(drive.t_int) * self._read_draws.normal()
+        if drive.source == "V":
+            if comp:
+                v = v / (1 + rel)
+            else:
+                i = i * (1 + rel)
+            i_range = drive.i_range if drive.i_range else autorange1(i, 1e-9)
+            i += (p.read_a * i_range / 100e-6 + p.read_b * abs(i)) * factor
+            i = min(max(i, -lim), lim)
+        else:
+            if comp:
+                i = i * (1 + rel)
+            else:
+                v = v / (1 + rel)
+            v += (p.read_va * autorange1(v, 0.1) + p.read_vb * abs(v)) * factor
+            v = min(max(v, -lim), lim)
+        if not (math.isfinite(v) and math.isfinite(i)):  # never reaches an instrument
+            v, i = (v if math.isfinite(v) else 0.0), (i if math.isfinite(i) else 0.0)
+        return v, i
 
     def _apply_pristine(self, drive: Drive, out_v, out_i, out_comp, nch) -> int:
         """An unformed device is a plain conductance until |V| reaches v_form; the step

@@ -9,9 +9,15 @@
   shrinking as 1/√t_int with longer integration.
 
 Every source keeps its state between calls, so consecutive drives and rests form one
-continuous noise record in device time.
+continuous noise record in device time. Each source has a vectorised ``sample`` for
+runs of readings and an O(1) scalar ``step`` for the one reading an emulator asks
+for at a time: Python floats, coefficients cached per step length, random numbers
+taken from blocks drawn in advance (:class:`Draws`), no numpy call per reading.
 """
 from __future__ import annotations
+
+import math
+from bisect import bisect_left
 
 import numpy as np
 from scipy.signal import lfilter
@@ -24,7 +30,52 @@ T_MIN = T_REF / 100  # s
 
 def averaging_factor(t_int: float) -> float:
     """How much white noise shrinks (or grows) relative to 1 PLC integration."""
-    return float(np.sqrt(T_REF / max(t_int, T_MIN)))
+    return math.sqrt(T_REF / max(t_int, T_MIN))
+
+
+class Draws:
+    """Standard-normal and uniform numbers from ``rng`` one at a time, in order, drawn
+    a block at a time (a numpy call per value would cost more than the value is worth)."""
+
+    def __init__(self, rng: np.random.Generator, block: int = 256) -> None:
+        self.rng = rng
+        self.block = block
+        self._normal: list[float] = []
+        self._uniform: list[float] = []
+        self._n_pos = self._u_pos = 0
+
+    def normal(self) -> float:
+        k = self._n_pos
+        if k >= len(self._normal):
+            self._normal, k = self.rng.standard_normal(self.block).tolist(), 0
+        self._n_pos = k + 1
+        return self._normal[k]
+
+    def normals(self, m: int) -> list[float]:
+        """``m`` standard-normal numbers (m <= block)."""
+        k = self._n_pos
+        if k + m > len(self._normal):
+            self._normal, k = self.rng.standard_normal(self.block).tolist(), 0
+        self._n_pos = k + m
+        return self._normal[k:k + m]
+
+    def uniform(self) -> float:
+        k = self._u_pos
+        if k >= len(self._uniform):
+            self._uniform, k = self.rng.random(self.block).tolist(), 0
+        self._u_pos = k + 1
+        return self._uniform[k]
+
+
+def _cached(cache: dict, key, make):
+    """``cache[key]``, made on first use; the cache is emptied when it grows large
+    (step lengths repeat in practice, but need not)."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) > 256:
+            cache.clear()
+        value = cache[key] = make(key)
+    return value
 
 
 class FlickerNoise:
@@ -37,7 +88,36 @@ class FlickerNoise:
         # Log-uniform corner times with equal variance each give S(f) ∝ 1/f in between.
         self.tau = np.logspace(np.log10(tau_min), np.log10(tau_max), n_lorentz)
         self.sigma = self.rms / np.sqrt(n_lorentz)
-        self.state = self.sigma * rng.standard_normal(n_lorentz)
+        self._s = (self.sigma * rng.standard_normal(n_lorentz)).tolist()  # each Lorentzian's value
+        self._taus = self.tau.tolist()
+        self._draws = Draws(rng)
+        self._ab: dict = {}  # dt -> (AR(1) coefficients, innovation sigmas)
+        self._w: dict = {}  # t_int -> averaging weights
+
+    @property
+    def state(self) -> np.ndarray:
+        return np.array(self._s)
+
+    @state.setter
+    def state(self, value: np.ndarray) -> None:
+        self._s = np.asarray(value, dtype=float).tolist()
+
+    def _coefficients(self, dt: float) -> tuple[list, list]:
+        a = [math.exp(-dt / tau) for tau in self._taus]
+        return a, [self.sigma * math.sqrt(1.0 - x * x) for x in a]
+
+    def _weights(self, t_int: float) -> list:
+        return [math.sqrt(tau / (tau + t_int)) for tau in self._taus]
+
+    def step(self, dt: float, t_int: float) -> float:
+        """δG/G at the end of one step of ``dt`` seconds (the scalar form of ``sample``)."""
+        if self.rms == 0:
+            return 0.0
+        a, b = _cached(self._ab, dt, self._coefficients)
+        w = _cached(self._w, t_int, self._weights)
+        z = self._draws.normals(len(a))
+        self._s = s = [ak * sk + bk * zk for ak, sk, bk, zk in zip(a, self._s, b, z)]
+        return sum([x * wk for x, wk in zip(s, w)])
 
     def sample(self, dt: np.ndarray, t_int: float) -> np.ndarray:
         """δG/G at the end of each step; ``dt`` is the time since the previous reading."""
@@ -71,12 +151,12 @@ class FlickerNoise:
             grid, length = (m, n_coarse) if slow[k] else (1, n)
             a = np.exp(-grid * step / tau)
             w = self.sigma * np.sqrt(1 - a * a) * self.rng.standard_normal(length)
-            s, _ = lfilter([1.0], [1.0, -a], w, zi=[a * self.state[k]])
+            s, _ = lfilter([1.0], [1.0, -a], w, zi=[a * self._s[k]])
             if slow[k]:
-                self.state[k] = s[-1]  # a little past the last reading: harmless
+                self._s[k] = float(s[-1])  # a little past the last reading: harmless
                 coarse += s * weight[k]
             else:
-                self.state[k] = s[-1]
+                self._s[k] = float(s[-1])
                 out += s * weight[k]
         if slow.any():
             out += np.interp(np.arange(1, n + 1) / m, np.arange(1, n_coarse + 1), coarse)
@@ -84,8 +164,9 @@ class FlickerNoise:
 
     def relax(self, duration: float) -> None:
         """Let the fluctuators evolve, unobserved, for ``duration`` seconds."""
-        a = np.exp(-duration / self.tau)
-        self.state = a * self.state + self.sigma * np.sqrt(1 - a * a) * self.rng.standard_normal(self.tau.size)
+        a, b = _cached(self._ab, float(duration), self._coefficients)
+        z = self._draws.normals(len(a))
+        self._s = [ak * sk + bk * zk for ak, sk, bk, zk in zip(a, self._s, b, z)]
 
 
 class TelegraphNoise:
@@ -96,7 +177,36 @@ class TelegraphNoise:
         self.rng = rng
         self.amp = amplitude * rng.uniform(0.5, 1.5, count)  # G0
         self.tau = np.exp(rng.uniform(np.log(tau_min), np.log(tau_max), count))  # s
-        self.state = rng.integers(0, 2, count)
+        self._s = rng.integers(0, 2, count).tolist()  # each fluctuator's level, 0 or 1
+        self._amps = self.amp.tolist()
+        self._taus = self.tau.tolist()
+        self._draws = Draws(rng)
+        self._p: dict = {}  # dt -> flip probability of each fluctuator
+
+    @property
+    def state(self) -> np.ndarray:
+        return np.array(self._s, dtype=np.int64)
+
+    @state.setter
+    def state(self, value: np.ndarray) -> None:
+        self._s = [int(x) for x in np.asarray(value)]
+
+    def _flip_probability(self, dt: float) -> list:
+        return [0.5 * (1.0 - math.exp(-2.0 * dt / tau)) for tau in self._taus]
+
+    def step(self, dt: float) -> float:
+        """Conductance offset (G0) at the end of one step (the scalar form of ``sample``)."""
+        s = self._s
+        if not s:
+            return 0.0
+        p = _cached(self._p, dt, self._flip_probability)
+        uniform = self._draws.uniform
+        out = 0.0
+        for k in range(len(s)):
+            if uniform() < p[k]:
+                s[k] = 1 - s[k]
+            out += self._amps[k] * (s[k] - 0.5)
+        return out
 
     def sample(self, dt: np.ndarray) -> np.ndarray:
         """Conductance offset (G0) at the end of each step, zero-mean per fluctuator."""
@@ -110,7 +220,7 @@ class TelegraphNoise:
             for k in range(self.amp.size):
                 p = 0.5 * (1 - np.exp(-2 * dt[0] / self.tau[k]))
                 if p <= 0:
-                    out += self.amp[k] * (self.state[k] - 0.5)
+                    out += self.amp[k] * (self._s[k] - 0.5)
                     continue
                 gaps = self.rng.geometric(p, size=int(n * p * 1.5) + 16)
                 while gaps.sum() < n:
@@ -119,9 +229,9 @@ class TelegraphNoise:
                 edges = np.cumsum(gaps) - 1
                 edges = edges[edges < n]
                 runs = np.diff(np.concatenate([[0], edges, [n]]))
-                levels = (self.state[k] + np.arange(runs.size)) % 2
+                levels = (self._s[k] + np.arange(runs.size)) % 2
                 s = np.repeat(levels, runs)
-                self.state[k] = s[-1]
+                self._s[k] = int(s[-1])
                 out += self.amp[k] * (s - 0.5)
             return out
         p_flip = 0.5 * (1 - np.exp(-2 * dt[:, None] / self.tau))
@@ -131,8 +241,7 @@ class TelegraphNoise:
         return (s - 0.5) @ self.amp
 
     def relax(self, duration: float) -> None:
-        p_flip = 0.5 * (1 - np.exp(-2 * duration / self.tau))
-        self.state = (self.state + (self.rng.random(self.tau.size) < p_flip)) % 2
+        self.step(float(duration))
 
 
 _DECADES = 10.0 ** np.arange(-12, 4)
@@ -142,6 +251,15 @@ def autorange(x: np.ndarray, floor: float) -> np.ndarray:
     """The decade range an autoranging SMU would pick for each reading (>= floor)."""
     mag = np.maximum(np.abs(x), floor)
     return _DECADES[np.minimum(np.searchsorted(_DECADES, mag * (1 - 1e-12)), _DECADES.size - 1)]
+
+
+_DECADE_LIST = _DECADES.tolist()
+
+
+def autorange1(x: float, floor: float) -> float:
+    """:func:`autorange` for one reading."""
+    k = bisect_left(_DECADE_LIST, max(abs(x), floor) * (1 - 1e-12))
+    return _DECADE_LIST[min(k, len(_DECADE_LIST) - 1)]
 
 
 def read_noise(x: np.ndarray, a: float, b: float, rng: np.random.Generator, t_int: float,

@@ -290,6 +290,22 @@ def test_ag_set_level_follows_the_compliance_100_ua_lands_on_1_g0(speed):
     assert np.all(lrs400 > one - 0.35)  # a higher compliance never lands lower
 
 
+def test_ag_set_through_spot_readings_lands_where_the_sweep_lands():
+    # An emulator that sets each level and reads it sends one-step drives, which run
+    # through the scalar path: the physics must be the same.
+    levels, dwell = AG_SET_SWEEPS["slow"]
+    for cc, low, high in [(100e-6, 0.65, 1.35), (400e-6, 2.0, 3.5)]:
+        lrs = []
+        for seed in range(10):
+            dev = make_device("ag-nanowire", seed)
+            for level in levels:
+                m = dev.apply(Drive("V", [level], dwell, 0.02, cc))
+                assert abs(m.i[0]) <= cc
+            lrs.append(correct_series(dev.conductance(), AG_RS) / G0)
+            assert dev.t == pytest.approx(dwell * levels.size)
+        assert low < np.median(lrs) < high, (cc, lrs)
+
+
 def test_ag_hrs_survives_a_long_low_bias_read():
     # The gap bridges only through the high-field hop: a 0.1 V read leaves HRS alone.
     for seed in range(3):
@@ -382,6 +398,39 @@ def test_pristine_ag_nanowire_breaks_down_into_a_nanogap():
     assert dev.conductance() / G0 < 0.1  # a nanogap that SETs and RESETs from now on
 
 
+def test_spot_readings_have_the_statistics_of_a_long_drive():
+    # One-step drives (an emulator's measure.i()) take the scalar path, long drives the
+    # vectorised one: same level, same size of noise, same time spent, same seed same data.
+    one = Drive("V", [0.1], 0.05, 0.02, 1e-3)
+
+    def spot(seed: int):
+        dev = make_device("bfo", seed, n_channels=10)
+        ms = [dev.apply(one) for _ in range(2000)]
+        return dev, np.array([m.i[0] / m.v[0] for m in ms]) / G0
+
+    dev, g_spot = spot(1)
+    assert dev.t == pytest.approx(100.0)
+    np.testing.assert_array_equal(g_spot, spot(1)[1])
+    g_long = steady_readings(0.02)
+    assert np.mean(g_spot) == pytest.approx(np.mean(g_long), rel=0.02)
+    assert 0.5 < np.std(g_spot) / np.std(g_long) < 2.0
+    d = g_spot - g_spot.mean()
+    assert np.corrcoef(d[:-1], d[1:])[0, 1] > 0.3  # 1/f and RTN stay correlated across calls
+
+
+def test_flicker_step_by_step_matches_the_vectorised_spectrum():
+    from instruments.sim.noise import FlickerNoise
+
+    dt, t_int = 0.01, 0.005
+    vec = FlickerNoise(1e-2, np.random.default_rng(5)).sample(np.full(20000, dt), t_int)
+    fl = FlickerNoise(1e-2, np.random.default_rng(5))
+    one = np.array([fl.step(dt, t_int) for _ in range(20000)])
+    assert np.std(one) == pytest.approx(np.std(vec), rel=0.5)
+    for x in (one, vec):
+        d = x - x.mean()
+        assert np.corrcoef(d[:-1], d[1:])[0, 1] > 0.5
+
+
 def test_telegraph_dwell_times_match_tau_for_long_and_short_drives():
     from instruments.sim.noise import TelegraphNoise
 
@@ -393,3 +442,6 @@ def test_telegraph_dwell_times_match_tau_for_long_and_short_drives():
                             for _ in range(100_000 // steps_per_drive)])
         flips = np.count_nonzero(np.diff(x))
         assert x.size / flips == pytest.approx(expected, rel=0.15)
+    rtn = TelegraphNoise(1, 1.0, tau, tau, np.random.default_rng(3))  # the scalar path
+    x = np.array([rtn.step(dt) for _ in range(100_000)])
+    assert x.size / np.count_nonzero(np.diff(x)) == pytest.approx(expected, rel=0.15)
