@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         if record.state is None:
             self.open_file(record.path, record=record)
             return
+        self.browser.touch(record)
         self._show_loaded(record)
 
     def _show_loaded(self, record: RunRecord, header: dict | None = None) -> None:
@@ -160,9 +161,8 @@ class MainWindow(QMainWindow):
                 target = new
             else:
                 record.state, record.note = new.state, new.note
-                self.browser.refresh(record)
                 target = record
-            self.browser.trim()
+            self.browser.touch(target)  # shown runs are the newest: never trimmed while shown
             self._show_loaded(target, header)
 
         loader.loaded.connect(loaded)

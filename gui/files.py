@@ -144,6 +144,15 @@ class RunBrowser(QListWidget):
                 record.state = None
                 self.item(k).setText(self._text(record))
 
+    def touch(self, record: RunRecord) -> None:
+        """Move a run to the top (it is being shown) and trim the others."""
+        k = self.records.index(record)
+        if k:
+            self.records.insert(0, self.records.pop(k))
+            self.insertItem(0, self.takeItem(k))
+        self.refresh(record)
+        self.trim()
+
     def refresh(self, record: RunRecord) -> None:
         k = self.records.index(record)
         self.item(k).setText(self._text(record))

@@ -75,7 +75,9 @@ def _grid_lines(plot: pg.PlotWidget, vertical: bool = False) -> None:
         x, y = (at, span) if vertical else (span, at)
         item = pg.PlotCurveItem(x, y, connect="pairs", pen=pen)
         item.setZValue(-10)
-        plot.addItem(item, ignoreBounds=True)
+        # Into the ViewBox, not the PlotItem: the PlotItem's downsampling and log-mode
+        # settings apply to its curves, which a fixed grid is not.
+        plot.getViewBox().addItem(item, ignoreBounds=True)
 
 
 def _nice_ceiling(x: float) -> float:

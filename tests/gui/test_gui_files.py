@@ -1,0 +1,88 @@
+"""Past results files open into the same views (pulse train, endurance, retention), the
+PNG export works on them, unreadable files get one line, and the run browser keeps only
+the newest runs' arrays in memory."""
+import pytest
+
+from gui.app import MainWindow
+from gui.files import RunRecord, compliance_limits, load_run
+from gui.live_state import LiveState
+from procedures import Endurance, PulseTrain, Retention
+from procedures.runner import run_procedure
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs")
+    runs = {"train": PulseTrain(sim_preset="bfo", seed=21, count=30),
+            "endurance": Endurance(sim_preset="bfo", seed=21, cycles=3),
+            "retention": Retention(sim_preset="bfo", seed=21, duration=50, spacing="log", per_decade=5)}
+    return {name: run_procedure(proc, d / f"{name}.csv").path for name, proc in runs.items()}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = MainWindow(directory=tmp_path)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def test_pulse_train_file_fills_the_per_pulse_views(files):
+    record, header = load_run(files["train"])
+    assert record.procedure == "PulseTrain" and record.in_memory
+    k, current = record.state.pulse_current.result()
+    assert len(k) == 30 and k[0] == 1 and abs(current[0]) > 0
+    assert ("Compliance", 5e-3) in compliance_limits(header["parameters"])
+
+
+def test_endurance_and_retention_files(files):
+    record, _ = load_run(files["endurance"])
+    cycles, lrs = record.state.lrs.result()
+    _, hrs = record.state.hrs.result()
+    assert list(cycles) == [1.0, 2.0, 3.0] and len(hrs) == 3
+    assert (lrs > hrs).all()  # the read after SET is the low-resistance state
+    record, _ = load_run(files["retention"])
+    t, g = record.state.retention()
+    assert len(t) > 5 and (t > 0).all() and (g > 0).all()
+
+
+def test_open_file_in_the_window_and_export(window, qtbot, files, tmp_path):
+    loader = window.open_file(files["train"])
+    qtbot.waitUntil(lambda: window.browser.count() == 1, timeout=10_000)
+    loader.wait()
+    assert window.plots.tabs.tabText(window.plots.tabs.currentIndex()) == "I_i/I_1"
+    window.plots.redraw(force=True)
+    x, y = window.plots.ratio_curve.getData()
+    assert len(x) == 30 and y[0] == pytest.approx(1.0)
+    x, y = window.plots.lag_curve.getData()
+    assert len(x) == 29
+    window.plots.set_x("Pulse number")
+    window.plots.redraw(force=True)
+    px, _ = window.plots.measured_curve.getData()
+    assert len(px) == 30
+    assert window.export_png(tmp_path / "train.png").stat().st_size > 10_000
+
+
+def test_unreadable_file_is_one_log_line(window, qtbot, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    loader = window.open_file(bad)
+    qtbot.waitUntil(lambda: "cannot open" in window.log.toPlainText(), timeout=10_000)
+    loader.wait()
+    assert "not a labqc results file" in window.log.toPlainText()
+    assert window.browser.count() == 0
+
+
+def test_browser_keeps_only_the_newest_arrays(window, qtbot, files):
+    browser = window.browser
+    for k in range(browser.keep + 2):
+        browser.add(RunRecord(f"run {k}", files["retention"], "Retention", state=LiveState()))
+    in_memory = [r.in_memory for r in browser.records]
+    assert in_memory == [True] * browser.keep + [False] * 2
+    assert "[on disk]" in browser.item(browser.count() - 1).text()
+    oldest = browser.records[-1]
+    window.show_record(oldest)  # re-read from its file
+    qtbot.waitUntil(lambda: oldest.in_memory, timeout=10_000)
+    assert window.state is oldest.state and len(window.state.store) > 0
+    assert sum(r.in_memory for r in browser.records) == browser.keep
