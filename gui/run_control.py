@@ -381,6 +381,7 @@ class RunControl(QWidget):
         self.progress.setRange(0, 1000)
         self.eta = QLabel("")
         self._t_start = 0.0
+        self._claimed: set[Path] = set()  # results paths handed out this session
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.instrument)
@@ -425,11 +426,11 @@ class RunControl(QWidget):
             self.status.setText(f"Refused: {exc}")
             return None
         path = default_path(proc, self.directory.text().strip() or "results")
-        queued = {r.path for r in self.manager.queue}
-        n = 1
-        while path in queued:  # two runs queued within the same second
+        stem, n = path.stem, 1
+        while path in self._claimed:  # queued within the same second as another run
             n += 1
-            path = path.with_name(f"{path.stem}-q{n}.csv")
+            path = path.with_name(f"{stem}-q{n}.csv")
+        self._claimed.add(path)
         run = QueuedRun(proc, path)
         self.manager.enqueue(run)
         self._update_buttons()

@@ -66,17 +66,23 @@ def test_simulated_run_streams_shows_plateaus_and_finishes(window, qtbot, lab):
 def test_abort_turns_the_outputs_off(window, qtbot, lab):
     sweep_form(window, cycles=200, step="10")
     run = window.control.request_run()
+    waiting = window.control.request_run()  # queued behind it
     qtbot.waitUntil(lambda: len(window.state.store) > 0, timeout=20_000)
     assert window.control.abort_button.isEnabled()
     window.control.abort_button.click()
     qtbot.waitUntil(lambda: not window.manager.busy, timeout=30_000)
     assert window.control.status.text().startswith("Aborted — outputs off")
+    # Abort holds the queue: the next run waits for "Resume queue" and never started.
+    assert list(window.manager.queue) == [waiting] and not waiting.path.exists()
+    assert window.control.resume_button.isEnabled()
+    window.control.clear_button.click()
+    assert not window.manager.queue
     assert not lab.emulator(SIM_2614B).any_output_on
     assert lab.emulator(SIM_2614B).outputs_on() and not any(lab.emulator(SIM_2614B).outputs_on().values())
     assert 0 < len(read_data(run.path)) < 200 * 1200  # stopped early, rows on disk
 
 
-def test_queue_runs_in_order_and_abort_holds_it(window, qtbot, lab):
+def test_queue_runs_in_order(window, qtbot, lab):
     sweep_form(window, cycles=1, step="50")
     first = window.control.request_run()
     second = window.control.request_run()
