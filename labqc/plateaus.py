@@ -14,7 +14,10 @@ Pipeline, per trace:
    step 3 in corrected units;
 5. keep segments of at least ``min_length`` samples and assign each a quantum level with
    the posterior shared with the online detector (labqc.levels), N_eff from the lag-1
-   autocorrelation; a segment that keeps drifting (a slow ramp) gets no level.
+   autocorrelation; a segment that keeps drifting (a slow ramp) gets no level;
+6. plateaus left off the grid whose samples split into two telegraph states get the level
+   of the state on the grid (two-component mixture, all such plateaus at once);
+7. neighbours that ended up with the same quantum level are one plateau.
 
 ``detect`` returns the plateaus; ``analyze`` returns them with the R_s used, its
 uncertainty, the noise scale and the telegraph events.
@@ -46,7 +49,7 @@ class Plateau:
     quantum: float | None  # assigned multiple of 0.5, None if off-grid or unassignable
     confidence: float  # P_on · P(level), 0..1
     n: int = 0  # finite samples in the plateau
-    raw_level: float = float("nan")  # measured (uncorrected) median G/G0
+    raw_level: float = float("nan")  # measured (uncorrected) G/G0: median, or the telegraph base state
     sigma: float = float("nan")  # within-plateau scale (corrected units, MAD-based)
     p_on: float = 0.0  # posterior probability that the plateau sits on the grid
     z: float = float("nan")  # (level - nearest half-quantum) / uncertainty
@@ -89,7 +92,8 @@ class Options:
     n_eff_factor: float | None = None  # None: N_eff from the lag-1 autocorrelation
     max_level: float = lv.MAX_LEVEL
     max_drift: float = 0.35  # G0 across a plateau; more (and significant) is a ramp, not a level
-    two_state: bool = False  # resolve telegraph noise inside off-grid plateaus (_two_state_level)
+    join_gap: int = 0  # samples; neighbours with the same quantum and a gap up to this join (-1: never)
+    two_state: bool = True  # resolve telegraph noise inside off-grid plateaus (_two_state_levels)
 
     @classmethod
     def from_kwargs(cls, **options) -> "Options":
@@ -368,49 +372,91 @@ def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray):
     return med, sig, n_eff, slope * (lengths - 1)
 
 
-def _two_state_level(x: np.ndarray, r_series: float, sigma_rs: float, opt: Options):
-    """Base level of a plateau that carries a two-level fluctuator.
+TWO_STATE_SEPARATION = 2.0  # component widths between the two states (a bimodal mixture)
+TWO_STATE_MIN_WEIGHT = 0.15  # each state at least this fraction of the plateau
+TWO_STATE_MINORITY = (0.35, 0.6)  # a minority state counts at weight >= [0] and |z| < [1]
+TWO_STATE_MAX_Z = 1.0  # the chosen state within this many uncertainties of its level
+EM_STEPS = 25
 
-    A telegraph fluctuator with a duty cycle near 50 % pulls the median half-way between
-    its two states, off the grid. A two-component Gaussian mixture (shared width, EM)
-    separates the states; if they are well apart (> 3 widths, each >= 20 % of the time)
-    and the majority state sits on the grid, that state is the plateau level and the
-    other one is reported as the telegraph amplitude.
-    Returns (level, quantum, confidence, p_on, z, amplitude) or None.
+
+def _two_state_levels(xs, ga, gb, r_series: float, sigma_rs: float, opt: Options):
+    """Level verdicts for plateaus that carry a two-level (telegraph) fluctuator.
+
+    A fluctuator that spends a good part of a plateau in its excited state pulls the
+    median towards it, off the grid. A two-component Gaussian mixture with a shared width
+    (EM, all candidate plateaus at once) separates the states; when they are well apart
+    (TWO_STATE_SEPARATION widths, each state >= TWO_STATE_MIN_WEIGHT of the time) the
+    plateau level is the state that sits on the grid: the majority state when both (or
+    it alone) do, a minority state only if it holds TWO_STATE_MINORITY[0] of the time and
+    sits within TWO_STATE_MINORITY[1] uncertainties of its level. The other state is
+    the telegraph amplitude.
+
+    Returns (k, level, quantum, confidence, p_on, z, amplitude) arrays over the groups
+    that got a level this way (k indexes ga/gb).
     """
-    xc = lv.correct_g0(x, r_series)
-    xc = xc[np.isfinite(xc)]
-    if xc.size < 2 * opt.min_length:
+    lengths = gb - ga
+    gid = np.repeat(np.arange(ga.size), lengths)
+    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    x = lv.correct_g0(xs[np.arange(gid.size) + np.repeat(ga - offs, lengths)], r_series)
+    # Samples beyond 1/R_s have no corrected value; give them their plateau's median.
+    if not np.isfinite(x).all():
+        med = _grouped_medians(np.nan_to_num(x, nan=np.nanmax(x)), gid, offs, lengths)
+        x = np.where(np.isfinite(x), x, med[gid])
+    n = lengths.astype(float)
+    total = np.bincount(gid, weights=x, minlength=ga.size)
+    squares = np.bincount(gid, weights=x * x, minlength=ga.size)
+    # Start from the quartiles of each plateau.
+    v0, span = x.min(), np.ptp(x) * 1.000001 + 1e-12
+    sx = (np.sort(gid + (x - v0) / span) - gid) * span + v0
+    mu0 = sx[offs + (lengths - 1) // 4]
+    mu1 = sx[offs + (3 * (lengths - 1)) // 4]
+    var = np.maximum(0.25 * (mu1 - mu0) ** 2, 1e-8)
+    w1 = np.full(ga.size, 0.5)
+    ok = mu1 > mu0
+    for _ in range(EM_STEPS):
+        # Responsibility of state 1 is a logistic function of x (shared width):
+        # r1 = 1 / (1 + exp(A·x + B)) with A = (mu0 - mu1)/var, B = (mu1² - mu0²)/2var + ln(w0/w1).
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            slope_a = (mu0 - mu1) / var
+            offset_b = 0.5 * (mu1 * mu1 - mu0 * mu0) / var + np.log((1.0 - w1) / w1)
+            r1 = 1.0 / (1.0 + np.exp(x * slope_a[gid] + offset_b[gid]))
+        n1 = np.bincount(gid, weights=r1, minlength=ga.size)
+        n0 = n - n1
+        ok &= (n0 >= 1) & (n1 >= 1)
+        s1 = np.bincount(gid, weights=r1 * x, minlength=ga.size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu1 = np.where(ok, s1 / n1, mu1)
+            mu0 = np.where(ok, (total - s1) / n0, mu0)
+            # Shared variance: (sum x² - n0·mu0² - n1·mu1²)/n, the within-state scatter.
+            var = np.where(ok, np.maximum((squares - n0 * mu0 * mu0 - n1 * mu1 * mu1) / n, 1e-8), var)
+            w1 = np.where(ok, n1 / n, w1)
+    sd = np.sqrt(var)
+    w = np.column_stack([1.0 - w1, w1])
+    ok &= (mu1 - mu0 >= TWO_STATE_SEPARATION * sd) & (w.min(axis=1) >= TWO_STATE_MIN_WEIGHT)
+    k = np.flatnonzero(ok)
+    if not k.size:
         return None
-    mu = np.percentile(xc, [20.0, 80.0])
-    if mu[1] - mu[0] <= 0:
-        return None
-    w = np.array([0.5, 0.5])
-    sd = 0.5 * (mu[1] - mu[0])
-    for _ in range(30):
-        d = (xc[:, None] - mu[None, :]) / sd
-        like = w[None, :] * np.exp(-0.5 * d * d)
-        resp = like / np.maximum(like.sum(axis=1, keepdims=True), 1e-300)
-        nk = resp.sum(axis=0)
-        if np.any(nk < 1):
-            return None
-        w = nk / xc.size
-        mu = (resp * xc[:, None]).sum(axis=0) / nk
-        sd = max(float(np.sqrt((resp * (xc[:, None] - mu[None, :]) ** 2).sum() / xc.size)), 1e-4)
-    if abs(mu[1] - mu[0]) < 3 * sd or w.min() < 0.2:
-        return None
+    mu = np.column_stack([mu0[k], mu1[k]])
     raw = lv.uncorrect_g0(mu, r_series)
     slope = 1.0 / (1.0 - r_series * G0 * raw) ** 2
+    wk = w[k]
     a = lv.assign_levels(
-        raw, w * xc.size, sd / slope, r_series=r_series, sigma_rs=sigma_rs,
-        n_eff=w * xc.size * opt.n_eff_factor if opt.n_eff_factor else None, **opt.level_options(),
+        raw.ravel(), (wk * n[k, None]).ravel(), (sd[k, None] / slope).ravel(), r_series=r_series,
+        sigma_rs=sigma_rs, **opt.level_options(),
     )
-    # The base level is the state the contact spends most of its time in.
-    k = int(np.argmax(w))
-    if not np.isfinite(a.quantum[k]):
-        return None
-    other = 1 - k
-    return (a.level[k], a.quantum[k], a.confidence[k], a.p_on[k], a.z[k], float(mu[other] - mu[k]))
+    quantum = a.quantum.reshape(-1, 2)
+    on = np.isfinite(quantum)
+    major = np.argmax(wk, axis=1)
+    rows = np.arange(k.size)
+    minority_ok = on & (wk >= TWO_STATE_MINORITY[0]) & (np.abs(a.z.reshape(-1, 2)) < TWO_STATE_MINORITY[1])
+    # The majority state if it is on the grid, else the minority state if it qualifies.
+    pick = np.where(on[rows, major], major, 1 - major)
+    zabs = np.abs(a.z.reshape(-1, 2))
+    good = (on[rows, major] & (zabs[rows, major] < TWO_STATE_MAX_Z)) | minority_ok[rows, 1 - major]
+    k, rows, pick = k[good], rows[good], pick[good]
+    flat = 2 * rows + pick
+    amplitude = mu[rows, 1 - pick] - mu[rows, pick]
+    return k, a.level[flat], a.quantum[flat], a.confidence[flat], a.p_on[flat], a.z[flat], amplitude
 
 
 def analyze(
@@ -458,11 +504,44 @@ def analyze(
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
     plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
+    joined = _join_same_quantum(plateaus, ga, gb, opt, barriers)
+    if joined is not None:  # new statistics for the joined groups only
+        starts, ends = joined
+        redo = ends > starts
+        fresh = iter(_plateaus(xs, index, ga[starts[redo]], gb[ends[redo]], bridged, r_series, sigma_rs, opt, check_rs=False))
+        plateaus = [next(fresh) if r else plateaus[i] for i, r in zip(starts.tolist(), redo.tolist())]
     excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
     return PlateauAnalysis(
         plateaus, float(r_series), float(sigma_total), estimated, float(sigma), excursions, n_total,
         sigma_r_series_levels=float(sigma_rs),
     )
+
+
+def _join_same_quantum(plateaus: list[Plateau], ga, gb, opt: Options, barriers):
+    """Groups after joining neighbours that were assigned the same quantum level.
+
+    A plateau cut in two by a burst of telegraph or 1/f noise (pieces whose means differ by
+    more than merge_delta, or a short excursion between them) is one plateau when both
+    pieces land on the same half-quantum; the gap between them may be at most join_gap
+    samples and must not hold a cycle start. Returns, for every joined group, the indices
+    of its first and last plateau, or None when nothing joins.
+    """
+    if len(plateaus) < 2 or opt.join_gap < 0:
+        return None
+    q = np.array([np.nan if p.quantum is None else p.quantum for p in plateaus])
+    gap = ga[1:] - gb[:-1]
+    join = (q[1:] == q[:-1]) & (gap <= opt.join_gap)
+    if barriers and join.any():
+        cuts = np.array(sorted(barriers))
+        # A cycle start after the last sample of one (gb_k - 1) and at or before the first
+        # sample of the next (ga_k+1) separates the two plateaus.
+        join &= np.searchsorted(cuts, gb[:-1] - 1, side="right") == np.searchsorted(cuts, ga[1:], side="right")
+    if not join.any():
+        return None
+    first = np.r_[True, ~join]  # plateaus that begin a new joined group
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], ga.size] - 1
+    return starts, ends
 
 
 def _estimate_rs(xs, seg_a, seg_b, seg_mu, opt: Options, barriers) -> SeriesFit:
@@ -517,14 +596,19 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
     conf[moving] = 0.0
     if opt.two_state:
         todo = np.flatnonzero(np.isnan(quantum) & a.assignable & ~moving & (length >= 2 * opt.min_length))
-        for k in todo:
-            found = _two_state_level(xs[ga[k] : gb[k]], r_series, sigma_rs, opt)
-            if found is not None:
-                level[k], quantum[k], conf[k], p_on[k], z[k], rtn[k] = found
+        found = _two_state_levels(xs, ga[todo], gb[todo], r_series, sigma_rs, opt) if todo.size else None
+        if found is not None:
+            k = todo[found[0]]
+            level[k], quantum[k], conf[k], p_on[k], z[k], rtn[k] = found[1:]
+            raw_med = raw_med.copy()
+            raw_med[k] = lv.uncorrect_g0(level[k], r_series)  # the measured value of that state
     counts = np.zeros(ga.size, dtype=int)  # bridged excursions per plateau
     if bridged and ga.size:
-        owner = np.searchsorted(gb, np.array([e[0] for e in bridged]), side="right")
-        np.add.at(counts, owner[owner < ga.size], 1)
+        first = np.array([e[0] for e in bridged])
+        owner = np.searchsorted(gb, first, side="right")
+        inside = owner < ga.size
+        inside[inside] &= ga[owner[inside]] <= first[inside]  # ga/gb may be a subset of groups
+        np.add.at(counts, owner[inside], 1)
     # Plain Python columns: building a few thousand records from numpy scalars one field
     # at a time would cost more than all the statistics above.
     columns = (

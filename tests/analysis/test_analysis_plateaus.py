@@ -142,3 +142,52 @@ def test_series_resistance_uncertainty_covers_the_error_under_slow_noise(seed):
     res = analyze(tr.g, cycle_starts=tr.cycle_starts)
     assert abs(res.r_series - tr.r_series) <= 2.5 * res.sigma_r_series
     assert 0 < res.sigma_r_series_levels <= res.sigma_r_series
+
+
+def _telegraph_plateau(base, amplitude, excited_fraction, n=400, white=0.03, seed=0):
+    """One plateau whose fluctuator sits in the excited state a given fraction of the time,
+    in runs of 20 samples, between two flat approaches so the plateau is isolated."""
+    rng = np.random.default_rng(seed)
+    runs = n // 20
+    excited = np.zeros(runs, dtype=bool)
+    excited[rng.permutation(runs)[: int(round(excited_fraction * runs))]] = True
+    g = base + amplitude * np.repeat(excited, 20).astype(float)
+    g = np.concatenate([np.full(100, 1.0), g, np.full(100, 6.0)])
+    return g + rng.normal(0.0, white, g.size)
+
+
+def test_telegraph_base_state_on_the_grid_gives_the_level():
+    # 55 % of the time 0.25 G0 above 3.0 G0: the median sits off the grid; the base state does not.
+    g = _telegraph_plateau(3.0, 0.25, 0.55)
+    without = [p for p in detect(g, r_series=0.0, two_state=False) if 50 < p.start < 250]
+    assert without and without[0].quantum is None
+    found = [p for p in detect(g, r_series=0.0) if 50 < p.start < 250]
+    assert len(found) == 1
+    p = found[0]
+    assert p.quantum == 3.0 and p.telegraph_amplitude == pytest.approx(0.25, abs=0.03)
+    assert p.level == pytest.approx(3.0, abs=0.02) and p.raw_level == pytest.approx(p.level)
+
+
+def test_a_rare_state_on_the_grid_does_not_make_an_off_grid_plateau_quantised():
+    # Base 3.22 G0 (off the grid); the excited state 3.0 G0 is on it but holds only 25 % of the time.
+    g = _telegraph_plateau(3.22, -0.22, 0.25)
+    found = [p for p in detect(g, r_series=0.0) if 50 < p.start < 250]
+    assert found and all(p.quantum is None for p in found)
+
+
+def test_neighbours_with_the_same_quantum_join_unless_a_cycle_starts_between():
+    from labqc.plateaus import Options, _join_same_quantum
+
+    def pl(a, b, q):
+        return Plateau(a, b, q or 0.3, q, 0.9)
+
+    ga, gb = np.array([0, 100, 250, 400]), np.array([100, 250, 400, 500])
+    plats = [pl(0, 100, 2.0), pl(100, 250, 2.0), pl(250, 400, 2.0), pl(400, 500, 2.5)]
+    starts, ends = _join_same_quantum(plats, ga, gb, Options(), frozenset())
+    assert starts.tolist() == [0, 3] and ends.tolist() == [2, 3]
+    starts, ends = _join_same_quantum(plats, ga, gb, Options(), frozenset({0, 250}))
+    assert starts.tolist() == [0, 2, 3] and ends.tolist() == [1, 2, 3]
+    gapped = np.array([0, 110, 250, 400])
+    starts, ends = _join_same_quantum(plats, gapped, gb, Options(), frozenset())
+    assert starts.tolist() == [0, 1, 3]
+    assert _join_same_quantum(plats, ga, gb, Options(join_gap=-1), frozenset()) is None
