@@ -118,6 +118,7 @@ def main() -> int:
     window = MainWindow(directory="/tmp/labqc-dashboard-bench")
     window.resize(1500, 950)
     window.show()
+    window.live_state = window.state  # as when a run has started: chunks go to the shown state
     window.r_series.setValue(R_SERIES)
     window.plots.show_view_for("VoltageSweep")
     pump(app, 0.5)

@@ -31,7 +31,8 @@ class MainWindow(QMainWindow):
                  directory: str | Path = "results") -> None:
         super().__init__()
         self.setWindowTitle("labqc — quantum-conductance dashboard")
-        self.state = LiveState()
+        self.state = LiveState()  # what the views show
+        self.live_state: LiveState | None = None  # where the running run's rows go
         self.live_record: RunRecord | None = None
         self.loaders: list[FileLoader] = []
 
@@ -52,7 +53,7 @@ class MainWindow(QMainWindow):
         self._toolbar()
 
         self.manager.started.connect(self._run_started)
-        self.manager.chunk.connect(self.state.append)
+        self.manager.chunk.connect(self._on_chunk)
         self.manager.finished.connect(self._run_finished)
         self.manager.message.connect(self.log.log)
         self.browser.chosen.connect(self.show_record)
@@ -94,9 +95,11 @@ class MainWindow(QMainWindow):
     def _run_started(self, run: QueuedRun) -> None:
         proc = run.procedure
         name = type(proc).__name__
-        self._set_state(LiveState(r_series=float(proc.r_series or 0.0)))
+        self.live_state = LiveState(r_series=float(proc.r_series or 0.0))
+        self._set_state(self.live_state)
         self.live_record = RunRecord(title=run.path.name, path=run.path, procedure=name, state=self.state,
                                      note="running")
+        self.browser.pinned = self.live_record
         self.browser.add(self.live_record)
         params = {p.name: str(p) for p in proc.parameter_objects().values()}
         self.plots.set_compliance(compliance_limits(params))
@@ -105,14 +108,22 @@ class MainWindow(QMainWindow):
         self.r_series.setValue(self.state.r_series)
         self.r_series.blockSignals(False)
 
+    def _on_chunk(self, chunk) -> None:
+        """Rows of the running run go to its own state, whichever run is on screen."""
+        if self.live_state is not None:
+            self.live_state.append(chunk)
+
     def _run_finished(self, run: QueuedRun, result) -> None:
+        if self.live_state is not None:
+            self.live_state.finish()
+        self.live_state = None
+        self.browser.pinned = None
+        self.browser.trim()
         if isinstance(result, RunResult):
             self.log.log(f"{run.title}: {status_text(result)}; data in {result.path}")
             if self.live_record is not None and self.live_record.path == run.path:
                 self.live_record.note = f"{result.status}, {result.rows:,} rows"
                 self.browser.refresh(self.live_record)
-            if run.procedure is not None and self.state is getattr(self.live_record, "state", None):
-                self.state.finish()
         else:
             self.log.log(f"{run.title} refused: {result}")
 
@@ -120,8 +131,6 @@ class MainWindow(QMainWindow):
     def _set_state(self, state: LiveState) -> None:
         self.state = state
         self.plots.state = state
-        self.manager.chunk.disconnect()
-        self.manager.chunk.connect(self.state.append)
         self.plots.redraw(force=True)
 
     def set_series_resistance(self, ohms: float) -> None:
@@ -130,10 +139,8 @@ class MainWindow(QMainWindow):
         self.log.log(f"series resistance set to {ohms:g} Ω")
 
     def show_record(self, record: RunRecord) -> None:
-        """Show a run of the browser (re-read from its file if its arrays were dropped)."""
-        if self.manager.busy:
-            self.log.log("a run is in progress; open past runs when it has ended")
-            return
+        """Show a run of the browser (re-read from its file if its arrays were dropped).
+        A run in progress keeps streaming into its own state meanwhile."""
         if record.state is None:
             self.open_file(record.path, record=record)
             return

@@ -128,6 +128,7 @@ class RunBrowser(QListWidget):
         super().__init__(parent)
         self.keep = keep
         self.records: list[RunRecord] = []
+        self.pinned: RunRecord | None = None  # the running run: never trimmed
         self.itemActivated.connect(self._activated)
 
     def add(self, record: RunRecord) -> None:
@@ -140,7 +141,7 @@ class RunBrowser(QListWidget):
     def trim(self) -> None:
         """Drop the arrays of all but the newest ``keep`` runs (their files stay)."""
         for k, record in enumerate(self.records):
-            if k >= self.keep and record.state is not None:
+            if k >= self.keep and record.state is not None and record is not self.pinned:
                 record.state = None
                 self.item(k).setText(self._text(record))
 

@@ -91,3 +91,23 @@ def test_queue_runs_in_order(window, qtbot, lab):
     assert first.path.exists() and second.path.exists()
     assert window.browser.count() == 2
     assert window.browser.records[0].path == second.path  # newest first
+
+
+def test_opening_a_file_during_a_run_keeps_the_run_streaming(window, qtbot, lab, tmp_path):
+    from procedures import Endurance
+    from procedures.runner import run_procedure
+
+    past = run_procedure(Endurance(sim_preset="bfo", seed=SEED + 1, cycles=2), tmp_path / "past.csv").path
+    sweep_form(window, cycles=200, step="10")
+    window.control.request_run()
+    qtbot.waitUntil(lambda: len(window.state.store) > 0, timeout=20_000)
+    live = window.live_state
+    window.open_file(past).wait()
+    qtbot.waitUntil(lambda: window.state is not live, timeout=10_000)
+    shown = len(window.state.store)
+    before = len(live.store)
+    qtbot.waitUntil(lambda: len(live.store) > before, timeout=20_000)
+    assert len(window.state.store) == shown  # the file's view did not receive the run's rows
+    window.control.abort_button.click()
+    qtbot.waitUntil(lambda: not window.manager.busy, timeout=30_000)
+    assert not lab.emulator(SIM_2614B).any_output_on
