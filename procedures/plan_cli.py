@@ -68,8 +68,10 @@ def _go(directory: str, signals: _Signals, no_progress: bool) -> int:
     except PlanError as exc:
         print(f"labqc plan: {exc}", file=sys.stderr)
         return 2
+    cause = f"; stopped by {signal.Signals(signals.received).name}" if signals.received else ""
     print(f"{result.status}: {result.done} of {result.total} runs done in {result.directory}"
-          + (f" ({result.message})" if result.status != FINISHED else ""))
+          + (f" ({result.message}{cause})" if result.status != FINISHED else ""),
+          file=sys.stdout if result.status == FINISHED else sys.stderr)
     if result.status == FINISHED:
         return 0
     if result.status == ABORTED:

@@ -217,3 +217,33 @@ def test_kill_9_mid_step_then_resume(tmp_path):
         assert sum(r["event"] == "end" and r.get("final") for r in records) == 3
     finally:
         server.stop()
+
+
+def test_sigterm_stops_the_plan_and_resume_finishes_it(tmp_path):
+    """SIGTERM to `labqc plan run`: exit 143, the message names the signal, the step cut
+    short runs again on resume."""
+    lab = SimulatedLab("bfo", seed=6, time_scale=1.0)
+    server = start_background(lab, port_2614b=0, port_4200a=None)
+    try:
+        plan = write(tmp_path, SWEEPS.format(scale=0, where=f'resource = "{server.resources["2614B"]}"'))
+        directory = tmp_path / "run"
+        proc = subprocess.Popen([sys.executable, "-m", "labqc.cli", "plan", "run", str(plan), "-o", str(directory),
+                                 "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = directory / STEPS_DIR / "001-loops-D-r1.csv"
+        deadline = time.monotonic() + 60
+        while not (first.exists() and len(read_data(first)) > 0 and lab.emulator(RES_2614B_LAN).any_output_on):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the first step never started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143, err
+        assert "stopped by SIGTERM" in err and "001-loops-D-r1" in err
+        assert not lab.emulator(RES_2614B_LAN).any_output_on
+        state = Journal(directory / JOURNAL_NAME).state()
+        assert state.run("001-loops-D-r1").status == "aborted"
+        lab.clock.time_scale = 0.0
+        assert run_plan(directory, stream=None).status == FINISHED
+        assert Journal(directory / JOURNAL_NAME).state().run("001-loops-D-r1").final["file"] == "001-loops-D-r1.try2.csv"
+    finally:
+        server.stop()
