@@ -27,7 +27,10 @@ Speed: each state's I–V and rates are tabulated once against the filament volt
 Within a drive the state is constant between events: steps are evaluated in numpy
 windows, the cumulative hazard is compared with one exponential draw, and the
 simulation jumps straight to the step where the next event happens. Events are rare
-compared with steps (that is why plateaus exist).
+compared with steps (that is why plateaus exist). Drives of a few steps (an emulator's
+spot reading, ~10^4 per second of wall time) skip numpy altogether: the same kinetics
+and noise step by step on Python floats, table lookups by bisection, random numbers
+drawn in blocks, per-state rates and noise coefficients cached.
 
 Noise (instruments/sim/noise.py) is added to the readings afterwards: 1/f and RTN of
 the filament, and read noise per measure range that averages down with t_int.
@@ -80,6 +83,7 @@ class MemristorParams:
     k_supply: float = 0.0  # most atoms per second that reach the constriction of a formed filament (0 = no limit), 1/s
     e_high: float = 0.0  # high-field hop (bridges the gap, and grows a filament beyond the supply limit), eV
     q_high: float = 0.0  # its barrier lowering per volt (0 = no such channel: the gap bridges like growth), eV/V
+    e_bridge: float = 0.0  # barrier of the high-field hop across the empty gap (0 = e_high), eV
     nu_d: float = 1e13  # attempt frequency of thermal dissolution, 1/s
     e_d: float = 0.8  # dissolution barrier of a bare contact, eV
     de_atom: float = 0.05  # extra dissolution barrier per open channel, eV
@@ -116,7 +120,7 @@ class MemristorParams:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"memristor parameter {name} must be > 0, got {getattr(self, name)!r}")
-        non_negative = ("k_supply", "e_high", "q_high", "r_s", "phi_open", "e_a", "e_r", "e_d",
+        non_negative = ("k_supply", "e_high", "q_high", "e_bridge", "r_s", "phi_open", "e_a", "e_r", "e_d",
                         "de_atom", "r_th", "read_a",
                         "read_b", "read_va", "read_vb", "flicker", "rtn_count", "rtn_amp",
                         "level_spread", "d2d", "d2d_rs", "c2c")
@@ -288,10 +292,10 @@ class Memristor:
 
     def apply(self, drive: Drive) -> Measured:
         """Run the drive step by step; return what the SMU reads at the end of each step."""
+        if drive.levels.size <= _SMALL_DRIVE and self.formed:
+            return self._apply_small(drive)
         levels, dwell = drive.levels, np.asarray(drive.dwell, dtype=float)
         n = levels.size
-        if n <= _SMALL_DRIVE and self.formed:
-            return self._apply_small(drive)
         out_v = np.empty(n)
         out_i = np.empty(n)
         out_comp = np.zeros(n, dtype=bool)
@@ -394,7 +398,8 @@ class Memristor:
         Field-driven hopping, ν_g·e^(−E_a/kT)·sinh(q·V/kT), limited in series by the
         supply of atoms to the constriction (k_supply): 1/k = 1/k_hop + 1/k_supply.
         With a high-field channel (q_high > 0) the empty gap bridges only through it
-        (no filament, no supply path), and it adds to the growth of a formed filament.
+        (no filament, no supply path; its own barrier e_bridge, as the field is
+        concentrated in the gap), and it adds to the growth of a formed filament.
         """
         p = self.p
         hop = p.nu_g * np.exp(-p.e_a / kt) * np.sinh(np.minimum(p.q_field * v / kt, _SINH_ARG_MAX))
@@ -403,10 +408,10 @@ class Memristor:
             hop = hop / (1.0 + hop / supply)
         if p.q_high <= 0:
             return hop
-        high = p.nu_g * np.exp(-p.e_high / kt) * np.sinh(np.minimum(p.q_high * v / kt, _SINH_ARG_MAX))
-        if self.n == 0 and self.x == 0:
-            return high
-        return hop + high
+        bridging = self.n == 0 and self.x == 0
+        barrier = p.e_bridge if bridging and p.e_bridge > 0 else p.e_high
+        high = p.nu_g * np.exp(-barrier / kt) * np.sinh(np.minimum(p.q_high * v / kt, _SINH_ARG_MAX))
+        return high if bridging else hop + high
 
     def _dissolution_rate(self, temp: np.ndarray | float) -> np.ndarray | float:
         if self.n == 0 and self.x == 0:

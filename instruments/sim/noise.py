@@ -87,7 +87,7 @@ class FlickerNoise:
         self.rng = rng
         # Log-uniform corner times with equal variance each give S(f) ∝ 1/f in between.
         self.tau = np.logspace(np.log10(tau_min), np.log10(tau_max), n_lorentz)
-        self.sigma = self.rms / np.sqrt(n_lorentz)
+        self.sigma = self.rms / math.sqrt(n_lorentz)
         self._s = (self.sigma * rng.standard_normal(n_lorentz)).tolist()  # each Lorentzian's value
         self._taus = self.tau.tolist()
         self._draws = Draws(rng)

@@ -1,15 +1,16 @@
 """Simulated devices by name and seed: same name and seed, same data.
 
 - ``ag-nanowire``: a single Ag nanowire with a nanogap (Pt contacts), a few-atom
-  filament. Two growth routes: a high-field hop (~1.35 V across the filament or the
-  gap) that bridges the gap and, above it, fills the constriction at once; and slow
-  low-field growth from ~0.1 V, limited by the supply of atoms to the constriction
-  (a few hundredths of an atom per second). So a 0–20 µA current sweep (the gap
-  bridges at the 2 V limit) climbs a 1–3 G0 staircase over its ~200 s, while a SET
-  sweep is compliance-limited at G ≈ I_cc/1.35 V: 100 µA holds one atom at 1.29 V
-  and lands on 1 G0, 200 µA on 2 G0, 400 µA fills the 2–3 atom constriction (LRS).
-  Known departure: very slow SET sweeps (minutes) give the supply time to add atoms,
-  so a 100 µA SET at ~3 mV/s often ends on 2 G0.
+  filament. Two growth routes: a high-field hop that bridges the empty gap from
+  ~1 V (the field is concentrated there) and, above ~1.35 V on a formed filament,
+  fills the constriction at once; and slow low-field growth from ~0.1 V, limited by
+  the supply of atoms to the constriction (~0.025 atoms/s per open channel). So a
+  0–20 µA current sweep (the gap bridges at the voltage limit) climbs a 1–3 G0
+  staircase over its ~200 s, while a SET sweep is compliance-limited at
+  G ≈ I_cc/1.35 V: 100 µA holds one atom at 1.29 V and lands on 1 G0, 200 µA on
+  2 G0, 400 µA fills the 2–3 atom constriction (LRS). Known departure: a slow SET
+  (minutes, e.g. 2.6 mV/s) gives the supply time to add atoms, so 100 µA then ends
+  on 2–3 G0 as well.
 - ``bfo``: a graphene/BiFeO3/FTO stack; bipolar 0→3→0→−3→0 V sweeps with 2–10 mA
   compliance climb to ~25 G0 (measured, R_s included) and reset to HRS.
 - ``ohmic``: a plain resistor (``resistance=`` in ohm, ``noise=`` relative).
@@ -32,8 +33,9 @@ PRESET_PARAMS: dict[str, dict[str, float]] = {
         r_s=300.0,  # contacts and the rest of the wire
         g_gap=2e-7,  # nanogap tunnelling, ~5 Mohm
         nu_g=1e13, e_a=0.88, q_field=0.5,  # growth from ~0.1 V: 0-20 uA current sweeps climb 1-3 G0 ...
-        k_supply=0.03,  # ... slowly: atoms reach the constriction at ~0.03/s per open channel
-        e_high=1.79, q_high=0.75,  # the high-field hop, ~1/s at 1.37 V: gap bridging; 100 uA stalls at 1 G0
+        k_supply=0.025,  # ... slowly: atoms reach the constriction at ~0.025/s per open channel
+        e_high=1.79, q_high=0.75,  # the high-field hop, ~1/s at 1.37 V: 100 uA stalls on one atom at 1.29 V
+        e_bridge=1.52,  # the same hop across the empty gap, ~1/s at 1.0 V (the field is concentrated there)
         nu_r=1e13, e_r=0.85, q_rupture=0.3,  # negative sweeps to ~ -0.5 V dissolve the bridge
         e_d=0.87, de_atom=0.08,  # at rest 1 G0 lives ~15 min, 3 G0 days
         r_th=1e5,
