@@ -53,6 +53,17 @@ class Event:
     alarm: int | None = None  # sample index at which the event was decided
 
 
+_new = object.__new__
+
+
+def _event(kind: str, index: int, level, quantum, confidence, alarm: int) -> Event:
+    """An Event without the frozen dataclass __init__ (one setattr call per field costs
+    more than the detector spends on a sample; the instance is the same, still frozen)."""
+    ev = _new(Event)
+    ev.__dict__.update(kind=kind, index=index, level=level, quantum=quantum, confidence=confidence, alarm=alarm)
+    return ev
+
+
 class OnlineDetector:
     """Causal plateau detector; feed it with :meth:`update` (a scalar or an array chunk)."""
 
@@ -395,7 +406,7 @@ class OnlineDetector:
         first sample index, sum of squares) of the new segment when the caller has it.
         """
         mu, n, tau, s2 = seg if seg is not None else self._segment_since(tau_k, t_k)
-        events.append(Event("change", tau, level=mu, alarm=t))
+        events.append(_event("change", tau, mu, None, None, t))
         if self._state == "plateau":
             # The ending segment belongs to the plateau: its samples refine the plateau level.
             self._pl_sum += totals[0] - mu * n
@@ -411,7 +422,7 @@ class OnlineDetector:
             level = self._plateau_level()
             if self._same_level(mu, level):
                 amp = self._excursion_mean(t_k - n) - level
-                events.append(Event("telegraph", self._suspended_at, level=amp, alarm=t))
+                events.append(_event("telegraph", self._suspended_at, amp, None, None, t))
                 self._state = "plateau"
         # In "candidate" the new segment simply replaces the old one.
 
@@ -465,7 +476,7 @@ class OnlineDetector:
         if self._pl_n > 0:
             quantum, level, conf = self._assign(self._pl_sum / self._pl_n, self._pl_n, self._pl_s2)
         self._plateau = None
-        return Event("plateau_end", index, level=level, quantum=quantum, confidence=conf, alarm=t)
+        return _event("plateau_end", index, level, quantum, conf, t)
 
     def _excursion_mean(self, end_k: int) -> float:
         """Mean of the excursion samples (from the suspension to valid position end_k)."""
@@ -484,7 +495,7 @@ class OnlineDetector:
             self._pl_sum, self._pl_s2, self._pl_n = 0.0, 0.0, 0
             self._state = "plateau"
             events.append(
-                Event("plateau_start", self._seg_start, level=level, quantum=quantum, confidence=conf, alarm=t)
+                _event("plateau_start", self._seg_start, level, quantum, conf, t)
             )
         elif self._state == "suspended":
             level = self._plateau_level()
