@@ -180,7 +180,7 @@ class SetReset(LabqcProcedure):
                         "final compliance (A)": icc, "final SET voltage (V)": v_set}
         if not reached:
             self.outcome["report"] = (
-                f"did not reach {self.target:g} +- {self.tolerance:g} G0 in {attempt} attempts: "
+                f"did not reach {self.target:g} +- {self.tolerance:g} G0 in {attempt} attempt{'' if attempt == 1 else 's'}: "
                 f"last read {g:.3g} G0 at a SET compliance of {icc:.3g} A and {v_set:.3g} V")
 
     def summary(self) -> dict:
@@ -209,7 +209,7 @@ class SetReset(LabqcProcedure):
             return ["programming did not finish"]
         if summary["reached"]:
             return [f"reached {fmt(summary['final G/G0'])} G0 (target {summary['target G/G0']:g} +- "
-                    f"{summary['tolerance G/G0']:g}) in {summary['attempts']} attempts, compliance "
+                    f"{summary['tolerance G/G0']:g}) in {summary['attempts']} attempt{'' if summary['attempts'] == 1 else 's'}, compliance "
                     f"{fmt(summary['final compliance (A)'])} A"]
         return [summary["report"]]
 
