@@ -86,3 +86,25 @@ def test_browser_keeps_only_the_newest_arrays(window, qtbot, files):
     qtbot.waitUntil(lambda: oldest.in_memory, timeout=10_000)
     assert window.state is oldest.state and len(window.state.store) > 0
     assert sum(r.in_memory for r in browser.records) == browser.keep
+
+
+def test_x_axis_choices_and_series_resistance_on_a_file(window, qtbot, files):
+    record, header = load_run(files["endurance"], r_series=0.0)
+    window.browser.add(record)
+    window._show_loaded(record, header)
+    plots = window.plots
+    for choice, units in (("Voltage", "V"), ("Current", "A"), ("Time", "s")):
+        plots.set_x(choice)
+        plots.redraw(force=True)
+        x, y = plots.measured_curve.getData()
+        assert plots.main.getAxis("bottom").labelUnits == units and len(x) > 0
+    assert plots.corrected_curve.getData()[0] is None or len(plots.corrected_curve.getData()[0]) == 0
+    window.r_series.setValue(300.0)  # the toolbar setting
+    assert record.state.r_series == 300.0 and record.state.detector.r_series == 300.0
+    qtbot.waitUntil(lambda: record.state.caught_up, timeout=5_000)
+    plots.redraw(force=True)
+    xc, yc = plots.corrected_curve.getData()
+    xm, ym = plots.measured_curve.getData()
+    assert len(xc) > 0 and len(xc) == len(xm)
+    legend = [label.text for _, label in plots.main.getPlotItem().legend.items]
+    assert any("R_s removed" in text for text in legend)
