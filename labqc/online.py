@@ -11,9 +11,11 @@ the last zero of the alarming sum; the new segment's mean starts from the sample
 then (kept in a 512-sample ring buffer). Work and memory per sample are O(1).
 
 Speed: the recursions are evaluated for a window of samples at once with numpy (the
-running mean by cumulative sums, the CUSUM as a Lindley recursion C_t - min(C_s), the
-EWMAs with lfilter); a window stops at the first alarm or at the next deadline (plateau
-confirmation, end of a telegraph excursion), which is then handled in Python.
+running mean by cumulative sums, the CUSUM as a Lindley recursion C_t - min(C_s)); a
+window stops at the first alarm, and deadlines inside it (plateau confirmation, end of a
+telegraph excursion) are handled in Python from the per-sample arrays. Windows double
+while no alarm fires; the short ones (just after a change, or samples fed one at a time)
+run the same recursions in scalar Python, where numpy's per-call overhead would dominate.
 
 Events (indices count every sample fed, including NaN ones):
 - ``change``: a change point, with the provisional level of the new segment;

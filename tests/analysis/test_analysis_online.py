@@ -131,3 +131,21 @@ def test_white_noise_plateaus_are_judged_on_all_their_samples():
     assert [e.quantum for e in ends] == levels and all(e.confidence > 0.5 for e in ends)
     fixed = feed(OnlineDetector(r_series=200.0, min_length=5, n_eff_factor=0.1), g, 1000)
     assert [e.quantum for e in fixed if e.kind == "plateau_end"] != levels
+
+
+def test_scalar_and_numpy_windows_decide_the_same_events(monkeypatch):
+    # Short windows run in scalar Python, long ones in numpy: both must be one detector.
+    import labqc.online as online
+
+    tr = make_trace(scenario("hard", n_cycles=3, seed=8))
+    runs = []
+    for scalar_window in (0, 1 << 12):  # every window in numpy / every window in scalar
+        monkeypatch.setattr(online, "SCALAR_WINDOW", scalar_window)
+        runs.append(feed(OnlineDetector(r_series=400.0), tr.g, 700))
+    numpy_events, scalar_events = runs
+    assert len(numpy_events) > 50
+    assert [(e.kind, e.index, e.alarm, e.quantum) for e in numpy_events] == [
+        (e.kind, e.index, e.alarm, e.quantum) for e in scalar_events
+    ]
+    for a, b in zip(numpy_events, scalar_events):
+        assert (a.level is None and b.level is None) or a.level == pytest.approx(b.level, abs=1e-9)
