@@ -28,7 +28,8 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, Q
 from gui.live_state import LiveState
 
 RECENT = 50_000  # rows drawn against V or I, and in the I–V view
-MAX_LABELS = 8  # plateau labels on screen (the newest ones)
+MAX_LABELS = 8  # plateau labels on screen (the longest of the newest ones)
+MAX_SYMBOLS = 5_000  # per-pulse points drawn with symbols up to this many
 GRID_MAX = 25.0  # G0: half-quantum lines up to here
 GRID_SPAN = 1e9  # the grid lines run from -GRID_SPAN to +GRID_SPAN along the other axis
 MAIN, SECONDARY = "main", "secondary"  # groups of views redrawn on alternate ticks
@@ -224,6 +225,7 @@ class LivePlots(QWidget):
                                              symbolBrush=(31, 119, 180), symbolPen=None, name="HRS")
         self.retention = _plot("Retention", ("G_corr / G0", None), ("Time after programming", "s"))
         self.retention.setLogMode(x=True)
+        self.retention.getAxis("bottom").enableAutoSIPrefix(False)  # decades of s, not of ks
         _grid_lines(self.retention)
         self.retention_curve = self.retention.plot(pen=pg.mkPen((31, 119, 180)), symbol="o", symbolSize=4,
                                                    symbolBrush=(31, 119, 180), symbolPen=None)
@@ -313,7 +315,7 @@ class LivePlots(QWidget):
             self._drawn[group] = key
             if group == MAIN:
                 self._draw_main(s, n)
-                self.info.setText(f"{n:,} points · {len(s.plateaus):,} plateaus · R_s {s.r_series:g} Ω")
+                self.info.setText(f"{n:,} points · {len(s.plateaus):,} plateaus · R_s {s.r_series:.0f} Ω")
                 self.redraws += 1
             else:
                 self._draw_iv(s, n)
@@ -346,11 +348,17 @@ class LivePlots(QWidget):
             px, py = s.pulse_read.result()
             if not px.size:
                 px, py = s.pulse_g.result()
-            self.measured_curve.setData(px, py)
+            few = px.size <= MAX_SYMBOLS
+            self.measured_curve.setData(px, py, symbol="o" if few else None, symbolSize=4, symbolPen=None,
+                                        symbolBrush=(90, 90, 90))
             self.corrected_curve.setData([], [])
             self.plateau_curve.setData([], [])
             self._place_labels([], [], [])
+            if px.size:
+                self.main_range.set((0.0, _nice_ceiling(float(px[-1]) + 1.0)),
+                                    (-0.5, _nice_ceiling(max(float(np.nanmax(py)), 1.0) * 1.1)))
             return
+        self.measured_curve.setSymbol(None)
         show_measured = self.show_measured.isChecked() or not corrected
         self.measured_curve.setData(x, s.store["g"][first:]) if show_measured else self.measured_curve.setData([], [])
         self.corrected_curve.setData(x, s.store["gc"][first:]) if corrected else self.corrected_curve.setData([], [])
