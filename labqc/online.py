@@ -317,16 +317,20 @@ class OnlineDetector:
         side = -1
         i = 0
         for i, r in enumerate(resid):
+            # S+ is tested first: on a tie the numpy path also reports the upward side.
             sp += r - half
             if sp <= 0.0:
                 sp = 0.0
                 zp = i
+            elif sp > h:
+                side = 0
+                break
             sm -= r + half
             if sm <= 0.0:
                 sm = 0.0
                 zm = i
-            if sp > h or sm > h:
-                side = 0 if sp > h else 1
+            elif sm > h:
+                side = 1
                 break
             while j <= i:  # a deadline at this sample (an alarm at it would take precedence)
                 used = values[: i + 1]
