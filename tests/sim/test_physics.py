@@ -50,6 +50,7 @@ def pulse_train(device, amplitude: float, count: int, read: float | None, width:
 @pytest.mark.parametrize("field, value", [
     ("r_s", -1.0), ("n_max", 0), ("alpha", float("nan")), ("e_d", -0.1),
     ("dx", 1.5), ("beta", 2.0), ("q_field", 0.0), ("flicker", float("inf")),
+    ("k_supply", -0.1), ("q_high", -1.0), ("e_bridge", float("nan")),
 ])
 def test_unphysical_parameters_raise_naming_the_parameter(field, value):
     with pytest.raises(ValueError, match=field):
@@ -288,6 +289,22 @@ def test_ag_set_level_follows_the_compliance_100_ua_lands_on_1_g0(speed):
     assert np.mean(np.abs(one - 1.0) < 0.35) >= 0.7, one
     assert 2.0 <= np.median(lrs400) <= 3.5, lrs400
     assert np.all(lrs400 > one - 0.35)  # a higher compliance never lands lower
+
+
+def test_ag_set_level_tracks_i_cc_over_the_threshold_voltage():
+    # Under compliance growth stalls once V_f = I_cc/G falls below ~1.35 V:
+    # G ≈ I_cc/1.35 V, i.e. ~1 G0 per 100 uA, up to the 2-3 atom constriction.
+    levels, dwell = AG_SET_SWEEPS["fast"]
+    medians = []
+    for cc in (50e-6, 100e-6, 200e-6, 400e-6):
+        lrs = []
+        for seed in range(10):
+            dev = make_device("ag-nanowire", seed)
+            dev.apply(Drive("V", levels, dwell, dwell, cc))
+            lrs.append(correct_series(dev.conductance(), AG_RS) / G0)
+        medians.append(np.median(lrs))
+    np.testing.assert_allclose(medians[:3], [1.0, 1.0, 2.0], atol=0.2)
+    assert 2.5 < medians[3] < 3.5
 
 
 def test_ag_set_through_spot_readings_lands_where_the_sweep_lands():
