@@ -65,11 +65,12 @@ def main() -> None:
         results[f"{key}_apply_1step_i_us"] = round(per_call_us(lambda: dev.apply(cur), calls), 1)
         results[f"{key}_rest_us"] = round(per_call_us(lambda: dev.rest(1e-3), calls), 1)
         results[f"{key}_large_drive_steps_per_s"] = round(large_rate(preset, 10**5 if args.quick else 10**6))
-        print(f"{preset}: apply 1 step {results[f'{key}_apply_1step_us']} us, 2 steps "
-              f"{results[f'{key}_apply_2step_us']} us, 1 step I-source {results[f'{key}_apply_1step_i_us']} us, "
-              f"rest {results[f'{key}_rest_us']} us; one 1e6-step drive "
-              f"{results[f'{key}_large_drive_steps_per_s']:,} steps/s")
-    results["drive_construction_us"] = round(per_call_us(lambda: Drive("V", [0.1], 1e-3, 0.0, 1e-3), calls), 1)
+        r = {name[len(key) + 1:]: value for name, value in results.items() if name.startswith(key)}
+        print(f"{preset}: apply 1 step {r['apply_1step_us']} us, 2 steps {r['apply_2step_us']} us, "
+              f"1 step I-source {r['apply_1step_i_us']} us, rest {r['rest_us']} us; "
+              f"one big drive {r['large_drive_steps_per_s']:,} steps/s")
+    build = lambda: Drive("V", [0.1], 1e-3, 0.0, 1e-3)  # noqa: E731
+    results["drive_construction_us"] = round(per_call_us(build, calls), 1)
     print(f"Drive(...) construction: {results['drive_construction_us']} us")
     print(json.dumps(results))
 

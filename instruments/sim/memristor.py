@@ -80,9 +80,9 @@ class MemristorParams:
     q_rupture: float = 0.05  # barrier lowering per volt for rupture, eV/V
     rupture_order: float = 1.0  # rupture ∝ (N + x)^order: 1 = every atom alike, 2 = wide filaments go first
     q_field: float = 0.05  # γ·a·z·e/(2L): barrier lowering per volt on the filament, eV/V
-    k_supply: float = 0.0  # most atoms per second that reach the constriction of a formed filament (0 = no limit), 1/s
-    e_high: float = 0.0  # high-field hop (bridges the gap, and grows a filament beyond the supply limit), eV
-    q_high: float = 0.0  # its barrier lowering per volt (0 = no such channel: the gap bridges like growth), eV/V
+    k_supply: float = 0.0  # atoms/s reaching the constriction, per open channel (0 = no limit)
+    e_high: float = 0.0  # barrier of a high-field hop that also grows past the supply limit, eV
+    q_high: float = 0.0  # its lowering per volt (0 = no such hop: the gap bridges like growth), eV/V
     e_bridge: float = 0.0  # barrier of the high-field hop across the empty gap (0 = e_high), eV
     nu_d: float = 1e13  # attempt frequency of thermal dissolution, 1/s
     e_d: float = 0.8  # dissolution barrier of a bare contact, eV
