@@ -20,6 +20,8 @@ talking to and read, say, ``lab.emulator("GPIB0::26::INSTR").outputs_on()``.
 """
 from __future__ import annotations
 
+import functools
+
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -49,6 +51,7 @@ class ResourceNotFound(LookupError, ValueError):
     """No simulated instrument answers at this resource name."""
 
 
+@functools.lru_cache(maxsize=256)  # called on every I/O by the backend; parsing costs ~30 µs
 def normalize_resource(name: str) -> str:
     """The canonical form of a VISA resource name, as PyVISA prints it: upper case,
     board number filled in (``GPIB::26::INSTR`` -> ``GPIB0::26::INSTR``), localhost
