@@ -38,6 +38,10 @@ SIM_PRESETS = ("bfo", "ag-nanowire", "ohmic")
 DEFAULT_PRESET = "bfo"
 
 
+#: chunks of rows merged into one frame while a request runs (memory, not speed)
+_MERGE_FRAMES = 256
+
+
 class ParameterError(ValueError):
     """A parameter set that makes no physical sense; the message is one sentence."""
 
@@ -164,16 +168,26 @@ class LabqcProcedure(Procedure):
         self.check_stop()
         frames = [] if into is None else into
         start = len(frames)
-        with contextlib.closing(self.smu.run(request)) as chunks:
-            for chunk in chunks:
-                if self._t0 is None and len(chunk):
-                    # The run began one step (sample time, pulse width) before its first reading.
-                    self._t0 = float(chunk["t"][0]) - _first_offset(request)
-                frame = self.to_rows(chunk, cycle=cycle, segment=segment,
-                                     read_segment=read_segment, pulse_offset=pulse_offset)
-                self.emit_rows(frame)
-                frames.append(frame)
-                self.check_stop()
+        # Slow requests arrive one reading per chunk, and a one-row DataFrame costs ~10 kB:
+        # small frames are merged in batches so that an overnight retention stays flat.
+        pending: list[pd.DataFrame] = []
+        try:
+            with contextlib.closing(self.smu.run(request)) as chunks:
+                for chunk in chunks:
+                    if self._t0 is None and len(chunk):
+                        # The run began one step (sample time, pulse width) before its first reading.
+                        self._t0 = float(chunk["t"][0]) - _first_offset(request)
+                    frame = self.to_rows(chunk, cycle=cycle, segment=segment,
+                                         read_segment=read_segment, pulse_offset=pulse_offset)
+                    self.emit_rows(frame)
+                    pending.append(frame)
+                    if len(pending) >= _MERGE_FRAMES:
+                        frames.append(pd.concat(pending, ignore_index=True))
+                        pending = []
+                    self.check_stop()
+        finally:
+            if pending:
+                frames.append(pd.concat(pending, ignore_index=True))
         mine = frames[start:]
         return pd.concat(mine, ignore_index=True) if mine else self.to_rows(np.zeros(0, READING))
 
