@@ -165,7 +165,7 @@ class LiveState:
         if (branch >= 0).any():
             self._last_branch = int(branch[branch >= 0][-1])
 
-    def process(self, budget: int = 100_000) -> bool:
+    def process(self, budget: int = 25_000) -> bool:
         """Feed the detector and the histogram with up to ``budget`` new samples each;
         True if anything changed."""
         n = len(self.store)
