@@ -73,8 +73,10 @@ def _grid_lines(plot: pg.PlotWidget, vertical: bool = False) -> None:
         levels = np.arange(1.0 if whole else 0.5, GRID_MAX + 0.25, 1.0)
         span = np.tile([-GRID_SPAN, GRID_SPAN], levels.size)
         at = np.repeat(levels, 2)
-        # Solid pens: a dash pattern along a line this long costs milliseconds per paint.
-        pen = pg.mkPen((110, 110, 110, 120) if whole else (150, 150, 150, 55), width=1)
+        # Solid, opaque pens: a dash pattern along a line this long, or blending a
+        # translucent one, costs milliseconds per paint. These greys are what the former
+        # translucent ones (110 at alpha 120, 150 at alpha 55) looked like on white.
+        pen = pg.mkPen((187, 187, 187) if whole else (232, 232, 232), width=1)
         x, y = (at, span) if vertical else (span, at)
         item = pg.PlotCurveItem(x, y, connect="pairs", pen=pen)
         item.setZValue(-10)
@@ -190,7 +192,11 @@ class LivePlots(QWidget):
                                              autoDownsampleFactor=DOWNSAMPLE_FACTOR)
         self.corrected_curve = self.main.plot(pen=CORRECTED, name="G_corr/G0 (R_s removed)",
                                               autoDownsampleFactor=DOWNSAMPLE_FACTOR)
-        self.plateau_curve = self.main.plot(pen=PLATEAU, connect="pairs", name="plateaus (online)")
+        # Into the ViewBox, not the PlotItem: the PlotItem's peak downsampling would merge
+        # the (start, stop) pairs of neighbouring segments once there are a few thousand.
+        self.plateau_curve = pg.PlotDataItem(pen=PLATEAU, connect="pairs", name="plateaus (online)")
+        self.main.getViewBox().addItem(self.plateau_curve)
+        self.main.getPlotItem().legend.addItem(self.plateau_curve, self.plateau_curve.name())
         for curve in (self.measured_curve, self.corrected_curve):
             # The dynamic range limit re-scans all 10⁶ samples for their bounds on every
             # setData; G/G0 has no outliers that large to guard against.
