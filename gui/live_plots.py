@@ -57,13 +57,11 @@ def _plot(title: str, left: tuple[str, str | None], bottom: tuple[str, str | Non
 
 
 def _fast(item: pg.PlotItem, monotonic_x: bool) -> None:
-    """PlotItem-level peak downsampling and clip-to-view (monotonic x only)."""
-    if monotonic_x:
-        item.setDownsampling(auto=True, mode="peak")
-        item.setClipToView(True)
-    else:
-        item.setDownsampling(ds=1, auto=False, mode="peak")
-        item.setClipToView(False)
+    """PlotItem-level peak downsampling and clip-to-view (monotonic x only). The factor
+    is set per trace by LivePlots._downsample: pyqtgraph's automatic one first copies
+    the finite x values (10 MB at 10⁶ float64 samples) on every setData and view change."""
+    item.setDownsampling(ds=1, auto=False, mode="peak")
+    item.setClipToView(monotonic_x)
 
 
 def _grid_lines(plot: pg.PlotWidget, vertical: bool = False) -> None:
@@ -243,6 +241,7 @@ class LivePlots(QWidget):
                                                    symbolBrush=(31, 119, 180), symbolPen=None)
 
         self.main_range = RangeKeeper(self.main)
+        self.main.getViewBox().sigXRangeChanged.connect(self._downsample)
         self.iv_range = RangeKeeper(self.iv)
         self.hist_range = RangeKeeper(self.hist)
 
@@ -371,6 +370,7 @@ class LivePlots(QWidget):
                                     (-0.5, _nice_ceiling(max(float(np.nanmax(py)), 1.0) * 1.1)))
             return
         self.measured_curve.setSymbol(None)
+        self._downsample()
         show_measured = self.show_measured.isChecked() or not corrected
         self.measured_curve.setData(x, s.store["g"][first:]) if show_measured else self.measured_curve.setData([], [])
         self.corrected_curve.setData(x, s.store["gc"][first:]) if corrected else self.corrected_curve.setData([], [])
@@ -385,6 +385,20 @@ class LivePlots(QWidget):
         self._place_labels([full_x[min(p.start, n - 1)] for p in recent] if n else [],
                            [p.level for p in recent], [p.label for p in recent])
         self._legend_corrected(corrected)
+
+    def _downsample(self, *_) -> None:
+        """Peak-downsample the traces against time to DOWNSAMPLE_FACTOR blocks per pixel
+        of the samples in view (time is increasing, so two bisections find them)."""
+        t = self.state.store["t"]
+        ds = 1
+        if X_CHOICES[self.x_choice.currentText()][0] == "t" and t.size:
+            vb = self.main.getViewBox()
+            x0, x1 = vb.viewRange()[0]
+            shown = int(np.searchsorted(t, x1)) - int(np.searchsorted(t, x0))
+            ds = max(1, int(shown / max(vb.width() * DOWNSAMPLE_FACTOR, 1.0)))
+        for curve in (self.measured_curve, self.corrected_curve):
+            if curve.opts["downsample"] != ds or curve.opts["autoDownsample"]:
+                curve.setDownsampling(ds=ds, auto=False, method="peak")
 
     def _legend_corrected(self, corrected: bool) -> None:
         """The corrected trace is listed in the legend only while R_s > 0 (else it equals
