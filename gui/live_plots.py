@@ -397,7 +397,10 @@ class LivePlots(QWidget):
             shown = int(np.searchsorted(t, x1)) - int(np.searchsorted(t, x0))
             ds = max(1, int(shown / max(vb.width() * DOWNSAMPLE_FACTOR, 1.0)))
         for curve in (self.measured_curve, self.corrected_curve):
-            if curve.opts["downsample"] != ds or curve.opts["autoDownsample"]:
+            # A new factor re-does the downsampling at once, so while streaming in (the
+            # ideal factor creeping up every tick) the current one is kept within ±20 %.
+            current = curve.opts["downsample"]
+            if curve.opts["autoDownsample"] or not 0.8 * ds <= current <= 1.2 * ds:
                 curve.setDownsampling(ds=ds, auto=False, method="peak")
 
     def _legend_corrected(self, corrected: bool) -> None:
