@@ -29,7 +29,11 @@ from gui.live_state import LiveState
 
 RECENT = 50_000  # rows drawn against V or I, and in the I–V view
 MAX_LABELS = 8  # plateau labels on screen (the longest of the newest ones)
-DOWNSAMPLE_FACTOR = 2.0  # peak-downsampled blocks per pixel of the main plot
+# Peak-downsampled blocks per pixel of the main plot against time. A block is drawn as
+# its min and max, so one block per pixel column already draws the exact envelope; the
+# paint time grows with the blocks (each a vertical stroke: ~3 ms per 10³ blocks), and
+# pyqtgraph's default of 5 per pixel drew the same picture at 10 ms per trace and paint.
+DOWNSAMPLE_FACTOR = 1.5
 MAX_SYMBOLS = 5_000  # per-pulse points drawn with symbols up to this many
 GRID_MAX = 25.0  # G0: half-quantum lines up to here
 GRID_SPAN = 1e9  # the grid lines run from -GRID_SPAN to +GRID_SPAN along the other axis
@@ -183,13 +187,8 @@ class LivePlots(QWidget):
         _fast(self.main.getPlotItem(), True)
         _grid_lines(self.main)
         self.main.addLegend(offset=(-10, 10))
-        # Peak downsampling keeps each block's min and max, so one block per pixel column
-        # already draws the exact envelope; pyqtgraph's default of 5 blocks per pixel
-        # draws 2.5× more vertices of the same picture (~10 ms per 10⁶-point curve and paint).
-        self.measured_curve = self.main.plot(pen=MEASURED, name="G/G0 measured",
-                                             autoDownsampleFactor=DOWNSAMPLE_FACTOR)
-        self.corrected_curve = self.main.plot(pen=CORRECTED, name="G_corr/G0 (R_s removed)",
-                                              autoDownsampleFactor=DOWNSAMPLE_FACTOR)
+        self.measured_curve = self.main.plot(pen=MEASURED, name="G/G0 measured")
+        self.corrected_curve = self.main.plot(pen=CORRECTED, name="G_corr/G0 (R_s removed)")
         # Into the ViewBox, not the PlotItem: the PlotItem's peak downsampling would merge
         # the (start, stop) pairs of neighbouring segments once there are a few thousand.
         self.plateau_curve = pg.PlotDataItem(pen=PLATEAU, connect="pairs", name="plateaus (online)")
