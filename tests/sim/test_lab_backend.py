@@ -13,7 +13,7 @@ import pytest
 import pyvisa
 from pyvisa.constants import StatusCode
 
-from instruments.sim.emulator import Emulator
+from echo_emulator import EchoEmulator, NulEchoEmulator
 from instruments.sim.lab import (RES_2614B_GPIB, RES_2614B_LAN, RES_4200A_GPIB, RES_4200A_LAN,
                                  SimulatedLab, get_lab, parse_spec, reset_all, sim_library)
 
@@ -23,34 +23,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::pyvisa.errors.VisaIOWarning")
 ECHO = "GPIB0::5::INSTR"
 ECHO_LAN = "TCPIP0::127.0.0.1::7000::SOCKET"
 NUL_LAN = "TCPIP0::127.0.0.1::7001::SOCKET"
-
-
-class EchoEmulator(Emulator):
-    """``*IDN?``; ``print(x)`` replies x; ``wait(s)`` spends s seconds; ``bin(n)`` replies
-    ``#0`` and bytes 0..n-1 (0x0A among them); anything else is silent."""
-
-    model = "echo"
-
-    def execute(self, message: bytes) -> None:
-        text = message.decode("ascii", "replace")
-        if text == "*IDN?":
-            self.reply("LABQC,ECHO,0,1")
-        elif text.startswith("print(") and text.endswith(")"):
-            self.reply(text[6:-1])
-        elif text.startswith("wait(") and text.endswith(")"):
-            self.spend(float(text[5:-1]))
-        elif text.startswith("bin(") and text.endswith(")"):
-            self.reply(b"#0" + bytes(i % 256 for i in range(int(text[4:-1]))))
-
-    def outputs_on(self) -> dict[str, bool]:
-        return {}
-
-
-class NulEchoEmulator(EchoEmulator):
-    """The echo instrument with KXCI-Ethernet-style NUL framing."""
-
-    write_termination = b"\0"
-    read_termination = b"\0"
 
 
 _seeds = itertools.count(9000)

@@ -15,33 +15,9 @@ import pytest
 import pyvisa
 from pyvisa.constants import StatusCode
 
-from instruments.sim.emulator import Emulator
+from echo_emulator import EchoEmulator, NulEchoEmulator
 from instruments.sim.lab import RES_2614B_LAN, RES_4200A_LAN, SimulatedLab, get_lab, sim_library
 from instruments.sim.server import start_background
-
-
-class EchoEmulator(Emulator):
-    """``*IDN?``; ``print(x)`` replies x; ``wait(s)`` spends s seconds; ``bin(n)`` replies
-    ``#0`` and bytes 0..n-1 (0x0A among them); anything else is silent."""
-
-    def execute(self, message: bytes) -> None:
-        text = message.decode("ascii", "replace")
-        if text == "*IDN?":
-            self.reply("LABQC,ECHO,0,1")
-        elif text.startswith("print(") and text.endswith(")"):
-            self.reply(text[6:-1])
-        elif text.startswith("wait(") and text.endswith(")"):
-            self.spend(float(text[5:-1]))
-        elif text.startswith("bin(") and text.endswith(")"):
-            self.reply(b"#0" + bytes(i % 256 for i in range(int(text[4:-1]))))
-
-    def outputs_on(self) -> dict[str, bool]:
-        return {}
-
-
-class NulEchoEmulator(EchoEmulator):
-    write_termination = b"\0"
-    read_termination = b"\0"
 
 
 @pytest.fixture
