@@ -15,6 +15,7 @@ Subclasses implement :meth:`execute`, :meth:`outputs_on`, and may override
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ class Reply:
     data: bytes  # terminator included (unless truncated by a fault)
 
 
-class Emulator:
+class Emulator(ABC):
     model = "generic"
     write_termination = b"\n"
     read_termination = b"\n"
@@ -91,12 +92,13 @@ class Emulator:
             return self.status_byte()
 
     # --- for subclasses -------------------------------------------------------------
+    @abstractmethod
     def execute(self, message: bytes) -> None:
-        raise NotImplementedError  # subclasses speak a language
+        """Carry out one message in the instrument's command language."""
 
+    @abstractmethod
     def outputs_on(self) -> dict[str, bool]:
         """Every output of the instrument and whether it is energised (tests read this)."""
-        raise NotImplementedError
 
     def on_clear(self) -> None:
         """Instrument-specific part of a device clear."""

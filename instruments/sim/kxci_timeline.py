@@ -13,6 +13,7 @@ two KXCI interfaces on one device under test never age it twice.
 from __future__ import annotations
 
 import weakref
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def open_circuit(source: str, levels: np.ndarray, compliance: float) -> Measured
                     compliance=hit)
 
 
-class Activity:
+class Activity(ABC):
     """A test running on the simulated timeline. Subclasses set ``start`` and ``end`` and
     implement :meth:`advance` and :meth:`stop`."""
 
@@ -70,14 +71,14 @@ class Activity:
     end: float = 0.0
     stopped: bool = False
 
+    @abstractmethod
     def advance(self, t: float) -> float:
         """Evaluate what has finished by ``t``; return the device time reached (<= t)."""
-        raise NotImplementedError  # each kind of test has its own schedule
 
+    @abstractmethod
     def stop(self, t: float) -> float:
         """Abort at ``t``: evaluate up to ``t`` (a step cut short is applied without a
         reading) and end the test. Returns ``t``."""
-        raise NotImplementedError  # each kind of test has its own schedule
 
     def finished_by(self, t: float) -> bool:
         return self.stopped or self.end <= t
