@@ -306,17 +306,22 @@ class OnlineDetector:
         half = 0.5 * self.delta
         xw = x[pos : pos + m]
         values = xw.tolist()
-        if young:  # mus[i] = exact mean of the segment before sample i (mus[m]: after the window)
-            mus = list(map(mul, accumulate(values, initial=mu0 * seg_n0), _INVERSES[seg_n0 : seg_n0 + m + 1]))
-            resid = list(map(sub, values, mus))
-        else:
-            resid = [v - mu0 for v in values]
         sp, sm = self._sp, self._sm
         zp = zm = -1  # window offset of the last zero of S+ / S- (-1: none in this window)
         j = self._deadline_offset(seg_n0, k0)
         side = -1
         i = 0
-        for i, r in enumerate(resid):
+        # Young segment: r = x_i minus the exact mean of the segment before sample i, the
+        # running total kept inline (cheaper than building the means for the whole window,
+        # which usually ends at an alarm a few samples in). Old segment: tot stays unused.
+        tot = mu0 * seg_n0
+        inverses = _INVERSES[seg_n0 : seg_n0 + m + 1]  # 1/n for the running means
+        for i, v in enumerate(values):
+            if young:
+                r = v - tot * inverses[i]
+                tot += v
+            else:
+                r = v - mu0
             # S+ is tested first: on a tie the numpy path also reports the upward side.
             sp += r - half
             if sp <= 0.0:
@@ -335,7 +340,8 @@ class OnlineDetector:
             while j <= i:  # a deadline at this sample (an alarm at it would take precedence)
                 used = values[: i + 1]
                 s2_j = self._seg_s2 + sum(map(mul, used, used))
-                self._on_deadline(mus[i + 1] if young else mu0, seg_n0 + i + 1, s2_j, int(idx[pos + i]), events)
+                mu_j = tot * inverses[i + 1] if young else mu0
+                self._on_deadline(mu_j, seg_n0 + i + 1, s2_j, int(idx[pos + i]), events)
                 j = self._deadline_offset(seg_n0, k0)
         stop = i
         n_used = stop + 1
@@ -366,7 +372,7 @@ class OnlineDetector:
             self._win = FIRST_WINDOW
         else:
             if young:
-                self._mu = mus[m]
+                self._mu = tot * inverses[m]
             else:
                 keep = (1.0 - 1.0 / self.mean_window) ** n_used
                 self._mu = keep * mu0 + (1.0 - keep) * wsum / m
