@@ -99,6 +99,7 @@ class OnlineDetector:
         self.window = int(window)
         self.sigma_rs = float(sigma_rs)
         self.level_options = level_options
+        self._explicit_n_eff = "n_eff_factor" in level_options
         self.set_series_resistance(r_series)
         self._fixed_sigma = sigma
         self._sigma = float(sigma) if sigma else 0.0
@@ -156,6 +157,7 @@ class OnlineDetector:
         if not ok.all():
             x, idx = x[ok], idx[ok]
         events: list[Event] = []
+        self._lists = None  # the chunk as Python lists, made on the first scalar window
         pos = 0
         if self._state == "warmup":
             pos = self._warm(x, idx)
@@ -304,8 +306,10 @@ class OnlineDetector:
         young = seg_n0 < self.mean_window
         h = self.log_arl * self._sigma**2 / self.delta
         half = 0.5 * self.delta
-        xw = x[pos : pos + m]
-        values = xw.tolist()
+        if self._lists is None:
+            self._lists = (x.tolist(), idx.tolist())
+        xl, il = self._lists
+        values = xl[pos : pos + m]
         sp, sm = self._sp, self._sm
         zp = zm = -1  # window offset of the last zero of S+ / S- (-1: none in this window)
         j = self._deadline_offset(seg_n0, k0)
@@ -341,14 +345,14 @@ class OnlineDetector:
                 used = values[: i + 1]
                 s2_j = self._seg_s2 + sum(map(mul, used, used))
                 mu_j = tot * inverses[i + 1] if young else mu0
-                self._on_deadline(mu_j, seg_n0 + i + 1, s2_j, int(idx[pos + i]), events)
+                self._on_deadline(mu_j, seg_n0 + i + 1, s2_j, il[pos + i], events)
                 j = self._deadline_offset(seg_n0, k0)
         stop = i
         n_used = stop + 1
         used = values[:n_used] if n_used < m else values
         wsum = sum(used)
         s2w = sum(map(mul, used, used))
-        self._store(xw[:n_used], idx[pos : pos + n_used])
+        self._store(x[pos : pos + n_used], idx[pos : pos + n_used])
         if not self._fixed_sigma:
             if n_used > 1:
                 steps = list(map(abs, map(sub, used[1:], used)))
@@ -367,8 +371,8 @@ class OnlineDetector:
             seg = None
             if last_zero + 1 >= k0:  # the new segment lies in this window: sum it here
                 tail = values[last_zero + 1 - k0 : n_used]
-                seg = (sum(tail) / len(tail), len(tail), int(idx[pos + last_zero + 1 - k0]), sum(map(mul, tail, tail)))
-            self._change(self._k - 1, int(idx[pos + stop]), last_zero + 1, totals, events, seg)
+                seg = (sum(tail) / len(tail), len(tail), il[pos + last_zero + 1 - k0], sum(map(mul, tail, tail)))
+            self._change(self._k - 1, il[pos + stop], last_zero + 1, totals, events, seg)
             self._win = FIRST_WINDOW
         else:
             if young:
@@ -456,7 +460,7 @@ class OnlineDetector:
         var = max(s2 / n - mu * mu, 0.0) if n > 0 else 0.0
         white = self._sigma**2
         n_eff = n * min(1.0, white / var) if var > 0 else float(n)
-        if "n_eff_factor" in self.level_options:  # an explicit rule from the caller wins
+        if self._explicit_n_eff:  # an explicit rule from the caller wins
             n_eff = None
         sigma = var**0.5
         if self.sigma_rs > 0:
