@@ -104,8 +104,10 @@ class OnlineDetector:
         self._fixed_sigma = sigma
         self._sigma = float(sigma) if sigma else 0.0
         self._abs_dx = self._sigma / 0.886
-        self._ring = np.zeros(RING)
-        self._ring_index = np.zeros(RING, dtype=np.int64)
+        # Python lists: most windows store a few dozen samples, where a list slice
+        # assignment costs a fraction of numpy's per-call overhead.
+        self._ring = [0.0] * RING
+        self._ring_index = [0] * RING
         self._k = 0  # valid samples seen (position in the ring)
         self._n = 0  # all samples seen
         self._last_x = np.nan
@@ -168,10 +170,10 @@ class OnlineDetector:
     def _warm(self, x: np.ndarray, idx: np.ndarray) -> int:
         """Collect the first samples: noise scale and the first segment's mean."""
         take = min(x.size, self.warmup - self._k)
-        self._store(x[:take], idx[:take])
+        self._store_array(x[:take], idx[:take])
         if self._k < self.warmup:
             return x.size
-        ring = self._ring[: self._k] if self._k <= RING else self._ring
+        ring = np.array(self._ring[: self._k] if self._k <= RING else self._ring)
         if not self._fixed_sigma:
             dx = np.diff(ring)
             self._sigma = max(1.4826 * float(np.median(np.abs(dx - np.median(dx)))) / np.sqrt(2), 1e-3)
@@ -185,13 +187,16 @@ class OnlineDetector:
         self._state = "candidate"
         return take
 
-    def _store(self, x: np.ndarray, idx: np.ndarray) -> None:
-        """Append to the ring buffer (two slice copies at most)."""
-        n = x.size
-        if n > RING:
+    def _store_array(self, x: np.ndarray, idx: np.ndarray) -> None:
+        """Append a numpy window to the ring buffer (only its last RING samples are kept)."""
+        if x.size > RING:
+            self._k += x.size - RING
             x, idx = x[-RING:], idx[-RING:]
-            self._k += n - RING
-            n = RING
+        self._store(x.tolist(), idx.tolist())
+
+    def _store(self, x: list, idx: list) -> None:
+        """Append at most RING samples (lists) to the ring buffer (two slice copies at most)."""
+        n = len(x)
         a = self._k % RING
         first = min(n, RING - a)
         self._ring[a : a + first] = x[:first]
@@ -263,7 +268,7 @@ class OnlineDetector:
             self._on_deadline(mu_j, seg_n0 + j + 1, s2_j, int(idx[pos + j]), events)
         # Commit the state up to and including sample `stop`.
         n_used = stop + 1
-        self._store(xw[:n_used], idx[pos : pos + n_used])
+        self._store_array(xw[:n_used], idx[pos : pos + n_used])
         if not self._fixed_sigma:
             # Robust noise scale: mean |Δx| clipped at 5 expected values (a step must not
             # inflate it), folded into an EWMA over sigma_window samples.
@@ -352,7 +357,7 @@ class OnlineDetector:
         used = values[:n_used] if n_used < m else values
         wsum = sum(used)
         s2w = sum(map(mul, used, used))
-        self._store(x[pos : pos + n_used], idx[pos : pos + n_used])
+        self._store(values[:n_used] if n_used < m else values, il[pos : pos + n_used])
         if not self._fixed_sigma:
             if n_used > 1:
                 steps = list(map(abs, map(sub, used[1:], used)))
@@ -405,11 +410,9 @@ class OnlineDetector:
         tau_k = max(tau_k, t_k - RING + 1, 0)
         n = t_k - tau_k + 1
         a = tau_k % RING
-        if a + n <= RING:
-            seg = self._ring[a : a + n]
-        else:
-            seg = np.concatenate((self._ring[a:], self._ring[: a + n - RING]))
-        return float(_sum(seg)) / n, n, int(self._ring_index[a]), float(np.dot(seg, seg))
+        seg = self._ring[a : a + n] if a + n <= RING else self._ring[a:] + self._ring[: a + n - RING]
+        seg = np.array(seg)  # numpy's pairwise sums, as the window paths use
+        return float(_sum(seg)) / n, n, self._ring_index[a], float(np.dot(seg, seg))
 
     def _same_level(self, a: float, b: float) -> bool:
         return abs(a - b) < self.merge_delta or round(2 * a) == round(2 * b)
