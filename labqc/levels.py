@@ -166,8 +166,12 @@ def assign_level(
     level = m / den
     nearest = round(2.0 * level) / 2.0
     d = level - nearest
-    n_eff = max(n * n_eff_factor if n_eff is None else n_eff, 1.0)
-    rs_spread = level * level * G0 * max(sigma_rs, 0.0)
+    # Conditionals rather than max()/min() calls: this runs once per plateau start and end.
+    if n_eff is None:
+        n_eff = n * n_eff_factor
+    if n_eff < 1.0:  # (a NaN passes through, as with max())
+        n_eff = 1.0
+    rs_spread = level * level * G0 * (0.0 if sigma_rs < 0.0 else sigma_rs)
     var = sigma * sigma / n_eff + sigma_int * sigma_int + rs_spread * rs_spread
     s = math.sqrt(var)
     if not (rs_spread <= max_rs_spread and s <= max_s):  # not assignable
@@ -178,4 +182,9 @@ def assign_level(
     # Both exponents are <= 0 since |d| <= 0.25: no overflow even for a tiny s.
     p_level = 1.0 / (1.0 + math.exp((0.5 * d - 0.125) / var) + math.exp((-0.5 * d - 0.125) / var))
     quantised = abs(d) <= tol and p_on >= 0.5 and 0.5 <= nearest <= max_level
-    return (nearest if quantised else None), level, min(max(p_on * p_level, 0.0), 1.0)
+    conf = p_on * p_level
+    if conf < 0.0:
+        conf = 0.0
+    elif conf > 1.0:
+        conf = 1.0
+    return (nearest if quantised else None), level, conf

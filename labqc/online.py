@@ -28,7 +28,6 @@ Events (indices count every sample fed, including NaN ones):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import accumulate
 from operator import mul, sub
 
 import numpy as np
@@ -231,7 +230,7 @@ class OnlineDetector:
         young = self._seg_n < self.mean_window
         m = min(self._win, x.size - pos, self.mean_window - seg_n0 if young else OLD_WINDOW, _COUNTS.size)
         if m <= SCALAR_WINDOW:
-            return self._run_scalar(x, idx, pos, m, events)
+            return self._run_scalar(x, idx, pos, m, events, seg_n0, k0, mu0, young)
         xw = x[pos : pos + m]
         if young:  # exact running mean of the segment so far
             mu_after = np.cumsum(xw)
@@ -301,14 +300,16 @@ class OnlineDetector:
             self._win = min(self._win * 2, self.window)
         return pos + stop + 1
 
-    def _run_scalar(self, x: np.ndarray, idx: np.ndarray, pos: int, m: int, events: list[Event]) -> int:
+    def _run_scalar(
+        self, x: np.ndarray, idx: np.ndarray, pos: int, m: int, events: list[Event],
+        seg_n0: int, k0: int, mu0: float, young: bool,
+    ) -> int:
         """The same window as :meth:`_run` (same recursions, same commit), sample by sample.
 
-        The running means, residuals and window sums are built with C-level iterators
-        (itertools/operator); only the two Lindley recursions run as Python statements.
+        The samples are read from the chunk as Python lists; the running mean and the two
+        Lindley recursions run as Python statements, stopping at the first alarm; the
+        window sums use C-level iterators (map/sum) over the samples used.
         """
-        seg_n0, k0, mu0 = self._seg_n, self._k, self._mu
-        young = seg_n0 < self.mean_window
         h = self.log_arl * self._sigma**2 / self.delta
         half = 0.5 * self.delta
         if self._lists is None:
