@@ -15,7 +15,9 @@ running mean by cumulative sums, the CUSUM as a Lindley recursion C_t - min(C_s)
 window stops at the first alarm, and deadlines inside it (plateau confirmation, end of a
 telegraph excursion) are handled in Python from the per-sample arrays. Windows double
 while no alarm fires; the short ones (just after a change, or samples fed one at a time)
-run the same recursions in scalar Python, where numpy's per-call overhead would dominate.
+run the same recursions in scalar Python on the chunk as a list, where numpy's per-call
+overhead would dominate; the ring buffer is a pair of Python lists for the same reason.
+A pulse train (a change every ~20 samples) is bound by this per-change Python work.
 
 Events (indices count every sample fed, including NaN ones):
 - ``change``: a change point, with the provisional level of the new segment;
@@ -164,6 +166,7 @@ class OnlineDetector:
             pos = self._warm(x, idx)
         while pos < x.size:
             pos = self._run(x, idx, pos, events)
+        self._lists = None  # memory stays bounded by the ring, not by the caller's chunk
         return events
 
     def _warm(self, x: np.ndarray, idx: np.ndarray) -> int:
@@ -326,6 +329,8 @@ class OnlineDetector:
         # which usually ends at an alarm a few samples in). Old segment: tot stays unused.
         tot = mu0 * seg_n0
         inverses = _INVERSES[seg_n0 : seg_n0 + m + 1]  # 1/n for the running means
+        if len(inverses) <= m:  # a mean_window beyond the table (not the default)
+            inverses = [1.0 / k if k else 0.0 for k in range(seg_n0, seg_n0 + m + 1)]
         for i, v in enumerate(values):
             if young:
                 r = v - tot * inverses[i]
