@@ -3,7 +3,6 @@ the pixels in view, follows zooming, and never downsamples the plateau segments.
 import numpy as np
 import pytest
 
-from gui.app import MainWindow
 from gui.live_plots import DOWNSAMPLE_FACTOR
 from gui.live_state import PlateauMark
 
@@ -15,15 +14,6 @@ def rows(n: int, g: np.ndarray) -> dict:
     return {"t": np.arange(n) / RATE, "v": np.ones(n, np.float32), "i": g * np.float32(1e-4), "g": g,
             "compliance": np.zeros(n, bool), "cycle": np.zeros(n, np.int32),
             "segment": np.zeros(n, np.int8), "pulse": np.full(n, -1, np.int32)}
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(directory=tmp_path)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_a_million_samples_are_drawn_as_their_envelope_and_zooming_refines_it(window, qtbot):

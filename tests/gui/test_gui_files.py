@@ -3,7 +3,6 @@ PNG export works on them, unreadable files get one line, and the run browser kee
 the newest runs' arrays in memory."""
 import pytest
 
-from gui.app import MainWindow
 from gui.files import RunRecord, compliance_limits, load_run
 from gui.live_state import LiveState
 from procedures import Endurance, PulseTrain, Retention
@@ -17,15 +16,6 @@ def files(tmp_path_factory):
             "endurance": Endurance(sim_preset="bfo", seed=21, cycles=3),
             "retention": Retention(sim_preset="bfo", seed=21, duration=50, spacing="log", per_decade=5)}
     return {name: run_procedure(proc, d / f"{name}.csv").path for name, proc in runs.items()}
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(directory=tmp_path)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_pulse_train_file_fills_the_per_pulse_views(files):

@@ -2,17 +2,7 @@
 parameters are refused with the procedure's sentence before anything runs."""
 import pytest
 
-from gui.app import MainWindow
 from procedures import PROCEDURES
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(directory=tmp_path)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_window_builds_with_views_and_axis_units(window):
