@@ -29,7 +29,7 @@ class VirtualClock:
     def time_scale(self, scale: float) -> None:
         if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
             raise ValueError(f"time_scale must be a finite number >= 0, got {scale!r}")
-        with getattr(self, "_lock", threading.Lock()):
+        with self._lock:  # made in __init__ before the first assignment
             if hasattr(self, "_scale"):
                 self._t = self._now_locked()
             self._scale = float(scale)
