@@ -155,36 +155,48 @@ def assign_level(
     max_level: float = MAX_LEVEL,
     n_eff: float | None = None,
 ) -> tuple[float | None, float, float]:
-    """One plateau, same rules as :func:`assign_levels` in scalar arithmetic (the online
-    detector calls this once per plateau; numpy's per-call overhead would dominate).
+    """One plateau, same rules as :func:`assign_levels` in scalar arithmetic.
 
     Returns (quantum or None, corrected level, confidence).
     """
+    quantum, level, conf = assign_level_core(
+        float(m), float(n), float(sigma), np.nan if n_eff is None else float(n_eff),
+        float(r_series), float(sigma_rs), float(tol), float(sigma_int), float(prior_on),
+        float(n_eff_factor), float(max_rs_spread), float(max_s), float(max_level),
+    )
+    return (None if quantum != quantum else quantum), level, conf
+
+
+def assign_level_core(
+    m: float, n: float, sigma: float, n_eff: float, r_series: float, sigma_rs: float, tol: float,
+    sigma_int: float, prior_on: float, n_eff_factor: float, max_rs_spread: float, max_s: float,
+    max_level: float,
+) -> tuple[float, float, float]:
+    """:func:`assign_level` with positional arguments and NaN for "none" (n_eff: use
+    n·n_eff_factor; quantum: not quantised). Plain Python in numba's subset: the online
+    detector compiles this very function into its state machine (labqc.online_kernel), so
+    both detectors apply literally the same rules without this module importing numba."""
+    nan = np.nan
     den = 1.0 - r_series * G0 * m
     if not (math.isfinite(m) and den > 0):
-        return None, float("nan"), 0.0
+        return nan, nan, 0.0
     level = m / den
     nearest = round(2.0 * level) / 2.0
     d = level - nearest
-    # Conditionals rather than max()/min() calls: this runs once per plateau start and end.
-    if n_eff is None:
+    if n_eff != n_eff:
         n_eff = n * n_eff_factor
-    if n_eff < 1.0:  # (a NaN passes through, as with max())
+    if n_eff < 1.0:
         n_eff = 1.0
     rs_spread = level * level * G0 * (0.0 if sigma_rs < 0.0 else sigma_rs)
     var = sigma * sigma / n_eff + sigma_int * sigma_int + rs_spread * rs_spread
     s = math.sqrt(var)
     if not (rs_spread <= max_rs_spread and s <= max_s):  # not assignable
-        return None, level, 0.0
+        return nan, level, 0.0
     w0 = math.exp(-0.5 * d * d / var)
     p_on = prior_on * w0 / (prior_on * w0 + (1.0 - prior_on) * 2.0 * _SQRT_2PI * s)
     # Neighbouring levels d ∓ 0.5: exp(-(d ∓ 0.5)²/2s²) = w0 · exp((±d/2 - 1/8)/s²).
     # Both exponents are <= 0 since |d| <= 0.25: no overflow even for a tiny s.
     p_level = 1.0 / (1.0 + math.exp((0.5 * d - 0.125) / var) + math.exp((-0.5 * d - 0.125) / var))
     quantised = abs(d) <= tol and p_on >= 0.5 and 0.5 <= nearest <= max_level
-    conf = p_on * p_level
-    if conf < 0.0:
-        conf = 0.0
-    elif conf > 1.0:
-        conf = 1.0
-    return (nearest if quantised else None), level, conf
+    conf = min(max(p_on * p_level, 0.0), 1.0)
+    return (nearest if quantised else nan), level, conf
