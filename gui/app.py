@@ -22,6 +22,7 @@ from gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, exp
 from gui.live_plots import LivePlots
 from gui.live_state import LiveState
 from gui.run_control import LogPanel, QueuedRun, RunControl, RunManager, status_text
+from labqc.online import warm_up
 from procedures.runner import RunResult
 
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.manager.message.connect(self.log.log)
         self.browser.chosen.connect(self.show_record)
         self.resize(1500, 950)
+        warm_up()  # the detector's compiled loop, loaded before a run rather than at its first tick
         # A full garbage collection walks every tracked object: with Qt, pyqtgraph, pandas
         # and numpy imported that is ~10⁵ objects and 50-80 ms on the GUI thread, at a
         # random tick of a run. Start-up objects live as long as the window, so they are
