@@ -3,7 +3,8 @@
 Reads a PyMeasure-style CSV ('#' header lines; columns such as "G/G0", "Voltage (V)",
 "Current (A)", "Time (s)", "Cycle", "Pulse", "Compliance"), runs the offline detector
 (per cycle when there is a Cycle column), prints a summary and writes figures next to the
-file: <stem>_histogram.png, <stem>_trace.png and, with a Pulse column, <stem>_pulses.png.
+file: <stem>_histogram.png, <stem>_trace.png, with a Pulse column <stem>_pulses.png and,
+with at least two cycles, the 2-D correlation histogram <stem>_corr2d.png.
 """
 from __future__ import annotations
 
@@ -262,7 +263,37 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
         ax3.plot(theta, r, ".", ms=3)
         ax3.set_title("radius I_i/I_1, angle (i-1)·π")
         out.append(_save(fig, Path(f"{stem}_pulses.png")))
+
+    corr = _correlation_view(data, result.r_series, hi)
+    if corr is not None:
+        fig, ax = plt.subplots(figsize=(6.5, 5.5))
+        ax.set_facecolor("0.85")  # grey: bins with no defined correlation (NaN)
+        mesh = ax.pcolormesh(corr.edges, corr.edges, corr.c.T, cmap="RdBu_r", vmin=-1.0, vmax=1.0,
+                             rasterized=True)
+        fig.colorbar(mesh, ax=ax, label="correlation")
+        ax.set_xlabel("G/G0")
+        ax.set_ylabel("G/G0")
+        ax.set_aspect("equal")
+        ax.set_title(f"2-D correlation histogram, {corr.n_traces} cycles, R_s-corrected ({result.r_series:.0f} Ω)\n"
+                     "grey: bins that do not vary between cycles", fontsize=10)
+        out.append(_save(fig, Path(f"{stem}_corr2d.png")))
     return out
+
+
+def _correlation_view(data: dict, r_series: float, g_max: float) -> views.CorrelationHistogram | None:
+    """The 2-D correlation histogram over the cycles, when the file has at least two
+    cycles with samples (otherwise there is nothing to correlate)."""
+    from labqc import views
+
+    if CYCLE_COL not in data:
+        return None
+    starts = cycle_starts(data[CYCLE_COL])
+    if starts.size < 2:
+        return None
+    try:
+        return views.correlation_histogram(data["g"], starts, g_max=g_max, r_series=r_series)
+    except ValueError:  # fewer than two cycles hold a finite sample
+        return None
 
 
 def _grid(ax, hi: float, *, vertical: bool) -> None:
