@@ -280,20 +280,26 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
     return out
 
 
+# Below this many cycles a correlation between cycles is mostly noise (two cycles give ±1
+# everywhere); Makk et al. used 116 and the 20-cycle default runs are the useful minimum.
+MIN_CORRELATION_CYCLES = 10
+
+
 def _correlation_view(data: dict, r_series: float, g_max: float) -> views.CorrelationHistogram | None:
-    """The 2-D correlation histogram over the cycles, when the file has at least two
-    cycles with samples (otherwise there is nothing to correlate)."""
+    """The 2-D correlation histogram over the cycles, when the file has at least
+    MIN_CORRELATION_CYCLES cycles with samples."""
     from labqc import views
 
     if CYCLE_COL not in data:
         return None
     starts = cycle_starts(data[CYCLE_COL])
-    if starts.size < 2:
+    if starts.size < MIN_CORRELATION_CYCLES:
         return None
     try:
-        return views.correlation_histogram(data["g"], starts, g_max=g_max, r_series=r_series)
+        corr = views.correlation_histogram(data["g"], starts, g_max=g_max, r_series=r_series)
     except ValueError:  # fewer than two cycles hold a finite sample
         return None
+    return corr if corr.n_traces >= MIN_CORRELATION_CYCLES else None
 
 
 def _grid(ax, hi: float, *, vertical: bool) -> None:

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labqc.analyze_cli import MIN_CORRELATION_CYCLES
 from labqc.cli import main
 from labqc.levels import uncorrect_g0
 from labqc.views import correlation_histogram
@@ -170,9 +171,12 @@ def test_analyze_writes_the_correlation_figure_for_a_cycled_file(tmp_path, capsy
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_analyze_draws_no_correlation_figure_for_a_single_cycle(tmp_path, capsys):
-    g = np.concatenate(co_occurring_cycles(n_cycles=1, seed=9))
-    path = write_results(tmp_path / "one.csv", pd.DataFrame({"G/G0": g, "Cycle": 0}))
+@pytest.mark.parametrize("n_cycles", [1, MIN_CORRELATION_CYCLES - 1])
+def test_analyze_draws_no_correlation_figure_for_too_few_cycles(tmp_path, capsys, n_cycles):
+    # Two cycles would give a correlation of ±1 everywhere: nothing to learn from it.
+    cycles = co_occurring_cycles(n_cycles=n_cycles, seed=9)
+    cycle = np.repeat(np.arange(len(cycles)), [c.size for c in cycles])
+    path = write_results(tmp_path / "few.csv", pd.DataFrame({"G/G0": np.concatenate(cycles), "Cycle": cycle}))
     assert main(["analyze", str(path), "--r-series", "0"]) == 0
     assert "corr2d" not in capsys.readouterr().out
-    assert (tmp_path / "one_histogram.png").exists() and not (tmp_path / "one_corr2d.png").exists()
+    assert (tmp_path / "few_histogram.png").exists() and not (tmp_path / "few_corr2d.png").exists()
