@@ -59,7 +59,7 @@ def new_state(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return fs, js, np.zeros(RING), np.zeros(RING, dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _emit(ev_int, ev_float, n_ev, kind, index, alarm, level, quantum, conf):
     ev_int[n_ev, 0] = kind
     ev_int[n_ev, 1] = index
@@ -70,7 +70,7 @@ def _emit(ev_int, ev_float, n_ev, kind, index, alarm, level, quantum, conf):
     return n_ev + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _segment_since(ring, ring_index, tau_k, t_k):
     """Sum, count, first sample index and sum of squares of valid positions tau_k..t_k."""
     tau_k = max(tau_k, t_k - RING + 1, 0)
@@ -83,7 +83,7 @@ def _segment_since(ring, ring_index, tau_k, t_k):
     return total, t_k - tau_k + 1, ring_index[tau_k % RING], s2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _assign(p, sigma_white, mu, n, s2):
     """Level rules of labqc.levels for n corrected samples of mean mu and sum of squares s2.
 
@@ -110,7 +110,7 @@ def _assign(p, sigma_white, mu, n, s2):
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _plateau_level(p, fs, js):
     """The open plateau's level: all its finished segments, or the level at confirmation."""
     if js[PL_N] >= p[P_MIN_LENGTH]:
@@ -118,7 +118,7 @@ def _plateau_level(p, fs, js):
     return fs[PL_LEVEL]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _same_level(p, a, b):
     return abs(a - b) < p[P_MERGE] or round(2 * a) == round(2 * b)
 
@@ -133,7 +133,7 @@ def end_plateau(p, fs, js, index, alarm, ev_int, ev_float, n_ev):
     return _emit(ev_int, ev_float, n_ev, PLATEAU_END, index, alarm, level, quantum, conf)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _confirm(p, fs, js, t, ev_int, ev_float, n_ev):
     """The candidate segment has lasted min_length samples: it is a plateau."""
     quantum, level, conf = _assign(p, fs[SIGMA], fs[MU], js[SEG_N], fs[SEG_S2])
@@ -146,7 +146,7 @@ def _confirm(p, fs, js, t, ev_int, ev_float, n_ev):
     return _emit(ev_int, ev_float, n_ev, PLATEAU_START, js[SEG_START], t, level, quantum, conf)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev):
     """bridge_len samples after an interruption: the same plateau (a sub-quantum shift from
     drift or 1/f), or a real step that ended it."""
@@ -160,7 +160,7 @@ def _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev):
     return n_ev
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _change(p, fs, js, ring, ring_index, t_k, t, tau_k, ev_int, ev_float, n_ev):
     """An alarm at valid position t_k (sample t); the change happened at tau_k.
 
@@ -195,7 +195,7 @@ def _change(p, fs, js, ring, ring_index, t_k, t, tau_k, ev_int, ev_float, n_ev):
     return n_ev
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _end_warmup(fs, js, ring, ring_index):
     """The first warmup samples are the first segment. (Their noise scale, a median, is
     left to the caller: np.median takes seconds to compile and runs once per detector.)"""
