@@ -126,6 +126,30 @@ def test_bad_parameters_are_refused():
         OnlineDetector(delta=0)
     with pytest.raises(ValueError):
         OnlineDetector(r_series=np.nan)
+    with pytest.raises(ValueError, match="unknown level option"):
+        OnlineDetector(tolerance=0.1)  # the option is called tol
+    with pytest.raises(ValueError, match="warmup"):
+        OnlineDetector(warmup=1)
+
+
+@pytest.mark.parametrize("g, r_series", [
+    (np.array([]), 0.0),
+    (np.full(300, np.nan), 0.0),
+    (np.full(300, np.inf), 0.0),
+    (np.ones(300), 1e9),  # every sample beyond 1/R_s: the correction is undefined everywhere
+])
+def test_input_without_a_usable_sample_gives_no_event(g, r_series):
+    det = OnlineDetector(r_series=r_series)
+    assert det.update(g) == [] and det.finish() == []
+
+
+def test_negative_and_constant_traces_get_no_false_level():
+    neg = OnlineDetector()
+    events = neg.update(-1.0 + np.random.default_rng(0).normal(0, 0.01, 300)) + neg.finish()
+    assert all(e.quantum is None for e in events)
+    flat = OnlineDetector()
+    events = flat.update(np.full(300, 1.0)) + flat.finish()
+    assert [(e.kind, e.quantum) for e in events] == [("plateau_start", 1.0), ("plateau_end", 1.0)]
 
 
 def test_white_noise_plateaus_are_judged_on_all_their_samples():
