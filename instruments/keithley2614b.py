@@ -44,11 +44,11 @@ from instruments.errors import (
     CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
 )
 from instruments.smu import (
-    KIND_POINT, KIND_PULSE, KIND_READ, Capabilities, PulseTrain, Request, Sampling, SourceMeasure,
-    Sweep, empty_chunk,
+    KIND_POINT, KIND_PULSE, KIND_READ, Capabilities, PulseTrain, Repeat, Request, Sampling, SourceMeasure,
+    Sweep, empty_chunk, readings_per,
 )
 from instruments.tsp_format import (
-    STATUS_COMPLIANCE, is_linear, lua_table, num, parse_bool, parse_error, parse_number,
+    MAX_MESSAGE_BYTES, STATUS_COMPLIANCE, is_linear, lua_table, num, parse_bool, parse_error, parse_number,
     parse_print, parse_real64_block, real64_block_size,
 )
 
@@ -168,6 +168,16 @@ class TSPLink(Instrument):
         so the termination character is switched off for the read (one VISA read of the
         whole block instead of one per 0x0A byte)."""
         self.send(message)
+        return self._read_block(message, nbytes, timeout)
+
+    def query_counted_block(self, message: str, nbytes: int, timeout: float | None = None) -> tuple[int, bytes]:
+        """Write ``message``, which prints an error count and then, only if that count is
+        0, a binary block of ``nbytes``; return (count, block or b"")."""
+        self.send(message)
+        count = int(parse_number(self._receive(message, timeout, self.read)))
+        return (count, b"") if count else (0, self._read_block(message, nbytes, timeout))
+
+    def _read_block(self, message: str, nbytes: int, timeout: float | None) -> bytes:
         connection = self.adapter.connection
         connection.read_termination = None
         try:
@@ -306,6 +316,23 @@ class _Block:
     turn_on: bool = True  # False for a chained block: the output is already on
 
 
+@dataclass
+class _Loop:
+    """A :class:`Repeat` as a Lua loop on the instrument: set-up messages that leave one
+    function per step and the loop ``_R(n, fresh)`` on the instrument (nothing is sourced
+    while they are sent), and what one repetition stores."""
+
+    setup: list[str]
+    instants: np.ndarray  # planned s from the start of a repetition to each of its readings
+    kinds: np.ndarray  # KIND_* per reading of one repetition
+    indices: np.ndarray  # each reading's index within its step
+    period: float  # planned instrument s per repetition
+
+    @property
+    def per_repeat(self) -> int:
+        return len(self.instants)
+
+
 def chunk_bounds(instants: np.ndarray, seconds: float = CHUNK_SECONDS,
                  max_points: int = MAX_CHUNK_POINTS) -> list[tuple[int, int]]:
     """Split readings into [a, b) chunks covering <= ``seconds`` of instrument time each
@@ -326,6 +353,23 @@ def range_for(value: float, ranges: tuple[float, ...]) -> float:
         if abs(value) <= r * (1 + 1e-9):
             return r
     return ranges[-1]
+
+
+def _lua_function(name: str, body: list[str], max_bytes: int = MAX_MESSAGE_BYTES) -> list[str]:
+    """Messages that define the Lua function ``name`` running ``body`` (statements) in
+    order: one message when it fits, else parts ``name_1``, ``name_2`` ... and ``name``
+    calling them in turn."""
+    whole = f"function {name}() {' '.join(body)} end"
+    if len(whole) <= max_bytes:
+        return [whole]
+    parts: list[list[str]] = [[]]
+    for statement in body:
+        if parts[-1] and len(" ".join(parts[-1] + [statement])) + len(name) + 30 > max_bytes:
+            parts.append([])
+        parts[-1].append(statement)
+    names = [f"{name}_{k}" for k in range(1, len(parts) + 1)]
+    return ([f"function {n}() {' '.join(p)} end" for n, p in zip(names, parts)]
+            + [f"function {name}() {' '.join(n + '()' for n in names)} end"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -390,6 +434,16 @@ class Keithley2614B(SourceMeasure):
         t0 = self._t_end
         for block in blocks:
             yield from self._run_block(block, t0)
+        self._checkpoint()
+
+    def _repeat(self, request: Repeat) -> Iterator[np.ndarray]:
+        """A :class:`Repeat` as a Lua loop on the instrument (:meth:`_plan_repeat`), one
+        message per chunk of repetitions and the chunk's readings in the same round trip;
+        steps this loop cannot hold run one by one (the generic way)."""
+        if not self.loops_natively(request):
+            yield from super()._repeat(request)
+            return
+        yield from self._run_loop(request)
         self._checkpoint()
 
     def read(self, level: float, *, compliance: float, source: str = "V", nplc: float = 1.0) -> np.ndarray:
@@ -460,7 +514,9 @@ class Keithley2614B(SourceMeasure):
             return self._plan_sampling(request)
         raise CapabilityError(f"the {self.capabilities.model} cannot run a {type(request).__name__}")
 
-    def _plan_sweep(self, r: Sweep) -> _Block:
+    def _plan_sweep(self, r: Sweep, tag: str = "") -> _Block:
+        """``tag`` suffixes the names of the Lua tables, so that several plans can live on
+        the instrument at once (the steps of a :class:`Repeat`)."""
         s, n = self.smu, r.points
         need = self.reading_time(r.nplc)
         ranges = self.capabilities.voltage_ranges if r.source == "V" else self.capabilities.current_ranges
@@ -469,7 +525,7 @@ class Keithley2614B(SourceMeasure):
         if is_linear(r.levels):
             levels_setup, sweep = [], f"{s}.trigger.source.linear{fn}({num(r.levels[0])}, {num(r.levels[-1])}, {n})"
         else:
-            levels_setup, sweep = lua_table("_L", r.levels), f"{s}.trigger.source.list{fn}(_L)"
+            levels_setup, sweep = lua_table(f"_L{tag}", r.levels), f"{s}.trigger.source.list{fn}(_L{tag})"
         setup = [
             self._source_setup(r.source, 0.0, r.compliance, rng),
             self._measure_setup(r.source, r.nplc, r.measure_range, delay=r.step_time - need),
@@ -477,14 +533,14 @@ class Keithley2614B(SourceMeasure):
             *levels_setup,
             self._trigger_setup(sweep, r.source, r.compliance, n, endpulse="SOURCE_HOLD"),
             *self._timer(1, r.step_time, count=max(n - 1, 1), passthrough=True,
-                         stimulus=f"{s}.trigger.ARMED_EVENT_ID"),
+                         stimulus=f"{s}.trigger.ARMED_EVENT_ID", tag=tag),
             f"{s}.trigger.source.stimulus = trigger.timer[1].EVENT_ID"
             f" {s}.trigger.measure.stimulus = 0 {s}.trigger.endpulse.stimulus = 0",
         ]
         instants = r.step_time * np.arange(1, n + 1)
         return _Block(setup, instants, np.full(n, KIND_POINT, "i1"), np.arange(n), instants[0])
 
-    def _plan_pulses(self, r: PulseTrain) -> _Block:
+    def _plan_pulses(self, r: PulseTrain, tag: str = "") -> _Block:
         s, n = self.smu, r.count
         reads = r.read_levels is not None
         tm = self.aperture(r.nplc) + PULSE_MARGIN  # the measurement ends PULSE_MARGIN before the pulse
@@ -498,11 +554,14 @@ class Keithley2614B(SourceMeasure):
             # whole train (so it does not matter whether a list restarts when a timer is
             # re-triggered); timers 4 and 5 offset the measure and end-of-step series.
             armed, gaps = f"{s}.trigger.ARMED_EVENT_ID", [r.read_width, r.period - r.read_width]
-            timers = [self._timer(1, [r.width, r.period - r.width], count=2 * n - 1, passthrough=True, stimulus=armed),
-                      self._timer(4, r.width - tm, count=1, passthrough=False, stimulus=armed),
-                      self._timer(2, gaps, count=2 * n - 1, passthrough=True, stimulus="trigger.timer[4].EVENT_ID"),
-                      self._timer(5, r.width, count=1, passthrough=False, stimulus=armed),
-                      self._timer(3, gaps, count=2 * n - 1, passthrough=True, stimulus="trigger.timer[5].EVENT_ID")]
+            timers = [self._timer(1, [r.width, r.period - r.width], count=2 * n - 1, passthrough=True,
+                                  stimulus=armed, tag=tag),
+                      self._timer(4, r.width - tm, count=1, passthrough=False, stimulus=armed, tag=tag),
+                      self._timer(2, gaps, count=2 * n - 1, passthrough=True, stimulus="trigger.timer[4].EVENT_ID",
+                                  tag=tag),
+                      self._timer(5, r.width, count=1, passthrough=False, stimulus=armed, tag=tag),
+                      self._timer(3, gaps, count=2 * n - 1, passthrough=True, stimulus="trigger.timer[5].EVENT_ID",
+                                  tag=tag)]
             instants = np.empty(2 * n)
             starts = r.period * np.arange(n)
             instants[0::2], instants[1::2] = starts + r.width, starts + r.width + r.read_width
@@ -511,9 +570,11 @@ class Keithley2614B(SourceMeasure):
         else:
             steps = r.amplitudes
             timers = [self._timer(1, r.period, count=max(n - 1, 1), passthrough=True,
-                                  stimulus=f"{s}.trigger.ARMED_EVENT_ID"),
-                      self._timer(2, r.width - tm, count=1, passthrough=False, stimulus="trigger.timer[1].EVENT_ID"),
-                      self._timer(3, r.width, count=1, passthrough=False, stimulus="trigger.timer[1].EVENT_ID")]
+                                  stimulus=f"{s}.trigger.ARMED_EVENT_ID", tag=tag),
+                      self._timer(2, r.width - tm, count=1, passthrough=False, stimulus="trigger.timer[1].EVENT_ID",
+                                  tag=tag),
+                      self._timer(3, r.width, count=1, passthrough=False, stimulus="trigger.timer[1].EVENT_ID",
+                                  tag=tag)]
             instants = r.period * np.arange(n) + r.width
             kinds = np.full(n, KIND_PULSE, "i1")
             indices = np.arange(n)
@@ -522,8 +583,8 @@ class Keithley2614B(SourceMeasure):
             self._source_setup("V", r.base, r.compliance, rng),
             self._measure_setup("V", r.nplc, mrange, delay=0.0),
             self._buffer_setup(),
-            *lua_table("_L", steps),
-            self._trigger_setup(f"{s}.trigger.source.listv(_L)", "V", r.compliance, len(steps), endpulse="SOURCE_IDLE"),
+            *lua_table(f"_L{tag}", steps),
+            self._trigger_setup(f"{s}.trigger.source.listv(_L{tag})", "V", r.compliance, len(steps), endpulse="SOURCE_IDLE"),
             *[m for t in timers for m in t],
             f"{s}.trigger.source.stimulus = trigger.timer[1].EVENT_ID"
             f" {s}.trigger.measure.stimulus = trigger.timer[2].EVENT_ID"
@@ -558,6 +619,93 @@ class Keithley2614B(SourceMeasure):
                                  np.arange(a, b), float(times[0]), turn_on=(a == 0)))
         return blocks
 
+    # --- a Repeat as a loop on the instrument -------------------------------------------------
+    def loops_natively(self, r: Repeat) -> bool:
+        """True when ``r`` runs as one Lua loop here: every step a Sweep or PulseTrain, and
+        one repetition's readings fit one streamed chunk (and so the buffer)."""
+        return (all(isinstance(step, (Sweep, PulseTrain)) for step in r.steps)
+                and 0 < r.per_repeat <= MAX_CHUNK_POINTS)
+
+    def _plan_repeat(self, r: Repeat) -> _Loop:
+        """Each step becomes a Lua function ``_S<j>`` holding its whole trigger-model set-up
+        (source function, range, limits, measure, list, timers): the same messages as when
+        it runs alone, with its tables named apart (``_L_<j>``, ``_D<k>_<j>``) and without
+        the buffer clear. ``_H(f)`` runs one step: f(), then, only if the error queue is
+        still empty, output on, initiate, waitcomplete, output off. So each step's limits
+        are set before its output turns on, and the output is off between steps as between
+        separate requests. ``_R(n, fresh)`` runs n repetitions (emptying the buffers first
+        when ``fresh`` is 1); every reading is appended to nvbuffer1/nvbuffer2.
+        Lua 5.0 (the instrument's): no ``#``, no ``%``, no goto."""
+        s = self.smu
+        data: list[str] = [self._buffer_setup(append=True)]
+        functions: list[str] = []
+        instants, kinds, indices, offset = [], [], [], 0.0
+        for j, step in enumerate(r.steps, 1):
+            tag = f"_{j}"
+            block = self._plan_sweep(step, tag) if isinstance(step, Sweep) else self._plan_pulses(step, tag)
+            tables = [m for m in block.setup if m.startswith(("_L", "_D", "_C ="))]  # table builders
+            body = [m for m in block.setup if m not in tables and m != self._buffer_setup()]
+            data += tables
+            functions += _lua_function(f"_S{j}", body)
+            instants.append(offset + block.instants)
+            kinds.append(block.kinds)
+            indices.append(block.indices)
+            offset += float(step.duration)
+        steps = " and ".join(f"_H(_S{j})" for j in range(1, len(r.steps) + 1))
+        functions += [
+            f"function _H(f) f() if errorqueue.count > 0 then return false end "
+            f"{s}.source.output = {s}.OUTPUT_ON {s}.trigger.initiate() waitcomplete() "
+            f"{s}.source.output = {s}.OUTPUT_OFF return true end",
+            f"function _R(n, fresh) if fresh == 1 then {s}.nvbuffer1.clear() {s}.nvbuffer2.clear() end "
+            f"for k = 1, n do if not ({steps}) then return end end end",
+        ]
+        return _Loop(data + functions, np.concatenate(instants), np.concatenate(kinds),
+                     np.concatenate(indices), offset)
+
+    def _repeat_chunks(self, r: Repeat, loop: _Loop) -> list[tuple[int, int, bool]]:
+        """(first repetition, repetitions, fresh buffer) per chunk: about CHUNK_SECONDS of
+        instrument time and at most MAX_CHUNK_POINTS readings each; the buffers are emptied
+        before they would overflow (a new buffer batch starts with ``fresh``)."""
+        per = loop.per_repeat
+        capacity = int(self.capabilities.extra.get("buffer_points", 50_000))
+        batch = max(capacity // per, 1)  # repetitions per buffer fill
+        step = max(min(int(CHUNK_SECONDS / max(loop.period, 1e-9)), MAX_CHUNK_POINTS // per), 1)
+        chunks = []
+        for b0 in range(0, r.count, batch):
+            b1 = min(b0 + batch, r.count)
+            for a in range(b0, b1, step):
+                chunks.append((a, min(a + step, b1) - a, a == b0))
+        return chunks
+
+    def _run_loop(self, r: Repeat) -> Iterator[np.ndarray]:
+        loop = self._plan_repeat(r)
+        for message in loop.setup:
+            self.tsp.send(message)
+        per = loop.per_repeat
+        origin = self._t_end + float(loop.instants[0])  # session time of the buffer's first reading
+        filled, ts0 = 0, 0.0  # readings in the buffer now; timestamp of its first reading
+        for first, n, fresh in self._repeat_chunks(r, loop):
+            if fresh and first:  # a new buffer fill continues the time line from the last reading
+                origin = self._t_end + float(loop.instants[0] + loop.period - loop.instants[-1])
+            filled = 0 if fresh else filled
+            a, b = filled + 1, filled + n * per
+            self.tsp.send(f"_R({n}, {1 if fresh else 0})")
+            count, raw = self.tsp.query_counted_block(
+                f"print(errorqueue.count) if errorqueue.count == 0 then {self._printbuffer(a, b)} end",
+                real64_block_size(len(COLUMNS) * (b - a + 1)), timeout=2 * n * loop.period + 5.0)
+            if count:
+                self.tsp.raise_errors(count)
+            ts, src, v, i, status = self._parse_readings(raw, a, b)
+            ts0 = ts[0] if fresh else ts0
+            chunk = empty_chunk(b - a + 1)
+            chunk["t"] = origin + (ts - ts0)
+            chunk["source"], chunk["v"], chunk["i"] = src, v, i
+            chunk["compliance"] = (np.nan_to_num(status).astype(np.int64) & STATUS_COMPLIANCE) != 0
+            chunk["index"], chunk["kind"] = np.tile(loop.indices, n), np.tile(loop.kinds, n)
+            self._t_end = max(self._t_end, float(chunk["t"][-1]))
+            filled = b
+            yield chunk
+
     # --- message builders ------------------------------------------------------------------
     def _source_setup(self, source: str, level: float, compliance: float, rng: float | None) -> str:
         """Source function, range, level and limit (the output is off while this is sent)."""
@@ -580,11 +728,12 @@ class Keithley2614B(SourceMeasure):
         return (f"{s}.measure.autozero = {s}.AUTOZERO_ONCE {s}.measure.nplc = {num(nplc)} {rng_text} "
                 f"{s}.measure.delay = {num(max(delay, 0.0))}")
 
-    def _buffer_setup(self) -> str:
-        """I with timestamps and source values in nvbuffer1, V in nvbuffer2, both emptied."""
-        s = self.smu
-        return (f"{s}.nvbuffer1.clear() {s}.nvbuffer1.appendmode = 0 {s}.nvbuffer1.collecttimestamps = 1 "
-                f"{s}.nvbuffer1.collectsourcevalues = 1 {s}.nvbuffer2.clear() {s}.nvbuffer2.appendmode = 0 "
+    def _buffer_setup(self, append: bool = False) -> str:
+        """I with timestamps and source values in nvbuffer1, V in nvbuffer2, both emptied.
+        ``append``: each trigger-model run adds to what is there (a Repeat's loop)."""
+        s, mode = self.smu, int(append)
+        return (f"{s}.nvbuffer1.clear() {s}.nvbuffer1.appendmode = {mode} {s}.nvbuffer1.collecttimestamps = 1 "
+                f"{s}.nvbuffer1.collectsourcevalues = 1 {s}.nvbuffer2.clear() {s}.nvbuffer2.appendmode = {mode} "
                 f"{s}.nvbuffer2.collecttimestamps = 0 {s}.nvbuffer2.collectsourcevalues = 0")
 
     def _trigger_setup(self, sweep: str, source: str, compliance: float, count: int, endpulse: str) -> str:
@@ -596,16 +745,16 @@ class Keithley2614B(SourceMeasure):
                 f"{s}.trigger.endpulse.action = {s}.{endpulse} {s}.trigger.endsweep.action = {s}.SOURCE_IDLE "
                 f"{s}.trigger.arm.count = 1 {s}.trigger.count = {count}")
 
-    def _timer(self, k: int, delay, *, count: int, passthrough: bool, stimulus: str) -> list[str]:
+    def _timer(self, k: int, delay, *, count: int, passthrough: bool, stimulus: str, tag: str = "") -> list[str]:
         """Messages that configure trigger timer ``k``: one delay, or a delay list built on
-        the instrument (``_D<k>``) and used in turn each time the timer is started."""
+        the instrument (``_D<k><tag>``) and used in turn each time the timer is started."""
         delays = np.maximum(np.atleast_1d(np.asarray(delay, dtype=float)), MIN_TIMER_DELAY)
         head: list[str] = []
         if np.all(delays == delays[0]):
             when = f"trigger.timer[{k}].delay = {num(delays[0])}"
         else:
-            head = lua_table(f"_D{k}", delays)
-            when = f"trigger.timer[{k}].delaylist = _D{k}"
+            head = lua_table(f"_D{k}{tag}", delays)
+            when = f"trigger.timer[{k}].delaylist = _D{k}{tag}"
         return [*head, f"trigger.timer[{k}].reset() {when} trigger.timer[{k}].count = {count} "
                        f"trigger.timer[{k}].passthrough = {'true' if passthrough else 'false'} "
                        f"trigger.timer[{k}].stimulus = {stimulus}"]
@@ -642,15 +791,7 @@ class Keithley2614B(SourceMeasure):
                 yield empty_chunk(0)  # the caller may stop here
             raw = self.tsp.query_block(self._printbuffer(a + 1, b), real64_block_size(len(COLUMNS) * (b - a)),
                                        timeout=2 * wait + 5.0)
-            try:
-                data = parse_real64_block(raw, len(COLUMNS))
-            except ProtocolError:
-                self.tsp.clear()  # the rest of a garbled reply must not poison the next query
-                raise
-            if len(data) != b - a:
-                self.tsp.clear()
-                raise ProtocolError(f"printbuffer({a + 1}, {b}) returned {len(data)} readings, not {b - a}")
-            ts, src, v, i, status = data.T
+            ts, src, v, i, status = self._parse_readings(raw, a + 1, b)
             ts0 = ts[0] if ts0 is None else ts0
             chunk = empty_chunk(b - a)
             chunk["t"] = origin + (ts - ts0)
@@ -659,6 +800,19 @@ class Keithley2614B(SourceMeasure):
             chunk["index"], chunk["kind"] = block.indices[a:b], block.kinds[a:b]
             self._t_end = max(self._t_end, float(chunk["t"][-1]))
             yield chunk
+
+    def _parse_readings(self, raw: bytes, a: int, b: int) -> np.ndarray:
+        """The COLUMNS of readings a..b (1-based, inclusive) from a printbuffer block, as rows
+        of the transposed array; a garbled or short block resynchronises and raises."""
+        try:
+            data = parse_real64_block(raw, len(COLUMNS))
+        except ProtocolError:
+            self.tsp.clear()  # the rest of a garbled reply must not poison the next query
+            raise
+        if len(data) != b - a + 1:
+            self.tsp.clear()
+            raise ProtocolError(f"printbuffer({a}, {b}) returned {len(data)} readings, not {b - a + 1}")
+        return data.T
 
     def _pause(self, seconds: float) -> None:
         """Let the instrument time ``seconds`` (its ``delay()``; the trigger model runs on)

@@ -6,6 +6,9 @@ instrument's own best way (trigger model, timers, PMU, buffered sampling) and st
 readings back in chunks while the instrument is still working. Every chunk is a numpy
 structured array of dtype :data:`READING`.
 
+A :class:`Repeat` runs a short list of those requests K times (an endurance batch); a
+driver may loop on the instrument, the base class runs the steps one by one.
+
 Safety is built into :meth:`SourceMeasure.run`: the request is checked against the
 instrument's :class:`Capabilities` before anything is sent, the driver sets compliance
 before it turns an output on, and whatever ends the iteration (exhaustion, ``break``,
@@ -154,6 +157,57 @@ class Sampling:
 Request = Union[Sweep, PulseTrain, Sampling]
 
 
+def readings_per(request: Request) -> int:
+    """How many readings ``request`` yields: one per sweep point or sample, one per pulse
+    plus one per read of a pulse train with reads."""
+    if isinstance(request, PulseTrain):
+        return request.count * (1 if request.read_levels is None else 2)
+    return int(request.points)
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """Run ``steps`` in order, ``count`` times: e.g. an endurance batch of K cycles of
+    (SET pulse, read, RESET pulse, read) with one compliance per step. Each step keeps its
+    own compliance, levels and timing; the output is off between steps, as between
+    separate requests. A driver may loop on the instrument; the generic one runs the
+    steps one by one (:meth:`SourceMeasure._repeat`).
+
+    Readings arrive in order: repetition 0's step 0, step 1, ..., then repetition 1 ...,
+    exactly :attr:`per_repeat` per repetition. ``index`` and ``kind`` of each reading are
+    those its step gives it (:meth:`locate` says which repetition and step it belongs to).
+    """
+
+    steps: tuple
+    count: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "count", int(self.count))
+
+    @property
+    def per_repeat(self) -> int:
+        """Readings per repetition."""
+        return sum(readings_per(s) for s in self.steps)
+
+    @property
+    def points(self) -> int:
+        return self.count * self.per_repeat
+
+    @property
+    def duration(self) -> float:
+        return self.count * sum(float(s.duration) for s in self.steps)
+
+    def locate(self, first: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(repetition, step) of the readings ``first`` .. ``first + n - 1`` (0-based, in
+        the order they arrive), as two integer arrays."""
+        sizes = np.array([readings_per(s) for s in self.steps])
+        position = np.arange(first, first + n)
+        repetition, within = np.divmod(position, max(int(sizes.sum()), 1))
+        step = np.searchsorted(np.cumsum(sizes), within, side="right")
+        return repetition, step
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What one instrument channel can do; every request is checked against it."""
@@ -181,6 +235,8 @@ class Capabilities:
             self._check_pulses(request)
         elif isinstance(request, Sampling):
             self._check_sampling(request)
+        elif isinstance(request, Repeat):
+            self._check_repeat(request)
         else:
             raise CapabilityError(f"the {self.model} cannot run a {type(request).__name__}")
 
@@ -239,6 +295,16 @@ class Capabilities:
         if not (p.period > busy):
             self._fail(f"a period of {p.period:g} s leaves no time after the {busy:g} s of pulse and read")
 
+    def _check_repeat(self, r: Repeat) -> None:
+        if not r.steps:
+            self._fail("a Repeat needs at least one step")
+        if r.count < 1:
+            self._fail(f"a Repeat count of {r.count} is below 1")
+        for step in r.steps:
+            if not isinstance(step, (Sweep, PulseTrain, Sampling)):
+                self._fail(f"a Repeat step must be a Sweep, PulseTrain or Sampling, not a {type(step).__name__}")
+            self.check(step)  # the subclass's check, with its own timing rules
+
     def _check_sampling(self, s: Sampling) -> None:
         self._check_source(s.source, np.array([s.level]), s.compliance)
         self._check_nplc(s.nplc)
@@ -263,7 +329,7 @@ class SourceMeasure(ABC):
         self.capabilities.check(request)
         finished = False
         try:
-            yield from self._stream(request)
+            yield from (self._repeat(request) if isinstance(request, Repeat) else self._stream(request))
             finished = True
         finally:
             try:
@@ -279,6 +345,18 @@ class SourceMeasure(ABC):
     @abstractmethod
     def _stream(self, request: Request) -> Iterator[np.ndarray]:
         """Configure (compliance before output on), start, and stream chunks."""
+
+    def _repeat(self, request: Repeat) -> Iterator[np.ndarray]:
+        """Generic :class:`Repeat`: each step as its own request, the output turned off
+        between steps exactly as between separate :meth:`run` calls (:meth:`run` turns it off
+        after the last). A driver that can loop on the instrument overrides this."""
+        first = True
+        for _ in range(request.count):
+            for step in request.steps:
+                if not first:
+                    self.output_off()
+                first = False
+                yield from self._stream(step)
 
     @abstractmethod
     def read(self, level: float, *, compliance: float, source: str = "V", nplc: float = 1.0) -> np.ndarray:

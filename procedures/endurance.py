@@ -4,13 +4,23 @@ V_read after each half-cycle; HRS, LRS and the LRS level in G0 per cycle.
 A cycle has switched when G(LRS)/G(HRS) >= the minimum ratio. The run stops early when
 the device has not switched for K cycles in a row ("stuck"); it is reported stuck in
 LRS when the read after RESET still shows at least 1 G0, else stuck in HRS.
+
+Method "pulse" runs in batches: one :class:`~instruments.smu.Repeat` of (SET pulse, read,
+RESET pulse, read) per batch of up to 100 cycles or about 2 s of instrument time, which
+the 2614B loops on the instrument. The stuck condition is evaluated from each batch's
+rows, so a pulse run stops at the end of the batch in which it was met (the stop reason
+names both cycles). Method "sweep" runs cycle by cycle.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
+import numpy as np
+import pandas as pd
+
 from instruments.smu import PulseTrain as Train
-from instruments.smu import Sweep
+from instruments.smu import Repeat, Sweep
 from procedures import derive
 from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
                              require, triangle)
@@ -91,42 +101,130 @@ class Endurance(LabqcProcedure):
         width = self.pulse_width * 1e-3
         return Train.uniform(v, 1, width=width, period=2 * width, compliance=icc, nplc=self.nplc)
 
+    #: A pulse batch holds at most this many cycles ...
+    BATCH_CYCLES = 100
+    #: ... and at most about this much instrument time (s), so that a stop is prompt.
+    BATCH_SECONDS = 2.0
+    #: What each step of a pulse cycle is, in the Segment column (pulses show as "pulse").
+    STEP_SEGMENTS = ("set", "read", "reset", "read")
+
+    def read_step(self) -> Sweep:
+        """The HRS/LRS read as a request (one point at V_read, NPLC 1)."""
+        return self.read_request(self.read_voltage, self.read_compliance, 1.0)
+
+    def pulse_batch(self, count: int) -> Repeat:
+        """``count`` pulse cycles: SET pulse, read, RESET pulse, read (in STEP_SEGMENTS order)."""
+        read = self.read_step()
+        return Repeat((self.half_cycle("set"), read, self.half_cycle("reset"), read), count)
+
+    def batch_cycles(self) -> int:
+        """Cycles per pulse batch: at most BATCH_CYCLES and about BATCH_SECONDS of instrument time."""
+        per_cycle = self.pulse_batch(1).duration
+        return max(1, min(self.BATCH_CYCLES, int(self.BATCH_SECONDS / per_cycle), self.cycles))
+
     def requests(self):
-        return [self.half_cycle("set"), self.half_cycle("reset"),
-                self.read_request(self.read_voltage, self.read_compliance, 1.0)]
+        if self.method == "pulse":
+            return [self.pulse_batch(self.batch_cycles())]  # checks every step
+        return [self.half_cycle("set"), self.half_cycle("reset"), self.read_step()]
 
     def estimated_duration(self) -> float:
+        if self.method == "pulse":
+            return self.cycles * self.pulse_batch(1).duration
         r = self.requests()
         return self.cycles * (r[0].duration + r[1].duration + 0.1)
 
     def startup(self) -> None:
         self.per_cycle: list[dict] = []
         self.stop_reason = ""
+        self._unswitched = 0
 
     def execute(self) -> None:
         if not hasattr(self, "per_cycle"):
             self.startup()
-        unswitched = 0
+        if self.method == "pulse":
+            self._execute_batches()
+            return
         for cycle in range(1, self.cycles + 1):
             self.measure(self.half_cycle("set"), cycle=cycle, segment="set")
             lrs = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
             self.measure(self.half_cycle("reset"), cycle=cycle, segment="reset")
             hrs = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
-            g_on, g_off = float(lrs["G/G0"]), float(hrs["G/G0"])
-            ratio = g_on / g_off if g_off > 0 else math.inf
-            switched = bool(ratio >= self.min_ratio)
-            self.per_cycle.append({
-                "cycle": cycle,
-                "LRS (Ohm)": derive.resistance(lrs["Voltage (V)"], lrs["Current (A)"]),
-                "HRS (Ohm)": derive.resistance(hrs["Voltage (V)"], hrs["Current (A)"]),
-                "LRS G/G0": g_on, "HRS G/G0": g_off, "switched": switched,
-            })
-            unswitched = 0 if switched else unswitched + 1
-            if self.stuck_cycles and unswitched >= self.stuck_cycles:
-                state = "LRS" if g_off >= 1.0 else "HRS"
-                self.stop_reason = (f"stuck in {state} for {unswitched} cycles "
-                                    f"(G(LRS)/G(HRS) < {self.min_ratio:g}); stopped after cycle {cycle}")
+            if self._book(cycle, lrs, hrs):
+                self.stop_reason += f"; stopped after cycle {cycle}"
                 return
+
+    def _book(self, cycle: int, lrs, hrs) -> bool:
+        """Add one cycle to the per-cycle table from its LRS and HRS read rows; True when
+        this cycle completes the stuck condition (the stop reason is then set)."""
+        g_on, g_off = float(lrs["G/G0"]), float(hrs["G/G0"])
+        ratio = g_on / g_off if g_off > 0 else math.inf
+        switched = bool(ratio >= self.min_ratio)
+        self.per_cycle.append({
+            "cycle": cycle,
+            "LRS (Ohm)": derive.resistance(lrs["Voltage (V)"], lrs["Current (A)"]),
+            "HRS (Ohm)": derive.resistance(hrs["Voltage (V)"], hrs["Current (A)"]),
+            "LRS G/G0": g_on, "HRS G/G0": g_off, "switched": switched,
+        })
+        self._unswitched = 0 if switched else self._unswitched + 1
+        if self.stuck_cycles and self._unswitched >= self.stuck_cycles and not self.stop_reason:
+            state = "LRS" if g_off >= 1.0 else "HRS"
+            self.stop_reason = (f"stuck in {state} for {self._unswitched} cycles "
+                                f"(G(LRS)/G(HRS) < {self.min_ratio:g})")
+            return True
+        return False
+
+    def _execute_batches(self) -> None:
+        """Pulse cycles in batches; each batch's complete cycles are booked (even when a stop
+        or an error cuts it short), and a stuck condition stops the run after its batch."""
+        size, cycle = self.batch_cycles(), 1
+        while cycle <= self.cycles:
+            count = min(size, self.cycles - cycle + 1)
+            frames: list[pd.DataFrame] = []
+            try:
+                self._stream_batch(self.pulse_batch(count), cycle, frames)
+            finally:
+                stuck_at = self._book_batch(frames)
+            last = cycle + count - 1
+            if stuck_at is not None:
+                self.stop_reason += (f" at cycle {stuck_at}; stopped at the end of its batch, "
+                                     f"after cycle {last}")
+                return
+            cycle = last + 1
+
+    def _stream_batch(self, batch: Repeat, first_cycle: int, frames: list) -> None:
+        """Run one batch, emitting each chunk as rows with its Cycle and Segment (as the
+        cycle-by-cycle path writes them) and appending them to ``frames``."""
+        self.check_stop()
+        segments = np.array(self.STEP_SEGMENTS, dtype=object)
+        seen = 0
+        with contextlib.closing(self.smu.run(batch)) as chunks:
+            for chunk in chunks:
+                if not len(chunk):
+                    self.check_stop()
+                    continue
+                if self._t0 is None:  # the run began one pulse width before its first reading
+                    self._t0 = float(chunk["t"][0]) - float(batch.steps[0].width)
+                repetition, step = batch.locate(seen, len(chunk))
+                seen += len(chunk)
+                frame = self.to_rows(chunk, cycle=first_cycle + repetition, segment=segments[step])
+                self.emit_rows(frame)
+                frames.append(frame)
+                self.check_stop()
+
+    def _book_batch(self, frames: list) -> int | None:
+        """Book every complete cycle in the batch's rows; the cycle at which the stuck
+        condition was met, if it was."""
+        if not frames:
+            return None
+        rows = pd.concat(frames, ignore_index=True)
+        reads = rows[rows["Segment"] == "read"]
+        stuck_at = None
+        for cycle, pair in reads.groupby("Cycle", sort=True):
+            if len(pair) < 2:
+                break  # the batch was cut short in this cycle
+            if self._book(int(cycle), pair.iloc[0], pair.iloc[1]) and stuck_at is None:
+                stuck_at = int(cycle)
+        return stuck_at
 
     def summary(self) -> dict:
         cycles = getattr(self, "per_cycle", [])
