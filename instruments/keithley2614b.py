@@ -45,7 +45,7 @@ from instruments.errors import (
 )
 from instruments.smu import (
     KIND_POINT, KIND_PULSE, KIND_READ, Capabilities, PulseTrain, Repeat, Request, Sampling, SourceMeasure,
-    Sweep, empty_chunk, readings_per,
+    Sweep, empty_chunk,
 )
 from instruments.tsp_format import (
     MAX_MESSAGE_BYTES, STATUS_COMPLIANCE, is_linear, lua_table, num, parse_bool, parse_error, parse_number,
@@ -584,7 +584,8 @@ class Keithley2614B(SourceMeasure):
             self._measure_setup("V", r.nplc, mrange, delay=0.0),
             self._buffer_setup(),
             *lua_table(f"_L{tag}", steps),
-            self._trigger_setup(f"{s}.trigger.source.listv(_L{tag})", "V", r.compliance, len(steps), endpulse="SOURCE_IDLE"),
+            self._trigger_setup(f"{s}.trigger.source.listv(_L{tag})", "V", r.compliance, len(steps),
+                                endpulse="SOURCE_IDLE"),
             *[m for t in timers for m in t],
             f"{s}.trigger.source.stimulus = trigger.timer[1].EVENT_ID"
             f" {s}.trigger.measure.stimulus = trigger.timer[2].EVENT_ID"

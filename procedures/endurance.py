@@ -212,18 +212,21 @@ class Endurance(LabqcProcedure):
                 self.check_stop()
 
     def _book_batch(self, frames: list) -> int | None:
-        """Book every complete cycle in the batch's rows; the cycle at which the stuck
-        condition was met, if it was."""
+        """Book every complete cycle in the batch's rows (its first read is the LRS, its
+        second the HRS); the cycle at which the stuck condition was met, if it was."""
         if not frames:
             return None
         rows = pd.concat(frames, ignore_index=True)
-        reads = rows[rows["Segment"] == "read"]
+        reads = rows[rows["Segment"].to_numpy() == "read"]
+        cycle = reads["Cycle"].to_numpy()
+        values = {k: reads[k].to_numpy() for k in ("G/G0", "Voltage (V)", "Current (A)")}
         stuck_at = None
-        for cycle, pair in reads.groupby("Cycle", sort=True):
-            if len(pair) < 2:
+        for k in np.flatnonzero(np.r_[True, cycle[1:] != cycle[:-1]]):
+            if k + 1 >= len(cycle) or cycle[k + 1] != cycle[k]:
                 break  # the batch was cut short in this cycle
-            if self._book(int(cycle), pair.iloc[0], pair.iloc[1]) and stuck_at is None:
-                stuck_at = int(cycle)
+            lrs, hrs = ({name: v[k + j] for name, v in values.items()} for j in (0, 1))
+            if self._book(int(cycle[k]), lrs, hrs) and stuck_at is None:
+                stuck_at = int(cycle[k])
         return stuck_at
 
     def summary(self) -> dict:
