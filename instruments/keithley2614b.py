@@ -12,6 +12,12 @@ Every operation is timed by the instrument, never by this computer:
 - :class:`~instruments.smu.Sampling`: constant bias; timer 1 triggers each measurement at
   the requested instants (any interval, unlike ``measure.interval``'s 1 s cap). Runs
   longer than one buffer are chained in blocks with the output held on.
+- :class:`~instruments.smu.Repeat` (an endurance batch): a Lua loop on the instrument. Each
+  step's trigger-model set-up becomes a function (limits first); the loop runs K cycles,
+  turning the output on only with an empty error queue and off after every step, and
+  appends every reading to the buffers. One round trip per chunk of cycles (about half a
+  second): ``_R(n, fresh)``, then a query whose reply is the error count and, if it is 0,
+  the chunk's readings.
 
 Readings are stored in ``nvbuffer1`` (I, timestamps, source values) and ``nvbuffer2`` (V)
 and streamed back while the instrument works: ``printbuffer`` over index ranges in REAL64
@@ -437,9 +443,9 @@ class Keithley2614B(SourceMeasure):
         self._checkpoint()
 
     def _repeat(self, request: Repeat) -> Iterator[np.ndarray]:
-        """A :class:`Repeat` as a Lua loop on the instrument (:meth:`_plan_repeat`), one
-        message per chunk of repetitions and the chunk's readings in the same round trip;
-        steps this loop cannot hold run one by one (the generic way)."""
+        """A :class:`Repeat` as a Lua loop on the instrument (:meth:`_plan_repeat`): per
+        chunk of repetitions, the loop call and a query for its error count and readings
+        (one round trip); steps this loop cannot hold run one by one (the generic way)."""
         if not self.loops_natively(request):
             yield from super()._repeat(request)
             return
