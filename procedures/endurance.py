@@ -108,9 +108,14 @@ class Endurance(LabqcProcedure):
     #: What each step of a pulse cycle is, in the Segment column (pulses show as "pulse").
     STEP_SEGMENTS = ("set", "read", "reset", "read")
 
+    #: A batch's read step: one NPLC-1 integration at 50 Hz (the slower line) plus 1 ms to
+    #: settle, about as long as the spot read of the cycle-by-cycle path holds V_read.
+    READ_STEP = 1.0 / 50 + 1e-3
+
     def read_step(self) -> Sweep:
-        """The HRS/LRS read as a request (one point at V_read, NPLC 1)."""
-        return self.read_request(self.read_voltage, self.read_compliance, 1.0)
+        """The HRS/LRS read as a request: one point at V_read, NPLC 1, READ_STEP s."""
+        return Sweep(levels=[self.read_voltage], compliance=self.read_compliance, nplc=1.0,
+                     step_time=self.READ_STEP)
 
     def pulse_batch(self, count: int) -> Repeat:
         """``count`` pulse cycles: SET pulse, read, RESET pulse, read (in STEP_SEGMENTS order)."""
@@ -125,7 +130,8 @@ class Endurance(LabqcProcedure):
     def requests(self):
         if self.method == "pulse":
             return [self.pulse_batch(self.batch_cycles())]  # checks every step
-        return [self.half_cycle("set"), self.half_cycle("reset"), self.read_step()]
+        return [self.half_cycle("set"), self.half_cycle("reset"),
+                self.read_request(self.read_voltage, self.read_compliance, 1.0)]
 
     def estimated_duration(self) -> float:
         if self.method == "pulse":
