@@ -178,10 +178,12 @@ class Repeat:
     those its step gives it (:meth:`locate` says which repetition and step it belongs to).
     """
 
-    steps: tuple
+    steps: tuple[Request, ...]
     count: int
 
     def __post_init__(self) -> None:
+        if self.count != int(self.count):
+            raise ValueError(f"a Repeat count must be a whole number, got {self.count!r}")
         object.__setattr__(self, "steps", tuple(self.steps))
         object.__setattr__(self, "count", int(self.count))
 
@@ -320,7 +322,7 @@ class SourceMeasure(ABC):
     capabilities: Capabilities
     identity: str = ""  # what the instrument says it is (*IDN?)
 
-    def run(self, request: Request) -> Iterator[np.ndarray]:
+    def run(self, request: Request | Repeat) -> Iterator[np.ndarray]:
         """Check, then carry out ``request``, yielding READING chunks as they arrive.
 
         The output is off when the iteration ends, however it ends. Closing the iterator

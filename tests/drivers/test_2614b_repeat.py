@@ -289,3 +289,14 @@ def test_4200a_runs_a_repeat_step_by_step_with_the_same_rows():
     assert np.all(r["i"][0::4] <= 5e-3 * 1.001)
     assert np.all(np.diff(r["t"]) >= 0)
     assert not lab.emulator(SIM_4200A).any_output_on
+
+
+def test_repeat_says_where_each_reading_belongs():
+    with_reads = PulseTrain.uniform(1.0, 2, width=5e-3, period=20e-3, compliance=1e-3, read_level=0.1)
+    r = Repeat([with_reads, READ], 3)  # 2 pulses + 2 reads, then 1 point: 5 per repetition
+    assert r.per_repeat == 5 and r.points == 15
+    assert r.duration == pytest.approx(3 * (0.04 + 0.01))
+    repetition, step = r.locate(3, 6)
+    assert repetition.tolist() == [0, 0, 1, 1, 1, 1] and step.tolist() == [0, 1, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match="whole number"):
+        Repeat([READ], 2.5)
