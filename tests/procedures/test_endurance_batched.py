@@ -137,3 +137,21 @@ def test_on_the_4200a_the_generic_fallback_writes_the_same_rows(tmp_path):
     assert rows["Cycle"].tolist() == [1] * 4 + [2] * 4 + [3] * 4
     assert np.all(rows.iloc[0::4]["Current (A)"] <= 5e-3 * 1.001)
     assert result.summary["cycles done"] == 3
+
+
+def test_per_cycle_table_is_compact_and_the_summary_cuts_it_off_for_long_runs(tmp_path, monkeypatch):
+    from procedures.endurance import CycleTable
+
+    table = CycleTable()
+    for c in range(1, 1001):
+        table.append({"cycle": c, "LRS (Ohm)": 1e4, "HRS (Ohm)": 1e6, "LRS G/G0": 1.0 + c % 2,
+                      "HRS G/G0": 0.01, "switched": c % 3 != 0})
+    assert sum(col.itemsize * len(col) for col in table._cols.values()) == 48 * 1000
+    assert table.rows()[2] == {"cycle": 3, "LRS (Ohm)": 1e4, "HRS (Ohm)": 1e6, "LRS G/G0": 2.0,
+                               "HRS G/G0": 0.01, "switched": False}
+    fresh()
+    monkeypatch.setattr(Endurance, "PER_CYCLE_IN_SUMMARY", 10)
+    result = run_procedure(endurance(cycles=12, stuck_cycles=0), tmp_path / "long.csv")
+    s = result.summary
+    assert s["cycles done"] == 12 and isinstance(s["per cycle"], str) and "results file" in s["per cycle"]
+    assert s["cycles switched"] >= 10 and s["median LRS G/G0"] > s["median HRS G/G0"]
