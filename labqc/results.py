@@ -246,8 +246,15 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_data(path: str | os.PathLike) -> pd.DataFrame:
-    """The table of a results file as a DataFrame (Compliance as bool, Segment as str)."""
-    frame = pd.read_csv(path, comment=COMMENT, encoding=ENCODING)
+    """The table of a results file as a DataFrame (Compliance as bool, Segment as str).
+
+    A file that a run has only just created (empty, or its header not yet complete) reads
+    as a table without rows, not as an error: readers poll files that are being written.
+    """
+    try:
+        frame = pd.read_csv(path, comment=COMMENT, encoding=ENCODING)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
     if "Segment" in frame.columns:
         frame["Segment"] = frame["Segment"].astype(str)
     return frame

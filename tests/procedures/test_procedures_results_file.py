@@ -136,3 +136,14 @@ def test_summary_json_round_trip_with_nan_and_numpy(tmp_path):
     assert target == summary_path(data) == tmp_path / "run.summary.json"
     back = read_summary(data)
     assert back == {"V_SET (V)": 1.25, "HRS": None, "levels": [1.0, 2.0], "n": 3}
+
+
+def test_a_file_whose_header_is_not_written_yet_reads_as_no_rows(tmp_path):
+    # Readers (the plan runner's tests, a dashboard opening a live file) poll files that a
+    # run has only just created.
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert len(read_data(empty)) == 0
+    comments_only = tmp_path / "comments.csv"
+    comments_only.write_text("#Procedure: <procedures.VoltageSweep>\n#Parameters:\n")
+    assert len(read_data(comments_only)) == 0
