@@ -94,6 +94,7 @@ class Options:
     max_drift: float = 0.35  # G0 across a plateau; more (and significant) is a ramp, not a level
     join_gap: int = 0  # samples; neighbours with the same quantum and a gap up to this join (-1: never)
     two_state: bool = True  # resolve telegraph noise inside off-grid plateaus (_two_state_levels)
+    v_min: float = 0.02  # V; with a bias trace ``v``, samples below it are left out of level statistics
 
     @classmethod
     def from_kwargs(cls, **options) -> "Options":
@@ -311,11 +312,44 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
     return np.asarray(out_a, dtype=int), np.asarray(out_b, dtype=int), excursions
 
 
-def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _segment_means(x: np.ndarray, ends: np.ndarray, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segment starts, ends and (weighted) means."""
     starts = np.concatenate([[0], ends[:-1]])
-    csum = np.concatenate([[0.0], np.cumsum(x)])
-    means = (csum[ends] - csum[starts]) / (ends - starts)
-    return starts, ends, means
+    if weights is None:
+        csum = np.concatenate([[0.0], np.cumsum(x)])
+        return starts, ends, (csum[ends] - csum[starts]) / (ends - starts)
+    # Voltage sweeps: weights V², so a mean is the segment's least-squares Σ I·V / Σ V².
+    csum = np.concatenate([[0.0], np.cumsum(x * weights)])
+    wsum = np.concatenate([[0.0], np.cumsum(weights)])
+    return starts, ends, (csum[ends] - csum[starts]) / (wsum[ends] - wsum[starts])
+
+
+def _sweep_segment(x: np.ndarray, index: np.ndarray, v: np.ndarray, cycle_starts, opt: Options):
+    """Segmentation of a voltage sweep with the V²-weighted cost (labqc.sweep_segments).
+
+    The cost runs on the current I = G·V of every finite sample, so the near-zero-bias
+    samples weigh what they carry, no mask needed. Afterwards the samples with
+    |V| < opt.v_min are dropped (their G = I/V is mostly noise) and the cuts, the cycle
+    starts and the index map move onto the remaining samples, so that the rest of the
+    pipeline is the one of :func:`analyze`. Returns (despiked G, index, segment ends,
+    noise sigma of G, cycle starts, V² weights), all on the kept samples.
+    """
+    from labqc.sweep_segments import current_sigma, segment_sweep
+
+    vx = v[index]
+    i = _despike(x * vx, max(current_sigma(x * vx), 1e-12), opt.despike)
+    starts = _block_starts(x.size, cycle_starts, opt.block)
+    ends, _ = segment_sweep(i, vx, starts, penalty=opt.penalty, min_size=opt.min_size)
+    kept = np.flatnonzero(np.abs(vx) >= opt.v_min)
+    if not kept.size:
+        raise ValueError(f"no sample has |V| >= {opt.v_min:g} V, where G = I/V is defined")
+    ends = np.unique(np.searchsorted(kept, ends))  # number of kept samples before each cut
+    ends = ends[ends > 0]
+    if cycle_starts is not None:
+        cycle_starts = np.unique(np.searchsorted(kept, cycle_starts))
+    vk = vx[kept]
+    xs = i[kept] / vk
+    return xs, index[kept], ends, robust_sigma(xs), cycle_starts, vk * vk
 
 
 def _grouped_medians(v: np.ndarray, gid: np.ndarray, offs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -464,17 +498,25 @@ def analyze(
     *,
     r_series: float | None = None,
     cycle_starts=None,
+    v=None,
     **options,
 ) -> PlateauAnalysis:
     """Detect plateaus in a G/G0 trace and return them with R_s and telegraph events.
 
     ``r_series`` in ohms (None: comb-fit estimate); ``cycle_starts`` are indices where a new
-    sweep cycle begins (segmentation runs per cycle, nothing merges across). Other options:
-    see :class:`Options`.
+    sweep cycle begins (segmentation runs per cycle, nothing merges across). ``v``: the bias
+    (V) of a voltage sweep, one per sample; the segmentation then uses the V²-weighted cost
+    on the current G·V (no mask near V = 0 needed) and the level statistics leave out the
+    samples with |V| < ``v_min`` (option, default 0.02 V). Other options: see :class:`Options`.
     """
     opt = Options.from_kwargs(**options)
     if r_series is not None:
         lv.check_series_resistance(r_series)
+    if v is not None:
+        v = np.asarray(v, dtype=float)
+        if v.shape != np.shape(g):
+            raise ValueError(f"the bias v has shape {v.shape}, the trace {np.shape(g)}; one V per sample is needed")
+        g = np.where(np.isfinite(v), g, np.nan)
     x, index = _validate(g)
     n_total = int(np.asarray(g).size)
     if x.size < opt.min_length:
@@ -483,10 +525,14 @@ def analyze(
     # Cycle starts refer to the input; move them onto the finite-sample axis.
     if cycle_starts is not None:
         cycle_starts = np.searchsorted(index, np.asarray(cycle_starts, dtype=int))
+    weights = None
+    if v is None:
+        xs = _despike(x, max(robust_sigma(x), 1e-4), opt.despike)
+        ends, sigma = _segment(xs, _block_starts(x.size, cycle_starts, opt.block), opt)
+    else:
+        xs, index, ends, sigma, cycle_starts, weights = _sweep_segment(x, index, v, cycle_starts, opt)
     barriers = frozenset() if cycle_starts is None else frozenset(int(c) for c in cycle_starts)
-    xs = _despike(x, max(robust_sigma(x), 1e-4), opt.despike)
-    ends, sigma = _segment(xs, _block_starts(x.size, cycle_starts, opt.block), opt)
-    seg_a, seg_b, seg_mu = _segment_means(xs, ends)
+    seg_a, seg_b, seg_mu = _segment_means(xs, ends, weights)
 
     estimated = r_series is None
     sigma_rs = sigma_total = opt.sigma_rs
@@ -623,6 +669,7 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
     ]
 
 
-def detect(g, *, r_series: float | None = None, **options) -> list[Plateau]:
-    """Plateaus of a 1-D array of measured G/G0 samples (see :func:`analyze`)."""
-    return analyze(g, r_series=r_series, **options).plateaus
+def detect(g, *, r_series: float | None = None, v=None, **options) -> list[Plateau]:
+    """Plateaus of a 1-D array of measured G/G0 samples (see :func:`analyze`; ``v``: the
+    bias of a voltage sweep)."""
+    return analyze(g, r_series=r_series, v=v, **options).plateaus
