@@ -51,7 +51,8 @@ def register(subparsers) -> None:
 def load(path: Path, v_min: float = 0.02) -> dict[str, np.ndarray]:
     """Columns of a results file as arrays; G/G0 is derived from G (S) or V and I if needed.
 
-    Samples at compliance or with |V| < v_min get G/G0 = NaN (not a device property there).
+    Samples at compliance or with |V| < v_min get G/G0 = NaN (not a device property there);
+    with a voltage column, "g_unmasked" keeps the low-|V| samples.
     """
     import pandas as pd
 
@@ -74,15 +75,36 @@ def load(path: Path, v_min: float = 0.02) -> dict[str, np.ndarray]:
             g = cols[I_COL] / cols[V_COL] / G0
     else:
         raise BadFile(f"{path} has no '{G_COL}' column (nor '{G_S_COL}', nor voltage and current).")
-    if V_COL in cols:
-        g[np.abs(cols[V_COL]) < v_min] = np.nan
     if COMPLIANCE_COL in df.columns:
         at = df[COMPLIANCE_COL].astype(str).str.strip().str.lower().isin(["1", "1.0", "true", "yes"])
         g[at.to_numpy()] = np.nan
+    if V_COL in cols:
+        # The voltage-sweep analysis weighs the near-zero-bias samples itself (by V²).
+        cols["g_unmasked"] = g.copy()
+        g[np.abs(cols[V_COL]) < v_min] = np.nan
     if not np.isfinite(g).any():
         raise BadFile(f"{path} holds no finite G/G0 samples.")
     cols["g"] = g
     return cols
+
+
+def is_voltage_sweep(data: dict, v_min: float = 0.02) -> bool:
+    """Whether the file is a voltage sweep: a ramped Voltage column (small steps against its
+    range) that comes back to or through zero repeatedly, and no Pulse column (pulse
+    trains alternate signs in large steps)."""
+    if V_COL not in data or PULSE_COL in data:
+        return False
+    v = data[V_COL][np.isfinite(data[V_COL])]
+    if v.size < 10:
+        return False
+    top = float(np.max(np.abs(v)))
+    if top < 10 * max(v_min, 1e-9) or np.median(np.abs(np.diff(v))) > 0.05 * top:
+        return False
+    low = np.abs(v) < v_min
+    entries = int(np.count_nonzero(low[1:] & ~low[:-1]))  # arrivals at V ~ 0
+    s = np.sign(v[~low])
+    crossings = int(np.count_nonzero(s[1:] != s[:-1]))  # jumps through the band
+    return entries + crossings >= 2
 
 
 def cycle_starts(cycle: np.ndarray) -> np.ndarray:
@@ -99,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
         data = load(args.file, args.v_min)
         g = data["g"]
         starts = cycle_starts(data[CYCLE_COL]) if CYCLE_COL in data else None
-        result = analyze(g, r_series=args.r_series, cycle_starts=starts)
+        if is_voltage_sweep(data, args.v_min):
+            # V²-weighted segmentation on the whole sweep; |V| < v_min only leaves the levels.
+            result = analyze(data["g_unmasked"], r_series=args.r_series, cycle_starts=starts,
+                             v=data[V_COL], v_min=args.v_min)
+        else:
+            result = analyze(g, r_series=args.r_series, cycle_starts=starts)
     except BadFile as exc:
         print(f"labqc analyze: {exc}", file=sys.stderr)
         return 2
