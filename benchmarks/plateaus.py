@@ -7,7 +7,9 @@ For each scenario a seeded synthetic trace with ground truth is analysed by
 - the baseline of §3: ruptures KernelCPD (linear kernel, PELT, pen = 10·sigma²·ln n per
   cycle), segment median corrected with the *true* R_s, rounded to the nearest 0.5 G0 when
   within 0.12 G0, segments of at least 20 samples, no merging;
-and scored with level-aware one-to-one matching (labqc.scoring).
+and scored with level-aware one-to-one matching (labqc.scoring). The voltage sweep is also
+analysed unmasked with the V²-weighted segmentation (analyze(..., v=V)), side by side with
+the masked G.
 
 The online detector's first call (numba's compile or cache load, once per process) is
 timed on its own and kept out of its throughput.
@@ -98,7 +100,31 @@ def _stratum(items, keep):
     return [p for p in items if keep(p)]
 
 
-def run_scenario(name: str, trace: Trace, *, min_length: int = 20, v_mask=None, online_chunk: int = 1000) -> dict:
+def sweep_v2_weighted(trace: Trace, v: np.ndarray, masked, clipped: Trace, *, min_length: int = 20) -> dict:
+    """The offline detector on the full, unmasked voltage-sweep trace with the V²-weighted
+    segmentation (analyze(..., v=v)), scored against the unclipped truth; for a like-for-like
+    comparison also both ways round: this one against the ``clipped`` truth the masked path
+    is scored on, and the ``masked`` path's plateaus against the unclipped truth."""
+    opts = {} if min_length == 20 else {"min_length": min_length}
+    t0 = time.process_time()
+    res = analyze(trace.g, cycle_starts=trace.cycle_starts, v=v, **opts)
+    t = time.process_time() - t0
+    n = trace.g.size
+    s = score_plateaus(res.plateaus, trace.truth, n, min_length=min_length)
+    low_s = score_plateaus(_stratum(res.plateaus, low), _stratum(trace.truth, low), n, min_length=min_length)
+    return {
+        **s.as_dict(), "f1_le_5G0": round(low_s.f1, 4),
+        "f1_truth_clipped": round(score_plateaus(res.plateaus, clipped.truth, n, min_length=min_length).f1, 4),
+        "masked_f1_truth_unclipped": round(score_plateaus(masked, trace.truth, n, min_length=min_length).f1, 4),
+        "r_series": round(res.r_series, 2),
+        "sigma_r_series": round(res.sigma_r_series, 2), "samples_per_s": round(n / t),
+    }
+
+
+def run_scenario(name: str, trace: Trace, *, min_length: int = 20, v_mask=None, v=None, online_chunk: int = 1000) -> dict:
+    """Score every detector on ``trace``; with a bias ``v`` (voltage sweep) also the
+    V²-weighted offline detector on the unmasked trace (key "offline_v2_weighted")."""
+    full = trace
     g = trace.g.copy()
     if v_mask is not None:
         g[v_mask] = np.nan
@@ -159,12 +185,20 @@ def run_scenario(name: str, trace: Trace, *, min_length: int = 20, v_mask=None, 
         "baseline_kernelcpd": {**base.as_dict(), "f1_le_5G0": round(base_low.f1, 4), "samples_per_s": round(n / t_base)},
     }
     o, on, b = out["offline"], out["online"], out["baseline_kernelcpd"]
+    sweep = ""
+    if v is not None:
+        w = out["offline_v2_weighted"] = sweep_v2_weighted(full, v, res.plateaus, trace, min_length=min_length)
+        sweep = (f" | offline F1 masked {o['f1']:.3f} vs V²-weighted {w['f1']:.3f} "
+                 f"[on one truth: clipped {o['f1']:.3f}/{w['f1_truth_clipped']:.3f}, "
+                 f"unclipped {w['masked_f1_truth_unclipped']:.3f}/{w['f1']:.3f}] "
+                 f"(P/R {w['precision']:.3f}/{w['recall']:.3f}, bnd {w['boundary_median']:.0f}/{w['boundary_p90']:.0f}, "
+                 f"R_s {w['r_series']:.1f}, {w['samples_per_s'] / 1e6:.2f} MS/s)")
     print(
         f"{name:>10}: n={n:7d} | offline P/R/F1 {o['precision']:.3f}/{o['recall']:.3f}/{o['f1']:.3f} "
         f"FP/1k {o['false_per_1000']:.3f} bnd {o['boundary_median']:.0f}/{o['boundary_p90']:.0f} "
         f"R_s {o['r_series']:.1f}±{o['sigma_r_series']:.1f} (true {trace.r_series:.0f}) {o['samples_per_s'] / 1e6:.2f} MS/s"
         f" | online F1 {on['f1']:.3f} delay {on['alarm_delay_median']}/{on['alarm_delay_p90']} {on['samples_per_s'] / 1e6:.2f} MS/s"
-        f" | baseline F1 {b['f1']:.3f} P {b['precision']:.3f} {b['samples_per_s'] / 1e6:.2f} MS/s",
+        f" | baseline F1 {b['f1']:.3f} P {b['precision']:.3f} {b['samples_per_s'] / 1e6:.2f} MS/s" + sweep,
         flush=True,
     )
     return out
@@ -198,12 +232,22 @@ def online_first_call_s() -> float:
     return round(time.perf_counter() - t0, 3)
 
 
+def sweep_first_call_s() -> float:
+    """Wall time of the V²-weighted PELT's first call (numba compile or cache load)."""
+    from labqc.sweep_segments import segment_sweep
+
+    t0 = time.perf_counter()
+    segment_sweep(np.ones(16), np.linspace(0.1, 1.0, 16))
+    return round(time.perf_counter() - t0, 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the default size")
     args = parser.parse_args()
     cycles = 29 if args.quick else 116
     first_call = online_first_call_s()
+    sweep_first = sweep_first_call_s()
     results = {}
     for name in ("clean", "realistic", "hard"):
         trace = make_trace(scenario(name, n_cycles=cycles, seed=2024))
@@ -211,7 +255,7 @@ def main() -> None:
 
     sweep_spec = replace(scenario("realistic", seed=7), n_cycles=max(cycles // 6, 4), dwell_median=700.0)
     trace, v = voltage_sweep_trace(sweep_spec, sigma_i=1e-6)
-    results["voltage_sweep"] = run_scenario("v-sweep", trace, v_mask=np.abs(v) < 0.05)
+    results["voltage_sweep"] = run_scenario("v-sweep", trace, v_mask=np.abs(v) < 0.05, v=v)
 
     results["pulses_500"] = run_scenario("500-pulse", pulse_trace(cycles), min_length=5)
 
@@ -245,6 +289,13 @@ def main() -> None:
             "online": results["pulses_500"]["online"]["samples_per_s"],
         },
         "online_first_call_s": first_call,
+        "sweep_first_call_s": sweep_first,
+        # Masked G (|V| < 0.05 V dropped, truth clipped) against the V²-weighted cost on the
+        # full trace (truth as generated).
+        "voltage_sweep_offline_f1": {
+            "masked": results["voltage_sweep"]["offline"]["f1"],
+            "v2_weighted": results["voltage_sweep"]["offline_v2_weighted"]["f1"],
+        },
         "hard_offline": {k: results["hard"]["offline"][k] for k in ("precision", "recall", "f1")},
         "targets": {"offline_samples_per_s": 5e5, "online_samples_per_s": 1e6, "hard_f1": 0.90, "hard_precision": 0.96},
         "meets_targets": {

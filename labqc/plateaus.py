@@ -7,6 +7,8 @@ Pipeline, per trace:
 2. segment each block (a cycle, or at most ``block`` samples) with PELT/L2 through
    ``ruptures.KernelCPD(kernel="linear")`` at penalty c·sigma²·ln n, sigma from the MAD of
    first differences (on pairs of samples for long blocks, cuts refined at full resolution);
+   for a voltage sweep (``v`` given) with the V²-weighted cost on the current instead
+   (labqc.sweep_segments), after which samples with |V| < v_min leave the trace;
 3. merge neighbouring segments whose series-corrected levels differ by less than
    ``merge_delta`` or round to the same half-quantum, and bridge excursions shorter than
    ``bridge_len`` between equal levels (logged as telegraph events);
@@ -337,7 +339,8 @@ def _sweep_segment(x: np.ndarray, index: np.ndarray, v: np.ndarray, cycle_starts
     from labqc.sweep_segments import current_sigma, segment_sweep
 
     vx = v[index]
-    i = _despike(x * vx, max(current_sigma(x * vx), 1e-12), opt.despike)
+    i = x * vx  # current in G0·V
+    i = _despike(i, max(current_sigma(i), 1e-12), opt.despike)
     starts = _block_starts(x.size, cycle_starts, opt.block)
     ends, _ = segment_sweep(i, vx, starts, penalty=opt.penalty, min_size=opt.min_size)
     kept = np.flatnonzero(np.abs(vx) >= opt.v_min)
