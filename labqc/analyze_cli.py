@@ -5,6 +5,8 @@ Reads a PyMeasure-style CSV ('#' header lines; columns such as "G/G0", "Voltage 
 (per cycle when there is a Cycle column), prints a summary and writes figures next to the
 file: <stem>_histogram.png, <stem>_trace.png, with a Pulse column <stem>_pulses.png and,
 with at least two cycles, the 2-D correlation histogram <stem>_corr2d.png.
+A voltage sweep (a ramped Voltage column through zero) is segmented with the V²-weighted cost
+on the current (labqc.sweep_segments), so the near-zero-bias samples need no mask there.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ def register(subparsers) -> None:
     p.add_argument("--r-series", type=float, default=None, metavar="OHM",
                    help="series resistance to remove (default: estimate it by the comb fit)")
     p.add_argument("--v-min", type=float, default=0.02, metavar="V",
-                   help="ignore samples with |V| below this, where G = I/V is undefined (default 0.02)")
+                   help="ignore samples with |V| below this, where G = I/V is undefined (default 0.02); "
+                        "in a voltage sweep they still enter the V²-weighted segmentation, not the levels")
     p.add_argument("--no-figures", action="store_true", help="print the summary only")
     p.set_defaults(func=run)
 
@@ -90,10 +93,14 @@ def load(path: Path, v_min: float = 0.02) -> dict[str, np.ndarray]:
 
 def is_voltage_sweep(data: dict, v_min: float = 0.02) -> bool:
     """Whether the file is a voltage sweep: a ramped Voltage column (small steps against its
-    range) that comes back to or through zero repeatedly, and no Pulse column (pulse
-    trains alternate signs in large steps)."""
-    if V_COL not in data or PULSE_COL in data:
+    range) that comes back to or through zero repeatedly, and no pulse train (a Pulse
+    column with two pulse numbers or more; sweeps write -1 there)."""
+    if V_COL not in data:
         return False
+    if PULSE_COL in data:
+        pulse = data[PULSE_COL]
+        if np.unique(pulse[np.isfinite(pulse) & (pulse >= 0)]).size >= 2:
+            return False
     v = data[V_COL][np.isfinite(data[V_COL])]
     if v.size < 10:
         return False

@@ -19,12 +19,27 @@ has changes throughout, O(n²) worst case. The penalty follows the offline detec
 robustly from its second differences (a linear bias ramp at constant G vanishes there, a
 step in G spoils only a few of them).
 
+Instrument current noise is not constant: it grows with the current (σ_I ≈ a + b·|I|, range
+by range), so one σ_I per block, which the many low-current samples set, would cut the
+high-current (low-resistance) stretches into pieces. Each sample is therefore weighted by
+1/σ_t², σ_t the local scale of the second differences (running median over
+``noise_window`` samples), never below the block's σ_I:
+
+    C(segment) = Σ_t (I_t − Ĝ·V_t)²/σ_t²,   penalty c·ln n (in units of σ_t²)
+
+With constant noise σ_t = σ_I and this is the V² cost above at penalty c·σ_I²·ln n;
+``noise_window=0`` makes it exactly that. Still O(1) per segment: the cumulative sums are
+of I²/σ², I·V/σ² and V²/σ².
+
 Units only need to be consistent: the offline detector passes I = G/G0·V (G0·V) and V (V).
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
+from scipy.ndimage import median_filter
+
+NOISE_WINDOW = 31  # samples in the running median of the local current-noise scale
 
 
 @numba.njit(cache=True)
@@ -89,6 +104,18 @@ def current_sigma(current: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))
 
 
+def local_current_sigma(current: np.ndarray, window: int = NOISE_WINDOW) -> np.ndarray:
+    """Per-sample scale of the current noise: running median of |Δ²I| over ``window``
+    samples, as a standard deviation (1.4826/√6). A step in G spoils 3 second differences,
+    too few to move a median over many more."""
+    i = np.asarray(current, dtype=float)
+    if i.size < 3:
+        return np.zeros(i.size)
+    d2 = np.abs(np.diff(i, 2))
+    d2 = np.concatenate([d2[:1], d2, d2[-1:]])  # one per sample
+    return 1.4826 * median_filter(d2, size=max(int(window), 1), mode="nearest") / np.sqrt(6.0)
+
+
 def _check(current, voltage) -> tuple[np.ndarray, np.ndarray]:
     i = np.asarray(current, dtype=float)
     v = np.asarray(voltage, dtype=float)
@@ -109,12 +136,15 @@ def segment_sweep(
     penalty: float = 5.0,
     min_size: int = 3,
     sigma: float | None = None,
+    noise_window: int = NOISE_WINDOW,
 ) -> tuple[np.ndarray, float]:
     """Segment ends (exclusive; the last is len(current)) of a voltage sweep, and σ_I.
 
     Each block [starts[k], starts[k+1]) (default: one block) is segmented on its own with
     the V²-weighted cost at penalty ``penalty``·σ_I²·ln n_block, σ_I from that block's
     second differences unless ``sigma`` is given; every block start is a segment start.
+    With ``noise_window`` > 0 the samples are weighted by their local noise scale (module
+    docstring), which reduces to the same with constant noise.
     Returns the ends of all blocks in order (as labqc.plateaus._segment does) and the
     median σ_I of the blocks. Empty input gives no ends; NaN/inf or V = 0 everywhere is a
     ValueError.
@@ -138,11 +168,17 @@ def segment_sweep(
         # A noiseless block would get no penalty at all; keep it a tiny fraction of the signal.
         s = max(s, 1e-9 * float(np.max(np.abs(ib))), 1e-300)
         sigmas.append(s)
+        # Weights 1/σ_t² relative to the block's σ_I (1 everywhere with constant noise), so
+        # the penalty keeps its scale c·σ_I²·ln n.
+        if noise_window and noise_window > 0:
+            w = (s / np.maximum(local_current_sigma(ib, noise_window), s)) ** 2
+        else:
+            w = np.ones(b - a)
         pen = penalty * s * s * np.log(b - a)
         zero = np.zeros(1)
-        s_ii = np.concatenate([zero, np.cumsum(ib * ib)])
-        s_iv = np.concatenate([zero, np.cumsum(ib * vb)])
-        s_vv = np.concatenate([zero, np.cumsum(vb * vb)])
+        s_ii = np.concatenate([zero, np.cumsum(w * ib * ib)])
+        s_iv = np.concatenate([zero, np.cumsum(w * ib * vb)])
+        s_vv = np.concatenate([zero, np.cumsum(w * vb * vb)])
         ends.append(a + _pelt(s_ii, s_iv, s_vv, float(pen), min_size))
     return np.concatenate(ends), float(np.median(sigmas)) if sigmas else 0.0
 

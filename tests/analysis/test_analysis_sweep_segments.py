@@ -61,6 +61,16 @@ def test_constant_conductance_sweep_is_one_segment():
     assert segment_conductance(i, v, ends)[0] == pytest.approx(3.0, abs=0.002)
 
 
+def test_current_noise_growing_with_the_current_does_not_cut_a_constant_level():
+    rng = np.random.default_rng(2)
+    v = np.concatenate([np.linspace(0, 3, 3000), np.linspace(3, 0, 3000)])
+    i = 25.0 * v
+    i = i + rng.normal(0, 1.0, v.size) * (0.002 + 0.003 * i)  # read noise a + b|I|, G0·V
+    assert segment_sweep(i, v)[0].tolist() == [v.size]
+    # One noise scale for the whole block (the low-current one) cuts it up.
+    assert segment_sweep(i, v, noise_window=0)[0].size > 5
+
+
 def test_pelt_finds_the_exact_optimum_of_the_penalised_cost():
     rng = np.random.default_rng(7)
     n, pen, min_size = 70, 0.5, 3
@@ -159,4 +169,29 @@ def test_voltage_sweep_shape_is_told_from_fixed_bias_and_pulses():
     assert is_voltage_sweep({"Voltage (V)": v})
     assert not is_voltage_sweep({"Voltage (V)": np.full(500, 0.1)})
     assert not is_voltage_sweep({"Voltage (V)": np.tile([1.5, -1.5, 0.1], 100)})
-    assert not is_voltage_sweep({"Voltage (V)": v, "Pulse": np.zeros(v.size)})
+    assert not is_voltage_sweep({"Voltage (V)": v, "Pulse": np.arange(v.size) // 50})
+    assert is_voltage_sweep({"Voltage (V)": v, "Pulse": np.full(v.size, -1.0)})  # how sweeps write it
+
+
+def test_a_simulated_voltage_sweep_file_takes_the_weighted_path(tmp_path, capsys):
+    """The file VoltageSweep writes (reads at 0.1 V, Pulse = -1, compliance flags, V = 0
+    rows with G = NaN) is recognised as a sweep and analysed end to end."""
+    from pathlib import Path
+
+    from labqc.analyze_cli import cycle_starts, load
+
+    path = tmp_path / "bfo.csv"
+    assert main(["run", "VoltageSweep", "--sim", "bfo", "--cycles", "2", "--step", "10", "--no-progress",
+                 "-o", str(path)]) == 0
+    data = load(Path(path))
+    assert is_voltage_sweep(data)
+    capsys.readouterr()
+    assert main(["analyze", str(path), "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert int(out.split("plateaus: ")[1].split(" ")[0]) >= 4
+    # The instrument's current noise grows with |I| (read noise a + b|I|): the low-resistance
+    # state of each cycle must come out as one long plateau, not cut up by a noise scale
+    # the high-resistance samples set.
+    res = analyze(data["g_unmasked"], v=data["Voltage (V)"], cycle_starts=cycle_starts(data["Cycle"]))
+    lrs = [p for p in res.plateaus if p.raw_level > 20 and p.n >= 200]
+    assert len(lrs) == 2, [(p.raw_level, p.n) for p in res.plateaus]
