@@ -25,10 +25,10 @@ high-current (low-resistance) stretches into pieces. Each sample is therefore we
 1/σ_t², σ_t the local scale of the second differences (running median over
 ``noise_window`` samples), never below the block's σ_I:
 
-    C(segment) = Σ_t (I_t − Ĝ·V_t)²/σ_t²,   penalty c·ln n (in units of σ_t²)
+    C(segment) = Σ_t (σ_I/σ_t)²·(I_t − Ĝ·V_t)²,   penalty c·σ_I²·ln n as before
 
-With constant noise σ_t = σ_I and this is the V² cost above at penalty c·σ_I²·ln n;
-``noise_window=0`` makes it exactly that. Still O(1) per segment: the cumulative sums are
+(Ĝ then the weighted least-squares slope). With constant noise σ_t = σ_I, and this is the
+V² cost above; ``noise_window=0`` makes it exactly that. Still O(1) per segment: the cumulative sums are
 of I²/σ², I·V/σ² and V²/σ².
 
 Units only need to be consistent: the offline detector passes I = G/G0·V (G0·V) and V (V).
