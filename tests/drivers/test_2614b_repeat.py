@@ -18,13 +18,8 @@ from instruments.sim.lab import RES_2614B_GPIB, get_lab, sim_library
 from instruments.smu import KIND_POINT, KIND_PULSE, PulseTrain, Repeat, Sampling, Sweep
 from labqc.units import G0
 
-INIT = [
-    ("localnode.prompts = 0 localnode.showerrors = 0 errorqueue.clear() format.data = format.ASCII "
-     "format.asciiprecision = 9 print(localnode.linefreq)", "6.00000000e+01"),
-    ("*IDN?", "Keithley Instruments Inc., Model 2614B, 4390123, 3.2.2"),
-]
-OFF = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
-       "print(smua.source.output, smub.source.output)", "0.00000000e+00\t0.00000000e+00")
+from k2614b_messages import INIT, OFF
+
 ABORT = ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None)
 CHECKPOINT = ("waitcomplete() print(errorqueue.count)", "0.00000000e+00")
 

@@ -23,13 +23,8 @@ from instruments.tsp_format import (
     MAX_MESSAGE_BYTES, is_linear, lua_table, num, parse_error, parse_real64_block, real64_block_size,
 )
 
-INIT = [
-    ("localnode.prompts = 0 localnode.showerrors = 0 errorqueue.clear() format.data = format.ASCII "
-     "format.asciiprecision = 9 print(localnode.linefreq)", "6.00000000e+01"),
-    ("*IDN?", "Keithley Instruments Inc., Model 2614B, 4390123, 3.2.2"),
-]
-OFF = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
-       "print(smua.source.output, smub.source.output)", "0.00000000e+00\t0.00000000e+00")
+from k2614b_messages import INIT, OFF
+
 START = ("if errorqueue.count == 0 then smua.source.output = smua.OUTPUT_ON smua.trigger.initiate() end "
          "print(errorqueue.count)")
 CHECKPOINT = "waitcomplete() print(errorqueue.count)"

@@ -169,21 +169,31 @@ def expected_rows(tmp_path) -> "object":
     return read_data(result.path)[["Source (V|A)", "Cycle", "Segment", "Pulse"]]
 
 
+def start_plan_run(tmp_path, server) -> tuple[subprocess.Popen, Path]:
+    """`labqc plan run` of the SWEEPS plan on the server's 2614B, as a subprocess."""
+    plan = write(tmp_path, SWEEPS.format(scale=0, where=f'resource = "{server.resources["2614B"]}"'))
+    directory = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "labqc.cli", "plan", "run", str(plan), "-o", str(directory),
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, directory
+
+
+def wait_until_streaming(proc: subprocess.Popen, lab, step_file: Path) -> None:
+    """Until the step writing ``step_file`` has rows on disk with the output on."""
+    deadline = time.monotonic() + 60
+    while not (step_file.exists() and len(read_data(step_file)) > 0 and lab.emulator(RES_2614B_LAN).any_output_on):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{step_file.name} never started streaming"
+        time.sleep(0.02)
+
+
 def test_kill_9_mid_step_then_resume(tmp_path):
     lab = SimulatedLab("bfo", seed=4, time_scale=1.0)
     server = start_background(lab, port_2614b=0, port_4200a=None)
     try:
-        resource = server.resources["2614B"]
-        plan = write(tmp_path, SWEEPS.format(scale=0, where=f'resource = "{resource}"'))
-        directory = tmp_path / "run"
-        proc = subprocess.Popen([sys.executable, "-m", "labqc.cli", "plan", "run", str(plan), "-o", str(directory),
-                                 "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc, directory = start_plan_run(tmp_path, server)
         victim = directory / STEPS_DIR / "002-loops-D-r2.csv"
-        deadline = time.monotonic() + 60
-        while not (victim.exists() and len(read_data(victim)) > 0 and lab.emulator(RES_2614B_LAN).any_output_on):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the second step never started"
-            time.sleep(0.02)
+        wait_until_streaming(proc, lab, victim)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
@@ -225,16 +235,9 @@ def test_sigterm_stops_the_plan_and_resume_finishes_it(tmp_path):
     lab = SimulatedLab("bfo", seed=6, time_scale=1.0)
     server = start_background(lab, port_2614b=0, port_4200a=None)
     try:
-        plan = write(tmp_path, SWEEPS.format(scale=0, where=f'resource = "{server.resources["2614B"]}"'))
-        directory = tmp_path / "run"
-        proc = subprocess.Popen([sys.executable, "-m", "labqc.cli", "plan", "run", str(plan), "-o", str(directory),
-                                 "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc, directory = start_plan_run(tmp_path, server)
         first = directory / STEPS_DIR / "001-loops-D-r1.csv"
-        deadline = time.monotonic() + 60
-        while not (first.exists() and len(read_data(first)) > 0 and lab.emulator(RES_2614B_LAN).any_output_on):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the first step never started"
-            time.sleep(0.02)
+        wait_until_streaming(proc, lab, first)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 143, err
