@@ -91,18 +91,14 @@ class OnlineDetector:
         unknown = set(level_options) - _LEVEL_OPTIONS.keys()
         if unknown:
             raise ValueError(f"unknown level option(s): {', '.join(sorted(unknown))}")
-        self.delta = float(delta)
-        self.min_length = int(min_length)
-        self.bridge_len = int(bridge_len)
-        self.level_options = level_options
         p = np.zeros(kern.N_PARAMS)
         p[kern.P_DELTA], p[kern.P_LOG_ARL], p[kern.P_MERGE] = delta, log_arl, merge_delta
         p[kern.P_SIGMA_ALPHA], p[kern.P_MEAN_WINDOW] = 1.0 / sigma_window, mean_window
         p[kern.P_FIXED_SIGMA] = 1.0 if sigma else 0.0
         p[kern.P_MIN_LENGTH], p[kern.P_BRIDGE_LEN], p[kern.P_WARMUP] = min_length, bridge_len, warmup
         p[kern.P_EXPLICIT_N_EFF] = 1.0 if "n_eff_factor" in level_options else 0.0
-        for name, slot in _LEVEL_OPTIONS.items():
-            p[slot] = level_options.get(name, _LEVEL_DEFAULTS[name])
+        for name, (slot, default) in _LEVEL_OPTIONS.items():
+            p[slot] = level_options.get(name, default)
         self._p = p
         self.sigma_rs = float(sigma_rs)
         self.set_series_resistance(r_series)
@@ -130,10 +126,6 @@ class OnlineDetector:
     def in_plateau(self) -> bool:
         return bool(self._js[kern.HAS_PLATEAU])
 
-    def _set_sigma(self, sigma: float) -> None:
-        self._fs[kern.SIGMA] = sigma
-        self._fs[kern.ABS_DX] = sigma / 0.886
-
     # ----- feeding -----------------------------------------------------------------------
     def update(self, g_chunk) -> list[Event]:
         """Process measured G/G0 samples; returns the events they decided, in order."""
@@ -147,7 +139,7 @@ class OnlineDetector:
             )
             done += used
             if self._js[kern.STATE] != kern.WARMUP and not self._fs[kern.SIGMA]:
-                self._set_sigma(kern.warmup_sigma(self._ring[: self._js[kern.K]]))
+                kern.set_sigma(self._fs, kern.warmup_sigma(self._ring[: self._js[kern.K]]))
             if n_ev:
                 events += _events(self._ev_int[:n_ev], self._ev_float[:n_ev])
         self._n += g.size
@@ -170,16 +162,15 @@ class OnlineDetector:
         return _events(self._ev_int[:n_ev], self._ev_float[:n_ev])
 
 
-# Keyword options of labqc.levels.assign_level that the detector passes on, and their slots.
+# Keyword options of labqc.levels.assign_level that the detector passes on: slot, default.
 _LEVEL_OPTIONS = {
-    "tol": kern.P_TOL, "sigma_int": kern.P_SIGMA_INT, "prior_on": kern.P_PRIOR_ON,
-    "n_eff_factor": kern.P_N_EFF_FACTOR, "max_rs_spread": kern.P_MAX_RS_SPREAD, "max_s": kern.P_MAX_S,
-    "max_level": kern.P_MAX_LEVEL,
-}
-_LEVEL_DEFAULTS = {
-    "tol": lv.TOLERANCE, "sigma_int": lv.SIGMA_INTRINSIC, "prior_on": lv.PRIOR_ON_GRID,
-    "n_eff_factor": lv.N_EFF_FACTOR, "max_rs_spread": lv.MAX_RS_SPREAD, "max_s": lv.MAX_SIGMA,
-    "max_level": lv.MAX_LEVEL,
+    "tol": (kern.P_TOL, lv.TOLERANCE),
+    "sigma_int": (kern.P_SIGMA_INT, lv.SIGMA_INTRINSIC),
+    "prior_on": (kern.P_PRIOR_ON, lv.PRIOR_ON_GRID),
+    "n_eff_factor": (kern.P_N_EFF_FACTOR, lv.N_EFF_FACTOR),
+    "max_rs_spread": (kern.P_MAX_RS_SPREAD, lv.MAX_RS_SPREAD),
+    "max_s": (kern.P_MAX_S, lv.MAX_SIGMA),
+    "max_level": (kern.P_MAX_LEVEL, lv.MAX_LEVEL),
 }
 
 

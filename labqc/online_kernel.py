@@ -47,11 +47,16 @@ SUSPENDED_AT, SUSPENDED_K = range(9, 11)
 N_INT_STATE = 11
 
 
+def set_sigma(fs: np.ndarray, sigma: float) -> None:
+    """Set the white-noise scale and the mean |Δx| it implies (E|Δx| = 2σ/√π = σ/0.886)."""
+    fs[SIGMA] = sigma
+    fs[ABS_DX] = sigma / 0.886
+
+
 def new_state(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fresh (fs, js, ring, ring_index) for a detector; sigma 0 = estimate it."""
     fs = np.zeros(N_FLOAT_STATE)
-    fs[SIGMA] = sigma
-    fs[ABS_DX] = sigma / 0.886
+    set_sigma(fs, sigma)
     fs[LAST_X] = np.nan
     js = np.zeros(N_INT_STATE, dtype=np.int64)
     js[STATE] = WARMUP
