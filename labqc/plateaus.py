@@ -314,16 +314,11 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
     return np.asarray(out_a, dtype=int), np.asarray(out_b, dtype=int), excursions
 
 
-def _segment_means(x: np.ndarray, ends: np.ndarray, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Segment starts, ends and (weighted) means."""
+def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts = np.concatenate([[0], ends[:-1]])
-    if weights is None:
-        csum = np.concatenate([[0.0], np.cumsum(x)])
-        return starts, ends, (csum[ends] - csum[starts]) / (ends - starts)
-    # Voltage sweeps: weights V², so a mean is the segment's least-squares Σ I·V / Σ V².
-    csum = np.concatenate([[0.0], np.cumsum(x * weights)])
-    wsum = np.concatenate([[0.0], np.cumsum(weights)])
-    return starts, ends, (csum[ends] - csum[starts]) / (wsum[ends] - wsum[starts])
+    csum = np.concatenate([[0.0], np.cumsum(x)])
+    means = (csum[ends] - csum[starts]) / (ends - starts)
+    return starts, ends, means
 
 
 def _sweep_segment(x: np.ndarray, index: np.ndarray, v: np.ndarray, cycle_starts, opt: Options):
@@ -334,7 +329,7 @@ def _sweep_segment(x: np.ndarray, index: np.ndarray, v: np.ndarray, cycle_starts
     |V| < opt.v_min are dropped (their G = I/V is mostly noise) and the cuts, the cycle
     starts and the index map move onto the remaining samples, so that the rest of the
     pipeline is the one of :func:`analyze`. Returns (despiked G, index, segment ends,
-    noise sigma of G, cycle starts, V² weights), all on the kept samples.
+    noise sigma of G, cycle starts, V), all on the kept samples.
     """
     from labqc.sweep_segments import current_sigma, segment_sweep
 
@@ -352,7 +347,7 @@ def _sweep_segment(x: np.ndarray, index: np.ndarray, v: np.ndarray, cycle_starts
         cycle_starts = np.unique(np.searchsorted(kept, cycle_starts))
     vk = vx[kept]
     xs = i[kept] / vk
-    return xs, index[kept], ends, robust_sigma(xs), cycle_starts, vk * vk
+    return xs, index[kept], ends, robust_sigma(xs), cycle_starts, vk
 
 
 def _grouped_medians(v: np.ndarray, gid: np.ndarray, offs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -528,14 +523,17 @@ def analyze(
     # Cycle starts refer to the input; move them onto the finite-sample axis.
     if cycle_starts is not None:
         cycle_starts = np.searchsorted(index, np.asarray(cycle_starts, dtype=int))
-    weights = None
     if v is None:
         xs = _despike(x, max(robust_sigma(x), 1e-4), opt.despike)
         ends, sigma = _segment(xs, _block_starts(x.size, cycle_starts, opt.block), opt)
+        seg_a, seg_b, seg_mu = _segment_means(xs, ends)
     else:
-        xs, index, ends, sigma, cycle_starts, weights = _sweep_segment(x, index, v, cycle_starts, opt)
+        from labqc.sweep_segments import segment_conductance
+
+        xs, index, ends, sigma, cycle_starts, vk = _sweep_segment(x, index, v, cycle_starts, opt)
+        seg_a, seg_b, _ = _segment_means(xs, ends)
+        seg_mu = segment_conductance(xs * vk, vk, ends)  # least squares: Σ I·V / Σ V²
     barriers = frozenset() if cycle_starts is None else frozenset(int(c) for c in cycle_starts)
-    seg_a, seg_b, seg_mu = _segment_means(xs, ends, weights)
 
     estimated = r_series is None
     sigma_rs = sigma_total = opt.sigma_rs

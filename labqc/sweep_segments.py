@@ -85,10 +85,7 @@ def _pelt(s_ii: np.ndarray, s_iv: np.ndarray, s_vv: np.ndarray, pen: float, min_
     while t > 0:
         ends.append(t)
         t = last[t]
-    out = np.empty(len(ends), dtype=np.int64)
-    for k in range(len(ends)):
-        out[k] = ends[len(ends) - 1 - k]
-    return out
+    return np.array(ends)[::-1].copy()  # collected from the end backwards
 
 
 def current_sigma(current: np.ndarray) -> float:
