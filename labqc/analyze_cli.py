@@ -237,8 +237,7 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
     out = []
     g = data["g"]
     g_corr = correct_g0(g, result.r_series)
-    top = float(np.nanpercentile(g_corr, 99.5)) if np.isfinite(g_corr).any() else 1.0
-    hi = float(np.clip(np.ceil(top * 2 + 1) / 2, 1.0, views.G_RANGE[1]))
+    hi = views.display_max(g_corr)
 
     # Histogram, raw and corrected, with the half-quantum grid.
     fig, ax = plt.subplots(figsize=(8, 4.5))

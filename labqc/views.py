@@ -22,6 +22,13 @@ BIN_WIDTH = 0.05  # G0, the bin of the Ag-nanowire statistics
 G_RANGE = (0.0, 25.0)  # G0; above ~25 G0 transport is diffusive
 
 
+def display_max(g: np.ndarray) -> float:
+    """Top of a G/G0 axis for a trace: half a quantum above its 99.5th percentile (so a few
+    spikes do not set it), between 1 and 25 G0."""
+    top = float(np.nanpercentile(g, 99.5)) if np.isfinite(g).any() else 1.0
+    return float(np.clip(np.ceil(top * 2 + 1) / 2, 1.0, G_RANGE[1]))
+
+
 def _edges(bin_width: float, range: tuple[float, float]) -> np.ndarray:
     lo, hi = range
     if not (bin_width > 0 and np.isfinite(lo) and np.isfinite(hi) and hi > lo):
@@ -338,7 +345,7 @@ def correlation_histogram(
     ``g`` is the whole record in G/G0 and ``cycle_starts`` the (increasing) index of each
     cycle's first sample; samples before the first start form a trace of their own. Every
     trace r gets a histogram N_r(G) on the same bins (``bin_width`` G0 from 0 to ``g_max``;
-    by default just above the 99.5th percentile, as in `labqc analyze`), and
+    by default :func:`display_max`, as in `labqc analyze`), and
 
         C(G1, G2) = <dN_r(G1) dN_r+lag(G2)>_r / sqrt(<dN_r(G1)^2>_r <dN_r+lag(G2)^2>_r),
 
@@ -366,8 +373,7 @@ def correlation_histogram(
         raise ValueError(f"lag must be a whole number of cycles >= 0, got {lag}")
     trace = _trace_of_sample(g.size, cycle_starts)
     if g_max is None:
-        top = float(np.nanpercentile(g, 99.5)) if np.isfinite(g).any() else 1.0
-        g_max = float(np.clip(np.ceil(top * 2 + 1) / 2, 1.0, G_RANGE[1]))
+        g_max = display_max(g)
     edges = _edges(bin_width, (0.0, g_max))
     n_bins = edges.size - 1
 
