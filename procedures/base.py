@@ -29,7 +29,7 @@ import pandas as pd
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter,
                                   ListParameter, Metadata, Parameter, Procedure)
 
-from instruments.smu import KIND_PULSE, KIND_READ, READING, PulseTrain, Request, Sampling, Sweep
+from instruments.smu import KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep
 from labqc import __version__
 from labqc.results import COLUMNS
 from labqc.units import G0, conductance, correct_series
@@ -176,7 +176,7 @@ class LabqcProcedure(Procedure):
                 for chunk in chunks:
                     if self._t0 is None and len(chunk):
                         # The run began one step (sample time, pulse width) before its first reading.
-                        self._t0 = float(chunk["t"][0]) - _first_offset(request)
+                        self._t0 = float(chunk["t"][0]) - first_reading_offset(request)
                     frame = self.to_rows(chunk, cycle=cycle, segment=segment,
                                          read_segment=read_segment, pulse_offset=pulse_offset)
                     self.emit_rows(frame)
@@ -267,8 +267,10 @@ def reading_rows(chunk: np.ndarray, *, t0: float = 0.0, r_series: float = 0.0,
     }, columns=list(COLUMNS))
 
 
-def _first_offset(request: Request) -> float:
+def first_reading_offset(request: Request | Repeat) -> float:
     """Seconds from the start of ``request`` to its first reading (nominal)."""
+    if isinstance(request, Repeat):
+        return first_reading_offset(request.steps[0])
     if isinstance(request, Sampling):
         return float(request.times[0])
     if isinstance(request, PulseTrain):

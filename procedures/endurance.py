@@ -24,7 +24,7 @@ from instruments.smu import PulseTrain as Train
 from instruments.smu import Repeat, Sweep
 from procedures import derive
 from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
-                             require, triangle)
+                             first_reading_offset, require, triangle)
 from procedures.derive import fmt
 
 
@@ -240,7 +240,7 @@ class Endurance(LabqcProcedure):
                     self.check_stop()
                     continue
                 if self._t0 is None:  # the run began one pulse width before its first reading
-                    self._t0 = float(chunk["t"][0]) - float(batch.steps[0].width)
+                    self._t0 = float(chunk["t"][0]) - first_reading_offset(batch)
                 repetition, step = batch.locate(seen, len(chunk))
                 seen += len(chunk)
                 frame = self.to_rows(chunk, cycle=first_cycle + repetition, segment=segments[step])
