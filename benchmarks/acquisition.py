@@ -26,10 +26,10 @@ from typing import Callable
 
 import numpy as np
 
-from instruments.keithley2614b import Keithley2614B
-from instruments.keithley4200a import Keithley4200A
-from instruments.sim.lab import RES_2614B_GPIB, RES_4200A_LAN, get_lab, sim_library
-from instruments.smu import PulseTrain, Sweep
+from labqc.instruments.keithley2614b import Keithley2614B
+from labqc.instruments.keithley4200a import Keithley4200A
+from labqc.instruments.sim.lab import RES_2614B_GPIB, RES_4200A_LAN, get_lab, sim_library
+from labqc.instruments.smu import PulseTrain, Sweep
 
 Case = Callable[[argparse.Namespace], dict]
 CASES: list[tuple[str, Case]] = []

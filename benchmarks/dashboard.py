@@ -1,6 +1,6 @@
 """Dashboard benchmark: 10⁶ points on screen while 2·10⁴ points/s stream in.
 
-The real main window (gui.app.MainWindow, offscreen, 1500×950) is filled with 10⁶ rows
+The real main window (labqc.gui.app.MainWindow, offscreen, 1500×950) is filled with 10⁶ rows
 of a synthetic voltage-sweep trace (labqc.synthetic, realistic scenario: plateaus, 1/f
 and telegraph noise, R_s = 200 Ω) and then fed for ``--seconds`` by a background thread
 emitting 1000-row chunks every 50 ms through the same signal path a run uses
@@ -111,7 +111,7 @@ def main() -> int:
     args = ap.parse_args()
 
     app = QApplication.instance() or QApplication([])
-    from gui.app import MainWindow
+    from labqc.gui.app import MainWindow
 
     stream_n = int(RATE * (args.seconds + 2))
     rows = SyntheticRows()

@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from procedures import Endurance, Retention  # noqa: E402
-from procedures.runner import run_procedure  # noqa: E402
+from labqc.procedures import Endurance, Retention  # noqa: E402
+from labqc.procedures.runner import run_procedure  # noqa: E402
 
 
 def rss_mb() -> float:

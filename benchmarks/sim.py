@@ -19,10 +19,10 @@ import time
 import numpy as np
 import pyvisa
 
-from instruments.sim.device import Drive
-from instruments.sim.lab import RES_2614B_GPIB, SimulatedLab, sim_library
-from instruments.sim.presets import PRESETS, make_device
-from instruments.sim.server import start_background
+from labqc.instruments.sim.device import Drive
+from labqc.instruments.sim.lab import RES_2614B_GPIB, SimulatedLab, sim_library
+from labqc.instruments.sim.presets import PRESETS, make_device
+from labqc.instruments.sim.server import start_background
 
 PRESET = "bfo" if "bfo" in PRESETS else "ohmic"  # the physics preset once it exists
 BUFFER_POINTS = 10_000

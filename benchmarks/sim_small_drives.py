@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from instruments.sim.device import Drive
-from instruments.sim.presets import make_device
+from labqc.instruments.sim.device import Drive
+from labqc.instruments.sim.presets import make_device
 
 
 def per_call_us(fn, calls: int, repeats: int = 5) -> float:

@@ -18,12 +18,12 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QLabel,
                              QMainWindow, QTabWidget, QToolBar)
 
-from gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png)
-from gui.live_plots import LivePlots
-from gui.live_state import LiveState
-from gui.run_control import LogPanel, QueuedRun, RunControl, RunManager, status_text
+from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png)
+from labqc.gui.live_plots import LivePlots
+from labqc.gui.live_state import LiveState
+from labqc.gui.run_control import LogPanel, QueuedRun, RunControl, RunManager, status_text
 from labqc.online import warm_up
-from procedures.runner import RunResult
+from labqc.procedures.runner import RunResult
 
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
 

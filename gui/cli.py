@@ -28,7 +28,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     if args.seed < 0:
         print("labqc gui: --seed must be >= 0", file=sys.stderr)
         return 2
-    from gui.app import main  # Qt is imported only when the dashboard is opened
+    from labqc.gui.app import main  # Qt is imported only when the dashboard is opened
 
     # --resource alone means hardware; --sim (or no resource) means the simulated lab.
     preset = args.preset or ("" if args.resource else "bfo")

@@ -1,7 +1,7 @@
 """Past runs: open results files into the live views, export PNGs, and the run browser.
 
 - :func:`load_run` reads a results file (``pandas.read_csv(comment="#")`` through
-  labqc.results.read_data) into a :class:`gui.live_state.LiveState`; its plateaus come
+  labqc.results.read_data) into a :class:`labqc.gui.live_state.LiveState`; its plateaus come
   from the offline detector (labqc.plateaus.analyze, R_s estimated by the comb fit unless
   one is given), not from the online one. :class:`FileLoader` does it in a thread.
 - :func:`export_png` grabs a widget (the plot area) into a PNG.
@@ -17,8 +17,8 @@ import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
-from gui.live_state import LiveState, PlateauMark
-from gui.stream_buffer import chunk_from_frame
+from labqc.gui.live_state import LiveState, PlateauMark
+from labqc.gui.stream_buffer import chunk_from_frame
 from labqc.plateaus import analyze
 from labqc.results import read_data, read_header
 

@@ -1,4 +1,4 @@
-"""The live views: pyqtgraph plots drawn from a :class:`gui.live_state.LiveState`.
+"""The live views: pyqtgraph plots drawn from a :class:`labqc.gui.live_state.LiveState`.
 
 Redrawn by a QTimer, never per chunk, and only when something changed: the timer ticks
 every 45 ms and alternates between the main plot and the other views, so each is
@@ -25,7 +25,7 @@ from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSplitter,
                              QTabWidget, QVBoxLayout, QWidget)
 
-from gui.live_state import LiveState
+from labqc.gui.live_state import LiveState
 
 RECENT = 50_000  # rows drawn against V or I, and in the I–V view
 MAX_LABELS = 8  # plateau labels on screen (the longest of the newest ones)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gui.stream_buffer import SEGMENT_CODES, Chunk, ColumnStore
+from labqc.gui.stream_buffer import SEGMENT_CODES, Chunk, ColumnStore
 from labqc.online import OnlineDetector
 from labqc.views import Histogram
 

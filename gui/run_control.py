@@ -6,7 +6,7 @@
   help as tool tips); values may carry SI prefixes (``5mA``); each bad value and the
   procedure's own ``validate()`` sentence is shown inline, and nothing runs until the form
   is valid.
-- :class:`RunManager`: a queue of runs, one :class:`gui.worker.RunWorker` at a time;
+- :class:`RunManager`: a queue of runs, one :class:`labqc.gui.worker.RunWorker` at a time;
   abort stops the current run (the runner turns the outputs off) and holds the queue.
 - :class:`LogPanel`: a line-capped log (QPlainTextEdit.setMaximumBlockCount).
 """
@@ -24,13 +24,13 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBox
                              QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton,
                              QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from gui.worker import RunWorker
-from instruments.sim.lab import RES_2614B_GPIB, RES_4200A_GPIB, RES_4200A_LAN
-from procedures import PROCEDURES
-from procedures.base import (BooleanParameter, LabqcProcedure, ListParameter, ParameterError,
+from labqc.gui.worker import RunWorker
+from labqc.instruments.sim.lab import RES_2614B_GPIB, RES_4200A_GPIB, RES_4200A_LAN
+from labqc.procedures import PROCEDURES
+from labqc.procedures.base import (BooleanParameter, LabqcProcedure, ListParameter, ParameterError,
                              SIM_PRESETS, parameter_specs)
-from procedures.cli import parse_value
-from procedures.runner import ABORTED, FINISHED, RunResult, default_path
+from labqc.procedures.cli import parse_value
+from labqc.procedures.runner import ABORTED, FINISHED, RunResult, default_path
 
 COMMON = ("resource", "sim_preset", "seed", "time_scale")
 LOG_LINES = 2_000

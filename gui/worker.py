@@ -1,11 +1,11 @@
-"""A QThread that runs one procedure with :func:`procedures.runner.run_procedure`.
+"""A QThread that runs one procedure with :func:`labqc.procedures.runner.run_procedure`.
 
 The instrument is opened, driven and closed in this thread only; the GUI thread never
 calls it. What the run produces reaches the GUI as queued Qt signals:
 
-- ``chunk(dict)``: the rows of one batch as numpy columns (gui.stream_buffer), converted
+- ``chunk(dict)``: the rows of one batch as numpy columns (labqc.gui.stream_buffer), converted
   here so that the GUI thread only copies arrays;
-- ``progress(object)``: procedures.base.Progress;
+- ``progress(object)``: labqc.procedures.base.Progress;
 - ``finished_run(object)``: the RunResult (finished / aborted / failed, outputs off);
 - ``refused(str)``: the run never started (bad parameters, the instrument cannot do a
   request, the instrument cannot be opened), one sentence.
@@ -21,8 +21,8 @@ from typing import Any
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
-from gui.stream_buffer import chunk_from_frame
-from procedures.base import LabqcProcedure
+from labqc.gui.stream_buffer import chunk_from_frame
+from labqc.procedures.base import LabqcProcedure
 
 
 class RunWorker(QThread):
@@ -52,7 +52,7 @@ class RunWorker(QThread):
             self.progress.emit(payload)
 
     def run(self) -> None:  # in the worker thread
-        from procedures.runner import run_procedure
+        from labqc.procedures.runner import run_procedure
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

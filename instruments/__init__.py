@@ -1,4 +1,4 @@
 """Instrument layer: real drivers behind one source-measure interface, and the simulator.
 
-Procedures use :mod:`instruments.smu` and :func:`instruments.connect.open_smu` only.
+Procedures use :mod:`labqc.instruments.smu` and :func:`labqc.instruments.connect.open_smu` only.
 """

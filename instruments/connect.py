@@ -9,7 +9,7 @@ Only the resource string and ``visa_library`` change between bench and simulator
 """
 from __future__ import annotations
 
-from instruments.smu import SourceMeasure
+from labqc.instruments.smu import SourceMeasure
 
 #: Where the built-in simulated lab puts each instrument (instruments/sim/lab.py).
 SIM_2614B = "GPIB0::26::INSTR"
@@ -48,24 +48,24 @@ def guess_model(resource: str, visa_library: str | None = None) -> str:
 
 def open_smu(resource: str | None = None, *, visa_library: str | None = None,
              model: str | None = None, **options) -> SourceMeasure:
-    """Open one SMU channel as a :class:`~instruments.smu.SourceMeasure`.
+    """Open one SMU channel as a :class:`~labqc.instruments.smu.SourceMeasure`.
 
     With no resource, the built-in simulated 2614B (``visa_library`` then defaults to the
     simulator with its default preset). ``model`` ("2614B" or "4200A") skips detection;
     ``options`` go to the driver (channel, timeout, ...).
     """
     if resource is None:
-        from instruments.sim.lab import sim_library
+        from labqc.instruments.sim.lab import sim_library
 
         resource = SIM_2614B
         visa_library = visa_library or sim_library()
     model = model or guess_model(resource, visa_library)
     if model == "2614B":
-        from instruments.keithley2614b import Keithley2614B
+        from labqc.instruments.keithley2614b import Keithley2614B
 
         return Keithley2614B(resource, visa_library=visa_library, **options)
     if model == "4200A":
-        from instruments.keithley4200a import Keithley4200A
+        from labqc.instruments.keithley4200a import Keithley4200A
 
         return Keithley4200A(resource, visa_library=visa_library, **options)
     raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")

@@ -1,18 +1,18 @@
-"""Keithley 2614B driver (TSP over GPIB, LAN or USB) behind :class:`instruments.smu.SourceMeasure`.
+"""Keithley 2614B driver (TSP over GPIB, LAN or USB) behind :class:`labqc.instruments.smu.SourceMeasure`.
 
 Every operation is timed by the instrument, never by this computer:
 
-- :class:`~instruments.smu.Sweep`: trigger-model list sweep (``listv``/``listi``, or
+- :class:`~labqc.instruments.smu.Sweep`: trigger-model list sweep (``listv``/``listi``, or
   ``linearv``/``lineari`` for an even ramp); trigger timer 1 paces the steps and each
   point is measured at the end of its step (``measure.delay``).
-- :class:`~instruments.smu.PulseTrain`: pulsed list sweep after the 2600B pulsed-sweep
+- :class:`~labqc.instruments.smu.PulseTrain`: pulsed list sweep after the 2600B pulsed-sweep
   example: timer 1 starts each step, timer 2 places the measurement at the end of the
   pulse, timer 3 ends the pulse (``endpulse.action = SOURCE_IDLE`` returns to the base).
   With reads, pulse and read alternate as list steps and the timers run delay lists.
-- :class:`~instruments.smu.Sampling`: constant bias; timer 1 triggers each measurement at
+- :class:`~labqc.instruments.smu.Sampling`: constant bias; timer 1 triggers each measurement at
   the requested instants (any interval, unlike ``measure.interval``'s 1 s cap). Runs
   longer than one buffer are chained in blocks with the output held on.
-- :class:`~instruments.smu.Repeat` (an endurance batch): a Lua loop on the instrument. Each
+- :class:`~labqc.instruments.smu.Repeat` (an endurance batch): a Lua loop on the instrument. Each
   step's trigger-model set-up becomes a function (limits first); the loop runs K cycles,
   turning the output on only with an empty error queue and off after every step, and
   appends every reading to the buffers. One round trip per chunk of cycles (about half a
@@ -33,7 +33,7 @@ outputs back to confirm, and falls back to device clear, then reconnect.
 
 The wire is :class:`TSPLink`, a PyMeasure :class:`~pymeasure.instruments.Instrument`
 (byte-exact tests with ``pymeasure.test.expected_protocol``); it maps VISA failures onto
-:mod:`instruments.errors` and resynchronises with a device clear after a timeout.
+:mod:`labqc.instruments.errors` and resynchronises with a device clear after a timeout.
 """
 from __future__ import annotations
 
@@ -46,14 +46,14 @@ import numpy as np
 import pyvisa
 from pymeasure.instruments import Instrument
 
-from instruments.errors import (
+from labqc.instruments.errors import (
     CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
 )
-from instruments.smu import (
+from labqc.instruments.smu import (
     KIND_POINT, KIND_PULSE, KIND_READ, Capabilities, PulseTrain, Repeat, Request, Sampling, SourceMeasure,
     Sweep, empty_chunk,
 )
-from instruments.tsp_format import (
+from labqc.instruments.tsp_format import (
     MAX_MESSAGE_BYTES, STATUS_COMPLIANCE, is_linear, lua_table, num, parse_bool, parse_error, parse_number,
     parse_print, parse_real64_block, real64_block_size,
 )
@@ -142,7 +142,7 @@ COLUMNS = ("timestamps", "sourcevalues", "v", "i", "statuses")
 # The wire
 # ---------------------------------------------------------------------------------------
 class TSPLink(Instrument):
-    """TSP messages out, replies in; VISA failures become :mod:`instruments.errors`.
+    """TSP messages out, replies in; VISA failures become :mod:`labqc.instruments.errors`.
 
     ``messages`` counts the messages written (each is at most one round trip).
     """

@@ -1,4 +1,4 @@
-"""Keithley 4200A-SCS over KXCI, behind :class:`~instruments.smu.SourceMeasure`.
+"""Keithley 4200A-SCS over KXCI, behind :class:`~labqc.instruments.smu.SourceMeasure`.
 
     with Keithley4200A("TCPIP0::192.168.0.5::1225::SOCKET") as smu:   # Ethernet: NUL + ACK
         for chunk in smu.run(Sweep(levels, compliance=1e-4)):
@@ -14,7 +14,7 @@ How each request is carried out (instruments.md §2.5):
   run as several tests in a row (the SMU holds 0 V for the few ms between them).
 - :class:`PulseTrain` -> the PMU: a uniform train without reads in standard pulse mode
   (``:PMU:INIT 0``, burst of identical pulses), anything else in Segment Arb
-  (``:PMU:INIT 1``, :mod:`instruments.kxci_sarb`). Data fetched while the train runs, in
+  (``:PMU:INIT 1``, :mod:`labqc.instruments.kxci_sarb`). Data fetched while the train runs, in
   pages of 2048 points; compliance from bits 12-15 of each point's status word. The PMU
   limits current at the full scale of a fixed range, so the range is chosen at or below
   the requested compliance, and load-line correction is on.
@@ -26,7 +26,7 @@ How each request is carried out (instruments.md §2.5):
   does not matter at retention intervals (>= 0.1 s here).
 - :meth:`read` -> user mode ``DV``, ``TV``, ``TI``, then ``DV`` with no arguments (off).
 
-The wire (:class:`~instruments.kxci_session.KXCI`): on Ethernet every command answers ``ACK``; anything else, or a
+The wire (:class:`~labqc.instruments.kxci_session.KXCI`): on Ethernet every command answers ``ACK``; anything else, or a
 timeout, makes the driver ask ``:ERROR:LAST:GET`` and raise a typed error. On GPIB there
 is no ACK; the status byte (serial poll, B1 = syntax error) is checked at checkpoints.
 """
@@ -38,13 +38,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from instruments import kxci_sarb as sarb
-from instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
+from labqc.instruments import kxci_sarb as sarb
+from labqc.instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
                                 InstrumentTimeout, ProtocolError)
-from instruments.kxci_format import (do_items, num, nums, parse_int, parse_items, parse_pmu_points, parse_spot,
+from labqc.instruments.kxci_format import (do_items, num, nums, parse_int, parse_items, parse_pmu_points, parse_spot,
                                      pmu_compliance)
-from instruments.kxci_session import KXCI, SB_BUSY, SB_SYNTAX_ERROR
-from instruments.smu import (KIND_POINT, KIND_PULSE, KIND_READ, READING, Capabilities, PulseTrain, Request,
+from labqc.instruments.kxci_session import KXCI, SB_BUSY, SB_SYNTAX_ERROR
+from labqc.instruments.smu import (KIND_POINT, KIND_PULSE, KIND_READ, READING, Capabilities, PulseTrain, Request,
                              Sampling, SourceMeasure, Sweep)
 
 # --- limits (4200A-SCS datasheet and KXCI manual; instruments.md §2.3, §2.9) ------------

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from instruments.errors import ProtocolError
+from labqc.instruments.errors import ProtocolError
 
 #: KXCI reads at most 12 characters per numeric field, with at most 2 exponent digits.
 MAX_FIELD = 12

@@ -1,4 +1,4 @@
-"""Compile a :class:`~instruments.smu.PulseTrain` into PMU Segment Arb sequences.
+"""Compile a :class:`~labqc.instruments.smu.PulseTrain` into PMU Segment Arb sequences.
 
 One pulse period becomes one *sequence* of segments, each a straight line from a start to
 a stop voltage over a time (KXCI ``:PMU:SARB:SEQ:*``):
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instruments.smu import PulseTrain
+from labqc.instruments.smu import PulseTrain
 
 TIME_STEP = 10e-9  # s, segment time resolution
 MIN_SEGMENT = 20e-9  # s, shortest segment on the 10 V range

@@ -2,7 +2,7 @@
 Ethernet (NUL terminators, an ``ACK`` for every command) or GPIB (LF, no ACK, errors in
 the status byte), typed errors, waits that cost no CPU, and recovery.
 
-It knows nothing of sweeps or pulses; :mod:`instruments.keithley4200a` builds on it.
+It knows nothing of sweeps or pulses; :mod:`labqc.instruments.keithley4200a` builds on it.
 Rules (instruments.md §2.1, §2.6): after any reply that is not ``ACK`` (or not data), or
 a timeout, ask ``:ERROR:LAST:GET`` and raise a typed error; after a timeout, clear the
 session first so that a late reply cannot answer the next question.
@@ -15,9 +15,9 @@ from pymeasure.instruments import Instrument
 from pyvisa import constants as visa_constants
 from pyvisa.errors import VisaIOError
 
-from instruments.errors import (ConnectionLost, InstrumentError, InstrumentReportedError, InstrumentTimeout,
+from labqc.instruments.errors import (ConnectionLost, InstrumentError, InstrumentReportedError, InstrumentTimeout,
                                 ProtocolError)
-from instruments.kxci_format import clean, parse_error, parse_int
+from labqc.instruments.kxci_format import clean, parse_error, parse_int
 
 #: Status byte bits (KXCI): B0 data ready, B1 syntax error, B4 busy.
 SB_SYNTAX_ERROR = 0x02

@@ -23,7 +23,7 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from instruments.errors import CapabilityError
+from labqc.instruments.errors import CapabilityError
 
 #: One reading. ``t``: instrument seconds, monotonic within one driver session (the
 #: instrument's timestamps plus an offset the driver keeps). ``source``: the programmed

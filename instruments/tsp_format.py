@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from instruments.errors import ProtocolError
+from labqc.instruments.errors import ProtocolError
 
 #: Buffer status bit set when the limit (compliance) was in control (2600B manual).
 STATUS_COMPLIANCE = 0x40

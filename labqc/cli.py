@@ -1,17 +1,30 @@
 """The `labqc` command line.
 
-The core owns the entry point; each layer adds its own subcommands through the
-``labqc.commands`` entry-point group (see pyproject.toml), so that this module never
-imports the layers above it. A registrar is ``register(subparsers) -> None``: it adds
-one or more subparsers and sets ``func`` on each, a callable ``func(args) -> int``.
+The core owns the entry point; the subcommands of each layer are listed by import path in
+:mod:`labqc.commands` and loaded when the parser is built, so that this module never
+imports the layers above it.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from importlib.metadata import entry_points
 
 from labqc import __version__
+from labqc.commands import COMMANDS
+
+
+def _registrars():
+    """(name, loader) for labqc's own subcommands, then those other packages add."""
+    def loader(target: str):
+        module, _, attr = target.partition(":")
+        return lambda: getattr(importlib.import_module(module), attr)
+    for name, target in sorted(COMMANDS.items()):
+        yield name, loader(target)
+    for ep in sorted(entry_points(group="labqc.commands"), key=lambda e: e.name):
+        if ep.name not in COMMANDS:
+            yield ep.name, ep.load
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"labqc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for ep in sorted(entry_points(group="labqc.commands"), key=lambda e: e.name):
+    for name, load in _registrars():
         try:
-            register = ep.load()
+            register = load()
         except ImportError as exc:  # a layer that cannot load must not take the others down
-            print(f"labqc: the '{ep.name}' commands are unavailable ({exc})", file=sys.stderr)
+            print(f"labqc: the '{name}' commands are unavailable ({exc})", file=sys.stderr)
             continue
         register(sub)
     return parser

@@ -4,7 +4,7 @@ A results file is exactly what PyMeasure writes (so ``pymeasure.experiment.Resul
 reads it back with its parameters and metadata, and ``pandas.read_csv(path, comment="#")``
 reads the table)::
 
-    #Procedure: <procedures.voltage_sweep.VoltageSweep>
+    #Procedure: <labqc.procedures.voltage_sweep.VoltageSweep>
     #Parameters:
     #	SET compliance: 0.005 A
     #Metadata:

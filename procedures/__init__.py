@@ -1,18 +1,18 @@
 """The labqc measurement procedures, by name.
 
-Each is a PyMeasure Procedure (procedures.base.LabqcProcedure) that speaks only the
-source-measure interface; run one with :func:`procedures.runner.run_procedure` or
+Each is a PyMeasure Procedure (labqc.procedures.base.LabqcProcedure) that speaks only the
+source-measure interface; run one with :func:`labqc.procedures.runner.run_procedure` or
 ``labqc run NAME``.
 """
 from __future__ import annotations
 
-from procedures.base import LabqcProcedure
-from procedures.current_sweep import CurrentSweep
-from procedures.endurance import Endurance
-from procedures.pulse_train import PulseTrain
-from procedures.retention import Retention
-from procedures.set_reset import SetReset
-from procedures.voltage_sweep import VoltageSweep
+from labqc.procedures.base import LabqcProcedure
+from labqc.procedures.current_sweep import CurrentSweep
+from labqc.procedures.endurance import Endurance
+from labqc.procedures.pulse_train import PulseTrain
+from labqc.procedures.retention import Retention
+from labqc.procedures.set_reset import SetReset
+from labqc.procedures.voltage_sweep import VoltageSweep
 
 #: name -> class, in the order a session usually goes.
 PROCEDURES: dict[str, type[LabqcProcedure]] = {

@@ -2,7 +2,7 @@
 streaming a request, spot reads, progress and stop handling.
 
 A procedure is a PyMeasure :class:`~pymeasure.experiment.Procedure` whose ``execute``
-speaks only :mod:`instruments.smu`. A subclass provides:
+speaks only :mod:`labqc.instruments.smu`. A subclass provides:
 
 - its Parameters (with units and the papers' defaults);
 - :meth:`LabqcProcedure.validate`: physical sense of the parameters, one sentence on failure;
@@ -29,7 +29,7 @@ import pandas as pd
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter,
                                   ListParameter, Metadata, Parameter, Procedure)
 
-from instruments.smu import KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep
+from labqc.instruments.smu import KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep
 from labqc import __version__
 from labqc.results import COLUMNS
 from labqc.units import G0, conductance, correct_series
@@ -94,7 +94,7 @@ class LabqcProcedure(Procedure):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.smu = None  # set by the runner (procedures.runner) before execute()
+        self.smu = None  # set by the runner (labqc.procedures.runner) before execute()
         self._t0: float | None = None
         self._t_last = 0.0
         self.compliance_hits = 0

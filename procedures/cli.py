@@ -22,11 +22,11 @@ import sys
 import time
 from typing import Any
 
-from instruments.errors import CapabilityError, InstrumentError
-from procedures import PROCEDURES
-from procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
+from labqc.instruments.errors import CapabilityError, InstrumentError
+from labqc.procedures import PROCEDURES
+from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
                              ListParameter, ParameterError, Progress, SIM_PRESETS, parameter_specs)
-from procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
+from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
 
 #: Parameters with their own options in ``labqc run`` (not generated).
 COMMON = ("resource", "sim_preset", "seed", "time_scale")

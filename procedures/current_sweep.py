@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 
-from instruments.smu import Sweep
-from procedures import derive
-from procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
+from labqc.instruments.smu import Sweep
+from labqc.procedures import derive
+from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
                              ramp, require, triangle)
-from procedures.derive import fmt
+from labqc.procedures.derive import fmt
 
 
 class CurrentSweep(LabqcProcedure):

@@ -5,7 +5,7 @@ A cycle has switched when G(LRS)/G(HRS) >= the minimum ratio. The run stops earl
 the device has not switched for K cycles in a row ("stuck"); it is reported stuck in
 LRS when the read after RESET still shows at least 1 G0, else stuck in HRS.
 
-Method "pulse" runs in batches: one :class:`~instruments.smu.Repeat` of (SET pulse, read,
+Method "pulse" runs in batches: one :class:`~labqc.instruments.smu.Repeat` of (SET pulse, read,
 RESET pulse, read) per batch of up to 100 cycles or about 2 s of instrument time, which
 the 2614B loops on the instrument. The stuck condition is evaluated from each batch's
 rows, so a pulse run stops at the end of the batch in which it was met (the stop reason
@@ -20,12 +20,12 @@ from array import array
 import numpy as np
 import pandas as pd
 
-from instruments.smu import PulseTrain as Train
-from instruments.smu import Repeat, Sweep
-from procedures import derive
-from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
+from labqc.instruments.smu import PulseTrain as Train
+from labqc.instruments.smu import Repeat, Sweep
+from labqc.procedures import derive
+from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
                              first_reading_offset, require, triangle)
-from procedures.derive import fmt
+from labqc.procedures.derive import fmt
 
 
 class CycleTable:

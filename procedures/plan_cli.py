@@ -16,9 +16,9 @@ import signal
 import sys
 
 from labqc.plan import PlanError
-from procedures.cli import _Signals
-from procedures.plan_runner import plan_status, run_plan, start_plan
-from procedures.runner import ABORTED, FINISHED
+from labqc.procedures.cli import _Signals
+from labqc.procedures.plan_runner import plan_status, run_plan, start_plan
+from labqc.procedures.runner import ABORTED, FINISHED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -32,14 +32,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
-from instruments.errors import CapabilityError, InstrumentError
+from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.journal import JOURNAL_NAME, Journal, JournalState
 from labqc.plan import Plan, PlanError, StepRun, load_plan, parse_plan, stop_reason
 from labqc.results import read_data
-from procedures import PROCEDURES
-from procedures.base import LabqcProcedure, ParameterError
-from procedures.cli import ProgressBar, parse_value
-from procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, open_instrument, run_procedure
+from labqc.procedures import PROCEDURES
+from labqc.procedures.base import LabqcProcedure, ParameterError
+from labqc.procedures.cli import ProgressBar, parse_value
+from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, open_instrument, run_procedure
 
 PLAN_NAME = "plan.toml"
 LOG_NAME = "plan.log"
@@ -156,7 +156,7 @@ def run_plan(directory: str | os.PathLike, *, visa_library: Any = None,
     """Run (or resume) the plan in ``directory`` from its first incomplete run.
 
     ``visa_library``: a library spec for every run, or ``f(run) -> spec``; ``listeners``
-    get every run's topics (see procedures.runner); ``stream``: where progress and the
+    get every run's topics (see labqc.procedures.runner); ``stream``: where progress and the
     per-run lines go (default: stderr; None: nowhere)."""
     directory = Path(directory)
     plan, journal = open_plan(directory)

@@ -12,12 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from instruments.smu import PulseTrain as Train
-from instruments.smu import Sweep
-from procedures import derive
-from procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
+from labqc.instruments.smu import PulseTrain as Train
+from labqc.instruments.smu import Sweep
+from labqc.procedures import derive
+from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
                              ListParameter, require, triangle)
-from procedures.derive import fmt
+from labqc.procedures.derive import fmt
 
 
 class PulseTrain(LabqcProcedure):

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from instruments.smu import Sampling, Sweep
-from procedures import derive
-from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
+from labqc.instruments.smu import Sampling, Sweep
+from labqc.procedures import derive
+from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
                              require, triangle)
-from procedures.derive import fmt
+from labqc.procedures.derive import fmt
 
 
 class Retention(LabqcProcedure):

@@ -7,7 +7,7 @@ however the run ends.
     result.summary       # the procedure's derived results (also in sweep.summary.json)
 
 Validation happens before anything is opened or energised and raises
-:class:`~procedures.base.ParameterError` or :class:`~instruments.errors.CapabilityError`
+:class:`~labqc.procedures.base.ParameterError` or :class:`~labqc.instruments.errors.CapabilityError`
 with one sentence (no file is created). Once the run has started, everything that ends
 it (done, a stop request, KeyboardInterrupt, an instrument error, a write error) is
 caught, the outputs are turned off, the file is closed, the summary is written, and a
@@ -21,10 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from instruments.connect import open_smu
-from instruments.smu import SourceMeasure
+from labqc.instruments.connect import open_smu
+from labqc.instruments.smu import SourceMeasure
 from labqc.results import ResultsWriter, write_summary
-from procedures.base import LabqcProcedure, ParameterError, Progress, StopRequested
+from labqc.procedures.base import LabqcProcedure, ParameterError, Progress, StopRequested
 
 #: A listener gets every topic the procedure emits: ("batch", DataFrame),
 #: ("progress", Progress), and at the end ("status", RunResult). It is called in the
@@ -74,11 +74,11 @@ def open_instrument(procedure: LabqcProcedure, *, visa_library: str | None = Non
     simulated (its preset, seed and time scale), else the resource on the default VISA
     library. ``visa_library`` overrides the library (e.g. a simulator spec with faults)."""
     if visa_library is None and procedure.simulated:
-        from instruments.sim.lab import sim_library
+        from labqc.instruments.sim.lab import sim_library
 
         visa_library = sim_library(procedure.preset, int(procedure.seed), float(procedure.time_scale))
     if not procedure.resource:
-        from instruments.connect import SIM_2614B
+        from labqc.instruments.connect import SIM_2614B
 
         return open_smu(SIM_2614B, visa_library=visa_library, **options)
     return open_smu(procedure.resource, visa_library=visa_library, **options)

@@ -11,11 +11,11 @@ report of where it got.
 from __future__ import annotations
 
 
-from instruments.smu import Sweep
-from procedures import derive
-from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
+from labqc.instruments.smu import Sweep
+from labqc.procedures import derive
+from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
                              require, triangle)
-from procedures.derive import fmt
+from labqc.procedures.derive import fmt
 
 
 class SetReset(LabqcProcedure):

@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from instruments.smu import Sweep
-from procedures import derive
-from procedures.derive import fmt
-from procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
+from labqc.instruments.smu import Sweep
+from labqc.procedures import derive
+from labqc.procedures.derive import fmt
+from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
                              ParameterError, require, triangle)
 
 

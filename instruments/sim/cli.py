@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from instruments.sim.server import DEFAULT_PORT_2614B, DEFAULT_PORT_4200A
+from labqc.instruments.sim.server import DEFAULT_PORT_2614B, DEFAULT_PORT_4200A
 
 
 def register(subparsers) -> None:
@@ -43,9 +43,9 @@ def register(subparsers) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from instruments.sim.lab import (DEFAULT_PRESET, RES_2614B_LAN, RES_4200A_LAN, SimulatedLab,
+    from labqc.instruments.sim.lab import (DEFAULT_PRESET, RES_2614B_LAN, RES_4200A_LAN, SimulatedLab,
                                       parse_faults)
-    from instruments.sim.server import LoopbackServer
+    from labqc.instruments.sim.server import LoopbackServer
 
     try:
         for name in ("port_2614b", "port_4200a"):

@@ -19,9 +19,9 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.device import Device
-from instruments.sim.faults import FaultPlan
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.device import Device
+from labqc.instruments.sim.faults import FaultPlan
 
 
 @dataclass

@@ -141,16 +141,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.device import Device
-from instruments.sim.emulator import Emulator
-from instruments.sim.faults import FaultPlan
-from instruments.sim.kxci_pmu import Pmu, PmuTest
-from instruments.sim.kxci_syntax import (KxciError, fields, fmt, integer, name, need, number,
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.device import Device
+from labqc.instruments.sim.emulator import Emulator
+from labqc.instruments.sim.faults import FaultPlan
+from labqc.instruments.sim.kxci_pmu import Pmu, PmuTest
+from labqc.instruments.sim.kxci_syntax import (KxciError, fields, fmt, integer, name, need, number,
                                          number_in, split_message)
-from instruments.sim.kxci_system import (BUFFER, DEFAULT_COMPLIANCE, MAX_V, SweepTest, SystemSetup,
+from labqc.instruments.sim.kxci_system import (BUFFER, DEFAULT_COMPLIANCE, MAX_V, SweepTest, SystemSetup,
                                          source_and_compliance)
-from instruments.sim.kxci_timeline import apply_steps, device_time, open_circuit
+from labqc.instruments.sim.kxci_timeline import apply_steps, device_time, open_circuit
 
 FIRMWARE = "V1.13"
 LINE_HZ = 60.0

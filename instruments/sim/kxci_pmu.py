@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from instruments.sim.kxci_syntax import KxciError, integer, need, number
-from instruments.sim.kxci_timeline import Activity, apply_steps
+from labqc.instruments.sim.kxci_syntax import KxciError, integer, need, number
+from labqc.instruments.sim.kxci_timeline import Activity, apply_steps
 
 R_SOURCE = 50.0  # ohm, PMU output impedance
 MAX_POINTS = 65536  # per channel

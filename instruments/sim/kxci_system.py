@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from instruments.sim.kxci_syntax import KxciError, integer, name, need, number, number_in
-from instruments.sim.kxci_timeline import Activity, apply_steps, open_circuit
+from labqc.instruments.sim.kxci_syntax import KxciError, integer, name, need, number, number_in
+from labqc.instruments.sim.kxci_timeline import Activity, apply_steps, open_circuit
 
 MAX_V = 210.0  # V, 4200-SMU
 MAX_I = 0.105  # A, 4200-SMU (medium power)

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from instruments.sim.device import Drive, Measured
+from labqc.instruments.sim.device import Drive, Measured
 
 
 class DeviceTime:

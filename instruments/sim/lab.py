@@ -28,10 +28,10 @@ from typing import Callable
 
 import numpy as np
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.emulator import Emulator
-from instruments.sim.faults import FaultPlan
-from instruments.sim.presets import make_device
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.emulator import Emulator
+from labqc.instruments.sim.faults import FaultPlan
+from labqc.instruments.sim.presets import make_device
 
 RES_2614B_GPIB = "GPIB0::26::INSTR"
 RES_2614B_LAN = "TCPIP0::127.0.0.1::5025::SOCKET"
@@ -96,7 +96,7 @@ class SimulatedLab:
     # --- instruments ----------------------------------------------------------------------
     def _add_builtin_instruments(self) -> None:
         def k2614b(lab: SimulatedLab, plan: FaultPlan) -> Emulator:
-            from instruments.sim.tsp2614b import K2614BEmulator
+            from labqc.instruments.sim.tsp2614b import K2614BEmulator
 
             return K2614BEmulator(lab.device_for("2614B"), lab.clock, faults=plan)
 
@@ -104,7 +104,7 @@ class SimulatedLab:
 
         def k4200a(framing: str) -> Callable[[SimulatedLab, FaultPlan], Emulator]:
             def build(lab: SimulatedLab, plan: FaultPlan) -> Emulator:
-                from instruments.sim.kxci4200a import K4200AEmulator
+                from labqc.instruments.sim.kxci4200a import K4200AEmulator
 
                 # Both interfaces probe the one device under test (see the module docstring).
                 if "device" not in shared_4200a:
@@ -172,7 +172,7 @@ class SimulatedLab:
 
     # --- faults -----------------------------------------------------------------------------
     def add_faults(self, resource: str, plan: str) -> None:
-        """Schedule faults (``kind@N[:value],...``, see instruments.sim.faults) on the
+        """Schedule faults (``kind@N[:value],...``, see labqc.instruments.sim.faults) on the
         instrument at ``resource`` (or an alias: ``2614B``, ``4200A``). Messages are
         counted per emulator from when it is built."""
         FaultPlan.parse(plan)  # fail now, with the fault's own sentence, if it is malformed
@@ -276,7 +276,7 @@ def parse_faults(text: str) -> dict[str, str]:
 
 
 def _check_preset(preset: str) -> None:
-    from instruments.sim.presets import PRESETS
+    from labqc.instruments.sim.presets import PRESETS
 
     if preset not in PRESETS:
         raise ValueError(f"unknown simulated device {preset!r}; choose one of {', '.join(PRESETS)}")

@@ -43,8 +43,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from instruments.sim.device import Drive, Measured, clamp_to_compliance
-from instruments.sim.noise import (Draws, FlickerNoise, TelegraphNoise, averaging_factor, autorange,
+from labqc.instruments.sim.device import Drive, Measured, clamp_to_compliance
+from labqc.instruments.sim.noise import (Draws, FlickerNoise, TelegraphNoise, averaging_factor, autorange,
                                   autorange1, read_noise)
 from labqc.units import G0
 

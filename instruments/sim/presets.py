@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from instruments.sim.device import Device, Resistor
-from instruments.sim.memristor import Memristor, MemristorParams
+from labqc.instruments.sim.device import Device, Resistor
+from labqc.instruments.sim.memristor import Memristor, MemristorParams
 
 PRESETS = ("ag-nanowire", "bfo", "ohmic")
 

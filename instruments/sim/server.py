@@ -22,8 +22,8 @@ import socket
 import threading
 from typing import Callable
 
-from instruments.sim.emulator import Emulator
-from instruments.sim.lab import RES_2614B_LAN, RES_4200A_LAN, SimulatedLab
+from labqc.instruments.sim.emulator import Emulator
+from labqc.instruments.sim.lab import RES_2614B_LAN, RES_4200A_LAN, SimulatedLab
 
 log = logging.getLogger(__name__)
 

@@ -105,15 +105,15 @@ from collections import deque
 import lupa.lua54 as lupa_lua
 import numpy as np
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.device import Device
-from instruments.sim.emulator import Emulator
-from instruments.sim.faults import FaultPlan
-from instruments.sim.tsp_buffers import (LuaBuffer, ReadingBuffer, TSPError, as_column,
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.device import Device
+from labqc.instruments.sim.emulator import Emulator
+from labqc.instruments.sim.faults import FaultPlan
+from labqc.instruments.sim.tsp_buffers import (LuaBuffer, ReadingBuffer, TSPError, as_column,
                                          format_ascii, format_binary, format_number, lua_index,
                                          lua_number, runtime, too_big, too_small)
-from instruments.sim.tsp_smu import SMU, OpenCircuit
-from instruments.sim.tsp_trigger import COMMAND_EVENT_ID, LuaObject, TimerTable
+from labqc.instruments.sim.tsp_smu import SMU, OpenCircuit
+from labqc.instruments.sim.tsp_trigger import COMMAND_EVENT_ID, LuaObject, TimerTable
 
 FIRMWARE = "3.2.2"
 INSTRUCTION_BUDGET = 5_000  # x 10 000 Lua instructions per message

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from instruments.sim.device import Drive
-from instruments.sim.tsp_buffers import OVERFLOW, STATUS_COMPLIANCE, ReadingBuffer
+from labqc.instruments.sim.device import Drive
+from labqc.instruments.sim.tsp_buffers import OVERFLOW, STATUS_COMPLIANCE, ReadingBuffer
 
 EPS = 1e-12  # seconds: segment ends within this of the target time count as reached
 

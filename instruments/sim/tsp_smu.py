@@ -3,7 +3,7 @@
 The channel owns a device (``smua``: the DUT; ``smub``: open circuit unless wired) and keeps
 it up to the instrument's time: :meth:`SMU.sync` drives it with the held level while the
 output is on, lets it rest while off, and walks it through the active
-:class:`~instruments.sim.tsp_schedule.Schedule` (sweep, overlapped or multi-count
+:class:`~labqc.instruments.sim.tsp_schedule.Schedule` (sweep, overlapped or multi-count
 measurement) in vectorised blocks. Settings are plain attributes validated the way the
 instrument validates them (1011 Parameter too big, 1012 Parameter too small, 5028 ...).
 """
@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 
-from instruments.sim.device import Drive, Measured, clamp_to_compliance
-from instruments.sim.tsp_buffers import (MAX_CAPACITY, NV_CAPACITY, LuaBuffer,
+from labqc.instruments.sim.device import Drive, Measured, clamp_to_compliance
+from labqc.instruments.sim.tsp_buffers import (MAX_CAPACITY, NV_CAPACITY, LuaBuffer,
                                          TSPError, lua_index, lua_number, runtime, too_big,
                                          too_small)
-from instruments.sim.tsp_schedule import Schedule, readings
-from instruments.sim.tsp_trigger import (LuaObject, StepTiming, channel_event_ids, event_id,
+from labqc.instruments.sim.tsp_schedule import Schedule, readings
+from labqc.instruments.sim.tsp_trigger import (LuaObject, StepTiming, channel_event_ids, event_id,
                                          lua_list, plan_steps)
 
 V_RANGES = (0.2, 2.0, 20.0, 200.0)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instruments.sim.tsp_buffers import TSPError, lua_number, runtime, too_big, too_small
+from labqc.instruments.sim.tsp_buffers import TSPError, lua_number, runtime, too_big, too_small
 
 # Event IDs (opaque numbers on the instrument; only equality matters).
 TIMER_EVENT_BASE = 30  # trigger.timer[k].EVENT_ID = 30 + k

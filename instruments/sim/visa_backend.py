@@ -42,8 +42,8 @@ from pyvisa.constants import StatusCode
 from pyvisa.highlevel import VisaLibraryBase
 from pyvisa.util import LibraryPath
 
-from instruments.sim.emulator import Emulator, Reply
-from instruments.sim.lab import ResourceNotFound, SimulatedLab, get_lab, parse_spec, sim_library
+from labqc.instruments.sim.emulator import Emulator, Reply
+from labqc.instruments.sim.lab import ResourceNotFound, SimulatedLab, get_lab, parse_spec, sim_library
 
 #: Longest stretch of wall time a waiting read sleeps before looking at the queue again
 #: (time scale > 0: another thread may clear the instrument meanwhile).

@@ -11,7 +11,7 @@ from labqc.units import G0
 def write_results(path, df, header=True):
     with open(path, "w") as f:
         if header:
-            f.write("#Procedure: <procedures.sweeps.CurrentSweep>\n#Parameters:\n#\tCompliance: 0.0004 A\n#Data:\n")
+            f.write("#Procedure: <labqc.procedures.sweeps.CurrentSweep>\n#Parameters:\n#\tCompliance: 0.0004 A\n#Data:\n")
         df.to_csv(f, index=False)
     return path
 

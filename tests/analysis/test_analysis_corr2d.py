@@ -155,7 +155,7 @@ def test_shifted_correlation_sees_alternating_cycles():
 # ----- `labqc analyze` ----------------------------------------------------------------
 def write_results(path, df):
     with open(path, "w") as f:
-        f.write("#Procedure: <procedures.sweeps.CurrentSweep>\n#Parameters:\n#Data:\n")
+        f.write("#Procedure: <labqc.procedures.sweeps.CurrentSweep>\n#Parameters:\n#Data:\n")
         df.to_csv(f, index=False)
     return path
 

@@ -145,7 +145,7 @@ def write_sweep_csv(path, tr, v):
     i = tr.g * G0 * v
     df = pd.DataFrame({"Time (s)": np.arange(n) * 0.01, "Voltage (V)": v, "Current (A)": i, "Cycle": cycle})
     with open(path, "w") as f:
-        f.write("#Procedure: <procedures.voltage_sweep.VoltageSweep>\n#Data:\n")
+        f.write("#Procedure: <labqc.procedures.voltage_sweep.VoltageSweep>\n#Data:\n")
         df.to_csv(f, index=False)
     return path
 

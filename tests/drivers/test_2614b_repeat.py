@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from pymeasure.test import expected_protocol
 
-from instruments.connect import SIM_4200A, open_smu
-from instruments.errors import CapabilityError, InstrumentReportedError, InstrumentTimeout
-from instruments.keithley2614b import Keithley2614B
-from instruments.sim.lab import RES_2614B_GPIB, get_lab, sim_library
-from instruments.smu import KIND_POINT, KIND_PULSE, PulseTrain, Repeat, Sampling, Sweep
+from labqc.instruments.connect import SIM_4200A, open_smu
+from labqc.instruments.errors import CapabilityError, InstrumentReportedError, InstrumentTimeout
+from labqc.instruments.keithley2614b import Keithley2614B
+from labqc.instruments.sim.lab import RES_2614B_GPIB, get_lab, sim_library
+from labqc.instruments.smu import KIND_POINT, KIND_PULSE, PulseTrain, Repeat, Sampling, Sweep
 from labqc.units import G0
 
 from k2614b_messages import INIT, OFF
@@ -158,7 +158,7 @@ def test_repeats_beyond_capabilities_are_refused_before_anything_is_sent(request
 
 
 def test_long_step_bodies_are_split_into_functions_that_fit_a_message():
-    from instruments.keithley2614b import _lua_function
+    from labqc.instruments.keithley2614b import _lua_function
 
     body = [f"x{k} = {k}" + " " * 90 for k in range(100)]
     messages = _lua_function("_S1", body, max_bytes=1000)

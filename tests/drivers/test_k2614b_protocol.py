@@ -14,12 +14,12 @@ from pymeasure.test import expected_protocol
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from instruments.errors import (
+from labqc.instruments.errors import (
     CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
 )
-from instruments.keithley2614b import Keithley2614B, chunk_bounds, range_for
-from instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
-from instruments.tsp_format import (
+from labqc.instruments.keithley2614b import Keithley2614B, chunk_bounds, range_for
+from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
+from labqc.instruments.tsp_format import (
     MAX_MESSAGE_BYTES, is_linear, lua_table, num, parse_error, parse_real64_block, real64_block_size,
 )
 

@@ -7,10 +7,10 @@ seconds cost no wall time.
 import numpy as np
 import pytest
 
-from instruments.errors import CapabilityError, InstrumentReportedError, InstrumentTimeout
-from instruments.keithley2614b import Keithley2614B
-from instruments.sim.lab import RES_2614B_GPIB, RES_2614B_LAN, get_lab, sim_library
-from instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
+from labqc.instruments.errors import CapabilityError, InstrumentReportedError, InstrumentTimeout
+from labqc.instruments.keithley2614b import Keithley2614B
+from labqc.instruments.sim.lab import RES_2614B_GPIB, RES_2614B_LAN, get_lab, sim_library
+from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 
 R = 10e3  # the ohmic preset's resistance
 
@@ -216,7 +216,7 @@ def test_output_off_turns_both_channels_off(smu, lab):
 
 
 def test_dropped_connection_is_typed_and_output_off_after_reconnect(smu, lab):
-    from instruments.errors import ConnectionLost
+    from labqc.instruments.errors import ConnectionLost
 
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
@@ -231,7 +231,7 @@ def test_dropped_connection_is_typed_and_output_off_after_reconnect(smu, lab):
 
 @pytest.mark.parametrize("resource", [RES_2614B_GPIB, RES_2614B_LAN])
 def test_open_smu_picks_this_driver_from_resource_and_library_only(lab, resource):
-    from instruments.connect import open_smu
+    from labqc.instruments.connect import open_smu
 
     with open_smu(resource, visa_library=lab.spec) as smu:
         assert isinstance(smu, Keithley2614B)
@@ -240,8 +240,8 @@ def test_open_smu_picks_this_driver_from_resource_and_library_only(lab, resource
 
 
 def test_sweep_over_a_real_socket_with_pyvisa_py():
-    from instruments.sim.lab import SimulatedLab
-    from instruments.sim.server import start_background
+    from labqc.instruments.sim.lab import SimulatedLab
+    from labqc.instruments.sim.server import start_background
 
     lab = SimulatedLab("ohmic", 5, 0.0)
     server = start_background(lab, port_2614b=0, port_4200a=None)
@@ -261,7 +261,7 @@ def test_sweep_over_a_real_socket_with_pyvisa_py():
 @pytest.mark.parametrize("fault, error", [("garble", "ProtocolError"), ("truncate", "InstrumentTimeout"),
                                           ("busy", "InstrumentTimeout")])
 def test_damaged_chunk_is_typed_and_the_link_recovers(smu, lab, fault, error):
-    import instruments.errors as errors
+    import labqc.instruments.errors as errors
 
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)

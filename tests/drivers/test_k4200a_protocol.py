@@ -14,11 +14,11 @@ from pymeasure.test import expected_protocol
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from instruments import kxci_sarb as sarb
-from instruments.errors import CapabilityError, InstrumentReportedError, ProtocolError
-from instruments.keithley4200a import Keithley4200A
-from instruments.kxci_format import num, parse_do, parse_error, parse_pmu_points, parse_spot, pmu_compliance
-from instruments.smu import KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
+from labqc.instruments import kxci_sarb as sarb
+from labqc.instruments.errors import CapabilityError, InstrumentReportedError, ProtocolError
+from labqc.instruments.keithley4200a import Keithley4200A
+from labqc.instruments.kxci_format import num, parse_do, parse_error, parse_pmu_points, parse_spot, pmu_compliance
+from labqc.instruments.smu import KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 
 A = "ACK"
 IDN = "KEITHLEY INSTRUMENTS,KI4200A,4512345,V1.13"

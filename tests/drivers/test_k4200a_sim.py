@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.errors import CapabilityError, InstrumentTimeout
-from instruments.keithley4200a import Keithley4200A
-from instruments.sim.lab import get_lab, sim_library
-from instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
+from labqc.instruments.errors import CapabilityError, InstrumentTimeout
+from labqc.instruments.keithley4200a import Keithley4200A
+from labqc.instruments.sim.lab import get_lab, sim_library
+from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 
 LAN = "TCPIP0::127.0.0.1::1225::SOCKET"
 GPIB = "GPIB0::17::INSTR"
@@ -257,7 +257,7 @@ def test_a_set_sweep_on_the_bfo_memristor_is_held_at_its_compliance(resource):
 
 
 def test_open_smu_picks_this_driver_from_the_resource_string(lab, resource):
-    from instruments.connect import open_smu
+    from labqc.instruments.connect import open_smu
 
     with open_smu(resource, visa_library=SPEC) as smu:
         assert isinstance(smu, Keithley4200A)

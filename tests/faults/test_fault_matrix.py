@@ -26,15 +26,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from instruments.connect import SIM_2614B
-from instruments.smu import READING
-from instruments.sim.lab import RES_2614B_LAN, SimulatedLab, get_lab, sim_library
-from instruments.sim.server import start_background
+from labqc.instruments.connect import SIM_2614B
+from labqc.instruments.smu import READING
+from labqc.instruments.sim.lab import RES_2614B_LAN, SimulatedLab, get_lab, sim_library
+from labqc.instruments.sim.server import start_background
 from labqc.journal import JOURNAL_NAME, Journal
 from labqc.results import read_data, read_summary
-from procedures import PROCEDURES
-from procedures.plan_runner import STEPS_DIR, plan_status, run_plan, start_plan
-from procedures.runner import ABORTED, FAILED, FINISHED, open_instrument, run_procedure
+from labqc.procedures import PROCEDURES
+from labqc.procedures.plan_runner import STEPS_DIR, plan_status, run_plan, start_plan
+from labqc.procedures.runner import ABORTED, FAILED, FINISHED, open_instrument, run_procedure
 
 #: Small runs: a few dozen readings each.
 SMALL = {

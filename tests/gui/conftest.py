@@ -2,7 +2,7 @@
 their own ``window`` fixture, which takes precedence."""
 import pytest
 
-from gui.app import MainWindow
+from labqc.gui.app import MainWindow
 
 
 @pytest.fixture

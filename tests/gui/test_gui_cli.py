@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from gui import cli
+from labqc.gui import cli
 
 
 def parser():

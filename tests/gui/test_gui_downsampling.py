@@ -3,8 +3,8 @@ the pixels in view, follows zooming, and never downsamples the plateau segments.
 import numpy as np
 import pytest
 
-from gui.live_plots import DOWNSAMPLE_FACTOR
-from gui.live_state import PlateauMark
+from labqc.gui.live_plots import DOWNSAMPLE_FACTOR
+from labqc.gui.live_state import PlateauMark
 
 N = 1_000_000
 RATE = 2e4  # samples per second

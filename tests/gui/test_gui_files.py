@@ -3,10 +3,10 @@ PNG export works on them, unreadable files get one line, and the run browser kee
 the newest runs' arrays in memory."""
 import pytest
 
-from gui.files import RunRecord, compliance_limits, load_run
-from gui.live_state import LiveState
-from procedures import Endurance, PulseTrain, Retention
-from procedures.runner import run_procedure
+from labqc.gui.files import RunRecord, compliance_limits, load_run
+from labqc.gui.live_state import LiveState
+from labqc.procedures import Endurance, PulseTrain, Retention
+from labqc.procedures.runner import run_procedure
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ finishes, abort turns the outputs off (read back from the simulated instrument),
 queue up and execute in order."""
 import pytest
 
-from gui.app import MainWindow
-from instruments.connect import SIM_2614B
-from instruments.sim.lab import get_lab, sim_library
+from labqc.gui.app import MainWindow
+from labqc.instruments.connect import SIM_2614B
+from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.results import read_data
 
 SEED = 11
@@ -94,8 +94,8 @@ def test_queue_runs_in_order(window, qtbot, lab):
 
 
 def test_opening_a_file_during_a_run_keeps_the_run_streaming(window, qtbot, lab, tmp_path):
-    from procedures import Endurance
-    from procedures.runner import run_procedure
+    from labqc.procedures import Endurance
+    from labqc.procedures.runner import run_procedure
 
     past = run_procedure(Endurance(sim_preset="bfo", seed=SEED + 1, cycles=2), tmp_path / "past.csv").path
     sweep_form(window, cycles=200, step="10")

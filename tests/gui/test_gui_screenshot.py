@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PyQt6.QtGui import QImage
 
-from gui.app import MainWindow
-from instruments.sim.lab import get_lab, sim_library
+from labqc.gui.app import MainWindow
+from labqc.instruments.sim.lab import get_lab, sim_library
 
 SEED = 3
 

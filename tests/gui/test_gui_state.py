@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gui.live_state import LiveState
-from gui.stream_buffer import SEGMENT_CODES, ColumnStore, chunk_from_frame
+from labqc.gui.live_state import LiveState
+from labqc.gui.stream_buffer import SEGMENT_CODES, ColumnStore, chunk_from_frame
 from labqc.synthetic import scenario, make_trace
 from labqc.units import G0, correct_series
 

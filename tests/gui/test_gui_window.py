@@ -2,7 +2,7 @@
 parameters are refused with the procedure's sentence before anything runs."""
 import pytest
 
-from procedures import PROCEDURES
+from labqc.procedures import PROCEDURES
 
 
 def test_window_builds_with_views_and_axis_units(window):

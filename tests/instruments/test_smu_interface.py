@@ -3,8 +3,8 @@ output is turned off on every way out of ``run``."""
 import numpy as np
 import pytest
 
-from instruments.errors import CapabilityError
-from instruments.smu import (READING, Capabilities, PulseTrain, Sampling, SourceMeasure,
+from labqc.instruments.errors import CapabilityError
+from labqc.instruments.smu import (READING, Capabilities, PulseTrain, Sampling, SourceMeasure,
                              Sweep, empty_chunk)
 
 CAPS = Capabilities(

@@ -8,8 +8,8 @@ import pytest
 
 from labqc.journal import Journal
 from labqc.plan import PlanError, StopCondition, parse_plan, stop_reason, stuck_streak
-from procedures import PROCEDURES
-from procedures.cli import parse_value
+from labqc.procedures import PROCEDURES
+from labqc.procedures.cli import parse_value
 
 GOOD = """
 [plan]

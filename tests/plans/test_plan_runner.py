@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from instruments.sim.lab import RES_2614B_LAN, SimulatedLab, get_lab, sim_library
-from instruments.sim.server import start_background
+from labqc.instruments.sim.lab import RES_2614B_LAN, SimulatedLab, get_lab, sim_library
+from labqc.instruments.sim.server import start_background
 from labqc.cli import main
 from labqc.journal import JOURNAL_NAME, Journal
 from labqc.plan import PlanError
 from labqc.results import read_data, read_summary
-from procedures import VoltageSweep
-from procedures.plan_runner import (LOG_NAME, PLAN_NAME, STEPS_DIR, plan_status, run_plan,
+from labqc.procedures import VoltageSweep
+from labqc.procedures.plan_runner import (LOG_NAME, PLAN_NAME, STEPS_DIR, plan_status, run_plan,
                                     start_plan)
-from procedures.runner import ABORTED, FINISHED, run_procedure
+from labqc.procedures.runner import ABORTED, FINISHED, run_procedure
 
 DEMO = Path(__file__).resolve().parents[2] / "sample_data" / "plans" / "demo.toml"
 

@@ -5,13 +5,13 @@ the 4200A (generic fallback) all work."""
 import numpy as np
 import pytest
 
-from instruments.connect import SIM_2614B, SIM_4200A, open_smu
-from instruments.sim.lab import get_lab, sim_library
-from instruments.smu import PulseTrain, Repeat, Sweep
+from labqc.instruments.connect import SIM_2614B, SIM_4200A, open_smu
+from labqc.instruments.sim.lab import get_lab, sim_library
+from labqc.instruments.smu import PulseTrain, Repeat, Sweep
 from labqc.results import read_data
-from procedures import Endurance
-from procedures.base import Progress
-from procedures.runner import ABORTED, FINISHED, run_procedure
+from labqc.procedures import Endurance
+from labqc.procedures.base import Progress
+from labqc.procedures.runner import ABORTED, FINISHED, run_procedure
 
 #: The README's switching pulse endurance on bfo: 2.5 V / -2.5 V, 20 ms, SET at 5 mA.
 SWITCHING = dict(method="pulse", set_voltage=2.5, reset_voltage=-2.5, set_compliance=5e-3, pulse_width=20.0)
@@ -142,7 +142,7 @@ def test_on_the_4200a_the_generic_fallback_writes_the_same_rows(tmp_path):
 
 
 def test_per_cycle_table_is_compact_and_the_summary_cuts_it_off_for_long_runs(tmp_path, monkeypatch):
-    from procedures.endurance import CycleTable
+    from labqc.procedures.endurance import CycleTable
 
     table = CycleTable()
     for c in range(1, 1001):

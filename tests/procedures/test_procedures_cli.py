@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from instruments.sim.lab import RES_2614B_LAN, SimulatedLab, get_lab, sim_library
-from instruments.sim.server import start_background
+from labqc.instruments.sim.lab import RES_2614B_LAN, SimulatedLab, get_lab, sim_library
+from labqc.instruments.sim.server import start_background
 from labqc.cli import main
 from labqc.results import read_data, read_summary
-from procedures import PROCEDURES
+from labqc.procedures import PROCEDURES
 
 
 def test_list_shows_every_procedure_with_units_and_defaults(capsys):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from pymeasure.experiment import Results
 
-from instruments.connect import SIM_2614B
-from instruments.sim.lab import get_lab, sim_library
+from labqc.instruments.connect import SIM_2614B
+from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.results import read_data, read_summary
-from procedures import CurrentSweep, Endurance, PulseTrain, Retention, SetReset, VoltageSweep
-from procedures.runner import FINISHED, run_procedure
+from labqc.procedures import CurrentSweep, Endurance, PulseTrain, Retention, SetReset, VoltageSweep
+from labqc.procedures.runner import FINISHED, run_procedure
 
 
 def run_on(preset, proc, tmp_path, seed=0, name="run.csv"):

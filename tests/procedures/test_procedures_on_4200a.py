@@ -3,12 +3,12 @@ sweeps and sampling, PMU pulse trains; the same procedure code as on the 2614B."
 import numpy as np
 import pytest
 
-from instruments.connect import SIM_4200A
-from instruments.errors import CapabilityError
-from instruments.sim.lab import get_lab, sim_library
+from labqc.instruments.connect import SIM_4200A
+from labqc.instruments.errors import CapabilityError
+from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.results import read_data
-from procedures import CurrentSweep, Endurance, PulseTrain, Retention, SetReset, VoltageSweep
-from procedures.runner import FINISHED, run_procedure
+from labqc.procedures import CurrentSweep, Endurance, PulseTrain, Retention, SetReset, VoltageSweep
+from labqc.procedures.runner import FINISHED, run_procedure
 
 
 def run_on_4200a(preset, proc, tmp_path, seed=1):

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from pymeasure.experiment import Results
 
-from instruments.smu import KIND_POINT, READING
+from labqc.instruments.smu import KIND_POINT, READING
 from labqc.results import (COLUMNS, ResultsWriter, read_data, read_header, read_summary,
                            summary_path, write_summary)
-from procedures import VoltageSweep
-from procedures.base import reading_rows
+from labqc.procedures import VoltageSweep
+from labqc.procedures.base import reading_rows
 
 
 def chunk(n, start=0.0):
@@ -60,7 +60,7 @@ def test_pymeasure_loads_the_file_with_parameters_metadata_and_rows(tmp_path):
     # pandas alone reads it too, and so does our own header reader
     assert len(pd.read_csv(path, comment="#")) == 80
     header = read_header(path)
-    assert header["procedure"] == "procedures.voltage_sweep.VoltageSweep"
+    assert header["procedure"] == "labqc.procedures.voltage_sweep.VoltageSweep"
     assert header["parameters"]["SET compliance"] == "0.007 A"
     assert "Start time" in header["metadata"]
 
@@ -108,7 +108,7 @@ def test_file_size_limit_mid_run_raises_and_leaves_whole_rows(tmp_path):
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from test_procedures_results_file import chunk, stamped
         from labqc.results import ResultsWriter
-        from procedures.base import reading_rows
+        from labqc.procedures.base import reading_rows
         resource.setrlimit(resource.RLIMIT_FSIZE, (12000, 12000))
         w = ResultsWriter({str(path)!r}, stamped())
         try:
@@ -145,5 +145,5 @@ def test_a_file_whose_header_is_not_written_yet_reads_as_no_rows(tmp_path):
     empty.write_text("")
     assert len(read_data(empty)) == 0
     comments_only = tmp_path / "comments.csv"
-    comments_only.write_text("#Procedure: <procedures.VoltageSweep>\n#Parameters:\n")
+    comments_only.write_text("#Procedure: <labqc.procedures.VoltageSweep>\n#Parameters:\n")
     assert len(read_data(comments_only)) == 0

@@ -5,18 +5,18 @@ import math
 import numpy as np
 import pytest
 
-from instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, READING
+from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, READING
 from labqc.units import G0
-from procedures import PROCEDURES, get_procedure
-from procedures import derive
-from procedures.base import ParameterError, reading_rows, triangle
-from procedures.cli import parse_value
-from procedures.current_sweep import CurrentSweep
-from procedures.endurance import Endurance
-from procedures.pulse_train import PulseTrain
-from procedures.retention import Retention
-from procedures.set_reset import SetReset
-from procedures.voltage_sweep import VoltageSweep
+from labqc.procedures import PROCEDURES, get_procedure
+from labqc.procedures import derive
+from labqc.procedures.base import ParameterError, reading_rows, triangle
+from labqc.procedures.cli import parse_value
+from labqc.procedures.current_sweep import CurrentSweep
+from labqc.procedures.endurance import Endurance
+from labqc.procedures.pulse_train import PulseTrain
+from labqc.procedures.retention import Retention
+from labqc.procedures.set_reset import SetReset
+from labqc.procedures.voltage_sweep import VoltageSweep
 
 
 def readings(v, i, kind=KIND_POINT, index=None, t=None, compliance=None):

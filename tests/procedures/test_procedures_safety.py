@@ -4,12 +4,12 @@ timeout (fault injection), a write failure; bad parameters are refused before an
 is energised."""
 import pytest
 
-from instruments.connect import SIM_2614B
-from instruments.sim.lab import get_lab, sim_library
+from labqc.instruments.connect import SIM_2614B
+from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.results import read_data, read_summary
-from procedures import VoltageSweep
-from procedures.base import ParameterError
-from procedures.runner import ABORTED, FAILED, FINISHED, run_procedure
+from labqc.procedures import VoltageSweep
+from labqc.procedures.base import ParameterError
+from labqc.procedures.runner import ABORTED, FAILED, FINISHED, run_procedure
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_bad_parameters_refused_before_opening_anything(lab, tmp_path, params, w
 
 
 def test_out_of_range_voltage_refused_by_the_instrument_check(lab, tmp_path):
-    from instruments.errors import CapabilityError
+    from labqc.instruments.errors import CapabilityError
 
     with pytest.raises(CapabilityError, match="exceeds the maximum of 200 V"):
         run_procedure(sweep(v_set=205.0, step=1000), tmp_path / "no.csv")

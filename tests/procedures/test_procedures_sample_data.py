@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from pymeasure.experiment import Results
 
-from instruments.sim.lab import get_lab, sim_library
+from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.cli import main
 from labqc.results import read_summary
-from procedures import PROCEDURES
+from labqc.procedures import PROCEDURES
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 README = (SAMPLES / "README.md").read_text()

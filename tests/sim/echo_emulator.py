@@ -2,7 +2,7 @@
 server, not at an emulator's command language."""
 from __future__ import annotations
 
-from instruments.sim.emulator import Emulator
+from labqc.instruments.sim.emulator import Emulator
 
 
 class EchoEmulator(Emulator):

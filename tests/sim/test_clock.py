@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.clock import VirtualClock
 
 
 def test_durations_add_up_as_the_instrument_spends_them():

@@ -9,9 +9,9 @@ import pytest
 import pyvisa
 from pyvisa.constants import StatusCode
 
-from instruments.sim.lab import (RES_2614B_GPIB, RES_2614B_LAN, RES_4200A_LAN, SimulatedLab,
+from labqc.instruments.sim.lab import (RES_2614B_GPIB, RES_2614B_LAN, RES_4200A_LAN, SimulatedLab,
                                  get_lab, sim_library)
-from instruments.sim.server import start_background
+from labqc.instruments.sim.server import start_background
 
 _seeds = itertools.count(7000)
 IDN = "*IDN?"

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.device import Resistor
-from instruments.sim.kxci4200a import K4200AEmulator
-from instruments.sim.presets import make_device
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.device import Resistor
+from labqc.instruments.sim.kxci4200a import K4200AEmulator
+from labqc.instruments.sim.presets import make_device
 
 COMPLIANCE_BIT = 1 << 12
 

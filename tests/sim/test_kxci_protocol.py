@@ -4,9 +4,9 @@ import random
 import numpy as np
 import pytest
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.device import Resistor
-from instruments.sim.kxci4200a import K4200AEmulator
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.device import Resistor
+from labqc.instruments.sim.kxci4200a import K4200AEmulator
 
 
 class Bench:
@@ -344,7 +344,7 @@ def test_rst_restores_power_on_state(bench):
 def test_the_driver_recipes_in_the_module_docstring_run_as_written():
     import re
 
-    import instruments.sim.kxci4200a as kxci
+    import labqc.instruments.sim.kxci4200a as kxci
 
     blocks = kxci.__doc__.split("Driver recipes")[1].split("::\n\n")[1:]
     assert len(blocks) == 4
@@ -384,7 +384,7 @@ def test_two_interfaces_on_one_device_do_not_age_it_twice():
 
 
 def test_an_injected_fault_error_reads_back():
-    from instruments.sim.faults import FaultPlan
+    from labqc.instruments.sim.faults import FaultPlan
 
     clock = VirtualClock()
     emu = K4200AEmulator(Resistor(), clock, faults=FaultPlan().add("error", 2, code=-950, message="Power limit."))

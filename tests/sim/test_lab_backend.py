@@ -14,7 +14,7 @@ import pyvisa
 from pyvisa.constants import StatusCode
 
 from echo_emulator import EchoEmulator, NulEchoEmulator
-from instruments.sim.lab import (RES_2614B_GPIB, RES_2614B_LAN, RES_4200A_GPIB, RES_4200A_LAN,
+from labqc.instruments.sim.lab import (RES_2614B_GPIB, RES_2614B_LAN, RES_4200A_GPIB, RES_4200A_LAN,
                                  SimulatedLab, get_lab, parse_spec, reset_all, sim_library)
 
 # Reading through visalib.read directly reports VI_SUCCESS_MAX_CNT as a warning, by design.

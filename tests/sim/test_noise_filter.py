@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from instruments.sim.noise import ar1_filter
+from labqc.instruments.sim.noise import ar1_filter
 
 
 @pytest.mark.parametrize("a", [1e-9, 0.05, 0.2, 0.21, 0.5, 0.9, 0.999, 1 - 1e-7])

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.optimize import curve_fit
 
-from instruments.sim.device import Drive, Resistor
-from instruments.sim.memristor import MemristorParams
-from instruments.sim.presets import PRESETS, make_device
+from labqc.instruments.sim.device import Drive, Resistor
+from labqc.instruments.sim.memristor import MemristorParams
+from labqc.instruments.sim.presets import PRESETS, make_device
 from labqc.units import G0, correct_series
 
 BFO_RS = 250.0  # the preset's nominal series resistance, ohm
@@ -436,7 +436,7 @@ def test_spot_readings_have_the_statistics_of_a_long_drive():
 
 
 def test_flicker_step_by_step_matches_the_vectorised_spectrum():
-    from instruments.sim.noise import FlickerNoise
+    from labqc.instruments.sim.noise import FlickerNoise
 
     dt, t_int = 0.01, 0.005
     vec = FlickerNoise(1e-2, np.random.default_rng(5)).sample(np.full(20000, dt), t_int)
@@ -449,7 +449,7 @@ def test_flicker_step_by_step_matches_the_vectorised_spectrum():
 
 
 def test_telegraph_dwell_times_match_tau_for_long_and_short_drives():
-    from instruments.sim.noise import TelegraphNoise
+    from labqc.instruments.sim.noise import TelegraphNoise
 
     tau, dt = 0.05, 1e-3
     expected = 1 / (0.5 * (1 - math.exp(-2 * dt / tau)))  # mean steps between flips

@@ -16,8 +16,8 @@ import pyvisa
 from pyvisa.constants import StatusCode
 
 from echo_emulator import EchoEmulator, NulEchoEmulator
-from instruments.sim.lab import RES_2614B_LAN, RES_4200A_LAN, SimulatedLab, get_lab, sim_library
-from instruments.sim.server import start_background
+from labqc.instruments.sim.lab import RES_2614B_LAN, RES_4200A_LAN, SimulatedLab, get_lab, sim_library
+from labqc.instruments.sim.server import start_background
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def run_sweep(inst) -> tuple[str, bytes]:
 
 
 def test_same_sweep_through_backend_and_socket_gives_identical_data(rm):
-    from instruments.sim.presets import PRESETS
+    from labqc.instruments.sim.presets import PRESETS
 
     preset = "bfo" if "bfo" in PRESETS else "ohmic"
     seed = 11

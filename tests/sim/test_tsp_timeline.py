@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.sim.presets import make_device
-from instruments.sim.clock import VirtualClock
-from instruments.sim.tsp2614b import K2614BEmulator
+from labqc.instruments.sim.presets import make_device
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.tsp2614b import K2614BEmulator
 from tsp_helpers import ask, drain_errors, floats, make, send, text
 
 NPLC = 0.01

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.device import Drive, Measured, Resistor
-from instruments.sim.tsp2614b import K2614BEmulator
+from labqc.instruments.sim.clock import VirtualClock
+from labqc.instruments.sim.device import Drive, Measured, Resistor
+from labqc.instruments.sim.tsp2614b import K2614BEmulator
 
 
 class RecordingResistor(Resistor):
