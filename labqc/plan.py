@@ -4,10 +4,12 @@ repeats, expanded into a flat, deterministic list of step runs with stable ids.
     [plan]
     name = "demo"
     on_failure = "stop"              # default for every step: stop | skip-device | continue
+    sample = "W3"                    # recorded with each run, like operator and note
     retries = 0                      # default: attempts after a failed one
 
     [[device]]                       # a resource, a probe position label, or both
-    label = "A1"
+    label = "A1"                     # also the device recorded with each run
+    sample = "W3"                    # the sample it is on (default: sample in [plan])
     sim_preset = "bfo"               # simulator only; resource = "GPIB0::26::INSTR" on the bench
     seed = 1
 
@@ -54,8 +56,10 @@ else:  # pragma: no cover - Python 3.10
 
 FAILURE_POLICIES = ("stop", "skip-device", "continue")
 STOP_KEYS = ("stuck_cycles", "min_ratio", "level_at_least", "level_at_most")
-PLAN_KEYS = ("name", "description", "on_failure", "retries", "time_scale")
-DEVICE_KEYS = ("label", "resource", "sim_preset", "seed", "parameters")
+PLAN_KEYS = ("name", "description", "on_failure", "retries", "time_scale", "sample", "operator", "note")
+DEVICE_KEYS = ("label", "resource", "sim_preset", "seed", "parameters", "sample")
+#: Who and what was measured: recorded with each run when the procedure takes them.
+RUN_METADATA = ("sample", "device", "operator", "note")
 STEP_KEYS = ("name", "procedure", "devices", "repeat", "on_failure", "retries", "parameters",
              "vary", "stop")
 #: Procedure parameters a device sets; a step may not set them itself.
@@ -79,6 +83,7 @@ class Device:
     sim_preset: str = ""
     seed: int = 0
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    sample: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,10 @@ def _build(data: dict, text: str, registry: Mapping[str, type], parse_value: Par
         time_scale = 0.0
 
     devices = _devices(data.get("device", [{"label": "sim"}]), problems)
+    meta = {key: head[key] for key in ("sample", "operator", "note") if key in head}
+    for key, value in meta.items():
+        if not isinstance(value, str):
+            problems.append(f"{key} in [plan] must be text, not {value!r}")
     steps = data.get("step", [])
     if not isinstance(steps, list) or not steps:
         problems.append("the plan has no [[step]]; add at least one")
@@ -195,7 +204,7 @@ def _build(data: dict, text: str, registry: Mapping[str, type], parse_value: Par
     names: set[str] = set()
     for number, step in enumerate(steps, start=1):
         runs.extend(_step_runs(number, step, devices, registry, parse_value, default_policy,
-                               default_retries, float(time_scale), names, problems, len(runs)))
+                               default_retries, float(time_scale), names, problems, len(runs), meta))
     ids = [r.id for r in runs]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"two runs would share the id {dup}; give the steps distinct names")
@@ -223,7 +232,7 @@ def _devices(raw: Any, problems: list[str]) -> list[Device]:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             problems.append(f"the seed of device {label} must be a whole number >= 0, not {seed!r}")
             seed = 0
-        for key in ("resource", "sim_preset"):
+        for key in ("resource", "sim_preset", "sample"):
             if not isinstance(d.get(key, ""), str):
                 problems.append(f"the {key} of device {label} must be text, not {d[key]!r}")
         params = d.get("parameters", {})
@@ -233,13 +242,15 @@ def _devices(raw: Any, problems: list[str]) -> list[Device]:
         if any(dev.label == label for dev in out):
             problems.append(f"two devices are labelled {label}; labels must be unique")
         out.append(Device(label=label.strip(), resource=str(d.get("resource", "")),
-                          sim_preset=str(d.get("sim_preset", "")), seed=int(seed), parameters=params))
+                          sim_preset=str(d.get("sim_preset", "")), seed=int(seed), parameters=params,
+                          sample=str(d.get("sample", ""))))
     return out
 
 
 def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[str, type],
                parse_value: ParseValue, default_policy: str, default_retries: int,
-               time_scale: float, names: set[str], problems: list[str], first_index: int) -> list[StepRun]:
+               time_scale: float, names: set[str], problems: list[str], first_index: int,
+               meta: Mapping[str, Any] | None = None) -> list[StepRun]:
     where = f"step {number}"
     if not isinstance(step, dict):
         problems.append(f"{where} must be a table")
@@ -296,7 +307,7 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
         for combo in combos:
             values = dict(zip(vary.keys(), combo))
             for rep in range(1, repeat + 1):
-                given = {**device.parameters, **params, **values,
+                given = {**_run_metadata(cls, device, meta or {}), **device.parameters, **params, **values,
                          "resource": device.resource, "sim_preset": device.sim_preset,
                          "seed": device.seed, "time_scale": time_scale}
                 converted = _check_parameters(cls, given, parse_value, where, device, problems, reported)
@@ -307,6 +318,15 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
                                     on_failure=policy, retries=retries, stop=stop,
                                     group=f"{name}/{device.label}"))
     return runs
+
+
+def _run_metadata(cls: type, device: Device, meta: Mapping[str, Any]) -> dict[str, str]:
+    """The sample, device, operator and note a run records (the device is its label),
+    for a procedure that takes them; a step's own parameters override them."""
+    given = {**{k: str(v) for k, v in meta.items()}, "device": device.label}
+    if device.sample:
+        given["sample"] = device.sample
+    return {k: v for k, v in given.items() if v and k in RUN_METADATA and hasattr(cls, k)}
 
 
 def _procedure(name: Any, registry: Mapping[str, type], where: str, problems: list[str]) -> type | None:

@@ -35,6 +35,8 @@ from labqc.results import COLUMNS
 from labqc.units import G0, conductance, correct_series
 
 SIM_PRESETS = ("bfo", "ag-nanowire", "ohmic")
+#: Parameters that say who and what was measured, not how: recorded, never validated.
+RUN_METADATA = ("sample", "device", "operator", "note")
 DEFAULT_PRESET = "bfo"
 
 
@@ -73,6 +75,12 @@ class LabqcProcedure(Procedure):
     seed = IntegerParameter("Seed", default=0, minimum=0)
     time_scale = FloatParameter("Time scale", default=0.0, minimum=0.0, maximum=100.0)
     r_series = FloatParameter("Series resistance", units="Ohm", default=0.0, minimum=0.0, maximum=1e9)
+    # Who was measured (RUN_METADATA): Parameters, so that the header, the summary, the
+    # command line, the GUI form and the plans carry them with no code of their own.
+    sample = Parameter("Sample", default="")
+    device = Parameter("Device", default="")
+    operator = Parameter("Operator", default="")
+    note = Parameter("Note", default="")
 
     instrument = Metadata("Instrument", default="")
     g0 = Metadata("G0", units="S", default=G0, fmt="%.10g")
@@ -90,6 +98,10 @@ class LabqcProcedure(Procedure):
         "seed": "random seed of the simulated device",
         "time_scale": "simulator only: wall seconds per instrument second (0: as fast as possible)",
         "r_series": "series resistance subtracted for G_corr/G0",
+        "sample": "the sample measured (e.g. a wafer or chip name), recorded with the run",
+        "device": "the device on the sample (e.g. NW1), recorded with the run",
+        "operator": "who ran the measurement, recorded with the run",
+        "note": "a free-text note recorded with the run",
     }
 
     def __init__(self, **kwargs) -> None:
@@ -307,7 +319,7 @@ def require(condition: bool, sentence: str) -> None:
 
 def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
     """(attribute name, Parameter) pairs of a procedure class, base parameters last."""
-    base = ("resource", "sim_preset", "seed", "time_scale", "r_series")
+    base = ("resource", "sim_preset", "seed", "time_scale", "r_series") + RUN_METADATA
     own, common = [], []
     for name in dir(cls):
         p = getattr(cls, name, None)
@@ -322,5 +334,5 @@ def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
 __all__ = [
     "LabqcProcedure", "ParameterError", "StopRequested", "Progress", "reading_rows", "triangle",
     "ramp", "require", "parameter_specs", "BooleanParameter", "FloatParameter",
-    "IntegerParameter", "ListParameter", "Parameter", "SIM_PRESETS",
+    "IntegerParameter", "ListParameter", "Parameter", "SIM_PRESETS", "RUN_METADATA",
 ]

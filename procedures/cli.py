@@ -25,7 +25,8 @@ from typing import Any
 from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.procedures import PROCEDURES
 from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
-                             ListParameter, ParameterError, Progress, SIM_PRESETS, parameter_specs)
+                             ListParameter, ParameterError, Progress, RUN_METADATA, SIM_PRESETS,
+                             parameter_specs)
 from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
 
 #: Parameters with their own options in ``labqc run`` (not generated).
@@ -105,14 +106,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         cls = PROCEDURES[name]
         print(f"{name}: {_first_line(cls)}")
         for attr, param in parameter_specs(cls):
-            if attr in COMMON:
+            if attr in COMMON or attr in RUN_METADATA:
                 continue
             option = f"--{attr.replace('_', '-')}"
             choices = f" (one of {', '.join(map(str, param.choices))})" if isinstance(param, ListParameter) else ""
             print(f"  {option:<22} {_default_text(param):>10}  {param.name}: {cls.HELP.get(attr, '')}{choices}")
         print()
     print("Every procedure also takes --resource VISA, --sim PRESET, --seed N, --time-scale X, "
-          "--r-series OHM and -o FILE.")
+          "--r-series OHM and -o FILE, and record --sample, --device, --operator and --note with the run.")
     return 0
 
 

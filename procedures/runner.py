@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from labqc.instruments.connect import open_smu
 from labqc.instruments.smu import SourceMeasure
 from labqc.results import ResultsWriter, write_summary
-from labqc.procedures.base import LabqcProcedure, ParameterError, Progress, StopRequested
+from labqc.procedures.base import LabqcProcedure, ParameterError, Progress, RUN_METADATA, StopRequested
 
 #: A listener gets every topic the procedure emits: ("batch", DataFrame),
 #: ("progress", Progress), and at the end ("status", RunResult). It is called in the
@@ -189,7 +189,7 @@ def _result(procedure: LabqcProcedure, status: str, error: str, path: Path,
                        instrument_seconds=procedure.elapsed, error=error,
                        instrument=str(procedure.instrument or ""), warnings=warnings)
     if not str(path).startswith("/dev/"):
-        record = {"procedure": result.procedure, "status": status, "error": error,
+        record = {"procedure": result.procedure, **_run_metadata(procedure), "status": status, "error": error,
                   "data file": path.name, "rows": writer.rows, "compliance hits": result.compliance_hits,
                   "instrument seconds": result.instrument_seconds, "instrument": result.instrument,
                   "warnings": warnings,
@@ -201,6 +201,11 @@ def _result(procedure: LabqcProcedure, status: str, error: str, path: Path,
             if status != FAILED:
                 result.status, result.error = FAILED, f"could not write the summary: {exc}"
     return result
+
+
+def _run_metadata(procedure: LabqcProcedure) -> dict[str, str]:
+    """Sample, device, operator and note, at the top of the summary."""
+    return {key: str(getattr(procedure, key, "") or "") for key in RUN_METADATA}
 
 
 def _describe(exc: OSError, path: Path, writer: ResultsWriter) -> str:
