@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import signal
 import sys
 import time
 from typing import Any
 
 from labqc.instruments.errors import CapabilityError, InstrumentError
-from labqc.procedures import PROCEDURES
+from labqc.procedures import PROCEDURES, get_procedure
+from labqc.quantity import format_quantity, parse_quantity
 from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
                              ListParameter, ParameterError, Progress, RUN_METADATA, SIM_PRESETS,
                              parameter_specs)
@@ -32,9 +32,6 @@ from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
 #: Parameters with their own options in ``labqc run`` (not generated).
 COMMON = ("resource", "sim_preset", "seed", "time_scale")
 
-PREFIXES = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6}
-BASE_UNITS = ("Ohm", "V/s", "A/s", "G0", "V", "A", "s", "Ω")
-_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
 
 
 # ------------------------------------------------------------------------ registration
@@ -46,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = subparsers.add_parser("run", help="run one measurement procedure",
                                 description="Run one procedure on the simulator (default) or an instrument.")
-    procs = run.add_subparsers(dest="procedure_name", metavar="PROCEDURE", required=True)
+    procs = run.add_subparsers(dest="procedure_name", metavar="PROCEDURE", required=True,
+                               action=_ProcedureNames)
     for name, cls in PROCEDURES.items():
         sp = procs.add_parser(name, help=_first_line(cls), description=cls.__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,6 +56,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             sp.add_argument(*flags, dest=f"param_{attr}", default=None, metavar=_metavar(param),
                             help=f"{cls.HELP.get(attr, param.name)} (default: {_default_text(param)})")
         sp.set_defaults(func=cmd_run, procedure_class=cls)
+
+
+class _Names(dict):
+    """Subcommand name -> parser, looked up by procedure name in any case and in kebab or
+    snake form (``voltage-sweep``, ``voltagesweep``, ``VOLTAGE_SWEEP`` are VoltageSweep)."""
+
+    def _key(self, name: object) -> object:
+        if isinstance(name, str) and not dict.__contains__(self, name):
+            try:
+                return get_procedure(name).__name__
+            except KeyError:
+                pass
+        return name
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, self._key(name))
+
+    def __getitem__(self, name: object):
+        return dict.__getitem__(self, self._key(name))
+
+
+class _ProcedureNames(argparse._SubParsersAction):
+    """The procedure subcommands, each accepted under any spelling :class:`_Names` knows."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._name_parser_map = self.choices = _Names()
 
 
 def _add_common(sp: argparse.ArgumentParser) -> None:
@@ -88,6 +113,10 @@ def _metavar(param: Any) -> str:
 
 
 def _default_text(param: Any) -> str:
+    """The default as a user would type it: ``5 mA``, not ``0.005 A``."""
+    value = param.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_quantity(value, getattr(param, "units", None))
     text = str(param)
     return text if text != "" else "empty"
 
@@ -96,12 +125,11 @@ def _default_text(param: Any) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     names = list(PROCEDURES)
     if args.procedure:
-        match = [n for n in names if n.lower() == args.procedure.replace("-", "").lower()]
-        if not match:
-            print(f"labqc list: no procedure called {args.procedure!r}; choose one of {', '.join(names)}",
-                  file=sys.stderr)
+        try:
+            names = [get_procedure(args.procedure).__name__]
+        except KeyError as exc:
+            print(f"labqc list: {exc.args[0]}", file=sys.stderr)
             return 2
-        names = match
     for name in names:
         cls = PROCEDURES[name]
         print(f"{name}: {_first_line(cls)}")
@@ -133,7 +161,7 @@ def parse_value(param: Any, text: str) -> Any:
             raise ValueError(f"must be one of {', '.join(map(str, param.choices))}")
         return text
     if isinstance(param, (FloatParameter, IntegerParameter)):
-        value = _number(text, getattr(param, "units", None))
+        value = parse_quantity(text, getattr(param, "units", None))
         if isinstance(param, IntegerParameter):
             if not float(value).is_integer():
                 raise ValueError("must be a whole number")
@@ -148,29 +176,6 @@ def parse_value(param: Any, text: str) -> Any:
         return value
     return text
 
-
-def _number(text: str, units: str | None) -> float:
-    m = _NUMBER.match(text)
-    if not m:
-        raise ValueError("is not a number")
-    value, token = float(m.group(1)), m.group(2)
-    if not token or token == units:
-        return value
-    want_scale, want_base = _split_unit(units or "")
-    got = _split_unit(token, implicit_base=want_base)
-    if got is None or want_scale is None or got[1] != want_base:
-        raise ValueError(f"has a unit I cannot convert to {units or 'a plain number'}")
-    return value * got[0] / want_scale
-
-
-def _split_unit(unit: str, implicit_base: str | None = None) -> tuple[float | None, str | None] | None:
-    unit = unit.replace("Ω", "Ohm")
-    for base in BASE_UNITS:
-        if unit.endswith(base) and unit[: len(unit) - len(base)] in PREFIXES:
-            return PREFIXES[unit[: len(unit) - len(base)]], base
-    if unit in PREFIXES:  # a bare prefix ("5m"): the parameter's own base unit
-        return PREFIXES[unit], implicit_base if implicit_base is not None else ""
-    return (None, None) if implicit_base is None else None
 
 
 # ------------------------------------------------------------------------ labqc run

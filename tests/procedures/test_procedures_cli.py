@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,13 +17,16 @@ from labqc.cli import main
 from labqc.results import read_data, read_summary
 from labqc.procedures import PROCEDURES
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_list_shows_every_procedure_with_units_and_defaults(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for name in PROCEDURES:
         assert f"{name}:" in out
-    assert "--set-compliance" in out and "0.005 A" in out
+    assert "--set-compliance" in out and "5 mA" in out and "0.005 A" not in out
+    assert "20 µA" in out and "2e-05" not in out  # CurrentSweep's I_max
     assert "--rate" in out and "90 nA/s" in out
 
 
@@ -132,3 +136,45 @@ def test_no_instrument_at_the_resource_is_one_sentence_exit_1(capsys):
     err = [ln for ln in capsys.readouterr().err.splitlines() if "commands are unavailable" not in ln]
     assert code == 1 and len(err) == 1
     assert err[0].startswith("labqc run VoltageSweep: could not open GPIB0::99::INSTR")
+
+
+@pytest.mark.parametrize("spelling", ["voltage-sweep", "voltagesweep", "VOLTAGE_SWEEP", "Voltage-Sweep"])
+def test_a_procedure_is_named_in_any_case_and_kebab_form(tmp_path, capsys, spelling):
+    get_lab(sim_library("ohmic", 0)).reset()
+    path = tmp_path / "v.csv"
+    assert main(["run", spelling, "--sim", "ohmic", "--cycles", "1", "--v-set", "0.2", "--v-reset", "0.2",
+                 "--step", "50", "-o", str(path), "--no-progress"]) == 0
+    assert "VoltageSweep finished" in capsys.readouterr().out
+    assert read_summary(path)["procedure"] == "VoltageSweep"
+    assert main(["list", spelling]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("VoltageSweep:") and "CurrentSweep:" not in out
+
+
+def test_an_unknown_procedure_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "voltage-swoop"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'voltage-swoop'" in capsys.readouterr().err
+    assert main(["list", "voltage-swoop"]) == 2
+    assert "choose one of VoltageSweep" in capsys.readouterr().err
+
+
+def test_help_shows_defaults_with_si_prefixes(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "current-sweep", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "(default: 20 µA)" in out and "(default: 2 V)" in out and "(default: 100 nA)" in out
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """`labqc list | head -1`: the pipe closes before labqc is done writing."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write: every write fails
+    proc = subprocess.run([sys.executable, "-m", "labqc", "list"], stdout=write_end, stderr=subprocess.PIPE,
+                          text=True, timeout=120, cwd=str(ROOT))
+    os.close(write_end)
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1
