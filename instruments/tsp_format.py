@@ -21,8 +21,12 @@ from labqc.instruments.errors import ProtocolError
 STATUS_COMPLIANCE = 0x40
 #: The instrument writes overflow and invalid readings as 9.91e37.
 OVERFLOW = 1e37
-#: Longest single message we send; the manual and users advise keeping lines to a few kB.
-MAX_MESSAGE_BYTES = 4000
+#: Longest single message we send. The 2600B's input buffer is small and its size is not
+#: published; libraries used on hardware send lines of ~700 bytes (50 values), so we stay
+#: near that. ``labqc selftest`` sends a message of this length to the instrument.
+MAX_MESSAGE_BYTES = 1000
+#: Most values in one Lua table literal (what libraries used on hardware send per line).
+MAX_TABLE_VALUES = 50
 
 
 def num(x: float) -> str:
@@ -39,13 +43,14 @@ def num(x: float) -> str:
     return f"{value:.9g}"
 
 
-def lua_table(name: str, values: Sequence[float], max_bytes: int = MAX_MESSAGE_BYTES) -> list[str]:
+def lua_table(name: str, values: Sequence[float], max_bytes: int = MAX_MESSAGE_BYTES,
+              max_values: int = MAX_TABLE_VALUES) -> list[str]:
     """Messages that leave the Lua table ``name`` = ``values`` on the instrument.
 
     A short list is one message ``name = {a, b, c}``. A long one is built in pieces of at
-    most ``max_bytes``: the first piece creates the table, each later piece copies a
-    small table ``_C`` into place at an explicit offset (no ``#`` or ``table.getn``, so it
-    runs on the instrument's Lua 5.0 and on newer Lua alike).
+    most ``max_bytes`` and ``max_values`` values: the first piece creates the table, each
+    later piece copies a small table ``_C`` into place at an explicit offset (no ``#`` or
+    ``table.getn``, so it runs on the instrument's Lua 5.0 and on newer Lua alike).
     """
     array = np.asarray(values, dtype=float).ravel()
     if array.size == 0:
@@ -61,6 +66,7 @@ def lua_table(name: str, values: Sequence[float], max_bytes: int = MAX_MESSAGE_B
     while start < len(texts):
         used = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, used + budget, side="right")), start + 1)
+        stop = min(stop, start + max_values)
         body = ", ".join(texts[start:stop])
         if start == 0:
             messages.append(f"{name} = {{{body}}}")

@@ -109,6 +109,7 @@ from labqc.instruments.sim.clock import VirtualClock
 from labqc.instruments.sim.device import Device
 from labqc.instruments.sim.emulator import Emulator
 from labqc.instruments.sim.faults import FaultPlan
+from labqc.instruments.sim.tsp_dialect import DEFAULT_MAX_LINE, long_line, newer_lua
 from labqc.instruments.sim.tsp_buffers import (LuaBuffer, ReadingBuffer, TSPError, as_column,
                                          format_ascii, format_binary, format_number, lua_index,
                                          lua_number, runtime, too_big, too_small)
@@ -123,7 +124,9 @@ MAX_PRINTBUFFER_VALUES = 1_000_000
 WALL_LIMIT = 10.0  # s of real time one message may take (a Lua loop calling the instrument)
 MAX_DELAY = 1e7  # s: delay() longer than this is refused (1011)
 
-ASCII, REAL32, REAL64 = 1, 4, 5
+#: format.data values (2600B reference manual, format.data: ASCII 1, SREAL/REAL32 2,
+#: REAL/REAL64/DREAL 3); a script that prints format.data sees these numbers.
+ASCII, REAL32, REAL64 = 1, 2, 3
 BIGENDIAN, LITTLEENDIAN = 0, 1
 
 _SANDBOX = r"""
@@ -282,8 +285,11 @@ class K2614BEmulator(Emulator):
 
     def __init__(self, device: Device, clock: VirtualClock, faults: FaultPlan | None = None, *,
                  serial: str = "4567890", linefreq: int = 60,
-                 channels_with_device: tuple[str, ...] = ("a",)) -> None:
+                 channels_with_device: tuple[str, ...] = ("a",), max_line: int = DEFAULT_MAX_LINE,
+                 lua50: bool = True) -> None:
         super().__init__(device, clock, faults)
+        self.max_line = int(max_line)  # longest line accepted (the input buffer); see tsp_dialect
+        self.lua50 = bool(lua50)  # refuse what the instrument's Lua 5.0 lacks
         if linefreq not in (50, 60):
             raise ValueError(f"linefreq must be 50 or 60 Hz, got {linefreq!r}")
         self.serial = str(serial)
@@ -325,7 +331,7 @@ class K2614BEmulator(Emulator):
         g.trigger = Table({"timer": self.timers, "EVENT_ID": COMMAND_EVENT_ID,
                            "clear": lambda *_: None, "wait": lambda *_: False})
         g.format = Table(
-            {"ASCII": ASCII, "SREAL": REAL32, "REAL": REAL64, "REAL32": REAL32, "REAL64": REAL64,
+            {"ASCII": ASCII, "SREAL": REAL32, "REAL": REAL64, "REAL32": REAL32, "REAL64": REAL64, "DREAL": REAL64,
              "NORMAL": BIGENDIAN, "BIGENDIAN": BIGENDIAN, "NETWORK": BIGENDIAN,
              "SWAPPED": LITTLEENDIAN, "LITTLEENDIAN": LITTLEENDIAN,
              "data": Dyn(lambda: self.fmt_data), "byteorder": Dyn(lambda: self.fmt_byteorder),
@@ -344,7 +350,7 @@ class K2614BEmulator(Emulator):
         g.timer = Table({"reset": self._timer_reset,
                          "measure": Table({"t": lambda *_: self.t - self.timer_zero})})
         g.status = self._status_table()
-        g.script = Table({"anonymous": None}, {"anonymous": lambda v: None})
+        g.script = Table({"anonymous": None, "delete": self._script_delete}, {"anonymous": lambda v: None})
         self.lua.execute(_FACTORY)
 
     def _status_table(self) -> Table:
@@ -365,9 +371,29 @@ class K2614BEmulator(Emulator):
         measurement = Table({"condition": Dyn(lambda: 0),
                              "instrument": Table({"smua": limits(self.smua), "smub": limits(self.smub)})})
         return Table({"condition": Dyn(self.status_byte), "operation": operation,
-                      "measurement": measurement, "reset": lambda *_: None,
-                      "request_enable": Dyn(lambda: self.sre)},
+                      "measurement": measurement, "standard": self._standard_table(),
+                      "reset": self._status_reset, "request_enable": Dyn(lambda: self.sre)},
                      {"request_enable": lambda v: setattr(self, "sre", lua_index(v, "request_enable") & 0xFF)})
+
+    def _standard_table(self) -> Table:
+        """``status.standard``: the standard event register (the one *ESR? reads). Reading
+        ``event`` clears it, ``condition`` does not; ``enable`` is *ESE. Bit names as in
+        the 2600B manual (tm-devices reads errors through ``event``)."""
+        def read_event() -> int:
+            value, self.esr = self.esr, 0
+            return value
+
+        bits = {"OPC": 0x01, "OPERATION_COMPLETE": 0x01, "QYE": 0x04, "QUERY_ERROR": 0x04,
+                "DDE": 0x08, "DEVICE_DEPENDENT_ERROR": 0x08, "EXE": 0x10, "EXECUTION_ERROR": 0x10,
+                "CME": 0x20, "COMMAND_ERROR": 0x20, "URQ": 0x40, "USER_REQUEST": 0x40,
+                "PON": 0x80, "POWER_ON": 0x80}
+        return Table({**bits, "event": Dyn(read_event), "condition": Dyn(lambda: self.esr),
+                      "enable": Dyn(lambda: self.ese)},
+                     {"enable": lambda v: setattr(self, "ese", lua_index(v, "status.standard.enable") & 0xFF)})
+
+    def _status_reset(self, *_) -> None:
+        """``status.reset()``: event registers cleared, enable registers to 0."""
+        self.esr = self.ese = self.sre = 0
 
     def _lua_get(self, obj, key):
         getter = getattr(obj, "lua_get", None)
@@ -398,7 +424,11 @@ class K2614BEmulator(Emulator):
         text = message.decode("latin-1")
         errors_before = len(self.errors)
         self._sync_all(running_only=True)
-        if self._script is None and text.strip().startswith("*"):
+        too_long = long_line(text, self.max_line)
+        if too_long is not None:  # the input buffer overflows: nothing of it runs [V]
+            self.push_error(-363, f"Input buffer overrun: line {too_long[0]} is {too_long[1]} bytes, "
+                                  f"more than {self.max_line}")
+        elif self._script is None and text.strip().startswith("*"):
             self._common(text.strip())
         else:
             self._lines(text)
@@ -436,6 +466,8 @@ class K2614BEmulator(Emulator):
         if spec["name"] == "__bad__":
             return
         source = "\n".join(spec["lines"])
+        if not self._dialect_ok(source):
+            return
         try:
             fn = self.lua.compile(source, name="=" + (spec["name"] or "script"), mode="t")
         except lupa_lua.LuaSyntaxError as exc:
@@ -453,8 +485,18 @@ class K2614BEmulator(Emulator):
         if spec["run"]:
             self._call(fn)
 
+    def _dialect_ok(self, code: str) -> bool:
+        """False (and -285 queued, as the instrument's parser would) when ``code`` uses
+        what the instrument's Lua 5.0 lacks; see tsp_dialect."""
+        found = newer_lua(code) if self.lua50 else None
+        if found is None:
+            return True
+        line, what = found
+        self.push_error(-285, f"TSP Syntax error at line {line}: {what} is not in the instrument's Lua")
+        return False
+
     def _run_chunk(self, code: str) -> None:
-        if not code.strip():
+        if not code.strip() or not self._dialect_ok(code):
             return
         try:
             fn = self.lua.compile(code, name="=tsp", mode="t")
@@ -602,6 +644,18 @@ class K2614BEmulator(Emulator):
         for timer in self.timers.timers:
             timer.reset()
         self._reset_format()
+
+    def _script_delete(self, name=None) -> None:
+        """``script.delete(name)``: forget the named script (tm-devices calls it before it
+        loads a script again). A name that is no script is an error [V]."""
+        if not isinstance(name, (str, bytes)):
+            raise runtime("bad argument #1 to 'delete' (string expected)")
+        name = name.decode("latin-1") if isinstance(name, bytes) else name
+        g = self.lua.globals()
+        found = g[name]
+        if found is None or lupa_lua.lua_type(found) != "table" or found["run"] is None:
+            raise runtime(f"script.delete: no script named {name!r}")
+        g[name] = None
 
     def _opc(self, *_) -> None:
         self.esr |= 0x01

@@ -35,7 +35,8 @@ SETUP = [
      "smua.nvbuffer2.collecttimestamps = 0 smua.nvbuffer2.collectsourcevalues = 0", None),
     ("_L_1 = {1.5}", None),
     ("_L_2 = {0.4}", None),
-    ("function _S1() smua.source.func = smua.OUTPUT_DCVOLTS smua.source.limiti = 0.005 "
+    # _S1 is longer than one message may be (tsp_format.MAX_MESSAGE_BYTES): two parts and a caller
+    ("function _S1_1() smua.source.func = smua.OUTPUT_DCVOLTS smua.source.limiti = 0.005 "
      "smua.source.autorangev = smua.AUTORANGE_OFF smua.source.rangev = 2 smua.source.levelv = 0 "
      "smua.source.delay = 0 smua.measure.autozero = smua.AUTOZERO_ONCE smua.measure.nplc = 0.01 "
      "smua.measure.autorangei = smua.AUTORANGE_OFF smua.measure.rangei = 0.01 smua.measure.delay = 0 "
@@ -44,13 +45,14 @@ SETUP = [
      "smua.trigger.endpulse.action = smua.SOURCE_IDLE smua.trigger.endsweep.action = smua.SOURCE_IDLE "
      "smua.trigger.arm.count = 1 smua.trigger.count = 1 "
      "trigger.timer[1].reset() trigger.timer[1].delay = 0.01 trigger.timer[1].count = 1 "
-     "trigger.timer[1].passthrough = true trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID "
-     "trigger.timer[2].reset() trigger.timer[2].delay = 0.00477333333 trigger.timer[2].count = 1 "
+     "trigger.timer[1].passthrough = true trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID end", None),
+    ("function _S1_2() trigger.timer[2].reset() trigger.timer[2].delay = 0.00477333333 trigger.timer[2].count = 1 "
      "trigger.timer[2].passthrough = false trigger.timer[2].stimulus = trigger.timer[1].EVENT_ID "
      "trigger.timer[3].reset() trigger.timer[3].delay = 0.005 trigger.timer[3].count = 1 "
      "trigger.timer[3].passthrough = false trigger.timer[3].stimulus = trigger.timer[1].EVENT_ID "
      "smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID smua.trigger.measure.stimulus = "
      "trigger.timer[2].EVENT_ID smua.trigger.endpulse.stimulus = trigger.timer[3].EVENT_ID end", None),
+    ("function _S1() _S1_1() _S1_2() end", None),
     ("function _S2() smua.source.func = smua.OUTPUT_DCVOLTS smua.source.limiti = 0.001 "
      "smua.source.autorangev = smua.AUTORANGE_OFF smua.source.rangev = 2 smua.source.levelv = 0 "
      "smua.source.delay = 0 smua.measure.autozero = smua.AUTOZERO_ONCE smua.measure.nplc = 0.01 "
