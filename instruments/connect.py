@@ -19,15 +19,42 @@ SIM_2614B_LAN = "TCPIP0::127.0.0.1::5025::SOCKET"
 
 MODELS = ("2614B", "4200A")
 
+#: LAN ports that name the instrument: 5025 is the 2614B's raw socket, 1225 the 4200A's KXCI port.
+PORT_MODELS = {"5025": "2614B", "1225": "4200A"}
+#: The simulated lab's own addresses (instruments/sim/lab.py).
+SIM_MODELS = {SIM_2614B: "2614B", SIM_2614B_LAN: "2614B", SIM_4200A: "4200A", SIM_4200A_LAN: "4200A"}
+
+
+def model_from_name(resource: str, *, simulated: bool = False) -> str | None:
+    """The model the resource name itself tells, without opening anything: a LAN port
+    from PORT_MODELS, or (``simulated``) an address of the simulated lab; None when only
+    the instrument can say (a GPIB or USB address)."""
+    upper = resource.strip().upper()
+    if simulated and upper in SIM_MODELS:
+        return SIM_MODELS[upper]
+    for port, model in PORT_MODELS.items():
+        if f"::{port}::" in upper:
+            return model
+    return None
+
+
+def capabilities_of(model: str):
+    """The listed limits of ``model`` (before an instrument refines them once opened)."""
+    if model == "2614B":
+        from labqc.instruments.keithley2614b import CAPABILITIES
+    elif model == "4200A":
+        from labqc.instruments.keithley4200a import CAPABILITIES
+    else:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    return CAPABILITIES
+
 
 def guess_model(resource: str, visa_library: str | None = None) -> str:
-    """The instrument behind ``resource``: from the port for LAN resources (5025 is the
-    2614B's raw socket, 1225 the 4200A's KXCI port), else from its *IDN? reply."""
-    upper = resource.upper()
-    if "::5025::" in upper:
-        return "2614B"
-    if "::1225::" in upper:
-        return "4200A"
+    """The instrument behind ``resource``: from the port for LAN resources
+    (:func:`model_from_name`), else from its *IDN? reply."""
+    named = model_from_name(resource)
+    if named:
+        return named
     import pyvisa
 
     rm = pyvisa.ResourceManager(visa_library) if visa_library else pyvisa.ResourceManager()

@@ -11,7 +11,7 @@ repeats, expanded into a flat, deterministic list of step runs with stable ids.
     label = "A1"                     # also the device recorded with each run
     sample = "W3"                    # the sample it is on (default: sample in [plan])
     sim_preset = "bfo"               # simulator only; resource = "GPIB0::26::INSTR" on the bench
-    seed = 1
+    seed = 1                         # model = "2614B" | "4200A" where the resource does not say
 
     [[step]]
     name = "cycles"
@@ -57,7 +57,7 @@ else:  # pragma: no cover - Python 3.10
 FAILURE_POLICIES = ("stop", "skip-device", "continue")
 STOP_KEYS = ("stuck_cycles", "min_ratio", "level_at_least", "level_at_most")
 PLAN_KEYS = ("name", "description", "on_failure", "retries", "time_scale", "sample", "operator", "note")
-DEVICE_KEYS = ("label", "resource", "sim_preset", "seed", "parameters", "sample")
+DEVICE_KEYS = ("label", "resource", "sim_preset", "seed", "parameters", "sample", "model")
 #: Who and what was measured: recorded with each run when the procedure takes them.
 RUN_METADATA = ("sample", "device", "operator", "note")
 STEP_KEYS = ("name", "procedure", "devices", "repeat", "on_failure", "retries", "parameters",
@@ -68,10 +68,12 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.=+-]+")
 
 
 class PlanError(ValueError):
-    """A plan that cannot run; ``problems`` holds one sentence per problem."""
+    """A plan that cannot run; ``problems`` holds one sentence per problem; ``plan`` the
+    runs that could be expanded (for a check that lists every problem at once), if any."""
 
-    def __init__(self, problems: list[str], source: str = "the plan") -> None:
+    def __init__(self, problems: list[str], source: str = "the plan", plan: "Plan | None" = None) -> None:
         self.problems = list(problems)
+        self.plan = plan
         head = f"{source} has {len(problems)} problem{'s' if len(problems) != 1 else ''}:"
         super().__init__("\n".join([head] + [f"  - {p}" for p in problems]))
 
@@ -84,6 +86,7 @@ class Device:
     seed: int = 0
     parameters: Mapping[str, Any] = field(default_factory=dict)
     sample: str = ""
+    model: str = ""  # "2614B" or "4200A" where the resource name does not tell (dry runs, checks)
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def parse_plan(text: str, registry: Mapping[str, type], *, parse_value: ParseVal
     problems: list[str] = []
     plan = _build(data, text, registry, parse_value or _plain_value, problems)
     if problems:
-        raise PlanError(problems, source)
+        raise PlanError(problems, source, plan)
     return plan
 
 
@@ -232,7 +235,7 @@ def _devices(raw: Any, problems: list[str]) -> list[Device]:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             problems.append(f"the seed of device {label} must be a whole number >= 0, not {seed!r}")
             seed = 0
-        for key in ("resource", "sim_preset", "sample"):
+        for key in ("resource", "sim_preset", "sample", "model"):
             if not isinstance(d.get(key, ""), str):
                 problems.append(f"the {key} of device {label} must be text, not {d[key]!r}")
         params = d.get("parameters", {})
@@ -243,7 +246,7 @@ def _devices(raw: Any, problems: list[str]) -> list[Device]:
             problems.append(f"two devices are labelled {label}; labels must be unique")
         out.append(Device(label=label.strip(), resource=str(d.get("resource", "")),
                           sim_preset=str(d.get("sim_preset", "")), seed=int(seed), parameters=params,
-                          sample=str(d.get("sample", ""))))
+                          sample=str(d.get("sample", "")), model=str(d.get("model", ""))))
     return out
 
 

@@ -78,6 +78,27 @@ def header_text(procedure: Any) -> str:
     return LINE_BREAK.join(COMMENT + line for line in lines) + LINE_BREAK
 
 
+def format_rows(frame: pd.DataFrame) -> str:
+    """Rows as the writer puts them in the file (no header)."""
+    return frame.to_csv(header=False, index=False, na_rep="nan", lineterminator=LINE_BREAK)
+
+
+def max_row_bytes(columns: tuple[str, ...] = COLUMNS) -> int:
+    """Bytes of the widest row :class:`ResultsWriter` writes: every float at full precision
+    with a sign and an exponent, the longest segment name, seven-digit counters."""
+    widest = {"Compliance": False, "Cycle": 9_999_999, "Pulse": 9_999_999,
+              "Segment": max(SEGMENTS, key=len)}
+    row = {c: [widest.get(c, -1.2345678901234567e-05)] for c in columns}
+    return len(format_rows(pd.DataFrame(row, columns=list(columns))).encode(ENCODING))
+
+
+def estimated_bytes(procedure: Any, rows: int) -> int:
+    """At most how large the results file of ``procedure`` grows with ``rows`` rows."""
+    columns = tuple(getattr(procedure, "DATA_COLUMNS", None) or COLUMNS)
+    head = header_text(procedure) + ",".join(columns) + LINE_BREAK
+    return len(head.encode(ENCODING)) + int(rows) * max_row_bytes(columns)
+
+
 def _escape(text: str) -> str:
     return text.encode("unicode_escape").decode("utf-8")
 
@@ -135,8 +156,7 @@ class ResultsWriter:
         frame = as_frame(rows, self.columns)
         if frame.empty:
             return 0
-        text = frame.to_csv(header=False, index=False, na_rep="nan", lineterminator=LINE_BREAK)
-        self._append(text)
+        self._append(format_rows(frame))
         self.rows += len(frame)
         self.chunks += 1
         if time.monotonic() - self._last_sync >= self.fsync_interval:

@@ -9,6 +9,7 @@ speaks only :mod:`labqc.instruments.smu`. A subclass provides:
 - :meth:`LabqcProcedure.requests`: every distinct request it will send (each is checked
   against the instrument's capabilities before anything is energised);
 - :meth:`LabqcProcedure.estimated_duration`: instrument seconds, for progress and ETA;
+- :meth:`LabqcProcedure.estimated_rows`: rows it writes, for `labqc plan check`;
 - ``execute()``, built from :meth:`measure` (stream a request) and :meth:`read_point`;
 - :meth:`LabqcProcedure.summary`: derived results for the summary file.
 
@@ -29,7 +30,8 @@ import pandas as pd
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter,
                                   ListParameter, Metadata, Parameter, Procedure)
 
-from labqc.instruments.smu import KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep
+from labqc.instruments.smu import (KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep,
+                                   readings_per)
 from labqc import __version__
 from labqc.results import COLUMNS
 from labqc.units import G0, conductance, correct_series
@@ -126,6 +128,11 @@ class LabqcProcedure(Procedure):
     def estimated_duration(self) -> float:
         """Instrument seconds the run is expected to take (an upper bound is fine)."""
         return sum(_request_duration(r) for r in self.requests())
+
+    def estimated_rows(self) -> int:
+        """Rows the run will write (an upper bound is fine): by default each request once,
+        one row per reading. A procedure that loops over its requests says how often."""
+        return sum(readings_per(r) for r in self.requests())
 
     def summary(self) -> dict:
         """Derived results of the run (JSON-able)."""

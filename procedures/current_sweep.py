@@ -111,6 +111,11 @@ class CurrentSweep(LabqcProcedure):
         resets = self.reset_sweep().duration * (self.cycles - 1) if self.reset else 0.0
         return self.cycles * (per + 0.1) + resets
 
+    def estimated_rows(self) -> int:
+        per = self.forward_sweep().points + (self.reverse_sweep().points if self.reverse else 0) + 1
+        resets = (self.reset_sweep().points + 1) * (self.cycles - 1) if self.reset else 0
+        return self.cycles * per + resets
+
     def startup(self) -> None:
         self.per_cycle: list[dict] = []
 

@@ -170,6 +170,12 @@ class Endurance(LabqcProcedure):
         r = self.requests()
         return self.cycles * (r[0].duration + r[1].duration + 0.1)
 
+    def estimated_rows(self) -> int:
+        if self.method == "pulse":
+            return self.cycles * self.pulse_batch(1).per_repeat
+        r = self.requests()  # SET, read, RESET, read (a stuck stop may end it sooner)
+        return self.cycles * (r[0].points + r[1].points + 2)
+
     def startup(self) -> None:
         self.per_cycle = CycleTable()
         self.stop_reason = ""

@@ -1,11 +1,13 @@
-"""`labqc plan run FILE -o DIR`, `labqc plan resume DIR`, `labqc plan status DIR`.
+"""`labqc plan check FILE`, `labqc plan run FILE -o DIR`, `labqc plan resume DIR`, `labqc plan status DIR`.
 
+    labqc plan check sample_data/plans/demo.toml -o runs/demo # problems, time, rows, disk, end
     labqc plan run sample_data/plans/demo.toml -o runs/demo   # validate all, then run
     labqc plan resume runs/demo                               # after a crash, kill -9 included
     labqc plan status runs/demo                               # what is done, what is not
 
 A plan with problems gets every problem listed, one sentence each, and exit code 2;
-nothing is energised. Ctrl-C or SIGTERM stops the plan cleanly (outputs off, the step
+nothing is energised. `plan run` also refuses to start when the disk cannot hold what
+the plan writes (``--ignore-disk`` overrides). Ctrl-C or SIGTERM stops the plan cleanly (outputs off, the step
 cut short is run again on resume) with exit 130 or 143; a step whose policy stops the
 plan exits 1.
 """
@@ -16,6 +18,7 @@ import signal
 import sys
 
 from labqc.plan import PlanError
+from labqc.procedures.plan_check import check_plan, disk_sentence
 from labqc.procedures.cli import _Signals
 from labqc.procedures.plan_runner import plan_status, run_plan, start_plan
 from labqc.procedures.runner import ABORTED, FINISHED
@@ -26,11 +29,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  description="Run, resume and inspect run plans (TOML files).")
     sub = plan.add_subparsers(dest="plan_command", metavar="COMMAND", required=True)
 
+    check = sub.add_parser("check", help="validate a plan and estimate its time, rows and disk space",
+                           description="Validate a plan as `plan run` does, without running anything, and "
+                                       "print per step and in total the instrument time, the rows and the disk "
+                                       "space it will write, and when it would end if started now.")
+    check.add_argument("file", help="the plan (TOML)")
+    check.add_argument("-o", "--output", default=None, metavar="DIR",
+                       help="the run directory it would write (checked, and where free space is measured)")
+    check.add_argument("--open", dest="open_instruments", action="store_true",
+                       help="also open each device's instrument and check every request with it (nothing is sourced)")
+    check.set_defaults(func=cmd_check)
+
     run = sub.add_parser("run", help="validate a plan, then run it into a new run directory")
     run.add_argument("file", help="the plan (TOML)")
     run.add_argument("-o", "--output", required=True, metavar="DIR", help="the run directory (new or empty)")
     run.add_argument("--no-check", action="store_true",
                      help="skip opening each device's instrument to check every request first")
+    run.add_argument("--ignore-disk", action="store_true",
+                     help="start even when the free disk space is short of what the plan writes")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.set_defaults(func=cmd_run)
 
@@ -44,7 +60,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.set_defaults(func=cmd_status)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    report = check_plan(args.file, args.output, open_instruments=args.open_instruments)
+    print("\n".join(report.lines()))
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if report.disk_short:
+        print("  (`labqc plan run` refuses to start on this disk unless given --ignore-disk)", file=sys.stderr)
+    if report.problems:
+        print(f"labqc plan check: {PlanError(report.problems, args.file)}", file=sys.stderr)
+        return 2
+    print("the plan can run")
+    return 0
+
+
+def _start_problems(args: argparse.Namespace) -> list[str]:
+    """What `plan check` says stops the plan, before anything is created: the plan, the
+    run directory, and a disk too small (unless --ignore-disk)."""
+    report = check_plan(args.file, args.output, limits=False)
+    problems = list(report.problems)
+    if report.disk_short and not args.ignore_disk:
+        problems.append(disk_sentence(report) + "; free some space, choose another disk, or give --ignore-disk")
+    return problems
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    problems = _start_problems(args)
+    if problems:
+        print(f"labqc plan run: {PlanError(problems, args.file)}", file=sys.stderr)
+        return 2
     with _Signals() as signals:
         try:
             start_plan(args.file, args.output, check_instruments=not args.no_check)

@@ -118,6 +118,13 @@ class SetReset(LabqcProcedure):
             return self.cycles * pair
         return self.max_attempts * self.set_sweep(self.max_set_voltage).duration
 
+    def estimated_rows(self) -> int:
+        if self.mode == "cycle":  # SET, read, RESET, read
+            return self.cycles * (self.set_sweep().points + self.reset_sweep().points + 2)
+        # a first read, then at most max_attempts of (the longer operation, read)
+        longest = max(self.set_sweep(self.max_set_voltage).points, self.reset_sweep().points)
+        return 1 + self.max_attempts * (longest + 1)
+
     # ----------------------------------------------------------------- running
     def startup(self) -> None:
         self.per_cycle: list[dict] = []

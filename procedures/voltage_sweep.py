@@ -119,6 +119,10 @@ class VoltageSweep(LabqcProcedure):
         reads = len(self.requests()[:-1]) * 0.05
         return self.cycles * (per_cycle + reads)
 
+    def estimated_rows(self) -> int:
+        branches = self.requests()[:-1]  # each branch and the read after it, every cycle
+        return self.cycles * sum(r.points + 1 for r in branches)
+
     # ----------------------------------------------------------------- running
     def startup(self) -> None:
         self.per_cycle: list[dict] = []
