@@ -53,6 +53,7 @@ from labqc.instruments.smu import (
     KIND_POINT, KIND_PULSE, KIND_READ, Capabilities, PulseTrain, Repeat, Request, Sampling, SourceMeasure,
     Sweep, empty_chunk,
 )
+from labqc.instruments import visa_io
 from labqc.instruments.tsp_format import (
     MAX_MESSAGE_BYTES, STATUS_COMPLIANCE, is_linear, lua_table, num, parse_bool, parse_error, parse_number,
     parse_print, parse_real64_block, real64_block_size,
@@ -162,6 +163,8 @@ class TSPLink(Instrument):
     def send(self, message: str) -> None:
         """Write one TSP chunk (no reply expected)."""
         self.messages += 1
+        if not visa_io.wait_writable(self.adapter.connection, self.timeout_ms / 1000, self.name):
+            raise InstrumentTimeout(f"the {self.name} did not take a message within {self.timeout_ms / 1000:g} s")
         self._guard(self.write, message)
 
     def query(self, message: str, timeout: float | None = None) -> str:
@@ -194,7 +197,12 @@ class TSPLink(Instrument):
     def clear(self) -> None:
         """Device clear: drop replies nobody will read, cancel what blocks the interpreter.
         Where VISA has no device clear (some VISA libraries on a raw LAN socket), drain
-        whatever is in flight instead."""
+        whatever is in flight instead. On a pyvisa-py raw socket the VISA clear is never
+        called: it spins for ever on a connection the instrument closed (visa_io)."""
+        connection = self.adapter.connection
+        if visa_io.raw_socket(connection) is not None:
+            visa_io.drain(connection, self.name)
+            return
         try:
             self._guard(self.adapter.connection.clear, raw_errors=True)
         except pyvisa.errors.VisaIOError as exc:
@@ -278,6 +286,11 @@ class TSPLink(Instrument):
             raise ConnectionLost(f"the connection to the {self.name} failed: {exc}") from exc
 
     def _receive(self, message: str, timeout: float | None, read):
+        seconds = timeout if timeout is not None else self.timeout_ms / 1000
+        # On a raw socket, wait for the reply here in short slices: a closed connection is
+        # noticed at once instead of at the end of the timeout (visa_io).
+        if not visa_io.wait_readable(self.adapter.connection, seconds, self.name):
+            self._after_timeout(message, seconds)
         if timeout is not None:
             self.adapter.connection.timeout = int(round(timeout * 1000))
         try:

@@ -15,6 +15,7 @@ from pymeasure.instruments import Instrument
 from pyvisa import constants as visa_constants
 from pyvisa.errors import VisaIOError
 
+from labqc.instruments import visa_io
 from labqc.instruments.errors import (ConnectionLost, InstrumentError, InstrumentReportedError, InstrumentTimeout,
                                 ProtocolError)
 from labqc.instruments.kxci_format import clean, parse_error, parse_int
@@ -95,6 +96,8 @@ class KXCI(Instrument):
         return parse_error(self.query(":ERROR:LAST:GET"))
 
     def _send(self, cmd: str) -> None:
+        if not visa_io.wait_writable(self.adapter.connection, self.timeout, "4200A"):
+            raise InstrumentTimeout(f"the 4200A did not take {cmd!r} within {self.timeout:g} s")
         try:
             self.write(cmd)
         except VisaIOError as exc:
@@ -102,6 +105,9 @@ class KXCI(Instrument):
 
     def _receive(self, cmd: str) -> str:
         try:
+            # On a raw socket, wait in short slices: a closed connection is noticed at once.
+            if not visa_io.wait_readable(self.adapter.connection, self.timeout, "4200A"):
+                raise VisaIOError(visa_constants.StatusCode.error_timeout)
             return self.read()
         except VisaIOError as exc:
             if not _is_timeout(exc):
@@ -149,6 +155,7 @@ class KXCI(Instrument):
                 piece = min(left, 1.0)
                 ms = max(1, int(round(piece * 1000)))
                 conn.timeout = ms
+                visa_io.check_open(conn, "4200A")  # a closed socket would read as silence
                 wall = time.monotonic()
                 try:
                     data = conn.read_raw()
@@ -173,8 +180,12 @@ class KXCI(Instrument):
         """Device clear (GPIB SDC, VISA viClear): empties the queues, resynchronises.
 
         A raw socket has no device clear; VISA libraries that refuse one there get the
-        next best thing: whatever is in flight is read and thrown away."""
+        next best thing: whatever is in flight is read and thrown away. On a pyvisa-py raw
+        socket the VISA clear is never called: it spins for ever on a closed connection."""
         conn = self.adapter.connection
+        if visa_io.raw_socket(conn) is not None:
+            visa_io.drain(conn, "4200A")
+            return
         try:
             conn.clear()
         except VisaIOError as exc:
