@@ -49,28 +49,65 @@ def capabilities_of(model: str):
     return CAPABILITIES
 
 
+#: Seconds to wait for an *IDN? reply in each framing.
+IDN_TIMEOUT = 2.0
+#: (name, write/read termination) tried in turn: TSP and GPIB use a newline; a 4200A's
+#: KXCI Ethernet socket reads only NUL-terminated commands and never answers the other.
+FRAMINGS = (("newline", "\n"), ("nul", "\0"))
+
+
+def model_from_idn(idn: str) -> str | None:
+    """The labqc model named by an *IDN? reply, or None."""
+    upper = idn.upper()
+    if "2614B" in upper or "MODEL 26" in upper:
+        return "2614B"
+    if "4200" in upper:
+        return "4200A"
+    return None
+
+
+def identify(resource: str, visa_library: str | None = None, timeout: float = IDN_TIMEOUT) -> tuple[str, str]:
+    """(model, framing) of the instrument at ``resource`` from its *IDN? reply, asked in
+    each framing of :data:`FRAMINGS` (the likelier one first: NUL on a LAN socket that is
+    not the 2614B's 5025), on a fresh connection each time so that a half-read message
+    of one framing cannot spoil the next. ValueError when nothing answers or the answer
+    names no instrument labqc drives."""
+    import pyvisa
+
+    upper = resource.upper()
+    order = list(FRAMINGS)
+    if upper.endswith("::SOCKET") and "::5025::" not in upper:
+        order.reverse()
+    rm = pyvisa.ResourceManager(visa_library) if visa_library else pyvisa.ResourceManager()
+    heard: list[str] = []
+    for framing, term in order:
+        inst = rm.open_resource(resource, write_termination=term, read_termination=term,
+                               timeout=int(timeout * 1000))
+        try:
+            idn = inst.query("*IDN?").strip("\r\n\0 ")
+        except pyvisa.errors.VisaIOError:
+            continue  # silence in this framing: try the next
+        finally:
+            inst.close()
+        model = model_from_idn(idn)
+        if model is not None:
+            return model, framing
+        heard.append(idn)
+    if heard:
+        raise ValueError(f"labqc has no driver for the instrument at {resource} (it says {heard[0]!r}); "
+                         f"name the model with --model if it is a {' or '.join(MODELS)}")
+    raise ValueError(f"nothing at {resource} answered *IDN? within {timeout:g} s, with a newline or a NUL "
+                     f"terminator; check the address and that the instrument (KXCI on a 4200A) is running, "
+                     f"or name the model with --model")
+
+
 def guess_model(resource: str, visa_library: str | None = None) -> str:
-    """The instrument behind ``resource``: from the port for LAN resources
-    (:func:`model_from_name`), else from its *IDN? reply."""
+    """The instrument behind ``resource``: from the port for LAN resources on the standard
+    ports (:func:`model_from_name`), else by asking it (:func:`identify`)."""
     named = model_from_name(resource)
     if named:
         return named
-    import pyvisa
-
-    rm = pyvisa.ResourceManager(visa_library) if visa_library else pyvisa.ResourceManager()
-    inst = rm.open_resource(resource)
-    try:
-        inst.timeout = 3000
-        inst.write_termination = "\n"
-        inst.read_termination = "\n"
-        idn = inst.query("*IDN?").upper()
-    finally:
-        inst.close()
-    if "2614B" in idn or "MODEL 26" in idn:
-        return "2614B"
-    if "4200" in idn:
-        return "4200A"
-    raise ValueError(f"labqc has no driver for the instrument at {resource} (it says {idn.strip()!r})")
+    return identify(resource, visa_library)[0]
 
 
 def open_smu(resource: str | None = None, *, visa_library: str | None = None,
@@ -78,9 +115,11 @@ def open_smu(resource: str | None = None, *, visa_library: str | None = None,
     """Open one SMU channel as a :class:`~labqc.instruments.smu.SourceMeasure`.
 
     With no resource, the built-in simulated 2614B (``visa_library`` then defaults to the
-    simulator with its default preset). ``model`` ("2614B" or "4200A") skips detection;
-    ``options`` go to the driver (channel, timeout, ...).
+    simulator with its default preset). ``model`` ("2614B" or "4200A") skips detection
+    (:func:`guess_model`); ``options`` go to the driver (channel, timeout, ...).
     """
+    if model is not None and model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     if resource is None:
         from labqc.instruments.sim.lab import sim_library
 
