@@ -89,6 +89,8 @@ def _add_common(sp: argparse.ArgumentParser) -> None:
     g = sp.add_argument_group("instrument and output")
     g.add_argument("--resource", default="", metavar="VISA",
                    help="VISA resource of the instrument (default: the built-in simulated 2614B)")
+    g.add_argument("--model", default=None, choices=("2614B", "4200A"),
+                   help="the instrument at --resource, when asking it (*IDN?) is not wanted")
     g.add_argument("--sim", dest="sim_preset", default="", choices=SIM_PRESETS, metavar="PRESET",
                    help=f"simulated device ({', '.join(SIM_PRESETS)}); with --resource, that resource "
                         "in the simulated lab (default with no resource: bfo)")
@@ -268,7 +270,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _Signals() as signals:
         try:
             proc = build_procedure(cls, args)
-            result = run_procedure(proc, args.output, listeners=[bar] if bar else [])
+            result = _run_with_model(proc, args, [bar] if bar else [])
         except (ParameterError, CapabilityError) as exc:
             print(f"{prog}: {exc}", file=sys.stderr)
             return 2
@@ -291,6 +293,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.status == ABORTED:
         return _signal_exit(signals.received)
     return 1
+
+
+def _run_with_model(proc: LabqcProcedure, args: argparse.Namespace, listeners: list) -> RunResult:
+    """run_procedure, opening the instrument as --model says when it is given."""
+    if not getattr(args, "model", None):
+        return run_procedure(proc, args.output, listeners=listeners)
+    from labqc.procedures.runner import open_instrument
+
+    smu = open_instrument(proc, model=args.model)
+    try:
+        return run_procedure(proc, args.output, smu=smu, listeners=listeners)
+    finally:
+        smu.close()
 
 
 def _signal_exit(signum: int | None) -> int:

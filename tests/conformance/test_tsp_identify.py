@@ -123,3 +123,15 @@ def test_a_silent_port_is_one_clear_sentence():
             identify(f"TCPIP0::127.0.0.1::{port}::SOCKET", PY, timeout=0.3)
     finally:
         silent.close()
+
+
+def test_labqc_run_takes_the_model_for_a_port_it_cannot_guess(served, tmp_path):
+    from labqc.cli import main
+
+    _, relays = served
+    out = tmp_path / "sweep.csv"
+    code = main(["run", "VoltageSweep", "--resource", relays["4200A"].resource, "--model", "4200A",
+                 "--v-set", "0.5", "--v-reset", "0.5", "--step", "100mV", "--cycles", "1",
+                 "--set-compliance", "1mA", "--reset-compliance", "1mA", "--no-progress", "-o", str(out)])
+    assert code == 0
+    assert out.exists() and out.stat().st_size > 0
