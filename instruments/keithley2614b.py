@@ -780,9 +780,10 @@ class Keithley2614B(SourceMeasure):
                        f"trigger.timer[{k}].stimulus = {stimulus}"]
 
     def _printbuffer(self, a: int, b: int) -> str:
-        """Readings a..b (1-based, inclusive) in REAL64, then back to ASCII for later prints."""
+        """Readings a..b (1-based, inclusive) in REAL64 least significant byte first (SWAPPED: the
+        name both the manual and tm-devices' command tree know), then back to ASCII."""
         s = self.smu
-        return (f"format.data = format.REAL64 format.byteorder = format.LITTLEENDIAN "
+        return (f"format.data = format.REAL64 format.byteorder = format.SWAPPED "
                 f"printbuffer({a}, {b}, {s}.nvbuffer1.timestamps, {s}.nvbuffer1.sourcevalues, "
                 f"{s}.nvbuffer2.readings, {s}.nvbuffer1.readings, {s}.nvbuffer1.statuses) "
                 f"format.data = format.ASCII")

@@ -75,7 +75,7 @@ SETUP = [
 def fetch(a, b):
     """The chunk's status-then-readings query."""
     return ("print(errorqueue.count) if errorqueue.count == 0 then format.data = format.REAL64 "
-            "format.byteorder = format.LITTLEENDIAN "
+            "format.byteorder = format.SWAPPED "
             f"printbuffer({a}, {b}, smua.nvbuffer1.timestamps, smua.nvbuffer1.sourcevalues, "
             "smua.nvbuffer2.readings, smua.nvbuffer1.readings, smua.nvbuffer1.statuses) "
             "format.data = format.ASCII end")

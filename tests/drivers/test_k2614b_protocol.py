@@ -34,7 +34,7 @@ BUFFERS = ("smua.nvbuffer1.clear() smua.nvbuffer1.appendmode = 0 smua.nvbuffer1.
 
 
 def printbuffer(a, b):
-    return ("format.data = format.REAL64 format.byteorder = format.LITTLEENDIAN "
+    return ("format.data = format.REAL64 format.byteorder = format.SWAPPED "
             f"printbuffer({a}, {b}, smua.nvbuffer1.timestamps, smua.nvbuffer1.sourcevalues, "
             "smua.nvbuffer2.readings, smua.nvbuffer1.readings, smua.nvbuffer1.statuses) "
             "format.data = format.ASCII")
