@@ -350,6 +350,9 @@ class K2614BEmulator(Emulator):
         g.timer = Table({"reset": self._timer_reset,
                          "measure": Table({"t": lambda *_: self.t - self.timer_zero})})
         g.status = self._status_table()
+        # node[1] is this instrument (the vendor's 26x4B examples write node[1].smua; no TSP-Link here)
+        g.node = Table({1: Table({"smua": self.smua, "smub": self.smub, "model": self.model,
+                                  "linefreq": Dyn(lambda: self.linefreq)})})
         g.script = Table({"anonymous": None, "delete": self._script_delete}, {"anonymous": lambda v: None})
         self.lua.execute(_FACTORY)
 
@@ -568,7 +571,8 @@ class K2614BEmulator(Emulator):
         elif head == "*TST?":
             self.reply("0")
         elif head == "*TRG":
-            pass
+            for smu in (self.smua, self.smub):
+                smu.command_trigger()
         else:
             self._run_chunk(cmd)  # not a common command: Lua reports the syntax error
 

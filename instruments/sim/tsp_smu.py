@@ -18,7 +18,7 @@ from labqc.instruments.sim.tsp_buffers import (MAX_CAPACITY, NV_CAPACITY, LuaBuf
                                          TSPError, lua_index, lua_number, runtime, too_big,
                                          too_small)
 from labqc.instruments.sim.tsp_schedule import Schedule, readings
-from labqc.instruments.sim.tsp_trigger import (LuaObject, StepTiming, channel_event_ids, event_id,
+from labqc.instruments.sim.tsp_trigger import (COMMAND_EVENT_ID, LuaObject, StepTiming, channel_event_ids, event_id,
                                          lua_list, plan_steps)
 
 V_RANGES = (0.2, 2.0, 20.0, 200.0)
@@ -702,7 +702,20 @@ class SMU(LuaObject):
         self.schedule = self._count_schedule(kinds, bufs)
 
     # --- trigger model -------------------------------------------------------------------
-    def initiate(self) -> None:
+    def command_trigger(self) -> None:
+        """``*TRG`` (the command event): a trigger model still waiting for it at its start
+        (nothing sourced or measured yet) starts now; later waits are not replayed."""
+        sch = self.schedule
+        if sch is None or not sch.stuck or len(sch.ts) or COMMAND_EVENT_ID not in self._stimuli():
+            return
+        self.schedule, self.sweeping = None, False
+        self.initiate(external={COMMAND_EVENT_ID: [self.owner.t]})
+
+    def _stimuli(self) -> set[int]:
+        tr = self.trigger
+        return {tr.arm.stimulus, tr.source.stimulus, tr.measure.stimulus, tr.endpulse.stimulus}
+
+    def initiate(self, external: dict[int, list[float]] | None = None) -> None:
         self._busy()
         tr = self.trigger
         src = tr.source
@@ -726,7 +739,7 @@ class SMU(LuaObject):
         self.sync(t0)
         plan = plan_steps(t0, arm_count=arm_count, trig_count=trig_count, stimuli=stimuli,
                           timing=timing, measure=measure, timers=self.owner.timers.timers,
-                          events=tr.CONST)
+                          events=tr.CONST, external=external)
         n = len(plan.ts)
         idle = self.source.levelv if self.source.func == 1 else self.source.leveli
         lead = self.dc_level() if self.source.output else 0.0
