@@ -90,7 +90,8 @@ def _add_common(sp: argparse.ArgumentParser) -> None:
     g.add_argument("--resource", default="", metavar="VISA",
                    help="VISA resource of the instrument (default: the built-in simulated 2614B)")
     g.add_argument("--model", default=None, choices=("2614B", "4200A"),
-                   help="the instrument at --resource, when asking it (*IDN?) is not wanted")
+                   help="the instrument at --resource, when asking it (*IDN?) is not wanted (a --dry-run "
+                        "needs it where the resource does not tell)")
     g.add_argument("--sim", dest="sim_preset", default="", choices=SIM_PRESETS, metavar="PRESET",
                    help=f"simulated device ({', '.join(SIM_PRESETS)}); with --resource, that resource "
                         "in the simulated lab (default with no resource: bfo)")
@@ -100,6 +101,9 @@ def _add_common(sp: argparse.ArgumentParser) -> None:
     g.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="results file (default: results/<Procedure>-<date>-<time>.csv)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    g.add_argument("--dry-run", action="store_true",
+                   help="rehearse on the simulated instrument of the same model, at time scale 0, into a "
+                        "throwaway file unless -o; nothing real is opened")
 
 
 def _first_line(cls: type) -> str:
@@ -270,6 +274,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _Signals() as signals:
         try:
             proc = build_procedure(cls, args)
+            if getattr(args, "dry_run", False):  # the stand-in and a throwaway file (procedures/dry_run.py)
+                from labqc.procedures.dry_run import prepare_dry_run
+                args.output = prepare_dry_run(proc, args.model, args.output)
             result = _run_with_model(proc, args, [bar] if bar else [])
         except (ParameterError, CapabilityError) as exc:
             print(f"{prog}: {exc}", file=sys.stderr)

@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from labqc.instruments.connect import MODELS, capabilities_of, model_from_name
+from labqc.instruments.connect import MODELS, capabilities_of
 from labqc.instruments.errors import CapabilityError
 from labqc.plan import Device, Plan, PlanError, StepRun
 from labqc.results import estimated_bytes
 from labqc.procedures.base import ParameterError
 from labqc.procedures.plan_runner import build, load, preflight
+from labqc.procedures.stand_in import device_model
 
 
 @dataclass(frozen=True)
@@ -141,16 +142,6 @@ def estimate(run: StepRun) -> RunEstimate:
                        bytes=estimated_bytes(proc, rows))
 
 
-def device_model(device: Device) -> str | None:
-    """The model of a device's instrument without opening it: its ``model`` key, else
-    what the resource name tells; a device with no resource is the simulated 2614B."""
-    if device.model:
-        return device.model
-    if not device.resource:
-        return "2614B"
-    return model_from_name(device.resource, simulated=bool(device.sim_preset))
-
-
 def limit_problems(plan: Plan) -> tuple[list[str], list[str]]:
     """Every request of every run against its device's listed limits: (problems,
     warnings); a device whose model only the instrument can tell gets a warning."""
@@ -253,5 +244,5 @@ def size_text(n: float) -> str:
     return f"{n:.0f} B"
 
 
-__all__ = ["check_plan", "CheckReport", "RunEstimate", "estimate", "device_model", "limit_problems",
+__all__ = ["check_plan", "CheckReport", "RunEstimate", "estimate", "limit_problems",
            "directory_problems", "free_space", "duration_text", "size_text"]

@@ -2,6 +2,7 @@
 
     labqc plan check sample_data/plans/demo.toml -o runs/demo # problems, time, rows, disk, end
     labqc plan run sample_data/plans/demo.toml -o runs/demo   # validate all, then run
+    labqc plan run tonight.toml --dry-run                     # rehearse it all on the simulator
     labqc plan resume runs/demo                               # after a crash, kill -9 included
     labqc plan status runs/demo                               # what is done, what is not
 
@@ -17,7 +18,11 @@ import argparse
 import signal
 import sys
 
+from pathlib import Path
+
 from labqc.plan import PlanError
+from labqc.procedures.base import SIM_PRESETS
+from labqc.procedures.dry_run import dry_run_plan, throwaway_directory
 from labqc.procedures.plan_check import check_plan, disk_sentence
 from labqc.procedures.cli import _Signals
 from labqc.procedures.plan_runner import plan_status, run_plan, start_plan
@@ -42,12 +47,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = sub.add_parser("run", help="validate a plan, then run it into a new run directory")
     run.add_argument("file", help="the plan (TOML)")
-    run.add_argument("-o", "--output", required=True, metavar="DIR", help="the run directory (new or empty)")
+    run.add_argument("-o", "--output", default=None, metavar="DIR",
+                     help="the run directory (new or empty); with --dry-run, default: a throwaway one")
     run.add_argument("--no-check", action="store_true",
                      help="skip opening each device's instrument to check every request first")
     run.add_argument("--ignore-disk", action="store_true",
                      help="start even when the free disk space is short of what the plan writes")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    rehearsal = run.add_argument_group("dry run")
+    rehearsal.add_argument("--dry-run", action="store_true",
+                           help="rehearse: every instrument replaced by the simulated one of its model, at time "
+                                "scale 0; nothing real is opened")
+    rehearsal.add_argument("--sim", choices=SIM_PRESETS, default=None, metavar="PRESET",
+                           help=f"with --dry-run: the simulated device for every device ({', '.join(SIM_PRESETS)}; "
+                                "default: each device's own sim_preset, else bfo)")
+    rehearsal.add_argument("--seed", type=int, default=None, metavar="N",
+                           help="with --dry-run: device i gets seed N + i (default: each device's own seed)")
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="go on with a plan from its first incomplete step")
@@ -74,10 +89,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_problems(args: argparse.Namespace) -> list[str]:
+def _start_problems(args: argparse.Namespace, directory: str | Path) -> list[str]:
     """What `plan check` says stops the plan, before anything is created: the plan, the
     run directory, and a disk too small (unless --ignore-disk)."""
-    report = check_plan(args.file, args.output, limits=False)
+    report = check_plan(args.file, directory, limits=False)
     problems = list(report.problems)
     if report.disk_short and not args.ignore_disk:
         problems.append(disk_sentence(report) + "; free some space, choose another disk, or give --ignore-disk")
@@ -85,7 +100,12 @@ def _start_problems(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    problems = _start_problems(args)
+    if args.dry_run:
+        return cmd_dry_run(args)
+    if args.output is None:
+        print("labqc plan run: give the run directory with -o DIR (or rehearse with --dry-run)", file=sys.stderr)
+        return 2
+    problems = _start_problems(args, args.output)
     if problems:
         print(f"labqc plan run: {PlanError(problems, args.file)}", file=sys.stderr)
         return 2
@@ -99,6 +119,33 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("labqc plan run: interrupted before the first step", file=sys.stderr)
             return 128 + (signals.received or signal.SIGINT)
         return _go(args.output, signals, args.no_progress)
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    """The plan on the simulated instruments (procedures/dry_run.py), with its report."""
+    directory = Path(args.output) if args.output is not None else throwaway_directory()
+    problems = _start_problems(args, directory)
+    if problems:
+        if args.output is None:
+            directory.rmdir()  # the throwaway directory, still empty
+        print(f"labqc plan run --dry-run: {PlanError(problems, args.file)}", file=sys.stderr)
+        return 2
+    with _Signals() as signals:
+        try:
+            report = dry_run_plan(args.file, directory, preset=args.sim, seed=args.seed,
+                                  progress=not args.no_progress)
+        except PlanError as exc:
+            print(f"labqc plan run --dry-run: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("labqc plan run --dry-run: interrupted before the first step", file=sys.stderr)
+            return 128 + (signals.received or signal.SIGINT)
+    print("\n".join(report.lines()), file=sys.stdout if report.ok else sys.stderr)
+    if report.ok:
+        return 0
+    if report.result.status == ABORTED:
+        return 128 + (signals.received or signal.SIGINT)
+    return 1
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

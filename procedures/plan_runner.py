@@ -39,6 +39,7 @@ from labqc.results import read_data
 from labqc.procedures import PROCEDURES
 from labqc.procedures.base import LabqcProcedure, ParameterError
 from labqc.procedures.cli import ProgressBar, parse_value
+from labqc.procedures.stand_in import simulate_plan
 from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, open_instrument, run_procedure
 
 PLAN_NAME = "plan.toml"
@@ -69,11 +70,16 @@ def load(plan_file: str | os.PathLike) -> Plan:
 
 
 def start_plan(plan_file: str | os.PathLike, directory: str | os.PathLike, *,
-               check_instruments: bool = True, visa_library: Any = None) -> Path:
+               check_instruments: bool = True, visa_library: Any = None,
+               dry_run: dict | None = None) -> Path:
     """Validate the whole plan (and, with ``check_instruments``, every request against
     each device's instrument), then create ``directory`` with the plan copy and the
-    journal. PlanError lists every problem; nothing is created then."""
+    journal. PlanError lists every problem; nothing is created then. ``dry_run``: the
+    arguments of :func:`~labqc.procedures.stand_in.simulate_plan` (every device on the
+    simulator), recorded in the journal so that a resume stays a dry run."""
     plan = load(plan_file)
+    if dry_run is not None:
+        plan = simulate_plan(plan, **dry_run)
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
         raise PlanError([f"the run directory {directory} is not empty; resume it with "
@@ -82,7 +88,8 @@ def start_plan(plan_file: str | os.PathLike, directory: str | os.PathLike, *,
         preflight(plan, visa_library=visa_library)
     (directory / STEPS_DIR).mkdir(parents=True, exist_ok=True)
     _write_durably(directory / PLAN_NAME, plan.text)
-    Journal(directory / JOURNAL_NAME).append("plan", name=plan.name, digest=plan.digest, runs=len(plan.runs))
+    Journal(directory / JOURNAL_NAME).append("plan", name=plan.name, digest=plan.digest, runs=len(plan.runs),
+                                             **({"dry_run": dry_run} if dry_run is not None else {}))
     _log(directory, f"plan {plan.name!r} created from {plan_file}: {len(plan.runs)} runs")
     return directory
 
@@ -102,6 +109,8 @@ def open_plan(directory: str | os.PathLike) -> tuple[Plan, Journal]:
         raise PlanError([f"{plan_path} was changed after the plan started (its digest is "
                          f"{plan.digest}, the journal's {head.get('digest')}); put it back or start anew"],
                         str(directory))
+    if head is not None and head.get("dry_run") is not None:
+        plan = simulate_plan(plan, **head["dry_run"])
     return plan, journal
 
 
