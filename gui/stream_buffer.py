@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from labqc.results import SEGMENTS
+from labqc.rs import correct as _rs_correct
 from labqc.units import G0
 
 #: Column name in the store -> (results-file column, dtype).
@@ -130,12 +131,7 @@ class ColumnStore:
 
 def _corrected(g_g0: np.ndarray, r_series: float) -> np.ndarray:
     """G_corr/G0 = g/(1 - R_s·G0·g) (NaN where undefined), computed in float32."""
-    g = np.asarray(g_g0, dtype=np.float32)
-    if r_series <= 0:
-        return g
-    with np.errstate(divide="ignore", invalid="ignore"):
-        den = np.float32(1.0) - np.float32(r_series * G0) * g
-        return np.where(den > 0, g / den, np.float32(np.nan))
+    return _rs_correct(np.asarray(g_g0, dtype=np.float32), max(r_series, 0.0))
 
 
 __all__ = ["ColumnStore", "Chunk", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES"]

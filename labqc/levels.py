@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labqc import rs
+from labqc.rs import correct_scalar
 from labqc.units import G0
 
 #: Defaults of the reference design (§4.3); both detectors use these.
@@ -34,31 +36,10 @@ MAX_LEVEL = 25.25  # G0: transport turns diffusive above ~25 G0; the analysis st
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
-def correct_g0(g: np.ndarray | float, r_series: float) -> np.ndarray:
-    """Series-resistance correction in G0 units: G_corr = G / (1 - R_s·G0·G).
-
-    NaN where the correction is undefined (the measured resistance is not larger than R_s).
-    """
-    check_series_resistance(r_series)
-    g = np.asarray(g, dtype=float)
-    if r_series == 0:
-        return g.astype(float, copy=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        denom = 1.0 - r_series * G0 * g
-        return np.where(denom > 0, g / denom, np.nan)
-
-
-def uncorrect_g0(g_corr: np.ndarray | float, r_series: float) -> np.ndarray:
-    """Inverse of :func:`correct_g0`: what a meter in series with R_s reads, G/(1 + R_s·G0·G)."""
-    check_series_resistance(r_series)
-    g_corr = np.asarray(g_corr, dtype=float)
-    return g_corr / (1.0 + r_series * G0 * g_corr)
-
-
-def check_series_resistance(r_series: float) -> None:
-    """Refuse a series resistance that is not a finite, non-negative number of ohms."""
-    if r_series is None or not np.isfinite(r_series) or r_series < 0:
-        raise ValueError(f"series resistance must be a finite value >= 0 ohm, got {r_series!r}")
+# The correction itself lives in labqc.rs; these names stay for existing callers.
+correct_g0 = rs.correct
+uncorrect_g0 = rs.uncorrect
+check_series_resistance = rs.check
 
 
 @dataclass(frozen=True)
@@ -174,13 +155,13 @@ def assign_level_core(
 ) -> tuple[float, float, float]:
     """:func:`assign_level` with positional arguments and NaN for "none" (n_eff: use
     n·n_eff_factor; quantum: not quantised). Plain Python in numba's subset: the online
-    detector compiles this very function into its state machine (labqc.online_kernel), so
-    both detectors apply literally the same rules without this module importing numba."""
+    detector compiles this very function (with labqc.rs's scalar helpers compiled in place)
+    into its state machine (labqc.online_kernel), so both detectors apply literally the
+    same rules without this module importing numba."""
     nan = np.nan
-    den = 1.0 - r_series * G0 * m
-    if not (math.isfinite(m) and den > 0):
+    level = correct_scalar(m, r_series)
+    if level != level:
         return nan, nan, 0.0
-    level = m / den
     nearest = round(2.0 * level) / 2.0
     d = level - nearest
     if n_eff != n_eff:

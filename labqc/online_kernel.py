@@ -14,15 +14,24 @@ confidence; NaN = none); :func:`scan` stops early when that buffer could overflo
 from __future__ import annotations
 
 import math
+import types
 
 import numba
 import numpy as np
 
-from labqc import levels
-from labqc.units import G0
+from labqc import levels, rs
 
-# The level rules of the offline detector, compiled from the same source.
-assign_level_core = numba.njit(cache=True)(levels.assign_level_core)
+# The series correction of labqc.rs and the level rules of the offline detector, compiled
+# from the same source. assign_level_core calls rs.correct_scalar; numba needs the compiled
+# helper in its place, so the function is rebuilt over globals that hold it.
+correct_scalar = numba.njit(cache=True)(rs.correct_scalar)
+uncorrect_scalar = numba.njit(cache=True)(rs.uncorrect_scalar)
+derivative_scalar = numba.njit(cache=True)(rs.derivative_scalar)
+_core = levels.assign_level_core
+assign_level_core = numba.njit(cache=True)(types.FunctionType(
+    _core.__code__, {**_core.__globals__, "correct_scalar": correct_scalar}, _core.__name__,
+    _core.__defaults__, _core.__closure__,
+))
 
 RING = 512  # valid samples kept for the mean of a new segment (its start is <= RING back)
 
@@ -104,9 +113,8 @@ def _assign(p, sigma_white, mu, n, s2):
     r_series, sigma_rs = p[P_R_SERIES], p[P_SIGMA_RS]
     if sigma_rs > 0:
         # Score the level as measured, so that the R_s uncertainty is propagated.
-        slope = (1.0 + r_series * G0 * mu) ** 2  # dG_corr/dG at this level
-        m = mu / (1.0 + r_series * G0 * mu)
-        sigma /= slope
+        m = uncorrect_scalar(mu, r_series)
+        sigma /= derivative_scalar(m, r_series)  # dG_corr/dG at this level
     else:
         m, r_series = mu, 0.0  # mu is corrected already
     return assign_level_core(
@@ -231,7 +239,7 @@ def scan(g, first_index, p, fs, js, ring, ring_index, ev_int, ev_float):
     not take the events of one more sample (at most two), and right after the warm-up, for
     the caller to set the noise scale (unless it is fixed) before the detection starts.
     """
-    rg = p[P_R_SERIES] * G0
+    r_series = p[P_R_SERIES]
     delta, half = p[P_DELTA], 0.5 * p[P_DELTA]
     log_arl, alpha, mean_window = p[P_LOG_ARL], p[P_SIGMA_ALPHA], p[P_MEAN_WINDOW]
     min_length, bridge_len = p[P_MIN_LENGTH], p[P_BRIDGE_LEN]
@@ -245,9 +253,8 @@ def scan(g, first_index, p, fs, js, ring, ring_index, ev_int, ev_float):
         t = first_index + i
         x = g[i]
         i += 1
-        if rg != 0.0:  # series correction; NaN where undefined
-            den = 1.0 - rg * x
-            x = x / den if den > 0 else np.nan
+        if r_series != 0.0:  # series correction; NaN where undefined
+            x = correct_scalar(x, r_series)
         if not math.isfinite(x):
             continue  # counts for the indices, not for the statistics
         k = js[K]

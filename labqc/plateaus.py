@@ -33,6 +33,7 @@ import ruptures as rpt
 from scipy.ndimage import median_filter
 
 from labqc import levels as lv
+from labqc import rs
 from labqc.series import SeriesFit, fit_series_resistance, unassignable_above
 from labqc.units import G0
 
@@ -469,8 +470,8 @@ def _two_state_levels(xs, ga, gb, r_series: float, sigma_rs: float, opt: Options
     if not k.size:
         return None
     mu = np.column_stack([mu0[k], mu1[k]])
-    raw = lv.uncorrect_g0(mu, r_series)
-    slope = 1.0 / (1.0 - r_series * G0 * raw) ** 2
+    raw = rs.uncorrect(mu, r_series)
+    slope = rs.derivative(raw, r_series)
     wk = w[k]
     a = lv.assign_levels(
         raw.ravel(), (wk * n[k, None]).ravel(), (sd[k, None] / slope).ravel(), r_series=r_series,
@@ -620,8 +621,7 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
             f"series resistance {r_series:g} ohm is not below the measured resistance "
             f"{1 / (G0 * worst):.0f} ohm of the plateau at {worst:.2f} G0; the correction is undefined"
         )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = 1.0 / (1.0 - r_series * G0 * raw_med) ** 2  # dG_corr/dG: noise grows with R_s
+    slope = rs.derivative(raw_med, r_series)  # dG_corr/dG: noise grows with R_s
     a = lv.assign_levels(
         raw_med, gb - ga, raw_sig * slope, r_series=r_series, sigma_rs=sigma_rs,
         n_eff=n_eff if opt.n_eff_factor is None else None, **opt.level_options(),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.signal import lfilter
 
+from labqc import rs
 from labqc.units import G0
 
 JUMPS = np.array([1, 1, 1, 2, 2, 3, 4, 6])  # step sizes of the level walk, in half-quanta
@@ -186,7 +187,7 @@ def make_trace(spec: TraceSpec) -> Trace:
     if spec.flicker > 0:
         g_int = g_int + spec.flicker * g_true * _flicker(rng, n)
     g_int = np.maximum(g_int, 0.0)
-    g = g_int / (1.0 + spec.r_series * G0 * g_int)
+    g = rs.uncorrect(g_int, spec.r_series)
     g = g + rng.normal(0.0, spec.white, n)
     if spec.spike_rate > 0:
         hits = rng.random(n) < spec.spike_rate
@@ -212,7 +213,7 @@ def pulse_train(
     steps[0] = 0
     q = np.maximum(int(round(2 * start_level)) - np.cumsum(steps), 1)
     level = q / 2.0
-    g = level / (1.0 + r_series * G0 * level) + rng.normal(0.0, white, n_pulses)
+    g = rs.uncorrect(level, r_series) + rng.normal(0.0, white, n_pulses)
     return g, level
 
 

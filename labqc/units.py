@@ -33,12 +33,6 @@ def correct_series(g_siemens: np.ndarray | float, r_series: float) -> np.ndarray
     NaN where the correction is undefined (1/G <= R_s, i.e. the measured resistance is
     not larger than the series resistance alone).
     """
-    if not np.isfinite(r_series) or r_series < 0:
-        raise ValueError(f"series resistance must be a finite value >= 0 ohm, got {r_series!r}")
-    g = np.asarray(g_siemens, dtype=float)
-    if r_series == 0:
-        return g.copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        denom = 1.0 - r_series * g
-        out = np.where(denom > 0, g / denom, np.nan)
-    return out
+    from labqc import rs  # the one formula (rs imports G0 from here)
+
+    return rs.correct(np.asarray(g_siemens, dtype=float), r_series, unit=1.0)
