@@ -156,10 +156,17 @@ def summary(path: Path, data: dict, result: PlateauAnalysis) -> str:
     if CYCLE_COL in data:
         lines.append(f"cycles: {len(np.unique(data[CYCLE_COL][np.isfinite(data[CYCLE_COL])]))}")
     how = "comb fit" if result.r_series_estimated else "given"
+    lo, hi = result.r_series_interval
     lines.append(
-        f"series resistance: {result.r_series:.1f} ± {result.sigma_r_series:.1f} ohm ({how}); "
-        f"levels above {result.unassignable_above:.1f} G0 unassignable"
+        f"series resistance: {result.r_series:.1f} ± {result.sigma_r_series:.1f} ohm ({how}"
+        + (f"; 95 % interval {lo:.1f}..{hi:.1f} ohm" if np.isfinite(lo) and np.isfinite(hi) else "")
+        + f"); levels above {result.unassignable_above:.1f} G0 unassignable"
     )
+    if result.r_series_ambiguous:
+        lines.append(f"series resistance ambiguous: {result.r_series_alternative:.1f} ohm explains the plateaus "
+                     "about as well; levels that depend on the choice are left unassigned")
+    if result.reason:
+        lines.append(f"no levels: {result.reason}")
     lines.append(f"white-noise scale: {result.noise_sigma:.3f} G0")
     pl = result.plateaus
     quantised = [p for p in pl if p.quantum is not None]

@@ -26,7 +26,7 @@ uncertainty, the noise scale and the telegraph events.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import ruptures as rpt
@@ -81,7 +81,9 @@ class Options:
 
     penalty: float = 5.0  # c in c·sigma²·ln n; the merge stage absorbs over-segmentation
     min_size: int = 3  # smallest segment KernelCPD may cut
-    merge_delta: float = 0.3  # G0
+    merge_delta: float = 0.3  # G0, the largest merge threshold (noisy traces)
+    merge_min: float = 0.1  # G0, the smallest (quiet traces)
+    merge_sigmas: float = 4.0  # merge threshold in white-noise scales (corrected units)
     bridge_len: int = 12  # samples
     min_length: int = 20  # samples; shorter segments are not plateaus
     despike: float = 6.0  # sigma multiples against the running median; 0 disables
@@ -126,6 +128,12 @@ class PlateauAnalysis:
     # ohm: the part of sigma_r_series the level verdicts use (the comb fit's statistical
     # error); NaN means the same as sigma_r_series.
     sigma_r_series_levels: float = float("nan")
+    # ohm: credible interval of R_s (95 %), and whether a second R_s explains the plateaus
+    # about as well (then levels whose quantum depends on the choice get none).
+    r_series_interval: tuple[float, float] = (float("nan"), float("nan"))
+    r_series_ambiguous: bool = False
+    r_series_alternative: float = float("nan")  # ohm, the runner-up R_s when ambiguous
+    reason: str = ""  # why the result is empty or has no levels (bad input), else ""
 
     @property
     def unassignable_above(self) -> float:
@@ -259,7 +267,7 @@ def _block_starts(n: int, cycle_starts, block: int) -> np.ndarray:
     return starts
 
 
-def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
+def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), seg_delta=None):
     """Merge neighbours at the same level and bridge short excursions between equal levels.
 
     Nothing is merged across a barrier (the first sample of a sweep cycle: a plateau that
@@ -274,21 +282,29 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
     out_w: list[float] = []
     excursions: list[tuple[int, int, float]] = []
 
-    delta, bridge = opt.merge_delta, opt.bridge_len
+    bridge = opt.bridge_len
+    if seg_delta is None:
+        seg_delta = np.full(seg_level.size, opt.merge_delta)
+    near = opt.tol + 0.08  # G0: both this close to one half-quantum is one level
 
-    def same(m1: float, m2: float) -> bool:
-        return abs(m1 - m2) < delta or round(2 * m1) == round(2 * m2)
+    def same(m1: float, m2: float, delta: float) -> bool:
+        if abs(m1 - m2) < delta:
+            return True
+        q1, q2 = round(2 * m1), round(2 * m2)
+        return q1 == q2 and abs(m1 - q1 / 2) <= near and abs(m2 - q2 / 2) <= near
 
-    for a, b, mu in zip(seg_start.tolist(), seg_stop.tolist(), seg_level.tolist()):
+    out_d: list[float] = []
+    for a, b, mu, dl in zip(seg_start.tolist(), seg_stop.tolist(), seg_level.tolist(), seg_delta.tolist()):
         w = float(b - a)
         if a in barriers or not out_a:
             out_a.append(a)
             out_b.append(b)
             out_mu.append(mu)
             out_w.append(w)
+            out_d.append(dl)
             continue
         last = out_mu[-1]
-        if abs(last - mu) < delta or round(2 * last) == round(2 * mu):
+        if same(last, mu, max(dl, out_d[-1])):
             tw = out_w[-1] + w
             out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
             out_w[-1] = tw
@@ -297,12 +313,12 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
         if (
             len(out_a) >= 2
             and out_b[-1] - out_a[-1] < bridge
-            and same(out_mu[-2], mu)
+            and same(out_mu[-2], mu, max(dl, out_d[-2]))
             and out_w[-2] >= bridge
             and out_a[-1] not in barriers
         ):
             excursions.append((out_a[-1], out_b[-1], out_mu[-1] - out_mu[-2]))
-            out_a.pop(), out_b.pop(), out_mu.pop(), out_w.pop()
+            out_a.pop(), out_b.pop(), out_mu.pop(), out_w.pop(), out_d.pop()
             tw = out_w[-1] + w
             out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
             out_w[-1] = tw
@@ -312,7 +328,62 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset()):
         out_b.append(b)
         out_mu.append(mu)
         out_w.append(w)
+        out_d.append(dl)
     return np.asarray(out_a, dtype=int), np.asarray(out_b, dtype=int), excursions
+
+
+def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options):
+    """Undo a merge that fused an off-grid plateau with its neighbour.
+
+    The merge fuses neighbours less than merge_delta apart, which is right for drift,
+    telegraph noise and 1/f wander but also fuses a plateau 0.15-0.3 G0 off the grid with
+    the level next to it. Such a group is told apart by its best single split: two flat
+    halves (each >= min_length) that explain the group down to the white noise
+    (residual <= STEP_RESIDUAL·sigma per sample), corrected levels at least STEP_MIN and
+    measured ones STEP_SIGMAS white-noise scales apart.
+    Telegraph noise (alternating), drift and ramps leave a larger residual and stay merged.
+    """
+    lengths = gb - ga
+    cand = np.flatnonzero(lengths >= 2 * opt.min_length)
+    if not cand.size or sigma <= 0:
+        return ga, gb
+    a, b = ga[cand], gb[cand]
+    n = b - a
+    gid = np.repeat(np.arange(a.size), n)
+    offs = np.concatenate([[0], np.cumsum(n)[:-1]])
+    t = np.arange(gid.size) - offs[gid] + a[gid]  # sample index; split before t
+    cs = np.concatenate([[0.0], np.cumsum(xs)])
+    c2 = np.concatenate([[0.0], np.cumsum(xs * xs)])
+    n1 = (t - a[gid]).astype(float)
+    n2 = (b[gid] - t).astype(float)
+    ok = (n1 >= opt.min_length) & (n2 >= opt.min_length)
+    s1 = cs[t] - cs[a[gid]]
+    s2 = cs[b[gid]] - cs[t]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(ok, s1 * s1 / n1 + s2 * s2 / n2, -np.inf)
+    best = np.full(a.size, -np.inf)
+    np.maximum.at(best, gid, gain)
+    pick = np.flatnonzero((gain == best[gid]) & ok)
+    pick = pick[np.r_[True, gid[pick][1:] != gid[pick][:-1]]]  # first best per group
+    k = gid[pick]
+    tk, nk1, nk2 = t[pick], n1[pick], n2[pick]
+    m1, m2 = s1[pick] / nk1, s2[pick] / nk2
+    rss = (c2[b[k]] - c2[a[k]]) - best[k]
+    flat = rss / (nk1 + nk2) <= (STEP_RESIDUAL * sigma) ** 2
+    apart = (np.abs(rs.correct(m1, r_series) - rs.correct(m2, r_series)) >= STEP_MIN) & (
+        np.abs(m1 - m2) >= STEP_SIGMAS * sigma)
+    split = cand[k[flat & apart]]
+    if not split.size:
+        return ga, gb
+    cut = tk[flat & apart]
+    ga = np.insert(ga, np.searchsorted(ga, cut), cut)
+    gb = np.insert(gb, np.searchsorted(gb, cut), cut)
+    return ga, gb
+
+
+STEP_RESIDUAL = 1.3  # white-noise scales per sample a two-level group may leave
+STEP_MIN = 0.12  # G0 between the two halves of a split group
+STEP_SIGMAS = 2.5  # ... and this many white-noise scales (1/f wander in noisy traces)
 
 
 def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -519,7 +590,8 @@ def analyze(
     x, index = _validate(g)
     n_total = int(np.asarray(g).size)
     if x.size < opt.min_length:
-        return PlateauAnalysis([], r_series or 0.0, opt.sigma_rs, r_series is None, 0.0, [], n_total)
+        return PlateauAnalysis([], r_series or 0.0, opt.sigma_rs, r_series is None, 0.0, [], n_total,
+                               reason=f"fewer than {opt.min_length} finite samples: no plateau can be found")
 
     # Cycle starts refer to the input; move them onto the finite-sample axis.
     if cycle_starts is not None:
@@ -539,16 +611,20 @@ def analyze(
     estimated = r_series is None
     sigma_rs = sigma_total = opt.sigma_rs
     if estimated:
-        fit = _estimate_rs(xs, seg_a, seg_b, seg_mu, opt, barriers)
+        fit = _estimate_rs(xs, seg_a, seg_b, seg_mu, sigma, opt, barriers)
         # The level verdicts use the statistical part: slow gain-like noise moves the
         # fitted R_s so that the corrected levels stay on the grid (that is what the comb
         # fit does), so it does not move corrected levels against the grid; it does make
         # R_s itself less certain, which the reported total says.
         r_series, sigma_rs, sigma_total = fit.r_series, fit.sigma_stat, fit.sigma
+    else:
+        fit = SeriesFit(r_series, opt.sigma_rs, interval=(r_series - 1.96 * opt.sigma_rs, r_series + 1.96 * opt.sigma_rs))
     seg_corr = lv.correct_g0(seg_mu, r_series)
     # Segments beyond 1/R_s (NaN after correction) can only be spikes or R_s mistakes.
     seg_corr = np.where(np.isfinite(seg_corr), seg_corr, 1e6)
     ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt, barriers)
+    for _ in range(2):  # a group may hide two steps
+        ga, gb = _split_steps(xs, ga, gb, sigma, r_series, opt)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
     plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
@@ -558,11 +634,45 @@ def analyze(
         redo = ends > starts
         fresh = iter(_plateaus(xs, index, ga[starts[redo]], gb[ends[redo]], bridged, r_series, sigma_rs, opt, check_rs=False))
         plateaus = [next(fresh) if r else plateaus[i] for i, r in zip(starts.tolist(), redo.tolist())]
+    plateaus, reason = _degrade(plateaus, fit, estimated)
     excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
     return PlateauAnalysis(
         plateaus, float(r_series), float(sigma_total), estimated, float(sigma), excursions, n_total,
-        sigma_r_series_levels=float(sigma_rs),
+        sigma_r_series_levels=float(sigma_rs), r_series_interval=tuple(float(v) for v in fit.interval),
+        r_series_ambiguous=fit.ambiguous, r_series_alternative=float(fit.alternative), reason=reason,
     )
+
+
+def _withheld(p: Plateau) -> Plateau:
+    return replace(p, quantum=None, confidence=0.0, assignable=False)
+
+
+def _degrade(plateaus: list[Plateau], fit: SeriesFit, estimated: bool) -> tuple[list[Plateau], str]:
+    """Withhold the levels an uncertain R_s cannot support, and say why.
+
+    A fit that failed (fit.reason: a single level, no lattice fits) leaves no level. An
+    ambiguous fit withholds each level whose quantum differs under the rival R_s; the low
+    levels, where R_s hardly matters, keep theirs.
+    """
+    if estimated and fit.reason:
+        return [_withheld(p) for p in plateaus], fit.reason
+    if estimated and fit.ambiguous:
+        alt = rs.correct(np.array([p.raw_level for p in plateaus]), fit.alternative)
+        q_alt = np.round(2 * alt) / 2
+        plateaus = [
+            _withheld(p) if p.quantum is not None and q != p.quantum else p
+            for p, q in zip(plateaus, q_alt.tolist())
+        ]
+        if all(p.quantum is None for p in plateaus):
+            return plateaus, (f"R_s is ambiguous ({fit.r_series:.0f} or {fit.alternative:.0f} ohm explain the "
+                              "plateaus about equally): every level depends on the choice")
+    if plateaus and all(p.quantum is None for p in plateaus):
+        if all(p.level < 0.25 or not np.isfinite(p.level) for p in plateaus):
+            return plateaus, "every plateau is below 0.25 G0 (high-resistance state): no quantum level"
+        return plateaus, "no plateau sits on the quantum grid within its uncertainty"
+    if not plateaus:
+        return plateaus, "no segment lasts long enough to be a plateau"
+    return plateaus, ""
 
 
 def _join_same_quantum(plateaus: list[Plateau], ga, gb, opt: Options, barriers):
@@ -592,14 +702,21 @@ def _join_same_quantum(plateaus: list[Plateau], ga, gb, opt: Options, barriers):
     return starts, ends
 
 
-def _estimate_rs(xs, seg_a, seg_b, seg_mu, opt: Options, barriers) -> SeriesFit:
-    """Comb fit over the plateaus of a first merge pass in measured units."""
-    ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers)
+def _estimate_rs(xs, seg_a, seg_b, seg_mu, sigma: float, opt: Options, barriers) -> SeriesFit:
+    """R_s from the plateaus of a first merge pass in measured units.
+
+    That pass merges only neighbours closer than merge_min (or the noise): at a high R_s
+    the measured steps between high levels shrink to a fraction of a half-quantum, and a
+    coarser merge would fuse the very plateaus that tell R_s.
+    """
+    delta = np.full(seg_mu.size, float(np.clip(opt.merge_sigmas * sigma, 0.0, opt.merge_min)))
+    ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers, delta)
     long = (gb - ga) >= opt.min_length
     if not long.any():
-        return SeriesFit(0.0, 0.0)
+        return SeriesFit(0.0, 0.0, reason="no plateau long enough to fit a series resistance to")
     ga, gb = ga[long], gb[long]
-    med = _group_stats(xs, ga, gb)[0]
+    med, sig, n_eff, _ = _group_stats(xs, ga, gb)
+    se = np.maximum(sig, sigma) / np.sqrt(np.maximum(n_eff, 1.0))
     # Bootstrap blocks: the sweep cycles, or runs of BLOCK_PLATEAUS neighbouring plateaus
     # when the trace has no cycle marks (slow 1/f noise correlates neighbours).
     if barriers:
@@ -607,9 +724,9 @@ def _estimate_rs(xs, seg_a, seg_b, seg_mu, opt: Options, barriers) -> SeriesFit:
     else:
         groups = np.arange(ga.size) // BLOCK_PLATEAUS
     try:
-        return fit_series_resistance(med, gb - ga, groups=groups, r_max=opt.r_max)
+        return fit_series_resistance(med, gb - ga, groups=groups, se=se, r_max=opt.r_max)
     except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
-        return SeriesFit(0.0, 0.0)
+        return SeriesFit(0.0, 0.0, reason="only levels below 0.25 G0: no series resistance to see")
 
 
 def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, check_rs: bool) -> list[Plateau]:

@@ -1,92 +1,55 @@
-"""Series resistance from plateau levels alone: the comb fit (plateaus-and-physics.md §2.3).
+"""Series resistance from plateau levels alone: a profile likelihood over R_s.
 
-Plateaus of a quantum point contact sit at multiples of 0.5 G0 once the series
-resistance R_s is removed, so the R_s that best puts the measured plateau medians m_i on
-that grid maximises
+Plateaus of a quantum point contact sit on a lattice (multiples of 0.5 G0, or of G0 on
+some devices) once the series resistance R_s is removed: G_corr = m/(1 - R_s·G0·m). Several
+R_s can map a set of measured levels m_i onto a (shifted) lattice, the more so the fewer
+and the higher the levels. The fit therefore weighs the whole evidence:
 
-    S(R_s) = Σ_i w_i·cos(4π·G_corr,i(R_s)),   G_corr = m / (1 - R_s·G0·m),
-
-with w_i = min(N_i, 200). Low plateaus hardly move with R_s; high ones move a lot, so
-they carry the fit. The search is a grid over [0, r_max] (r_max < 1/(G0·max m)), refined
-by a bounded scalar search; sigma_Rs comes from a bootstrap over cycles (blocks of
-plateaus whose errors are correlated) or, with few cycles, over plateaus.
+- every plateau of the file enters one likelihood (cycles share R_s), each as a mixture
+  of the lattice, with a width that grows with the noise R_s amplifies, and an off-grid floor;
+- the grid over 0..r_max starts from every alias; the integer and the half-integer
+  lattice compete;
+- the chosen mode gets a 95 % credible interval (likelihood ratio, widened by the bootstrap
+  over cycles and the scatter between stretches of the run), and a rival mode with
+  posterior odds above 1:AMBIGUOUS_ODDS makes the fit *ambiguous*: the caller then
+  withholds every level whose quantum depends on the choice (labqc.plateaus).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
+from labqc import rs
 from labqc.levels import MAX_RS_SPREAD
 from labqc.units import G0
 
 R_MAX_DEFAULT = 1000.0  # ohm: wiring + contacts of a probe station stay well below this
-GRID_STEP = 1.0  # ohm; the narrowest comb tooth (25 G0) is ~10 ohm wide, refined after
-OFF_GRID = 0.15  # G0: plateaus further than this from the grid are left out of the refit
+GRID_STEP = 2.0  # ohm, coarse grid (teeth blunted to SIGMA_COARSE), refined on FINE_STEP after
+SIGMA_COARSE = 0.1  # G0: a tooth at 20 G0 is then ~3 ohm wide
+N_STARTS = 4  # coarse modes refined at full sharpness
+MIN_ON_LATTICE = 0.5  # share of plateaus the lattice must explain for the fit to stand
 FEW_LEVELS_SIGMA = 100.0  # ohm, the honest uncertainty of a fit to fewer than 3 plateaus
-
-
-def comb_score(r_series: np.ndarray | float, levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """S(R_s) for each R_s in r_series (normalised by the total weight, so 1 = perfect grid)."""
-    r = np.atleast_1d(np.asarray(r_series, dtype=float))[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g_corr = levels[None, :] / (1.0 - r * G0 * levels[None, :])
-        terms = np.where(g_corr > 0, np.cos(4 * np.pi * g_corr), -1.0)
-    return (terms * weights[None, :]).sum(axis=1) / weights.sum()
-
-
-TIE = 0.01  # normalised score: near-ties between aliases go to the smallest R_s
-
-
-def _pick(scores: np.ndarray) -> int:
-    """Index of the smallest-R_s peak whose score is within TIE of the best.
-
-    With few distinct levels the comb has aliases (R_s values that move every plateau by
-    whole half-quanta) of almost equal score; the smallest one is the physical choice.
-    """
-    best = scores.max()
-    inner = np.ones(scores.size, dtype=bool)
-    inner[1:] &= scores[1:] >= scores[:-1]
-    inner[:-1] &= scores[:-1] >= scores[1:]
-    peaks = np.flatnonzero(inner & (scores >= best - TIE))
-    return int(peaks[0]) if peaks.size else int(np.argmax(scores))
-
-
-def _best_r(levels: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> float:
-    """Grid search, then a bounded refinement around the chosen grid point."""
-    scores = comb_score(grid, levels, weights)
-    k = _pick(scores)
-    step = grid[1] - grid[0] if grid.size > 1 else GRID_STEP
-    lo, hi = max(grid[0], grid[k] - step), min(grid[-1], grid[k] + step)
-    if hi <= lo:
-        return float(grid[k])
-    res = minimize_scalar(
-        lambda r: -comb_score(r, levels, weights)[0], bounds=(lo, hi), method="bounded",
-        options={"xatol": 1e-3},
-    )
-    return float(res.x) if -res.fun >= scores[k] else float(grid[k])
-
-
-def _pooled(levels: np.ndarray, w: np.ndarray, width: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """Plateaus pooled in 0.01 G0 bins (weighted mean level, summed weight).
-
-    Thousands of plateaus from a long run share a few hundred distinct levels; pooling
-    makes the full-range grid search cheap without moving any level by more than 0.005 G0
-    (it only has to find the right comb tooth: the refit uses every plateau).
-    """
-    _, inv = np.unique(np.round(levels / width), return_inverse=True)
-    wb = np.bincount(inv, weights=w)
-    return np.bincount(inv, weights=levels * w) / wb, wb
 
 
 @dataclass(frozen=True)
 class SeriesFit:
-    """Comb-fit R_s with its uncertainty split into a statistical and a systematic part."""
+    """R_s from the plateau levels, with its uncertainty and how unique it is.
+
+    ``interval`` is the 95 % credible interval of the chosen R_s (profile likelihood,
+    widened to at least ±1.96·sigma); ``ambiguous`` says that another R_s (``alternative``)
+    outside it explains the plateaus about as well (posterior odds above 1:AMBIGUOUS_ODDS);
+    ``lattice`` is the comb that explains them best: "half" (n·G0/2) or "integer" (n·G0).
+    """
 
     r_series: float  # ohm
     sigma_stat: float  # ohm, bootstrap over cycles (or plateaus)
     sigma_sys: float = 0.0  # ohm, scatter of R_s between stretches of the run
+    interval: tuple[float, float] = (float("nan"), float("nan"))
+    ambiguous: bool = False
+    alternative: float = float("nan")  # ohm, runner-up R_s (NaN when none)
+    lattice: str = "half"
+    reason: str = ""  # why R_s could not be fitted (then r_series is 0 and nothing is certain)
 
     @property
     def sigma(self) -> float:
@@ -103,9 +66,66 @@ def estimate_series_resistance(
     n_boot: int = 100,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Comb-fit R_s (ohm) and its total standard error (see :func:`fit_series_resistance`)."""
+    """Fitted R_s (ohm) and its total standard error (see :func:`fit_series_resistance`)."""
     fit = fit_series_resistance(levels, weights, groups=groups, r_max=r_max, n_boot=n_boot, seed=seed)
     return fit.r_series, fit.sigma
+
+
+PRIOR_ON = 0.8  # share of plateaus on the lattice (the rest: uniform, the off-grid floor)
+SIGMA_INT = 0.04  # G0, intrinsic spread of real levels about the lattice
+AMBIGUOUS_ODDS = 20.0  # a rival R_s with posterior odds above 1:20 makes the fit ambiguous
+LR_95 = 1.92  # log-likelihood drop at the edge of a 95 % interval (chi²₁/2)
+FINE_STEP = 0.1  # ohm, the grid around the chosen R_s
+FINE_HALF_WIDTH = 15.0  # ohm, the grid of the interval and the bootstrap
+
+
+def log_likelihood(
+    r_grid: np.ndarray, levels: np.ndarray, se: np.ndarray, spacing: float = 0.5,
+    prior_on: float = PRIOR_ON, sigma_int: float = SIGMA_INT,
+) -> np.ndarray:
+    """Per-plateau log-likelihood terms, shape (len(r_grid), len(levels)).
+
+    Each measured level m (standard error se, measured units) is corrected with every R_s
+    of the grid; its density is a mixture of the lattice (Gaussians of width
+    s = sqrt((dG_corr/dG·se)² + sigma_int²) at multiples of ``spacing``) and a uniform
+    floor, relative to the uniform: log(prior_on·spacing·Σ_k N(G_corr; k·spacing, s) + 1 - prior_on).
+    The noise a high R_s amplifies widens s, so a high R_s cannot buy a fit by stretching
+    the levels it can no longer resolve; a level beyond 1/R_s scores the floor minus 3.
+    """
+    r = np.asarray(r_grid, dtype=float)[:, None]
+    g_corr = rs.correct(levels[None, :], r)
+    slope = rs.derivative(levels[None, :], r)
+    ok = np.isfinite(g_corr)
+    g_corr, slope = np.where(ok, g_corr, 1.0), np.where(ok, slope, 1.0)
+    s2 = (slope * se[None, :]) ** 2 + sigma_int**2
+    k = np.maximum(np.round(g_corr / spacing), 1.0)
+    dens = 0.0
+    for dk in (-1.0, 0.0, 1.0):
+        d = g_corr - np.maximum(k + dk, 1.0) * spacing
+        dens = dens + np.exp(-0.5 * d * d / s2)
+    dens = dens / np.sqrt(2.0 * np.pi * s2)
+    ll = np.log(prior_on * spacing * dens + (1.0 - prior_on))
+    return np.where(ok, ll, np.log(1.0 - prior_on) - 3.0)
+
+
+def _profile(r_grid, levels, se, w) -> tuple[np.ndarray, str]:
+    """Weighted log-likelihood over the grid under the lattice that explains the levels
+    better: the integer lattice (a subset of the half-integer one, hence sharper) only when
+    its best R_s beats the half-integer one by the ambiguity odds."""
+    half = log_likelihood(r_grid, levels, se, 0.5, sigma_int=SIGMA_COARSE) @ w
+    integer = log_likelihood(r_grid, levels, se, 1.0, sigma_int=SIGMA_COARSE) @ w
+    if integer.max() > half.max() + np.log(AMBIGUOUS_ODDS):
+        return integer, "integer"
+    return half, "half"
+
+
+def _modes(ll: np.ndarray) -> np.ndarray:
+    """Indices of the local maxima of a profile, best first."""
+    inner = np.ones(ll.size, dtype=bool)
+    inner[1:] &= ll[1:] >= ll[:-1]
+    inner[:-1] &= ll[:-1] > ll[1:]
+    idx = np.flatnonzero(inner)
+    return idx[np.argsort(-ll[idx])]
 
 
 def fit_series_resistance(
@@ -113,17 +133,20 @@ def fit_series_resistance(
     weights: np.ndarray | None = None,
     *,
     groups: np.ndarray | None = None,
+    se: np.ndarray | None = None,
     r_max: float = R_MAX_DEFAULT,
     n_boot: int = 100,
     seed: int = 0,
 ) -> SeriesFit:
-    """Comb-fit R_s (ohm) and its uncertainty from plateau medians (G/G0).
+    """R_s (ohm) from plateau medians (G/G0) by a profile likelihood over R_s.
 
-    ``weights`` are usually plateau lengths (capped at 200 inside). ``groups`` labels the
-    plateaus by sweep cycle (or any unit within which their errors are correlated): with
-    at least MIN_BLOCKS groups the bootstrap resamples whole groups, so that noise shared
-    by the plateaus of one cycle (1/f, a contact that moved) is not counted as independent
-    evidence. Raises ValueError when there is nothing to fit (no finite positive levels).
+    ``weights`` are plateau lengths (they set the standard error when ``se`` is not given:
+    a white-noise scale of 0.05 G0 over N/10 independent samples). Every plateau of the
+    file enters one likelihood, so the cycles share one R_s; the grid covers 0..r_max in
+    GRID_STEP (every comb alias is a start), both lattices compete, and the best mode is
+    refined on a FINE_STEP grid. ``groups`` labels plateaus by cycle for the bootstrap (at
+    least MIN_BLOCKS groups resample whole groups). Raises ValueError when there is
+    nothing to fit (no finite level above 0.25 G0).
     """
     levels = np.asarray(levels, dtype=float).ravel()
     w = np.ones_like(levels) if weights is None else np.asarray(weights, dtype=float).ravel()
@@ -132,66 +155,89 @@ def fit_series_resistance(
     g = np.zeros(levels.size, dtype=int) if groups is None else np.asarray(groups).ravel()
     if g.shape != levels.shape:
         raise ValueError("levels and groups must have the same length")
-    ok = np.isfinite(levels) & (levels > 0.25) & np.isfinite(w) & (w > 0)
+    if se is None:
+        se = 0.05 / np.sqrt(np.maximum(np.nan_to_num(w) / 10.0, 1.0))
+    se = np.broadcast_to(np.asarray(se, dtype=float), levels.shape)
+    ok = np.isfinite(levels) & (levels > 0.25) & np.isfinite(w) & (w > 0) & np.isfinite(se)
     if not ok.any():
         raise ValueError("no plateau levels to fit the series resistance to")
-    levels, w, g = levels[ok], np.minimum(w[ok], 200.0), g[ok]
-    # R_s must leave every plateau a positive corrected conductance.
+    levels, w, g, se = levels[ok], np.ones(int(ok.sum())), g[ok], se[ok]
+    if np.ptp(levels) < 0.25:
+        return SeriesFit(0.0, FEW_LEVELS_SIGMA, 0.0, (0.0, R_MAX_DEFAULT), reason=(
+            "all plateaus sit at one level: the series resistance cannot be estimated from it, "
+            "so no quantum level is assigned (give r_series to assign one)"))
     r_top = min(r_max, 0.98 / (G0 * levels.max()))
     if r_top <= 0:
-        return SeriesFit(0.0, 0.0)
+        return SeriesFit(0.0, 0.0, reason="no room for a series resistance below the measured resistance")
     grid = np.arange(0.0, r_top + GRID_STEP / 2, GRID_STEP)
-    r_hat = _best_r(*_pooled(levels, w), grid)
-    # Second pass, on every plateau but those off the grid at the first estimate (they
-    # only add noise and a bias to the comb), on a local grid around it.
-    g_corr = levels / (1.0 - r_hat * G0 * levels)
-    near = np.abs(g_corr - np.round(2 * g_corr) / 2) < OFF_GRID
-    if near.sum() >= 3:
-        levels, w, g = levels[near], w[near], g[near]
-        local = np.arange(max(0.0, r_hat - 20.0), min(r_top, r_hat + 20.0) + 0.01, GRID_STEP)
-        r_hat = _best_r(levels, w, local)
+    # Coarse pass with blunted teeth (so that a 2 ohm grid cannot step over one), then the
+    # best few modes, each refined at full sharpness: the winner and its rival.
+    ll, lattice = _profile(grid, levels, se, w)
+    spacing = 0.5 if lattice == "half" else 1.0
+    refined = []
+    for m in _modes(ll)[:N_STARTS]:
+        local = np.arange(max(0.0, grid[m] - 2 * GRID_STEP), min(r_top, grid[m] + 2 * GRID_STEP) + 1e-9, FINE_STEP)
+        ll_local = log_likelihood(local, levels, se, spacing, sigma_int=SIGMA_INT) @ w
+        j = int(np.argmax(ll_local))
+        refined.append((float(ll_local[j]), float(local[j])))
+    refined.sort(reverse=True)
+    ll_hat, r_hat = refined[0]
+    fine = np.arange(max(0.0, r_hat - FINE_HALF_WIDTH), min(r_top, r_hat + FINE_HALF_WIDTH) + 1e-9, FINE_STEP)
+    terms = log_likelihood(fine, levels, se, spacing)
+    ll_fine = terms @ w
+    k = int(np.argmin(np.abs(fine - r_hat)))
+    inside = ll_fine >= ll_hat - LR_95
+    lo_k = k - np.argmin(inside[k::-1]) + 1 if not inside[: k + 1].all() else 0
+    hi_k = k + np.argmin(inside[k:]) - 1 if not inside[k:].all() else fine.size - 1
+    lo, hi = float(fine[lo_k]), float(fine[hi_k])
+    # A rival: the best other mode outside the interval with posterior odds >= 1:20.
+    rivals = [(v, r) for v, r in refined[1:] if not (lo - GRID_STEP <= r <= hi + GRID_STEP)]
+    ambiguous = bool(rivals) and rivals[0][0] >= ll_hat - np.log(AMBIGUOUS_ODDS)
+    alt = rivals[0][1] if ambiguous else float("nan")
     if levels.size < 3:
         # Two points cannot tell aliases apart: report a wide uncertainty, so that only
         # low levels (where R_s hardly matters) stay assignable.
-        return SeriesFit(r_hat, FEW_LEVELS_SIGMA)
-    if n_boot <= 0:
-        return SeriesFit(r_hat, 0.0)
-    return SeriesFit(r_hat, *_bootstrap_sigma(levels, w, g, r_hat, r_top, n_boot, seed))
+        sig = max(FEW_LEVELS_SIGMA, (hi - lo) / 3.92)
+        return SeriesFit(r_hat, sig, 0.0, (max(0.0, r_hat - 1.96 * sig), r_hat + 1.96 * sig),
+                         ambiguous, alt, lattice)
+    stat, sys = (0.0, 0.0) if n_boot <= 0 else _bootstrap_sigma(terms, fine, w, g, n_boot, seed)
+    sig = float(np.hypot(stat, sys))
+    interval = (min(lo, max(0.0, r_hat - 1.96 * sig)), max(hi, r_hat + 1.96 * sig))
+    # Share of the plateaus the lattice explains at the chosen R_s (the rest is the floor).
+    on = 1.0 - (1.0 - PRIOR_ON) / np.exp(terms[int(np.argmin(np.abs(fine - r_hat)))])
+    reason = ""
+    if float(np.mean(on > 0.5)) < MIN_ON_LATTICE:
+        reason = (f"no series resistance in 0..{r_top:.0f} ohm puts the plateaus on a quantum lattice "
+                  f"(at best {100 * float(np.mean(on > 0.5)):.0f} % of them): no level is assigned")
+    return SeriesFit(r_hat, stat, sys, interval, ambiguous, alt, lattice, reason)
 
 
 MIN_BLOCKS = 8  # groups needed before the bootstrap resamples groups instead of plateaus
-BOOT_HALF_WIDTH = 15.0  # ohm: the local grid of the bootstrap (same comb alias as the fit)
-BOOT_STEP = 0.25  # ohm
 N_STRETCHES = 4  # consecutive stretches of the run whose R_s scatter is the systematic term
 
 
-def _bootstrap_sigma(levels, w, groups, r_hat: float, r_top: float, n_boot: int, seed: int) -> tuple[float, float]:
-    """(statistical, systematic) uncertainty of the comb-fit R_s: the standard deviation
-    over bootstrap resamples and the scatter between stretches of the run.
+def _bootstrap_sigma(terms: np.ndarray, local: np.ndarray, w, groups, n_boot: int, seed: int) -> tuple[float, float]:
+    """(statistical, systematic) uncertainty of R_s: the standard deviation of the best R_s
+    over bootstrap resamples, and the scatter between stretches of the run.
 
-    The resampled units are groups (cycles) when there are at least MIN_BLOCKS of them,
-    single plateaus otherwise. Each resample is a vector of unit multiplicities, so all
-    resamples are one matrix product of the per-unit comb terms on a local grid.
+    ``terms`` are the per-plateau log-likelihood terms on the local grid ``local``. The
+    resampled units are groups (cycles) when there are at least MIN_BLOCKS of them, single
+    plateaus otherwise. Each resample is a vector of unit multiplicities, so all resamples
+    are one matrix product of the per-unit terms.
     """
     _, unit = np.unique(groups, return_inverse=True)
     n_units = int(unit.max()) + 1
+    n_plateaus = w.size
     if n_units < MIN_BLOCKS:
-        unit, n_units = np.arange(levels.size), levels.size
+        unit, n_units = np.arange(n_plateaus), n_plateaus
     rng = np.random.default_rng(seed)
-    local = np.arange(max(0.0, r_hat - BOOT_HALF_WIDTH), min(r_top, r_hat + BOOT_HALF_WIDTH) + 1e-9, BOOT_STEP)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g_corr = levels[None, :] / (1.0 - local[:, None] * G0 * levels[None, :])
-        terms = np.where(g_corr > 0, np.cos(4 * np.pi * g_corr), -1.0) * w[None, :]
-    # Sum the terms and weights of each unit: (grid, units) and (units,).
     order = np.argsort(unit, kind="stable")
     first = np.flatnonzero(np.r_[True, np.diff(unit[order]) != 0])
-    unit_terms = np.add.reduceat(terms[:, order], first, axis=1)
-    unit_w = np.add.reduceat(w[order], first)
+    unit_terms = np.add.reduceat((terms * w[None, :])[:, order], first, axis=1)
     counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot)
-    scores = (unit_terms @ counts.T) / (counts @ unit_w)[None, :]  # (grid, n_boot)
-    boot = np.array([local[_pick(scores[:, b])] for b in range(n_boot)])
+    boot = local[np.argmax(unit_terms @ counts.T, axis=0)]
     sigma_boot = float(np.std(boot, ddof=1))
-    if n_units < MIN_BLOCKS or n_units == levels.size:
+    if n_units < MIN_BLOCKS or n_units == n_plateaus:
         return sigma_boot, 0.0
     # Noise slower than a cycle (1/f with corners as long as the run, a contact that
     # creeps) moves every plateau of a stretch of cycles together, which no resampling of
@@ -201,8 +247,7 @@ def _bootstrap_sigma(levels, w, groups, r_hat: float, r_top: float, n_boot: int,
     stretch = np.arange(n_units) * N_STRETCHES // n_units
     part = np.zeros((n_units, N_STRETCHES))
     part[np.arange(n_units), stretch] = 1.0
-    part_scores = (unit_terms @ part) / (unit_w @ part)[None, :]
-    parts = np.array([local[_pick(part_scores[:, k])] for k in range(N_STRETCHES)])
+    parts = local[np.argmax(unit_terms @ part, axis=0)]
     return sigma_boot, float(np.std(parts, ddof=1))
 
 

@@ -234,3 +234,134 @@ def voltage_sweep_trace(spec: TraceSpec, *, v_max: float = 3.0, sigma_i: float =
     sigma_g = sigma_i / v / G0
     g = base.g + rng.normal(0.0, 1.0, v.size) * sigma_g
     return Trace(g=g, truth=base.truth, cycle_starts=base.cycle_starts, spec=spec, g_true=base.g_true), v
+
+
+# ----- field families: what traces from other generators and real files look like -----------
+# R_s unknown and different in every trace (0-600 ohm), levels up to ~20 G0, one long record
+# without cycle marks or several cycles, staircases of 1-3 half-quanta per step up and down
+# with short or no ramps, geometric dwell times, white noise up to 0.15 G0, spikes, drift
+# inside plateaus, sub-quantum telegraph noise, ~15 % off-grid plateaus.
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field trace; ranges are drawn per trace from the seed (r_series None: drawn)."""
+
+    seed: int = 0
+    n_samples: int = 30000
+    cycles: bool = False  # False: one long record, no cycle marks
+    r_series: float | None = None
+    r_series_range: tuple[float, float] = (0.0, 600.0)  # ohm
+    top_level: tuple[float, float] = (6.0, 20.0)  # G0: highest level of the trace (or cycle)
+    steps: tuple[int, ...] = (1, 1, 2, 3)  # half-quanta per step
+    p_turn: float = 0.2  # a long record's staircase turns round at a step with this chance
+    dwell_mean: tuple[float, float] = (100.0, 200.0)  # samples, geometric dwell
+    p_ramp: float = 0.3
+    ramp_length: tuple[int, int] = (1, 5)
+    white: tuple[float, float] = (0.02, 0.04)  # G0, drawn per trace
+    spike_rate: float = 0.0
+    spike_amplitude: tuple[float, float] = (0.5, 3.0)  # G0
+    drift: float = 0.0  # G0, sd of the change across one plateau
+    rtn_fraction: float = 0.0
+    rtn_amplitude: tuple[float, float] = (0.05, 0.3)  # G0, sub-quantum
+    p_off_grid: float = 0.15
+    flicker: float = 0.0
+
+
+FIELD_SCENARIOS: dict[str, FieldSpec] = {
+    "easy": FieldSpec(white=(0.02, 0.04), p_off_grid=0.10, p_ramp=0.1),
+    "realistic": FieldSpec(white=(0.03, 0.06), spike_rate=5e-4, drift=0.03, rtn_fraction=0.25),
+    "noisy": FieldSpec(white=(0.10, 0.15), spike_rate=1e-3, drift=0.03, rtn_fraction=0.2),
+    "hard": FieldSpec(
+        white=(0.05, 0.12), spike_rate=2e-3, drift=0.06, rtn_fraction=0.4, flicker=0.005,
+        dwell_mean=(60.0, 200.0), p_ramp=0.4,
+    ),
+    "short": FieldSpec(white=(0.03, 0.05), dwell_mean=(40.0, 60.0), rtn_fraction=0.1, spike_rate=5e-4),
+}
+
+
+def field_scenario(name: str, **overrides) -> FieldSpec:
+    """A named field family with some fields overridden (seed, n_samples, cycles, r_series)."""
+    return replace(FIELD_SCENARIOS[name], **overrides)
+
+
+def _staircase(rng: np.random.Generator, n_steps: int, spec: FieldSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Half-quantum indices of a staircase that runs up and down by 1-3 half-quanta a step,
+    and where cycles begin (bool per step).
+
+    With cycles, each cycle climbs from near 0.5 G0 to its own top and comes back down; a
+    long record walks between 0.5 G0 and the trace's top, turning round at random.
+    """
+    top = int(round(2 * rng.uniform(*spec.top_level)))
+    q = np.empty(n_steps, dtype=int)
+    new_cycle = np.zeros(n_steps, dtype=bool)
+    q[0], new_cycle[0], up = int(rng.integers(1, 4)), True, True
+    cycle_top = int(rng.integers(min(6, top), top + 1))
+    for k in range(1, n_steps):
+        step = int(rng.choice(spec.steps))
+        if spec.cycles:
+            if up and q[k - 1] + step > cycle_top:
+                up = False
+            elif not up and q[k - 1] - step < 1:  # back at the bottom: the next cycle
+                up, new_cycle[k] = True, True
+                cycle_top = int(rng.integers(min(6, top), top + 1))
+        elif rng.random() < spec.p_turn:
+            up = not up
+        nxt = q[k - 1] + (step if up else -step)
+        if nxt < 1 or nxt > top:
+            up = not up
+            nxt = q[k - 1] + (step if up else -step)
+        q[k] = int(np.clip(nxt, 1, top))
+        if q[k] == q[k - 1]:
+            q[k] = q[k - 1] + (1 if q[k - 1] < top else -1)
+    return q, new_cycle
+
+
+def make_field_trace(spec: FieldSpec) -> Trace:
+    """Build a field trace (deterministic in spec.seed); the truth holds the R_s drawn."""
+    rng = np.random.default_rng(spec.seed)
+    r_series = float(rng.uniform(*spec.r_series_range)) if spec.r_series is None else float(spec.r_series)
+    white = float(rng.uniform(*spec.white))
+    dwell_mean = float(rng.uniform(*spec.dwell_mean))
+    n_steps = int(spec.n_samples / dwell_mean * 1.3) + 4
+    halves, new_cycle = _staircase(rng, n_steps, spec)
+    pieces, extras, truth, cycle_starts = [], [], [], []
+    pos, cycle, prev = 0, 0, None
+    for k, q in enumerate(halves):
+        if pos >= spec.n_samples:
+            break
+        if spec.cycles and new_cycle[k]:
+            cycle_starts.append(pos)
+            cycle = len(cycle_starts) - 1
+        level, quantised = q / 2.0, True
+        if rng.random() < spec.p_off_grid:
+            level = max(level + rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 0.35), 0.2)
+            quantised = False
+        if prev is not None and rng.random() < spec.p_ramp:
+            length = int(rng.integers(spec.ramp_length[0], spec.ramp_length[1] + 1))
+            pieces.append(np.linspace(prev, level, length + 2)[1:-1])
+            extras.append(np.zeros(length))
+            pos += length
+        dwell = int(rng.geometric(1.0 / dwell_mean))
+        pieces.append(np.full(dwell, level))
+        extra = np.zeros(dwell)
+        if spec.drift > 0:
+            extra += rng.normal(0.0, spec.drift) * (np.arange(dwell) / max(dwell - 1, 1) - 0.5)
+        if spec.rtn_fraction > 0 and rng.random() < spec.rtn_fraction:
+            amp = rng.uniform(*spec.rtn_amplitude) * rng.choice([-1.0, 1.0])
+            extra += amp * _telegraph(rng, dwell, rng.uniform(3.0, 30.0), rng.uniform(0.1, 0.4))
+        extras.append(extra)
+        truth.append(TruthPlateau(pos, pos + dwell, float(level), quantised, cycle))
+        pos += dwell
+        prev = level
+    g_true = np.concatenate(pieces)
+    g_int = g_true + np.concatenate(extras)
+    n = g_true.size
+    if spec.flicker > 0:
+        g_int = g_int + spec.flicker * g_true * _flicker(rng, n)
+    g = rs.uncorrect(np.maximum(g_int, 0.0), r_series) + rng.normal(0.0, white, n)
+    if spec.spike_rate > 0:
+        hits = np.flatnonzero(rng.random(n) < spec.spike_rate)
+        g[hits] += rng.uniform(*spec.spike_amplitude, hits.size) * rng.choice([-1.0, 1.0], hits.size)
+    starts = np.asarray(cycle_starts if spec.cycles else [0], dtype=int)
+    return Trace(g=g, truth=truth, cycle_starts=starts, spec=replace(spec, r_series=r_series), g_true=g_true)
