@@ -159,7 +159,7 @@ def summary(path: Path, data: dict, result: PlateauAnalysis) -> str:
     lo, hi = result.r_series_interval
     lines.append(
         f"series resistance: {result.r_series:.1f} ± {result.sigma_r_series:.1f} ohm ({how}"
-        + (f"; 95 % interval {lo:.1f}..{hi:.1f} ohm" if np.isfinite(lo) and np.isfinite(hi) else "")
+        + (f"; 95 % interval {lo:.1f}..{hi:.1f} ohm" if result.r_series_estimated and np.isfinite(lo + hi) else "")
         + f"); levels above {result.unassignable_above:.1f} G0 unassignable"
     )
     if result.r_series_ambiguous:

@@ -118,3 +118,19 @@ def test_importing_the_registrar_loads_no_scipy_matplotlib_or_views():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_estimated_series_resistance_prints_its_interval(sweep_csv, capsys):
+    assert main(["analyze", str(sweep_csv), "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    line = next(s for s in out.splitlines() if s.startswith("series resistance:"))
+    lo, hi = (float(v) for v in line.split("95 % interval ")[1].split(" ohm")[0].split(".."))
+    assert lo <= 200.0 <= hi and hi - lo < 60.0  # the trace was made with 200 ohm
+
+
+def test_a_single_level_file_says_why_it_has_no_levels(tmp_path, capsys):
+    g = 4.0 + np.random.default_rng(1).normal(0, 0.03, 2000)
+    path = write_results(tmp_path / "one.csv", pd.DataFrame({"G/G0": g}), header=False)
+    assert main(["analyze", str(path), "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "no levels: all plateaus sit at one level" in out and "(0 on the quantum grid" in out
