@@ -12,6 +12,7 @@ from __future__ import annotations
 COMMANDS: dict[str, str] = {
     "analyze": "labqc.analyze_cli:register",
     "sim": "labqc.instruments.sim.cli:register",
+    "selftest": "labqc.instruments.selftest_cli:register",
     "procedures": "labqc.procedures.cli:register",
     "plan": "labqc.procedures.plan_cli:register",
     "gui": "labqc.gui.cli:register",

@@ -286,7 +286,7 @@ class K2614BEmulator(Emulator):
     def __init__(self, device: Device, clock: VirtualClock, faults: FaultPlan | None = None, *,
                  serial: str = "4567890", linefreq: int = 60,
                  channels_with_device: tuple[str, ...] = ("a",), max_line: int = DEFAULT_MAX_LINE,
-                 lua50: bool = True) -> None:
+                 lua50: bool = True, timer_list_steps_on_repeats: bool = True) -> None:
         super().__init__(device, clock, faults)
         self.max_line = int(max_line)  # longest line accepted (the input buffer); see tsp_dialect
         self.lua50 = bool(lua50)  # refuse what the instrument's Lua 5.0 lacks
@@ -302,7 +302,7 @@ class K2614BEmulator(Emulator):
         self.showerrors = 0
         self.timer_zero = 0.0
         self.wall_limit = WALL_LIMIT  # real seconds one message may run
-        self.timers = TimerTable()
+        self.timers = TimerTable(timer_list_steps_on_repeats)  # [V]: see tsp_trigger.Timer
         self._script: dict | None = None  # a loadscript being received
         self.buffers: list[ReadingBuffer] = []
         self._reset_format()

@@ -85,8 +85,12 @@ class Timer(LuaObject):
     RO = ("EVENT_ID", "overrun")
     METHODS = ("reset", "clear", "wait")
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, list_steps_on_repeats: bool = True) -> None:
         self.EVENT_ID = TIMER_EVENT_BASE + k
+        #: Unverified on paper (labqc selftest measures it): whether each of the timer's own
+        #: repeats (count > 1) takes the next delay of its list (True), or every repeat of one
+        #: trigger uses the same entry and the list moves on per trigger (False).
+        self.list_steps_on_repeats = list_steps_on_repeats
         self.reset()
 
     def reset(self, *_) -> None:
@@ -149,8 +153,8 @@ class Timer(LuaObject):
 class TimerTable:
     """``trigger.timer``: indexed 1..8."""
 
-    def __init__(self) -> None:
-        self.timers = [Timer(k) for k in range(1, 9)]
+    def __init__(self, list_steps_on_repeats: bool = True) -> None:
+        self.timers = [Timer(k, list_steps_on_repeats) for k in range(1, 9)]
 
     def lua_get(self, key):
         if isinstance(key, (int, float)) and not isinstance(key, bool) and key == int(key) and 1 <= key <= 8:
@@ -263,10 +267,15 @@ class _EventRun:
                 continue  # a running timer ignores its stimulus
             if timer.passthrough:
                 out.append(s)
-            # each delayed event takes the next delay of the list, across triggers
+            # each delayed event takes the next delay of the list, across triggers (or,
+            # if the list moves on per trigger only, all repeats of this one take one entry)
             pos = self.pos.get(id(timer), 0)
-            delays = np.cumsum(cycle[(pos + np.arange(count)) % len(cycle)])
-            self.pos[id(timer)] = pos + count
+            if timer.list_steps_on_repeats:
+                delays = np.cumsum(cycle[(pos + np.arange(count)) % len(cycle)])
+                self.pos[id(timer)] = pos + count
+            else:
+                delays = cycle[pos % len(cycle)] * np.arange(1, count + 1)
+                self.pos[id(timer)] = pos + 1
             series = (s + delays).tolist()
             out.extend(series)
             self.busy_until[id(timer)] = series[-1]
