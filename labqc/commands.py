@@ -16,4 +16,5 @@ COMMANDS: dict[str, str] = {
     "procedures": "labqc.procedures.cli:register",
     "plan": "labqc.procedures.plan_cli:register",
     "gui": "labqc.gui.cli:register",
+    "runs": "labqc.runs_cli:register",
 }

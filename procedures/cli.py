@@ -104,6 +104,9 @@ def _add_common(sp: argparse.ArgumentParser) -> None:
     g.add_argument("--dry-run", action="store_true",
                    help="rehearse on the simulated instrument of the same model, at time scale 0, into a "
                         "throwaway file unless -o; nothing real is opened")
+    g.add_argument("--catalog", default=None, metavar="PATH",
+                   help="the run catalog to record the run in (default: $LABQC_CATALOG, else "
+                        "catalog.sqlite beside the results file)")
 
 
 def _first_line(cls: type) -> str:
@@ -304,13 +307,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_with_model(proc: LabqcProcedure, args: argparse.Namespace, listeners: list) -> RunResult:
     """run_procedure, opening the instrument as --model says when it is given."""
+    # a rehearsal (--dry-run) is not recorded unless a catalog is named
+    catalog = getattr(args, "catalog", None) or not getattr(args, "dry_run", False)
     if not getattr(args, "model", None):
-        return run_procedure(proc, args.output, listeners=listeners)
+        return run_procedure(proc, args.output, listeners=listeners, catalog=catalog)
     from labqc.procedures.runner import open_instrument
 
     smu = open_instrument(proc, model=args.model)
     try:
-        return run_procedure(proc, args.output, smu=smu, listeners=listeners)
+        return run_procedure(proc, args.output, smu=smu, listeners=listeners, catalog=catalog)
     finally:
         smu.close()
 
@@ -336,6 +341,8 @@ def _report(proc: LabqcProcedure, result: RunResult) -> None:
     for line in lines:
         print(f"  {line}", file=out)
     print(f"  data:    {result.path}", file=out)
+    if result.catalog_id is not None:
+        print(f"  catalog: run {result.catalog_id}", file=out)
     if result.summary_path:
         print(f"  summary: {result.summary_path}", file=out)
     out.flush()

@@ -83,7 +83,7 @@ def dry_run_plan(plan_file: str | os.PathLike, directory: str | os.PathLike | No
     directory = Path(directory) if directory is not None else throwaway_directory()
     wall0 = time.monotonic()
     start_plan(plan_file, directory, dry_run={"preset": preset, "seed": seed})
-    result = run_plan(directory, stream=stream, progress=progress)
+    result = run_plan(directory, stream=stream, progress=progress, catalog=False)  # a rehearsal is no run
     return _report(directory, result, time.monotonic() - wall0)
 
 

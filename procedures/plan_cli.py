@@ -63,11 +63,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 "default: each device's own sim_preset, else bfo)")
     rehearsal.add_argument("--seed", type=int, default=None, metavar="N",
                            help="with --dry-run: device i gets seed N + i (default: each device's own seed)")
+    run.add_argument("--catalog", default=None, metavar="PATH",
+                     help="the run catalog (default: $LABQC_CATALOG, else catalog.sqlite in DIR)")
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="go on with a plan from its first incomplete step")
     resume.add_argument("directory", help="the run directory")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    resume.add_argument("--catalog", default=None, metavar="PATH",
+                        help="the run catalog (default: $LABQC_CATALOG, else catalog.sqlite in DIR)")
     resume.set_defaults(func=cmd_resume)
 
     status = sub.add_parser("status", help="show which steps of a plan are done")
@@ -118,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("labqc plan run: interrupted before the first step", file=sys.stderr)
             return 128 + (signals.received or signal.SIGINT)
-        return _go(args.output, signals, args.no_progress)
+        return _go(args.output, signals, args.no_progress, args.catalog)
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
@@ -150,12 +154,12 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     with _Signals() as signals:
-        return _go(args.directory, signals, args.no_progress)
+        return _go(args.directory, signals, args.no_progress, args.catalog)
 
 
-def _go(directory: str, signals: _Signals, no_progress: bool) -> int:
+def _go(directory: str, signals: _Signals, no_progress: bool, catalog: str | None = None) -> int:
     try:
-        result = run_plan(directory, progress=not no_progress)
+        result = run_plan(directory, progress=not no_progress, catalog=catalog)
     except PlanError as exc:
         print(f"labqc plan: {exc}", file=sys.stderr)
         return 2

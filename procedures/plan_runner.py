@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from labqc.instruments.errors import CapabilityError, InstrumentError
+from labqc.catalog import catalog_path
 from labqc.journal import JOURNAL_NAME, Journal, JournalState
 from labqc.plan import Plan, PlanError, StepRun, load_plan, parse_plan, stop_reason
 from labqc.results import read_data
@@ -161,18 +162,21 @@ def build(run: StepRun) -> LabqcProcedure:
 # ---------------------------------------------------------------------- running
 def run_plan(directory: str | os.PathLike, *, visa_library: Any = None,
              listeners: Iterable[Listener] = (), should_stop: Callable[[], bool] | None = None,
-             stream: TextIO | None | str = "stderr", progress: bool = True) -> PlanResult:
+             stream: TextIO | None | str = "stderr", progress: bool = True,
+             catalog: str | os.PathLike | bool | None = None) -> PlanResult:
     """Run (or resume) the plan in ``directory`` from its first incomplete run.
 
     ``visa_library``: a library spec for every run, or ``f(run) -> spec``; ``listeners``
     get every run's topics (see labqc.procedures.runner); ``stream``: where progress and the
-    per-run lines go (default: stderr; None: nowhere)."""
+    per-run lines go (default: stderr; None: nowhere); ``catalog``: the run catalog every
+    run is recorded in (default: $LABQC_CATALOG, else catalog.sqlite in ``directory``; False: none)."""
     directory = Path(directory)
     plan, journal = open_plan(directory)
     if stream == "stderr":  # looked up now, so that a redirected stderr is honoured
         stream = sys.stderr
     runner = _PlanRunner(plan, directory, journal, visa_library, list(listeners), should_stop,
                          stream, progress)
+    runner.catalog = None if catalog is False else catalog_path(catalog or None, beside=directory)
     try:
         return runner.run()
     except KeyboardInterrupt:  # between runs: nothing is energised, the journal is whole
@@ -195,6 +199,7 @@ class _PlanRunner:
         self.results: list[RunResult] = []
         self.estimates = {run.id: _estimate(run) for run in plan.runs}
         self.wall_per_instrument_s: float | None = None
+        self.catalog: Path | None = None
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> PlanResult:
@@ -272,7 +277,7 @@ class _PlanRunner:
         wall0 = time.monotonic()
         try:
             result = run_procedure(proc, path, visa_library=_library(self.visa_library, run),
-                                   listeners=listeners, should_stop=self.should_stop)
+                                   listeners=listeners, should_stop=self.should_stop, catalog=self.catalog)
         except (ParameterError, CapabilityError, InstrumentError, OSError, ValueError) as exc:
             # before the run started: nothing was energised (the runner guarantees it)
             result = RunResult(procedure=run.procedure, status=FAILED, path=path, summary_path=None,

@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable
 
 from labqc.instruments.connect import open_smu
 from labqc.instruments.smu import SourceMeasure
+from labqc.catalog import catalog_path
+from labqc.catalog_files import RunRecorder
 from labqc.results import ResultsWriter, write_summary
 from labqc.procedures.base import LabqcProcedure, ParameterError, Progress, RUN_METADATA, StopRequested
 
@@ -51,6 +53,7 @@ class RunResult:
     error: str = ""
     instrument: str = ""
     warnings: list[str] = field(default_factory=list)  # e.g. a listener that raised
+    catalog_id: int | None = None  # the run's id in the run catalog, if it could be recorded
 
     @property
     def ok(self) -> bool:
@@ -94,12 +97,15 @@ def check_requests(procedure: LabqcProcedure, smu: SourceMeasure) -> None:
 def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = None, *,
                   smu: SourceMeasure | None = None, visa_library: str | None = None,
                   listeners: Iterable[Listener] = (), should_stop: Callable[[], bool] | None = None,
-                  fsync_interval: float = 2.0) -> RunResult:
+                  fsync_interval: float = 2.0, catalog: str | os.PathLike | bool | None = True) -> RunResult:
     """Run ``procedure`` once and write its results to ``path`` (default: see
     :func:`default_path`). ``smu``: an instrument already open (left open afterwards);
     else one is opened from the parameters and closed at the end. ``should_stop``: polled
     after every chunk; True aborts the run cleanly. Raises ParameterError/CapabilityError
-    before anything starts; otherwise returns a RunResult."""
+    before anything starts; otherwise returns a RunResult. ``catalog``: the run catalog
+    (labqc.catalog) the run is registered in at its start and completed in at its end; True:
+    $LABQC_CATALOG or catalog.sqlite beside the results file; None/False: none. A catalog
+    that cannot be used is a warning, never a reason not to measure."""
     procedure.validate()
     path = Path(path) if path is not None else default_path(procedure)
     if path.exists() and not str(path).startswith("/dev/"):
@@ -113,6 +119,9 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
         procedure.stamp_metadata(getattr(smu, "identity", "") or type(smu).__name__)
         procedure.evaluate_metadata()
         writer = ResultsWriter(path, procedure, fsync_interval=fsync_interval)
+        recorder = _recorder(catalog, path)
+        if recorder:
+            recorder.start(procedure, path)
     except BaseException:
         if own_smu:
             _close(smu)
@@ -163,12 +172,23 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
             _close(smu)
     procedure.status = {FINISHED: procedure.FINISHED, ABORTED: procedure.ABORTED}.get(status, procedure.FAILED)
     result = _result(procedure, status, error, path, writer, _warnings(listener_errors))
+    if recorder:
+        recorder.finish(result)
+        result.catalog_id = recorder.run_id
+        if recorder.problem:
+            result.warnings.append(recorder.problem)
     for listener in listeners:
         try:
             listener("status", result)
         except Exception:  # the run is over and recorded; a listener cannot change that
             pass
     return result
+
+
+def _recorder(catalog: str | os.PathLike | bool | None, path: Path) -> RunRecorder | None:
+    if catalog is None or catalog is False or str(path).startswith("/dev/"):
+        return None
+    return RunRecorder(catalog_path(None if catalog is True else catalog, beside=path.parent))
 
 
 def _warnings(listener_errors: list[str]) -> list[str]:

@@ -1,0 +1,351 @@
+"""The run catalog: one SQLite row per run, an index over the results files.
+
+    cat = Catalog("results/catalog.sqlite")
+    run_id = cat.register(procedure="CurrentSweep", device="NW1", file="results/a.csv", ...)
+    cat.complete(run_id, status="finished", rows=1004, sha256="...", summary={...})
+    cat.runs(device=["NW1", "NW2"], procedure=["CurrentSweep"], since=...)   # list of dicts
+
+The CSV stays the raw record; the catalog can always be rebuilt from the files
+(:func:`labqc.catalog_files.import_directory`). It lives on local disk in WAL mode, so the
+GUI and a plan may write it at the same time (each write is one short IMMEDIATE
+transaction; a writer waits up to ``timeout`` seconds for the other). A process killed
+mid-write leaves the last committed state: SQLite's journal makes every write whole or
+absent. Every failure to open or write it is a :class:`CatalogError` whose message is one
+sentence; the code that measures catches it and goes on (the catalog is never a reason to
+lose data).
+
+File paths inside the catalog's folder are stored relative to it (a catalog can be moved
+with its results); others are stored absolute. Times are POSIX seconds (UTC).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from labqc.results import _jsonable
+
+CATALOG_NAME = "catalog.sqlite"
+ENV_VAR = "LABQC_CATALOG"
+RUNNING, FINISHED, ABORTED, FAILED, STUCK = "running", "finished", "aborted", "failed", "stuck"
+STATUSES = (RUNNING, FINISHED, ABORTED, FAILED, STUCK)
+SCHEMA_VERSION = 1
+
+#: Text columns searched without regard to case (NW1 = nw1).
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
+    device TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
+    operator TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    procedure TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
+    parameters TEXT NOT NULL DEFAULT '{}',
+    instrument TEXT NOT NULL DEFAULT '',
+    started REAL,
+    finished REAL,
+    status TEXT NOT NULL DEFAULT 'running',
+    rows INTEGER NOT NULL DEFAULT 0,
+    file TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '{}',
+    error TEXT NOT NULL DEFAULT '',
+    plan TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    pid INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_device ON runs (device, started);
+CREATE INDEX IF NOT EXISTS runs_sample ON runs (sample, started);
+CREATE INDEX IF NOT EXISTS runs_procedure ON runs (procedure, started);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+"""
+#: Columns a caller may set (id is the catalog's).
+FIELDS = ("sample", "device", "operator", "note", "procedure", "parameters", "instrument", "started",
+          "finished", "status", "rows", "file", "sha256", "summary", "error", "plan", "host", "pid")
+#: Columns of a listing (the JSON columns parameters and summary only for one run).
+LIST_FIELDS = ("id", "sample", "device", "operator", "note", "procedure", "instrument", "started",
+               "finished", "status", "rows", "file", "sha256", "error", "plan", "host", "pid")
+_JSON = ("parameters", "summary")
+
+
+class CatalogError(Exception):
+    """The catalog cannot be opened, read or written; the message is one sentence."""
+
+
+def catalog_path(explicit: str | os.PathLike | None = None, *,
+                 beside: str | os.PathLike | None = None) -> Path:
+    """Which catalog: ``explicit`` (a file, or a folder holding catalog.sqlite: one that
+    exists or a name without a suffix), else $LABQC_CATALOG, else catalog.sqlite in
+    ``beside`` (the results folder), else results/catalog.sqlite."""
+    for choice in (explicit, os.environ.get(ENV_VAR) or None):
+        if choice:
+            p = Path(choice)
+            return p / CATALOG_NAME if p.is_dir() or not p.suffix else p
+    return Path(beside if beside is not None else "results") / CATALOG_NAME
+
+
+def now() -> float:
+    return time.time()
+
+
+def iso(t: float | None) -> str:
+    """POSIX seconds as ISO 8601 UTC ('' for None)."""
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(float(t), timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_time(text: str, *, end_of_day: bool = False) -> float:
+    """A date or date-time (ISO 8601; local time unless it names an offset) as POSIX
+    seconds. A bare date with ``end_of_day`` means the end of that day. ValueError says why."""
+    text = text.strip()
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM)") from None
+    if end_of_day and len(text) == 10:
+        value = value.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return value.timestamp()  # a naive value is taken as local time
+
+
+class Catalog:
+    """One catalog file. Opening creates it (and its folder) unless ``create`` is False."""
+
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.root = self.path.resolve().parent
+        self.timeout = float(timeout)
+        if not create and not self.path.is_file():
+            raise CatalogError(f"there is no run catalog at {self.path}; make one with "
+                               f"`labqc runs import DIR --catalog {self.path}`")
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise _error(self.path, exc) from None
+        try:
+            self._prepare(create)
+        except (OSError, sqlite3.Error) as exc:
+            self.db.close()
+            if create or not _read_only(exc):
+                raise _error(self.path, exc) from None
+            self._open_read_only(exc)
+
+    def _open_read_only(self, first: BaseException) -> None:
+        """A catalog on a read-only disk can still be listed: WAL mode needs to write its
+        index file, which immutable=1 (nobody writes there anyway) does without."""
+        try:
+            uri = self.path.resolve().as_uri() + "?immutable=1"
+            self.db = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("SELECT COUNT(*) FROM runs").fetchone()
+        except sqlite3.Error:
+            raise _error(self.path, first) from None
+
+    def _prepare(self, create: bool) -> None:
+        self.db.row_factory = sqlite3.Row
+        self.db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]  # reads the header: corrupt -> error
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"it was written by a newer labqc (schema {version})")
+        if not create:
+            raise sqlite3.DatabaseError("it holds no runs table")
+        # WAL: readers never block the writer and a killed writer leaves the last commit.
+        # NORMAL sync is safe against a killed process in WAL mode (only power loss can
+        # drop the latest commits, and the files rebuild them).
+        self.db.execute("PRAGMA journal_mode = WAL")
+        with self.write():
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self.db.execute(statement)  # not executescript: it would commit halfway
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def write(self) -> "_Write":
+        """A write transaction (BEGIN IMMEDIATE: waits for another writer, then holds it)."""
+        return _Write(self)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ paths
+    def stored_path(self, file: str | os.PathLike) -> str:
+        """How ``file`` is stored: relative to the catalog's folder when inside it."""
+        p = Path(os.path.abspath(file))
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(p)
+
+    def file_path(self, stored: str) -> Path:
+        p = Path(stored)
+        return p if p.is_absolute() else self.root / p
+
+    # ------------------------------------------------------------------ writing
+    def register(self, **fields: Any) -> int:
+        """Add one run (``file`` required; status running unless given); its id."""
+        row = _row(fields)
+        row["file"] = self.stored_path(fields["file"])
+        row.setdefault("status", RUNNING)
+        cols = ", ".join(row)
+        with self.write():
+            cur = self._execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(row))})",
+                                list(row.values()))
+        return int(cur.lastrowid)
+
+    def register_many(self, records: Iterable[dict[str, Any]]) -> int:
+        """Add runs whose file is not catalogued yet, in one transaction; how many were new."""
+        added = 0
+        with self.write():
+            for fields in records:
+                row = _row(fields)
+                row["file"] = self.stored_path(fields["file"])
+                row.setdefault("status", RUNNING)
+                cur = self._execute(f"INSERT OR IGNORE INTO runs ({', '.join(row)}) "
+                                    f"VALUES ({', '.join('?' * len(row))})", list(row.values()))
+                added += cur.rowcount
+        return added
+
+    def complete(self, run_id: int, **fields: Any) -> None:
+        """Update a run's columns (status, finished, rows, sha256, summary, error...)."""
+        row = _row(fields)
+        if "file" in row:
+            row["file"] = self.stored_path(row["file"])
+        if not row:
+            return
+        with self.write():
+            cur = self._execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                                [*row.values(), int(run_id)])
+        if cur.rowcount != 1:
+            raise CatalogError(f"the run catalog {self.path} has no run {run_id}")
+
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc) from None
+
+    # ------------------------------------------------------------------ reading
+    def runs(self, *, sample: Sequence[str] = (), device: Sequence[str] = (),
+             procedure: Sequence[str] = (), status: Sequence[str] = (), since: float | None = None,
+             until: float | None = None, ids: Sequence[int] = (), full: bool = False) -> list[dict]:
+        """Runs matching every filter given (a list means any of its values), oldest first."""
+        where, args = [], []
+        for column, values in (("sample", sample), ("device", device), ("procedure", procedure),
+                               ("status", status), ("id", ids)):
+            values = [values] if isinstance(values, (str, int)) else list(values)
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args += values
+        if since is not None:
+            where.append("started >= ?")
+            args.append(float(since))
+        if until is not None:
+            where.append("started <= ?")
+            args.append(float(until))
+        cols = "*" if full else ", ".join(LIST_FIELDS)
+        sql = f"SELECT {cols} FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = self._execute(sql + " ORDER BY started, id", args).fetchall()
+        return [self._dict(r) for r in rows]
+
+    def get(self, run_id: int) -> dict | None:
+        rows = self.runs(ids=[int(run_id)], full=True)
+        return rows[0] if rows else None
+
+    def id_of(self, file: str | os.PathLike) -> int | None:
+        row = self._execute("SELECT id FROM runs WHERE file = ?", [self.stored_path(file)]).fetchone()
+        return None if row is None else int(row[0])
+
+    def known_files(self) -> set[str]:
+        return {r[0] for r in self._execute("SELECT file FROM runs").fetchall()}
+
+    def count(self) -> int:
+        return int(self._execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def distinct(self, column: str) -> list[str]:
+        """The values one text column takes (for the GUI's filter lists)."""
+        if column not in ("sample", "device", "procedure", "operator", "status"):
+            raise ValueError(f"no such column {column!r}")
+        return [r[0] for r in self._execute(f"SELECT DISTINCT {column} FROM runs ORDER BY {column}")]
+
+    def _dict(self, row: sqlite3.Row) -> dict:
+        out = dict(row)
+        for key in _JSON:
+            if key in out:
+                try:
+                    out[key] = json.loads(out[key] or "{}")
+                except ValueError:
+                    pass  # shown as stored
+        out["path"] = str(self.file_path(out["file"]))
+        return out
+
+
+class _Write:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def __enter__(self) -> None:
+        self.catalog._execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        db = self.catalog.db
+        if exc_type is None:
+            self.catalog._execute("COMMIT")
+        elif db.in_transaction:
+            db.execute("ROLLBACK")
+
+
+def _row(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"the catalog has no column(s) {', '.join(sorted(unknown))}")
+    row = {}
+    for key, value in fields.items():
+        if key in _JSON and not isinstance(value, str):
+            value = json.dumps(_jsonable(value), allow_nan=False, default=str)
+        elif key in ("sample", "device", "operator", "note", "procedure", "instrument", "error", "plan"):
+            value = "" if value is None else str(value)
+        row[key] = value
+    if "status" in row and row["status"] not in STATUSES:
+        raise ValueError(f"a run's status is one of {', '.join(STATUSES)}, not {row['status']!r}")
+    return row
+
+
+def _read_only(exc: BaseException) -> bool:
+    low = str(exc).lower()
+    return "readonly" in low or "read-only" in low or "unable to open" in low
+
+
+def _error(path: Path, exc: BaseException) -> CatalogError:
+    """One sentence for what went wrong with the catalog file."""
+    text = str(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low or isinstance(exc, PermissionError) or (
+            "unable to open" in low and not os.access(path.parent if path.parent.exists() else ".", os.W_OK)):
+        why = "it is on a read-only disk or folder"
+    elif "not a database" in low or "malformed" in low or "corrupt" in low:
+        why = "the file is not a readable SQLite catalog (corrupt?); move it aside and " \
+              "`labqc runs import` rebuilds it from the results files"
+    elif "locked" in low or "busy" in low:
+        why = "another process kept it locked too long"
+    elif "disk" in low and "full" in low:
+        why = "the disk is full"
+    else:
+        why = text
+    return CatalogError(f"the run catalog {path} cannot be used: {why}")
+
+
+__all__ = ["Catalog", "CatalogError", "catalog_path", "CATALOG_NAME", "ENV_VAR", "STATUSES", "RUNNING",
+           "FINISHED", "ABORTED", "FAILED", "STUCK", "iso", "parse_time", "now", "FIELDS", "LIST_FIELDS"]
