@@ -102,6 +102,7 @@ def test_import_loose_files_and_a_plan_folder_twice(tmp_path):
             shutil.copy(SAMPLES / f"{name}{suffix}", data / f"{name}{suffix}")
     (data / "notes.csv").write_text("a,b\n1,2\n")  # not a results file
     plan = tmp_path / "plans" / "demo"
+    plan.parent.mkdir()
     done = labqc("plan", "run", str(SAMPLES / "plans" / "demo.toml"), "-o", str(plan), "--no-progress",
                  "--catalog", str(tmp_path / "elsewhere"))
     assert done.returncode == 0, done.stderr
