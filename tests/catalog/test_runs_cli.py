@@ -148,3 +148,15 @@ def test_verify_reports_missing_and_changed_files(tmp_path):
     assert "run 1: its file" in bad.stdout and "is missing" in bad.stdout
     assert "run 3:" in bad.stdout and "changed since it was registered" in bad.stdout
     assert "run 2" not in bad.stdout
+
+
+def test_labqc_catalog_names_the_catalog_and_a_dry_run_is_not_recorded(tmp_path):
+    env = {**os.environ, "LABQC_CATALOG": str(tmp_path / "lab.sqlite")}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "labqc", *a], cwd=ROOT, env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=300)
+    assert run("run", "SetReset", "--cycles", "1", "-o", str(tmp_path / "d" / "x.csv"), "--no-progress").returncode == 0
+    assert run("run", "SetReset", "--cycles", "1", "--dry-run", "-o", str(tmp_path / "y.csv"),
+               "--no-progress").returncode == 0
+    assert not (tmp_path / "d" / "catalog.sqlite").exists()
+    with Catalog(tmp_path / "lab.sqlite", create=False) as cat:
+        assert [Path(r["path"]).name for r in cat.runs()] == ["x.csv"]
