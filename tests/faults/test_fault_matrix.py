@@ -271,7 +271,9 @@ def small_disk(tmp_path):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_disk_full(name, small_disk, tmp_path):
+def test_disk_full(name, small_disk, tmp_path, monkeypatch):
+    # The run catalog lives on another disk here: this test is about the results file.
+    monkeypatch.setenv("LABQC_CATALOG", str(tmp_path / "catalog.sqlite"))
     if small_disk is None:
         # /dev/full refuses the header: the run must not start, nothing is energised.
         lib, lab = fresh_lab(name)
