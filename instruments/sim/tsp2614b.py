@@ -2,98 +2,16 @@
 
 Every message runs as a Lua chunk in a sandboxed interpreter (lupa; no os/io/require,
 an instruction budget and a memory cap) whose globals are the instrument: ``smua``/``smub``,
-``trigger.timer``, ``format``, ``errorqueue``, ``status``, ``localnode``, ``timer``, ``print``,
-``printbuffer``, ``delay``, ``waitcomplete``, ``reset``, the factory ``SweepVLinMeasureI`` family
-... Common commands (``*IDN?`` ...) are separate messages. A failing message prints nothing and queues -285 (syntax, not run) or
--286 (runtime), or the instrument's own code (1011 Parameter too big, 5028 ...).
+``trigger.timer``, ``format``, ``errorqueue``, ``status`` (with ``status.standard``),
+``localnode``, ``node[1]``, ``timer``, ``script``, ``print``, ``printbuffer``, ``delay``,
+``waitcomplete``, ``reset``, the factory ``SweepVLinMeasureI`` family ... Common commands
+(``*IDN?``, ``*TRG`` ...) are separate messages. A failing message prints nothing and
+queues -285 (syntax, not run) or -286 (runtime), or the instrument's own code (1011
+Parameter too big, 5028 ...). Like the instrument, it refuses what the firmware's Lua 5.0
+lacks and lines longer than its input buffer (tsp_dialect).
 
-Time is the instrument's: a spot reading costs measure delay + 50 us + NPLC/linefreq
-(x2 with autozero AUTO); a trigger-model step costs 20 us + source delay, then the
-reading. ``initiate()`` returns at once; the sweep runs on in simulated time and is
-evaluated lazily; ``printbuffer`` of indices not measured yet blocks until they are,
-``waitcomplete()`` until the sweep ends. DELAY_AUTO counts as 0 s here.
-
-Simulator conventions a driver can rely on (unverified on hardware, marked [V] in
-shared/reference/instruments.md): ``format.byteorder`` defaults to LITTLEENDIAN;
-``bufferVar.n`` reports the final count as soon as an overlapped acquisition is started
-(as the manual says for printbuffer); timestamps are seconds from the buffer's
-``basetimestamp`` (the instrument time of reading 1, seconds since power-up); the
-timestamp of a reading is the start of its integration; 1012 is "Parameter too small";
-5063 means "channel busy with a sweep".
-
-Recommended TSP sequences (the driver instruments/keithley2614b.py uses these):
-
-1. List sweep with chunked binary readback (N levels, step time dt, compliance Icc):
-     smua.abort()  errorqueue.clear()  smua.source.output = smua.OUTPUT_OFF
-     format.data = format.REAL64  format.byteorder = format.LITTLEENDIAN
-     smua.source.func = smua.OUTPUT_DCVOLTS  smua.source.levelv = 0
-     smua.source.limiti = Icc  smua.trigger.source.limiti = Icc
-     smua.measure.nplc = 0.01  smua.measure.autozero = smua.AUTOZERO_ONCE
-     smua.measure.autorangei = smua.AUTORANGE_ON  smua.source.delay = 0  smua.measure.delay = 0
-     smua.nvbuffer1.clear() smua.nvbuffer1.appendmode = 0 smua.nvbuffer1.collecttimestamps = 1
-     smua.nvbuffer1.collectsourcevalues = 1   (same three for smua.nvbuffer2)
-     labqc_l = {}      then messages of <= ~4 kB each:
-     for _, x in ipairs({0.1, 0.2, ...}) do labqc_l[#labqc_l + 1] = x end
-     smua.trigger.source.listv(labqc_l)
-     smua.trigger.source.action = smua.ENABLE  smua.trigger.measure.action = smua.ENABLE
-     smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2)
-     smua.trigger.endpulse.action = smua.SOURCE_HOLD  smua.trigger.endsweep.action = smua.SOURCE_IDLE
-     trigger.timer[1].delay = dt  trigger.timer[1].count = N - 1  trigger.timer[1].passthrough = true
-     trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
-     smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID   (leave it 0 for "as fast as possible")
-     smua.trigger.measure.stimulus = 0  smua.trigger.endpulse.stimulus = 0
-     smua.trigger.arm.count = 1  smua.trigger.count = N
-     smua.source.output = smua.OUTPUT_ON
-     smua.trigger.initiate()
-   then per chunk k..m (blocks until reading m exists; reply is b"#0" + 8*5*(m-k+1) bytes + b"\n",
-   read by byte count, never up to the terminator):
-     printbuffer(k, m, smua.nvbuffer1.timestamps, smua.nvbuffer1.sourcevalues,
-                 smua.nvbuffer1.readings, smua.nvbuffer2.readings, smua.nvbuffer1.statuses)
-   (i = nvbuffer1.readings, v = nvbuffer2.readings, compliance = statuses & 0x40,
-   t = print(smua.nvbuffer1.basetimestamp) + timestamps); finally
-     smua.source.output = smua.OUTPUT_OFF
-   Progress without blocking: print(status.operation.sweeping.condition) (non-zero while running).
-
-2. Hardware-timed pulse train with reads between pulses (N pulses of Vp[k], width W, period P,
-   base Vb, read Vr[k] for Rw right after each pulse; tm = NPLC/linefreq + 60e-6 with autozero
-   ONCE, and tm < min(W, Rw)): as in 1 for format, buffers and limits, then
-     smua.source.levelv = Vb  smua.source.autorangev = smua.AUTORANGE_OFF  smua.source.rangev = max|V|
-     smua.measure.autorangei = smua.AUTORANGE_OFF  smua.measure.rangei = Icc
-     smua.trigger.source.listv({Vp1, Vr1, Vp2, Vr2, ...})      (2N steps; built in chunks as in 1)
-     smua.trigger.endpulse.action = smua.SOURCE_IDLE  smua.trigger.endsweep.action = smua.SOURCE_IDLE
-   Every timer with a delay list is started once, at ARMED, and runs through the whole train
-   (so it does not matter whether a list restarts when a timer is re-triggered):
-     timer 1 (step starts):   delaylist {W, P - W}, count 2N - 1, passthrough true, stimulus ARMED
-     timer 4 (first measure): delay W - tm, count 1, passthrough false, stimulus ARMED
-     timer 2 (measures):      delaylist {Rw, P - Rw}, count 2N - 1, passthrough true, stimulus timer 4
-     timer 5 (first end):     delay W, count 1, passthrough false, stimulus ARMED
-     timer 3 (step ends):     delaylist {Rw, P - Rw}, count 2N - 1, passthrough true, stimulus timer 5
-   e.g. trigger.timer[1].reset() trigger.timer[1].delaylist = _D1 trigger.timer[1].count = 2N - 1
-        trigger.timer[1].passthrough = true trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
-     smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID
-     smua.trigger.measure.stimulus = trigger.timer[2].EVENT_ID
-     smua.trigger.endpulse.stimulus = trigger.timer[3].EVENT_ID
-     smua.trigger.count = 2N  smua.source.output = smua.OUTPUT_ON  smua.trigger.initiate()
-   Odd buffer indices are pulse readings, even ones reads; read them in chunks with printbuffer
-   while the train runs. Without reads: listv({Vp...}) with N steps, timer 1 delay P, count N - 1,
-   passthrough, stimulus ARMED; timer 2 delay W - tm and timer 3 delay W, both count 1 with
-   stimulus timer 1. Source autorange must be off (5028 otherwise). A delay list's entries are
-   used in turn across the timer's events and triggers (never restarted within one run).
-
-3. Timer-driven sampling at arbitrary instants t_1 < ... < t_n (intervals > 1 s allowed; the
-   measure.interval attribute stops at 1 s):
-     smua.source.levelv = Vread  smua.source.limiti = Icc  (buffers, format as in 1)
-     smua.trigger.source.action = smua.DISABLE  smua.trigger.measure.action = smua.ENABLE
-     smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2)
-     trigger.timer[1].delaylist = {t_1, t_2 - t_1, ..., t_n - t_(n-1)}   (built in chunks as in 1)
-     trigger.timer[1].count = n  trigger.timer[1].passthrough = false
-     trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID
-     smua.trigger.source.stimulus = 0  smua.trigger.measure.stimulus = trigger.timer[1].EVENT_ID
-     smua.trigger.endpulse.stimulus = 0  smua.trigger.count = n
-     smua.source.output = smua.OUTPUT_ON
-     timer.reset() smua.trigger.initiate()            (one message)
-   then poll print(timer.measure.t()) and fetch printbuffer(k, m, ...) only for the m readings whose
-   t_m + 1 ms has passed, so no read blocks longer than the VISA timeout.
+What the driver sends, what the instrument answers, the simulator's timeline and which of
+its conventions are unverified on hardware: docs/keithley2614b.md.
 """
 from __future__ import annotations
 
