@@ -94,13 +94,23 @@ class CheckReport:
         return out
 
     def finish_line(self, now: datetime) -> str:
-        end = now + timedelta(seconds=self.seconds)
-        day = "" if end.date() == now.date() else f" {end:%a %d %b %Y}"
-        line = f"expected end if started now: {end:%H:%M}{day} (after {duration_text(self.seconds)} of instrument time)"
-        if self.plan is not None and all(_simulated(d) for d in self.plan.devices):
-            line += (f"; on the simulator at time scale {self.plan.time_scale:g}"
-                     + (" it runs as fast as it computes" if self.plan.time_scale == 0 else ""))
-        return line
+        """When the plan ends if started now: instrument time on instruments; on the
+        simulator, instrument time times the plan's time scale (wall s per instrument s)."""
+        simulated = self.plan is not None and all(_simulated(d) for d in self.plan.devices)
+        night = f"{_clock(now, self.seconds)} (after {duration_text(self.seconds)} of instrument time)"
+        if not simulated:
+            return f"expected end if started now: {night}"
+        scale = self.plan.time_scale
+        if scale == 0:
+            return (f"expected end if started now: as fast as the simulator computes (time scale 0); "
+                    f"on instruments {night}")
+        return (f"expected end if started now: {_clock(now, self.seconds * scale)} on the simulator at time "
+                f"scale {scale:g}; on instruments {night}")
+
+
+def _clock(now: datetime, seconds: float) -> str:
+    end = now + timedelta(seconds=seconds)
+    return f"{end:%H:%M}" + ("" if end.date() == now.date() else f" {end:%a %d %b %Y}")
 
 
 def check_plan(plan_file: str | os.PathLike, directory: str | os.PathLike | None = None, *,

@@ -445,6 +445,8 @@ def plan_status(directory: str | os.PathLike) -> list[str]:
     done = sum(1 for r in plan.runs if state.run(r.id).done)
     head = (f"plan {plan.name!r}: {done} of {len(plan.runs)} runs done ("
             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")")
+    if (state.plan or {}).get("dry_run") is not None:
+        head += "; a dry run on the simulated instruments"
     return [head] + lines
 
 

@@ -20,7 +20,7 @@ from labqc.journal import JOURNAL_NAME, Journal
 from labqc.plan import PlanError
 from labqc.results import read_data, read_summary
 from labqc.procedures.dry_run import dry_run_plan
-from labqc.procedures.plan_runner import STEPS_DIR, open_plan, run_plan
+from labqc.procedures.plan_runner import STEPS_DIR, open_plan, plan_status, run_plan
 
 #: The simulator's PyVISA backend (instruments/sim/visa_backend.py); any other means real VISA.
 SIM_BACKEND = "labqc.instruments.sim.visa_backend"
@@ -185,6 +185,7 @@ def test_a_dry_run_directory_stays_a_dry_run(tmp_path, listener):
     assert {d.resource for d in plan.devices} == {"GPIB0::26::INSTR", "GPIB0::17::INSTR"}
     assert run_plan(report.directory, stream=None).ok  # resuming it opens nothing real either
     assert listener.accepted == 0
+    assert "a dry run on the simulated instruments" in plan_status(report.directory)[0]
 
 
 def test_a_device_whose_model_cannot_be_told_is_one_sentence(tmp_path, capsys):

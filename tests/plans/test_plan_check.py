@@ -3,6 +3,7 @@ is one sentence; the estimates are held against what the runs then really wrote;
 run` refuses a disk that cannot hold the plan."""
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from labqc.cli import main
@@ -148,3 +149,38 @@ def test_plan_run_refuses_a_disk_too_small_unless_told(tmp_path, capsys):
     assert main(["plan", "run", str(closed), "-o", str(tmp_path / "run2"), "--ignore-disk"]) == 2
     err = capsys.readouterr().err
     assert "cannot open its instrument" in err and "free at" not in err
+
+
+RETENTION = """
+[[device]]
+label = "L1"
+resource = "TCPIP0::10.99.99.4::5025::SOCKET"
+
+[[step]]
+name = "hold"
+procedure = "Retention"
+[step.parameters]
+duration = 7200
+interval = 60
+prepare = "none"
+"""
+
+
+def test_expected_end_is_the_instrument_time_from_now(tmp_path):
+    # Two hours of retention started at 22:00 end just after midnight, the next day.
+    report = check_plan(write(tmp_path, RETENTION))
+    assert report.ok and 7200 <= report.seconds < 7260
+    line = report.lines(now=datetime(2026, 12, 3, 22, 0))[-1]
+    assert line.startswith("expected end if started now: 00:0") and "Fri 04 Dec 2026" in line
+
+
+def test_open_asks_the_instruments_as_plan_run_does(tmp_path, capsys):
+    assert main(["plan", "check", str(DEMO), "--open"]) == 0  # the simulated instruments answer
+    capsys.readouterr()
+    closed = write(tmp_path, RETENTION.replace("10.99.99.4::5025", "127.0.0.1::1").replace(
+        'label = "L1"', 'label = "L1"\nmodel = "2614B"'))
+    assert main(["plan", "check", str(closed)]) == 0  # nothing opened: the listed limits hold
+    capsys.readouterr()
+    assert main(["plan", "check", str(closed), "--open"]) == 2
+    problems = problems_in(capsys.readouterr().err)
+    assert len(problems) == 1 and "device L1: cannot open its instrument" in problems[0]
