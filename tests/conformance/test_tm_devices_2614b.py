@@ -17,17 +17,17 @@ import re
 import numpy as np
 import pytest
 
-tm_devices = pytest.importorskip("tm_devices", reason="tm-devices is a test dependency: pip install labqc[test]")
-from tm_devices import DeviceManager, configure_logging  # noqa: E402
-from tm_devices.commands import SMU2614BCommands  # noqa: E402
-from tm_devices.commands.gen_ftsc04_smu.buffervar import Buffervar  # noqa: E402
-from tm_devices.helpers import DMConfigOptions  # noqa: E402
+# tm-devices is a test dependency (pyproject.toml, extra "test"): a missing one fails here
+from tm_devices import DeviceManager, configure_logging
+from tm_devices.commands import SMU2614BCommands
+from tm_devices.commands.gen_ftsc04_smu.buffervar import Buffervar
+from tm_devices.helpers import DMConfigOptions
 
-from labqc.instruments.keithley2614b import Keithley2614B  # noqa: E402
-from labqc.instruments.sim.lab import RES_2614B_GPIB, RES_2614B_LAN, SimulatedLab, get_lab, sim_library  # noqa: E402
-from labqc.instruments.sim.server import start_background  # noqa: E402
-from labqc.instruments.sim.tsp2614b import K2614BEmulator  # noqa: E402
-from labqc.instruments.smu import PulseTrain, Repeat, Sampling, Sweep  # noqa: E402
+from labqc.instruments.keithley2614b import Keithley2614B
+from labqc.instruments.sim.lab import RES_2614B_GPIB, RES_2614B_LAN, SimulatedLab, get_lab, sim_library
+from labqc.instruments.sim.server import start_background
+from labqc.instruments.sim.tsp2614b import K2614BEmulator
+from labqc.instruments.smu import PulseTrain, Repeat, Sampling, Sweep
 
 R = 10e3  # the ohmic preset
 
