@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -135,6 +136,12 @@ MAX_CHUNK_POINTS = 5000
 #: Longest the host waits on one reply between readings: a longer gap (slow retention
 #: sampling) is spent in instrument-timed ``delay()`` round trips of this length.
 PATIENCE = 10.0
+#: Reading the error queue after a timeout, and each try of turning the outputs off: short,
+#: so a stuck instrument does not cost a second full timeout.
+RESYNC_TIMEOUT = 3.0
+#: After a dropped connection: this many tries to reconnect, RECONNECT_GAP s apart.
+RECONNECT_TRIES = 3
+RECONNECT_GAP = 2.0
 #: nvbuffer columns read back, in this order, by every printbuffer.
 COLUMNS = ("timestamps", "sourcevalues", "v", "i", "statuses")
 
@@ -224,24 +231,24 @@ class TSPLink(Instrument):
             connection.timeout = self.timeout_ms
 
     # --- the error queue --------------------------------------------------------------
-    def error_count(self) -> int:
-        return int(parse_number(self.query("print(errorqueue.count)")))
+    def error_count(self, timeout: float | None = None) -> int:
+        return int(parse_number(self.query("print(errorqueue.count)", timeout)))
 
-    def drain_errors(self, count: int | None = None) -> list[tuple[int, str]]:
+    def drain_errors(self, count: int | None = None, timeout: float | None = None) -> list[tuple[int, str]]:
         """Read (and so empty) the instrument's error queue: [(code, message), ...]."""
-        count = self.error_count() if count is None else count
+        count = self.error_count(timeout) if count is None else count
         errors = []
         for _ in range(min(count, 50)):
-            code, message = parse_error(self.query("print(errorqueue.next())"))
+            code, message = parse_error(self.query("print(errorqueue.next())", timeout))
             if code != 0:
                 errors.append((code, message))
         if count > 50:
             self.send("errorqueue.clear()")
         return errors
 
-    def raise_errors(self, count: int | None = None) -> None:
+    def raise_errors(self, count: int | None = None, timeout: float | None = None) -> None:
         """Drain the error queue and raise the first error in it, if any."""
-        errors = self.drain_errors(count)
+        errors = self.drain_errors(count, timeout)
         if errors:
             code, message = errors[0]
             if len(errors) > 1:
@@ -312,7 +319,7 @@ class TSPLink(Instrument):
             raise silence
         self._resyncing = True
         try:
-            self.raise_errors()
+            self.raise_errors(timeout=RESYNC_TIMEOUT)
         except InstrumentTimeout:
             pass  # the queue cannot be read either: report the first silence
         finally:
@@ -414,6 +421,7 @@ class Keithley2614B(SourceMeasure):
         self.capabilities = CAPABILITIES
         self.tsp = TSPLink(adapter_or_resource, name, visa_library=visa_library, timeout=timeout, **kwargs)
         self._t_end = 0.0  # session time of the last reading, so t is monotonic
+        self.reconnected = False  # output_off needed a new connection
         try:
             self._connect()
         except BaseException:
@@ -502,23 +510,45 @@ class Keithley2614B(SourceMeasure):
     def output_off(self) -> None:
         """Both channels off, confirmed by reading both outputs back in the same message (so
         the instrument has executed it, and the reply queue is in step). If the link is
-        stuck, device clear and retry; if it dropped, reconnect and retry; only then raise
-        ConnectionLost."""
-        message = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
-                   "print(smua.source.output, smub.source.output)")
-        for attempt, recover in enumerate((None, self.tsp.clear, self.tsp.reconnect)):
+        stuck or out of step, device clear and retry; if it dropped (or stays stuck), up to
+        RECONNECT_TRIES reconnections RECONNECT_GAP s apart; only then ConnectionLost.
+        ``reconnected`` says whether a new connection was needed."""
+        try:
+            self._off()
+            return
+        except ConnectionLost as exc:  # dropped: a clear cannot help
+            last: Exception = exc
+        except Exception as exc:
+            log.error("turning the %s outputs off failed (%s); clearing", self.tsp.name, exc)
             try:
-                if recover is not None:
-                    recover()
-                states = [parse_number(x) for x in parse_print(self.tsp.query(message), 2)]
-                if states != [0.0, 0.0]:
-                    raise ProtocolError(f"the outputs read back as {states} after turning them off")
+                self.tsp.clear()
+                self._off()
+                return
+            except Exception as again:
+                last = again
+        for attempt in range(1, RECONNECT_TRIES + 1):
+            if getattr(self.tsp.adapter, "manager", None) is None:
+                break  # nothing to reopen (a test adapter): no point waiting
+            log.error("turning the %s outputs off failed (%s); reconnecting (%d of %d)",
+                      self.tsp.name, last, attempt, RECONNECT_TRIES)
+            try:
+                self.tsp.reconnect()
+                self.reconnected = True
+                self._off()
                 return
             except Exception as exc:
-                log.error("turning the %s outputs off failed (attempt %d): %s", self.tsp.name, attempt + 1, exc)
                 last = exc
+                if attempt < RECONNECT_TRIES:
+                    time.sleep(RECONNECT_GAP)
         raise ConnectionLost(f"could not turn the {self.tsp.name} outputs off; check the instrument "
                              f"by hand ({last})") from last
+
+    def _off(self) -> None:
+        message = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
+                   "print(smua.source.output, smub.source.output)")
+        states = [parse_number(x) for x in parse_print(self.tsp.query(message, RESYNC_TIMEOUT), 2)]
+        if states != [0.0, 0.0]:
+            raise ProtocolError(f"the outputs read back as {states} after turning them off")
 
     def close(self) -> None:
         self.tsp.adapter.close()

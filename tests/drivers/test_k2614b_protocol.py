@@ -242,7 +242,8 @@ def test_long_sweep_streams_in_chunks_with_a_timeout_per_chunk():
         sizes = [len(chunk) for chunk in smu.run(Sweep(levels, 1e-4, step_time=1e-3))]
     assert sizes == [500, 500, 200]
     # 2 x the chunk's instrument time + 5 s for each blocking read, then the default again
-    assert [c.args[0] for c in timeout.call_args_list if c.args] == [6000, 10_000, 6000, 10_000, 5400, 10_000]
+    assert [c.args[0] for c in timeout.call_args_list if c.args] == [6000, 10_000, 6000, 10_000, 5400, 10_000,
+                                                                      3000, 10_000]  # the outputs-off read-back
     # the termination character is off while a binary block is read, on again after
     assert [c.args[0] for c in termination.call_args_list if c.args] == [None, "\n"] * 3
     assert sum("_L" in m for m in setup) >= 3  # 1200 levels went out in several messages
