@@ -10,7 +10,9 @@ Each procedure parameter is an option (``--set-compliance`` or ``--set_complianc
 values may carry an SI prefix and the unit (``5mA``, ``400u``, ``1.5V``). A bad value gets
 one sentence and exit code 2. Progress and an ETA in instrument time go to stderr, the
 summary to stdout. Ctrl-C or SIGTERM aborts cleanly: outputs off, file closed, exit 130
-(SIGINT) or 143 (SIGTERM); a failed run exits 1.
+(SIGINT) or 143 (SIGTERM), within 9 s whatever the connection does (a second signal ends at
+once); a failed run exits 1, 3 if its connection dropped (output off after reconnecting),
+4 if the output could not be confirmed off.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from labqc.quantity import format_quantity, parse_quantity
 from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
                              ListParameter, ParameterError, Progress, RUN_METADATA, SIM_PRESETS,
                              parameter_specs)
+from labqc.procedures.signals import EXIT_CONNECTION_LOST, EXIT_OUTPUT_UNKNOWN, RunSignals
 from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
 
 #: Parameters with their own options in ``labqc run`` (not generated).
@@ -188,27 +191,8 @@ def parse_value(param: Any, text: str) -> Any:
 
 
 # ------------------------------------------------------------------------ labqc run
-class _Signals:
-    """SIGINT/SIGTERM raise KeyboardInterrupt once (the run then cleans up); later ones
-    are ignored so that cleanup can finish."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> "_Signals":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.received is None:
-            self.received = signum
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
+#: Ctrl-C/SIGTERM: the run cleans up, a watchdog bounds it, a second signal ends at once.
+_Signals = RunSignals
 
 
 class ProgressBar:
@@ -300,9 +284,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     _report(proc, result)
     if result.status == FINISHED:
         return 0
+    if not result.output_off:
+        return EXIT_OUTPUT_UNKNOWN
     if result.status == ABORTED:
         return _signal_exit(signals.received)
-    return 1
+    return EXIT_CONNECTION_LOST if result.connection_lost else 1
 
 
 def _run_with_model(proc: LabqcProcedure, args: argparse.Namespace, listeners: list) -> RunResult:

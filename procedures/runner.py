@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from labqc.instruments.connect import open_smu
+from labqc.instruments.errors import ConnectionLost
+from labqc.procedures import signals as run_signals
 from labqc.instruments.smu import SourceMeasure
 from labqc.catalog import catalog_path
 from labqc.catalog_files import RunRecorder
@@ -53,6 +55,8 @@ class RunResult:
     error: str = ""
     instrument: str = ""
     warnings: list[str] = field(default_factory=list)  # e.g. a listener that raised
+    output_off: bool = True  # confirmed off by reading it back at the end
+    connection_lost: bool = False  # the run ended because the connection dropped
     catalog_id: int | None = None  # the run's id in the run catalog, if it could be recorded
 
     @property
@@ -147,7 +151,8 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
     procedure.emit = emit
     procedure.should_stop = lambda: bool(should_stop and should_stop())
     procedure.smu = smu
-    status, error = FINISHED, ""
+    status, error, lost_at = FINISHED, "", None
+    run_signals.cleaning(False)
     try:
         procedure.status = procedure.RUNNING
         procedure.startup()
@@ -157,8 +162,10 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
     except Exception as exc:  # an instrument or write error, a bug: the run fails, the device is safe
         status = FAILED
         error = _describe(exc, path, writer) if exc in write_errors else f"{type(exc).__name__}: {exc}"
+        lost_at = datetime.now() if isinstance(exc, ConnectionLost) else None
     finally:
-        _safe_off(smu)
+        run_signals.cleaning(True)  # a signal now must not cut the clean-up short (signals.py)
+        off = _safe_off(smu)
         try:
             procedure.shutdown()
         except Exception as exc:
@@ -169,9 +176,16 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
         except OSError as exc:
             status, error = FAILED, _describe(exc, path, writer)
         if own_smu:
-            _close(smu)
+            _close(smu, off_done=off)
+        run_signals.cleaning(False)
+    if lost_at is not None:
+        error = run_signals.lost_sentence(procedure.resource or "the simulated instrument", lost_at, writer.rows,
+                                          off, bool(getattr(smu, "reconnected", False)))
+    elif not off:
+        error = f"{error}; " * bool(error) + "the output may still be on: switch it off at the instrument"
     procedure.status = {FINISHED: procedure.FINISHED, ABORTED: procedure.ABORTED}.get(status, procedure.FAILED)
     result = _result(procedure, status, error, path, writer, _warnings(listener_errors))
+    result.output_off, result.connection_lost = off, lost_at is not None
     if recorder:
         recorder.finish(result)
         result.catalog_id = recorder.run_id
@@ -233,19 +247,19 @@ def _describe(exc: OSError, path: Path, writer: ResultsWriter) -> str:
             f"off and the {writer.rows} rows written before it are intact")
 
 
-def _safe_off(smu: SourceMeasure) -> None:
-    """Output off, trying twice: the device comes first, a failure here is not fatal to
-    the report (the driver has already tried on its own way out)."""
-    for _ in range(2):
-        try:
-            smu.output_off()
-            return
-        except Exception:
-            continue
+def _safe_off(smu: SourceMeasure) -> bool:
+    """Output off; True when confirmed. The device comes first, a failure here is not
+    fatal to the report (the driver has already tried its way: clear, reconnect)."""
+    try:
+        smu.output_off()
+        return True
+    except Exception:
+        return False
 
 
-def _close(smu: SourceMeasure) -> None:
-    _safe_off(smu)
+def _close(smu: SourceMeasure, off_done: bool = False) -> None:
+    if not off_done:
+        _safe_off(smu)
     try:
         smu.close()
     except Exception:

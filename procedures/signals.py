@@ -4,7 +4,7 @@
 SIGTERM raises KeyboardInterrupt in the run, which then turns the outputs off and closes
 its file; a watchdog ends the process ``WATCHDOG_S`` after that signal whatever the
 connection is doing, saying that the output state is unknown. A second signal ends the
-process at once, saying the same. While the runner cleans up (:func:`cleaning_up`) a
+process at once, saying the same. While the runner cleans up (:func:`cleaning`) a
 signal raises nothing, so the clean-up is not cut in half; the watchdog still bounds it.
 SIGTERM is handled only where the platform has it (Windows has SIGINT and SIGBREAK).
 """
@@ -14,9 +14,8 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 #: Seconds from the first signal to the end of the process at the latest.
 WATCHDOG_S = 9.0
@@ -26,16 +25,6 @@ EXIT_CONNECTION_LOST = 3
 EXIT_OUTPUT_UNKNOWN = 4
 
 _cleaning = threading.Event()
-
-
-@contextmanager
-def cleaning_up() -> Iterator[None]:
-    """The runner's clean-up (outputs off, file closed): signals do not interrupt it."""
-    _cleaning.set()
-    try:
-        yield
-    finally:
-        _cleaning.clear()
 
 
 def _signals() -> list[int]:
@@ -101,3 +90,8 @@ def lost_sentence(resource: str, lost_at: datetime, rows: int, off: bool, reconn
     if off:
         return f"{head}; {'reconnected; ' if reconnected else ''}output off"
     return f"{head}; could not reconnect; the output may still be on: switch it off at the instrument"
+
+
+def cleaning(on: bool) -> None:
+    """Mark the runner's clean-up (outputs off, file closed) as under way or over."""
+    (_cleaning.set if on else _cleaning.clear)()

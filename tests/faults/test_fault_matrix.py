@@ -168,7 +168,7 @@ def assert_file_holds(path, delivered: np.ndarray, *, exactly: bool = True) -> p
 #: fault -> (where it fires, words the message must contain)
 INSTRUMENT_FAULTS = {
     "delay": ("reply", ("InstrumentTimeout", "did not answer")),
-    "drop": ("middle", ("ConnectionLost", "connection")),
+    "drop": ("middle", ("connection to", "lost at", "reconnected; output off")),
     "garble": ("reply", ("ProtocolError",)),
     "truncate": ("reply", ("InstrumentTimeout", "did not answer")),
     "error": ("middle", ("InstrumentReportedError", "-286", "injected fault")),
