@@ -41,13 +41,18 @@ def register(subparsers) -> None:
         "analyze", help="detect conductance plateaus in a results file and draw its views",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
-    p.add_argument("file", type=Path, help="results file (CSV with '#' header lines)")
+    p.add_argument("file", type=Path, nargs="?",
+                   help="results file (CSV with '#' header lines); or none, and catalog filters to pool runs")
     p.add_argument("--r-series", type=float, default=None, metavar="OHM",
                    help="series resistance to remove (default: estimate it by the comb fit)")
     p.add_argument("--v-min", type=float, default=0.02, metavar="V",
                    help="ignore samples with |V| below this, where G = I/V is undefined (default 0.02); "
                         "in a voltage sweep they still enter the V²-weighted segmentation, not the levels")
     p.add_argument("--no-figures", action="store_true", help="print the summary only")
+    from labqc.runs_cli import add_catalog_option, add_filters  # pooled runs (labqc/pooled_cli.py)
+
+    add_catalog_option(p)
+    add_filters(p)
     p.set_defaults(func=run)
 
 
@@ -123,7 +128,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at module import: `labqc --help` imports every registrar, and
     # scipy.signal alone costs about a second.
     from labqc.plateaus import analyze
+    from labqc.runs_cli import has_filters
 
+    if args.file is None or has_filters(args):
+        if args.file is not None:
+            print("labqc analyze: give a file or catalog filters (--device, --procedure ...), not both",
+                  file=sys.stderr)
+            return 2
+        from labqc.pooled_cli import run_pooled
+
+        return run_pooled(args)
     try:
         data = load(args.file, args.v_min)
         g = data["g"]
