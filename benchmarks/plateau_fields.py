@@ -72,12 +72,14 @@ def run_trace(trace, baseline, *, online_chunk: int = 1000) -> dict:
     }
 
 
-def run_family(name: str, baseline, *, held_back: bool = True, n_samples: int = 30000, quick: bool = False) -> dict:
+def run_family(name: str, baseline, *, held_back: bool = True, quick: bool = False) -> dict:
     """Per-trace results and the family's summary (means, worst traces, R_s errors)."""
     seeds = trace_seeds(name, held_back)[: 4 if quick else TRACES]
     traces = []
     for i, seed in enumerate(seeds):
-        spec = field_scenario(name, seed=seed, cycles=bool(i % 2), n_samples=n_samples // (3 if quick else 1))
+        spec = field_scenario(name, seed=seed, cycles=bool(i % 2))
+        if quick:
+            spec = field_scenario(name, seed=seed, cycles=bool(i % 2), n_samples=(2000, 10000))
         traces.append(run_trace(make_field_trace(spec), baseline))
     f1 = {k: np.array([t["f1"][k] for t in traces]) for k in traces[0]["f1"]}
     err = np.abs([t["r_series"] - t["r_series_true"] for t in traces])

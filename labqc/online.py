@@ -77,6 +77,7 @@ class OnlineDetector:
         min_length: int = 20,
         bridge_len: int = 12,
         merge_delta: float = 0.3,
+        bridge_max: float = 0.4,
         sigma: float | None = None,
         sigma_rs: float = 0.0,
         mean_window: int = 400,
@@ -93,6 +94,10 @@ class OnlineDetector:
             raise ValueError(f"unknown level option(s): {', '.join(sorted(unknown))}")
         p = np.zeros(kern.N_PARAMS)
         p[kern.P_DELTA], p[kern.P_LOG_ARL], p[kern.P_MERGE] = delta, log_arl, merge_delta
+        # Both levels within tol of one half-quantum are one level; an excursion of
+        # bridge_max G0 or more (3 samples or more) ends the plateau (as offline).
+        p[kern.P_BRIDGE_MAX] = bridge_max
+        p[kern.P_NEAR] = level_options.get("tol", lv.TOLERANCE)
         p[kern.P_SIGMA_ALPHA], p[kern.P_MEAN_WINDOW] = 1.0 / sigma_window, mean_window
         p[kern.P_FIXED_SIGMA] = 1.0 if sigma else 0.0
         p[kern.P_MIN_LENGTH], p[kern.P_BRIDGE_LEN], p[kern.P_WARMUP] = min_length, bridge_len, warmup
@@ -154,10 +159,10 @@ class OnlineDetector:
             fs[kern.PL_SUM] += fs[kern.SEG_SUM]
             fs[kern.PL_S2] += fs[kern.SEG_S2]
             js[kern.PL_N] += js[kern.SEG_N]
-            end = self._n
+            end, k_end = self._n, int(js[kern.K])
         else:
-            end = int(js[kern.SUSPENDED_AT])
-        n_ev = kern.end_plateau(self._p, fs, js, end, self._n, self._ev_int, self._ev_float, 0)
+            end, k_end = int(js[kern.SUSPENDED_AT]), int(js[kern.SUSPENDED_K])
+        n_ev = kern.end_plateau(self._p, fs, js, end, self._n, self._ev_int, self._ev_float, 0, self._ring, k_end)
         js[kern.STATE] = kern.CANDIDATE
         return _events(self._ev_int[:n_ev], self._ev_float[:n_ev])
 

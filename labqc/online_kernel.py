@@ -44,7 +44,8 @@ WARMUP, CANDIDATE, PLATEAU, SUSPENDED = 0, 1, 2, 3
 P_DELTA, P_LOG_ARL, P_MERGE, P_SIGMA_ALPHA, P_MEAN_WINDOW, P_R_SERIES, P_SIGMA_RS = range(7)
 P_FIXED_SIGMA, P_TOL, P_SIGMA_INT, P_PRIOR_ON, P_N_EFF_FACTOR, P_MAX_RS_SPREAD = range(7, 13)
 P_MAX_S, P_MAX_LEVEL, P_EXPLICIT_N_EFF, P_MIN_LENGTH, P_BRIDGE_LEN, P_WARMUP = range(13, 19)
-N_PARAMS = 19
+P_NEAR, P_BRIDGE_MAX = 19, 20
+N_PARAMS = 21
 
 # Float state slots (``fs``).
 MU, SEG_SUM, SEG_S2, SP, SM, SIGMA, ABS_DX, LAST_X = range(8)
@@ -52,8 +53,8 @@ PL_LEVEL, PL_QUANTUM, PL_SUM, PL_S2 = range(8, 12)  # open plateau: level at con
 N_FLOAT_STATE = 12
 # Integer state slots (``js``).
 STATE, K, SEG_N, SEG_START, ZP, ZM, HAS_PLATEAU, PL_START, PL_N = range(9)
-SUSPENDED_AT, SUSPENDED_K = range(9, 11)
-N_INT_STATE = 11
+SUSPENDED_AT, SUSPENDED_K, PL_START_K = range(9, 12)
+N_INT_STATE = 12
 
 
 def set_sigma(fs: np.ndarray, sigma: float) -> None:
@@ -69,7 +70,7 @@ def new_state(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     fs[LAST_X] = np.nan
     js = np.zeros(N_INT_STATE, dtype=np.int64)
     js[STATE] = WARMUP
-    js[ZP] = js[ZM] = js[SUSPENDED_AT] = js[SUSPENDED_K] = -1
+    js[ZP] = js[ZM] = js[SUSPENDED_AT] = js[SUSPENDED_K] = js[PL_START_K] = -1
     return fs, js, np.zeros(RING), np.zeros(RING, dtype=np.int64)
 
 
@@ -137,11 +138,22 @@ def _same_level(p, a, b):
 
 
 @numba.njit(cache=True)
-def end_plateau(p, fs, js, index, alarm, ev_int, ev_float, n_ev):
-    """Close the open plateau with its verdict over all of its samples."""
+def end_plateau(p, fs, js, index, alarm, ev_int, ev_float, n_ev, ring, k_end):
+    """Close the open plateau with its verdict over all of its samples.
+
+    Its level is the median of its samples while they are all still in the ring buffer (as
+    offline: telegraph excursions and spikes do not pull it), their mean otherwise.
+    """
     level, quantum, conf = fs[PL_LEVEL], fs[PL_QUANTUM], np.nan
     if js[PL_N] > 0:
-        quantum, level, conf = _assign(p, fs[SIGMA], fs[PL_SUM] / js[PL_N], js[PL_N], fs[PL_S2])
+        mu = fs[PL_SUM] / js[PL_N]
+        k0 = js[PL_START_K]
+        if 0 <= k0 and k_end - k0 >= 3 and k_end - k0 <= RING and k_end <= js[K]:
+            buf = np.empty(k_end - k0)
+            for j in range(k0, k_end):
+                buf[j - k0] = ring[j % RING]
+            mu = np.median(buf)
+        quantum, level, conf = _assign(p, fs[SIGMA], mu, js[PL_N], fs[PL_S2] - fs[PL_SUM] ** 2 / js[PL_N] + js[PL_N] * mu * mu)
     js[HAS_PLATEAU] = 0
     return _emit(ev_int, ev_float, n_ev, PLATEAU_END, index, alarm, level, quantum, conf)
 
@@ -152,6 +164,7 @@ def _confirm(p, fs, js, t, ev_int, ev_float, n_ev):
     quantum, level, conf = _assign(p, fs[SIGMA], fs[MU], js[SEG_N], fs[SEG_S2])
     js[HAS_PLATEAU] = 1
     js[PL_START] = js[SEG_START]
+    js[PL_START_K] = js[K] - js[SEG_N]
     fs[PL_LEVEL], fs[PL_QUANTUM] = level, quantum
     fs[PL_SUM] = fs[PL_S2] = 0.0
     js[PL_N] = 0
@@ -160,13 +173,25 @@ def _confirm(p, fs, js, t, ev_int, ev_float, n_ev):
 
 
 @numba.njit(cache=True, inline="always")
-def _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev):
+def _continues(p, fs, js):
+    """Whether the segment after an interruption continues the open plateau: a shift below
+    the merge threshold (drift, 1/f, telegraph noise), or both levels within tol of one
+    half-quantum. (A plateau 0.13 G0 off the grid next to one on it is two plateaus.)"""
+    a, b = fs[MU], _plateau_level(p, fs, js)
+    qa, qb = round(2 * a), round(2 * b)
+    if qa == qb and abs(a - qa / 2) <= p[P_NEAR] and abs(b - qb / 2) <= p[P_NEAR]:
+        return True
+    return abs(a - b) < p[P_MERGE]
+
+
+@numba.njit(cache=True, inline="always")
+def _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev, ring):
     """bridge_len samples after an interruption: the same plateau (a sub-quantum shift from
     drift or 1/f), or a real step that ended it."""
-    if _same_level(p, fs[MU], _plateau_level(p, fs, js)):
+    if _continues(p, fs, js):
         js[STATE] = PLATEAU
         return n_ev
-    n_ev = end_plateau(p, fs, js, js[SUSPENDED_AT], t, ev_int, ev_float, n_ev)
+    n_ev = end_plateau(p, fs, js, js[SUSPENDED_AT], t, ev_int, ev_float, n_ev, ring, js[SUSPENDED_K])
     js[STATE] = CANDIDATE
     if js[SEG_N] >= p[P_MIN_LENGTH]:
         n_ev = _confirm(p, fs, js, t, ev_int, ev_float, n_ev)
@@ -197,13 +222,20 @@ def _change(p, fs, js, ring, ring_index, t_k, t, tau_k, ev_int, ev_float, n_ev):
         js[SUSPENDED_AT], js[SUSPENDED_K] = tau, t_k - n + 1
     elif state == SUSPENDED:
         level = _plateau_level(p, fs, js)
-        if _same_level(p, mu, level):  # a short excursion that came back: telegraph noise
+        if _same_level(p, mu, level):  # a short excursion that came back
             amp = np.nan
+            e_n = 0
             if t_k - n >= js[SUSPENDED_K]:
                 e_total, e_n, _, _ = _segment_since(ring, ring_index, js[SUSPENDED_K], t_k - n)
                 amp = e_total / e_n - level
-            n_ev = _emit(ev_int, ev_float, n_ev, TELEGRAPH, js[SUSPENDED_AT], t, amp, np.nan, np.nan)
-            js[STATE] = PLATEAU
+            if e_n >= 3 and abs(amp) - 2.0 * fs[SIGMA] / math.sqrt(e_n) >= p[P_BRIDGE_MAX]:
+                # A visit to another level (clearly bridge_max or more, 3 samples or more),
+                # not telegraph noise riding on the plateau: the plateau ended where it began.
+                n_ev = end_plateau(p, fs, js, js[SUSPENDED_AT], t, ev_int, ev_float, n_ev, ring, js[SUSPENDED_K])
+                js[STATE] = CANDIDATE
+            else:
+                n_ev = _emit(ev_int, ev_float, n_ev, TELEGRAPH, js[SUSPENDED_AT], t, amp, np.nan, np.nan)
+                js[STATE] = PLATEAU
     # In CANDIDATE the new segment simply replaces the old one.
     return n_ev
 
@@ -308,5 +340,5 @@ def scan(g, first_index, p, fs, js, ring, ring_index, ev_int, ev_float):
         if state == CANDIDATE and js[SEG_N] >= min_length:
             n_ev = _confirm(p, fs, js, t, ev_int, ev_float, n_ev)
         elif state == SUSPENDED and k >= js[SUSPENDED_K] + bridge_len - 1:
-            n_ev = _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev)
+            n_ev = _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev, ring)
     return i, n_ev

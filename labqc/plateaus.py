@@ -85,6 +85,9 @@ class Options:
     merge_min: float = 0.1  # G0, the smallest (quiet traces)
     merge_sigmas: float = 4.0  # merge threshold in white-noise scales (corrected units)
     bridge_len: int = 12  # samples
+    # G0: a short excursion by more than this (a full half-quantum) of 3 samples or more is
+    # a real visit to the next level, not telegraph noise riding on the plateau
+    bridge_max: float = 0.4
     min_length: int = 20  # samples; shorter segments are not plateaus
     despike: float = 6.0  # sigma multiples against the running median; 0 disables
     block: int = 20000  # samples per KernelCPD call when no cycle starts are given
@@ -313,6 +316,7 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), s
         if (
             len(out_a) >= 2
             and out_b[-1] - out_a[-1] < bridge
+            and (abs(out_mu[-1] - out_mu[-2]) < opt.bridge_max or out_b[-1] - out_a[-1] < 3)
             and same(out_mu[-2], mu, max(dl, out_d[-2]))
             and out_w[-2] >= bridge
             and out_a[-1] not in barriers
@@ -369,9 +373,23 @@ def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options):
     tk, nk1, nk2 = t[pick], n1[pick], n2[pick]
     m1, m2 = s1[pick] / nk1, s2[pick] / nk2
     rss = (c2[b[k]] - c2[a[k]]) - best[k]
-    flat = rss / (nk1 + nk2) <= (STEP_RESIDUAL * sigma) ** 2
+    # Residuals of the two-level fit: white for a real step, correlated for 1/f wander.
+    cut_of = np.full(a.size, -1)
+    cut_of[k] = tk
+    level_of = np.zeros((a.size, 2))
+    level_of[k, 0], level_of[k, 1] = m1, m2
+    has = cut_of[gid] >= 0
+    sample = t[has]  # t runs over every sample of the candidate groups
+    g_has = gid[has]
+    r = xs[sample] - np.where(sample < cut_of[g_has], level_of[g_has, 0], level_of[g_has, 1])
+    same = g_has[1:] == g_has[:-1]
+    lag = np.bincount(g_has[1:][same], weights=(r[1:] * r[:-1])[same], minlength=a.size)
+    var = np.bincount(g_has, weights=r * r, minlength=a.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(var[k] > 0, lag[k] / var[k], 1.0)
+    flat = (rss / (nk1 + nk2) <= (STEP_RESIDUAL * sigma) ** 2) & (rho <= STEP_RHO)
     apart = (np.abs(rs.correct(m1, r_series) - rs.correct(m2, r_series)) >= STEP_MIN) & (
-        np.abs(m1 - m2) >= STEP_SIGMAS * sigma)
+        np.abs(m1 - m2) >= STEP_SIGMAS * sigma * np.sqrt(1.0 / nk1 + 1.0 / nk2))
     split = cand[k[flat & apart]]
     if not split.size:
         return ga, gb
@@ -381,9 +399,10 @@ def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options):
     return ga, gb
 
 
-STEP_RESIDUAL = 1.3  # white-noise scales per sample a two-level group may leave
+STEP_RESIDUAL = 1.1  # white-noise scales per sample a two-level group may leave
 STEP_MIN = 0.12  # G0 between the two halves of a split group
-STEP_SIGMAS = 2.5  # ... and this many white-noise scales (1/f wander in noisy traces)
+STEP_SIGMAS = 10.0  # ... and this many standard errors of the difference of their means
+STEP_RHO = 0.15  # lag-1 autocorrelation of the residuals above this is wander, not a step
 
 
 def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -248,7 +248,7 @@ class FieldSpec:
     """One field trace; ranges are drawn per trace from the seed (r_series None: drawn)."""
 
     seed: int = 0
-    n_samples: int = 30000
+    n_samples: int | tuple[int, int] = (6000, 30000)  # drawn per trace when a range
     cycles: bool = False  # False: one long record, no cycle marks
     r_series: float | None = None
     r_series_range: tuple[float, float] = (0.0, 600.0)  # ohm
@@ -323,12 +323,13 @@ def make_field_trace(spec: FieldSpec) -> Trace:
     r_series = float(rng.uniform(*spec.r_series_range)) if spec.r_series is None else float(spec.r_series)
     white = float(rng.uniform(*spec.white))
     dwell_mean = float(rng.uniform(*spec.dwell_mean))
-    n_steps = int(spec.n_samples / dwell_mean * 1.3) + 4
+    n_samples = spec.n_samples if np.ndim(spec.n_samples) == 0 else int(rng.integers(*spec.n_samples))
+    n_steps = int(n_samples / dwell_mean * 1.3) + 4
     halves, new_cycle = _staircase(rng, n_steps, spec)
     pieces, extras, truth, cycle_starts = [], [], [], []
     pos, cycle, prev = 0, 0, None
     for k, q in enumerate(halves):
-        if pos >= spec.n_samples:
+        if pos >= n_samples:
             break
         if spec.cycles and new_cycle[k]:
             cycle_starts.append(pos)

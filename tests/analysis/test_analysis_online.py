@@ -64,14 +64,25 @@ def test_scalar_samples_are_accepted():
 
 def test_short_excursion_is_a_telegraph_event_not_a_plateau_end():
     g = staircase([2.0], dwell=400, seed=3)
-    g[150:155] += 0.5
+    g[150:155] += 0.3  # sub-quantum: telegraph noise riding on the plateau
     events = feed(OnlineDetector(), g, 100)
     kinds = [e.kind for e in events]
     assert kinds.count("telegraph") == 1 and kinds.count("plateau_start") == 1
     tele = next(e for e in events if e.kind == "telegraph")
-    assert tele.index == 150 and tele.level == pytest.approx(0.5, abs=0.1)
+    assert tele.index == 150 and tele.level == pytest.approx(0.3, abs=0.1)
     end = [e for e in events if e.kind == "plateau_end"]
     assert len(end) == 1 and end[0].index == 400  # closed by finish()
+
+
+def test_a_short_visit_to_the_next_level_ends_the_plateau():
+    # 5 samples a full half-quantum up and back: the conductance was at 2.5 G0 (as offline).
+    g = staircase([2.0], dwell=400, seed=3)
+    g[150:155] += 0.5
+    events = feed(OnlineDetector(), g, 100)
+    kinds = [e.kind for e in events]
+    assert kinds.count("telegraph") == 0 and kinds.count("plateau_start") == 2
+    end = [e for e in events if e.kind == "plateau_end"]
+    assert [e.index for e in end] == [150, 400] and all(e.quantum == 2.0 for e in end)
 
 
 def test_plateau_end_follows_the_step_after_the_bridge_delay():

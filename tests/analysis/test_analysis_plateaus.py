@@ -69,11 +69,23 @@ def test_telegraph_excursions_are_bridged_and_counted():
     rng = np.random.default_rng(2)
     g = np.full(600, 2.0) + rng.normal(0, 0.02, 600)
     for a in (100, 250, 400):
-        g[a : a + 5] += 0.6  # short excursions more than a merge step away
+        g[a : a + 5] += 0.35  # short sub-quantum excursions, more than a merge step away
     res = analyze(g, r_series=0.0)
     assert len(res.plateaus) == 1 and res.plateaus[0].quantum == 2.0
     assert res.plateaus[0].excursions == 3 and len(res.excursions) == 3
-    assert all(e.amplitude == pytest.approx(0.6, abs=0.1) for e in res.excursions)
+    assert all(e.amplitude == pytest.approx(0.35, abs=0.1) for e in res.excursions)
+
+
+def test_a_short_visit_to_the_next_level_ends_the_plateau():
+    # 5 samples a full half-quantum up and back: the conductance was at 2.5 G0, so the
+    # plateau at 2.0 G0 before and the one after are two plateaus (telegraph noise riding
+    # on a plateau is sub-quantum).
+    rng = np.random.default_rng(2)
+    g = np.full(600, 2.0) + rng.normal(0, 0.02, 600)
+    g[300:305] += 0.5
+    res = analyze(g, r_series=0.0)
+    assert [(p.start, p.stop, p.quantum) for p in res.plateaus] == [(0, 300, 2.0), (305, 600, 2.0)]
+    assert not res.excursions
 
 
 def test_nan_samples_are_skipped_and_indices_refer_to_the_input():
