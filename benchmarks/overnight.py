@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labqc.procedures import Endurance, Retention  # noqa: E402
-from labqc.procedures.runner import run_procedure  # noqa: E402
+from labqc.procedures.runner import Target, run_procedure  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -74,12 +74,12 @@ class RssSampler:
         return float(np.polyfit(rows, mb, 1)[0] * 1e4)
 
 
-def measure(name: str, proc, directory: Path) -> dict:
+def measure(name: str, proc, directory: Path, target: Target) -> dict:
     sampler = RssSampler()
     rss0 = rss_mb()
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    result = run_procedure(proc, directory / f"{name}.csv", listeners=[sampler])
+    result = run_procedure(proc, directory / f"{name}.csv", target=target, listeners=[sampler])
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     out = {
@@ -110,19 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"benchmark": "overnight", "python": sys.version.split()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        endurance = Endurance(sim_preset="bfo", seed=11, method="pulse", cycles=args.cycles,
+        endurance = Endurance(method="pulse", cycles=args.cycles,
                               set_voltage=1.5, reset_voltage=-1.5, set_compliance=5e-3,
                               pulse_width=5.0, stuck_cycles=0)
-        r = measure("endurance", endurance, directory)
+        r = measure("endurance", endurance, directory, Target(preset="bfo", seed=11))
         r["cycles"] = args.cycles
         r["cycles_per_s"] = round(args.cycles / r["wall_s"], 1) if r["wall_s"] else None
         print(f"endurance: {args.cycles} cycles, {r['rows']} rows in {r['wall_s']} s wall "
               f"({r['rows_per_s']} rows/s, {r['cycles_per_s']} cycles/s), peak RSS {r['peak_rss_mb']} MB, "
               f"slope {r['rss_slope_mb_per_10k_rows']} MB/10^4 rows", file=sys.stderr)
         report["endurance"] = r
-        retention = Retention(sim_preset="bfo", seed=12, duration=args.duration, interval=args.interval,
+        retention = Retention(duration=args.duration, interval=args.interval,
                               prepare="set")
-        r = measure("retention", retention, directory)
+        r = measure("retention", retention, directory, Target(preset="bfo", seed=12))
         print(f"retention: {args.duration:g} s, {r['rows']} rows in {r['wall_s']} s wall "
               f"({r['rows_per_s']} rows/s), peak RSS {r['peak_rss_mb']} MB, "
               f"slope {r['rss_slope_mb_per_10k_rows']} MB/10^4 rows", file=sys.stderr)

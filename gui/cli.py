@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-SIM_PRESETS = ("bfo", "ag-nanowire", "ohmic")
+from labqc.instruments.target import PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("gui", help="open the live dashboard",
                               description="The labqc dashboard: run procedures, watch G/G0 live.")
-    p.add_argument("--sim", dest="preset", default=None, choices=SIM_PRESETS, metavar="PRESET",
-                   help=f"simulated device ({', '.join(SIM_PRESETS)}; default: bfo); with --resource, "
+    p.add_argument("--sim", dest="preset", default=None, choices=PRESETS, metavar="PRESET",
+                   help=f"simulated device ({', '.join(PRESETS)}; default: bfo); with --resource, "
                         "that resource in the simulated lab")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the simulated device (default: 0)")
     p.add_argument("--resource", default="", metavar="VISA",

@@ -25,14 +25,15 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBox
                              QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from labqc.gui.worker import RunWorker
-from labqc.instruments.sim.lab import RES_2614B_GPIB, RES_4200A_GPIB, RES_4200A_LAN
+from labqc.instruments.connect import SIM_2614B, SIM_4200A, SIM_4200A_LAN
+from labqc.instruments.target import PRESETS, Target, TargetError
 from labqc.procedures import PROCEDURES
 from labqc.procedures.base import (BooleanParameter, LabqcProcedure, ListParameter, ParameterError,
-                             SIM_PRESETS, parameter_specs)
+                             parameter_specs)
 from labqc.procedures.cli import parse_value
+from labqc.quantity import parse_quantity
 from labqc.procedures.runner import ABORTED, FINISHED, RunResult, default_path
 
-COMMON = ("resource", "sim_preset", "seed", "time_scale")
 LOG_LINES = 2_000
 ERROR_STYLE = "color: #c0392b;"
 
@@ -47,10 +48,10 @@ class InstrumentBox(QGroupBox):
         self.kind.addItems(["Simulator", "VISA resource"])
         self.resource = QComboBox()
         self.resource.setEditable(True)
-        self.resource.addItems(["", RES_2614B_GPIB, RES_4200A_GPIB, RES_4200A_LAN])
+        self.resource.addItems(["", SIM_2614B, SIM_4200A, SIM_4200A_LAN])
         self.resource.lineEdit().setPlaceholderText("built-in simulated 2614B")
         self.preset = QComboBox()
-        self.preset.addItems(list(SIM_PRESETS))
+        self.preset.addItems(list(PRESETS))
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.time_scale = QLineEdit("0")
@@ -79,18 +80,22 @@ class InstrumentBox(QGroupBox):
         self.resource.lineEdit().setPlaceholderText(
             "built-in simulated 2614B" if self.simulated else "e.g. GPIB0::26::INSTR")
 
-    def values(self) -> dict[str, str]:
-        """Text values of the common procedure parameters."""
-        if self.simulated:
-            return {"resource": self.resource.currentText().strip(), "sim_preset": self.preset.currentText(),
-                    "seed": str(self.seed.value()), "time_scale": self.time_scale.text().strip() or "0"}
-        return {"resource": self.resource.currentText().strip(), "sim_preset": "", "seed": "0",
-                "time_scale": "0"}
-
-    def check(self) -> None:
-        if not self.simulated and not self.resource.currentText().strip():
-            raise ParameterError("give the VISA resource of the instrument (e.g. GPIB0::26::INSTR) "
-                                 "or choose the simulator")
+    def target(self) -> Target:
+        """Where the run is measured; ParameterError (one sentence) when it cannot be."""
+        resource = self.resource.currentText().strip()
+        if not self.simulated:
+            if not resource:
+                raise ParameterError("give the VISA resource of the instrument (e.g. GPIB0::26::INSTR) "
+                                     "or choose the simulator")
+            return Target(resource)
+        try:
+            scale = parse_quantity(self.time_scale.text().strip() or "0")
+        except ValueError as exc:
+            raise ParameterError(f"Time scale {self.time_scale.text()!r} {exc}") from None
+        try:
+            return Target(resource, self.preset.currentText(), int(self.seed.value()), scale)
+        except TargetError as exc:
+            raise ParameterError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- parameters
@@ -114,8 +119,6 @@ class ParameterForm(QWidget):
         self.message.setStyleSheet(ERROR_STYLE)
         self.cls, self.fields = cls, {}
         for attr, param in parameter_specs(cls):
-            if attr in COMMON:
-                continue
             widget = self._editor(param)
             widget.setToolTip(cls.HELP.get(attr, param.name))
             error = QLabel("")
@@ -184,7 +187,7 @@ class ParameterForm(QWidget):
         error.setVisible(bool(msg))
         return msg
 
-    def build(self, common: dict[str, str]) -> LabqcProcedure:
+    def build(self) -> LabqcProcedure:
         """The procedure with the form's values; ParameterError (one sentence, also shown
         in the form) when a value or the procedure's validate() refuses them."""
         assert self.cls is not None
@@ -194,7 +197,7 @@ class ParameterForm(QWidget):
                 raise ParameterError(messages[0])
             proc = self.cls()
             specs = dict(parameter_specs(self.cls))
-            values = {**common, **{a: self.text(a) for a in self.fields}}
+            values = {a: self.text(a) for a in self.fields}
             for attr, text in values.items():
                 param = specs[attr]
                 try:
@@ -254,6 +257,7 @@ class _SignalHandler(logging.Handler):
 class QueuedRun:
     procedure: LabqcProcedure
     path: Path
+    target: Target
 
     @property
     def title(self) -> str:
@@ -309,7 +313,7 @@ class RunManager(QObject):
         run = self.queue.popleft()
         self.queue_changed.emit()
         self.current = run
-        worker = RunWorker(run.procedure, run.path)
+        worker = RunWorker(run.procedure, run.path, run.target)
         worker.chunk.connect(self.chunk)
         worker.progress.connect(self.progress)
         worker.finished_run.connect(lambda result, r=run: self._done(r, result))
@@ -419,8 +423,8 @@ class RunControl(QWidget):
     def request_run(self) -> QueuedRun | None:
         """Validate the form and queue a run; None (message shown) when refused."""
         try:
-            self.instrument.check()
-            proc = self.form.build(self.instrument.values())
+            target = self.instrument.target()
+            proc = self.form.build()
         except ParameterError as exc:
             self.form.message.setText(str(exc))
             self.status.setText(f"Refused: {exc}")
@@ -431,7 +435,7 @@ class RunControl(QWidget):
             n += 1
             path = path.with_name(f"{stem}-q{n}.csv")
         self._claimed.add(path)
-        run = QueuedRun(proc, path)
+        run = QueuedRun(proc, path, target)
         self.manager.enqueue(run)
         self._update_buttons()
         return run

@@ -22,6 +22,7 @@ from typing import Any
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from labqc.gui.stream_buffer import chunk_from_frame
+from labqc.instruments.target import Target
 from labqc.procedures.base import LabqcProcedure
 
 
@@ -31,9 +32,11 @@ class RunWorker(QThread):
     finished_run = pyqtSignal(object)
     refused = pyqtSignal(str)
 
-    def __init__(self, procedure: LabqcProcedure, path: str | Path, parent=None) -> None:
+    def __init__(self, procedure: LabqcProcedure, path: str | Path, target: Target | None = None,
+                 parent=None) -> None:
         super().__init__(parent)
         self.procedure = procedure
+        self.target = target
         self.path = Path(path)
         self._stop = threading.Event()
         self.result = None
@@ -56,7 +59,7 @@ class RunWorker(QThread):
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.result = run_procedure(self.procedure, self.path, listeners=[self._listen],
+            self.result = run_procedure(self.procedure, self.path, target=self.target, listeners=[self._listen],
                                         should_stop=self._stop.is_set)
         except Exception as exc:  # refused before anything was energised; one sentence
             self.refused.emit(str(exc) or type(exc).__name__)

@@ -62,8 +62,8 @@ DEVICE_KEYS = ("label", "resource", "sim_preset", "seed", "parameters", "sample"
 RUN_METADATA = ("sample", "device", "operator", "note")
 STEP_KEYS = ("name", "procedure", "devices", "repeat", "on_failure", "retries", "parameters",
              "vary", "stop")
-#: Procedure parameters a device sets; a step may not set them itself.
-DEVICE_PARAMETERS = ("resource", "sim_preset", "seed")
+#: Where a device is measured (the runner's Target); a step may not set them.
+TARGET_KEYS = ("resource", "sim_preset", "seed")
 _SAFE = re.compile(r"[^A-Za-z0-9_.=+-]+")
 
 
@@ -147,11 +147,14 @@ class Plan:
 
 
 ParseValue = Callable[[Any, str], Any]
+#: Checks where a device is measured (its resource, simulated device and seed, at the
+#: plan's time scale); ValueError with one sentence when it cannot be.
+CheckDevice = Callable[["Device", float], None]
 
 
 # ---------------------------------------------------------------------- loading
 def load_plan(path: str | Path, registry: Mapping[str, type], *,
-              parse_value: ParseValue | None = None) -> Plan:
+              parse_value: ParseValue | None = None, check_device: CheckDevice | None = None) -> Plan:
     """Read, validate and expand the plan at ``path``; PlanError lists every problem."""
     path = Path(path)
     try:
@@ -160,11 +163,11 @@ def load_plan(path: str | Path, registry: Mapping[str, type], *,
         raise PlanError([f"cannot read {path}: {exc.strerror or exc}"], str(path)) from None
     except UnicodeDecodeError:
         raise PlanError([f"{path} is not UTF-8 text"], str(path)) from None
-    return parse_plan(text, registry, parse_value=parse_value, source=str(path))
+    return parse_plan(text, registry, parse_value=parse_value, check_device=check_device, source=str(path))
 
 
 def parse_plan(text: str, registry: Mapping[str, type], *, parse_value: ParseValue | None = None,
-               source: str = "the plan") -> Plan:
+               check_device: CheckDevice | None = None, source: str = "the plan") -> Plan:
     """Validate and expand plan ``text`` (TOML); PlanError lists every problem."""
     try:
         data = tomllib.loads(text)
@@ -172,6 +175,11 @@ def parse_plan(text: str, registry: Mapping[str, type], *, parse_value: ParseVal
         raise PlanError([f"it is not valid TOML: {exc}"], source) from None
     problems: list[str] = []
     plan = _build(data, text, registry, parse_value or _plain_value, problems)
+    for device in plan.devices if check_device is not None else ():
+        try:
+            check_device(device, plan.time_scale)
+        except ValueError as exc:
+            problems.append(f"device {device.label}: {exc}")
     if problems:
         raise PlanError(problems, source, plan)
     return plan
@@ -293,7 +301,7 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
     vary = {k: v for k, v in vary.items() if isinstance(v, list) and v}
     for key in sorted(set(params) & set(vary)):
         problems.append(f"{key} in {where} is both a fixed parameter and varied; keep one")
-    for key in sorted((set(params) | set(vary)) & set(DEVICE_PARAMETERS)):
+    for key in sorted((set(params) | set(vary)) & set(TARGET_KEYS)):
         problems.append(f"{key} in {where} belongs to a [[device]], not to a step")
     if cls is None:
         return []
@@ -310,9 +318,7 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
         for combo in combos:
             values = dict(zip(vary.keys(), combo))
             for rep in range(1, repeat + 1):
-                given = {**_run_metadata(cls, device, meta or {}), **device.parameters, **params, **values,
-                         "resource": device.resource, "sim_preset": device.sim_preset,
-                         "seed": device.seed, "time_scale": time_scale}
+                given = {**_run_metadata(cls, device, meta or {}), **device.parameters, **params, **values}
                 converted = _check_parameters(cls, given, parse_value, where, device, problems, reported)
                 index = first_index + len(runs)
                 run_id = _run_id(index, name, device.label, values, rep, repeat)
@@ -378,7 +384,7 @@ def _check_parameters(cls: type, given: Mapping[str, Any], parse_value: ParseVal
     for key, value in given.items():
         if key not in specs:
             report(f"{where}: {cls.__name__} has no parameter {key!r}; it has "
-                   f"{', '.join(k for k in specs if k not in DEVICE_PARAMETERS + ('time_scale',))}")
+                   f"{', '.join(specs)}")
             continue
         param = specs[key]
         try:

@@ -30,16 +30,15 @@ import pandas as pd
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter,
                                   ListParameter, Metadata, Parameter, Procedure)
 
+from labqc.instruments.target import Target
 from labqc.instruments.smu import (KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep,
                                    readings_per)
 from labqc import __version__
 from labqc.results import COLUMNS
 from labqc.units import G0, conductance, correct_series
 
-SIM_PRESETS = ("bfo", "ag-nanowire", "ohmic")
 #: Parameters that say who and what was measured, not how: recorded, never validated.
 RUN_METADATA = ("sample", "device", "operator", "note")
-DEFAULT_PRESET = "bfo"
 
 
 #: chunks of rows merged into one frame while a request runs (memory, not speed)
@@ -69,13 +68,11 @@ class Progress:
 
 
 class LabqcProcedure(Procedure):
-    """Base of the labqc procedures: which instrument, which simulated device, and the
-    series resistance used for G_corr."""
+    """Base of the labqc procedures: the series resistance used for G_corr, who was
+    measured, and what the results file records about the run. Where it is measured (an
+    instrument or the simulator) is not a parameter: the runner is handed a
+    :class:`~labqc.instruments.target.Target` and records it here as Metadata."""
 
-    resource = Parameter("Resource", default="")
-    sim_preset = Parameter("Simulator preset", default="")
-    seed = IntegerParameter("Seed", default=0, minimum=0)
-    time_scale = FloatParameter("Time scale", default=0.0, minimum=0.0, maximum=100.0)
     r_series = FloatParameter("Series resistance", units="Ohm", default=0.0, minimum=0.0, maximum=1e9)
     # Who was measured (RUN_METADATA): Parameters, so that the header, the summary, the
     # command line, the GUI form and the plans carry them with no code of their own.
@@ -85,6 +82,11 @@ class LabqcProcedure(Procedure):
     note = Parameter("Note", default="")
 
     instrument = Metadata("Instrument", default="")
+    # The Target, under the names these lines have always had in the header.
+    target_resource = Metadata("Resource", default="")
+    target_preset = Metadata("Simulator preset", default="")
+    target_seed = Metadata("Seed", default=0)
+    target_time_scale = Metadata("Time scale", default=0.0, fmt="%g")
     g0 = Metadata("G0", units="S", default=G0, fmt="%.10g")
     r_s_used = Metadata("R_s", units="Ohm", default=0.0, fmt="%g")
     labqc_version = Metadata("labqc version", default=__version__)
@@ -94,11 +96,6 @@ class LabqcProcedure(Procedure):
 
     #: Help for the command line and the GUI, per parameter attribute name.
     HELP: dict[str, str] = {
-        "resource": "VISA resource of the instrument; empty: the built-in simulated 2614B",
-        "sim_preset": "simulated device (bfo, ag-nanowire, ohmic); with a resource, that "
-                      "resource in the simulated lab; empty with no resource: bfo",
-        "seed": "random seed of the simulated device",
-        "time_scale": "simulator only: wall seconds per instrument second (0: as fast as possible)",
         "r_series": "series resistance subtracted for G_corr/G0",
         "sample": "the sample measured (e.g. a wafer or chip name), recorded with the run",
         "device": "the device on the sample (e.g. NW1), recorded with the run",
@@ -107,6 +104,11 @@ class LabqcProcedure(Procedure):
     }
 
     def __init__(self, **kwargs) -> None:
+        unknown = [k for k in kwargs if not isinstance(getattr(type(self), k, None), Parameter)]
+        if unknown:  # PyMeasure would drop them silently
+            where = (" (where to measure is a Target handed to run_procedure)"
+                     if set(unknown) & {"resource", "sim_preset", "seed", "time_scale"} else "")
+            raise TypeError(f"{type(self).__name__} has no parameter {unknown[0]!r}{where}")
         super().__init__(**kwargs)
         self.smu = None  # set by the runner (labqc.procedures.runner) before execute()
         self._t0: float | None = None
@@ -117,9 +119,6 @@ class LabqcProcedure(Procedure):
     # ---------------------------------------------------------------- for subclasses
     def validate(self) -> None:
         """Raise ParameterError (one sentence) if the parameters make no physical sense."""
-        if self.sim_preset and self.sim_preset not in SIM_PRESETS:
-            raise ParameterError(f"the simulator preset must be one of {', '.join(SIM_PRESETS)}, "
-                                 f"not {self.sim_preset!r}")
 
     def requests(self) -> list[Request]:
         """Every distinct request the run will send (reads as one-point sweeps)."""
@@ -143,26 +142,21 @@ class LabqcProcedure(Procedure):
         return []
 
     # ---------------------------------------------------------------- helpers
-    @property
-    def simulated(self) -> bool:
-        return not self.resource or bool(self.sim_preset)
-
-    @property
-    def preset(self) -> str:
-        """The simulated device's preset (bfo when none was named)."""
-        return self.sim_preset or DEFAULT_PRESET
-
     @staticmethod
     def read_request(level: float, compliance: float, nplc: float) -> Sweep:
         """A spot read as a request, so that it is checked like the rest (one point, long
         enough for one integration at either line frequency)."""
         return Sweep(levels=[level], compliance=compliance, nplc=nplc, step_time=nplc / 50 * 1.5 + 0.01)
 
-    def stamp_metadata(self, identity: str) -> None:
+    def stamp_metadata(self, identity: str, target: Target | None = None) -> None:
         """Fill the Metadata values the runner knows once the instrument is open."""
-        if self.simulated:
-            identity = f"{identity} (simulated, preset {self.preset}, seed {self.seed})"
-        self.instrument = identity
+        target = target if target is not None else Target()
+        self.instrument = target.describe(identity)
+        record = target.record()
+        self.target_resource = record["Resource"]
+        self.target_preset = record["Simulator preset"]
+        self.target_seed = record["Seed"]
+        self.target_time_scale = record["Time scale"]
         self.g0 = G0
         self.r_s_used = float(self.r_series)
         self.labqc_version = __version__
@@ -326,7 +320,7 @@ def require(condition: bool, sentence: str) -> None:
 
 def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
     """(attribute name, Parameter) pairs of a procedure class, base parameters last."""
-    base = ("resource", "sim_preset", "seed", "time_scale", "r_series") + RUN_METADATA
+    base = ("r_series",) + RUN_METADATA
     own, common = [], []
     for name in dir(cls):
         p = getattr(cls, name, None)
@@ -341,5 +335,5 @@ def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
 __all__ = [
     "LabqcProcedure", "ParameterError", "StopRequested", "Progress", "reading_rows", "triangle",
     "ramp", "require", "parameter_specs", "BooleanParameter", "FloatParameter",
-    "IntegerParameter", "ListParameter", "Parameter", "SIM_PRESETS", "RUN_METADATA",
+    "IntegerParameter", "ListParameter", "Parameter", "RUN_METADATA",
 ]

@@ -27,13 +27,11 @@ from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.procedures import PROCEDURES, get_procedure
 from labqc.quantity import format_quantity, parse_quantity
 from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
-                             ListParameter, ParameterError, Progress, RUN_METADATA, SIM_PRESETS,
-                             parameter_specs)
+                             ListParameter, ParameterError, Progress, RUN_METADATA, parameter_specs)
+from labqc.instruments.target import MAX_TIME_SCALE, PRESETS, Target, TargetError
 from labqc.procedures.signals import EXIT_CONNECTION_LOST, EXIT_OUTPUT_UNKNOWN, RunSignals
 from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
 
-#: Parameters with their own options in ``labqc run`` (not generated).
-COMMON = ("resource", "sim_preset", "seed", "time_scale")
 
 
 
@@ -53,8 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_common(sp)
         for attr, param in parameter_specs(cls):
-            if attr in COMMON:
-                continue
             flags = [f"--{attr.replace('_', '-')}"] + ([f"--{attr}"] if "_" in attr else [])
             sp.add_argument(*flags, dest=f"param_{attr}", default=None, metavar=_metavar(param),
                             help=f"{cls.HELP.get(attr, param.name)} (default: {_default_text(param)})")
@@ -95,8 +91,8 @@ def _add_common(sp: argparse.ArgumentParser) -> None:
     g.add_argument("--model", default=None, choices=("2614B", "4200A"),
                    help="the instrument at --resource, when asking it (*IDN?) is not wanted (a --dry-run "
                         "needs it where the resource does not tell)")
-    g.add_argument("--sim", dest="sim_preset", default="", choices=SIM_PRESETS, metavar="PRESET",
-                   help=f"simulated device ({', '.join(SIM_PRESETS)}); with --resource, that resource "
+    g.add_argument("--sim", dest="sim_preset", default="", choices=PRESETS, metavar="PRESET",
+                   help=f"simulated device ({', '.join(PRESETS)}); with --resource, that resource "
                         "in the simulated lab (default with no resource: bfo)")
     g.add_argument("--seed", default="0", metavar="N", help="seed of the simulated device (default: 0)")
     g.add_argument("--time-scale", "--time_scale", dest="time_scale", default="0", metavar="X",
@@ -146,7 +142,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         cls = PROCEDURES[name]
         print(f"{name}: {_first_line(cls)}")
         for attr, param in parameter_specs(cls):
-            if attr in COMMON or attr in RUN_METADATA:
+            if attr in RUN_METADATA:
                 continue
             option = f"--{attr.replace('_', '-')}"
             choices = f" (one of {', '.join(map(str, param.choices))})" if isinstance(param, ListParameter) else ""
@@ -240,18 +236,36 @@ def build_procedure(cls: type[LabqcProcedure], args: argparse.Namespace) -> Labq
     sentence) for a value that cannot be used."""
     proc = cls()
     specs = dict(parameter_specs(cls))
-    given = {"resource": args.resource, "sim_preset": args.sim_preset, "seed": args.seed,
-             "time_scale": args.time_scale}
-    given.update({attr: getattr(args, f"param_{attr}") for attr in specs if attr not in COMMON
-                  and getattr(args, f"param_{attr}", None) is not None})
+    given = {attr: getattr(args, f"param_{attr}") for attr in specs
+             if getattr(args, f"param_{attr}", None) is not None}
     for attr, text in given.items():
         param = specs[attr]
-        option = "--sim" if attr == "sim_preset" else f"--{attr.replace('_', '-')}"
         try:
             setattr(proc, attr, param.convert(parse_value(param, str(text))))
         except ValueError as exc:
-            raise ParameterError(f"{option} {text!r} {exc}") from None
+            raise ParameterError(f"--{attr.replace('_', '-')} {text!r} {exc}") from None
     return proc
+
+
+def build_target(args: argparse.Namespace) -> Target:
+    """Where ``labqc run`` measures: --resource, --sim, --seed, --time-scale; ParameterError
+    (one sentence) for a value that cannot be used."""
+    try:
+        seed = parse_quantity(str(args.seed))
+        if not seed.is_integer() or seed < 0:
+            raise ValueError("must be a whole number >= 0")
+    except ValueError as exc:
+        raise ParameterError(f"--seed {args.seed!r} {exc}") from None
+    try:
+        scale = parse_quantity(str(args.time_scale))
+        if not 0 <= scale <= MAX_TIME_SCALE:
+            raise ValueError(f"must be from 0 to {MAX_TIME_SCALE:g}")
+    except ValueError as exc:
+        raise ParameterError(f"--time-scale {args.time_scale!r} {exc}") from None
+    try:
+        return Target(args.resource, args.sim_preset, int(seed), scale, model=getattr(args, "model", None))
+    except TargetError as exc:
+        raise ParameterError(str(exc)) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -261,10 +275,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _Signals() as signals:
         try:
             proc = build_procedure(cls, args)
+            target = build_target(args)
             if getattr(args, "dry_run", False):  # the stand-in and a throwaway file (procedures/dry_run.py)
                 from labqc.procedures.dry_run import prepare_dry_run
-                args.output = prepare_dry_run(proc, args.model, args.output)
-            result = _run_with_model(proc, args, [bar] if bar else [])
+                target, args.output = prepare_dry_run(proc, target, args.output)
+            # a rehearsal (--dry-run) is not recorded unless a catalog is named
+            catalog = getattr(args, "catalog", None) or not getattr(args, "dry_run", False)
+            result = run_procedure(proc, args.output, target=target, listeners=[bar] if bar else [],
+                                   catalog=catalog)
         except (ParameterError, CapabilityError) as exc:
             print(f"{prog}: {exc}", file=sys.stderr)
             return 2
@@ -289,21 +307,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.status == ABORTED:
         return _signal_exit(signals.received)
     return EXIT_CONNECTION_LOST if result.connection_lost else 1
-
-
-def _run_with_model(proc: LabqcProcedure, args: argparse.Namespace, listeners: list) -> RunResult:
-    """run_procedure, opening the instrument as --model says when it is given."""
-    # a rehearsal (--dry-run) is not recorded unless a catalog is named
-    catalog = getattr(args, "catalog", None) or not getattr(args, "dry_run", False)
-    if not getattr(args, "model", None):
-        return run_procedure(proc, args.output, listeners=listeners, catalog=catalog)
-    from labqc.procedures.runner import open_instrument
-
-    smu = open_instrument(proc, model=args.model)
-    try:
-        return run_procedure(proc, args.output, smu=smu, listeners=listeners, catalog=catalog)
-    finally:
-        smu.close()
 
 
 def _signal_exit(signum: int | None) -> int:

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from labqc.instruments.target import Target
 from labqc.journal import JOURNAL_NAME, Journal
 from labqc.procedures.plan_check import duration_text
 from labqc.procedures.base import LabqcProcedure
 from labqc.procedures.plan_runner import PlanResult, run_plan, start_plan
 from labqc.procedures.runner import default_path
-from labqc.procedures.stand_in import simulate_procedure
+from labqc.procedures.stand_in import simulate_target
 
 #: Errors a run meets before it starts, when the instrument or the procedure refuses it.
 REFUSALS = ("CapabilityError", "ParameterError")
@@ -87,17 +88,17 @@ def dry_run_plan(plan_file: str | os.PathLike, directory: str | os.PathLike | No
     return _report(directory, result, time.monotonic() - wall0)
 
 
-def prepare_dry_run(procedure: LabqcProcedure, model: str | None = None,
-                    output: str | os.PathLike | None = None, stream: TextIO | None = None) -> Path:
-    """`labqc run --dry-run`: point ``procedure`` at the simulated instrument of its
-    model (ParameterError when the model cannot be told) and say so on ``stream``
-    (default stderr); returns the results file: ``output``, or one in a throwaway directory."""
-    before = str(procedure.resource or "") or "the built-in simulator"
-    model = simulate_procedure(procedure, model=model)
+def prepare_dry_run(procedure: LabqcProcedure, target: Target, output: str | os.PathLike | None = None,
+                    stream: TextIO | None = None) -> tuple[Target, Path]:
+    """`labqc run --dry-run`: the simulated instrument of ``target``'s model in its place
+    (ParameterError when the model cannot be told), said on ``stream`` (default stderr);
+    returns that stand-in and the results file: ``output``, or one in a throwaway directory."""
+    before = target.resource or "the built-in simulator"
+    stand_in, model = simulate_target(target)
     path = Path(output) if output is not None else default_path(procedure, throwaway_directory())
-    print(f"dry run: {before} stood in for by the simulated {model} (preset {procedure.sim_preset}, seed "
-          f"{procedure.seed}, time scale 0); data in {path}", file=stream or sys.stderr)
-    return path
+    print(f"dry run: {before} stood in for by the simulated {model} (preset {stand_in.preset}, seed "
+          f"{stand_in.seed}, time scale 0); data in {path}", file=stream or sys.stderr)
+    return stand_in, path
 
 
 def _report(directory: Path, result: PlanResult, wall: float) -> DryRunReport:

@@ -35,13 +35,14 @@ from typing import Any, Callable, Iterable, TextIO
 from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.catalog import catalog_path
 from labqc.journal import JOURNAL_NAME, Journal, JournalState
-from labqc.plan import Plan, PlanError, StepRun, load_plan, parse_plan, stop_reason
+from labqc.instruments.target import Target
+from labqc.plan import Device, Plan, PlanError, StepRun, load_plan, parse_plan, stop_reason
 from labqc.results import read_data
 from labqc.procedures import PROCEDURES
 from labqc.procedures.base import LabqcProcedure, ParameterError
 from labqc.procedures.cli import ProgressBar, parse_value
 from labqc.procedures.stand_in import simulate_plan
-from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, open_instrument, run_procedure
+from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, run_procedure
 
 PLAN_NAME = "plan.toml"
 LOG_NAME = "plan.log"
@@ -67,7 +68,16 @@ class PlanResult:
 # ---------------------------------------------------------------------- the directory
 def load(plan_file: str | os.PathLike) -> Plan:
     """Read and validate a plan file against the labqc procedures (PlanError on problems)."""
-    return load_plan(plan_file, PROCEDURES, parse_value=parse_value)
+    return load_plan(plan_file, PROCEDURES, parse_value=parse_value, check_device=_check_device)
+
+
+def _check_device(device: Device, time_scale: float) -> None:
+    target(device, time_scale)
+
+
+def target(device: Device, time_scale: float, visa_library: Any = None) -> Target:
+    """Where a plan's device is measured; TargetError (a ValueError) when it cannot be."""
+    return Target(device.resource, device.sim_preset, device.seed, time_scale, visa_library)
 
 
 def start_plan(plan_file: str | os.PathLike, directory: str | os.PathLike, *,
@@ -103,7 +113,7 @@ def open_plan(directory: str | os.PathLike) -> tuple[Plan, Journal]:
         raise PlanError([f"{directory} is not a plan run directory (no {PLAN_NAME} and {JOURNAL_NAME}); start one "
                          f"with `labqc plan run FILE -o {directory}`"], str(directory))
     plan = parse_plan(plan_path.read_text(encoding="utf-8"), PROCEDURES, parse_value=parse_value,
-                      source=str(plan_path))
+                      check_device=_check_device, source=str(plan_path))
     journal = Journal(directory / JOURNAL_NAME)
     head = journal.state().plan
     if head is not None and head.get("digest") != plan.digest:
@@ -124,9 +134,8 @@ def preflight(plan: Plan, *, visa_library: Any = None) -> None:
     for run in plan.runs:
         by_device.setdefault(run.device.label, []).append(run)
     for label, runs in by_device.items():
-        proc = build(runs[0])
         try:
-            smu = open_instrument(proc, visa_library=_library(visa_library, runs[0]))
+            smu = _target(plan, runs[0], visa_library).open()
         except Exception as exc:  # whatever the bench or the simulator says, in one line
             problems.append(f"device {label}: cannot open its instrument: {exc}")
             continue
@@ -276,8 +285,9 @@ class _PlanRunner:
         listeners = self.listeners + ([bar] if bar else [])
         wall0 = time.monotonic()
         try:
-            result = run_procedure(proc, path, visa_library=_library(self.visa_library, run),
-                                   listeners=listeners, should_stop=self.should_stop, catalog=self.catalog)
+            result = run_procedure(proc, path, target=_target(self.plan, run, self.visa_library),
+                                   listeners=listeners, should_stop=self.should_stop,
+                                   catalog=self.catalog)
         except (ParameterError, CapabilityError, InstrumentError, OSError, ValueError) as exc:
             # before the run started: nothing was energised (the runner guarantees it)
             result = RunResult(procedure=run.procedure, status=FAILED, path=path, summary_path=None,
@@ -320,7 +330,7 @@ class _PlanRunner:
         except KeyError:
             return
         try:
-            smu = open_instrument(build(run), visa_library=_library(self.visa_library, run))
+            smu = _target(self.plan, run, self.visa_library).open()
         except Exception as exc:  # the run itself will report it; say it here too
             self.say(f"  could not reach the instrument of {run.device.label} to turn its outputs off: {exc}")
             return
@@ -451,8 +461,10 @@ def plan_status(directory: str | os.PathLike) -> list[str]:
 
 
 # ---------------------------------------------------------------------- helpers
-def _library(choice: Any, run: StepRun) -> str | None:
-    return choice(run) if callable(choice) else choice
+def _target(plan: Plan, run: StepRun, visa_library: Any) -> Target:
+    """The run's device as a Target; ``visa_library`` a library spec or ``f(run) -> spec``."""
+    library = visa_library(run) if callable(visa_library) else visa_library
+    return target(run.device, plan.time_scale, library)
 
 
 def _estimate(run: StepRun) -> float:

@@ -2,7 +2,7 @@
 results file as chunks arrive, stream rows to listeners, and leave the outputs off
 however the run ends.
 
-    result = run_procedure(VoltageSweep(cycles=2), "sweep.csv")
+    result = run_procedure(VoltageSweep(cycles=2), "sweep.csv", target=Target(preset="bfo"))
     result.status        # "finished" | "aborted" | "failed"
     result.summary       # the procedure's derived results (also in sweep.summary.json)
 
@@ -16,15 +16,15 @@ caught, the outputs are turned off, the file is closed, the summary is written, 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from labqc.instruments.connect import open_smu
 from labqc.instruments.errors import ConnectionLost
 from labqc.procedures import signals as run_signals
 from labqc.instruments.smu import SourceMeasure
+from labqc.instruments.target import Target
 from labqc.catalog import catalog_path
 from labqc.catalog_files import RunRecorder
 from labqc.results import ResultsWriter, write_summary
@@ -75,22 +75,6 @@ def default_path(procedure: LabqcProcedure, directory: str | os.PathLike = "resu
     return path
 
 
-def open_instrument(procedure: LabqcProcedure, *, visa_library: str | None = None,
-                    **options) -> SourceMeasure:
-    """The SMU the procedure's parameters name: the simulated lab when the procedure is
-    simulated (its preset, seed and time scale), else the resource on the default VISA
-    library. ``visa_library`` overrides the library (e.g. a simulator spec with faults)."""
-    if visa_library is None and procedure.simulated:
-        from labqc.instruments.sim.lab import sim_library
-
-        visa_library = sim_library(procedure.preset, int(procedure.seed), float(procedure.time_scale))
-    if not procedure.resource:
-        from labqc.instruments.connect import SIM_2614B
-
-        return open_smu(SIM_2614B, visa_library=visa_library, **options)
-    return open_smu(procedure.resource, visa_library=visa_library, **options)
-
-
 def check_requests(procedure: LabqcProcedure, smu: SourceMeasure) -> None:
     """Every request the procedure will send, against the instrument's capabilities;
     CapabilityError (one sentence) at the first one it cannot do. Nothing is sent."""
@@ -99,28 +83,34 @@ def check_requests(procedure: LabqcProcedure, smu: SourceMeasure) -> None:
 
 
 def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = None, *,
-                  smu: SourceMeasure | None = None, visa_library: str | None = None,
+                  target: Target | None = None, smu: SourceMeasure | None = None,
+                  visa_library: str | None = None,
                   listeners: Iterable[Listener] = (), should_stop: Callable[[], bool] | None = None,
                   fsync_interval: float = 2.0, catalog: str | os.PathLike | bool | None = True) -> RunResult:
-    """Run ``procedure`` once and write its results to ``path`` (default: see
-    :func:`default_path`). ``smu``: an instrument already open (left open afterwards);
-    else one is opened from the parameters and closed at the end. ``should_stop``: polled
+    """Run ``procedure`` once on ``target`` (default: the built-in simulated 2614B) and
+    write its results to ``path`` (default: see :func:`default_path`). ``smu``: the
+    target's instrument already open (left open afterwards); else the target is opened
+    and closed at the end. ``visa_library``: the target's PyVISA library instead of its
+    own (e.g. a simulator spec with faults). ``should_stop``: polled
     after every chunk; True aborts the run cleanly. Raises ParameterError/CapabilityError
     before anything starts; otherwise returns a RunResult. ``catalog``: the run catalog
     (labqc.catalog) the run is registered in at its start and completed in at its end; True:
     $LABQC_CATALOG or catalog.sqlite beside the results file; None/False: none. A catalog
     that cannot be used is a warning, never a reason not to measure."""
     procedure.validate()
+    target = target if target is not None else Target()
+    if visa_library is not None:
+        target = replace(target, visa_library=visa_library)
     path = Path(path) if path is not None else default_path(procedure)
     if path.exists() and not str(path).startswith("/dev/"):
         raise ParameterError(f"the results file {path} already exists; choose another name")
     listeners = list(listeners)
     own_smu = smu is None
     if own_smu:
-        smu = open_instrument(procedure, visa_library=visa_library)
+        smu = target.open()
     try:
         check_requests(procedure, smu)
-        procedure.stamp_metadata(getattr(smu, "identity", "") or type(smu).__name__)
+        procedure.stamp_metadata(getattr(smu, "identity", "") or type(smu).__name__, target)
         procedure.evaluate_metadata()
         writer = ResultsWriter(path, procedure, fsync_interval=fsync_interval)
         recorder = _recorder(catalog, path)
@@ -179,12 +169,12 @@ def run_procedure(procedure: LabqcProcedure, path: str | os.PathLike | None = No
             _close(smu, off_done=off)
         run_signals.cleaning(False)
     if lost_at is not None:
-        error = run_signals.lost_sentence(procedure.resource or "the simulated instrument", lost_at, writer.rows,
+        error = run_signals.lost_sentence(target.resource or "the simulated instrument", lost_at, writer.rows,
                                           off, bool(getattr(smu, "reconnected", False)))
     elif not off:
         error = f"{error}; " * bool(error) + "the output may still be on: switch it off at the instrument"
     procedure.status = {FINISHED: procedure.FINISHED, ABORTED: procedure.ABORTED}.get(status, procedure.FAILED)
-    result = _result(procedure, status, error, path, writer, _warnings(listener_errors))
+    result = _result(procedure, target, status, error, path, writer, _warnings(listener_errors))
     result.output_off, result.connection_lost = off, lost_at is not None
     if recorder:
         recorder.finish(result)
@@ -212,7 +202,7 @@ def _warnings(listener_errors: list[str]) -> list[str]:
     return [f"a listener failed, the run went on: {listener_errors[0]}{more}"]
 
 
-def _result(procedure: LabqcProcedure, status: str, error: str, path: Path,
+def _result(procedure: LabqcProcedure, target: Target, status: str, error: str, path: Path,
             writer: ResultsWriter, warnings: list[str]) -> RunResult:
     try:
         summary = procedure.summary()
@@ -226,7 +216,7 @@ def _result(procedure: LabqcProcedure, status: str, error: str, path: Path,
         record = {"procedure": result.procedure, **_run_metadata(procedure), "status": status, "error": error,
                   "data file": path.name, "rows": writer.rows, "compliance hits": result.compliance_hits,
                   "instrument seconds": result.instrument_seconds, "instrument": result.instrument,
-                  "warnings": warnings,
+                  "target": target.record(), "warnings": warnings,
                   "parameters": {p.name: str(p) for p in procedure.parameter_objects().values()},
                   "results": summary}
         try:
@@ -266,5 +256,5 @@ def _close(smu: SourceMeasure, off_done: bool = False) -> None:
         pass
 
 
-__all__ = ["run_procedure", "RunResult", "open_instrument", "check_requests", "default_path",
+__all__ = ["run_procedure", "RunResult", "Target", "check_requests", "default_path",
            "Listener", "Progress", "FINISHED", "ABORTED", "FAILED"]

@@ -2,7 +2,7 @@
 
     model = device_model(device)                    # "2614B", "4200A" or None, nothing opened
     plan = simulate_plan(plan, preset="bfo", seed=3)   # every device on the simulator, time scale 0
-    simulate_procedure(proc, model="4200A")          # one run on the simulated 4200A
+    target, model = simulate_target(Target("TCPIP0::10.0.0.5::5025::SOCKET"))   # the simulated 2614B
 
 The model is decided from the plan and the resource name alone (a device's ``model`` key,
 a LAN port, the simulator's own addresses): a dry run never opens a VISA resource.
@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from labqc.instruments.connect import MODELS, SIM_2614B, SIM_4200A, model_from_name
+from labqc.instruments.target import DEFAULT_PRESET, Target
 from labqc.plan import Device, Plan, PlanError
-from labqc.procedures.base import DEFAULT_PRESET, LabqcProcedure, ParameterError
+from labqc.procedures.base import ParameterError
 
 #: Where the simulated lab answers for each model.
 STAND_INS = {"2614B": SIM_2614B, "4200A": SIM_4200A}
@@ -60,34 +61,23 @@ def simulate_plan(plan: Plan, preset: str | None = None, seed: int | None = None
                                         seed=device.seed if seed is None else seed + index)
     if problems:
         raise PlanError(problems, "the dry run")
-    runs = tuple(replace(run, device=devices[run.device.label],
-                         parameters={**run.parameters, **_instrument(devices[run.device.label])})
-                 for run in plan.runs)
+    runs = tuple(replace(run, device=devices[run.device.label]) for run in plan.runs)
     return replace(plan, runs=runs, devices=tuple(devices.values()), time_scale=0.0)
 
 
-def simulate_procedure(procedure: LabqcProcedure, *, model: str | None = None, preset: str | None = None,
-                       seed: int | None = None) -> str:
-    """Point ``procedure`` at the simulated instrument of its instrument's model, time
-    scale 0; returns the model. ParameterError (one sentence) when the model cannot be told."""
-    resource = str(procedure.resource or "")
-    model = model or resource_model(resource, simulated=bool(procedure.sim_preset))
+def simulate_target(target: Target, *, model: str | None = None, preset: str | None = None,
+                    seed: int | None = None) -> tuple[Target, str]:
+    """The simulated instrument of ``target``'s model in its place, time scale 0, and the
+    model. ParameterError (one sentence) when the model cannot be told."""
+    model = model or target.model or resource_model(target.resource, simulated=bool(target.preset))
     if model is None:
-        raise ParameterError(unknown_model_sentence("labqc run --dry-run", resource,
+        raise ParameterError(unknown_model_sentence("labqc run --dry-run", target.resource,
                                                 "give --model 2614B or --model 4200A"))
     if model not in MODELS:
         raise ParameterError(f"the model must be one of {', '.join(MODELS)}, not {model!r}")
-    procedure.resource = STAND_INS[model]
-    procedure.sim_preset = preset or procedure.sim_preset or DEFAULT_PRESET
-    if seed is not None:
-        procedure.seed = seed
-    procedure.time_scale = 0.0
-    return model
+    stand_in = Target(STAND_INS[model], preset or target.preset or DEFAULT_PRESET,
+                      target.seed if seed is None else seed, 0.0, model=model)
+    return stand_in, model
 
 
-def _instrument(device: Device) -> dict:
-    return {"resource": device.resource, "sim_preset": device.sim_preset, "seed": device.seed,
-            "time_scale": 0.0}
-
-
-__all__ = ["device_model", "resource_model", "simulate_plan", "simulate_procedure", "STAND_INS"]
+__all__ = ["device_model", "resource_model", "simulate_plan", "simulate_target", "STAND_INS"]

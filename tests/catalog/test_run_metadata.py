@@ -116,6 +116,6 @@ def test_gui_form_has_the_fields_and_the_procedure_gets_them(qtbot):
         assert attr in form.fields
     form.set_value("sample", "W3")
     form.set_value("device", "NW7")
-    proc = form.build({"resource": "", "sim_preset": "bfo", "seed": "0", "time_scale": "0"})
+    proc = form.build()
     assert (proc.sample, proc.device) == ("W3", "NW7")
     assert json.dumps(proc.device)  # plain text, as the header writes it

@@ -74,11 +74,12 @@ def test_a_users_script_among_files_named_like_the_layers_runs_from_the_checkout
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """A wheel of this checkout, built from a copy of its tracked files (the build leaves its
-    scratch folders in the source tree)."""
+    """A wheel of this checkout, built from a copy of the files git does not ignore (the
+    build leaves its scratch folders in the source tree)."""
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=ROOT, capture_output=True, check=True)
     for name in tracked.stdout.decode().split("\0"):
         if name and not name.startswith(("tests/", "benchmarks/", "sample_data/")) and (ROOT / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)

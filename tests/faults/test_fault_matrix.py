@@ -34,7 +34,7 @@ from labqc.journal import JOURNAL_NAME, Journal
 from labqc.results import read_data, read_summary
 from labqc.procedures import PROCEDURES
 from labqc.procedures.plan_runner import STEPS_DIR, plan_status, run_plan, start_plan
-from labqc.procedures.runner import ABORTED, FAILED, FINISHED, open_instrument, run_procedure
+from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Target, run_procedure
 
 #: Small runs: a few dozen readings each.
 SMALL = {
@@ -50,7 +50,7 @@ SEED = {name: 400 + k for k, name in enumerate(NAMES)}
 
 
 def procedure(name: str, cls: type | None = None):
-    return (cls or PROCEDURES[name])(sim_preset="bfo", seed=SEED[name], **SMALL[name])
+    return (cls or PROCEDURES[name])(**SMALL[name])
 
 
 class DriverTap:
@@ -109,7 +109,7 @@ def probe(name: str, tmp: Path) -> Probe:
     if name not in _probes:
         lib, lab = fresh_lab(name)
         proc = procedure(name)
-        smu = open_instrument(proc, visa_library=lib)
+        smu = Target(visa_library=lib).open()
         emu = lab.emulator(SIM_2614B)
         opened = emu.messages
         answered: list[int] = []
@@ -134,7 +134,7 @@ def probe(name: str, tmp: Path) -> Probe:
 def run_with_fault(name: str, path, *, kind: str | None = None, at: int = 0, cls=None, listeners=()):
     lib, lab = fresh_lab(name)
     proc = procedure(name, cls)
-    smu = open_instrument(proc, visa_library=lib)
+    smu = Target(visa_library=lib).open()
     emu = lab.emulator(SIM_2614B)
     if kind:
         emu.faults.add(kind, at=at, **({"seconds": 100.0} if kind == "delay" else {}))
@@ -278,7 +278,7 @@ def test_disk_full(name, small_disk, tmp_path, monkeypatch):
         # /dev/full refuses the header: the run must not start, nothing is energised.
         lib, lab = fresh_lab(name)
         with pytest.raises(OSError) as info:
-            run_procedure(procedure(name), "/dev/full", visa_library=lib)
+            run_procedure(procedure(name), "/dev/full", target=Target(visa_library=lib))
         assert "No space left" in str(info.value)
         assert not lab.emulator(SIM_2614B).any_output_on
         return

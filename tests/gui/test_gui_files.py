@@ -6,16 +6,17 @@ import pytest
 from labqc.gui.files import RunRecord, compliance_limits, load_run
 from labqc.gui.live_state import LiveState
 from labqc.procedures import Endurance, PulseTrain, Retention
-from labqc.procedures.runner import run_procedure
+from labqc.procedures.runner import Target, run_procedure
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("runs")
-    runs = {"train": PulseTrain(sim_preset="bfo", seed=21, count=30),
-            "endurance": Endurance(sim_preset="bfo", seed=21, cycles=3),
-            "retention": Retention(sim_preset="bfo", seed=21, duration=50, spacing="log", per_decade=5)}
-    return {name: run_procedure(proc, d / f"{name}.csv").path for name, proc in runs.items()}
+    runs = {"train": PulseTrain(count=30),
+            "endurance": Endurance(cycles=3),
+            "retention": Retention(duration=50, spacing="log", per_decade=5)}
+    target = Target(preset="bfo", seed=21)
+    return {name: run_procedure(proc, d / f"{name}.csv", target=target).path for name, proc in runs.items()}
 
 
 def test_pulse_train_file_fills_the_per_pulse_views(files):

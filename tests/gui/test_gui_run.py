@@ -95,9 +95,9 @@ def test_queue_runs_in_order(window, qtbot, lab):
 
 def test_opening_a_file_during_a_run_keeps_the_run_streaming(window, qtbot, lab, tmp_path):
     from labqc.procedures import Endurance
-    from labqc.procedures.runner import run_procedure
+    from labqc.procedures.runner import Target, run_procedure
 
-    past = run_procedure(Endurance(sim_preset="bfo", seed=SEED + 1, cycles=2), tmp_path / "past.csv").path
+    past = run_procedure(Endurance(cycles=2), tmp_path / "past.csv", target=Target(preset="bfo", seed=SEED + 1)).path
     sweep_form(window, cycles=200, step="10")
     window.control.request_run()
     qtbot.waitUntil(lambda: len(window.state.store) > 0, timeout=20_000)

@@ -44,7 +44,7 @@ def test_unreadable_value_is_flagged_inline(window):
     assert "is not a number" in error.text() and not error.isHidden()
     form.set_value("set_compliance", "2mA")  # SI prefixes are understood
     form.set_value("cycles", "1")
-    proc = form.build(window.control.instrument.values())
+    proc = form.build()
     assert proc.set_compliance == pytest.approx(2e-3)
     assert error.isHidden()
 

@@ -59,7 +59,7 @@ def test_expansion_order_ids_and_values():
     assert [r.index for r in plan.runs] == list(range(13))
     # units are converted by the procedure's own parameter (A), a bare number is taken as is
     assert [r.parameters["set_compliance"] for r in plan.runs[0:6:2]] == pytest.approx([2e-3, 5e-3, 7e-3])
-    assert first.parameters["step"] == 20.0 and first.parameters["seed"] == 1
+    assert first.parameters["step"] == 20.0 and first.device.seed == 1 and "seed" not in first.parameters
     assert first.on_failure == "skip-device" and first.retries == 0
     hold = plan.runs[-1]
     assert hold.on_failure == "stop" and hold.retries == 1  # "retry": one more attempt, then stop

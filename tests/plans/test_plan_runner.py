@@ -21,7 +21,7 @@ from labqc.results import read_data, read_summary
 from labqc.procedures import VoltageSweep
 from labqc.procedures.plan_runner import (LOG_NAME, PLAN_NAME, STEPS_DIR, plan_status, run_plan,
                                     start_plan)
-from labqc.procedures.runner import ABORTED, FINISHED, run_procedure
+from labqc.procedures.runner import ABORTED, FINISHED, Target, run_procedure
 
 DEMO = Path(__file__).resolve().parents[2] / "sample_data" / "plans" / "demo.toml"
 
@@ -164,8 +164,8 @@ def test_invalid_plan_lists_every_problem_and_exits_2(tmp_path, capsys):
 def expected_rows(tmp_path) -> "object":
     """The programmed sequence of one run (what every complete step file must hold)."""
     get_lab(sim_library("bfo", 99)).reset()
-    result = run_procedure(VoltageSweep(sim_preset="bfo", seed=99, cycles=2, step=50, v_set=1.0, v_reset=1.0),
-                           tmp_path / "reference.csv")
+    result = run_procedure(VoltageSweep(cycles=2, step=50, v_set=1.0, v_reset=1.0), tmp_path / "reference.csv",
+                           target=Target(preset="bfo", seed=99))
     return read_data(result.path)[["Source (V|A)", "Cycle", "Segment", "Pulse"]]
 
 

@@ -11,7 +11,9 @@ from labqc.instruments.smu import PulseTrain, Repeat, Sweep
 from labqc.results import read_data
 from labqc.procedures import Endurance
 from labqc.procedures.base import Progress
-from labqc.procedures.runner import ABORTED, FINISHED, run_procedure
+from labqc.procedures.runner import ABORTED, FINISHED, Target, run_procedure
+
+BFO1 = Target(preset="bfo", seed=1)
 
 #: The README's switching pulse endurance on bfo: 2.5 V / -2.5 V, 20 ms, SET at 5 mA.
 SWITCHING = dict(method="pulse", set_voltage=2.5, reset_voltage=-2.5, set_compliance=5e-3, pulse_width=20.0)
@@ -23,15 +25,15 @@ def fresh(preset="bfo", seed=1):
     return lab
 
 
-def endurance(preset="bfo", seed=1, **kw):
-    return Endurance(sim_preset=preset, seed=seed, **{**SWITCHING, **kw})
+def endurance(**kw):
+    return Endurance(**{**SWITCHING, **kw})
 
 
 def test_rows_are_four_per_cycle_in_the_order_the_cycle_by_cycle_path_wrote(tmp_path):
     lab = fresh()
     proc = endurance(cycles=25)
     assert proc.batch_cycles() == 16  # 2 x 40 ms pulses + 2 x 21 ms reads per cycle: about 2 s per batch
-    result = run_procedure(proc, tmp_path / "e.csv")
+    result = run_procedure(proc, tmp_path / "e.csv", target=BFO1)
     assert result.status == FINISHED and not lab.emulator(SIM_2614B).any_output_on
     rows = read_data(result.path)
     assert len(rows) == 100
@@ -52,7 +54,7 @@ def test_rows_are_four_per_cycle_in_the_order_the_cycle_by_cycle_path_wrote(tmp_
 def test_the_physics_is_that_of_the_request_by_request_path(tmp_path):
     cycles = 6
     fresh()
-    rows = read_data(run_procedure(endurance(cycles=cycles), tmp_path / "e.csv").path)
+    rows = read_data(run_procedure(endurance(cycles=cycles), tmp_path / "e.csv", target=BFO1).path)
     # What Endurance did before batches, on the same device: each half-cycle and each
     # read its own request (reads as spot readings).
     proc = endurance(cycles=cycles)
@@ -70,9 +72,9 @@ def test_the_physics_is_that_of_the_request_by_request_path(tmp_path):
 
 def test_stuck_stop_comes_at_the_end_of_the_batch_and_names_both_cycles(tmp_path):
     fresh("ohmic", 3)
-    proc = endurance("ohmic", 3, cycles=50, stuck_cycles=3, pulse_width=5.0, set_voltage=1.0, reset_voltage=-1.0)
+    proc = endurance(cycles=50, stuck_cycles=3, pulse_width=5.0, set_voltage=1.0, reset_voltage=-1.0)
     assert proc.batch_cycles() == 32
-    result = run_procedure(proc, tmp_path / "stuck.csv")
+    result = run_procedure(proc, tmp_path / "stuck.csv", target=Target(preset="ohmic", seed=3))
     s = result.summary
     assert result.status == FINISHED and s["cycles done"] == 32 and s["cycles switched"] == 0
     assert s["stop reason"] == ("stuck in LRS for 3 cycles (G(LRS)/G(HRS) < 2) at cycle 3; "
@@ -101,7 +103,7 @@ def test_a_stop_mid_batch_keeps_every_row_books_whole_cycles_and_ends_off(tmp_pa
             emitted.append(len(payload))
 
     proc = endurance(cycles=40)
-    result = run_procedure(proc, tmp_path / "stop.csv", listeners=[listener],
+    result = run_procedure(proc, tmp_path / "stop.csv", target=BFO1, listeners=[listener],
                            should_stop=lambda: len(emitted) >= 2)
     assert result.status == ABORTED and not lab.emulator(SIM_2614B).any_output_on
     rows = read_data(result.path)
@@ -113,7 +115,7 @@ def test_a_stop_mid_batch_keeps_every_row_books_whole_cycles_and_ends_off(tmp_pa
 def test_progress_and_eta_advance_with_each_chunk(tmp_path):
     fresh()
     progress = []
-    result = run_procedure(endurance(cycles=30), tmp_path / "p.csv",
+    result = run_procedure(endurance(cycles=30), tmp_path / "p.csv", target=BFO1,
                            listeners=[lambda topic, payload: topic == "progress" and progress.append(payload)])
     assert result.status == FINISHED
     # a chunk (and so a progress event) at least every half second of instrument time
@@ -130,8 +132,7 @@ def test_on_the_4200a_the_generic_fallback_writes_the_same_rows(tmp_path):
     lab = get_lab(sim_library("bfo", 1))
     lab.reset()
     proc = endurance(cycles=3)
-    proc.resource = SIM_4200A
-    result = run_procedure(proc, tmp_path / "k4200.csv")
+    result = run_procedure(proc, tmp_path / "k4200.csv", target=Target(SIM_4200A, "bfo", 1))
     assert result.status == FINISHED and not lab.emulator(SIM_4200A).any_output_on
     rows = read_data(result.path)
     assert rows["Segment"].tolist() == ["pulse", "read", "pulse", "read"] * 3
@@ -153,7 +154,7 @@ def test_per_cycle_table_is_compact_and_the_summary_cuts_it_off_for_long_runs(tm
                                "HRS G/G0": 0.01, "switched": False}
     fresh()
     monkeypatch.setattr(Endurance, "PER_CYCLE_IN_SUMMARY", 10)
-    result = run_procedure(endurance(cycles=12, stuck_cycles=0), tmp_path / "long.csv")
+    result = run_procedure(endurance(cycles=12, stuck_cycles=0), tmp_path / "long.csv", target=BFO1)
     s = result.summary
     assert s["cycles done"] == 12 and isinstance(s["per cycle"], str) and "results file" in s["per cycle"]
     assert s["cycles switched"] >= 10 and s["median LRS G/G0"] > s["median HRS G/G0"]

@@ -8,7 +8,7 @@ from labqc.instruments.connect import SIM_2614B
 from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.results import read_data, read_summary
 from labqc.procedures import CurrentSweep, Endurance, PulseTrain, Retention, SetReset, VoltageSweep
-from labqc.procedures.runner import FINISHED, run_procedure
+from labqc.procedures.runner import FINISHED, Target, run_procedure
 
 
 def run_on(preset, proc, tmp_path, seed=0, name="run.csv"):
@@ -16,9 +16,7 @@ def run_on(preset, proc, tmp_path, seed=0, name="run.csv"):
     lib = sim_library(preset, seed)
     lab = get_lab(lib)
     lab.reset()
-    proc.sim_preset = preset
-    proc.seed = seed
-    result = run_procedure(proc, tmp_path / name)
+    result = run_procedure(proc, tmp_path / name, target=Target(preset=preset, seed=seed))
     assert result.status == FINISHED, result.error
     assert not lab.emulator(SIM_2614B).any_output_on
     return result, read_data(result.path), lab

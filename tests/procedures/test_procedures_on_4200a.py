@@ -8,15 +8,14 @@ from labqc.instruments.errors import CapabilityError
 from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.results import read_data
 from labqc.procedures import CurrentSweep, Endurance, PulseTrain, Retention, SetReset, VoltageSweep
-from labqc.procedures.runner import FINISHED, run_procedure
+from labqc.procedures.runner import FINISHED, Target, run_procedure
 
 
 def run_on_4200a(preset, proc, tmp_path, seed=1):
     lib = sim_library(preset, seed)
     lab = get_lab(lib)
     lab.reset()
-    proc.resource, proc.sim_preset, proc.seed = SIM_4200A, preset, seed
-    result = run_procedure(proc, tmp_path / "run.csv")
+    result = run_procedure(proc, tmp_path / "run.csv", target=Target(SIM_4200A, preset, seed))
     assert result.status == FINISHED, result.error
     assert not lab.emulator(SIM_4200A).any_output_on
     assert "4200" in result.instrument
@@ -60,9 +59,9 @@ def test_beyond_the_4200a_is_refused_before_anything_is_energised(tmp_path):
     lib = sim_library("bfo", 1)
     lab = get_lab(lib)
     lab.reset()
-    proc = VoltageSweep(resource=SIM_4200A, sim_preset="bfo", seed=1, set_compliance=0.5)
+    proc = VoltageSweep(set_compliance=0.5)
     with pytest.raises(CapabilityError, match="compliance 0.5 A exceeds"):
-        run_procedure(proc, tmp_path / "never.csv")
+        run_procedure(proc, tmp_path / "never.csv", target=Target(SIM_4200A, "bfo", 1))
     assert not (tmp_path / "never.csv").exists()
     assert not lab.emulator(SIM_4200A).any_output_on
 
@@ -72,9 +71,8 @@ def test_beyond_the_4200a_is_refused_before_anything_is_energised(tmp_path):
 def test_stop_mid_run_leaves_the_4200a_off(tmp_path, proc):
     lab = get_lab(sim_library("bfo", 1))
     lab.reset()
-    proc.resource, proc.sim_preset, proc.seed = SIM_4200A, "bfo", 1
     batches = []
-    result = run_procedure(proc, tmp_path / "stopped.csv",
+    result = run_procedure(proc, tmp_path / "stopped.csv", target=Target(SIM_4200A, "bfo", 1),
                            listeners=[lambda topic, rows: topic == "batch" and batches.append(len(rows))],
                            should_stop=lambda: len(batches) >= 1)
     assert result.status == "aborted"

@@ -17,6 +17,7 @@ from labqc.results import (COLUMNS, ResultsWriter, read_data, read_header, read_
                            summary_path, write_summary)
 from labqc.procedures import VoltageSweep
 from labqc.procedures.base import reading_rows
+from labqc.instruments.target import Target
 
 
 def chunk(n, start=0.0):
@@ -31,24 +32,25 @@ def chunk(n, start=0.0):
     return a
 
 
-def stamped(**params):
+def stamped(target=None, **params):
     proc = VoltageSweep(**params)
-    proc.stamp_metadata("KEITHLEY INSTRUMENTS INC.,MODEL 2614B,4321,3.2.2")
+    proc.stamp_metadata("KEITHLEY INSTRUMENTS INC.,MODEL 2614B,4321,3.2.2", target)
     proc.evaluate_metadata()
     return proc
 
 
 def test_pymeasure_loads_the_file_with_parameters_metadata_and_rows(tmp_path):
     path = tmp_path / "sweep.csv"
-    proc = stamped(set_compliance=7e-3, cycles=4, step=2.5, sim_preset="ag-nanowire")
+    proc = stamped(Target(preset="ag-nanowire", seed=4), set_compliance=7e-3, cycles=4, step=2.5)
     with ResultsWriter(path, proc) as w:
         w.write(reading_rows(chunk(50)))
         w.write(reading_rows(chunk(30, 1.0), cycle=2, segment="reset"))
     loaded = Results.load(str(path))
     p = loaded.procedure
     assert type(p) is VoltageSweep
-    assert (p.set_compliance, p.cycles, p.step, p.sim_preset) == (7e-3, 4, 2.5, "ag-nanowire")
-    assert p.resource == ""
+    assert (p.set_compliance, p.cycles, p.step) == (7e-3, 4, 2.5)
+    # where it was measured: the Target, under the header names it always had
+    assert (p.target_resource, p.target_preset, p.target_seed) == ("", "ag-nanowire", "4")
     assert "2614B" in p.instrument and "ag-nanowire" in p.instrument
     assert float(p.g0.split()[0]) == pytest.approx(7.748091729e-5, rel=1e-9)
     data = loaded.data
@@ -63,6 +65,7 @@ def test_pymeasure_loads_the_file_with_parameters_metadata_and_rows(tmp_path):
     assert header["procedure"] == "labqc.procedures.voltage_sweep.VoltageSweep"
     assert header["parameters"]["SET compliance"] == "0.007 A"
     assert "Start time" in header["metadata"]
+    assert header["metadata"]["Simulator preset"] == "ag-nanowire" and header["metadata"]["Seed"] == "4"
 
 
 def test_rows_are_on_disk_after_each_chunk_before_close(tmp_path):

@@ -97,7 +97,6 @@ def test_triangle_goes_out_and_back():
     (Endurance, {"min_ratio": 1.0}, "ratio"),
     (Retention, {"interval": 2000.0}, "interval"),
     (Retention, {"spacing": "log", "first": 0.0}, "first sample"),
-    (VoltageSweep, {"sim_preset": "graphite"}, "preset"),
 ])
 def test_nonsense_parameters_get_one_sentence(cls, params, words):
     proc = cls(**params)

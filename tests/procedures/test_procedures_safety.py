@@ -9,7 +9,7 @@ from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.results import read_data, read_summary
 from labqc.procedures import VoltageSweep
 from labqc.procedures.base import ParameterError
-from labqc.procedures.runner import ABORTED, FAILED, FINISHED, run_procedure
+from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Target, run_procedure
 
 
 @pytest.fixture
@@ -19,8 +19,11 @@ def lab():
     return lab
 
 
+BFO5 = Target(preset="bfo", seed=5)
+
+
 def sweep(**kw):
-    return VoltageSweep(sim_preset="bfo", seed=5, **{"cycles": 2, "step": 20, **kw})
+    return VoltageSweep(**{"cycles": 2, "step": 20, **kw})
 
 
 def outputs_on(lab):
@@ -28,7 +31,7 @@ def outputs_on(lab):
 
 
 def test_done(lab, tmp_path):
-    result = run_procedure(sweep(), tmp_path / "done.csv")
+    result = run_procedure(sweep(), tmp_path / "done.csv", target=BFO5)
     assert result.status == FINISHED and not outputs_on(lab)
 
 
@@ -41,7 +44,7 @@ def test_stop_request_aborts_cleanly(lab, tmp_path):
             batches.append(len(payload))
             seen_on.append(outputs_on(lab))
 
-    result = run_procedure(sweep(), tmp_path / "stop.csv", listeners=[listener],
+    result = run_procedure(sweep(), tmp_path / "stop.csv", target=BFO5, listeners=[listener],
                            should_stop=lambda: len(batches) >= 2)
     assert result.status == ABORTED
     assert not outputs_on(lab)
@@ -55,7 +58,7 @@ def test_keyboard_interrupt_mid_sweep(lab, tmp_path):
         if topic == "batch":
             raise KeyboardInterrupt  # what Ctrl-C does at that moment
 
-    result = run_procedure(sweep(), tmp_path / "ctrlc.csv", listeners=[listener])
+    result = run_procedure(sweep(), tmp_path / "ctrlc.csv", target=BFO5, listeners=[listener])
     assert result.status == ABORTED and not outputs_on(lab)
     assert result.rows > 0 and len(read_data(result.path)) == result.rows
 
@@ -69,8 +72,8 @@ class Exploding(VoltageSweep):
 
 
 def test_exception_in_the_procedure(lab, tmp_path):
-    proc = Exploding(sim_preset="bfo", seed=5, step=20)
-    result = run_procedure(proc, tmp_path / "bug.csv")
+    proc = Exploding(step=20)
+    result = run_procedure(proc, tmp_path / "bug.csv", target=BFO5)
     assert result.status == FAILED and "ZeroDivisionError: a bug in the analysis" in result.error
     assert not outputs_on(lab)
     assert len(read_data(result.path)) == result.rows == 301
@@ -83,8 +86,8 @@ def test_instrument_timeout_by_fault_injection(tmp_path):
     lib = sim_library("bfo", 6, faults={SIM_2614B: "delay@29:60"})
     lab = get_lab(lib)
     lab.reset()
-    proc = VoltageSweep(sim_preset="bfo", seed=6, step=20, cycles=2)
-    result = run_procedure(proc, tmp_path / "timeout.csv", visa_library=lib)
+    proc = VoltageSweep(step=20, cycles=2)
+    result = run_procedure(proc, tmp_path / "timeout.csv", target=Target(preset="bfo", seed=6), visa_library=lib)
     assert result.status == FAILED
     assert result.error.startswith("InstrumentTimeout")
     assert not outputs_on(lab)
@@ -94,7 +97,7 @@ def test_instrument_timeout_by_fault_injection(tmp_path):
 
 def test_disk_full_before_the_first_row_energises_nothing(lab):
     with pytest.raises(OSError):
-        run_procedure(sweep(), "/dev/full")
+        run_procedure(sweep(), "/dev/full", target=BFO5)
     assert not outputs_on(lab)
 
 
@@ -106,7 +109,7 @@ def test_disk_full_before_the_first_row_energises_nothing(lab):
 def test_bad_parameters_refused_before_opening_anything(lab, tmp_path, params, words):
     messages = lab.emulator(SIM_2614B).messages
     with pytest.raises(ParameterError, match=words):
-        run_procedure(sweep(**params), tmp_path / "no.csv")
+        run_procedure(sweep(**params), tmp_path / "no.csv", target=BFO5)
     assert lab.emulator(SIM_2614B).messages == messages  # not a byte was sent
     assert not (tmp_path / "no.csv").exists()
 
@@ -115,7 +118,7 @@ def test_out_of_range_voltage_refused_by_the_instrument_check(lab, tmp_path):
     from labqc.instruments.errors import CapabilityError
 
     with pytest.raises(CapabilityError, match="exceeds the maximum of 200 V"):
-        run_procedure(sweep(v_set=205.0, step=1000), tmp_path / "no.csv")
+        run_procedure(sweep(v_set=205.0, step=1000), tmp_path / "no.csv", target=BFO5)
     assert not outputs_on(lab) and not (tmp_path / "no.csv").exists()
 
 
@@ -123,7 +126,7 @@ def test_existing_file_is_not_overwritten(lab, tmp_path):
     path = tmp_path / "keep.csv"
     path.write_text("yesterday's data\n")
     with pytest.raises(ParameterError, match="already exists"):
-        run_procedure(sweep(), path)
+        run_procedure(sweep(), path, target=BFO5)
     assert path.read_text() == "yesterday's data\n"
 
 
@@ -132,7 +135,7 @@ def test_a_failing_listener_does_not_end_the_run(lab, tmp_path):
         if topic == "batch":
             raise RuntimeError("plot widget gone")
 
-    result = run_procedure(sweep(cycles=1), tmp_path / "plot.csv", listeners=[broken_plot])
+    result = run_procedure(sweep(cycles=1), tmp_path / "plot.csv", target=BFO5, listeners=[broken_plot])
     assert result.status == FINISHED and not outputs_on(lab)
     assert result.warnings and "RuntimeError: plot widget gone" in result.warnings[0]
     assert read_summary(result.path)["warnings"] == result.warnings
@@ -145,7 +148,7 @@ def test_stopped_sweep_keeps_its_half_cycle(lab, tmp_path):
         if topic == "batch":
             seen.append(payload["Segment"].iloc[-1])
 
-    result = run_procedure(sweep(), tmp_path / "half.csv", listeners=[listener],
+    result = run_procedure(sweep(), tmp_path / "half.csv", target=BFO5, listeners=[listener],
                            should_stop=lambda: "reset" in seen)
     assert result.status == ABORTED
     first = result.summary["per cycle"][0]
