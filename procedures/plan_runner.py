@@ -77,7 +77,8 @@ def _check_device(device: Device, time_scale: float) -> None:
 
 def target(device: Device, time_scale: float, visa_library: Any = None) -> Target:
     """Where a plan's device is measured; TargetError (a ValueError) when it cannot be."""
-    return Target(device.resource, device.sim_preset, device.seed, time_scale, visa_library)
+    return Target(device.resource, device.sim_preset, device.seed, time_scale, visa_library,
+                  model=device.model or None)
 
 
 def start_plan(plan_file: str | os.PathLike, directory: str | os.PathLike, *,

@@ -6,7 +6,7 @@ import pytest
 
 from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.procedures import PROCEDURES
-from labqc.procedures.runner import run_procedure
+from labqc.procedures.runner import Target, run_procedure
 from labqc.results import estimated_bytes
 
 CASES = [
@@ -25,9 +25,9 @@ CASES = [
 @pytest.mark.parametrize("name,params", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_estimates_are_what_the_run_writes(tmp_path, name, params):
     get_lab(sim_library("bfo", 4)).reset()
-    proc = PROCEDURES[name](sim_preset="bfo", seed=4, **params)
+    proc = PROCEDURES[name](**params)
     rows, seconds = proc.estimated_rows(), proc.estimated_duration()
-    result = run_procedure(proc, tmp_path / "run.csv")
+    result = run_procedure(proc, tmp_path / "run.csv", target=Target(preset="bfo", seed=4))
     assert result.ok, result.error
     assert result.rows == rows
     assert abs(result.instrument_seconds - seconds) <= 0.1 * seconds + 0.1
@@ -37,7 +37,7 @@ def test_estimates_are_what_the_run_writes(tmp_path, name, params):
 
 def test_programming_estimate_is_an_upper_bound(tmp_path):
     get_lab(sim_library("ag-nanowire", 1)).reset()
-    proc = PROCEDURES["SetReset"](sim_preset="ag-nanowire", seed=1, mode="program", target=1, tolerance=0.25)
-    result = run_procedure(proc, tmp_path / "run.csv")
+    proc = PROCEDURES["SetReset"](mode="program", target=1, tolerance=0.25)
+    result = run_procedure(proc, tmp_path / "run.csv", target=Target(preset="ag-nanowire", seed=1))
     assert result.ok and 0 < result.rows <= proc.estimated_rows()
     assert result.instrument_seconds <= proc.estimated_duration()
