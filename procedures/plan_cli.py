@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from labqc.plan import PlanError
-from labqc.procedures.base import SIM_PRESETS
+from labqc.instruments.target import PRESETS
 from labqc.procedures.dry_run import dry_run_plan, throwaway_directory
 from labqc.procedures.plan_check import check_plan, disk_sentence
 from labqc.procedures.cli import _Signals
@@ -58,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rehearsal.add_argument("--dry-run", action="store_true",
                            help="rehearse: every instrument replaced by the simulated one of its model, at time "
                                 "scale 0; nothing real is opened")
-    rehearsal.add_argument("--sim", choices=SIM_PRESETS, default=None, metavar="PRESET",
-                           help=f"with --dry-run: the simulated device for every device ({', '.join(SIM_PRESETS)}; "
+    rehearsal.add_argument("--sim", choices=PRESETS, default=None, metavar="PRESET",
+                           help=f"with --dry-run: the simulated device for every device ({', '.join(PRESETS)}; "
                                 "default: each device's own sim_preset, else bfo)")
     rehearsal.add_argument("--seed", type=int, default=None, metavar="N",
                            help="with --dry-run: device i gets seed N + i (default: each device's own seed)")
