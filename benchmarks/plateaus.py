@@ -256,6 +256,15 @@ def online_first_call_s() -> float:
     return round(time.perf_counter() - t0, 3)
 
 
+def series_first_call_s() -> float:
+    """Wall time of the R_s fit's first call (its compiled profile: numba compile or cache load)."""
+    from labqc.series import fit_series_resistance
+
+    t0 = time.perf_counter()
+    fit_series_resistance(np.array([1.0, 2.0, 3.5, 5.0]), np.full(4, 100.0))
+    return round(time.perf_counter() - t0, 3)
+
+
 def sweep_first_call_s() -> float:
     """Wall time of the V²-weighted PELT's first call (numba compile or cache load)."""
     from labqc.sweep_segments import segment_sweep
@@ -274,6 +283,7 @@ def main() -> None:
     cycles = 29 if args.quick else 116
     first_call = online_first_call_s()
     sweep_first = sweep_first_call_s()
+    series_first = series_first_call_s()
     print(f"field families on the {'tuning' if args.tune_seeds else 'held-back'} seeds "
           f"(tuned on seeds {pf.TUNE_SEEDS.start}-{pf.TUNE_SEEDS.stop - 1}, reported on "
           f"{pf.HELD_BACK_SEEDS.start}-{pf.HELD_BACK_SEEDS.stop - 1}, + {pf.FAMILY_OFFSET} per family)", flush=True)
@@ -323,6 +333,7 @@ def main() -> None:
         },
         "online_first_call_s": first_call,
         "sweep_first_call_s": sweep_first,
+        "series_fit_first_call_s": series_first,
         # Masked G (|V| < 0.05 V dropped, truth clipped) against the V²-weighted cost on the
         # full trace (truth as generated).
         "voltage_sweep_offline_f1": {

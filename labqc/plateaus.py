@@ -365,8 +365,7 @@ def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options):
     s2 = cs[b[gid]] - cs[t]
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = np.where(ok, s1 * s1 / n1 + s2 * s2 / n2, -np.inf)
-    best = np.full(a.size, -np.inf)
-    np.maximum.at(best, gid, gain)
+    best = np.maximum.reduceat(gain, offs)  # groups are contiguous runs of gid
     pick = np.flatnonzero((gain == best[gid]) & ok)
     pick = pick[np.r_[True, gid[pick][1:] != gid[pick][:-1]]]  # first best per group
     k = gid[pick]

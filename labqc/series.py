@@ -75,7 +75,8 @@ PRIOR_ON = 0.8  # share of plateaus on the lattice (the rest: uniform, the off-g
 SIGMA_INT = 0.04  # G0, intrinsic spread of real levels about the lattice
 AMBIGUOUS_ODDS = 20.0  # a rival R_s with posterior odds above 1:20 makes the fit ambiguous
 LR_95 = 1.92  # log-likelihood drop at the edge of a 95 % interval (chi²₁/2)
-FINE_STEP = 0.1  # ohm, the grid around the chosen R_s
+FINE_STEP = 0.2  # ohm, the grid around the chosen R_s
+FLOOR_PENALTY = 3.0  # a level beyond 1/R_s (no corrected value) scores the floor minus this
 FINE_HALF_WIDTH = 15.0  # ohm, the grid of the interval and the bootstrap
 
 
@@ -94,29 +95,34 @@ def log_likelihood(
     """
     r = np.asarray(r_grid, dtype=float)[:, None]
     g_corr = rs.correct(levels[None, :], r)
-    slope = rs.derivative(levels[None, :], r)
     ok = np.isfinite(g_corr)
-    g_corr, slope = np.where(ok, g_corr, 1.0), np.where(ok, slope, 1.0)
-    s2 = (slope * se[None, :]) ** 2 + sigma_int**2
+    g_corr[~ok] = 1.0
+    slope = g_corr / levels[None, :]  # dG_corr/dG = (G_corr/G)²
+    s2 = slope * slope
+    s2 *= (se * se)[None, :]
+    s2 += sigma_int**2
     k = np.maximum(np.round(g_corr / spacing), 1.0)
-    dens = 0.0
-    for dk in (-1.0, 0.0, 1.0):
-        d = g_corr - np.maximum(k + dk, 1.0) * spacing
-        dens = dens + np.exp(-0.5 * d * d / s2)
-    dens = dens / np.sqrt(2.0 * np.pi * s2)
-    ll = np.log(prior_on * spacing * dens + (1.0 - prior_on))
-    return np.where(ok, ll, np.log(1.0 - prior_on) - 3.0)
+    d = g_corr - k * spacing
+    # The nearest lattice level and the next one on the side of d (the third is at least
+    # 0.75·spacing away: negligible for every s that can still tell levels apart).
+    inv = -0.5 / s2
+    dens = np.exp(d * d * inv)
+    side = np.where(d >= 0, 1.0, -1.0)
+    d1 = d - side * spacing
+    dens += np.where(k + side >= 1.0, np.exp(d1 * d1 * inv), 0.0)
+    dens *= prior_on * spacing / np.sqrt(2.0 * np.pi * s2)
+    dens += 1.0 - prior_on
+    ll = np.log(dens)
+    ll[~ok] = np.log(1.0 - prior_on) - FLOOR_PENALTY
+    return ll
 
 
-def _profile(r_grid, levels, se, w) -> tuple[np.ndarray, str]:
-    """Weighted log-likelihood over the grid under the lattice that explains the levels
-    better: the integer lattice (a subset of the half-integer one, hence sharper) only when
-    its best R_s beats the half-integer one by the ambiguity odds."""
-    half = log_likelihood(r_grid, levels, se, 0.5, sigma_int=SIGMA_COARSE) @ w
-    integer = log_likelihood(r_grid, levels, se, 1.0, sigma_int=SIGMA_COARSE) @ w
-    if integer.max() > half.max() + np.log(AMBIGUOUS_ODDS):
-        return integer, "integer"
-    return half, "half"
+def _profile(r_grid, levels, se, spacing: float, sigma_int: float) -> np.ndarray:
+    """Row sums of :func:`log_likelihood` (unit weights), by the compiled loop."""
+    from labqc.series_kernel import profile  # numba loads only when a fit runs
+
+    return profile(np.ascontiguousarray(r_grid, dtype=float), np.ascontiguousarray(levels, dtype=float),
+                   np.ascontiguousarray(se, dtype=float), spacing, PRIOR_ON, sigma_int, FLOOR_PENALTY)
 
 
 def _modes(ll: np.ndarray) -> np.ndarray:
@@ -171,16 +177,21 @@ def fit_series_resistance(
         return SeriesFit(0.0, 0.0, reason="no room for a series resistance below the measured resistance")
     grid = np.arange(0.0, r_top + GRID_STEP / 2, GRID_STEP)
     # Coarse pass with blunted teeth (so that a 2 ohm grid cannot step over one), then the
-    # best few modes, each refined at full sharpness: the winner and its rival.
-    ll, lattice = _profile(grid, levels, se, w)
-    spacing = 0.5 if lattice == "half" else 1.0
-    refined = []
+    # best few modes, each refined at full sharpness under both lattices: winner and rival.
+    ll = _profile(grid, levels, se, 0.5, SIGMA_COARSE)
+    refined = {"half": [], "integer": []}
     for m in _modes(ll)[:N_STARTS]:
         local = np.arange(max(0.0, grid[m] - 2 * GRID_STEP), min(r_top, grid[m] + 2 * GRID_STEP) + 1e-9, FINE_STEP)
-        ll_local = log_likelihood(local, levels, se, spacing, sigma_int=SIGMA_INT) @ w
-        j = int(np.argmax(ll_local))
-        refined.append((float(ll_local[j]), float(local[j])))
-    refined.sort(reverse=True)
+        for name, spacing in (("half", 0.5), ("integer", 1.0)):
+            ll_local = _profile(local, levels, se, spacing, SIGMA_INT)
+            j = int(np.argmax(ll_local))
+            refined[name].append((float(ll_local[j]), float(local[j])))
+    # The integer lattice is a subset of the half-integer one, hence sharper: it is chosen
+    # only when it explains the levels better by the ambiguity odds.
+    better = max(refined["integer"])[0] > max(refined["half"])[0] + np.log(AMBIGUOUS_ODDS)
+    lattice = "integer" if better else "half"
+    spacing = 1.0 if better else 0.5
+    refined = sorted(refined[lattice], reverse=True)
     ll_hat, r_hat = refined[0]
     fine = np.arange(max(0.0, r_hat - FINE_HALF_WIDTH), min(r_top, r_hat + FINE_HALF_WIDTH) + 1e-9, FINE_STEP)
     terms = log_likelihood(fine, levels, se, spacing)
