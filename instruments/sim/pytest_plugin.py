@@ -11,7 +11,8 @@ PyVISA client (pyvisa-py) opens like hardware::
         smu = open_smu(sim_server["2614B"])
 
 ``sim_smu``: an opened simulated source-measure unit on a fresh simulated device (in
-process, through PyVISA's ``@labqcsim`` backend), closed with its output off afterwards.
+process, through PyVISA's ``@labqcsim`` backend), closed with its output off afterwards;
+``sim_target``: the same as a Target, for ``run_procedure(proc, path, target=sim_target)``.
 The device comes from a marker or an indirect parameter (both: the parameter wins)::
 
     @pytest.mark.labqc_sim(preset="ag-nanowire", seed=3, model="4200A")
@@ -63,23 +64,29 @@ def sim_server(pytestconfig: pytest.Config) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
+def sim_target(request: pytest.FixtureRequest) -> Any:
+    """A :class:`~labqc.instruments.target.Target` on a fresh simulated device (marker
+    ``labqc_sim`` or an indirect parameter), for ``run_procedure(..., target=sim_target)``."""
+    return fresh_target(sim_choice(request))
+
+
+@pytest.fixture
 def sim_smu(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An opened simulated SMU on a fresh device (marker ``labqc_sim`` or an indirect parameter)."""
-    from labqc.instruments.connect import SIM_2614B, SIM_4200A, open_smu
-    from labqc.instruments.sim.lab import get_lab, sim_library
-
-    choice = sim_choice(request)
-    library = sim_library(choice["preset"], choice["seed"], 0.0)
-    get_lab(library).reset()  # every test starts from the device as the preset makes it
-    resource = {"2614B": SIM_2614B, "4200A": SIM_4200A}[choice["model"]]
-    smu = open_smu(resource, visa_library=library, model=choice["model"])
-    try:
+    with fresh_target(sim_choice(request)).session() as smu:  # output off and closed afterwards
         yield smu
-    finally:
-        try:
-            smu.output_off()
-        finally:
-            smu.close()
+
+
+def fresh_target(choice: dict[str, Any]) -> Any:
+    """The simulated instrument ``choice`` names, its device as the preset makes it."""
+    from labqc.instruments.connect import SIM_2614B, SIM_4200A
+    from labqc.instruments.sim.lab import get_lab
+    from labqc.instruments.target import Target
+
+    resource = {"2614B": SIM_2614B, "4200A": SIM_4200A}[choice["model"]]
+    target = Target(resource, choice["preset"], choice["seed"], 0.0, model=choice["model"])
+    get_lab(target.library()).reset()  # every test starts from the same device state
+    return target
 
 
 def sim_choice(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -166,4 +173,4 @@ class SimServer:
                 self.process.wait()
 
 
-__all__ = ["sim_server", "sim_smu", "SimServer", "sim_choice"]
+__all__ = ["sim_server", "sim_smu", "sim_target", "SimServer", "sim_choice", "fresh_target"]

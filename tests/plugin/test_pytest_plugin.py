@@ -82,6 +82,13 @@ def test_my_procedure_refuses_a_high_stair(sim_smu, tmp_path):
         run_procedure(StairRead(top=2.0), tmp_path / "x.csv", smu=sim_smu)
 
 
+@pytest.mark.labqc_sim("ohmic", seed=5)
+def test_a_target_the_runner_opens_and_closes(sim_target, tmp_path):
+    result = run_procedure(StairRead(top=0.1), tmp_path / "t.csv", target=sim_target)
+    assert result.ok and result.summary["R (Ohm)"] == pytest.approx(10e3, rel=0.02)
+    assert "preset ohmic, seed 5" in result.instrument
+
+
 def test_both_instruments_over_sockets(sim_server, tmp_path):
     assert set(sim_server) == {"2614B", "4200A"}
     for model, resource in sim_server.items():
@@ -118,7 +125,7 @@ def test_a_labs_own_project_uses_the_fixtures(tmp_path):
     project = make_project(tmp_path, TESTS)
     done = run_pytest(project, "-q", "--strict-markers")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
 
 
 def test_the_marker_decides_the_device(tmp_path):
