@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -126,7 +127,8 @@ class Catalog:
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
+            self.db = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None,
+                                      check_same_thread=False)  # shared() serialises the threads
         except (OSError, sqlite3.Error) as exc:
             raise _error(self.path, exc) from None
         try:
@@ -151,6 +153,10 @@ class Catalog:
     def _prepare(self, create: bool) -> None:
         self.db.row_factory = sqlite3.Row
         self.db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        # Per connection: in WAL mode NORMAL is safe against a killed process (only power
+        # loss can drop the latest commits, and the files rebuild them) and spares an fsync
+        # per commit.
+        self.db.execute("PRAGMA synchronous = NORMAL")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]  # reads the header: corrupt -> error
         if version == SCHEMA_VERSION:
             return
@@ -159,8 +165,6 @@ class Catalog:
         if not create:
             raise sqlite3.DatabaseError("it holds no runs table")
         # WAL: readers never block the writer and a killed writer leaves the last commit.
-        # NORMAL sync is safe against a killed process in WAL mode (only power loss can
-        # drop the latest commits, and the files rebuild them).
         self.db.execute("PRAGMA journal_mode = WAL")
         with self.write():
             for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -292,6 +296,39 @@ class Catalog:
         return out
 
 
+_SHARED: dict[tuple[str, int], Catalog] = {}
+SHARED_LOCK = threading.RLock()
+_MAX_SHARED = 4
+
+
+def shared(path: str | os.PathLike) -> Catalog:
+    """This process's open connection to the catalog at ``path`` (opened on first use).
+
+    Opening a WAL catalog creates its -wal and -shm files and closing the last connection
+    checkpoints and deletes them: ~8 ms each time against ~0.1 ms for a write on an open
+    connection. Runs therefore register through one connection per process (per catalog),
+    used under SHARED_LOCK by whichever thread runs the measurement."""
+    key = (os.path.abspath(path), os.getpid())  # a forked child opens its own
+    with SHARED_LOCK:
+        cat = _SHARED.get(key)
+        if cat is None:
+            if len(_SHARED) >= _MAX_SHARED:  # a process that wrote to many catalogs keeps the latest
+                forget(next(iter(_SHARED))[0])
+            cat = _SHARED[key] = Catalog(path)
+        return cat
+
+
+def forget(path: str | os.PathLike) -> None:
+    """Drop the shared connection to ``path`` (after an error: the next use reopens it)."""
+    with SHARED_LOCK:
+        cat = _SHARED.pop((os.path.abspath(path), os.getpid()), None)
+        if cat is not None:
+            try:
+                cat.close()
+            except sqlite3.Error:
+                pass
+
+
 class _Write:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -347,5 +384,5 @@ def _error(path: Path, exc: BaseException) -> CatalogError:
     return CatalogError(f"the run catalog {path} cannot be used: {why}")
 
 
-__all__ = ["Catalog", "CatalogError", "catalog_path", "CATALOG_NAME", "ENV_VAR", "STATUSES", "RUNNING",
+__all__ = ["Catalog", "CatalogError", "catalog_path", "shared", "forget", "SHARED_LOCK", "CATALOG_NAME", "ENV_VAR", "STATUSES", "RUNNING",
            "FINISHED", "ABORTED", "FAILED", "STUCK", "iso", "parse_time", "now", "FIELDS", "LIST_FIELDS"]

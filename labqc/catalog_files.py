@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from labqc.catalog import (ABORTED, FAILED, FINISHED, RUNNING, STUCK, Catalog, CatalogError, now)
+from labqc.catalog import (ABORTED, FAILED, FINISHED, RUNNING, SHARED_LOCK, STUCK, Catalog, CatalogError, forget,
+                           now, shared)
 from labqc.results import read_header, read_summary, summary_path
 
 #: The header's names of the run metadata (procedures/base.py RUN_METADATA), to attribute names.
@@ -75,8 +76,8 @@ class RunRecorder:
                       instrument=str(getattr(procedure, "instrument", "") or ""), plan=plan_of(path),
                       host=socket.gethostname(), pid=os.getpid())
         try:
-            with Catalog(self.catalog) as cat:
-                self.run_id = cat.register(**fields)
+            with SHARED_LOCK:
+                self.run_id = shared(self.catalog).register(**fields)
         except Exception as exc:  # the catalog is never a reason not to measure
             self._fail(exc)
         return self.run_id
@@ -89,14 +90,15 @@ class RunRecorder:
         except OSError:
             sha = ""
         try:
-            with Catalog(self.catalog) as cat:
-                cat.complete(self.run_id, status=run_status(result.status, result.summary), finished=now(),
-                             rows=int(result.rows), sha256=sha, summary=result.summary or {},
-                             error=str(result.error or ""))
+            with SHARED_LOCK:
+                shared(self.catalog).complete(
+                    self.run_id, status=run_status(result.status, result.summary), finished=now(),
+                    rows=int(result.rows), sha256=sha, summary=result.summary or {}, error=str(result.error or ""))
         except Exception as exc:  # the data is on disk; the catalog can be rebuilt from it
             self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
+        forget(self.catalog)  # a later run tries afresh (the disk may be back)
         text = str(exc) if isinstance(exc, CatalogError) else f"the run catalog {self.catalog} cannot be used: {exc}"
         self.problem = (f"{text}; the measurement goes on and its results file is the record "
                         f"(`labqc runs import` adds it later)")

@@ -46,6 +46,7 @@ class _Device:
     reads: list[np.ndarray] = field(default_factory=list)  # endurance reads, G/G0
     holds: list[tuple[float, float, float]] = field(default_factory=list)  # retention: G start, G end, s
     runs: int = 0
+    rs_hint: float | None = None  # ohm, the first file's R_s: later files' detection starts from it
 
 
 @dataclass
@@ -93,7 +94,7 @@ class Pool:
         """Pool one run (a catalog row with path, device, procedure); its usable samples, or
         0 with the reason in ``skipped`` when the file cannot be read."""
         try:
-            data = load(Path(run["path"]), self.v_min)
+            data = read(Path(run["path"]), self.v_min)
         except BadFile as exc:
             self.skipped.append((run, str(exc)))
             return 0
@@ -121,11 +122,15 @@ class Pool:
         starts = cycle_starts(data[CYCLE_COL]) if CYCLE_COL in data else np.zeros(1, np.int64)
         first_cycle = len(self.cycle_bins)
         self._cycles(g, starts, name)
-        # the detector exactly as `labqc analyze FILE` runs it
+        # The detector as `labqc analyze FILE` runs it; the comb fit only on a device's first
+        # file (the levels are refitted over all its files at the end): it costs a third.
         if is_voltage_sweep(data, self.v_min):
-            result = analyze(data["g_unmasked"], cycle_starts=starts, v=data[V_COL], v_min=self.v_min)
+            result = analyze(data["g_unmasked"], r_series=device.rs_hint, cycle_starts=starts, v=data[V_COL],
+                             v_min=self.v_min)
         else:
-            result = analyze(g, cycle_starts=starts)
+            result = analyze(g, r_series=device.rs_hint, cycle_starts=starts)
+        if device.rs_hint is None and result.r_series_estimated and not result.reason:
+            device.rs_hint = float(result.r_series)
         if result.plateaus:
             pl = result.plateaus
             device.levels.append(np.array([p.raw_level for p in pl]))
@@ -243,6 +248,36 @@ class Pool:
 
 
 # ---------------------------------------------------------------------- helpers
+_COLUMNS = ("Time (s)", "Voltage (V)", "G/G0", "Compliance", "Cycle", "Segment")
+
+
+def read(path: Path, v_min: float = 0.02) -> dict[str, np.ndarray]:
+    """What :func:`labqc.analyze_cli.load` gives (the same masks), reading only the columns
+    pooling needs from a labqc results file (other CSVs go through ``load`` itself)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, comment="#", usecols=lambda c: c in _COLUMNS,
+                            dtype={"G/G0": float, "Voltage (V)": float, "Time (s)": float, "Segment": str})
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return load(path, v_min)
+    if len(frame.columns) != len(_COLUMNS):
+        return load(path, v_min)
+    g = frame["G/G0"].to_numpy(dtype=float, copy=True)
+    compliance = frame["Compliance"].to_numpy()
+    if compliance.dtype != bool:
+        compliance = np.isin(np.char.lower(compliance.astype(str)), ["1", "1.0", "true", "yes"])
+    g[compliance] = np.nan
+    v = frame["Voltage (V)"].to_numpy(dtype=float)
+    data = {"Time (s)": frame["Time (s)"].to_numpy(dtype=float), V_COL: v, "g_unmasked": g.copy(),
+            CYCLE_COL: frame["Cycle"].to_numpy(dtype=float), SEGMENT_COL: frame["Segment"].to_numpy(dtype=str)}
+    g[np.abs(v) < v_min] = np.nan
+    if not np.isfinite(g).any():
+        raise BadFile(f"{path} holds no finite G/G0 samples.")
+    data["g"] = g
+    return data
+
+
 def rebin(counts: np.ndarray, from_edges: np.ndarray, to_edges: np.ndarray) -> np.ndarray:
     """Counts on ``from_edges`` (increasing; NaN edges end the range) redistributed on
     ``to_edges``, each source bin shared by overlap (counts uniform within a bin)."""

@@ -212,3 +212,31 @@ def test_the_catalog_moves_with_its_results(tmp_path):
     a.rename(b)
     check = labqc("runs", "verify", "--catalog", str(b))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_runs_in_one_process_share_a_connection_and_lose_nothing(tmp_path):
+    """The GUI runs many measurements in one process, from a worker thread: each is
+    registered and completed, and the catalog stays readable by others meanwhile."""
+    import threading
+
+    from labqc.procedures import PROCEDURES
+    from labqc.procedures.runner import run_procedure
+
+    results = []
+
+    def measure(k: int) -> None:
+        proc = PROCEDURES["SetReset"]()
+        proc.cycles, proc.device = 1, f"NW{k}"
+        results.append(run_procedure(proc, tmp_path / f"r{k}.csv"))
+
+    for k in range(3):
+        worker = threading.Thread(target=measure, args=(k,))
+        worker.start()
+        worker.join()
+    assert [r.warnings for r in results] == [[], [], []]
+    seen = labqc("runs", "list", "--json", "--catalog", str(tmp_path))  # another process, meanwhile
+    import json
+    listed = json.loads(seen.stdout)
+    assert [(r["device"], r["status"], r["rows"]) for r in listed] == [
+        (f"NW{k}", "finished", results[k].rows) for k in range(3)]
+    assert [r.catalog_id for r in results] == [r["id"] for r in listed]
