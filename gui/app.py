@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QLabel,
-                             QMainWindow, QTabWidget, QToolBar)
+                             QMainWindow, QMessageBox, QTabWidget, QToolBar)
 
 from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png)
 from labqc.gui.live_plots import LivePlots
@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.live_state: LiveState | None = None  # where the running run's rows go
         self.live_record: RunRecord | None = None
         self.loaders: list[FileLoader] = []
+        self._closing = False  # Yes was answered to "Abort the run and close?"
 
         self.manager = RunManager(self)
         self.plots = LivePlots(self.state)
@@ -134,8 +135,7 @@ class MainWindow(QMainWindow):
             if self.live_record is not None and self.live_record.path == run.path:
                 self.live_record.note = f"{result.status}, {result.rows:,} rows"
                 self.browser.refresh(self.live_record)
-        else:
-            self.log.log(f"{run.title} refused: {result}")
+        # A refusal was logged once by the manager; a refused run was never shown.
 
     # ------------------------------------------------------------------ views
     def _set_state(self, state: LiveState) -> None:
@@ -206,8 +206,23 @@ class MainWindow(QMainWindow):
         self.log.log(f"exported {out}")
         return out
 
+    def ask(self, question: str) -> bool:
+        """A Yes/No question (No by default)."""
+        reply = QMessageBox.question(self, "labqc", question, QMessageBox.StandardButton.Yes
+                                     | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return reply == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event) -> None:
-        """Closing aborts a run and waits for the runner (outputs off) before leaving."""
+        """Closing during a run asks first; Yes aborts the run and the window closes once
+        the runner has turned the outputs off (the window stays responsive meanwhile)."""
+        if self.manager.busy:
+            event.ignore()
+            if not self._closing and self.ask("A run is in progress. Abort the run and close?"):
+                self._closing = True
+                self.manager.queue.clear()
+                self.manager.finished.connect(lambda *_: QTimer.singleShot(0, self.close))
+                self.manager.abort()
+            return
         self.manager.shutdown()
         for loader in list(self.loaders):
             loader.wait()

@@ -2,13 +2,15 @@
 
 - :class:`InstrumentBox`: the simulator (preset, seed, time scale; optionally one of the
   simulated lab's resources, e.g. the 4200A at GPIB0::17::INSTR) or a VISA resource.
-- :class:`ParameterForm`: generated from the procedure's Parameters (units, defaults,
-  help as tool tips); values may carry SI prefixes (``5mA``); each bad value and the
-  procedure's own ``validate()`` sentence is shown inline, and nothing runs until the form
-  is valid.
-- :class:`RunManager`: a queue of runs, one :class:`labqc.gui.worker.RunWorker` at a time;
-  abort stops the current run (the runner turns the outputs off) and holds the queue.
-- :class:`LogPanel`: a line-capped log (QPlainTextEdit.setMaximumBlockCount).
+- :class:`labqc.gui.parameter_form.ParameterForm`: the procedure's parameters.
+- :class:`RunManager`: a queue of runs, one :class:`labqc.gui.worker.RunWorker` at a time.
+  A run is announced (``started``) only once the instrument has accepted every request;
+  abort says "Stopping…" at once, stops the current run (the runner turns the outputs
+  off) and holds the queue.
+- :class:`LogPanel`: a line-capped log that keeps following its newest line.
+
+Requests are checked against the instrument's limits before a run is queued when the
+instrument is known without opening it (labqc.gui.limits), else right after opening it.
 """
 from __future__ import annotations
 
@@ -17,25 +19,25 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PyQt6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton,
                              QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
+from labqc.gui.limits import check_requests_offline
+from labqc.gui.parameter_form import ParameterForm
 from labqc.gui.worker import RunWorker
+from labqc.instruments.errors import CapabilityError
 from labqc.instruments.connect import SIM_2614B, SIM_4200A, SIM_4200A_LAN
 from labqc.instruments.target import PRESETS, Target, TargetError
 from labqc.procedures import PROCEDURES
-from labqc.procedures.base import (BooleanParameter, LabqcProcedure, ListParameter, ParameterError,
-                             parameter_specs)
-from labqc.procedures.cli import parse_value
-from labqc.quantity import parse_quantity
+from labqc.procedures.base import LabqcProcedure, ParameterError
 from labqc.procedures.runner import ABORTED, FINISHED, RunResult, default_path
+from labqc.quantity import parse_quantity
 
 LOG_LINES = 2_000
-ERROR_STYLE = "color: #c0392b;"
+STATUS_LINES = 3  # the status keeps this height whatever its text, so the buttons stay put
 
 
 # ---------------------------------------------------------------------------- instrument
@@ -98,142 +100,49 @@ class InstrumentBox(QGroupBox):
             raise ParameterError(str(exc)) from None
 
 
-# ---------------------------------------------------------------------------- parameters
-class ParameterForm(QWidget):
-    """The parameters of one procedure class, with inline messages."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.cls: type[LabqcProcedure] | None = None
-        self.fields: dict[str, tuple[Any, QWidget, QLabel]] = {}
-        self.layout_ = QFormLayout(self)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet(ERROR_STYLE)
-
-    def set_procedure(self, cls: type[LabqcProcedure]) -> None:
-        while self.layout_.rowCount():
-            self.layout_.removeRow(0)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet(ERROR_STYLE)
-        self.cls, self.fields = cls, {}
-        for attr, param in parameter_specs(cls):
-            widget = self._editor(param)
-            widget.setToolTip(cls.HELP.get(attr, param.name))
-            error = QLabel("")
-            error.setStyleSheet(ERROR_STYLE)
-            error.hide()
-            units = getattr(param, "units", None)
-            box = QWidget()
-            row = QHBoxLayout(box)
-            row.setContentsMargins(0, 0, 0, 0)
-            row.addWidget(widget, 1)
-            row.addWidget(QLabel(units or ""))
-            col = QVBoxLayout()
-            col.setSpacing(0)
-            holder = QWidget()
-            holder.setLayout(col)
-            col.setContentsMargins(0, 0, 0, 0)
-            col.addWidget(box)
-            col.addWidget(error)
-            self.layout_.addRow(param.name, holder)
-            self.fields[attr] = (param, widget, error)
-            if isinstance(widget, QLineEdit):
-                widget.editingFinished.connect(lambda a=attr: self._check_field(a))
-        self.layout_.addRow(self.message)
-
-    @staticmethod
-    def _editor(param: Any) -> QWidget:
-        if isinstance(param, BooleanParameter):
-            w = QCheckBox()
-            w.setChecked(bool(param.value))
-            return w
-        if isinstance(param, ListParameter):
-            w = QComboBox()
-            w.addItems([str(c) for c in param.choices])
-            w.setCurrentText(str(param.value))
-            return w
-        w = QLineEdit(f"{param.value:g}" if isinstance(param.value, float) else str(param.value))
-        return w
-
-    def text(self, attr: str) -> str:
-        _, w, _ = self.fields[attr]
-        if isinstance(w, QCheckBox):
-            return "true" if w.isChecked() else "false"
-        if isinstance(w, QComboBox):
-            return w.currentText()
-        return w.text()
-
-    def set_value(self, attr: str, text: str) -> None:
-        _, w, _ = self.fields[attr]
-        if isinstance(w, QCheckBox):
-            w.setChecked(text.lower() in ("true", "1", "yes", "on"))
-        elif isinstance(w, QComboBox):
-            w.setCurrentText(text)
-        else:
-            w.setText(text)
-
-    def _check_field(self, attr: str) -> str:
-        """Check one value; show and return its message ('' when fine)."""
-        param, _, error = self.fields[attr]
-        text = self.text(attr)
-        try:
-            parse_value(param, text)
-            msg = ""
-        except ValueError as exc:
-            msg = f"{param.name} {text!r} {exc}"
-        error.setText(msg)
-        error.setVisible(bool(msg))
-        return msg
-
-    def build(self) -> LabqcProcedure:
-        """The procedure with the form's values; ParameterError (one sentence, also shown
-        in the form) when a value or the procedure's validate() refuses them."""
-        assert self.cls is not None
-        try:
-            messages = [m for m in (self._check_field(a) for a in self.fields) if m]
-            if messages:
-                raise ParameterError(messages[0])
-            proc = self.cls()
-            specs = dict(parameter_specs(self.cls))
-            values = {a: self.text(a) for a in self.fields}
-            for attr, text in values.items():
-                param = specs[attr]
-                try:
-                    setattr(proc, attr, param.convert(parse_value(param, str(text))))
-                except ValueError as exc:
-                    raise ParameterError(f"{param.name} {text!r} {exc}") from None
-            proc.validate()
-        except ParameterError as exc:
-            self.message.setText(str(exc))
-            raise
-        self.message.setText("")
-        return proc
-
-
 # ---------------------------------------------------------------------------- log
 class _Bridge(QObject):
     line = pyqtSignal(str)
 
 
 class LogPanel(QPlainTextEdit):
-    """Read-only log with a line cap; also receives the labqc loggers (any thread)."""
+    """Read-only log with a line cap; also receives the labqc loggers (any thread).
+
+    It follows the newest line unless the user scrolled up, also while hidden behind
+    another tab (Qt only follows a log whose view is at its end when a line arrives, and a
+    hidden view's end does not move)."""
 
     def __init__(self, max_lines: int = LOG_LINES, parent=None) -> None:
         super().__init__(parent)
         self.setReadOnly(True)
         self.setMaximumBlockCount(max_lines)
+        self.following = True
+        self.verticalScrollBar().actionTriggered.connect(self._user_scrolled)
         self._bridge = _Bridge()
-        self._bridge.line.connect(self.appendPlainText)
+        self._bridge.line.connect(self._append)
         self.handler = _SignalHandler(self._bridge)
         self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                                     "%H:%M:%S"))
         for name in ("labqc", "procedures", "instruments", "gui"):
             logging.getLogger(name).addHandler(self.handler)
 
+    def _user_scrolled(self, action: int) -> None:
+        bar = self.verticalScrollBar()
+        # Emitted with the slider already where the user's action puts it.
+        self.following = bar.sliderPosition() >= bar.maximum() - 1
+
+    def _append(self, line: str) -> None:
+        self.appendPlainText(line)
+        if self.following:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.following:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+
     def log(self, message: str) -> None:
-        self.appendPlainText(f"{time.strftime('%H:%M:%S')} {message}")
+        self._append(f"{time.strftime('%H:%M:%S')} {message}")
 
     def detach(self) -> None:
         for name in ("labqc", "procedures", "instruments", "gui"):
@@ -267,10 +176,11 @@ class QueuedRun:
 class RunManager(QObject):
     """A queue of runs executed one after the other in a RunWorker thread."""
 
-    started = pyqtSignal(object)  # QueuedRun
+    started = pyqtSignal(object)  # QueuedRun: the instrument accepted it, rows follow
     chunk = pyqtSignal(object)
     progress = pyqtSignal(object)
-    finished = pyqtSignal(object, object)  # QueuedRun, RunResult or None (refused)
+    finished = pyqtSignal(object, object)  # QueuedRun, RunResult or str (refused)
+    stopping = pyqtSignal(object)  # QueuedRun: abort asked for, the instrument is stopping
     message = pyqtSignal(str)
     queue_changed = pyqtSignal()
 
@@ -280,6 +190,7 @@ class RunManager(QObject):
         self.worker: RunWorker | None = None
         self.current: QueuedRun | None = None
         self.paused = False
+        self.is_stopping = False
 
     @property
     def busy(self) -> bool:
@@ -301,11 +212,15 @@ class RunManager(QObject):
         self.queue_changed.emit()
 
     def abort(self) -> None:
-        """Stop the current run (outputs off when the runner returns); hold the queue."""
-        if self.worker is not None:
-            self.paused = True
-            self.worker.abort()
-            self.message.emit("abort requested; waiting for the instrument to stop")
+        """Stop the current run (outputs off when the runner returns); hold the queue.
+        Returns at once: ``stopping`` now, ``finished`` when the instrument has stopped."""
+        if self.worker is None or self.is_stopping:
+            return
+        self.paused = True
+        self.is_stopping = True
+        self.worker.abort()
+        self.message.emit("abort requested; waiting for the instrument to stop")
+        self.stopping.emit(self.current)
 
     def _next(self) -> None:
         if self.worker is not None or self.paused or not self.queue:
@@ -314,17 +229,22 @@ class RunManager(QObject):
         self.queue_changed.emit()
         self.current = run
         worker = RunWorker(run.procedure, run.path, run.target)
+        worker.accepted.connect(lambda r=run: self._accepted(r))
         worker.chunk.connect(self.chunk)
         worker.progress.connect(self.progress)
         worker.finished_run.connect(lambda result, r=run: self._done(r, result))
         worker.refused.connect(lambda msg, r=run: self._refused(r, msg))
         self.worker = worker
+        self.message.emit(f"opening the instrument for {run.title}")
+        worker.start()
+
+    def _accepted(self, run: QueuedRun) -> None:
         self.started.emit(run)
         self.message.emit(f"started {run.title}")
-        worker.start()
 
     def _release(self) -> None:
         worker, self.worker = self.worker, None
+        self.is_stopping = False
         if worker is not None:
             worker.wait()
             worker.deleteLater()
@@ -336,7 +256,7 @@ class RunManager(QObject):
 
     def _refused(self, run: QueuedRun, msg: str) -> None:
         self._release()
-        self.message.emit(f"{run.title} refused: {msg}")
+        self.message.emit(f"{run.title} refused: {msg}")  # the one log line of a refusal
         self.paused = True
         self.finished.emit(run, msg)
 
@@ -345,7 +265,8 @@ class RunManager(QObject):
         self.queue.clear()
         if self.worker is not None:
             self.worker.abort()
-            self.worker.wait(timeout_ms)
+            if self.worker.wait(timeout_ms):
+                self._release()  # not busy any more, even before its queued signals arrive
 
 
 def status_text(result: RunResult) -> str:
@@ -371,6 +292,8 @@ class RunControl(QWidget):
         self.form = ParameterForm()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        # The form is as wide as the panel; messages wrap instead of widening it.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.form)
         self.directory = QLineEdit(str(directory))
         self.run_button = QPushButton("Run")
@@ -381,9 +304,12 @@ class RunControl(QWidget):
         self.queue_list.setMaximumHeight(80)
         self.status = QLabel("Idle")
         self.status.setWordWrap(True)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.status.setFixedHeight(STATUS_LINES * self.status.fontMetrics().lineSpacing() + 4)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.eta = QLabel("")
+        self.eta.setFixedHeight(self.eta.fontMetrics().lineSpacing() + 4)
         self._t_start = 0.0
         self._claimed: set[Path] = set()  # results paths handed out this session
 
@@ -416,19 +342,31 @@ class RunControl(QWidget):
         self.clear_button.clicked.connect(manager.clear)
         manager.queue_changed.connect(self._show_queue)
         manager.started.connect(self._started)
+        manager.stopping.connect(self._stopping)
         manager.progress.connect(self._progress)
         manager.finished.connect(self._finished)
         self._update_buttons()
 
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
+
+    def _refuse(self, message: str) -> None:
+        self.form.message.setText(message)
+        self.set_status(f"Refused: {message}")
+
     def request_run(self) -> QueuedRun | None:
-        """Validate the form and queue a run; None (message shown) when refused."""
+        """Validate the form, check the requests against the instrument's limits when they
+        are known, and queue a run; None (message shown, nothing queued) when refused."""
         try:
             target = self.instrument.target()
             proc = self.form.build()
-        except ParameterError as exc:
-            self.form.message.setText(str(exc))
-            self.status.setText(f"Refused: {exc}")
+            check_requests_offline(proc, target)
+        except (ParameterError, CapabilityError) as exc:
+            self._refuse(str(exc))
+            self.manager.message.emit(f"{self.procedure.currentText()} refused: {exc}")
             return None
+        self.form.message.setText("")
         path = default_path(proc, self.directory.text().strip() or "results")
         stem, n = path.stem, 1
         while path in self._claimed:  # queued within the same second as another run
@@ -446,17 +384,24 @@ class RunControl(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        self.abort_button.setEnabled(self.manager.busy)
+        self.abort_button.setEnabled(self.manager.busy and not self.manager.is_stopping)
         self.resume_button.setEnabled(self.manager.paused and bool(self.manager.queue) and not self.manager.busy)
 
     def _started(self, run: QueuedRun) -> None:
         self._t_start = time.monotonic()
-        self.status.setText(f"Running {run.title}")
+        self.set_status(f"Running {run.title}")
         self.progress.setValue(0)
         self.eta.setText("")
         self._update_buttons()
 
+    def _stopping(self, run: QueuedRun) -> None:
+        self.set_status(f"Stopping… {run.title if run else ''} (turning the outputs off)")
+        self.eta.setText("")
+        self._update_buttons()
+
     def _progress(self, p) -> None:
+        if self.manager.is_stopping:
+            return  # a late progress report must not bring an ETA back
         self.progress.setValue(int(1000 * p.fraction))
         wall = time.monotonic() - self._t_start
         eta = wall * (1 - p.fraction) / p.fraction if p.fraction > 0 else float("nan")
@@ -465,14 +410,16 @@ class RunControl(QWidget):
 
     def _finished(self, run: QueuedRun, result) -> None:
         if isinstance(result, RunResult):
-            self.status.setText(status_text(result))
+            self.set_status(status_text(result))
             if result.status == FINISHED:
                 self.progress.setValue(1000)
                 self.eta.setText("done")
+            else:
+                self.eta.setText(f"stopped at {self.progress.value() / 10:.1f} %")
         else:
-            self.status.setText(f"Refused: {result}")
+            self._refuse(str(result))
+            self.eta.setText("")
         self._update_buttons()
 
 
-__all__ = ["RunControl", "RunManager", "ParameterForm", "InstrumentBox", "LogPanel", "QueuedRun",
-           "status_text"]
+__all__ = ["RunControl", "RunManager", "InstrumentBox", "LogPanel", "QueuedRun", "status_text"]

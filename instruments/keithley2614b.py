@@ -134,8 +134,9 @@ CHUNK_SECONDS = 0.5
 #: ... and at most this many readings (5 REAL64 values each: 200 kB).
 MAX_CHUNK_POINTS = 5000
 #: Longest the host waits on one reply between readings: a longer gap (slow retention
-#: sampling) is spent in instrument-timed ``delay()`` round trips of this length.
-PATIENCE = 10.0
+#: sampling) is spent in instrument-timed ``delay()`` round trips of this length, so a
+#: stop request (the dashboard's Abort) is honoured within about a second.
+PATIENCE = 1.0
 #: Reading the error queue after a timeout, and each try of turning the outputs off: short,
 #: so a stuck instrument does not cost a second full timeout.
 RESYNC_TIMEOUT = 3.0

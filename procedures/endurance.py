@@ -284,7 +284,7 @@ class Endurance(LabqcProcedure):
             "method": self.method,
             "cycles done": len(cycles),
             "cycles switched": int(switched.sum()),
-            "stop reason": getattr(self, "stop_reason", "") or ("all cycles done" if len(cycles) else ""),
+            "stop reason": getattr(self, "stop_reason", "") or self._end_reason(len(cycles)),
             "median LRS G/G0": derive.nanmedian(lrs),
             "median HRS G/G0": derive.nanmedian(hrs),
             "LRS levels (G0)": derive.levels_visited(lrs, min_points=2),
@@ -292,6 +292,14 @@ class Endurance(LabqcProcedure):
                           f"{len(cycles)} cycles: more than {self.PER_CYCLE_IN_SUMMARY}, so read the "
                           f"Segment 'read' rows of the results file (LRS then HRS per cycle)"),
         }
+
+    def _end_reason(self, done: int) -> str:
+        """How a run without a stuck stop ended (the runner sets the status before the summary)."""
+        if self.status == self.ABORTED:
+            return f"aborted by request after {done} of {self.cycles} cycles"
+        if self.status == self.FAILED:
+            return f"failed after {done} of {self.cycles} cycles"
+        return "all cycles done" if done else ""
 
     def summary_lines(self, summary: dict) -> list[str]:
         levels = ", ".join(f"{lv:g}" for lv in summary["LRS levels (G0)"]) or "none"

@@ -322,13 +322,14 @@ def test_log_sampling_uses_a_timer_delay_list_beyond_one_second():
         "smua.trigger.endpulse.stimulus = 0",
     ]
     reads = [(printbuffer(k, k), block([[t, 0.1, 0.1, 1e-5, 0]])) for k, t in ((1, 7.0), (2, 16.0), (3, 106.0))]
-    pause = ("delay(10) print(errorqueue.count)", "0.00000000e+00")
-    # 90 s between the last two readings: 8 instrument-timed pauses, then a read of <= 15 s
-    pairs = INIT + [(m, None) for m in setup] + [(START, "0"), *reads[:2], *[pause] * 8, reads[2],
-                                                 (CHECKPOINT, "0"), OFF]
+    pause = ("delay(1) print(errorqueue.count)", "0.00000000e+00")
+    # 9 and 90 s between readings: 8 and 89 instrument-timed pauses of 1 s (a stop request
+    # is seen within a second), each followed by a read of the last <= 1.5 s
+    pairs = INIT + [(m, None) for m in setup] + [(START, "0"), reads[0], *[pause] * 8, reads[1],
+                                                 *[pause] * 89, reads[2], (CHECKPOINT, "0"), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         chunks = list(smu.run(Sampling(0.1, 1e-4, [1.0, 10.0, 100.0])))
-    assert [len(c) for c in chunks] == [1, 1] + [0] * 8 + [1]  # empty chunks: the caller may stop
+    assert [len(c) for c in chunks] == [1] + [0] * 8 + [1] + [0] * 89 + [1]  # empty chunks: the caller may stop
     assert np.concatenate(chunks)["t"] == pytest.approx([1.0, 10.0, 100.0])
 
 
@@ -337,7 +338,7 @@ def test_an_error_noticed_during_a_pause_stops_the_run():
         setup = smu._plan(Sampling(0.1, 1e-4, [1.0, 100.0]))[0].setup
     pairs = INIT + [(m, None) for m in setup] + [
         (START, "0"), (printbuffer(1, 1), block([[0.0, 0.1, 0.1, 1e-5, 0]])),
-        ("delay(10) print(errorqueue.count)", "1.00000000e+00"),
+        ("delay(1) print(errorqueue.count)", "1.00000000e+00"),
         ("print(errorqueue.next())", "-2.86000000e+02\tTSP Runtime error: injected\t3.0e+01\t1.0e+00"),
         ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:

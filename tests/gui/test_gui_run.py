@@ -21,9 +21,10 @@ def lab():
 @pytest.fixture
 def window(qtbot, tmp_path, lab):
     w = MainWindow(seed=SEED, directory=tmp_path)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=lambda w: w.manager.shutdown())
     w.show()
     yield w
+    w.manager.shutdown()
     w.close()
 
 

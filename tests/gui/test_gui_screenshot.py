@@ -35,9 +35,10 @@ def window(qtbot, tmp_path):
     get_lab(sim_library("bfo", SEED)).reset()
     w = MainWindow(seed=SEED, directory=tmp_path / "results")
     w.resize(1500, 950)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=lambda w: w.manager.shutdown())
     w.show()
     yield w
+    w.manager.shutdown()
     w.close()
 
 

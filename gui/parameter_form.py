@@ -1,0 +1,227 @@
+"""The parameter form of the run-control panel, generated from a procedure's Parameters.
+
+- units and defaults from the procedure; values in a base unit (A, V, s, Ω) shown with an
+  SI prefix ("5 mA", not "0.005"), and any value typed (``5m``, ``5 mA``, ``0.005``) read
+  by the command line's own parser and written back in that form once understood;
+- each bad value and the procedure's own ``validate()`` sentence shown inline, wrapped to
+  the panel's width;
+- fields that do not matter for the chosen mode are disabled (pulse width in sweep mode);
+- the values edited for each procedure are kept when switching to another procedure and
+  back (and saved between sessions by labqc.gui.settings).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                             QSizePolicy, QVBoxLayout, QWidget)
+
+from labqc.procedures.base import (BooleanParameter, FloatParameter, LabqcProcedure, ListParameter,
+                                   ParameterError, parameter_specs)
+from labqc.procedures.cli import PREFIXES, parse_value
+
+ERROR_STYLE = "color: #c0392b;"
+SI_UNITS = ("A", "V", "s", "Ohm")  # base units shown with a prefix
+_PREFIX_OF = {1e-12: "p", 1e-9: "n", 1e-6: "µ", 1e-3: "m", 1.0: "", 1e3: "k", 1e6: "M"}
+
+#: Fields that matter only for some values of another field, per procedure class:
+#: field -> (controlling field, the values for which it matters). Names not in a
+#: procedure are ignored, so a renamed parameter only loses its greying.
+RELEVANT: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "Endurance": {"step": ("method", ("sweep",)), "step_time": ("method", ("sweep",)),
+                  "nplc": ("method", ("sweep", "pulse")), "pulse_width": ("method", ("pulse",))},
+    "SetReset": {"cycles": ("mode", ("cycle",)),
+                 **{f: ("mode", ("program",)) for f in ("target", "tolerance", "compliance_factor",
+                                                        "max_compliance", "amplitude_step",
+                                                        "max_set_voltage", "max_attempts")}},
+    "PulseTrain": {"read_voltage": ("reads", ("true",)), "read_width": ("reads", ("true",)),
+                   "prepare_voltage": ("prepare", ("true",)), "prepare_compliance": ("prepare", ("true",))},
+    "Retention": {"interval": ("spacing", ("linear",)), "first": ("spacing", ("log",)),
+                  "per_decade": ("spacing", ("log",)), "prepare_voltage": ("prepare", ("set", "reset")),
+                  "prepare_compliance": ("prepare", ("set", "reset"))},
+    "CurrentSweep": {f: ("reset", ("true",)) for f in ("reset_voltage", "reset_compliance", "reset_step",
+                                                       "reset_step_time")},
+    "VoltageSweep": {"v_set": ("branches", ("both", "set")), "set_compliance": ("branches", ("both", "set")),
+                     "rate": ("branches", ("both", "set")), "v_reset": ("branches", ("both", "reset")),
+                     "reset_compliance": ("branches", ("both", "reset")),
+                     "reset_rate": ("branches", ("both", "reset"))},
+}
+
+
+def si_text(value: float, unit: str) -> str:
+    """``value`` in ``unit`` with an SI prefix and up to 6 significant digits: 0.005, "A"
+    -> "5 mA"; 0 -> "0 A". The parser of labqc.procedures.cli reads it back exactly."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g} {unit}"
+    scale = 1.0
+    for s in sorted(_PREFIX_OF):
+        if abs(value) >= s * (1 - 1e-9):
+            scale = s
+    prefix = _PREFIX_OF[scale]
+    assert PREFIXES.get(prefix if prefix != "µ" else "u") == scale
+    shown = "Ω" if unit == "Ohm" else unit
+    return f"{value / scale:.6g} {prefix}{shown}"
+
+
+def value_text(param: Any, value: Any) -> str:
+    """How a parameter value is shown in its field."""
+    units = getattr(param, "units", None)
+    if isinstance(param, FloatParameter) and isinstance(value, (int, float)):
+        return si_text(float(value), units) if units in SI_UNITS else f"{float(value):g}"
+    if isinstance(param, BooleanParameter):
+        return "true" if value else "false"
+    return str(value)
+
+
+class ParameterForm(QWidget):
+    """The parameters of one procedure class, with inline messages."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.cls: type[LabqcProcedure] | None = None
+        self.fields: dict[str, tuple[Any, QWidget, QLabel]] = {}
+        self.memory: dict[str, dict[str, str]] = {}  # procedure name -> attr -> text
+        self.layout_ = QFormLayout(self)
+        self.layout_.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self.message = self._error_label()
+
+    @staticmethod
+    def _error_label() -> QLabel:
+        label = QLabel("")
+        label.setWordWrap(True)
+        label.setStyleSheet(ERROR_STYLE)
+        # Wrapped text may grow in height, never widen the form (it would be cut off).
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        return label
+
+    def remember(self) -> None:
+        """Keep the current procedure's texts (restored when it is chosen again)."""
+        if self.cls is not None:
+            self.memory[self.cls.__name__] = {a: self.text(a) for a in self.fields}
+
+    def set_procedure(self, cls: type[LabqcProcedure]) -> None:
+        self.remember()
+        while self.layout_.rowCount():
+            self.layout_.removeRow(0)
+        self.message = self._error_label()
+        self.cls, self.fields = cls, {}
+        for attr, param in parameter_specs(cls):
+            self._add_row(cls, attr, param)
+        self.layout_.addRow(self.message)
+        for attr, text in self.memory.get(cls.__name__, {}).items():
+            if attr in self.fields:
+                self.set_value(attr, text)
+        self.update_relevance()
+
+    def _add_row(self, cls, attr: str, param: Any) -> None:
+        widget = self._editor(param)
+        widget.setToolTip(cls.HELP.get(attr, param.name))
+        error = self._error_label()
+        error.hide()
+        units = getattr(param, "units", None)
+        holder = QWidget()
+        col = QVBoxLayout(holder)
+        col.setSpacing(0)
+        col.setContentsMargins(0, 0, 0, 0)
+        box = QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(widget, 1)
+        box.addWidget(QLabel(units or ""))
+        col.addLayout(box)
+        col.addWidget(error)
+        self.layout_.addRow(param.name, holder)
+        self.fields[attr] = (param, widget, error)
+        if isinstance(widget, QLineEdit):
+            widget.editingFinished.connect(lambda a=attr: self._check_field(a, normalise=True))
+        elif isinstance(widget, QCheckBox):
+            widget.toggled.connect(self.update_relevance)
+        else:
+            widget.currentTextChanged.connect(self.update_relevance)
+
+    @staticmethod
+    def _editor(param: Any) -> QWidget:
+        if isinstance(param, BooleanParameter):
+            w = QCheckBox()
+            w.setChecked(bool(param.value))
+            return w
+        if isinstance(param, ListParameter):
+            w = QComboBox()
+            w.addItems([str(c) for c in param.choices])
+            w.setCurrentText(str(param.value))
+            return w
+        return QLineEdit(value_text(param, param.value))
+
+    def update_relevance(self, *_) -> None:
+        """Disable the fields the chosen mode does not use (their values are kept)."""
+        rules = RELEVANT.get(self.cls.__name__, {}) if self.cls else {}
+        for attr, (_, widget, _) in self.fields.items():
+            rule = rules.get(attr)
+            on = rule is None or rule[0] not in self.fields or self.text(rule[0]) in rule[1]
+            widget.setEnabled(on)
+            label = self.layout_.labelForField(widget.parentWidget())
+            if label is not None:
+                label.setEnabled(on)
+
+    def text(self, attr: str) -> str:
+        _, w, _ = self.fields[attr]
+        if isinstance(w, QCheckBox):
+            return "true" if w.isChecked() else "false"
+        if isinstance(w, QComboBox):
+            return w.currentText()
+        return w.text()
+
+    def set_value(self, attr: str, text: str) -> None:
+        _, w, _ = self.fields[attr]
+        if isinstance(w, QCheckBox):
+            w.setChecked(text.lower() in ("true", "1", "yes", "on"))
+        elif isinstance(w, QComboBox):
+            w.setCurrentText(text)
+        else:
+            w.setText(text)
+        self.update_relevance()
+
+    def _check_field(self, attr: str, normalise: bool = False) -> str:
+        """Check one value; show and return its message ('' when fine). ``normalise``
+        writes an understood number back as the form shows values ("0.005" -> "5 mA")."""
+        param, widget, error = self.fields[attr]
+        text = self.text(attr)
+        try:
+            value = parse_value(param, text)
+            msg = ""
+            if normalise and isinstance(widget, QLineEdit):
+                shown = value_text(param, value)
+                if shown != text:
+                    widget.setText(shown)
+        except ValueError as exc:
+            msg = f"{param.name} {text!r} {exc}"
+        error.setText(msg)
+        error.setVisible(bool(msg))
+        return msg
+
+    def build(self) -> LabqcProcedure:
+        """The procedure with the form's values; ParameterError (one sentence, also shown
+        in the form) when a value or the procedure's validate() refuses them."""
+        assert self.cls is not None
+        try:
+            messages = [m for m in (self._check_field(a) for a in self.fields) if m]
+            if messages:
+                raise ParameterError(messages[0])
+            proc = self.cls()
+            specs = dict(parameter_specs(self.cls))
+            values = {a: self.text(a) for a in self.fields}
+            for attr, text in values.items():
+                param = specs[attr]
+                try:
+                    setattr(proc, attr, param.convert(parse_value(param, str(text))))
+                except ValueError as exc:
+                    raise ParameterError(f"{param.name} {text!r} {exc}") from None
+            proc.validate()
+        except ParameterError as exc:
+            self.message.setText(str(exc))
+            raise
+        self.message.setText("")
+        return proc
+
+
+__all__ = ["ParameterForm", "si_text", "value_text", "RELEVANT"]
