@@ -1,8 +1,8 @@
 """The parameter form of the run-control panel, generated from a procedure's Parameters.
 
-- units and defaults from the procedure; values in a base unit (A, V, s, Ω) shown with an
-  SI prefix ("5 mA", not "0.005"), and any value typed (``5m``, ``5 mA``, ``0.005``) read
-  by the command line's own parser and written back in that form once understood;
+- units and defaults from the procedure; values shown with their unit and an SI prefix
+  (labqc.quantity: "5 mA", not "0.005"), and any value typed (``5m``, ``5 mA``, ``0.005``)
+  read by the command line's own parser and written back in that form once understood;
 - each bad value and the procedure's own ``validate()`` sentence shown inline, wrapped to
   the panel's width;
 - fields that do not matter for the chosen mode are disabled (pulse width in sweep mode);
@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
@@ -19,11 +18,10 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLa
 
 from labqc.procedures.base import (BooleanParameter, FloatParameter, LabqcProcedure, ListParameter,
                                    ParameterError, parameter_specs)
-from labqc.procedures.cli import PREFIXES, parse_value
+from labqc.procedures.cli import parse_value
+from labqc.quantity import format_quantity
 
 ERROR_STYLE = "color: #c0392b;"
-SI_UNITS = ("A", "V", "s", "Ohm")  # base units shown with a prefix
-_PREFIX_OF = {1e-12: "p", 1e-9: "n", 1e-6: "µ", 1e-3: "m", 1.0: "", 1e3: "k", 1e6: "M"}
 
 #: Fields that matter only for some values of another field, per procedure class:
 #: field -> (controlling field, the values for which it matters). Names not in a
@@ -49,26 +47,11 @@ RELEVANT: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
 }
 
 
-def si_text(value: float, unit: str) -> str:
-    """``value`` in ``unit`` with an SI prefix and up to 6 significant digits: 0.005, "A"
-    -> "5 mA"; 0 -> "0 A". The parser of labqc.procedures.cli reads it back exactly."""
-    if not math.isfinite(value) or value == 0:
-        return f"{value:g} {unit}"
-    scale = 1.0
-    for s in sorted(_PREFIX_OF):
-        if abs(value) >= s * (1 - 1e-9):
-            scale = s
-    prefix = _PREFIX_OF[scale]
-    assert PREFIXES.get(prefix if prefix != "µ" else "u") == scale
-    shown = "Ω" if unit == "Ohm" else unit
-    return f"{value / scale:.6g} {prefix}{shown}"
-
-
 def value_text(param: Any, value: Any) -> str:
     """How a parameter value is shown in its field."""
     units = getattr(param, "units", None)
     if isinstance(param, FloatParameter) and isinstance(value, (int, float)):
-        return si_text(float(value), units) if units in SI_UNITS else f"{float(value):g}"
+        return format_quantity(float(value), units)
     if isinstance(param, BooleanParameter):
         return "true" if value else "false"
     return str(value)
@@ -119,7 +102,8 @@ class ParameterForm(QWidget):
         widget.setToolTip(cls.HELP.get(attr, param.name))
         error = self._error_label()
         error.hide()
-        units = getattr(param, "units", None)
+        # A number's text carries its unit ("5 mA"); the label names it for other fields.
+        units = "" if isinstance(param, FloatParameter) else getattr(param, "units", None)
         holder = QWidget()
         col = QVBoxLayout(holder)
         col.setSpacing(0)
@@ -224,4 +208,4 @@ class ParameterForm(QWidget):
         return proc
 
 
-__all__ = ["ParameterForm", "si_text", "value_text", "RELEVANT"]
+__all__ = ["ParameterForm", "value_text", "RELEVANT"]

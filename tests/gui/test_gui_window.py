@@ -20,9 +20,11 @@ def test_form_follows_the_procedure_with_units_and_defaults(window):
     control.procedure.setCurrentText("PulseTrain")
     form = control.form
     assert "amplitude" in form.fields and "v_set" not in form.fields
-    assert form.text("width") == "5"  # default, in the parameter's unit (ms)
-    labels = [w.text() for w in form.findChildren(type(control.status))]
-    assert "ms" in labels and "V" in labels
+    assert form.text("width") == "5 ms"  # default, with the parameter's unit
+    assert form.text("compliance") == "5 mA"  # an SI prefix, not 0.005
+    form.set_value("compliance", "0.0004")
+    form.fields["compliance"][1].editingFinished.emit()
+    assert form.text("compliance") == "400 µA"  # written back as it was understood
 
 
 def test_invalid_parameters_are_refused_with_the_procedures_sentence(window, tmp_path):
