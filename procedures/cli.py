@@ -12,7 +12,9 @@ one sentence and exit code 2. Progress and an ETA in instrument time go to stder
 summary to stdout. Ctrl-C or SIGTERM aborts cleanly: outputs off, file closed, exit 130
 (SIGINT) or 143 (SIGTERM), within 9 s whatever the connection does (a second signal ends at
 once); a failed run exits 1, 3 if its connection dropped (output off after reconnecting),
-4 if the output could not be confirmed off.
+4 if the output could not be confirmed off, 5 if a program-to-level or search finished
+without reaching its target. ``--check`` prints whether the reads resolve 0.5 G0 steps and
+runs nothing; a run prints a warning line for each read that does not.
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerPara
 from labqc.instruments.target import MAX_TIME_SCALE, PRESETS, Target, TargetError
 from labqc.procedures.signals import EXIT_CONNECTION_LOST, EXIT_OUTPUT_UNKNOWN, RunSignals
 from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
+
+#: Exit status of a finished program-to-level or search that did not reach its target.
+EXIT_NOT_REACHED = 5
 
 
 
@@ -100,6 +105,8 @@ def _add_common(sp: argparse.ArgumentParser) -> None:
     g.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="results file (default: results/<Procedure>-<date>-<time>.csv)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    g.add_argument("--check", action="store_true",
+                   help="print whether the reads resolve 0.5 G0 steps (range, NPLC, read voltage) and run nothing")
     g.add_argument("--dry-run", action="store_true",
                    help="rehearse on the simulated instrument of the same model, at time scale 0, into a "
                         "throwaway file unless -o; nothing real is opened")
@@ -276,6 +283,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             proc = build_procedure(cls, args)
             target = build_target(args)
+            if getattr(args, "check", False):  # the resolution advice, nothing opened
+                return _check(proc, target, prog)
+            resolution = _resolution_warnings(proc, target)
             if getattr(args, "dry_run", False):  # the stand-in and a throwaway file (procedures/dry_run.py)
                 from labqc.procedures.dry_run import prepare_dry_run
                 target, args.output = prepare_dry_run(proc, target, args.output)
@@ -300,13 +310,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             if bar:
                 bar.finish()
     _report(proc, result)
+    for line in resolution:  # after the run opened the instrument, so a failure to open stays one sentence
+        print(f"warning: {line}", file=sys.stderr)
     if result.status == FINISHED:
-        return 0
+        # a program-to-level or a search that did not reach its target (summary "reached")
+        return EXIT_NOT_REACHED if result.summary.get("reached") is False else 0
     if not result.output_off:
         return EXIT_OUTPUT_UNKNOWN
     if result.status == ABORTED:
         return _signal_exit(signals.received)
     return EXIT_CONNECTION_LOST if result.connection_lost else 1
+
+
+def _check(proc: LabqcProcedure, target: Target, prog: str) -> int:
+    """``--check``: validate and print the resolution advice of every read; run nothing."""
+    from labqc.procedures.resolution_check import model_of, resolution_advice
+
+    proc.validate()
+    advice = resolution_advice(proc, model_of(target))
+    print(f"{prog} --check ({model_of(target)}): nothing was run")
+    for a in advice:
+        print(f"  {a.sentence()}")
+    if not advice:
+        print("  no read at a known voltage to judge (current-sourced or no reads)")
+    return 0
+
+
+def _resolution_warnings(proc: LabqcProcedure, target: Target) -> list[str]:
+    """One line per read setting that does not resolve 0.5 G0 (the run goes on)."""
+    from labqc.procedures.resolution_check import model_of, warning_lines
+
+    try:
+        proc.validate()
+        return warning_lines(proc, model_of(target))
+    except (ParameterError, ValueError):
+        return []  # the run itself refuses bad parameters with its own sentence
 
 
 def _signal_exit(signum: int | None) -> int:
