@@ -45,9 +45,12 @@ def simulate_plan(plan: Plan, preset: str | None = None, seed: int | None = None
     """``plan`` with every device replaced by the simulated instrument of its model, at
     time scale 0. ``preset``: the simulated device for all (default: each device's own
     ``sim_preset``, else bfo); ``seed``: device i gets ``seed + i`` (default: its own).
-    PlanError names every device whose model cannot be told."""
+    Devices that would land on the same simulated device (instruments on the bench name no
+    seed) get the next free seed, so each rehearses on a device of its own. PlanError names
+    every device whose model cannot be told."""
     problems: list[str] = []
     devices: dict[str, Device] = {}
+    taken: set[tuple[str, str, int]] = set()
     for index, device in enumerate(plan.devices):
         model = device_model(device)
         if model not in MODELS:
@@ -56,9 +59,13 @@ def simulate_plan(plan: Plan, preset: str | None = None, seed: int | None = None
                             if model is None else
                             f"device {device.label}: model must be one of {', '.join(MODELS)}, not {model!r}")
             continue
-        devices[device.label] = replace(device, resource=STAND_INS[model],
-                                        sim_preset=preset or device.sim_preset or DEFAULT_PRESET,
-                                        seed=device.seed if seed is None else seed + index)
+        device_preset = preset or device.sim_preset or DEFAULT_PRESET
+        device_seed = device.seed if seed is None else seed + index
+        while (model, device_preset, device_seed) in taken:  # two devices, two simulated devices
+            device_seed += 1
+        taken.add((model, device_preset, device_seed))
+        devices[device.label] = replace(device, resource=STAND_INS[model], sim_preset=device_preset,
+                                        seed=device_seed)
     if problems:
         raise PlanError(problems, "the dry run")
     runs = tuple(replace(run, device=devices[run.device.label]) for run in plan.runs)

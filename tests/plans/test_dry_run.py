@@ -263,3 +263,30 @@ def test_labqc_run_dry_run_replaces_the_instrument(tmp_path, listener, visa_open
     assert main(args + ["--resource", "GPIB0::5::INSTR"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--model 2614B or --model 4200A" in err[0]
+
+
+BENCH = """
+[[device]]
+label = "P1"
+resource = "TCPIP0::10.99.99.5::5025::SOCKET"
+
+[[device]]
+label = "P2"
+resource = "TCPIP0::10.99.99.6::5025::SOCKET"
+
+[[step]]
+name = "cycling"
+procedure = "SetReset"
+[step.parameters]
+cycles = 1
+"""
+
+
+def test_bench_devices_rehearse_on_devices_of_their_own(tmp_path):
+    # Instruments on the bench name no seed: the two stand-ins must still be two devices.
+    report = dry_run_plan(write(tmp_path, BENCH), tmp_path / "run", stream=None)
+    assert report.ok
+    plan, _ = open_plan(report.directory)
+    assert len({(d.resource, d.sim_preset, d.seed) for d in plan.devices}) == 2
+    seeds = [read_summary(f)["instrument"].rsplit("seed ", 1)[1] for f in sorted((report.directory / STEPS_DIR).glob("*.csv"))]
+    assert len(set(seeds)) == 2
