@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLa
 from labqc.procedures.base import (BooleanParameter, FloatParameter, LabqcProcedure, ListParameter,
                                    ParameterError, parameter_specs)
 from labqc.procedures.cli import parse_value
+from labqc.procedures.parameters import help_of
 from labqc.quantity import format_quantity
 
 ERROR_STYLE = "color: #c0392b;"
@@ -99,7 +100,7 @@ class ParameterForm(QWidget):
 
     def _add_row(self, cls, attr: str, param: Any) -> None:
         widget = self._editor(param)
-        widget.setToolTip(cls.HELP.get(attr, param.name))
+        widget.setToolTip(help_of(param))
         error = self._error_label()
         error.hide()
         # A number's text carries its unit ("5 mA"); the label names it for other fields.

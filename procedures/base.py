@@ -31,6 +31,7 @@ from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParam
                                   ListParameter, Metadata, Parameter, Procedure)
 
 from labqc.instruments.target import Target
+from labqc.procedures.parameters import Float, Text
 from labqc.instruments.smu import (KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep,
                                    readings_per)
 from labqc import __version__
@@ -73,13 +74,14 @@ class LabqcProcedure(Procedure):
     instrument or the simulator) is not a parameter: the runner is handed a
     :class:`~labqc.instruments.target.Target` and records it here as Metadata."""
 
-    r_series = FloatParameter("Series resistance", units="Ohm", default=0.0, minimum=0.0, maximum=1e9)
+    r_series = Float("Series resistance", units="Ohm", default=0.0, minimum=0.0, maximum=1e9,
+                     help="series resistance subtracted for G_corr/G0")
     # Who was measured (RUN_METADATA): Parameters, so that the header, the summary, the
     # command line, the GUI form and the plans carry them with no code of their own.
-    sample = Parameter("Sample", default="")
-    device = Parameter("Device", default="")
-    operator = Parameter("Operator", default="")
-    note = Parameter("Note", default="")
+    sample = Text("Sample", default="", help="the sample measured (e.g. a wafer or chip name), recorded with the run")
+    device = Text("Device", default="", help="the device on the sample (e.g. NW1), recorded with the run")
+    operator = Text("Operator", default="", help="who ran the measurement, recorded with the run")
+    note = Text("Note", default="", help="a free-text note recorded with the run")
 
     instrument = Metadata("Instrument", default="")
     # The Target, under the names these lines have always had in the header.
@@ -93,15 +95,6 @@ class LabqcProcedure(Procedure):
     start_time = Metadata("Start time", default="")
 
     DATA_COLUMNS = list(COLUMNS)
-
-    #: Help for the command line and the GUI, per parameter attribute name.
-    HELP: dict[str, str] = {
-        "r_series": "series resistance subtracted for G_corr/G0",
-        "sample": "the sample measured (e.g. a wafer or chip name), recorded with the run",
-        "device": "the device on the sample (e.g. NW1), recorded with the run",
-        "operator": "who ran the measurement, recorded with the run",
-        "note": "a free-text note recorded with the run",
-    }
 
     def __init__(self, **kwargs) -> None:
         unknown = [k for k in kwargs if not isinstance(getattr(type(self), k, None), Parameter)]
@@ -319,15 +312,15 @@ def require(condition: bool, sentence: str) -> None:
 
 
 def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
-    """(attribute name, Parameter) pairs of a procedure class, base parameters last."""
+    """(attribute name, Parameter) pairs of a procedure class in the order they are
+    declared (procedures/parameters.py), the base parameters last."""
     base = ("r_series",) + RUN_METADATA
     own, common = [], []
     for name in dir(cls):
         p = getattr(cls, name, None)
         if isinstance(p, Parameter):
             (common if name in base else own).append((name, p))
-    order = {n: i for i, n in enumerate(getattr(cls, "ORDER", ()))}
-    own.sort(key=lambda item: order.get(item[0], len(order)))
+    own.sort(key=lambda item: getattr(item[1], "order", 0))
     common.sort(key=lambda item: base.index(item[0]))
     return own + common
 

@@ -30,6 +30,7 @@ from labqc.procedures import PROCEDURES, get_procedure
 from labqc.quantity import format_quantity, parse_quantity
 from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
                              ListParameter, ParameterError, Progress, RUN_METADATA, parameter_specs)
+from labqc.procedures.parameters import help_of
 from labqc.instruments.target import MAX_TIME_SCALE, PRESETS, Target, TargetError
 from labqc.procedures.signals import EXIT_CONNECTION_LOST, EXIT_OUTPUT_UNKNOWN, RunSignals
 from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         for attr, param in parameter_specs(cls):
             flags = [f"--{attr.replace('_', '-')}"] + ([f"--{attr}"] if "_" in attr else [])
             sp.add_argument(*flags, dest=f"param_{attr}", default=None, metavar=_metavar(param),
-                            help=f"{cls.HELP.get(attr, param.name)} (default: {_default_text(param)})")
+                            help=f"{help_of(param)} (default: {_default_text(param)})")
         sp.set_defaults(func=cmd_run, procedure_class=cls)
 
 
@@ -153,7 +154,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 continue
             option = f"--{attr.replace('_', '-')}"
             choices = f" (one of {', '.join(map(str, param.choices))})" if isinstance(param, ListParameter) else ""
-            print(f"  {option:<22} {_default_text(param):>10}  {param.name}: {cls.HELP.get(attr, '')}{choices}")
+            print(f"  {option:<22} {_default_text(param):>10}  {param.name}: {help_of(param)}{choices}")
         print()
     print("Every procedure also takes --resource VISA, --sim PRESET, --seed N, --time-scale X, "
           "--r-series OHM and -o FILE, and record --sample, --device, --operator and --note with the run.")

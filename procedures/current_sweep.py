@@ -10,8 +10,9 @@ import numpy as np
 
 from labqc.instruments.smu import Sweep
 from labqc.procedures import derive
-from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
-                             ramp, require, triangle)
+from labqc.procedures import parameters as shared
+from labqc.procedures.base import LabqcProcedure, ramp, require, triangle
+from labqc.procedures.parameters import Flag, Float
 from labqc.procedures.derive import fmt
 
 
@@ -26,42 +27,23 @@ class CurrentSweep(LabqcProcedure):
         labqc run CurrentSweep --sim ag-nanowire --i-step 10 --cycles 116
     """
 
-    ORDER = ("i_max", "i_step", "rate", "v_limit", "reverse", "reset", "reset_voltage",
-             "reset_compliance", "reset_step", "reset_step_time", "cycles", "read_voltage",
-             "read_compliance", "nplc")
-
-    i_max = FloatParameter("Maximum current", units="A", default=20e-6, minimum=0.0, maximum=10.0)
-    i_step = FloatParameter("Current step", units="nA", default=100.0, minimum=0.0, maximum=1e9)
-    rate = FloatParameter("Sweep rate", units="nA/s", default=90.0, minimum=0.0, maximum=1e12)
-    v_limit = FloatParameter("Voltage limit", units="V", default=2.0, minimum=0.0, maximum=210.0)
-    reverse = BooleanParameter("Reverse branch", default=True)
-    reset = BooleanParameter("RESET between cycles", default=True)
-    reset_voltage = FloatParameter("RESET voltage", units="V", default=-1.0, minimum=-210.0, maximum=210.0)
-    reset_compliance = FloatParameter("RESET compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
-    reset_step = FloatParameter("RESET step", units="mV", default=10.0, minimum=0.0, maximum=10000.0)
-    reset_step_time = FloatParameter("RESET step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
-    cycles = IntegerParameter("Cycles", default=2, minimum=0, maximum=1_000_000)
-    read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
-    read_compliance = FloatParameter("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
-    nplc = FloatParameter("NPLC", default=1.0, minimum=0.0, maximum=25.0)
-
-    HELP = {
-        **LabqcProcedure.HELP,
-        "i_max": "end of the current ramp (paper: 20 uA)",
-        "i_step": "current step",
-        "rate": "current ramp rate (paper: ~90 nA/s)",
-        "v_limit": "voltage compliance while sourcing current",
-        "reverse": "also sweep back I_max -> 0",
-        "reset": "RESET voltage sweep 0 -> V -> 0 between cycles",
-        "reset_voltage": "end of the RESET voltage sweep (signed)",
-        "reset_compliance": "current limit of the RESET sweep",
-        "reset_step": "voltage step of the RESET sweep",
-        "reset_step_time": "time per step of the RESET sweep",
-        "cycles": "number of current sweeps",
-        "read_voltage": "read after each branch",
-        "read_compliance": "current limit of the read",
-        "nplc": "integration time per point in power-line cycles",
-    }
+    i_max = shared.compliance("Maximum current", 20e-6, "end of the current ramp (paper: 20 uA)")
+    i_step = Float("Current step", units="nA", default=100.0, minimum=0.0, maximum=1e9, help="current step")
+    rate = Float("Sweep rate", units="nA/s", default=90.0, minimum=0.0, maximum=1e12,
+                 help="current ramp rate (paper: ~90 nA/s)")
+    v_limit = shared.voltage("Voltage limit", 2.0, "voltage compliance while sourcing current")
+    reverse = Flag("Reverse branch", default=True, help="also sweep back I_max -> 0")
+    reset = Flag("RESET between cycles", default=True, help="RESET voltage sweep 0 -> V -> 0 between cycles")
+    reset_voltage = shared.voltage("RESET voltage", -1.0,
+                                   "end of the RESET voltage sweep (signed)", signed=True)
+    reset_compliance = shared.compliance("RESET compliance", 1e-3, "current limit of the RESET sweep")
+    reset_step = Float("RESET step", units="mV", default=10.0, minimum=0.0, maximum=10000.0,
+                       help="voltage step of the RESET sweep")
+    reset_step_time = Float("RESET step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
+                            help="time per step of the RESET sweep")
+    cycles = shared.cycles(2, "number of current sweeps")
+    read_voltage, read_compliance = shared.read(0.1, "read after each branch")
+    nplc = shared.nplc(1.0, "integration time per point")
 
     def validate(self) -> None:
         super().validate()

@@ -23,8 +23,9 @@ import pandas as pd
 from labqc.instruments.smu import PulseTrain as Train
 from labqc.instruments.smu import Repeat, Sweep
 from labqc.procedures import derive
-from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
-                             first_reading_offset, require, triangle)
+from labqc.procedures import parameters as shared
+from labqc.procedures.base import LabqcProcedure, first_reading_offset, require, triangle
+from labqc.procedures.parameters import Choice, Float, Integer
 from labqc.procedures.derive import fmt
 
 
@@ -66,42 +67,27 @@ class Endurance(LabqcProcedure):
         labqc run Endurance --method pulse --set-voltage 1.5 --reset-voltage -1.5 --set-compliance 5mA
     """
 
-    ORDER = ("method", "cycles", "set_voltage", "set_compliance", "reset_voltage", "reset_compliance",
-             "step", "step_time", "pulse_width", "read_voltage", "read_compliance", "min_ratio",
-             "stuck_cycles", "nplc")
-
-    method = ListParameter("Method", choices=["sweep", "pulse"], default="sweep")
-    cycles = IntegerParameter("Cycles", default=20, minimum=0, maximum=10_000_000)
-    set_voltage = FloatParameter("SET voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
-    set_compliance = FloatParameter("SET compliance", units="A", default=400e-6, minimum=0.0, maximum=10.0)
-    reset_voltage = FloatParameter("RESET voltage", units="V", default=-3.0, minimum=-210.0, maximum=0.0)
-    reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
-    step = FloatParameter("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0)
-    step_time = FloatParameter("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
-    pulse_width = FloatParameter("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6)
-    read_voltage = FloatParameter("Read voltage", units="V", default=0.4, minimum=-10.0, maximum=10.0)
-    read_compliance = FloatParameter("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
-    min_ratio = FloatParameter("Minimum on/off ratio", default=2.0, minimum=0.0, maximum=1e9)
-    stuck_cycles = IntegerParameter("Stop after stuck cycles", default=5, minimum=0, maximum=10_000_000)
-    nplc = FloatParameter("NPLC", default=0.01, minimum=0.0, maximum=25.0)
-
-    HELP = {
-        **LabqcProcedure.HELP,
-        "method": "sweep: voltage ramps; pulse: one pulse per half-cycle",
-        "cycles": "SET/RESET cycles (paper: 100)",
-        "set_voltage": "end of the SET ramp, or SET pulse height",
-        "set_compliance": "current limit of the SET (paper: 400 uA)",
-        "reset_voltage": "end of the RESET ramp, or RESET pulse height (negative)",
-        "reset_compliance": "current limit of the RESET",
-        "step": "voltage step of the ramps",
-        "step_time": "time per ramp step",
-        "pulse_width": "pulse width (method pulse)",
-        "read_voltage": "HRS/LRS read after each half-cycle (paper: 0.4 V)",
-        "read_compliance": "current limit of the reads",
-        "min_ratio": "G(LRS)/G(HRS) at or above which a cycle counts as switched",
-        "stuck_cycles": "stop after this many cycles in a row without switching (0: never)",
-        "nplc": "integration time per ramp point in power-line cycles",
-    }
+    method = Choice("Method", choices=["sweep", "pulse"], default="sweep",
+                    help="sweep: voltage ramps; pulse: one pulse per half-cycle")
+    cycles = shared.cycles(20, "SET/RESET cycles (paper: 100)", maximum=10_000_000)
+    set_voltage = shared.voltage("SET voltage", 3.0, "end of the SET ramp, or SET pulse height")
+    set_compliance = shared.compliance("SET compliance", 400e-6, "current limit of the SET (paper: 400 uA)")
+    reset_voltage = shared.voltage("RESET voltage", -3.0,
+                                   "end of the RESET ramp, or RESET pulse height (negative)", negative=True)
+    reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit of the RESET")
+    step = Float("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0,
+                 help="voltage step of the ramps")
+    step_time = Float("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
+                      help="time per ramp step")
+    pulse_width = Float("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6,
+                        help="pulse width (method pulse)")
+    read_voltage, read_compliance = shared.read(0.4, "HRS/LRS read after each half-cycle (paper: 0.4 V)",
+                                                     compliance_help="current limit of the reads")
+    min_ratio = Float("Minimum on/off ratio", default=2.0, minimum=0.0, maximum=1e9,
+                      help="G(LRS)/G(HRS) at or above which a cycle counts as switched")
+    stuck_cycles = Integer("Stop after stuck cycles", default=5, minimum=0, maximum=10_000_000,
+                           help="stop after this many cycles in a row without switching (0: never)")
+    nplc = shared.nplc(0.01, "integration time per ramp point")
 
     def validate(self) -> None:
         super().validate()

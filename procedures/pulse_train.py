@@ -15,8 +15,9 @@ import pandas as pd
 from labqc.instruments.smu import PulseTrain as Train
 from labqc.instruments.smu import Sweep
 from labqc.procedures import derive
-from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
-                             ListParameter, require, triangle)
+from labqc.procedures import parameters as shared
+from labqc.procedures.base import LabqcProcedure, require, triangle
+from labqc.procedures.parameters import Choice, Flag, Float, Integer
 from labqc.procedures.derive import fmt
 
 
@@ -35,41 +36,25 @@ class PulseTrain(LabqcProcedure):
             labqc run PulseTrain --mode set --count 10 --width 20 --period 40 --amplitude 1.9
     """
 
-    ORDER = ("mode", "amplitude", "width", "period", "count", "base", "compliance", "reads",
-             "read_voltage", "read_width", "prepare", "prepare_voltage", "prepare_compliance", "nplc")
-
-    mode = ListParameter("Mode", choices=["reset", "set", "ltp-ltd"], default="reset")
-    amplitude = FloatParameter("Pulse amplitude", units="V", default=1.5, minimum=0.0, maximum=210.0)
-    width = FloatParameter("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6)
-    period = FloatParameter("Pulse period", units="ms", default=10.0, minimum=0.0, maximum=1e6)
-    count = IntegerParameter("Pulse count", default=100, minimum=0, maximum=1_000_000)
-    base = FloatParameter("Base level", units="V", default=0.0, minimum=-210.0, maximum=210.0)
-    compliance = FloatParameter("Compliance", units="A", default=5e-3, minimum=0.0, maximum=10.0)
-    reads = BooleanParameter("Read after each pulse", default=True)
-    read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
-    read_width = FloatParameter("Read width", units="ms", default=1.0, minimum=0.0, maximum=1e6)
-    prepare = BooleanParameter("Prepare state", default=True)
-    prepare_voltage = FloatParameter("Prepare voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
-    prepare_compliance = FloatParameter("Prepare compliance", units="A", default=5e-3, minimum=0.0, maximum=10.0)
-    nplc = FloatParameter("NPLC", default=0.01, minimum=0.0, maximum=25.0)
-
-    HELP = {
-        **LabqcProcedure.HELP,
-        "mode": "reset: -amplitude train; set: +amplitude train; ltp-ltd: +amplitude then -amplitude",
-        "amplitude": "pulse height (magnitude; the mode sets the sign)",
-        "width": "pulse width",
-        "period": "pulse period (pulse + read + rest)",
-        "count": "pulses per train (per phase for ltp-ltd; paper: 500 RESET, 30+30 LTP/LTD)",
-        "base": "level between pulses",
-        "compliance": "current limit of the pulses and reads",
-        "reads": "read after every pulse",
-        "read_voltage": "read level (paper: 0.1 V, 0.2 V for LTP/LTD; negative phase reads at -V)",
-        "read_width": "read window",
-        "prepare": "SET (before a RESET train) or RESET (before a SET or LTP train) ramp first",
-        "prepare_voltage": "end of the preparing ramp (magnitude)",
-        "prepare_compliance": "current limit of the preparing ramp",
-        "nplc": "integration time of the reads in power-line cycles",
-    }
+    mode = Choice("Mode", choices=["reset", "set", "ltp-ltd"], default="reset",
+                  help="reset: -amplitude train; set: +amplitude train; ltp-ltd: +amplitude then -amplitude")
+    amplitude = shared.voltage("Pulse amplitude", 1.5, "pulse height (magnitude; the mode sets the sign)")
+    width = Float("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6, help="pulse width")
+    period = Float("Pulse period", units="ms", default=10.0, minimum=0.0, maximum=1e6,
+                   help="pulse period (pulse + read + rest)")
+    count = Integer("Pulse count", default=100, minimum=0, maximum=1_000_000,
+                    help="pulses per train (per phase for ltp-ltd; paper: 500 RESET, 30+30 LTP/LTD)")
+    base = shared.voltage("Base level", 0.0, "level between pulses", signed=True)
+    compliance = shared.compliance("Compliance", 5e-3, "current limit of the pulses and reads")
+    reads = Flag("Read after each pulse", default=True, help="read after every pulse")
+    read_voltage = shared.read_level(0.1,
+                                     "read level (paper: 0.1 V, 0.2 V for LTP/LTD; negative phase reads at -V)")
+    read_width = Float("Read width", units="ms", default=1.0, minimum=0.0, maximum=1e6, help="read window")
+    prepare = Flag("Prepare state", default=True,
+                   help="SET (before a RESET train) or RESET (before a SET or LTP train) ramp first")
+    prepare_voltage = shared.voltage("Prepare voltage", 3.0, "end of the preparing ramp (magnitude)")
+    prepare_compliance = shared.compliance("Prepare compliance", 5e-3, "current limit of the preparing ramp")
+    nplc = shared.nplc(0.01, "integration time of the reads")
 
     def validate(self) -> None:
         super().validate()

@@ -10,8 +10,9 @@ import pandas as pd
 
 from labqc.instruments.smu import Sampling, Sweep
 from labqc.procedures import derive
-from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
-                             require, triangle)
+from labqc.procedures import parameters as shared
+from labqc.procedures.base import LabqcProcedure, require, triangle
+from labqc.procedures.parameters import Choice, Float, Integer
 from labqc.procedures.derive import fmt
 
 
@@ -28,35 +29,24 @@ class Retention(LabqcProcedure):
             labqc run Retention --duration 6000 --spacing log --first 1 --per-decade 10
     """
 
-    ORDER = ("read_voltage", "compliance", "duration", "spacing", "interval", "first", "per_decade",
-             "prepare", "prepare_voltage", "prepare_compliance", "nplc")
-
-    read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
-    compliance = FloatParameter("Compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
-    duration = FloatParameter("Duration", units="s", default=1000.0, minimum=0.0, maximum=1e8)
-    spacing = ListParameter("Spacing", choices=["linear", "log"], default="linear")
-    interval = FloatParameter("Interval", units="s", default=10.0, minimum=0.0, maximum=1e8)
-    first = FloatParameter("First sample", units="s", default=1.0, minimum=0.0, maximum=1e8)
-    per_decade = IntegerParameter("Samples per decade", default=10, minimum=0, maximum=10_000)
-    prepare = ListParameter("Prepare", choices=["set", "reset", "none"], default="set")
-    prepare_voltage = FloatParameter("Prepare voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
-    prepare_compliance = FloatParameter("Prepare compliance", units="A", default=400e-6, minimum=0.0, maximum=10.0)
-    nplc = FloatParameter("NPLC", default=1.0, minimum=0.0, maximum=25.0)
-
-    HELP = {
-        **LabqcProcedure.HELP,
-        "read_voltage": "constant read bias (paper: 0.1 V)",
-        "compliance": "current limit during the hold",
-        "duration": "length of the hold (papers: 10^3 to 10^4 s)",
-        "spacing": "linear (every interval) or log (per_decade samples per decade from first)",
-        "interval": "time between samples (linear)",
-        "first": "first sample time (log)",
-        "per_decade": "samples per decade (log)",
-        "prepare": "set: SET ramp first (LRS); reset: RESET ramp first (HRS); none",
-        "prepare_voltage": "end of the preparing ramp (magnitude)",
-        "prepare_compliance": "current limit of the preparing ramp",
-        "nplc": "integration time per sample in power-line cycles",
-    }
+    read_voltage = shared.read_level(0.1, "constant read bias (paper: 0.1 V)")
+    compliance = shared.compliance("Compliance", 1e-3, "current limit during the hold")
+    duration = Float("Duration", units="s", default=1000.0, minimum=0.0, maximum=1e8,
+                     help="length of the hold (papers: 10^3 to 10^4 s)")
+    spacing = Choice("Spacing", choices=["linear", "log"], default="linear",
+                     help="linear (every interval) or log (per_decade samples per decade from first)")
+    interval = Float("Interval", units="s", default=10.0, minimum=0.0, maximum=1e8,
+                     help="time between samples (linear)")
+    first = Float("First sample", units="s", default=1.0, minimum=0.0, maximum=1e8,
+                  help="first sample time (log)")
+    per_decade = Integer("Samples per decade", default=10, minimum=0, maximum=10_000,
+                         help="samples per decade (log)")
+    prepare = Choice("Prepare", choices=["set", "reset", "none"], default="set",
+                     help="set: SET ramp first (LRS); reset: RESET ramp first (HRS); none")
+    prepare_voltage = shared.voltage("Prepare voltage", 3.0, "end of the preparing ramp (magnitude)")
+    prepare_compliance = shared.compliance("Prepare compliance", 400e-6,
+                                           "current limit of the preparing ramp")
+    nplc = shared.nplc(1.0, "integration time per sample")
 
     def validate(self) -> None:
         super().validate()

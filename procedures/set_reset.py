@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from labqc.instruments.smu import Sweep
 from labqc.procedures import derive
-from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
-                             require, triangle)
+from labqc.procedures import parameters as shared
+from labqc.procedures.base import LabqcProcedure, require, triangle
+from labqc.procedures.parameters import Choice, Float, Integer
 from labqc.procedures.derive import fmt
 
 
@@ -28,51 +29,34 @@ class SetReset(LabqcProcedure):
         labqc run SetReset --sim ag-nanowire --mode program --target 1 --tolerance 0.25
     """
 
-    ORDER = ("mode", "set_voltage", "set_compliance", "reset_voltage", "reset_compliance", "step",
-             "step_time", "cycles", "target", "tolerance", "compliance_factor", "max_compliance",
-             "amplitude_step", "max_set_voltage", "max_attempts", "read_voltage",
-             "read_compliance", "nplc")
-
-    mode = ListParameter("Mode", choices=["cycle", "program"], default="cycle")
-    set_voltage = FloatParameter("SET voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
-    set_compliance = FloatParameter("SET compliance", units="A", default=100e-6, minimum=0.0, maximum=10.0)
-    reset_voltage = FloatParameter("RESET voltage", units="V", default=-3.0, minimum=-210.0, maximum=0.0)
-    reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
-    step = FloatParameter("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0)
-    step_time = FloatParameter("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
-    cycles = IntegerParameter("Cycles", default=3, minimum=0, maximum=1_000_000)
-    target = FloatParameter("Target level", units="G0", default=1.0, minimum=0.0, maximum=100.0)
-    tolerance = FloatParameter("Tolerance", units="G0", default=0.25, minimum=0.0, maximum=100.0)
-    compliance_factor = FloatParameter("Compliance factor", default=1.5, minimum=0.0, maximum=100.0)
-    max_compliance = FloatParameter("Maximum compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
-    amplitude_step = FloatParameter("Amplitude step", units="V", default=0.1, minimum=0.0, maximum=10.0)
-    max_set_voltage = FloatParameter("Maximum SET voltage", units="V", default=5.0, minimum=0.0, maximum=210.0)
-    max_attempts = IntegerParameter("Maximum attempts", default=30, minimum=0, maximum=100_000)
-    read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
-    read_compliance = FloatParameter("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
-    nplc = FloatParameter("NPLC", default=0.01, minimum=0.0, maximum=25.0)
-
-    HELP = {
-        **LabqcProcedure.HELP,
-        "mode": "cycle: SET/RESET cycles; program: reach the target level",
-        "set_voltage": "end of the SET ramp (first amplitude when programming)",
-        "set_compliance": "current limit of the SET (first compliance when programming)",
-        "reset_voltage": "end of the RESET ramp (negative)",
-        "reset_compliance": "current limit of the RESET",
-        "step": "voltage step of the ramps",
-        "step_time": "time per ramp step",
-        "cycles": "SET/RESET cycles (mode cycle)",
-        "target": "level to program, in G0 (mode program)",
-        "tolerance": "accepted distance from the target, in G0",
-        "compliance_factor": "compliance multiplier after an undershoot (divider after an overshoot)",
-        "max_compliance": "highest SET compliance programming may use",
-        "amplitude_step": "SET amplitude increase when a SET did not move the device",
-        "max_set_voltage": "highest SET amplitude programming may use",
-        "max_attempts": "SET/RESET operations before programming gives up",
-        "read_voltage": "verify read voltage",
-        "read_compliance": "current limit of the verify read",
-        "nplc": "integration time per ramp point in power-line cycles",
-    }
+    mode = Choice("Mode", choices=["cycle", "program"], default="cycle",
+                  help="cycle: SET/RESET cycles; program: reach the target level")
+    set_voltage = shared.voltage("SET voltage", 3.0, "end of the SET ramp (first amplitude when programming)")
+    set_compliance = shared.compliance("SET compliance", 100e-6,
+                                       "current limit of the SET (first compliance when programming)")
+    reset_voltage = shared.voltage("RESET voltage", -3.0, "end of the RESET ramp (negative)", negative=True)
+    reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit of the RESET")
+    step = Float("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0,
+                 help="voltage step of the ramps")
+    step_time = Float("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
+                      help="time per ramp step")
+    cycles = shared.cycles(3, "SET/RESET cycles (mode cycle)")
+    target = Float("Target level", units="G0", default=1.0, minimum=0.0, maximum=100.0,
+                   help="level to program, in G0 (mode program)")
+    tolerance = Float("Tolerance", units="G0", default=0.25, minimum=0.0, maximum=100.0,
+                      help="accepted distance from the target, in G0")
+    compliance_factor = Float("Compliance factor", default=1.5, minimum=0.0, maximum=100.0,
+                              help="compliance multiplier after an undershoot (divider after an overshoot)")
+    max_compliance = shared.compliance("Maximum compliance", 10e-3,
+                                       "highest SET compliance programming may use")
+    amplitude_step = Float("Amplitude step", units="V", default=0.1, minimum=0.0, maximum=10.0,
+                           help="SET amplitude increase when a SET did not move the device")
+    max_set_voltage = shared.voltage("Maximum SET voltage", 5.0, "highest SET amplitude programming may use")
+    max_attempts = Integer("Maximum attempts", default=30, minimum=0, maximum=100_000,
+                           help="SET/RESET operations before programming gives up")
+    read_voltage, read_compliance = shared.read(0.1, "verify read voltage",
+                                                     compliance_help="current limit of the verify read")
+    nplc = shared.nplc(0.01, "integration time per ramp point")
 
     def validate(self) -> None:
         super().validate()

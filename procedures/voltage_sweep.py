@@ -14,8 +14,9 @@ import numpy as np
 from labqc.instruments.smu import Sweep
 from labqc.procedures import derive
 from labqc.procedures.derive import fmt
-from labqc.procedures.base import (FloatParameter, IntegerParameter, LabqcProcedure, ListParameter,
-                             ParameterError, require, triangle)
+from labqc.procedures import parameters as shared
+from labqc.procedures.base import LabqcProcedure, ParameterError, require, triangle
+from labqc.procedures.parameters import Choice, Float
 
 
 class VoltageSweep(LabqcProcedure):
@@ -33,39 +34,25 @@ class VoltageSweep(LabqcProcedure):
     sets the RESET branch's own rate.
     """
 
-    ORDER = ("v_set", "v_reset", "branches", "step", "rate", "reset_rate", "step_time", "set_compliance",
-             "reset_compliance", "cycles", "read_voltage", "read_compliance", "nplc")
-
-    v_set = FloatParameter("SET stop voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
-    v_reset = FloatParameter("RESET stop voltage", units="V", default=3.0, minimum=0.0, maximum=210.0)
-    branches = ListParameter("Branches", choices=["both", "set", "reset"], default="both")
-    step = FloatParameter("Voltage step", units="mV", default=10.0, minimum=0.0, maximum=10000.0)
-    rate = FloatParameter("Sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6)
-    reset_rate = FloatParameter("RESET sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6)
-    step_time = FloatParameter("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5)
-    set_compliance = FloatParameter("SET compliance", units="A", default=5e-3, minimum=0.0, maximum=10.0)
-    reset_compliance = FloatParameter("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0)
-    cycles = IntegerParameter("Cycles", default=3, minimum=0, maximum=1_000_000)
-    read_voltage = FloatParameter("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0)
-    read_compliance = FloatParameter("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0)
-    nplc = FloatParameter("NPLC", default=0.01, minimum=0.0, maximum=25.0)
-
-    HELP = {
-        **LabqcProcedure.HELP,
-        "v_set": "end of the SET branch (0 -> +V -> 0)",
-        "v_reset": "end of the RESET branch, as a magnitude (0 -> -V -> 0)",
-        "branches": "both (SET then RESET), set or reset only",
-        "step": "voltage step (paper: 1 mV)",
-        "rate": "sweep rate; 0: use the step time",
-        "reset_rate": "sweep rate of the RESET branch; 0: as the SET branch",
-        "step_time": "time per step when no rate is given",
-        "set_compliance": "current limit on the SET branch (paper: 2, 5, 7, 10 mA)",
-        "reset_compliance": "current limit on the RESET branch",
-        "cycles": "number of loops (paper: 50 consecutive, 100 per compliance)",
-        "read_voltage": "HRS/LRS read after each branch",
-        "read_compliance": "current limit of the read",
-        "nplc": "integration time per sweep point in power-line cycles",
-    }
+    v_set = shared.voltage("SET stop voltage", 3.0, "end of the SET branch (0 -> +V -> 0)")
+    v_reset = shared.voltage("RESET stop voltage", 3.0,
+                             "end of the RESET branch, as a magnitude (0 -> -V -> 0)")
+    branches = Choice("Branches", choices=["both", "set", "reset"], default="both",
+                      help="both (SET then RESET), set or reset only")
+    step = Float("Voltage step", units="mV", default=10.0, minimum=0.0, maximum=10000.0,
+                 help="voltage step (paper: 1 mV)")
+    rate = Float("Sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6,
+                 help="sweep rate; 0: use the step time")
+    reset_rate = Float("RESET sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6,
+                       help="sweep rate of the RESET branch; 0: as the SET branch")
+    step_time = Float("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
+                      help="time per step when no rate is given")
+    set_compliance = shared.compliance("SET compliance", 5e-3,
+                                       "current limit on the SET branch (paper: 2, 5, 7, 10 mA)")
+    reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit on the RESET branch")
+    cycles = shared.cycles(3, "number of loops (paper: 50 consecutive, 100 per compliance)")
+    read_voltage, read_compliance = shared.read(0.1, "HRS/LRS read after each branch")
+    nplc = shared.nplc(0.01, "integration time per sweep point")
 
     # ----------------------------------------------------------------- planning
     @property
