@@ -398,56 +398,6 @@ def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options):
     return ga, gb
 
 
-def _split_visits(xs, ga, gb, seg_a, sigma: float, r_series: float, opt: Options):
-    """Undo a merge that swallowed a visit to an off-grid level: A, then B, then A again.
-
-    The single split of :func:`_split_steps` cannot see it (neither side is flat). The
-    candidates are the segmentation's own cuts inside a group: a middle stretch B of at
-    least bridge_len samples between two outer stretches of min_length, with the same
-    tests as a step (the three-piece fit down to the white noise, B apart from A by
-    STEP_MIN and STEP_SIGMAS standard errors), A on the grid and B at least VISIT_OFF_GRID
-    off it (a fluctuator's excited state is mostly closer). Shorter excursions stay
-    telegraph noise.
-    """
-    if sigma <= 0 or not ga.size:
-        return ga, gb
-    cs = np.concatenate([[0.0], np.cumsum(xs)])
-    c2 = np.concatenate([[0.0], np.cumsum(xs * xs)])
-    inner = np.searchsorted(seg_a, ga, side="right"), np.searchsorted(seg_a, gb, side="left")
-    new_cuts: list[int] = []
-    flat = (STEP_RESIDUAL * sigma) ** 2
-    for a, b, i0, i1 in zip(ga.tolist(), gb.tolist(), *(v.tolist() for v in inner)):
-        if i1 - i0 < 2 or b - a < 2 * opt.min_length + opt.bridge_len:
-            continue
-        cuts = seg_a[i0:i1]
-        c1, c2_ = np.meshgrid(cuts, cuts, indexing="ij")
-        ok = (c2_ - c1 >= opt.bridge_len) & (c1 - a >= opt.min_length) & (b - c2_ >= opt.min_length)
-        if not ok.any():
-            continue
-        c1, c2_ = c1[ok], c2_[ok]
-        n_b = (c2_ - c1).astype(float)
-        n_a = (b - a) - n_b
-        s_b = cs[c2_] - cs[c1]
-        s_a = cs[b] - cs[a] - s_b
-        rss = c2[b] - c2[a] - s_a * s_a / n_a - s_b * s_b / n_b
-        k = int(np.argmin(rss))
-        m_a, m_b = s_a[k] / n_a[k], s_b[k] / n_b[k]
-        lev_a, lev_b = float(rs.correct(m_a, r_series)), float(rs.correct(m_b, r_series))
-        off_a, off_b = abs(lev_a - round(2 * lev_a) / 2), abs(lev_b - round(2 * lev_b) / 2)
-        if (
-            rss[k] / (b - a) <= flat
-            and abs(m_a - m_b) >= STEP_SIGMAS * sigma * np.sqrt(1.0 / n_a[k] + 1.0 / n_b[k])
-            and abs(lev_a - lev_b) >= STEP_MIN
-            and off_a <= opt.tol < VISIT_OFF_GRID <= off_b  # telegraph states sit closer
-        ):
-            new_cuts += [int(c1[k]), int(c2_[k])]
-    if not new_cuts:
-        return ga, gb
-    cut = np.array(new_cuts)
-    return np.sort(np.concatenate([ga, cut])), np.sort(np.concatenate([gb, cut]))
-
-
-VISIT_OFF_GRID = 0.17  # G0: a visited level at least this far off the grid (A on it)
 STEP_RESIDUAL = 1.1  # white-noise scales per sample a two-level group may leave
 STEP_MIN = 0.12  # G0 between the two halves of a split group
 STEP_SIGMAS = 10.0  # ... and this many standard errors of the difference of their means
@@ -693,7 +643,6 @@ def analyze(
     ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt, barriers)
     for _ in range(2):  # a group may hide two steps
         ga, gb = _split_steps(xs, ga, gb, sigma, r_series, opt)
-    ga, gb = _split_visits(xs, ga, gb, seg_a, sigma, r_series, opt)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
     plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)

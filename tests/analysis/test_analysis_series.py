@@ -102,15 +102,3 @@ def test_a_huge_series_resistance_leaves_nothing_confidently_assigned():
     assert len(assigned) - len(correct) <= 1  # at most one lucky coincidence at a low level
     if not assigned:
         assert res.reason
-
-
-def test_compiled_profile_sums_the_same_terms_as_the_array_form():
-    from labqc.series import _profile, log_likelihood
-
-    rng = np.random.default_rng(9)
-    m = rng.uniform(0.3, 15.0, 120)
-    se = rng.uniform(0.005, 0.05, 120)
-    grid = np.arange(0.0, 900.0, 7.0)  # some R_s leave the highest levels undefined
-    for spacing, s_int in ((0.5, 0.04), (1.0, 0.1)):
-        np.testing.assert_allclose(_profile(grid, m, se, spacing, s_int),
-                                   log_likelihood(grid, m, se, spacing, sigma_int=s_int).sum(axis=1), rtol=1e-9)
