@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDia
 from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png)
 from labqc.gui.live_plots import LivePlots
 from labqc.gui.live_state import LiveState
+from labqc.gui.run_browser import CatalogBrowser
 from labqc.gui.run_control import LogPanel, QueuedRun, RunControl, RunManager, status_text
 from labqc.online import warm_up
 from labqc.procedures.runner import RunResult
@@ -50,6 +51,8 @@ class MainWindow(QMainWindow):
         bottom = QTabWidget()
         bottom.addTab(self.log, "Log")
         bottom.addTab(self.browser, "Runs")
+        self.catalog_browser = CatalogBrowser(directory)  # the run catalog (gui/run_browser.py)
+        bottom.addTab(self.catalog_browser, "Catalog")
         self.bottom = bottom
         log_dock = self._dock("Log and runs", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([log_dock], [140], Qt.Orientation.Vertical)
@@ -60,6 +63,7 @@ class MainWindow(QMainWindow):
         self.manager.finished.connect(self._run_finished)
         self.manager.message.connect(self.log.log)
         self.browser.chosen.connect(self.show_record)
+        self.catalog_browser.attach(self)
         self.resize(1500, 950)
         warm_up()  # the detector's compiled loop, loaded before a run rather than at its first tick
         # A full garbage collection walks every tracked object: with Qt, pyqtgraph, pandas
