@@ -5,30 +5,10 @@
             ...
     Keithley4200A("GPIB0::17::INSTR", visa_library=sim_library("ohmic"))  # GPIB: status byte
 
-How each request is carried out (instruments.md §2.5):
-
-- :class:`Sweep` -> a system-mode list sweep on one SMU: ``DE`` (VAR1), ``SS`` ``VL``/``IL``
-  with the compliance in the same command, ``DT``/``HT``, ``IT4`` for the NPLC, ``SM`` ``DM2``
-  ``LI``, ``MD`` ``ME1``; ``SP`` polled until not busy; ``DO`` readback with status letters,
-  re-read while the test runs so that chunks stream out during it. Lists longer than 4096
-  run as several tests in a row (the SMU holds 0 V for the few ms between them).
-- :class:`PulseTrain` -> the PMU: a uniform train without reads in standard pulse mode
-  (``:PMU:INIT 0``, burst of identical pulses), anything else in Segment Arb
-  (``:PMU:INIT 1``, :mod:`labqc.instruments.kxci_sarb`). Data fetched while the train runs, in
-  pages of 2048 points; compliance from bits 12-15 of each point's status word. The PMU
-  limits current at the full scale of a fixed range, so the range is chosen at or below
-  the requested compliance, and load-line correction is on.
-- :class:`Sampling` -> user mode: the SMU holds the level (``DV``) and is read (``TV``,
-  ``TI``) at each instant, with :meth:`KXCI.idle` between readings. Chosen over system-mode
-  sampling (``NR``/``IN``) because retention needs log-spaced instants and intervals beyond
-  the 10 s ``IN`` maximum, the bias must not drop between chained tests, and each reading
-  should reach the disk as it is taken. Host timing costs milliseconds of jitter, which
-  does not matter at retention intervals (>= 0.1 s here).
-- :meth:`read` -> user mode ``DV``, ``TV``, ``TI``, then ``DV`` with no arguments (off).
-
-The wire (:class:`~labqc.instruments.kxci_session.KXCI`): on Ethernet every command answers ``ACK``; anything else, or a
-timeout, makes the driver ask ``:ERROR:LAST:GET`` and raise a typed error. On GPIB there
-is no ACK; the status byte (serial poll, B1 = syntax error) is checked at checkpoints.
+Sweeps run in system mode on one SMU, spot reads and sampling in user mode, pulse trains
+on the PMU when the stated series load keeps the current within the compliance, else on
+the SMU when they are slow enough, else they are refused (:mod:`labqc.instruments.kxci_route`).
+The commands sent and the replies expected are in docs/keithley4200a.md.
 """
 from __future__ import annotations
 
@@ -38,16 +18,17 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from labqc.instruments import kxci_route as route
 from labqc.instruments import kxci_sarb as sarb
 from labqc.instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
                                 InstrumentTimeout, ProtocolError)
 from labqc.instruments.kxci_format import (do_items, num, nums, parse_int, parse_items, parse_pmu_points, parse_spot,
-                                     pmu_compliance)
+                                     pmu_compliance, pmu_i_overflow, pmu_v_overflow)
 from labqc.instruments.kxci_session import KXCI, SB_BUSY, SB_SYNTAX_ERROR
 from labqc.instruments.smu import (KIND_POINT, KIND_PULSE, KIND_READ, READING, Capabilities, PulseTrain, Request,
                              Sampling, SourceMeasure, Sweep)
 
-# --- limits (4200A-SCS datasheet and KXCI manual; instruments.md §2.3, §2.9) ------------
+# --- limits (4200A-SCS datasheet and KXCI manual; docs/keithley4200a.md) ---------------
 
 POINTS_PER_TEST = 4096  # a VL/IL list and the reading buffer
 MAX_DELAY = 6.553  # s, DT
@@ -59,7 +40,7 @@ PMU_MAX_BURST = 10_000  # pulses per :PMU:PULSE:BURST:COUNT
 PMU_MAX_SAMPLES = 65_536  # points per channel per execution
 PMU_PAGE = 2048  # points per :PMU:DATA:GET
 PMU_CURRENT_RANGES = (100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 200e-3)  # A, 10 V range with an RPM
-PMU_RANGES_NO_RPM = (10e-3, 200e-3)  # A, 10 V range straight from the PMU
+PMU_RANGES_NO_RPM = (10e-3, 200e-3)  # A, 10 V range straight from the PMU (LLEC works only on these)
 MIN_SAMPLE_INTERVAL = 0.1  # s, user-mode sampling (two spot readings and a host wait)
 SETTLE = 100e-6  # s, settling before each reading at delay factor 1
 CHUNK_SECONDS = 1.0  # s of instrument time between reads of a running test's data
@@ -68,12 +49,21 @@ CHUNK_SECONDS = 1.0  # s of instrument time between reads of a running test's da
 
 @dataclass(frozen=True)
 class K4200ACapabilities(Capabilities):
-    """The generic checks plus the 4200A's own: DT maximum, PMU range, period and samples."""
+    """The generic checks plus the 4200A's own: DT maximum, where a pulse train can run
+    (PMU, SMU or nowhere) and the PMU's range, period and samples."""
 
-    #: Current ranges of the PMU channel: its limit is the full scale of one of them.
+    #: Current ranges of the PMU channel (measure ranges: none of them limits the current).
     pmu_ranges: tuple[float, ...] = PMU_CURRENT_RANGES
+    has_pmu: bool = True
+    #: The series load on the PMU's path the user states (ohm), sent as :PMU:LOAD; None: none.
+    pmu_load: float | None = None
+    #: Load-line effect compensation on the PMU (off unless asked for).
+    llec: bool = False
 
     def check(self, request: Request) -> None:
+        if isinstance(request, PulseTrain):
+            self._check_train(request)
+            return
         super().check(request)
         if isinstance(request, Sweep):
             integration = request.nplc * LINE_PERIOD
@@ -83,8 +73,6 @@ class K4200ACapabilities(Capabilities):
             if request.step_time > MAX_DELAY + integration:
                 self._fail(f"a step time of {request.step_time:g} s exceeds the longest step, "
                            f"{MAX_DELAY:g} s delay plus the integration time")
-        elif isinstance(request, PulseTrain):
-            self._check_pmu(request)
         elif isinstance(request, Sampling):
             gaps = np.diff(np.concatenate([[0.0], request.times]))
             if request.points > 1 and float(np.min(gaps[1:])) < MIN_SAMPLE_INTERVAL:
@@ -92,16 +80,49 @@ class K4200ACapabilities(Capabilities):
                            f"{MIN_SAMPLE_INTERVAL:g} s user-mode sampling allows (use a Sweep of constant "
                            "levels for faster sampling)")
 
+    def load(self, p: PulseTrain) -> float | None:
+        """The series load on the PMU's path for ``p``: the request's, else the driver's."""
+        return p.series_load or self.pmu_load
+
+    def route(self, p: PulseTrain) -> str:
+        """"pmu" or "smu": where ``p`` runs with its compliance honoured (see kxci_route)."""
+        load = self.load(p)
+        if self.has_pmu and route.pmu_honours(p, load, self.llec):
+            return "pmu"
+        if route.smu_plan(p) is not None:
+            return "smu"
+        stated = f"the stated {load:g} ohm load" if load else "no stated series load"
+        self._fail(f"its PMU has no current limit, and with {stated} this train could drive "
+                   f"{route.pmu_current_bound(p, load, self.llec):.3g} A, above the {p.compliance:g} A "
+                   f"compliance, while it is too fast for an SMU (pulse width at least {route.SMU_MIN_STEP:g} s, "
+                   "with the read and the gap whole multiples of it), so state a series load that holds the "
+                   "current (--pmu-load) or use a compliance-limited SMU sweep")
+
+    def _check_train(self, p: PulseTrain) -> None:
+        where = self.route(p)
+        if where == "smu":
+            plan = route.smu_plan(p)
+            replace(self, pulse_capable=True)._check_pulses(p)
+            self.check(Sweep(plan.levels, p.compliance, step_time=plan.step, nplc=p.nplc,
+                             measure_range=p.measure_range))
+            return
+        super().check(p)
+        self._check_pmu(p)
+
     def _check_pmu(self, p: PulseTrain) -> None:
-        levels = [p.amplitudes, [p.base]] + ([p.read_levels] if p.read_levels is not None else [])
-        peak = float(np.max(np.abs(np.concatenate(levels))))
+        lo, hi = route.PMU_LOAD_RANGE
+        if p.series_load is not None and not lo <= p.series_load <= hi:
+            self._fail(f"a series load of {p.series_load:g} ohm is outside the {lo:g} to {hi:g} ohm "
+                       ":PMU:LOAD accepts")
+        peak = route.peak_volts(p)
         if peak > PMU_MAX_V:
             self._fail(f"|V| = {peak:g} V exceeds the {PMU_MAX_V:g} V of the PMU's 10 V range")
-        if p.compliance < self.pmu_ranges[0]:
-            self._fail(f"a PMU current limit of {p.compliance:g} A is below its smallest range, "
-                       f"{self.pmu_ranges[0]:g} A, whose full scale is the limit")
         if p.read_levels is not None and p.read_width < self.min_pulse_width:
             self._fail(f"a read width of {p.read_width:g} s is below the minimum of {self.min_pulse_width:g} s")
+        if self.llec and not (_standard_mode(p) and _pmu_range(p, self) >= min(PMU_RANGES_NO_RPM)):
+            self._fail("load-line effect compensation works only in standard pulse mode (identical pulses, "
+                       "no reads) on the PMU's 10 mA and 200 mA ranges, and this train needs Segment Arb or "
+                       "an RPM range")
         limit = PMU_MAX_PERIOD if _standard_mode(p) else SARB_MAX_PERIOD
         if p.period > limit:
             self._fail(f"a period of {p.period:g} s exceeds the {limit:g} s the PMU allows for this train")
@@ -134,21 +155,33 @@ CAPABILITIES = K4200ACapabilities(
 )
 
 
+def has_rpm(options: list[str], channel: int) -> bool:
+    """Whether ``*OPT?`` shows an RPM on PMU card 1's ``channel``: entries such as
+    ``PMU1RPM1-1``; firmware seen on hardware leaves the first one out while the RPM is
+    there (Py4200A), so RPM 1 counts as present when RPM 2 is listed."""
+    found = {int(m.group(1)) for o in options if (m := re.search(r"RPM1?-(\d)$", o))}
+    return channel in found or (channel == 1 and 2 in found)
+
+
+def tv_number(smu: int) -> int:
+    """The ``TV`` number of SMU ``smu``: 1-4 for SMU1-4, 7-10 for SMU5-8 (5-6 and 11-16 are
+    voltmeters)."""
+    return smu if smu <= 4 else smu + 2
+
+
 def _standard_mode(p: PulseTrain) -> bool:
     """Standard pulse mode plays a burst of identical pulses with no reads between them."""
     return p.read_levels is None and bool(np.all(p.amplitudes == p.amplitudes[0])) and p.period <= PMU_MAX_PERIOD
 
 
-def _pmu_range(p: PulseTrain, ranges: tuple[float, ...]) -> float:
-    """The PMU's fixed current range for ``p``. The PMU has no SMU-style compliance: the RPM
-    passes at most the full scale of a fixed range, so the limit is that full scale. Take the
-    largest range not above the compliance (the device never sees more than it asked for),
-    or a smaller one if ``measure_range`` asks for finer resolution."""
-    fits = [r for r in ranges if r <= p.compliance * (1 + 1e-9)]
-    chosen = fits[-1]  # the capability check refused compliances below the smallest range
-    if p.measure_range:
-        chosen = min(chosen, next((r for r in ranges if r >= p.measure_range * (1 - 1e-9)), chosen))
-    return chosen
+def _pmu_range(p: PulseTrain, caps: K4200ACapabilities) -> float:
+    """The PMU's fixed measure range for ``p``: the smallest one at or above the largest
+    current the circuit can pass (so no reading can overflow), or, when ``measure_range``
+    asks for finer resolution, the smallest at or above it (larger currents then read as
+    overflow, NaN). A range measures; it does not limit."""
+    ranges = caps.pmu_ranges
+    want = p.measure_range or route.pmu_current_bound(p, caps.load(p), caps.llec)
+    return next((r for r in ranges if r >= want * (1 - 1e-9)), ranges[-1])
 
 
 # --- the driver ---------------------------------------------------------------------------
@@ -161,6 +194,10 @@ class Keithley4200A(SourceMeasure):
     the PMU channel for pulse trains (card 1). ``framing``: "ethernet" or "gpib"; by default
     "ethernet" for ``TCPIP...::SOCKET`` resources, "gpib" otherwise. ``timeout``: seconds to
     wait for any one answer. ``line_frequency``: the mains frequency set in KCon (Hz), for the step timing.
+    ``pmu_load``: the series load (ohm) in the PMU's path to the device, as you state it, for
+    trains that state none (``PulseTrain.series_load``): sent as ``:PMU:LOAD``, it is what lets a
+    train's compliance hold on the PMU (docs/keithley4200a.md).
+    ``llec``: load-line effect compensation on the PMU (it fires extra pulses at each step).
     What is installed (SMUs, PMU, RPMs) is read from ``*OPT?``. Other keywords go to PyVISA.
     """
 
@@ -168,12 +205,18 @@ class Keithley4200A(SourceMeasure):
 
     def __init__(self, adapter_or_resource, *, visa_library: str | None = None, smu: int = 1,
                  pmu_channel: int = 1, framing: str | None = None, timeout: float = 10.0,
-                 line_frequency: float = 60.0, **kwargs) -> None:
+                 line_frequency: float = 60.0, pmu_load: float | None = None, llec: bool = False,
+                 **kwargs) -> None:
         if framing is None:
             text = adapter_or_resource.upper() if isinstance(adapter_or_resource, str) else ""
             framing = "ethernet" if text.startswith("TCPIP") and text.endswith("SOCKET") else "gpib"
         if not (1 <= smu <= 8 and 1 <= pmu_channel <= 2):
             raise ValueError(f"smu must be 1-8 and pmu_channel 1-2, got {smu} and {pmu_channel}")
+        lo, hi = route.PMU_LOAD_RANGE
+        if pmu_load is not None and not lo <= float(pmu_load) <= hi:
+            raise ValueError(f"the PMU load must be {lo:g} to {hi:g} ohm, got {pmu_load!r}")
+        self.pmu_load = None if pmu_load is None else float(pmu_load)
+        self.llec = bool(llec)
         self.smu = smu
         self.pmu = pmu_channel
         self.line_frequency = float(line_frequency)
@@ -188,7 +231,7 @@ class Keithley4200A(SourceMeasure):
             raise
 
     def _connect(self) -> None:
-        # Device clear first: KXCI otherwise may return stale values (SweepMe: "essential").
+        # Device clear first: KXCI otherwise may return stale values (docs/keithley4200a.md).
         self.kxci.device_clear()
         self.kxci.command("EM 1,0")  # the 4200A command set (IT4, 4096-point buffers)
         self.kxci.command(":ERROR:LAST:CLEAR")
@@ -203,11 +246,11 @@ class Keithley4200A(SourceMeasure):
         self.smus = sorted({int(m.group(1)) for o in opts if (m := re.fullmatch(r"(?:HP)?SMU(?:PA)?(\d)", o))})
         if self.smu not in self.smus:
             raise InstrumentError(f"the 4200A has no SMU{self.smu}: *OPT? lists {reply!r}")
-        has_pmu = any(o.startswith("PMU") for o in opts)
-        self.rpm = f"RPM1-{self.pmu}" in opts
+        has_pmu = any("PMU" in o for o in opts)
+        self.rpm = has_rpm(opts, self.pmu)
         # With a preamplifier autorange reaches 1 nA; without, 100 nA (the power-on floors).
         self._lowest_range = 1e-9 if f"SMUPA{self.smu}" in opts else 100e-9
-        self.capabilities = replace(CAPABILITIES, pulse_capable=has_pmu,
+        self.capabilities = replace(CAPABILITIES, has_pmu=has_pmu, pmu_load=self.pmu_load, llec=self.llec,
                                     pmu_ranges=PMU_CURRENT_RANGES if self.rpm else PMU_RANGES_NO_RPM)
 
     # -- SourceMeasure -----------------------------------------------------------------
@@ -230,9 +273,10 @@ class Keithley4200A(SourceMeasure):
         k.command(self._range_cmd(None))
         k.checkpoint()  # GPIB: the set-up was accepted before the output turns on
         try:
-            k.command(self._source_cmd(source, level, compliance))  # on, with its limit
+            setting = self._source_cmd(source, level, compliance)
+            k.command(setting)  # on, with its limit
             t = self._stamp(k.clock())
-            v, i, comp = self._spot()
+            v, i, comp = self._spot(setting)
         except BaseException:
             self.output_off()  # recovers the session if it has to
             raise
@@ -303,8 +347,14 @@ class Keithley4200A(SourceMeasure):
         letter = "V" if source == "V" else "I"
         return f"D{letter}{self.smu},0,{num(level)},{num(compliance)}"
 
-    def _spot(self) -> tuple[float, float, bool]:
-        v, cv, _ = parse_spot(self.kxci.query(f"TV{self.smu}"))
+    def _spot(self, setting: str, fresh: bool = True) -> tuple[float, float, bool]:
+        """TV, the source ``setting`` again (the 4200A wants it re-applied before the other
+        quantity is measured), then TI; ``fresh``: the setting was just sent, else it is
+        sent before TV too (the last reading was a TI)."""
+        if not fresh:
+            self.kxci.command(setting)
+        v, cv, _ = parse_spot(self.kxci.query(f"TV{tv_number(self.smu)}"))
+        self.kxci.command(setting)
         i, ci, _ = parse_spot(self.kxci.query(f"TI{self.smu}"))
         return v, i, cv or ci
 
@@ -409,7 +459,7 @@ class Keithley4200A(SourceMeasure):
             # DO returns the whole buffer so far; only the items not seen yet are parsed.
             i_items = do_items(k.query(f"DO 'I{ch}'"))
             v_items = do_items(k.query(f"DO 'V{ch}'"))
-            t_items = do_items(k.query(f"DO 'I{ch}T'"))
+            t_items = do_items(k.query(f"DO 'CH{ch}T'"))  # the timestamp label is fixed: CHnT
             m = min(len(i_items), len(v_items), len(t_items))  # a reading may land between the DOs
             if m > n or (final and m != n):
                 raise ProtocolError(f"the test made {m} readings where the sweep has {n} points")
@@ -433,10 +483,26 @@ class Keithley4200A(SourceMeasure):
 
     # -- PulseTrain: PMU ---------------------------------------------------------------
     def _pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
-        if _standard_mode(p):
+        if self.capabilities.route(p) == "smu":
+            yield from self._smu_pulses(p)
+        elif _standard_mode(p):
             yield from self._standard_pulses(p)
         else:
             yield from self._sarb_pulses(p)
+
+    def _smu_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
+        """The train as a system-mode list sweep in steps of its width, so the compliance is
+        the SMU's real limit; the reading at the end of each pulse (and of each read) is kept."""
+        plan = route.smu_plan(p)
+        sweep = Sweep(plan.levels, p.compliance, step_time=plan.step, nplc=p.nplc, measure_range=p.measure_range)
+        for chunk in self._sweep(sweep):
+            point = chunk["index"]
+            chunk = chunk[plan.keep[point]]
+            point = chunk["index"]
+            chunk["kind"] = plan.kind[point]
+            chunk["index"] = plan.pulse[point]
+            if len(chunk):
+                yield chunk
 
     def _pmu_setup(self, mode: int, p: PulseTrain) -> None:
         k, ch = self.kxci, self.pmu
@@ -445,11 +511,14 @@ class Keithley4200A(SourceMeasure):
         if self.rpm:
             k.command(f":PMU:RPM:CONFIGURE PMU1-{ch},0")
         k.command(f":PMU:SOURCE:RANGE {ch},10")
-        # A fixed range: its full scale is the current limit; readings at it carry bit 12.
-        k.command(f":PMU:MEASURE:RANGE {ch},2,{num(_pmu_range(p, self.capabilities.pmu_ranges))}")
-        # Load-line correction: the device sees the programmed level whatever its resistance
-        # (the default LOAD of 1 Mohm would halve it into a 50 ohm LRS).
-        k.command(f":PMU:LLEC:CONFIGURE {ch},1")
+        # A fixed range measures; it limits nothing (overflow is a status bit).
+        k.command(f":PMU:MEASURE:RANGE {ch},2,{num(_pmu_range(p, self.capabilities))}")
+        # The series load stated by the user (or the PMU's default): it scales the output
+        # for the load, and it is what bounds the current (kxci_route.pmu_current_bound).
+        k.command(f":PMU:LOAD {ch},{num(self.capabilities.load(p) or route.PMU_DEFAULT_LOAD)}")
+        # LLEC fires extra pulses at each step, which move a memristor: only when asked for,
+        # and the capability check allowed it (standard pulse mode, a PMU range).
+        k.command(f":PMU:LLEC:CONFIGURE {ch},{1 if self.llec else 0}")
 
     def _standard_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
         """One burst of identical pulses (<= 10000), its spot means streamed while it runs."""
@@ -575,7 +644,11 @@ class Keithley4200A(SourceMeasure):
         if len(points) != n or points.shape[1] not in (4, 8):
             raise ProtocolError(f"a PMU data page held {len(points)} points of {points.shape[1]} values "
                                 f"where {n} points of 4 or 8 were asked")
-        return points[:, :4]
+        points = points[:, :4].copy()
+        status = points[:, 3].astype(np.int64)
+        points[pmu_v_overflow(status), 0] = np.nan  # beyond the range: not a measurement
+        points[pmu_i_overflow(status), 1] = np.nan
+        return points
 
     # -- Sampling: user mode -----------------------------------------------------------
     def _sampling(self, s: Sampling) -> Iterator[np.ndarray]:
@@ -584,7 +657,8 @@ class Keithley4200A(SourceMeasure):
         k.command(self._integration(s.nplc))
         k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
         k.checkpoint()
-        k.command(self._source_cmd(s.source, s.level, s.compliance))  # limit and level together
+        setting = self._source_cmd(s.source, s.level, s.compliance)
+        k.command(setting)  # limit and level together
         k.checkpoint()
         t0 = k.clock()
         level = float(num(s.level))  # as sent
@@ -593,7 +667,7 @@ class Keithley4200A(SourceMeasure):
             if wait > 0:
                 k.idle(wait)
             t = self._stamp(k.clock())
-            v, i, comp = self._spot()
+            v, i, comp = self._spot(setting, fresh=index == 0)
             out = np.zeros(1, dtype=READING)
             out[0] = (t, level, v, i, comp, index, KIND_POINT)
             yield out

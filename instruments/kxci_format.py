@@ -1,8 +1,7 @@
 """KXCI text on the wire: numbers out (12-character fields) and replies in (status letters,
 DO lists, PMU data points, error strings). Pure functions, no I/O.
 
-Formats follow the 4200A KXCI manual (4200A-KXCI-907-01), summarised in
-shared/reference/instruments.md §2.4 and §2.6.
+The formats, and which sources confirm them, are in docs/keithley4200a.md.
 """
 from __future__ import annotations
 
@@ -124,7 +123,8 @@ def _is_float(text: str) -> bool:
 
 
 def parse_error(reply: str) -> tuple[int, str]:
-    """A ``:ERROR:LAST:GET`` reply ``<message> (<code>)`` as (code, message); code 0 if none."""
+    """A ``:ERROR:LAST:GET`` reply ``<message> (<code>)`` as (code, message); an empty
+    reply (no error) gives (0, "")."""
     text = clean(reply)
     m = _ERROR.match(text)
     if not m:
@@ -189,3 +189,13 @@ def pmu_compliance(status: np.ndarray) -> np.ndarray:
 def pmu_overflow(status: np.ndarray) -> np.ndarray:
     """True where the V (bits 8-9) or I (bits 10-11) measurement overflowed its range."""
     return ((np.asarray(status, dtype=np.int64) >> 8) & 0xF) != 0
+
+
+def pmu_v_overflow(status: np.ndarray) -> np.ndarray:
+    """True where the voltage measurement overflowed its range (bits 8-9)."""
+    return ((np.asarray(status, dtype=np.int64) >> 8) & 0x3) != 0
+
+
+def pmu_i_overflow(status: np.ndarray) -> np.ndarray:
+    """True where the current measurement overflowed its range (bits 10-11)."""
+    return ((np.asarray(status, dtype=np.int64) >> 10) & 0x3) != 0

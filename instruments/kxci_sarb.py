@@ -11,7 +11,7 @@ Consecutive identical pulses share one sequence looped in hardware
 (``:PMU:SARB:WFM:SEQ:LIST ch,seq,loops,...``), so a train of 500 identical pulses is one
 sequence and one list entry however long it is.
 
-Rules of the PMU 10 V range (4200A KXCI manual; instruments.md §2.3, §2.9): segments of
+Rules of the PMU 10 V range (4200A KXCI manual; docs/keithley4200a.md): segments of
 20 ns to 1 s on a 10 ns grid, at least 3 segments per sequence, each segment starting where
 the previous one stopped, sequence numbers 1-512, at most 128 values per command.
 """

@@ -3,7 +3,7 @@ Ethernet (NUL terminators, an ``ACK`` for every command) or GPIB (LF, no ACK, er
 the status byte), typed errors, waits that cost no CPU, and recovery.
 
 It knows nothing of sweeps or pulses; :mod:`labqc.instruments.keithley4200a` builds on it.
-Rules (instruments.md §2.1, §2.6): after any reply that is not ``ACK`` (or not data), or
+Rules (docs/keithley4200a.md): after any reply that is not ``ACK`` (or not data), or
 a timeout, ask ``:ERROR:LAST:GET`` and raise a typed error; after a timeout, clear the
 session first so that a late reply cannot answer the next question.
 """
@@ -92,8 +92,16 @@ class KXCI(Instrument):
             raise self._io_error("a serial poll", exc) from exc
 
     def last_error(self) -> tuple[int, str]:
-        """``:ERROR:LAST:GET`` as (code, message); code 0 means none."""
-        return parse_error(self.query(":ERROR:LAST:GET"))
+        """``:ERROR:LAST:GET`` as (code, message); code 0 means none.
+
+        With no error the instrument answers an empty reply, which :meth:`query` would take
+        for a failure and ask this again: so a plain read here, and a timeout is raised as
+        it is, without the recovery of :meth:`_receive` (which calls this)."""
+        self._send(":ERROR:LAST:GET")
+        try:
+            return parse_error(self._read_reply())
+        except VisaIOError as exc:
+            raise self._io_error("reading :ERROR:LAST:GET", exc) from exc
 
     def _send(self, cmd: str) -> None:
         if not visa_io.wait_writable(self.adapter.connection, self.timeout, "4200A"):
@@ -103,12 +111,15 @@ class KXCI(Instrument):
         except VisaIOError as exc:
             raise self._io_error(f"sending {cmd!r}", exc) from exc
 
+    def _read_reply(self) -> str:
+        # On a raw socket, wait in short slices: a closed connection is noticed at once.
+        if not visa_io.wait_readable(self.adapter.connection, self.timeout, "4200A"):
+            raise VisaIOError(visa_constants.StatusCode.error_timeout)
+        return self.read()
+
     def _receive(self, cmd: str) -> str:
         try:
-            # On a raw socket, wait in short slices: a closed connection is noticed at once.
-            if not visa_io.wait_readable(self.adapter.connection, self.timeout, "4200A"):
-                raise VisaIOError(visa_constants.StatusCode.error_timeout)
-            return self.read()
+            return self._read_reply()
         except VisaIOError as exc:
             if not _is_timeout(exc):
                 raise self._io_error(f"waiting for the answer to {cmd!r}", exc) from exc

@@ -77,7 +77,7 @@ class PulseTrain:
     one pulse every ``period`` s. With ``read_levels`` each pulse is followed, inside its
     period, by a read of ``read_width`` s at ``read_levels[k]``. Yields one KIND_PULSE
     reading per pulse (mean over the top of the pulse) and, with reads, one KIND_READ.
-    Use :meth:`uniform` for a train of identical pulses.
+    Use :meth:`uniform` for a train of identical pulses. ``series_load``: see below.
     """
 
     amplitudes: np.ndarray
@@ -89,6 +89,9 @@ class PulseTrain:
     read_width: float = 1e-3
     nplc: float = 0.01
     measure_range: float | None = None
+    #: Ohms in series with the device on the pulse path, as the user states them: a pulse
+    #: source with no current limit of its own (the 4200A's PMU) relies on it; None: none.
+    series_load: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amplitudes", _floats(self.amplitudes))

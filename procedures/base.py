@@ -76,6 +76,9 @@ class LabqcProcedure(Procedure):
 
     r_series = Float("Series resistance", units="Ohm", default=0.0, minimum=0.0, maximum=1e9,
                      help="series resistance subtracted for G_corr/G0")
+    pmu_load = Float("PMU series load", units="Ohm", default=0.0, minimum=0.0, maximum=1e7,
+                     help="series resistance in the pulse path as you state it (0: none); a 4200A's PMU "
+                          "has no current limit, so only this lets a pulse's compliance hold there")
     # Who was measured (RUN_METADATA): Parameters, so that the header, the summary, the
     # command line, the GUI form and the plans carry them with no code of their own.
     sample = Text("Sample", default="", help="the sample measured (e.g. a wafer or chip name), recorded with the run")
@@ -314,7 +317,7 @@ def require(condition: bool, sentence: str) -> None:
 def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
     """(attribute name, Parameter) pairs of a procedure class in the order they are
     declared (procedures/parameters.py), the base parameters last."""
-    base = ("r_series",) + RUN_METADATA
+    base = ("r_series", "pmu_load") + RUN_METADATA
     own, common = [], []
     for name in dir(cls):
         p = getattr(cls, name, None)

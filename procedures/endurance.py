@@ -112,7 +112,8 @@ class Endurance(LabqcProcedure):
             return Sweep(levels=triangle(v, self.step * 1e-3), compliance=icc,
                          step_time=self.step_time * 1e-3, nplc=self.nplc)
         width = self.pulse_width * 1e-3
-        return Train.uniform(v, 1, width=width, period=2 * width, compliance=icc, nplc=self.nplc)
+        return Train.uniform(v, 1, width=width, period=2 * width, compliance=icc, nplc=self.nplc,
+                             series_load=self.pmu_load or None)
 
     #: A pulse batch holds at most this many cycles ...
     BATCH_CYCLES = 100

@@ -77,7 +77,7 @@ class PulseTrain(LabqcProcedure):
         out = []
         for s in signs:
             kw = dict(width=self.width * 1e-3, period=self.period * 1e-3, compliance=self.compliance,
-                      base=self.base, nplc=self.nplc)
+                      base=self.base, nplc=self.nplc, series_load=self.pmu_load or None)
             if self.reads:
                 read = self.read_voltage * (s if self.mode == "ltp-ltd" else 1.0)
                 kw.update(read_level=read, read_width=self.read_width * 1e-3)

@@ -11,11 +11,12 @@ pre-scales its open-circuit voltage for the load it is told (``:PMU:LOAD``, defa
 so the device sees ``V_set * (50 + R_load)/R_load * R_dut/(50 + R_dut)`` (4 V set, LOAD 1 Mohm,
 50 ohm DUT: 2 V). With ``:PMU:LLEC:CONFIGURE ch,1`` the device gets ``V_set`` whenever
 the needed open-circuit voltage fits the source range (status bit 29 = LLEC success).
-``R_dut`` is the device's low-bias resistance, refreshed every block of pulses.
-The RPM cannot pass more than the full scale of a fixed current range: with
-``:PMU:MEASURE:RANGE ch,2,I`` the current is limited to ``I`` and a reading at that limit
-carries status bits 12-15 = 1 (source compliance). Auto ranges limit at 0.2 A (10 V) or
-0.8 A (40 V).
+``R_dut`` is the device's low-bias resistance, refreshed every block of pulses. LLEC works
+only in standard pulse mode on the PMU's own ranges (EXECUTE refuses it otherwise) and
+fires LLEC_PULSES unmeasured pulses before each amplitude's burst.
+The measure range is not a limit: the device gets whatever current the load line gives
+(at most the range's volts over the 50 ohm source); a current beyond a fixed range's full
+scale reads at the full scale with status bit 10 (I overflow) set. Bits 12-15 stay 0.
 
 Standard pulse: the top of a pulse is ``vbase + vampl`` (``:PMU:PULSE:TRAIN ch,vbase,vampl``;
 amplitude from the base). The period holds delay (at base), rise, the flat top
@@ -38,7 +39,7 @@ by ``;``, values by ``,``, numbers ``%.6g``, the status word as 8 hex digits):
   in seconds from the segment start) or per sample (MEAS:TYPE 2, at SAMPLE:RATE);
 - T is the centre of the window (or sample) in seconds from EXECUTE.
 Status word bits: 0-1 channel, 2-3 V range (0 = 10 V, 1 = 40 V), 4-7 I range (0 = 100 nA
-... 7 = 800 mA), 8-9 V overflow, 10-11 I overflow, 12-15 = 1 source compliance, 16-19
+... 7 = 800 mA), 8-9 V overflow, 10-11 I overflow, 12-15 source compliance/thresholds (never set), 16-19
 measurement type (1 spot mean, 2 waveform), 24-27 = 1 through the RPM, 28 LLEC enabled,
 29 LLEC success. MEASURE:MODE 3/4 (burst averages) are refused with -969.
 """
@@ -65,6 +66,9 @@ TIMING = {  # source range -> limits of :PMU:PULSE:TIMES (s)
     40.0: dict(period=(500e-9, 1.0), width=250e-9, edge=(50e-9, 33e-3), delay=50e-9, seg=50e-9),
 }
 MIN_OFF = 40e-9
+#: Unmeasured pulses LLEC fires before each amplitude's burst (how many the instrument
+#: fires is not documented; that it fires some, and so moves a memristor, is).
+LLEC_PULSES = 3
 RAMP_PIECES = 4  # unmeasured ramps reach the device as this many steps
 BLOCK_ITERATIONS = 256  # pulses per device.apply (the load line is refreshed per block)
 BLOCK_STEPS = 65536
@@ -194,7 +198,9 @@ class ChannelRun:
         self.duration = starts[-1]
         self.b = 0  # block being run
         self.j = 0  # iterations of it done
-        self.limit = cfg.meas_range if cfg.meas_type == 2 else PMU_RANGES[cfg.source_range][0]
+        # No current limit: the measure range only measures. What bounds the current is the
+        # source itself, its open-circuit voltage across its 50 ohm.
+        self.limit = cfg.source_range / R_SOURCE
         ranges = sorted(PMU_RANGES[cfg.source_range] + (RPM_RANGES[cfg.source_range] if rpm else ()))
         self.ranges = np.array(ranges)
         self.base_status = (ch & 3) | ((1 if cfg.source_range == 40.0 else 0) << 2) \
@@ -269,14 +275,14 @@ class ChannelRun:
             windows = dwell[meas > 0]
             t_int = float(windows.min()) if windows.size else 0.0
             m = apply_steps(self.device, "V", levels, dwell, t_int, self.limit)
-            v, i, comp = m.v, m.i, m.compliance
+            v, i = m.v, m.i
         else:
-            v, i, comp = levels, np.zeros_like(levels), np.zeros(levels.shape, bool)
+            v, i = levels, np.zeros_like(levels)
         if not np.any(meas):
             return
         ends = np.cumsum(dwell)
         mids = (t0 - self.start) + ends - dwell / 2
-        status = self._status(v, i, comp, blk.kind, llec_ok)
+        status, i = self._status(v, i, blk.kind, llec_ok)
         if np.any(blk.meas == 3):
             sel = meas == 3
             rows = np.column_stack([v[sel], i[sel], mids[sel], status[sel]])
@@ -295,22 +301,25 @@ class ChannelRun:
                     v[at], i[at], mids[at], status[at]
         return rows  # an iteration cut short (k < len) keeps only the windows that finished
 
-    def _status(self, v, i, comp, kind: int, llec_ok: bool) -> np.ndarray:
+    def _status(self, v, i, kind: int, llec_ok: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Status words, and the currents as measured: a current beyond the range's full
+        scale reads at the full scale (the converter saturates) with bit 10 set. Bits
+        12-15 stay 0: KXCI sets no source compliance or thresholds on the PMU."""
         cfg = self.cfg
         if cfg.meas_type == 2:
+            full = np.full(v.shape, cfg.meas_range)
             code = np.full(v.shape, RANGE_CODES[cfg.meas_range], dtype=np.int64)
-            over_i = (np.abs(i) > cfg.meas_range * 1.0000001) & ~comp
         else:
             pick = np.minimum(np.searchsorted(self.ranges, np.abs(i) * 0.9999999), len(self.ranges) - 1)
+            full = self.ranges[pick]
             code = np.array([RANGE_CODES[r] for r in self.ranges])[pick]
-            over_i = np.abs(i) > self.ranges[-1]
+        over_i = np.abs(i) > full * 1.0000001
         fixed = self.base_status | (kind << 16) | ((1 if (cfg.llec and llec_ok) else 0) << 29)
         word = np.full(v.shape, fixed, dtype=np.int64)
         word |= code << 4
         word |= np.where(np.abs(v) > cfg.source_range, 1 << 8, 0)
         word |= np.where(over_i, 1 << 10, 0)
-        word |= np.where(comp, 1 << 12, 0)
-        return word.astype(float)
+        return word.astype(float), np.where(over_i, np.sign(i) * full, i)
 
 
 class PmuTest(Activity):
@@ -461,7 +470,10 @@ class Pmu:
     def _LLEC_CONFIGURE(self, a):
         self._initialised()
         need(a, 2, 2, ":PMU:LLEC:CONFIGURE")
-        self._ch(a[0]).llec = bool(integer(a[1], 0, 1, "LLEC", code=-969))
+        on = bool(integer(a[1], 0, 1, "LLEC", code=-969))
+        if on and self.mode == 1:
+            raise KxciError(-969, "load-line effect compensation works only in standard pulse mode (:PMU:INIT 0).")
+        self._ch(a[0]).llec = on
 
     def _MEASURE_MODE(self, a):
         self._initialised()
@@ -518,11 +530,13 @@ class Pmu:
 
     def _STEP_PULSE_AMPLITUDE(self, a):
         self._initialised(0)
-        need(a, 4, 4, ":PMU:STEP:PULSE:AMPLITUDE")
+        need(a, 4, 5, ":PMU:STEP:PULSE:AMPLITUDE")  # ch,start,stop,step[,base]
         c = self._ch(a[0])
         start, stop, step = (number(x) for x in a[1:4])
         self._steps(start, stop, step)
         c.step = (start, stop, step)
+        if len(a) > 4:
+            c.vbase = number(a[4])
 
     @staticmethod
     def _steps(start: float, stop: float, step: float) -> np.ndarray:
@@ -616,6 +630,7 @@ class Pmu:
                                       f"(:PMU:RPM:CONFIGURE PMU1-{ch},0).")
             if c.meas_type == 2 and c.meas_range < 0.01 and not self.rpm:
                 raise KxciError(-969, "current ranges below 10 mA need an RPM.")
+            self._check_llec(c)
             blocks = self._standard_blocks(c, *loops) if self.mode == 0 else self._sarb_blocks(c)
             points = sum(b.points_per_loop * b.loops for b in blocks)
             if points > MAX_POINTS:
@@ -626,6 +641,17 @@ class Pmu:
         for r in runs:
             self.data[r.ch] = r.store
         return PmuTest(runs, now, device)
+
+    def _check_llec(self, c: PmuChannel) -> None:
+        """LLEC only in standard pulse mode on the PMU's own measure ranges (10 mA and up),
+        not on the RPM's low ranges and not in Segment Arb."""
+        if not c.llec:
+            return
+        if self.mode != 0:
+            raise KxciError(-967, "load-line effect compensation works only in standard pulse mode.")
+        if c.meas_type == 2 and c.meas_range < min(PMU_RANGES[c.source_range]):
+            raise KxciError(-967, f"load-line effect compensation does not work on the RPM's "
+                                  f"{c.meas_range:g} A range, only on the PMU's ranges.")
 
     def _check_times(self, c: PmuChannel) -> None:
         lim = TIMING[c.source_range]
@@ -720,6 +746,8 @@ class Pmu:
                 meas = np.full(n_samp, 3, np.int8)
             else:
                 dwell, level, meas = pwl_steps(t_knots, v_knots, windows)
+            if c.llec:  # LLEC finds the load line with extra, unmeasured pulses at each step
+                blocks.append(Block(dwell, level, np.zeros_like(meas), LLEC_PULSES, kind))
             blocks.append(Block(dwell, level, meas, self.burst, kind))
         return blocks
 

@@ -46,7 +46,7 @@ class KxciError(Exception):
 #: Two-letter mnemonics the grammar recognises as the start of a command.
 MNEMONICS = frozenset(
     "US DE SS SM MD UL EX CH VS VM VR IR VL IL VC IC VP IP DT HT SR DM LI NR IN WT ME "
-    "DO RD IT RG RI RV RS BC EC EM ST SP ID DV DI TV TI DR".split()
+    "DO RD IT RG RI RV RS BC EC EM ST SP ID DV DI TV TI DR MP DS XN XT YA YB".split()
 )
 _ARG_START = set("0123456789+-.,'\"")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[Ee][+-]?\d{1,2})?\Z")
@@ -87,7 +87,9 @@ def split_message(text: str) -> list[tuple[str, str]]:
         for token in _split_outside_quotes(part, " \t\r\n"):
             if not token:
                 continue
-            if first or _starts_command(token):
+            # After a trailing comma the token is the next argument ("MP 1, VS1").
+            continued = not first and commands[-1][1].endswith(",")
+            if first or (_starts_command(token) and not continued):
                 if token[0] in ":*" or not _starts_command(token):
                     commands.append([token, ""])  # unknown heads are refused later
                 else:

@@ -10,7 +10,7 @@ constant, ``NR`` readings every ``IN`` seconds after ``WT``).
 Timing of one test (``t_read`` = settle + integration, see kxci4200a.py):
 - sweep point: ``DT + t_read``; the first point of each VAR1 sweep adds ``HT``;
 - sampling: first reading after ``WT + t_read``, then one every ``max(IN, t_read)``;
-- timestamps (``DO 'nameT'``) are the end of each reading, in seconds from ME1.
+- timestamps (``DO 'CHnT'``) are the end of each reading, in seconds from ME1.
 Readings of a V-sourced channel report the measured terminal voltage (it drops below the
 programmed level when the current limit takes over) and the measured current.
 VAR1' (func 4) follows VAR1 with ratio 1 and offset 0 (FS/RT are not simulated).
@@ -84,10 +84,13 @@ class Plan:
 class SystemSetup:
     """The DE, SS and SM pages."""
 
-    PAGE_OF = {"CH": "DE", "VS": "DE", "VM": "DE",
-               "VR": "SS", "IR": "SS", "VL": "SS", "IL": "SS", "VC": "SS", "IC": "SS",
-               "VP": "SS", "IP": "SS", "DT": "SS", "HT": "SS", "SR": "SS",
-               "DM": "SM", "LI": "SM", "NR": "SM", "IN": "SM", "WT": "SM"}
+    #: The pages each command is accepted on. The vendor's examples send SR on the SM
+    #: page and LI on the MD page (docs/keithley4200a.md).
+    PAGE_OF = {"CH": ("DE",), "VS": ("DE",), "VM": ("DE",),
+               "VR": ("SS",), "IR": ("SS",), "VL": ("SS",), "IL": ("SS",), "VC": ("SS",), "IC": ("SS",),
+               "VP": ("SS",), "IP": ("SS",), "DT": ("SS",), "HT": ("SS",), "SR": ("SS", "SM"),
+               "DM": ("SM",), "LI": ("SM", "MD"), "NR": ("SM",), "IN": ("SM",), "WT": ("SM",),
+               "XN": ("SM",), "XT": ("SM",), "YA": ("SM",), "YB": ("SM",)}
 
     def __init__(self, smus: int) -> None:
         self.smus = smus
@@ -108,6 +111,8 @@ class SystemSetup:
         self.nr = 1
         self.interval = 0.01
         self.wait = 0.0
+        self.fixed_range: dict[int, float] = {}  # SR: ch -> fixed current range (A)
+        self.axes: dict[str, tuple] = {}  # XN/XT/YA/YB graph set-up (kept, not drawn)
 
     def channel(self, field_: str) -> int:
         ch = integer(field_, 1, 9, "SMU channel")
@@ -219,9 +224,15 @@ class SystemSetup:
         self.hold = number_in(a[0], 0, 655.3, "hold time (s)")
 
     def _SR(self, a: list[str]) -> None:
+        """``SR ch,I``: a fixed current range (0: autorange). A limit above the range's
+        full scale acts at the full scale while the range is fixed (LPT rangeX rule)."""
         need(a, 2, 2, "SR")
-        self.channel(a[0])
-        integer(a[1], 0, 3, "source range")
+        ch = self.channel(a[0])
+        r = number_in(a[1], 0, MAX_I, "current range (A)")
+        if r == 0:
+            self.fixed_range.pop(ch, None)
+        else:
+            self.fixed_range[ch] = r
 
     @staticmethod
     def _check_levels(source: str, levels: np.ndarray, comp: float) -> float:
@@ -237,6 +248,25 @@ class SystemSetup:
         if not 1 <= len(a) <= 8:
             raise KxciError(-993, "LI takes 1 to 8 quoted names.")
         self.listed = [name(x) for x in a]
+
+    def _axis(self, key: str, a: list[str]) -> None:
+        """``XN``/``YA``/``YB`` ``'name',scale,min,max``: a graph axis (1 linear, 2 log)."""
+        need(a, 4, 4, key)
+        self.axes[key] = (name(a[0]), integer(a[1], 1, 2, "axis scale"), number(a[2]), number(a[3]))
+
+    def _XN(self, a: list[str]) -> None:
+        self._axis("XN", a)
+
+    def _YA(self, a: list[str]) -> None:
+        self._axis("YA", a)
+
+    def _YB(self, a: list[str]) -> None:
+        self._axis("YB", a)
+
+    def _XT(self, a: list[str]) -> None:
+        """``XT min,max``: a time axis (s)."""
+        need(a, 2, 2, "XT")
+        self.axes["XT"] = tuple(number_in(x, 0, 1e5, "time axis (s)") for x in a)
 
     def _NR(self, a: list[str]) -> None:
         need(a, 1, 1, "NR")
@@ -297,6 +327,9 @@ class SystemSetup:
                                                     DEFAULT_COMPLIANCE if d.mode == MODE_V else 20.0))
             self._mode_matches(ch, src)
             sources[ch] = (src, np.full(n, level), comp)
+        for ch, rng in self.fixed_range.items():  # a fixed range below the limit limits at it
+            if ch in sources and sources[ch][0] == "V" and rng < sources[ch][2]:
+                sources[ch] = (sources[ch][0], sources[ch][1], rng)
         names = {}
         for ch, d in self.channels.items():
             names[d.vname] = (ch, "V")

@@ -22,7 +22,7 @@ from labqc.instruments.smu import KIND_PULSE, KIND_READ, PulseTrain, Sampling, S
 
 A = "ACK"
 IDN = "KEITHLEY INSTRUMENTS,KI4200A,4512345,V1.13"
-OPT = "SMU1,SMU2,SMUPA3,PMU1,RPM1-1,RPM1-2"
+OPT = "SMU1,SMU2,SMUPA3,PMU1RPM1-1,PMU1RPM1-2"  # one entry per PMU channel with its RPM
 CONNECT_LAN = [("EM 1,0", A), (":ERROR:LAST:CLEAR", A), ("*IDN?", IDN), ("*OPT?", OPT)]
 CONNECT_GPIB = [("EM 1,0", None), (":ERROR:LAST:CLEAR", None), ("*IDN?", IDN), ("*OPT?", OPT)]
 OFF_LAN = [("US", A), ("DV1", A)]
@@ -75,6 +75,7 @@ def test_replies_are_parsed_with_their_status_letters():
         parse_do("N1,N2", expected=3)
     assert parse_error("KXCI command error. (-992)") == (-992, "KXCI command error.")
     assert parse_error("No error. (0)")[0] == 0
+    assert parse_error("") == (0, "")  # the instrument's answer when there is no error
 
 
 def test_pmu_status_word_compliance_bits():
@@ -104,16 +105,29 @@ def test_connect_over_gpib_expects_no_ack_and_checks_the_status_byte():
 
 
 def test_options_without_a_pmu_or_rpm_narrow_the_capabilities():
+    fast = PulseTrain.uniform(1.0, 3, width=1e-3, period=2e-3, compliance=1e-3)
+    slow = PulseTrain.uniform(1.0, 3, width=5e-3, period=10e-3, compliance=1e-3)
     pairs = CONNECT_LAN[:3] + [("*OPT?", "SMU1,SMU2")]
     with k4200(pairs) as (inst, _):
-        assert not inst.capabilities.pulse_capable
-        with pytest.raises(CapabilityError, match="no pulse source"):
-            inst.check(PulseTrain.uniform(1.0, 3, width=1e-3, period=2e-3, compliance=1e-3))
+        assert not inst.capabilities.has_pmu
+        with pytest.raises(CapabilityError, match="too fast for an SMU"):
+            inst.check(fast)
+        inst.check(slow)  # the SMU can run it, compliance and all
     pairs = CONNECT_LAN[:3] + [("*OPT?", "SMU1,PMU1")]
     with k4200(pairs) as (inst, _):
-        assert not inst.rpm  # the PMU alone limits at 10 mA or 200 mA
-        with pytest.raises(CapabilityError, match="smallest range"):
-            inst.check(PulseTrain.uniform(1.0, 3, width=1e-3, period=2e-3, compliance=1e-3))
+        assert not inst.rpm and inst.capabilities.pmu_ranges == (10e-3, 200e-3)
+
+
+@pytest.mark.parametrize("options, rpm", [
+    ("SMU1,SMU2,PMU1RPM1-1,PMU1RPM1-2", True),
+    ("SMU1,SMU2,PMU1RPM1-2", True),  # firmware that drops the first RPM from the list (Py4200A)
+    ("SMU1, SMU2, PMU1RPM1-1 ", True),
+    ("SMU1,SMU2,PMU1", False),
+])
+def test_rpm_is_found_however_the_options_spell_it(options, rpm):
+    with k4200(CONNECT_LAN[:3] + [("*OPT?", options)]) as (inst, _):
+        assert inst.rpm is rpm and inst.capabilities.has_pmu
+        assert inst.smus == [1, 2]
 
 
 def test_a_socket_without_device_clear_is_drained_instead():
@@ -145,7 +159,7 @@ def test_voltage_sweep_sets_compliance_in_the_list_before_it_runs_and_reads_lett
     pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup() + [
         ("MD", A), ("ME1", A), ("SP", "16"), ("SP", "0"),
         ("DO 'I1'", "N1.0E-5,N5.0E-5,C1.0E-4"), ("DO 'V1'", "N0,N0.5,N0.9"),
-        ("DO 'I1T'", "0.01,0.02,0.03")] + OFF_LAN
+        ("DO 'CH1T'", "0.01,0.02,0.03")] + OFF_LAN
     with k4200(pairs) as (inst, waits):
         chunks = list(inst.run(Sweep([0, 0.5, 1], 1e-4, step_time=0.01, nplc=0.01)))
     assert len(chunks) == 1
@@ -163,7 +177,7 @@ def test_gpib_sweep_sends_no_sp_and_polls_the_status_byte_instead():
     lan = [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup() + [("MD", A), ("ME1", A)]
     no_ack = [(cmd, None) for cmd, _ in lan]
     pairs = CONNECT_GPIB + no_ack + [
-        ("DO 'I1'", "N1.0E-5,N5.0E-5,C1.0E-4"), ("DO 'V1'", "N0,N0.5,N0.9"), ("DO 'I1T'", "0.01,0.02,0.03"),
+        ("DO 'I1'", "N1.0E-5,N5.0E-5,C1.0E-4"), ("DO 'V1'", "N0,N0.5,N0.9"), ("DO 'CH1T'", "0.01,0.02,0.03"),
         ("US", None), ("DV1", None)]
     with k4200(pairs, framing="gpib") as (inst, waits):
         # serial polls: set-up checkpoint, busy, done (B0 data ready), the off checkpoint
@@ -179,7 +193,7 @@ def test_measure_range_sets_the_autorange_floor_and_a_preamp_lowers_the_default(
         ("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-05", A), ("DE", "ERR"),
         (":ERROR:LAST:GET", "Invalid argument. (-993)"), ("ME4", A)] + OFF_LAN + OFF_LAN + [
         ("US", A), ("IT4,1,0,1", A), ("RG 1,1e-09", A), ("DV1,0,0.1,0.001", A),
-        ("TV1", "NAV 0.1"), ("TI1", "NAI 1E-5"), ("DV1", A)]
+        ("TV1", "NAV 0.1"), ("DV1,0,0.1,0.001", A), ("TI1", "NAI 1E-5"), ("DV1", A)]
     with k4200(pairs) as (inst, _):
         with pytest.raises(InstrumentReportedError):
             list(inst.run(Sweep([0, 1], 1e-4, step_time=0.01, nplc=0.01, measure_range=10e-6)))
@@ -189,7 +203,7 @@ def test_measure_range_sets_the_autorange_floor_and_a_preamp_lowers_the_default(
 def test_current_sweep_takes_compliance_from_the_voltage_letters():
     pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,1", A), ("RG 1,1e-07", A)] + sweep_setup("I", "2", "1e-06,2e-06", 2, "0.0832333") + [
         ("MD", A), ("ME1", A), ("SP", "0"),
-        ("DO 'I1'", "N1E-6,N2E-6"), ("DO 'V1'", "N1.0,C2.0"), ("DO 'I1T'", "0.1,0.2")] + OFF_LAN
+        ("DO 'I1'", "N1E-6,N2E-6"), ("DO 'V1'", "N1.0,C2.0"), ("DO 'CH1T'", "0.1,0.2")] + OFF_LAN
     with k4200(pairs) as (inst, _):
         (c,) = list(inst.run(Sweep([1e-6, 2e-6], 2.0, source="I", step_time=0.1, nplc=1)))
     assert c["compliance"].tolist() == [False, True]
@@ -205,7 +219,7 @@ def test_a_list_longer_than_4096_runs_as_two_tests_each_yielding_its_chunk():
     for text, n in ((first, 4096), (second, 2)):
         pairs += sweep_setup(levels=text) + [("MD", A), ("ME1", A), ("SP", "0"),
                                              ("DO 'I1'", reply(n)), ("DO 'V1'", reply(n)),
-                                             ("DO 'I1T'", stamps(n))]
+                                             ("DO 'CH1T'", stamps(n))]
     pairs += OFF_LAN
     with k4200(pairs) as (inst, _):
         chunks = list(inst.run(Sweep(levels, 1e-4, step_time=0.01, nplc=0.01)))
@@ -222,7 +236,7 @@ def test_a_kxci_that_refuses_data_during_a_test_gets_it_at_the_end():
     pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup(levels=text) + [
         ("MD", A), ("ME1", A), ("SP", "16"),
         ("DO 'I1'", "ERROR"), (":ERROR:LAST:GET", "Command not valid during test execution. (-980)"),
-        ("SP", "0"), ("DO 'I1'", items), ("DO 'V1'", items), ("DO 'I1T'", stamps)] + OFF_LAN
+        ("SP", "0"), ("DO 'I1'", items), ("DO 'V1'", items), ("DO 'CH1T'", stamps)] + OFF_LAN
     with k4200(pairs) as (inst, _):
         chunks = list(inst.run(Sweep(levels, 1e-4, step_time=0.01, nplc=0.01)))
         assert not inst._live  # and it will not ask again in this session
@@ -234,20 +248,22 @@ def test_a_kxci_that_refuses_data_during_a_test_gets_it_at_the_end():
 PMU_SETUP = [(":PMU:RPM:CONFIGURE PMU1-1,0", A), (":PMU:SOURCE:RANGE 1,10", A)]
 
 
-def pmu_range(amps):
-    return [(f":PMU:MEASURE:RANGE 1,2,{amps}", A), (":PMU:LLEC:CONFIGURE 1,1", A)]
+def pmu_range(amps, load="10000", llec=0):
+    return [(f":PMU:MEASURE:RANGE 1,2,{amps}", A), (f":PMU:LOAD 1,{load}", A), (f":PMU:LLEC:CONFIGURE 1,{llec}", A)]
 
 
 def test_uniform_train_uses_standard_pulse_mode_and_fetches_the_status_word():
     data = ";".join(f"1.5,{1e-4 if k else 2e-5},{0.004 + 0.01 * k},{'01011021' if k else '01010021'},"
                     f"0,0,{0.009 + 0.01 * k},01010021" for k in range(3))
     pairs = CONNECT_LAN + [(":PMU:INIT 0", A)] + PMU_SETUP + [
-        *pmu_range("0.0001"), (":PMU:MEASURE:MODE 1", A),
+        *pmu_range("0.001"), (":PMU:MEASURE:MODE 1", A),
         (":PMU:PULSE:TRAIN 1,0.2,1.3", A), (":PMU:PULSE:TIMES 1,0.01,0.005,1e-06,1e-06,0", A),
         (":PMU:PULSE:BURST:COUNT 3", A), (":PMU:OUTPUT:STATE 1,1", A), (":PMU:EXECUTE", A),
         (":PMU:TEST:STATUS?", "0"), (":PMU:DATA:COUNT? 1", "3"), (":PMU:DATA:GET 1,0,3", data),
         ("US", A), ("DV1", A), (":PMU:OUTPUT:STATE 1,0", A)]
-    with k4200(pairs) as (inst, waits):
+    # 1.5 V into the stated 10 kohm can pass 150 uA at most: the 200 uA compliance holds,
+    # and the 1 mA range cannot overflow.
+    with k4200(pairs, pmu_load=1e4) as (inst, waits):
         (c,) = list(inst.run(PulseTrain.uniform(1.5, 3, width=5e-3, period=10e-3, compliance=2e-4, base=0.2)))
     assert c["kind"].tolist() == [KIND_PULSE] * 3
     assert c["index"].tolist() == [0, 1, 2]
@@ -261,7 +277,7 @@ def test_pulses_with_reads_use_segment_arb_with_looped_sequences():
                    read_width=1e-3)
     seq = {a: sarb.period_sequence(a, 0.1, p) for a in (1.0, -1.0)}
     assert sum(seq[1.0].times) == pytest.approx(10e-3)
-    pairs = CONNECT_LAN + [(":PMU:INIT 1", A)] + PMU_SETUP + pmu_range("0.001")
+    pairs = CONNECT_LAN + [(":PMU:INIT 1", A)] + PMU_SETUP + pmu_range("0.001", load="1000")
     for number, a in ((1, 1.0), (2, -1.0)):
         s = seq[a]
         for name, values in (("TIME", s.times), ("STARTV", s.start), ("STOPV", s.stop)):
@@ -278,7 +294,7 @@ def test_pulses_with_reads_use_segment_arb_with_looped_sequences():
     pairs += [(":PMU:SARB:WFM:SEQ:LIST 1,1,2,2,1", A), (":PMU:OUTPUT:STATE 1,1", A), (":PMU:EXECUTE", A),
               (":PMU:TEST:STATUS?", "1"), (":PMU:TEST:STATUS?", "0"), (":PMU:DATA:COUNT? 1", "6"),
               (":PMU:DATA:GET 1,0,6", data), ("US", A), ("DV1", A), (":PMU:OUTPUT:STATE 1,0", A)]
-    with k4200(pairs) as (inst, _):
+    with k4200(pairs, pmu_load=1e3) as (inst, _):
         (c,) = list(inst.run(p))
     assert c["kind"].tolist() == [KIND_PULSE, KIND_READ] * 3
     assert c["index"].tolist() == [0, 0, 1, 1, 2, 2]
@@ -302,8 +318,9 @@ def test_segment_arb_plan_segments_and_run_lengths():
 
 def test_sampling_holds_the_level_and_reads_at_each_instant_in_user_mode():
     pairs = CONNECT_LAN + [("US", A), ("IT4,1,0,1", A), ("RG 1,1e-07", A), ("DV1,0,0.1,0.0001", A),
-                           ("TV1", "NAV 0.1"), ("TI1", "NAI 1.0E-6"),
-                           ("TV1", "NAV 0.1"), ("TI1", "CAI 1.0E-4")] + OFF_LAN
+                           ("TV1", "NAV 0.1"), ("DV1,0,0.1,0.0001", A), ("TI1", "NAI 1.0E-6"),
+                           ("DV1,0,0.1,0.0001", A),  # after a TI, again before the TV
+                           ("TV1", "NAV 0.1"), ("DV1,0,0.1,0.0001", A), ("TI1", "CAI 1.0E-4")] + OFF_LAN
     with k4200(pairs) as (inst, waits):
         chunks = list(inst.run(Sampling(0.1, 1e-4, [20.0, 50.0])))
     assert [len(c) for c in chunks] == [1, 1]
@@ -314,13 +331,15 @@ def test_sampling_holds_the_level_and_reads_at_each_instant_in_user_mode():
 
 
 def test_spot_read_sources_measures_and_turns_off_on_both_framings():
+    # The setting goes again between TV and TI: the 4200A wants it re-applied before the
+    # other quantity is measured (pymeasure's test on a real 4200A).
     pairs = CONNECT_LAN + [("US", A), ("IT4,1,0,1", A), ("RG 1,1e-07", A), ("DV1,0,0.2,1e-05", A),
-                           ("TV1", "NAV 0.2"), ("TI1", "CAI 1.0E-5"), ("DV1", A)]
+                           ("TV1", "NAV 0.2"), ("DV1,0,0.2,1e-05", A), ("TI1", "CAI 1.0E-5"), ("DV1", A)]
     with k4200(pairs) as (inst, _):
         r = inst.read(0.2, compliance=1e-5)
     assert (r["v"][0], r["i"][0], bool(r["compliance"][0])) == (0.2, 1e-5, True)
     pairs = CONNECT_GPIB + [("US", None), ("IT4,1,0,1", None), ("RG 1,1e-07", None), ("DI1,0,1e-06,2", None),
-                            ("TV1", "NAV 0.5"), ("TI1", "NAI 1.0E-6"), ("DV1", None)]
+                            ("TV1", "NAV 0.5"), ("DI1,0,1e-06,2", None), ("TI1", "NAI 1.0E-6"), ("DV1", None)]
     with k4200(pairs, framing="gpib") as (inst, _):
         r = inst.read(1e-6, compliance=2.0, source="I")
     assert (r["v"][0], bool(r["compliance"][0])) == (0.5, False)

@@ -35,7 +35,9 @@ def lab():
 
 @pytest.fixture
 def smu(lab, resource):
-    inst = Keithley4200A(resource, visa_library=SPEC, timeout=2.0)
+    # The 10 kohm resistor is the whole path: stated as the PMU's load, it is what holds a
+    # pulse's current within its compliance (the PMU itself has no current limit).
+    inst = Keithley4200A(resource, visa_library=SPEC, timeout=2.0, pmu_load=R)
     yield inst
     inst.close()
 
@@ -136,7 +138,7 @@ def test_pulses_with_reads_run_as_segment_arb(smu, lab, resource):
 def test_a_ramp_of_600_distinct_pulses_renumbers_its_sequences(lab):
     # Framing-independent (and 3600 set-up messages), so over Ethernet only.
     amplitudes = np.linspace(0.5, 1.5, 600)  # potentiation ramp: 600 sequences > the 512 the PMU holds
-    with Keithley4200A(LAN, visa_library=SPEC) as smu:
+    with Keithley4200A(LAN, visa_library=SPEC, pmu_load=R) as smu:
         data = np.concatenate(list(smu.run(PulseTrain(amplitudes, width=100e-6, period=1e-3, compliance=1e-3))))
     assert data["index"].tolist() == list(range(600))
     assert data["source"] == pytest.approx(amplitudes)
@@ -147,7 +149,7 @@ def test_a_ramp_of_600_distinct_pulses_renumbers_its_sequences(lab):
 def test_a_period_beyond_128_segments_is_sent_with_add_commands(lab):
     # 200 s periods: the rest at base is cut in 1 s segments, > 128 values per array.
     train = PulseTrain([1.0, -1.0], width=1e-3, period=200.0, compliance=1e-3, read_levels=0.2)
-    with Keithley4200A(LAN, visa_library=SPEC) as smu:
+    with Keithley4200A(LAN, visa_library=SPEC, pmu_load=R) as smu:
         sent, command = [], smu.kxci.command
         smu.kxci.command = lambda cmd: (sent.append(cmd), command(cmd))[1]  # listen, still send
         data = np.concatenate(list(smu.run(train)))
@@ -238,8 +240,23 @@ def test_a_refused_request_sends_nothing(smu, lab, resource):
     emulator = lab.emulator(resource)
     before = emulator.messages
     with pytest.raises(CapabilityError, match="10 V"):
-        list(smu.run(PulseTrain.uniform(12.0, 5, width=1e-3, period=5e-3, compliance=1e-3)))
+        list(smu.run(PulseTrain.uniform(12.0, 5, width=1e-3, period=5e-3, compliance=5e-3)))
+    # 2 V over the stated 10 kohm can pass 200 uA: a 100 uA compliance needs a limit the PMU
+    # does not have, and 1 ms pulses are too fast for an SMU.
+    with pytest.raises(CapabilityError, match="no current limit"):
+        list(smu.run(PulseTrain.uniform(2.0, 5, width=1e-3, period=5e-3, compliance=1e-4)))
     assert emulator.messages == before
+
+
+def test_a_compliance_limited_set_pulse_runs_on_the_smu_and_is_held(lab, resource):
+    # 1 V into 10 kohm wants 100 uA; with no series load stated the PMU could not hold 50 uA,
+    # so the 5 ms pulses run on SMU1 as a list sweep, whose limit is real.
+    with Keithley4200A(resource, visa_library=SPEC, timeout=2.0) as smu:
+        data = np.concatenate(list(smu.run(PulseTrain.uniform(1.0, 4, width=5e-3, period=10e-3, compliance=5e-5))))
+    assert data["kind"].tolist() == [KIND_PULSE] * 4 and data["index"].tolist() == [0, 1, 2, 3]
+    assert data["compliance"].all() and data["i"] == pytest.approx(5e-5, rel=1e-6)
+    assert not lab.emulator(resource).pmu.channels[1].output_req  # the PMU was never asked
+    assert all_off(lab, resource)
 
 
 def test_a_set_sweep_on_the_bfo_memristor_is_held_at_its_compliance(resource):

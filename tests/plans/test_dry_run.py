@@ -113,6 +113,7 @@ devices = ["K1", "L3"]
 [step.parameters]
 mode = "reset"
 count = 20
+pmu_load = 1000  # ohm in series on the 4200A's PMU path: what holds its pulses to 5 mA
 """
 
 

@@ -39,8 +39,13 @@ def test_current_sweep_on_4200a(tmp_path):
     assert result.summary["per cycle"][0]["steps up"] >= 1
 
 
+#: The BiFeO3 preset's own 250 ohm series resistance, stated as the PMU's load: 1.5 V can
+#: then pass 6 mA at most, so a 10 mA compliance holds on the PMU, which has no limit of its own.
+BFO_LOAD = dict(pmu_load=250.0, compliance=10e-3)
+
+
 def test_pulse_train_on_the_pmu(tmp_path):
-    result, rows = run_on_4200a("bfo", PulseTrain(mode="reset", count=40), tmp_path)
+    result, rows = run_on_4200a("bfo", PulseTrain(mode="reset", count=40, **BFO_LOAD), tmp_path)
     assert (rows["Segment"] == "pulse").sum() == 40 and (rows["Segment"] == "read").sum() == 40
     assert result.summary["last read G/G0"] < result.summary["first read G/G0"]
 
@@ -66,7 +71,17 @@ def test_beyond_the_4200a_is_refused_before_anything_is_energised(tmp_path):
     assert not lab.emulator(SIM_4200A).any_output_on
 
 
-@pytest.mark.parametrize("proc", [VoltageSweep(cycles=2, step=20), PulseTrain(mode="reset", count=300, prepare=False)],
+def test_a_pulse_compliance_the_pmu_cannot_hold_is_refused_before_anything_is_energised(tmp_path):
+    lab = get_lab(sim_library("bfo", 1))
+    lab.reset()
+    proc = PulseTrain(mode="reset", count=40, compliance=5e-3)
+    with pytest.raises(CapabilityError, match="no current limit"):
+        run_procedure(proc, tmp_path / "never.csv", target=Target(SIM_4200A, "bfo", 1))
+    assert not lab.emulator(SIM_4200A).any_output_on
+
+
+@pytest.mark.parametrize("proc", [VoltageSweep(cycles=2, step=20),
+                                  PulseTrain(mode="reset", count=300, prepare=False, **BFO_LOAD)],
                          ids=["smu-sweep", "pmu-train"])
 def test_stop_mid_run_leaves_the_4200a_off(tmp_path, proc):
     lab = get_lab(sim_library("bfo", 1))

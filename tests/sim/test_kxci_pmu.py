@@ -1,4 +1,5 @@
-"""The simulated 4200A's PMU: pulse trains, Segment Arb, data pages, status words, limits."""
+"""The simulated 4200A's PMU: pulse trains, Segment Arb, data pages, status words, the
+measure range that does not limit, and LLEC's rules (docs/keithley4200a.md)."""
 import numpy as np
 import pytest
 
@@ -8,6 +9,7 @@ from labqc.instruments.sim.kxci4200a import K4200AEmulator
 from labqc.instruments.sim.presets import make_device
 
 COMPLIANCE_BIT = 1 << 12
+I_OVERFLOW_BIT = 1 << 10
 
 
 class Bench:
@@ -81,16 +83,30 @@ def test_spot_mean_train_of_500_pulses():
     assert b.q("SP") == "0"
 
 
-def test_status_word_flags_source_compliance():
+def test_a_fixed_range_measures_and_does_not_limit():
+    """The manual: the fixed range is a measure range; overflow is bits 10-11, and bits
+    12-15 (source compliance, thresholds) are not a limit either."""
     b = Bench()
-    train(b, amplitude=1.5, count=10, load=1e4)  # 150 uA wanted through a 100 uA range
+    train(b, amplitude=1.5, count=10, load=1e4)  # 150 uA through a 100 uA range
     b.ok(":PMU:EXECUTE")
     b.wait()
     vh, ih, _, sh = b.points()[0][:4]
     word = int(sh, 16)
-    assert word & COMPLIANCE_BIT and (word >> 12) & 0xF == 1
-    assert float(ih) == pytest.approx(1e-4) and float(vh) == pytest.approx(1.0)
-    assert not int(b.points()[0][7], 16) & COMPLIANCE_BIT  # the base reads no current
+    assert float(vh) == pytest.approx(1.5)  # the device got the whole pulse ...
+    assert word & I_OVERFLOW_BIT and not word & COMPLIANCE_BIT  # ... and the current overflowed
+    assert float(ih) == pytest.approx(1e-4)  # the converter reads its full scale
+    assert not int(b.points()[0][7], 16) & I_OVERFLOW_BIT  # the base reads no current
+
+
+def test_the_device_sees_the_current_the_range_would_have_clipped():
+    dev = make_device("bfo", 3)
+    b = Bench(device=dev)
+    b.ok(":PMU:INIT 0", ":PMU:RPM:CONFIGURE PMU1-1,0", ":PMU:MEASURE:RANGE 1,2,1e-2", ":PMU:LOAD 1,1e3",
+         ":PMU:MEASURE:MODE 1", ":PMU:PULSE:TRAIN 1,0,3", ":PMU:PULSE:TIMES 1,0.01,0.005,1e-6,1e-6,0",
+         ":PMU:PULSE:BURST:COUNT 20", ":PMU:OUTPUT:STATE 1,1", ":PMU:EXECUTE")
+    b.wait()
+    i = np.array([float(p[1]) for p in b.points()])
+    assert i.max() > 1e-4  # a 100 uA "range" on the same train would not have held it back
 
 
 def test_data_pages_of_at_most_2048_points():
@@ -219,7 +235,7 @@ def test_waveform_mode_samples_whole_periods():
 
 def sarb(b: Bench, startv, stopv, times, mtype, mstart, mstop, seq_list="1,1,3"):
     b.ok(":PMU:INIT 1", ":PMU:RPM:CONFIGURE PMU1-1,0", ":PMU:SOURCE:RANGE 1,10",
-         ":PMU:MEASURE:RANGE 1,2,1e-4", ":PMU:LLEC:CONFIGURE 1,1")
+         ":PMU:MEASURE:RANGE 1,2,1e-4", ":PMU:LOAD 1,1e4")
     for what, values in (("STARTV", startv), ("STOPV", stopv), ("TIME", times), ("MEAS:TYPE", mtype),
                          ("MEAS:START", mstart), ("MEAS:STOP", mstop)):
         b.ok(f":PMU:SARB:SEQ:{what} 1,1," + ",".join(str(x) for x in values))
@@ -245,7 +261,7 @@ def test_segment_arb_pulses_with_reads_between():
     assert i == pytest.approx([5e-5, 1e-5] * 3)
     t = [float(p[2]) for p in pts]
     assert t[1] == pytest.approx(1e-6 + 5e-3 + 1e-6 + 1e-6 + 0.825e-3, rel=1e-6)
-    assert int(pts[0][3], 16) == 0x31010031  # LLEC enabled and successful
+    assert int(pts[0][3], 16) == 0x01010031  # RPM, spot mean, 100 uA range, channel 1, no LLEC
 
 
 def test_segment_arb_validation():
@@ -270,14 +286,47 @@ def test_segment_arb_validation():
 def test_memristor_train_runs_in_vectorised_blocks():
     dev = make_device("bfo", 3)
     b = Bench(device=dev)
-    train(b, amplitude=1.5, count=500, llec=True)
+    train(b, amplitude=1.5, count=500, load=1e4)
     b.ok(":PMU:EXECUTE")
     b.wait()
     pts = b.points()
     assert len(pts) == 500
     i = np.array([float(p[1]) for p in pts])
-    assert np.all(np.isfinite(i)) and np.all(np.abs(i) <= 1e-4 * 1.001)
+    assert np.all(np.isfinite(i)) and np.all(np.abs(i) <= 1e-4 * 1.001)  # read within the range
     assert b.emu.devtime.t == pytest.approx(b.clock.now)
+
+
+def test_llec_only_in_standard_pulse_mode_on_pmu_ranges():
+    b = Bench()
+    b.ok(":PMU:INIT 1")
+    assert b.q(":PMU:LLEC:CONFIGURE 1,1") == "ERROR" and b.code() == -969  # not in Segment Arb
+    b = Bench()
+    train(b, amplitude=0.5, count=5, irange="1e-4", llec=True)
+    assert b.q(":PMU:EXECUTE") == "ERROR" and b.code() == -967  # not on an RPM range
+    b = Bench()
+    b.ok(":PMU:INIT 0", ":PMU:LLEC:CONFIGURE 1,1", ":PMU:RETAIN:CONFIG 1,1", ":PMU:INIT 1")
+    assert b.emu.pmu.channels[1].llec  # retained into Segment Arb: refused at EXECUTE
+    sarb_ready = (":PMU:MEASURE:RANGE 1,2,1e-2", ":PMU:SARB:SEQ:STARTV 1,1,0,0,0", ":PMU:SARB:SEQ:STOPV 1,1,0,0,0",
+                  ":PMU:SARB:SEQ:TIME 1,1,1e-6,1e-6,1e-6", ":PMU:SARB:WFM:SEQ:LIST 1,1,1",
+                  ":PMU:RPM:CONFIGURE PMU1-1,0", ":PMU:OUTPUT:STATE 1,1")
+    b.ok(*sarb_ready)
+    assert b.q(":PMU:EXECUTE") == "ERROR" and b.code() == -967
+
+
+def test_llec_fires_extra_pulses_at_each_step():
+    from labqc.instruments.sim.kxci_pmu import LLEC_PULSES
+
+    b = Bench()
+    train(b, amplitude=0.5, count=4, irange="1e-2", llec=True,
+          extra=(":PMU:SWEEP:PULSE:AMPLITUDE 1,0.1,0.2,0.1",))
+    t0 = b.clock.now
+    b.ok(":PMU:EXECUTE")
+    assert b.emu.pmu.test.end - t0 == pytest.approx(1e-3 + (2 * 4 + 2 * LLEC_PULSES) * 10e-3, rel=1e-6)
+    b.wait()
+    pts = b.points()
+    assert len(pts) == 8  # the extra pulses are not measured
+    assert int(pts[0][3], 16) >> 28 & 3 == 3  # LLEC enabled and successful
+    assert [float(p[0]) for p in pts] == pytest.approx([0.1] * 4 + [0.2] * 4)
 
 
 def test_amplitude_sweep_fires_a_burst_per_amplitude():
