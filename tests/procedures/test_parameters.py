@@ -17,7 +17,7 @@ def test_parameters_are_listed_in_the_order_they_are_declared():
     declared = [name for name, value in vars(VoltageSweep).items() if hasattr(value, "order")]
     listed = [attr for attr, _ in parameter_specs(VoltageSweep)]
     assert listed[: len(declared)] == declared
-    assert listed[0] == "v_set" and listed[-5:] == ["r_series", "sample", "device", "operator", "note"]
+    assert listed[0] == "v_set" and listed[-6:] == ["r_series", "pmu_load", "sample", "device", "operator", "note"]
 
 
 @pytest.mark.parametrize("name, units, low, high", [
