@@ -38,7 +38,7 @@ class PlateauMark:
     @property
     def label(self) -> str:
         if self.quantum is None:
-            return f"{self.level:.2f} G0 (off-grid)"
+            return f"{self.level:.2f} G0 ({'off-grid' if self.confidence else 'unassigned'})"  # 0: no verdict
         conf = "" if self.confidence is None else f", conf {100 * self.confidence:.0f} %"
         return f"{self.quantum:g} G0{conf}"
 

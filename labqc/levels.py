@@ -10,7 +10,9 @@ reference design (plateaus-and-physics.md §4.3):
 - P_on = pi_on·N(d; 0, s) / (pi_on·N(d; 0, s) + (1 - pi_on)·2)   (uniform over a 0.5 G0 cell);
 - P(q | m) ∝ N(G_corr; q/2, s) over the neighbouring levels;
 - quantised if |d| <= tol and P_on >= 0.5 and the level is assignable;
-- unassignable if G_corr²·G0·sigma_Rs > max_rs_spread or s > max_s.
+- unassignable if G_corr²·G0·sigma_Rs > max_rs_spread or s > max_s, and unresolved
+  (also no quantum, confidence 0, not assignable) if it is not quantised yet lies within
+  OFF_GRID_Z·s of a level: "off the grid" is only said of a clear distance.
 
 Everything is vectorised over plateaus so that one call scores a whole trace.
 """
@@ -33,6 +35,7 @@ MAX_RS_SPREAD = 0.08  # G0: R_s uncertainty above this makes the level unassigna
 MAX_SIGMA = 0.125  # G0: above this the posterior over neighbouring levels is flat
 N_EFF_FACTOR = 0.1  # N_eff = N/10: within-plateau noise is correlated (1/f, RTN)
 MAX_LEVEL = 25.25  # G0: transport turns diffusive above ~25 G0; the analysis stops there
+OFF_GRID_Z = 2.0  # uncertainties from the nearest level before a plateau is "off the grid"
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
@@ -54,7 +57,8 @@ class LevelAssignment:
     p_level: np.ndarray
     z: np.ndarray  # d / s
     s: np.ndarray  # total uncertainty of the level, G0
-    assignable: np.ndarray  # bool
+    assignable: np.ndarray  # bool: a verdict (on or clearly off the grid) is possible
+    in_range: np.ndarray  # bool: R_s and noise allow a level at all (assignable or within the noise)
 
 
 def assign_levels(
@@ -96,14 +100,18 @@ def assign_levels(
         wm = np.exp(-0.5 * ((d + 0.5) / s) ** 2)
         wp = np.exp(-0.5 * ((d - 0.5) / s) ** 2)
         p_level = w0 / (w0 + wm + wp)
-        assignable = np.isfinite(level) & (rs_spread <= max_rs_spread) & (s <= max_s)
+        in_range = np.isfinite(level) & (rs_spread <= max_rs_spread) & (s <= max_s)
         quantised = (
-            assignable
+            in_range
             & (np.abs(d) <= tol)
             & (p_on >= 0.5)
             & (nearest >= 0.5)
             & (nearest <= max_level)
         )
+        # Within OFF_GRID_Z uncertainties of a level yet not assigned: unresolved, never
+        # "off the grid" (that verdict needs a clear distance).
+        unresolved = in_range & ~quantised & (np.abs(z) < OFF_GRID_Z) & (nearest >= 0.5) & (nearest <= max_level)
+        assignable = in_range & ~unresolved
     quantum = np.where(quantised, nearest, np.nan)
     confidence = np.where(np.isfinite(level), np.nan_to_num(p_on * p_level), 0.0)
     confidence = np.where(assignable, confidence, 0.0)
@@ -117,6 +125,7 @@ def assign_levels(
         z=z,
         s=s,
         assignable=assignable,
+        in_range=in_range,
     )
 
 
@@ -179,5 +188,7 @@ def assign_level_core(
     # Both exponents are <= 0 since |d| <= 0.25: no overflow even for a tiny s.
     p_level = 1.0 / (1.0 + math.exp((0.5 * d - 0.125) / var) + math.exp((-0.5 * d - 0.125) / var))
     quantised = abs(d) <= tol and p_on >= 0.5 and 0.5 <= nearest <= max_level
+    if not quantised and abs(d) < OFF_GRID_Z * s and 0.5 <= nearest <= max_level:
+        return nan, level, 0.0  # within the noise of a level: unresolved, not off the grid
     conf = min(max(p_on * p_level, 0.0), 1.0)
     return (nearest if quantised else nan), level, conf

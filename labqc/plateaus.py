@@ -60,6 +60,7 @@ class Plateau:
     excursions: int = 0  # telegraph excursions bridged inside the plateau
     telegraph_amplitude: float = 0.0  # G/G0 of a resolved two-level fluctuator (0: none)
     drift: float = 0.0  # corrected G/G0 change across the plateau (least-squares line)
+    reason: str = ""  # why quantum is None ("" when assigned)
 
     @property
     def duration(self) -> int:
@@ -661,8 +662,8 @@ def analyze(
     )
 
 
-def _withheld(p: Plateau) -> Plateau:
-    return replace(p, quantum=None, confidence=0.0, assignable=False)
+def _withheld(p: Plateau, reason: str) -> Plateau:
+    return replace(p, quantum=None, confidence=0.0, assignable=False, reason=reason)
 
 
 def _degrade(plateaus: list[Plateau], fit: SeriesFit, estimated: bool) -> tuple[list[Plateau], str]:
@@ -673,12 +674,14 @@ def _degrade(plateaus: list[Plateau], fit: SeriesFit, estimated: bool) -> tuple[
     levels, where R_s hardly matters, keep theirs.
     """
     if estimated and fit.reason:
-        return [_withheld(p) for p in plateaus], fit.reason
+        return [_withheld(p, fit.reason) for p in plateaus], fit.reason
     if estimated and fit.ambiguous:
         alt = rs.correct(np.array([p.raw_level for p in plateaus]), fit.alternative)
         q_alt = np.round(2 * alt) / 2
+        why = (f"depends on the choice between R_s = {fit.r_series:.0f} and {fit.alternative:.0f} ohm "
+               "(both explain the plateaus about equally)")
         plateaus = [
-            _withheld(p) if p.quantum is not None and q != p.quantum else p
+            _withheld(p, why) if p.quantum is not None and q != p.quantum else p
             for p, q in zip(plateaus, q_alt.tolist())
         ]
         if all(p.quantum is None for p in plateaus):
@@ -762,7 +765,7 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
         n_eff=n_eff if opt.n_eff_factor is None else None, **opt.level_options(),
     )
     level, quantum, conf = a.level.copy(), a.quantum.copy(), a.confidence.copy()
-    p_on, z, rtn = a.p_on.copy(), a.z.copy(), np.zeros(ga.size)
+    p_on, z, rtn, assignable = a.p_on.copy(), a.z.copy(), np.zeros(ga.size), a.assignable.copy()
     # A segment that keeps moving (a slow ramp, a sweep through a diffusive regime) is not
     # a plateau whatever its median: no quantum for it. The line's end-to-end change has a
     # white-noise error sigma·(L-1)/sqrt(sum tc²); only a change both above max_drift and
@@ -777,11 +780,12 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
     quantum[moving] = np.nan
     conf[moving] = 0.0
     if opt.two_state:
-        todo = np.flatnonzero(np.isnan(quantum) & a.assignable & ~moving & (length >= 2 * opt.min_length))
+        todo = np.flatnonzero(np.isnan(quantum) & a.in_range & ~moving & (length >= 2 * opt.min_length))
         found = _two_state_levels(xs, ga[todo], gb[todo], r_series, sigma_rs, opt) if todo.size else None
         if found is not None:
             k = todo[found[0]]
             level[k], quantum[k], conf[k], p_on[k], z[k], rtn[k] = found[1:]
+            assignable[k] = True
             raw_med = raw_med.copy()
             raw_med[k] = lv.uncorrect_g0(level[k], r_series)  # the measured value of that state
     counts = np.zeros(ga.size, dtype=int)  # bridged excursions per plateau
@@ -796,13 +800,39 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
     columns = (
         index[ga].tolist(), (index[gb - 1] + 1).tolist(), level.tolist(),
         np.where(np.isfinite(quantum), quantum, np.nan).tolist(), conf.tolist(), (gb - ga).tolist(),
-        raw_med.tolist(), (raw_sig * slope).tolist(), p_on.tolist(), z.tolist(), a.assignable.tolist(),
+        raw_med.tolist(), (raw_sig * slope).tolist(), p_on.tolist(), z.tolist(), assignable.tolist(),
         counts.tolist(), rtn.tolist(), drift.tolist(),
+        _reasons(a, quantum, assignable, moving, drift, sigma_rs, opt),
     )
     return [
-        Plateau(s, e, lev, None if q != q else q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr)
-        for s, e, lev, q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr in zip(*columns)
+        Plateau(s, e, lev, None if q != q else q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr, why)
+        for s, e, lev, q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr, why in zip(*columns)
     ]
+
+
+def _reasons(a: lv.LevelAssignment, quantum, assignable, moving, drift, sigma_rs: float, opt: Options) -> list[str]:
+    """Why each plateau without a quantum has none (empty for the assigned ones)."""
+    out = []
+    spread = np.nan_to_num(a.level) ** 2 * G0 * max(sigma_rs, 0.0)
+    for k in range(quantum.size):
+        lev, near = float(a.level[k]), float(a.nearest[k])
+        if quantum[k] == quantum[k]:
+            out.append("")
+        elif lev != lev:
+            out.append("the measured resistance is not above R_s: no corrected level")
+        elif moving[k]:
+            out.append(f"drifts {drift[k]:+.2f} G0 across the plateau: not a level")
+        elif spread[k] > lv.MAX_RS_SPREAD:
+            out.append(f"the R_s uncertainty (±{sigma_rs:.1f} ohm) moves this level by {spread[k]:.2f} G0")
+        elif near < 0.5:
+            out.append("below 0.5 G0 (high-resistance state)")
+        elif not a.in_range[k]:
+            out.append(f"too noisy to place (±{a.s[k]:.2f} G0)")
+        elif not assignable[k]:
+            out.append(f"within the noise (±{a.s[k]:.2f} G0) of {near:g} G0, too uncertain to assign")
+        else:
+            out.append(f"off the grid: {lev - near:+.2f} G0 from {near:g} G0")
+    return out
 
 
 def detect(g, *, r_series: float | None = None, v=None, **options) -> list[Plateau]:

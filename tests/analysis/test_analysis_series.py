@@ -102,3 +102,25 @@ def test_a_huge_series_resistance_leaves_nothing_confidently_assigned():
     assert len(assigned) - len(correct) <= 1  # at most one lucky coincidence at a low level
     if not assigned:
         assert res.reason
+
+
+def test_a_level_within_the_noise_of_the_grid_is_unresolved_not_off_grid():
+    from labqc import levels as lv
+
+    # 1.14 G0 over 25 noisy samples (s = sqrt(0.3²/25 + 0.04²) = 0.072): 0.14 from 1.0,
+    # beyond tol but within 2 s; 1.22 G0 is 3 s from 1.0 and 0.28 from 1.5: off the grid.
+    a = lv.assign_levels(np.array([1.14, 1.22]), 25, 0.3, n_eff=np.array([25.0, 25.0]))
+    assert np.isnan(a.quantum).all() and a.in_range.all()
+    assert abs(a.z[0]) < lv.OFF_GRID_Z and not a.assignable[0] and a.confidence[0] == 0.0
+    assert abs(a.z[1]) >= lv.OFF_GRID_Z and a.assignable[1]
+    q, _, conf = lv.assign_level(1.14, 25, 0.3, n_eff=25.0)
+    assert q is None and conf == 0.0  # the scalar rules (the online detector's) agree
+
+
+def test_every_plateau_without_a_level_says_why():
+    levels = [1.0, 2.5, 3.27, 6.0, 9.5]
+    res = analyze(_staircase(levels, 250.0, seed=4), r_series=250.0)
+    for p in res.plateaus:
+        assert (p.quantum is None) == bool(p.reason)
+    off = [p for p in res.plateaus if abs(p.level - 3.27) < 0.05]
+    assert off and off[0].quantum is None and "off the grid" in off[0].reason
