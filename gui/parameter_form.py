@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLa
 
 from labqc.procedures.base import (BooleanParameter, FloatParameter, LabqcProcedure, ListParameter,
                                    ParameterError, parameter_specs)
-from labqc.procedures.cli import parse_value
+from labqc.procedures.spec import build, parse_value
 from labqc.procedures.parameters import help_of
 from labqc.quantity import format_quantity
 
@@ -192,16 +192,7 @@ class ParameterForm(QWidget):
             messages = [m for m in (self._check_field(a) for a in self.fields) if m]
             if messages:
                 raise ParameterError(messages[0])
-            proc = self.cls()
-            specs = dict(parameter_specs(self.cls))
-            values = {a: self.text(a) for a in self.fields}
-            for attr, text in values.items():
-                param = specs[attr]
-                try:
-                    setattr(proc, attr, param.convert(parse_value(param, str(text))))
-                except ValueError as exc:
-                    raise ParameterError(f"{param.name} {text!r} {exc}") from None
-            proc.validate()
+            proc = build(self.cls, {a: self.text(a) for a in self.fields}, label=lambda _, param: param.name)
         except ParameterError as exc:
             self.message.setText(str(exc))
             raise

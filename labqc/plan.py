@@ -35,8 +35,8 @@ resumed plan finds its runs again.
 
 :func:`load_plan` reads and validates the WHOLE plan before anything runs, collecting
 every problem as one sentence in a :class:`PlanError`. This module does not import the
-procedures: the caller passes the registry (name -> procedure class) and, optionally, a
-``parse_value(parameter, text)`` that understands units.
+procedures: the caller passes a :class:`ProcedureSpecs` (labqc.procedures.spec.SPECS)
+that names them, converts values (units and all) and judges them, by procedure name.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping, Protocol
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -146,15 +146,29 @@ class Plan:
         raise KeyError(run_id)
 
 
-ParseValue = Callable[[Any, str], Any]
-#: Checks where a device is measured (its resource, simulated device and seed, at the
-#: plan's time scale); ValueError with one sentence when it cannot be.
-CheckDevice = Callable[["Device", float], None]
+class ProcedureSpecs(Protocol):
+    """What a plan needs to know of the procedures, from the layer that has them."""
+
+    def names(self) -> list[str]: ...
+
+    def lookup(self, name: str) -> str:
+        """The procedure's own name; KeyError when there is none."""
+
+    def parameters(self, procedure: str) -> list[str]: ...
+
+    def convert(self, procedure: str, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str | None]]]:
+        """Typed values, and (parameter, reason) for each that cannot be used (reason
+        None: no such parameter)."""
+
+    def validate(self, procedure: str, values: Mapping[str, Any]) -> str:
+        """The procedure's refusal of these values (one sentence), or ""."""
+
+    def check_target(self, resource: str, preset: str, seed: int, time_scale: float) -> str:
+        """Why a device cannot be measured as given, or ""."""
 
 
 # ---------------------------------------------------------------------- loading
-def load_plan(path: str | Path, registry: Mapping[str, type], *,
-              parse_value: ParseValue | None = None, check_device: CheckDevice | None = None) -> Plan:
+def load_plan(path: str | Path, specs: ProcedureSpecs) -> Plan:
     """Read, validate and expand the plan at ``path``; PlanError lists every problem."""
     path = Path(path)
     try:
@@ -163,30 +177,27 @@ def load_plan(path: str | Path, registry: Mapping[str, type], *,
         raise PlanError([f"cannot read {path}: {exc.strerror or exc}"], str(path)) from None
     except UnicodeDecodeError:
         raise PlanError([f"{path} is not UTF-8 text"], str(path)) from None
-    return parse_plan(text, registry, parse_value=parse_value, check_device=check_device, source=str(path))
+    return parse_plan(text, specs, source=str(path))
 
 
-def parse_plan(text: str, registry: Mapping[str, type], *, parse_value: ParseValue | None = None,
-               check_device: CheckDevice | None = None, source: str = "the plan") -> Plan:
+def parse_plan(text: str, specs: ProcedureSpecs, *, source: str = "the plan") -> Plan:
     """Validate and expand plan ``text`` (TOML); PlanError lists every problem."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError([f"it is not valid TOML: {exc}"], source) from None
     problems: list[str] = []
-    plan = _build(data, text, registry, parse_value or _plain_value, problems)
-    for device in plan.devices if check_device is not None else ():
-        try:
-            check_device(device, plan.time_scale)
-        except ValueError as exc:
-            problems.append(f"device {device.label}: {exc}")
+    plan = _build(data, text, specs, problems)
+    for device in plan.devices:
+        sentence = specs.check_target(device.resource, device.sim_preset, device.seed, plan.time_scale)
+        if sentence:
+            problems.append(f"device {device.label}: {sentence}")
     if problems:
         raise PlanError(problems, source, plan)
     return plan
 
 
-def _build(data: dict, text: str, registry: Mapping[str, type], parse_value: ParseValue,
-           problems: list[str]) -> Plan:
+def _build(data: dict, text: str, specs: ProcedureSpecs, problems: list[str]) -> Plan:
     unknown = set(data) - {"plan", "device", "step"}
     for key in sorted(unknown):
         problems.append(f"unknown section [{key}] (a plan has [plan], [[device]] and [[step]])")
@@ -214,7 +225,7 @@ def _build(data: dict, text: str, registry: Mapping[str, type], parse_value: Par
     runs: list[StepRun] = []
     names: set[str] = set()
     for number, step in enumerate(steps, start=1):
-        runs.extend(_step_runs(number, step, devices, registry, parse_value, default_policy,
+        runs.extend(_step_runs(number, step, devices, specs, default_policy,
                                default_retries, float(time_scale), names, problems, len(runs), meta))
     ids = [r.id for r in runs]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
@@ -258,8 +269,8 @@ def _devices(raw: Any, problems: list[str]) -> list[Device]:
     return out
 
 
-def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[str, type],
-               parse_value: ParseValue, default_policy: str, default_retries: int,
+def _step_runs(number: int, step: Any, devices: list[Device], specs: ProcedureSpecs,
+               default_policy: str, default_retries: int,
                time_scale: float, names: set[str], problems: list[str], first_index: int,
                meta: Mapping[str, Any] | None = None) -> list[StepRun]:
     where = f"step {number}"
@@ -278,7 +289,7 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
             names.add(name)
         where = f"step {number} ({name})" if name else where
     proc_name = step.get("procedure")
-    cls = _procedure(proc_name, registry, where, problems)
+    procedure = _procedure(proc_name, specs, where, problems)
     name = name or (str(proc_name) if proc_name else f"step{number}")
     policy = _policy(step.get("on_failure", default_policy), where, problems)
     retries = _count(step.get("retries", default_retries), f"retries in {where}", problems)
@@ -303,11 +314,11 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
         problems.append(f"{key} in {where} is both a fixed parameter and varied; keep one")
     for key in sorted((set(params) | set(vary)) & set(TARGET_KEYS)):
         problems.append(f"{key} in {where} belongs to a [[device]], not to a step")
-    if cls is None:
+    if procedure is None:
         return []
     if not chosen:  # still check the parameters, so that every problem is listed at once
         for combo in (list(itertools.product(*vary.values())) if vary else [()]):
-            _check_parameters(cls, {**params, **dict(zip(vary.keys(), combo))}, parse_value, where,
+            _check_parameters(specs, procedure, {**params, **dict(zip(vary.keys(), combo))}, where,
                               Device("(no device)"), problems, set())
         return []
 
@@ -318,36 +329,37 @@ def _step_runs(number: int, step: Any, devices: list[Device], registry: Mapping[
         for combo in combos:
             values = dict(zip(vary.keys(), combo))
             for rep in range(1, repeat + 1):
-                given = {**_run_metadata(cls, device, meta or {}), **device.parameters, **params, **values}
-                converted = _check_parameters(cls, given, parse_value, where, device, problems, reported)
+                given = {**_run_metadata(specs.parameters(procedure), device, meta or {}), **device.parameters,
+                         **params, **values}
+                converted = _check_parameters(specs, procedure, given, where, device, problems, reported)
                 index = first_index + len(runs)
                 run_id = _run_id(index, name, device.label, values, rep, repeat)
-                runs.append(StepRun(id=run_id, index=index, step=name, procedure=cls.__name__,
+                runs.append(StepRun(id=run_id, index=index, step=name, procedure=procedure,
                                     device=device, values=values, repeat=rep, parameters=converted,
                                     on_failure=policy, retries=retries, stop=stop,
                                     group=f"{name}/{device.label}"))
     return runs
 
 
-def _run_metadata(cls: type, device: Device, meta: Mapping[str, Any]) -> dict[str, str]:
+def _run_metadata(parameters: list[str], device: Device, meta: Mapping[str, Any]) -> dict[str, str]:
     """The sample, device, operator and note a run records (the device is its label),
     for a procedure that takes them; a step's own parameters override them."""
     given = {**{k: str(v) for k, v in meta.items()}, "device": device.label}
     if device.sample:
         given["sample"] = device.sample
-    return {k: v for k, v in given.items() if v and k in RUN_METADATA and hasattr(cls, k)}
+    return {k: v for k, v in given.items() if v and k in RUN_METADATA and k in parameters}
 
 
-def _procedure(name: Any, registry: Mapping[str, type], where: str, problems: list[str]) -> type | None:
+def _procedure(name: Any, specs: ProcedureSpecs, where: str, problems: list[str]) -> str | None:
+    choices = ", ".join(specs.names())
     if not name:
-        problems.append(f"{where} names no procedure; choose one of {', '.join(registry)}")
+        problems.append(f"{where} names no procedure; choose one of {choices}")
         return None
-    key = str(name).replace("-", "").replace("_", "").lower()
-    for known, cls in registry.items():
-        if known.lower() == key:
-            return cls
-    problems.append(f"{where}: there is no procedure called {name!r}; choose one of {', '.join(registry)}")
-    return None
+    try:
+        return specs.lookup(str(name))
+    except KeyError:
+        problems.append(f"{where}: there is no procedure called {name!r}; choose one of {choices}")
+        return None
 
 
 def _choose_devices(names: Any, devices: list[Device], where: str, problems: list[str]) -> list[Device]:
@@ -369,38 +381,26 @@ def _choose_devices(names: Any, devices: list[Device], where: str, problems: lis
     return out
 
 
-def _check_parameters(cls: type, given: Mapping[str, Any], parse_value: ParseValue, where: str,
+def _check_parameters(specs: ProcedureSpecs, procedure: str, given: Mapping[str, Any], where: str,
                       device: Device, problems: list[str], reported: set[str]) -> dict[str, Any]:
-    """Set every given parameter on a fresh procedure and run its own validate(); each
-    problem is reported once per step (not once per device and value)."""
+    """Every given value, typed, and the procedure's own judgement of them; each problem
+    is reported once per step (not once per device and value)."""
     def report(sentence: str) -> None:
         if sentence not in reported:
             reported.add(sentence)
             problems.append(sentence)
 
-    proc = cls()
-    specs = proc.parameter_objects()
-    converted: dict[str, Any] = {}
-    for key, value in given.items():
-        if key not in specs:
-            report(f"{where}: {cls.__name__} has no parameter {key!r}; it has "
-                   f"{', '.join(specs)}")
-            continue
-        param = specs[key]
-        try:
-            v = parse_value(param, str(value).lower() if isinstance(value, bool) else str(value))
-            v = param.convert(v) if hasattr(param, "convert") else v
-            setattr(proc, key, v)
-            converted[key] = v
-        except (ValueError, TypeError) as exc:
-            report(f"{where}: {key} = {value!r} {exc}")
+    converted, refused = specs.convert(procedure, given)
+    for key, reason in refused:
+        if reason is None:
+            report(f"{where}: {procedure} has no parameter {key!r}; it has {', '.join(specs.parameters(procedure))}")
+        else:
+            report(f"{where}: {key} = {given[key]!r} {reason}")
     # Values that did not convert keep their (valid) defaults for the procedure's own check.
-    try:
-        proc.parameter_objects()  # PyMeasure's own range checks
-        proc.validate()
-    except (ValueError, TypeError) as exc:  # ParameterError is a ValueError
+    sentence = specs.validate(procedure, converted)
+    if sentence:
         on = "" if device.label.startswith("(") else f" on {device.label}"
-        report(f"{where}{on}: {exc}")
+        report(f"{where}{on}: {sentence}")
     return converted
 
 
@@ -449,11 +449,6 @@ def _unknown_keys(table: dict, known: tuple[str, ...], where: str, problems: lis
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _plain_value(param: Any, text: str) -> Any:
-    """Without a unit parser: the text as the parameter's own conversion reads it."""
-    return text
 
 
 def _run_id(index: int, step: str, device: str, values: Mapping[str, Any], rep: int, repeats: int) -> str:
@@ -510,4 +505,4 @@ def stuck_streak(reads: list[tuple[int, float]], min_ratio: float) -> tuple[int,
 
 
 __all__ = ["Plan", "StepRun", "Device", "StopCondition", "PlanError", "load_plan", "parse_plan",
-           "stop_reason", "stuck_streak", "FAILURE_POLICIES"]
+           "stop_reason", "stuck_streak", "FAILURE_POLICIES", "ProcedureSpecs"]

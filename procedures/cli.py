@@ -19,7 +19,6 @@ runs nothing; a run prints a warning line for each read that does not.
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import time
@@ -28,9 +27,10 @@ from typing import Any
 from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.procedures import PROCEDURES, get_procedure
 from labqc.quantity import format_quantity, parse_quantity
-from labqc.procedures.base import (BooleanParameter, FloatParameter, IntegerParameter, LabqcProcedure,
+from labqc.procedures.base import (BooleanParameter, IntegerParameter, LabqcProcedure,
                              ListParameter, ParameterError, Progress, RUN_METADATA, parameter_specs)
 from labqc.procedures.parameters import help_of
+from labqc.procedures.spec import build, parse_value
 from labqc.instruments.target import MAX_TIME_SCALE, PRESETS, Target, TargetError
 from labqc.procedures.signals import EXIT_CONNECTION_LOST, EXIT_OUTPUT_UNKNOWN, RunSignals
 from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure
@@ -161,39 +161,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------ values
-def parse_value(param: Any, text: str) -> Any:
-    """A command-line value for ``param``: numbers with an optional SI prefix and unit
-    (``5mA``, ``400u``, ``1.5 V``), booleans, choices. ValueError with the reason."""
-    if isinstance(param, BooleanParameter):
-        low = text.strip().lower()
-        if low in ("true", "yes", "on", "1"):
-            return True
-        if low in ("false", "no", "off", "0"):
-            return False
-        raise ValueError("must be true or false")
-    if isinstance(param, ListParameter):
-        if text not in param.choices:
-            raise ValueError(f"must be one of {', '.join(map(str, param.choices))}")
-        return text
-    if isinstance(param, (FloatParameter, IntegerParameter)):
-        value = parse_quantity(text, getattr(param, "units", None))
-        if isinstance(param, IntegerParameter):
-            if not float(value).is_integer():
-                raise ValueError("must be a whole number")
-            value = int(value)
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        unit = f" {param.units}" if getattr(param, "units", None) else ""
-        if value < param.minimum:
-            raise ValueError(f"must be at least {param.minimum:g}{unit}")
-        if value > param.maximum:
-            raise ValueError(f"must be at most {param.maximum:g}{unit}")
-        return value
-    return text
-
-
-
 # ------------------------------------------------------------------------ labqc run
 #: Ctrl-C/SIGTERM: the run cleans up, a watchdog bounds it, a second signal ends at once.
 _Signals = RunSignals
@@ -240,19 +207,11 @@ class ProgressBar:
 
 
 def build_procedure(cls: type[LabqcProcedure], args: argparse.Namespace) -> LabqcProcedure:
-    """The procedure with every option given on the command line; ParameterError (one
-    sentence) for a value that cannot be used."""
-    proc = cls()
-    specs = dict(parameter_specs(cls))
-    given = {attr: getattr(args, f"param_{attr}") for attr in specs
+    """The procedure with every option given on the command line (labqc.procedures.spec);
+    ParameterError (one sentence) for a value that cannot be used."""
+    given = {attr: getattr(args, f"param_{attr}") for attr, _ in parameter_specs(cls)
              if getattr(args, f"param_{attr}", None) is not None}
-    for attr, text in given.items():
-        param = specs[attr]
-        try:
-            setattr(proc, attr, param.convert(parse_value(param, str(text))))
-        except ValueError as exc:
-            raise ParameterError(f"--{attr.replace('_', '-')} {text!r} {exc}") from None
-    return proc
+    return build(cls, given, label=lambda attr, _: f"--{attr.replace('_', '-')}")
 
 
 def build_target(args: argparse.Namespace) -> Target:

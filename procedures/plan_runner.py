@@ -40,7 +40,8 @@ from labqc.plan import Device, Plan, PlanError, StepRun, load_plan, parse_plan, 
 from labqc.results import read_data
 from labqc.procedures import PROCEDURES
 from labqc.procedures.base import LabqcProcedure, ParameterError
-from labqc.procedures.cli import ProgressBar, parse_value
+from labqc.procedures.cli import ProgressBar
+from labqc.procedures.spec import SPECS, procedure_with
 from labqc.procedures.stand_in import simulate_plan
 from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, run_procedure
 
@@ -68,11 +69,7 @@ class PlanResult:
 # ---------------------------------------------------------------------- the directory
 def load(plan_file: str | os.PathLike) -> Plan:
     """Read and validate a plan file against the labqc procedures (PlanError on problems)."""
-    return load_plan(plan_file, PROCEDURES, parse_value=parse_value, check_device=_check_device)
-
-
-def _check_device(device: Device, time_scale: float) -> None:
-    target(device, time_scale)
+    return load_plan(plan_file, SPECS)
 
 
 def target(device: Device, time_scale: float, visa_library: Any = None) -> Target:
@@ -113,8 +110,7 @@ def open_plan(directory: str | os.PathLike) -> tuple[Plan, Journal]:
     if not plan_path.is_file() or not (directory / JOURNAL_NAME).is_file():
         raise PlanError([f"{directory} is not a plan run directory (no {PLAN_NAME} and {JOURNAL_NAME}); start one "
                          f"with `labqc plan run FILE -o {directory}`"], str(directory))
-    plan = parse_plan(plan_path.read_text(encoding="utf-8"), PROCEDURES, parse_value=parse_value,
-                      check_device=_check_device, source=str(plan_path))
+    plan = parse_plan(plan_path.read_text(encoding="utf-8"), SPECS, source=str(plan_path))
     journal = Journal(directory / JOURNAL_NAME)
     head = journal.state().plan
     if head is not None and head.get("digest") != plan.digest:
@@ -161,12 +157,8 @@ def preflight(plan: Plan, *, visa_library: Any = None) -> None:
 
 
 def build(run: StepRun) -> LabqcProcedure:
-    """The procedure object of one run, every parameter set."""
-    cls = PROCEDURES[run.procedure]
-    proc = cls()
-    for key, value in run.parameters.items():
-        setattr(proc, key, value)
-    return proc
+    """The procedure object of one run, every parameter set (the plan checked them)."""
+    return procedure_with(PROCEDURES[run.procedure], run.parameters)
 
 
 # ---------------------------------------------------------------------- running

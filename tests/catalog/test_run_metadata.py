@@ -12,7 +12,7 @@ from pymeasure.experiment import Results
 
 from labqc.plan import parse_plan
 from labqc.procedures import PROCEDURES
-from labqc.procedures.cli import parse_value
+from labqc.procedures.spec import SPECS
 from labqc.results import read_header, read_summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ note = "first look"
 
 
 def test_plan_devices_and_plan_defaults_become_run_metadata():
-    plan = parse_plan(PLAN, PROCEDURES, parse_value=parse_value)
+    plan = parse_plan(PLAN, SPECS)
     first, second = plan.runs
     assert first.parameters["device"] == "NW1" and first.parameters["sample"] == "W3"
     assert second.parameters["device"] == "NW2" and second.parameters["sample"] == "W4"
@@ -103,7 +103,7 @@ def test_plan_with_non_text_sample_is_refused():
     from labqc.plan import PlanError
     import pytest
     with pytest.raises(PlanError, match="sample in \\[plan\\] must be text"):
-        parse_plan(PLAN.replace('sample = "W3"', "sample = 3"), PROCEDURES, parse_value=parse_value)
+        parse_plan(PLAN.replace('sample = "W3"', "sample = 3"), SPECS)
 
 
 def test_gui_form_has_the_fields_and_the_procedure_gets_them(qtbot):

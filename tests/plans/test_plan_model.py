@@ -9,7 +9,7 @@ import pytest
 from labqc.journal import Journal
 from labqc.plan import PlanError, StopCondition, parse_plan, stop_reason, stuck_streak
 from labqc.procedures import PROCEDURES
-from labqc.procedures.cli import parse_value
+from labqc.procedures.spec import SPECS
 
 GOOD = """
 [plan]
@@ -45,7 +45,7 @@ interval = 10
 
 
 def parse(text: str):
-    return parse_plan(text, PROCEDURES, parse_value=parse_value)
+    return parse_plan(text, SPECS)
 
 
 def test_expansion_order_ids_and_values():
