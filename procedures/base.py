@@ -316,15 +316,14 @@ def require(condition: bool, sentence: str) -> None:
 
 def parameter_specs(cls: type[LabqcProcedure]) -> Iterable[tuple[str, object]]:
     """(attribute name, Parameter) pairs of a procedure class in the order they are
-    declared (procedures/parameters.py), the base parameters last."""
-    base = ("r_series", "pmu_load") + RUN_METADATA
+    declared (procedures/parameters.py), those every procedure has (LabqcProcedure's) last."""
     own, common = [], []
     for name in dir(cls):
         p = getattr(cls, name, None)
         if isinstance(p, Parameter):
-            (common if name in base else own).append((name, p))
+            (common if isinstance(vars(LabqcProcedure).get(name), Parameter) else own).append((name, p))
     own.sort(key=lambda item: getattr(item[1], "order", 0))
-    common.sort(key=lambda item: base.index(item[0]))
+    common.sort(key=lambda item: getattr(item[1], "order", 0))
     return own + common
 
 
