@@ -62,9 +62,9 @@ from labqc.procedures.runner import run_procedure
 from my_lab.stair import StairRead
 
 
-@pytest.mark.labqc_sim(preset="ohmic")
-def test_a_resistor_reads_ten_kilohm(sim_smu, tmp_path):
-    result = run_procedure(StairRead(), tmp_path / "r.csv", smu=sim_smu)
+@pytest.mark.labqc_sim(preset="ohmic", seed=1)          # a 10 kΩ resistor on the simulated 2614B
+def test_stair_reads_the_resistor(sim_smu, tmp_path):
+    result = run_procedure(StairRead(top=0.2), tmp_path / "stair.csv", smu=sim_smu)
     assert result.ok and result.rows == 5
     assert result.summary["R (Ohm)"] == pytest.approx(10e3, rel=0.02)
 
@@ -103,6 +103,10 @@ def test_both_instruments_over_sockets(sim_server, tmp_path):
 '''
 
 
+README_EXAMPLE = TESTS[TESTS.index("@pytest.mark.labqc_sim(preset=\"ohmic\", seed=1)"):
+                       TESTS.index("@pytest.mark.parametrize")].strip()
+
+
 def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)]),
            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only the plugin named here, as in a clean CI job
@@ -122,6 +126,8 @@ def make_project(tmp_path: Path, tests: str) -> Path:
 
 
 def test_a_labs_own_project_uses_the_fixtures(tmp_path):
+    # Its first test is README's example, word for word.
+    assert README_EXAMPLE in (ROOT / "README.md").read_text(encoding="utf-8")
     project = make_project(tmp_path, TESTS)
     done = run_pytest(project, "-q", "--strict-markers")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -130,8 +136,9 @@ def test_a_labs_own_project_uses_the_fixtures(tmp_path):
 
 def test_the_marker_decides_the_device(tmp_path):
     # The same test on bfo instead of the resistor must fail: the marker is not decoration.
-    project = make_project(tmp_path, TESTS.replace('preset="ohmic")\ndef test_a_resistor', 'preset="bfo")\ndef test_a_resistor'))
-    done = run_pytest(project, "-q", "-k", "resistor")
+    on_bfo = TESTS.replace('preset="ohmic", seed=1)', 'preset="bfo", seed=1)')
+    assert on_bfo != TESTS
+    done = run_pytest(make_project(tmp_path, on_bfo), "-q", "-k", "test_stair_reads_the_resistor")
     assert done.returncode == 1 and "1 failed" in done.stdout, done.stdout + done.stderr
 
 
