@@ -13,146 +13,20 @@ The commands sent and the replies expected are in docs/keithley4200a.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, Iterator
 
 import numpy as np
 
 from labqc.instruments import kxci_route as route
-from labqc.instruments import kxci_sarb as sarb
 from labqc.instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
                                 InstrumentTimeout, ProtocolError)
-from labqc.instruments.kxci_format import (do_items, num, nums, parse_int, parse_items, parse_pmu_points, parse_spot,
-                                     pmu_compliance, pmu_i_overflow, pmu_v_overflow)
+from labqc.instruments.kxci_capabilities import (CAPABILITIES, CHUNK_SECONDS, MAX_DELAY, POINTS_PER_TEST, SETTLE,
+                                           K4200ACapabilities)
+from labqc.instruments.kxci_format import do_items, num, nums, parse_items, parse_spot
+from labqc.instruments.kxci_pulses import PMU_CURRENT_RANGES, PMU_RANGES_NO_RPM, PmuPulses
 from labqc.instruments.kxci_session import KXCI, SB_BUSY, SB_SYNTAX_ERROR
-from labqc.instruments.smu import (KIND_POINT, KIND_PULSE, KIND_READ, READING, Capabilities, PulseTrain, Request,
-                             Sampling, SourceMeasure, Sweep)
-
-# --- limits (4200A-SCS datasheet and KXCI manual; docs/keithley4200a.md) ---------------
-
-POINTS_PER_TEST = 4096  # a VL/IL list and the reading buffer
-MAX_DELAY = 6.553  # s, DT
-LINE_PERIOD = 1 / 50  # s, one PLC at 50 Hz: the longer of the two, so step-time checks hold on both
-PMU_MAX_V = 10.0  # V, the PMU 10 V range we use (into high impedance)
-PMU_MAX_PERIOD = 1.0  # s, standard pulse mode
-SARB_MAX_PERIOD = 1000.0  # s, Segment Arb (gap split in 1 s segments, <= 2048 per sequence)
-PMU_MAX_BURST = 10_000  # pulses per :PMU:PULSE:BURST:COUNT
-PMU_MAX_SAMPLES = 65_536  # points per channel per execution
-PMU_PAGE = 2048  # points per :PMU:DATA:GET
-PMU_CURRENT_RANGES = (100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 200e-3)  # A, 10 V range with an RPM
-PMU_RANGES_NO_RPM = (10e-3, 200e-3)  # A, 10 V range straight from the PMU (LLEC works only on these)
-MIN_SAMPLE_INTERVAL = 0.1  # s, user-mode sampling (two spot readings and a host wait)
-SETTLE = 100e-6  # s, settling before each reading at delay factor 1
-CHUNK_SECONDS = 1.0  # s of instrument time between reads of a running test's data
-
-
-
-@dataclass(frozen=True)
-class K4200ACapabilities(Capabilities):
-    """The generic checks plus the 4200A's own: DT maximum, where a pulse train can run
-    (PMU, SMU or nowhere) and the PMU's range, period and samples."""
-
-    #: Current ranges of the PMU channel (measure ranges: none of them limits the current).
-    pmu_ranges: tuple[float, ...] = PMU_CURRENT_RANGES
-    has_pmu: bool = True
-    #: The series load on the PMU's path the user states (ohm), sent as :PMU:LOAD; None: none.
-    pmu_load: float | None = None
-    #: Load-line effect compensation on the PMU (off unless asked for).
-    llec: bool = False
-
-    def check(self, request: Request) -> None:
-        if isinstance(request, PulseTrain):
-            self._check_train(request)
-            return
-        super().check(request)
-        if isinstance(request, Sweep):
-            integration = request.nplc * LINE_PERIOD
-            if request.step_time < integration:
-                self._fail(f"a step time of {request.step_time:g} s is shorter than the integration time "
-                           f"of {integration:g} s at NPLC {request.nplc:g}")
-            if request.step_time > MAX_DELAY + integration:
-                self._fail(f"a step time of {request.step_time:g} s exceeds the longest step, "
-                           f"{MAX_DELAY:g} s delay plus the integration time")
-        elif isinstance(request, Sampling):
-            gaps = np.diff(np.concatenate([[0.0], request.times]))
-            if request.points > 1 and float(np.min(gaps[1:])) < MIN_SAMPLE_INTERVAL:
-                self._fail(f"samples {float(np.min(gaps[1:])):g} s apart are closer than the "
-                           f"{MIN_SAMPLE_INTERVAL:g} s user-mode sampling allows (use a Sweep of constant "
-                           "levels for faster sampling)")
-
-    def load(self, p: PulseTrain) -> float | None:
-        """The series load on the PMU's path for ``p``: the request's, else the driver's."""
-        return p.series_load or self.pmu_load
-
-    def route(self, p: PulseTrain) -> str:
-        """"pmu" or "smu": where ``p`` runs with its compliance honoured (see kxci_route)."""
-        load = self.load(p)
-        if self.has_pmu and route.pmu_honours(p, load, self.llec):
-            return "pmu"
-        if route.smu_plan(p) is not None:
-            return "smu"
-        stated = f"the stated {load:g} ohm load" if load else "no stated series load"
-        self._fail(f"its PMU has no current limit, and with {stated} this train could drive "
-                   f"{route.pmu_current_bound(p, load, self.llec):.3g} A, above the {p.compliance:g} A "
-                   f"compliance, while it is too fast for an SMU (pulse width at least {route.SMU_MIN_STEP:g} s, "
-                   "with the read and the gap whole multiples of it), so state a series load that holds the "
-                   "current (--pmu-load) or use a compliance-limited SMU sweep")
-
-    def _check_train(self, p: PulseTrain) -> None:
-        where = self.route(p)
-        if where == "smu":
-            plan = route.smu_plan(p)
-            replace(self, pulse_capable=True)._check_pulses(p)
-            self.check(Sweep(plan.levels, p.compliance, step_time=plan.step, nplc=p.nplc,
-                             measure_range=p.measure_range))
-            return
-        super().check(p)
-        self._check_pmu(p)
-
-    def _check_pmu(self, p: PulseTrain) -> None:
-        lo, hi = route.PMU_LOAD_RANGE
-        if p.series_load is not None and not lo <= p.series_load <= hi:
-            self._fail(f"a series load of {p.series_load:g} ohm is outside the {lo:g} to {hi:g} ohm "
-                       ":PMU:LOAD accepts")
-        peak = route.peak_volts(p)
-        if peak > PMU_MAX_V:
-            self._fail(f"|V| = {peak:g} V exceeds the {PMU_MAX_V:g} V of the PMU's 10 V range")
-        if p.read_levels is not None and p.read_width < self.min_pulse_width:
-            self._fail(f"a read width of {p.read_width:g} s is below the minimum of {self.min_pulse_width:g} s")
-        if self.llec and not (_standard_mode(p) and _pmu_range(p, self) >= min(PMU_RANGES_NO_RPM)):
-            self._fail("load-line effect compensation works only in standard pulse mode (identical pulses, "
-                       "no reads) on the PMU's 10 mA and 200 mA ranges, and this train needs Segment Arb or "
-                       "an RPM range")
-        limit = PMU_MAX_PERIOD if _standard_mode(p) else SARB_MAX_PERIOD
-        if p.period > limit:
-            self._fail(f"a period of {p.period:g} s exceeds the {limit:g} s the PMU allows for this train")
-        try:
-            sarb.period_sequence(float(p.amplitudes[0]), None if p.read_levels is None else
-                                 float(p.read_levels[0]), p)
-        except ValueError as exc:
-            self._fail(str(exc))
-
-
-CAPABILITIES = K4200ACapabilities(
-    # Medium-power 4200-SMU without preamplifier; a 4200-PA adds 1 pA-10 nA ranges and a
-    # 100 pA compliance floor, a high-power 4210-SMU goes to 1 A.
-    model="4200A-SCS (4200-SMU + 4225-PMU/RPM)",
-    max_voltage=210.0,
-    max_current=0.1,
-    min_compliance=100e-9,  # KXCI silently raises smaller limits; refuse them instead
-    voltage_ranges=(20.0, 200.0),
-    current_ranges=(100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3),
-    nplc_range=(0.01, 10.0),
-    max_sweep_points=256 * POINTS_PER_TEST,  # chained tests of 4096
-    min_step_time=2.5e-3,  # LPT's "minimum practical" step
-    min_pulse_width=40e-9,  # PMU 10 V range
-    max_pulse_count=PMU_MAX_BURST,
-    max_samples=100_000,
-    pulse_capable=True,
-    extra={"points_per_test": POINTS_PER_TEST, "var1_points": 1024, "max_delay_s": MAX_DELAY,
-           "pmu_max_v": PMU_MAX_V, "pmu_max_samples": PMU_MAX_SAMPLES, "pmu_page": PMU_PAGE,
-           "pmu_current_ranges": PMU_CURRENT_RANGES, "min_sample_interval_s": MIN_SAMPLE_INTERVAL},
-)
+from labqc.instruments.smu import KIND_POINT, READING, PulseTrain, Request, Sampling, SourceMeasure, Sweep
 
 
 def has_rpm(options: list[str], channel: int) -> bool:
@@ -169,25 +43,10 @@ def tv_number(smu: int) -> int:
     return smu if smu <= 4 else smu + 2
 
 
-def _standard_mode(p: PulseTrain) -> bool:
-    """Standard pulse mode plays a burst of identical pulses with no reads between them."""
-    return p.read_levels is None and bool(np.all(p.amplitudes == p.amplitudes[0])) and p.period <= PMU_MAX_PERIOD
-
-
-def _pmu_range(p: PulseTrain, caps: K4200ACapabilities) -> float:
-    """The PMU's fixed measure range for ``p``: the smallest one at or above the largest
-    current the circuit can pass (so no reading can overflow), or, when ``measure_range``
-    asks for finer resolution, the smallest at or above it (larger currents then read as
-    overflow, NaN). A range measures; it does not limit."""
-    ranges = caps.pmu_ranges
-    want = p.measure_range or route.pmu_current_bound(p, caps.load(p), caps.llec)
-    return next((r for r in ranges if r >= want * (1 - 1e-9)), ranges[-1])
-
-
 # --- the driver ---------------------------------------------------------------------------
 
 
-class Keithley4200A(SourceMeasure):
+class Keithley4200A(PmuPulses, SourceMeasure):
     """One SMU (and one PMU channel) of a 4200A-SCS as a :class:`SourceMeasure`.
 
     ``smu``: the SMU channel (1-8) for sweeps, sampling and spot reads. ``pmu_channel``:
@@ -480,175 +339,6 @@ class Keithley4200A(SourceMeasure):
             return out
 
         return fetch
-
-    # -- PulseTrain: PMU ---------------------------------------------------------------
-    def _pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
-        if self.capabilities.route(p) == "smu":
-            yield from self._smu_pulses(p)
-        elif _standard_mode(p):
-            yield from self._standard_pulses(p)
-        else:
-            yield from self._sarb_pulses(p)
-
-    def _smu_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
-        """The train as a system-mode list sweep in steps of its width, so the compliance is
-        the SMU's real limit; the reading at the end of each pulse (and of each read) is kept."""
-        plan = route.smu_plan(p)
-        sweep = Sweep(plan.levels, p.compliance, step_time=plan.step, nplc=p.nplc, measure_range=p.measure_range)
-        for chunk in self._sweep(sweep):
-            point = chunk["index"]
-            chunk = chunk[plan.keep[point]]
-            point = chunk["index"]
-            chunk["kind"] = plan.kind[point]
-            chunk["index"] = plan.pulse[point]
-            if len(chunk):
-                yield chunk
-
-    def _pmu_setup(self, mode: int, p: PulseTrain) -> None:
-        k, ch = self.kxci, self.pmu
-        self._pmu_used = True
-        k.command(f":PMU:INIT {mode}")  # must come first; purges earlier PMU data
-        if self.rpm:
-            k.command(f":PMU:RPM:CONFIGURE PMU1-{ch},0")
-        k.command(f":PMU:SOURCE:RANGE {ch},10")
-        # A fixed range measures; it limits nothing (overflow is a status bit).
-        k.command(f":PMU:MEASURE:RANGE {ch},2,{num(_pmu_range(p, self.capabilities))}")
-        # The series load stated by the user (or the PMU's default): it scales the output
-        # for the load, and it is what bounds the current (kxci_route.pmu_current_bound).
-        k.command(f":PMU:LOAD {ch},{num(self.capabilities.load(p) or route.PMU_DEFAULT_LOAD)}")
-        # LLEC fires extra pulses at each step, which move a memristor: only when asked for,
-        # and the capability check allowed it (standard pulse mode, a PMU range).
-        k.command(f":PMU:LLEC:CONFIGURE {ch},{1 if self.llec else 0}")
-
-    def _standard_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
-        """One burst of identical pulses (<= 10000), its spot means streamed while it runs."""
-        k, ch = self.kxci, self.pmu
-        edge = sarb.edge_time(p.width)
-        self._pmu_setup(0, p)
-        k.command(":PMU:MEASURE:MODE 1")  # spot mean, one point per pulse
-        # The train's amplitude is counted from the base; ours are absolute tops.
-        k.command(f":PMU:PULSE:TRAIN {ch},{num(p.base)},{num(p.amplitudes[0] - p.base)}")
-        k.command(f":PMU:PULSE:TIMES {ch},{num(p.period)},{num(p.width)},{num(edge)},{num(edge)},0")
-        k.command(f":PMU:PULSE:BURST:COUNT {p.count}")
-        k.command(f":PMU:OUTPUT:STATE {ch},1")  # takes effect at EXECUTE
-
-        def readings(first: int, points: np.ndarray, t0: float) -> np.ndarray:
-            # Standard spot mean: VH,IH,TH,SH (top of the pulse), then VL,IL,TL,SL (base).
-            out = np.zeros(len(points), dtype=READING)
-            out["t"] = t0 + points[:, 2]
-            out["source"] = p.amplitudes[first:first + len(points)]
-            out["v"], out["i"] = points[:, 0], points[:, 1]
-            out["compliance"] = pmu_compliance(points[:, 3].astype(np.int64))
-            out["index"] = np.arange(first, first + len(points))
-            out["kind"] = KIND_PULSE
-            return out
-
-        yield from self._pmu_execute(p.count * p.period, p.count, readings)
-
-    def _sarb_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
-        """Segment Arb: one sequence per distinct (pulse, read), looped over identical runs;
-        one execution per list of at most 128 runs, each streamed while it runs."""
-        k, ch = self.kxci, self.pmu
-        self._pmu_setup(1, p)
-        defined: dict[tuple[float, float | None], int] = {}
-        per_pulse = 2 if p.read_levels is not None else 1
-        done = 0
-        for n_run, chunk in enumerate(sarb.split_runs(sarb.runs(p.amplitudes, p.read_levels),
-                                                      PMU_MAX_SAMPLES // per_pulse)):
-            entries = []
-            new = {(a, r) for a, r, _ in chunk} - defined.keys()
-            if len(defined) + len(new) > sarb.MAX_SEQUENCES:
-                defined.clear()  # renumber from 1: one execution needs at most 128 sequences
-            for a, r, loops in chunk:
-                key = (a, r)
-                if key not in defined:
-                    defined[key] = len(defined) + 1
-                    self._define_sequence(defined[key], sarb.period_sequence(a, r, p))
-                entries.append(f"{defined[key]},{loops}")
-            k.command(f":PMU:SARB:WFM:SEQ:LIST {ch},{','.join(entries)}")
-            if n_run == 0:
-                k.command(f":PMU:OUTPUT:STATE {ch},1")
-            n = sum(loops for _, _, loops in chunk)
-            yield from self._pmu_execute(n * p.period, n * per_pulse, self._sarb_readings(p, done, per_pulse))
-            done += n
-
-    def _define_sequence(self, number: int, seq: sarb.Sequence) -> None:
-        ch = self.pmu
-        arrays = {
-            "TIME": seq.times,
-            "STARTV": seq.start,
-            "STOPV": seq.stop,
-            "MEAS:TYPE": [1 if m else 0 for m in seq.measured],  # 1: spot mean over the window
-            "MEAS:START": seq.window[0],
-            "MEAS:STOP": seq.window[1],
-        }
-        for name, values in arrays.items():
-            text = [str(v) if name == "MEAS:TYPE" else num(v) for v in values]
-            for b, batch in enumerate(sarb.batches(text)):
-                suffix = "" if b == 0 else ":ADD"
-                self.kxci.command(f":PMU:SARB:SEQ:{name}{suffix} {ch},{number},{','.join(batch)}")
-
-    def _sarb_readings(self, p: PulseTrain, first_pulse: int, per_pulse: int):
-        """``readings(first_point, points, t0)`` for one Segment Arb execution: V,I,T,S per
-        measured segment, the pulse top then (with reads) the read of each period."""
-        def readings(first: int, points: np.ndarray, t0: float) -> np.ndarray:
-            k = np.arange(first, first + len(points))
-            pulse = first_pulse + k // per_pulse
-            is_read = (k % per_pulse) == 1
-            out = np.zeros(len(points), dtype=READING)
-            out["t"] = t0 + points[:, 2]
-            out["v"], out["i"] = points[:, 0], points[:, 1]
-            out["compliance"] = pmu_compliance(points[:, 3].astype(np.int64))
-            out["index"] = pulse
-            out["kind"] = np.where(is_read, KIND_READ, KIND_PULSE)
-            out["source"] = p.amplitudes[pulse]
-            if per_pulse == 2:
-                out["source"][is_read] = p.read_levels[pulse[is_read]]
-            return out
-
-        return readings
-
-    def _pmu_execute(self, expected: float, points: int, readings) -> Iterator[np.ndarray]:
-        """EXECUTE and stream the points as ``:PMU:DATA:COUNT?`` grows (pages of 2048),
-        until ``:PMU:TEST:STATUS?`` reads 0 and all ``points`` are in."""
-        k, ch = self.kxci, self.pmu
-        k.checkpoint()
-        t0 = max(k.clock(), self._t_last)  # the PMU's T counts from EXECUTE
-        got = 0
-
-        def fetch(final: bool) -> np.ndarray | None:
-            nonlocal got
-            count = parse_int(k.query(f":PMU:DATA:COUNT? {ch}"), ":PMU:DATA:COUNT?")
-            if count > points or (final and count != points):
-                raise ProtocolError(f"the PMU holds {count} points where this train makes {points}")
-            pages = []
-            while got < count:
-                n = min(PMU_PAGE, count - got)
-                pages.append(readings(got, self._pmu_page(k.query(f":PMU:DATA:GET {ch},{got},{n}"), n), t0))
-                got += n
-            if not pages:
-                return None
-            out = np.concatenate(pages)
-            out["t"] = np.maximum(out["t"], self._t_last)
-            self._stamp(out["t"][-1])
-            return out
-
-        k.command(":PMU:EXECUTE")
-        yield from self._follow(expected, lambda: parse_int(k.query(":PMU:TEST:STATUS?"),
-                                                            ":PMU:TEST:STATUS?") != 0, fetch)
-
-    def _pmu_page(self, reply: str, n: int) -> np.ndarray:
-        """One page of spot-mean points as rows V, I, T, S: from ``V,I,T,S`` (Segment Arb) or
-        ``VH,IH,TH,SH,VL,IL,TL,SL`` (standard pulse, whose top comes first)."""
-        points = parse_pmu_points(reply, status_columns=(3, 7))
-        if len(points) != n or points.shape[1] not in (4, 8):
-            raise ProtocolError(f"a PMU data page held {len(points)} points of {points.shape[1]} values "
-                                f"where {n} points of 4 or 8 were asked")
-        points = points[:, :4].copy()
-        status = points[:, 3].astype(np.int64)
-        points[pmu_v_overflow(status), 0] = np.nan  # beyond the range: not a measurement
-        points[pmu_i_overflow(status), 1] = np.nan
-        return points
 
     # -- Sampling: user mode -----------------------------------------------------------
     def _sampling(self, s: Sampling) -> Iterator[np.ndarray]:

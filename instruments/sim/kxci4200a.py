@@ -10,10 +10,6 @@ and kxci_readback.py, the PMU in kxci_pmu.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
 from labqc.instruments.sim.clock import VirtualClock
 from labqc.instruments.sim.device import Device
 from labqc.instruments.sim.emulator import Emulator
@@ -21,7 +17,8 @@ from labqc.instruments.sim.faults import FaultPlan
 from labqc.instruments.sim.kxci_pmu import Pmu, PmuTest
 from labqc.instruments.sim.kxci_readback import Readback
 from labqc.instruments.sim.kxci_syntax import KxciError, fields, integer, need, number, number_in, split_message
-from labqc.instruments.sim.kxci_system import BUFFER, DEFAULT_COMPLIANCE, MAX_V, SystemSetup, source_and_compliance
+from labqc.instruments.sim.kxci_system import (BUFFER, DEFAULT_COMPLIANCE, MAX_V, SweepTest, SystemSetup,
+                                         source_and_compliance)
 from labqc.instruments.sim.kxci_timeline import apply_steps, device_time
 from labqc.instruments.sim.kxci_user import Smu, UserMode
 
