@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TextIO
 
 from labqc.instruments.target import Target
+from labqc.instruments.sim.lab import parse_faults, sim_library
 from labqc.journal import JOURNAL_NAME, Journal
+from labqc.plan import PlanError
 from labqc.procedures.plan_check import duration_text
 from labqc.procedures.base import LabqcProcedure
 from labqc.procedures.plan_runner import PlanResult, run_plan, start_plan
@@ -75,17 +77,30 @@ def throwaway_directory() -> Path:
 
 
 def dry_run_plan(plan_file: str | os.PathLike, directory: str | os.PathLike | None = None, *,
-                 preset: str | None = None, seed: int | None = None,
+                 preset: str | None = None, seed: int | None = None, faults: str = "",
                  stream: TextIO | None | str = "stderr", progress: bool = False) -> DryRunReport:
     """Run ``plan_file`` on the simulated instruments into ``directory`` (default: a
     throwaway one). PlanError (one sentence per problem) when the plan, or a device
     whose model cannot be told, or a request the simulated instrument refuses, stops
-    it before the first step, as it would stop the real night."""
+    it before the first step, as it would stop the real night. ``faults``: what to
+    inject into every simulated instrument of a model, as ``labqc sim serve --faults``
+    reads it (``"2614B=drop@200|4200A=error@40:-286"``), to rehearse the failure policies."""
+    library = _faulty_library(faults) if faults else None
     directory = Path(directory) if directory is not None else throwaway_directory()
     wall0 = time.monotonic()
-    start_plan(plan_file, directory, dry_run={"preset": preset, "seed": seed})
-    result = run_plan(directory, stream=stream, progress=progress, catalog=False)  # a rehearsal is no run
+    start_plan(plan_file, directory, dry_run={"preset": preset, "seed": seed}, visa_library=library)
+    result = run_plan(directory, visa_library=library, stream=stream, progress=progress,
+                      catalog=False)  # a rehearsal is no run
     return _report(directory, result, time.monotonic() - wall0)
+
+
+def _faulty_library(faults: str):
+    """``f(run) -> spec``: each stand-in's simulated lab with ``faults`` added."""
+    try:
+        parse_faults(faults)
+    except ValueError as exc:
+        raise PlanError([f"the faults {faults!r} cannot be read: {exc}"], "the dry run") from None
+    return lambda run: sim_library(run.device.sim_preset, run.device.seed, 0.0, faults)
 
 
 def prepare_dry_run(procedure: LabqcProcedure, target: Target, output: str | os.PathLike | None = None,

@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 "default: each device's own sim_preset, else bfo)")
     rehearsal.add_argument("--seed", type=int, default=None, metavar="N",
                            help="with --dry-run: device i gets seed N + i (default: each device's own seed)")
+    rehearsal.add_argument("--faults", default="", metavar="SPEC",
+                           help='with --dry-run: faults for every simulated instrument of a model, as `labqc sim '
+                                'serve --faults` reads them, e.g. "2614B=drop@200|4200A=error@40:-286"')
     run.add_argument("--catalog", default=None, metavar="PATH",
                      help="the run catalog (default: $LABQC_CATALOG, else catalog.sqlite in DIR)")
     run.set_defaults(func=cmd_run)
@@ -136,7 +139,7 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         return 2
     with _Signals() as signals:
         try:
-            report = dry_run_plan(args.file, directory, preset=args.sim, seed=args.seed,
+            report = dry_run_plan(args.file, directory, preset=args.sim, seed=args.seed, faults=args.faults,
                                   progress=not args.no_progress)
         except PlanError as exc:
             print(f"labqc plan run --dry-run: {exc}", file=sys.stderr)

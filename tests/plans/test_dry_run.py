@@ -226,22 +226,44 @@ v_reset = 1.0
 """
 
 
-def test_retries_and_failures_are_counted(tmp_path):
-    # An instrument error injected into the stand-in's emulator, halfway through the
-    # messages of a clean rehearsal, fails the first attempt once; the retry goes through.
-    plan = write(tmp_path, RETRY)
+def clean_messages(tmp_path: Path, plan: Path) -> int:
+    """Messages the stand-in 2614B receives in a clean rehearsal of ``plan`` (seed 41)."""
     lab = get_lab(sim_library("bfo", 41))
     lab.reset()
     assert dry_run_plan(plan, tmp_path / "clean", stream=None).ok
-    messages = lab.emulator(SIM_2614B).messages
-    lab.reset()
-    lab.emulator(SIM_2614B).faults.add("error", at=messages // 2)
-    report = dry_run_plan(plan, tmp_path / "run", stream=None)
-    assert report.ok
-    assert len(report.retries) == 1 and report.retries[0].startswith("001-loops-R attempt 1")
-    assert report.failures == [] and report.refusals == []
-    lines = "\n".join(report.lines())
-    assert "retries: 1" in lines
+    return lab.emulator(SIM_2614B).messages
+
+
+def test_injected_faults_rehearse_retries(tmp_path, capsys):
+    # An instrument error halfway through a clean rehearsal's messages fails the first
+    # attempt once; the plan's retry goes through.
+    plan = write(tmp_path, RETRY)
+    faults = f"2614B=error@{clean_messages(tmp_path, plan) // 2}:-286"
+    get_lab(sim_library("bfo", 41, 0.0, faults)).reset()
+    assert main(["plan", "run", str(plan), "--dry-run", "--faults", faults, "-o", str(tmp_path / "run"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "retries: 1\n    001-loops-R attempt 1: InstrumentReportedError" in out
+    assert "failures: 0" in out and "refusals: 0" in out
+
+
+def test_injected_faults_rehearse_a_stop(tmp_path, capsys):
+    # The same fault with no retry left: the plan's policy (stop) ends the rehearsal, exit 1.
+    plan = write(tmp_path, RETRY.replace("retries = 1", "retries = 0"))
+    faults = f"2614B=drop@{clean_messages(tmp_path, plan) // 2}"
+    get_lab(sim_library("bfo", 41, 0.0, faults)).reset()
+    assert main(["plan", "run", str(plan), "--dry-run", "--faults", faults, "-o", str(tmp_path / "run"),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "dry run failed: 0 of 1 runs done" in err
+    assert "failures: 1\n    001-loops-R: connection to GPIB0::26::INSTR lost" in err
+
+
+def test_unreadable_faults_are_one_sentence(tmp_path, capsys):
+    assert main(["plan", "run", str(write(tmp_path, RETRY)), "--dry-run", "--faults", "2614B=melt@3",
+                 "-o", str(tmp_path / "run")]) == 2
+    problems = problems_in(capsys.readouterr().err)
+    assert len(problems) == 1 and "2614B=melt@3" in problems[0]
 
 
 def test_labqc_run_dry_run_replaces_the_instrument(tmp_path, listener, visa_opens, capsys):
