@@ -23,9 +23,9 @@ from pathlib import Path
 from labqc.plan import PlanError
 from labqc.instruments.target import PRESETS
 from labqc.procedures.dry_run import dry_run_plan, throwaway_directory
-from labqc.procedures.plan_check import check_plan, disk_sentence
+from labqc.procedures.plan_check import check_plan, disk_sentence, estimate, free_space, size_text
 from labqc.procedures.cli import _Signals
-from labqc.procedures.plan_runner import plan_status, run_plan, start_plan
+from labqc.procedures.plan_runner import open_plan, plan_status, run_plan, start_plan
 from labqc.procedures.runner import ABORTED, FINISHED
 
 
@@ -156,8 +156,24 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    _warn_disk_left(Path(args.directory))
     with _Signals() as signals:
         return _go(args.directory, signals, args.no_progress, args.catalog)
+
+
+def _warn_disk_left(directory: Path) -> None:
+    """Before a resume: a warning when the runs still to do may not fit on the disk (no
+    refusal: a plan stopped by a full disk is resumed once space is made, whatever it takes)."""
+    try:
+        plan, journal = open_plan(directory)
+    except PlanError:
+        return  # _go says why in one sentence
+    state = journal.state()
+    left = sum(estimate(run).bytes for run in plan.runs if not state.run(run.id).done)
+    free = free_space(directory)
+    if free is not None and free < left:
+        print(f"labqc plan resume: warning: the runs left write up to {size_text(left)} but only "
+              f"{size_text(free)} is free at {directory}", file=sys.stderr)
 
 
 def _go(directory: str, signals: _Signals, no_progress: bool, catalog: str | None = None) -> int:

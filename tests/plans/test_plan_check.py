@@ -184,3 +184,13 @@ def test_open_asks_the_instruments_as_plan_run_does(tmp_path, capsys):
     assert main(["plan", "check", str(closed), "--open"]) == 2
     problems = problems_in(capsys.readouterr().err)
     assert len(problems) == 1 and "device L1: cannot open its instrument" in problems[0]
+
+
+def test_resume_warns_when_the_runs_left_may_not_fit(tmp_path, capsys):
+    # A plan started past the disk check; its device (a port nobody serves) fails at once.
+    closed = write(tmp_path, HUGE.format(label="B1", device='resource = "TCPIP0::127.0.0.1::1::SOCKET"\n'
+                                                          'model = "2614B"'))
+    directory = start_plan(closed, tmp_path / "run", check_instruments=False)
+    assert main(["plan", "resume", str(directory), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "labqc plan resume: warning: the runs left write up to" in err and "is free at" in err
