@@ -140,6 +140,10 @@ PATIENCE = 1.0
 #: Reading the error queue after a timeout, and each try of turning the outputs off: short,
 #: so a stuck instrument does not cost a second full timeout.
 RESYNC_TIMEOUT = 3.0
+#: Longest program (instrument seconds) a Sampling request is cut into. Every program ends
+#: on the instrument with the output off, so a host that dies leaves the device biased for
+#: at most one program (README, "Faults"); a stop waits at most this long for it to end.
+PROGRAM_SECONDS = 8.0
 #: After a dropped connection: this many tries to reconnect, RECONNECT_GAP s apart.
 RECONNECT_TRIES = 3
 RECONNECT_GAP = 2.0
@@ -193,6 +197,34 @@ class TSPLink(Instrument):
         self.send(message)
         count = int(parse_number(self._receive(message, timeout, self.read)))
         return (count, b"") if count else (0, self._read_block(message, nbytes, timeout))
+
+    def read_line(self, what: str, timeout: float | None = None) -> str:
+        """Read one line the running program prints (nothing is written)."""
+        return self._receive(what, timeout, self.read)
+
+    def read_block(self, what: str, nbytes: int, timeout: float | None = None) -> bytes:
+        """Read ``nbytes`` of a binary block the running program prints."""
+        return self._read_block(what, nbytes, timeout)
+
+    def query_marked(self, statements: str, values: list[str], seconds: float) -> list[str]:
+        """Run ``statements``, then print a token and ``values``; skip every reply before the
+        token (what a cut-short program still prints, the rest of a garbled reply) for at
+        most ``seconds``. Returns the printed values as text."""
+        token = "labqc-mark"
+        message = f'{statements} print("{token}", {", ".join(values)})'
+        self.send(message)
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._after_timeout(message, seconds, resync=False)
+            try:
+                line = self._receive(message, left, self.read, resync=False)
+            except UnicodeDecodeError:  # a piece of a binary block
+                continue
+            head, _, rest = line.strip().partition("\t")
+            if head == token:
+                return rest.split("\t") if rest else []
 
     def _read_block(self, message: str, nbytes: int, timeout: float | None) -> bytes:
         connection = self.adapter.connection
@@ -293,28 +325,31 @@ class TSPLink(Instrument):
         except (OSError, EOFError) as exc:
             raise ConnectionLost(f"the connection to the {self.name} failed: {exc}") from exc
 
-    def _receive(self, message: str, timeout: float | None, read):
+    def _receive(self, message: str, timeout: float | None, read, resync: bool = True):
         seconds = timeout if timeout is not None else self.timeout_ms / 1000
         # On a raw socket, wait for the reply here in short slices: a closed connection is
         # noticed at once instead of at the end of the timeout (visa_io).
         if not visa_io.wait_readable(self.adapter.connection, seconds, self.name):
-            self._after_timeout(message, seconds)
+            self._after_timeout(message, seconds, resync)
         if timeout is not None:
             self.adapter.connection.timeout = int(round(timeout * 1000))
         try:
             return self._guard(read, raw_timeout=True)
         except pyvisa.errors.VisaIOError:  # only timeouts get through _guard
-            self._after_timeout(message, timeout if timeout is not None else self.timeout_ms / 1000)
+            self._after_timeout(message, seconds, resync)
         finally:
             if timeout is not None:
                 self.adapter.connection.timeout = self.timeout_ms
 
-    def _after_timeout(self, message: str, seconds: float) -> None:
+    def _after_timeout(self, message: str, seconds: float, resync: bool = True) -> None:
         """Resynchronise, then say why: a Lua error prints nothing, so a timed-out query is
-        often an error in the queue; otherwise the instrument really did not answer."""
+        often an error in the queue; otherwise the instrument really did not answer.
+        ``resync`` False: just raise (the caller recovers in its own way)."""
         what = message if len(message) <= 60 else message[:57] + "..."
-        silence = InstrumentTimeout(f"the {self.name} did not answer {what!r} within {seconds:g} s "
-                                    f"(device clear sent to resynchronise)")
+        silence = InstrumentTimeout(f"the {self.name} did not answer {what!r} within {seconds:g} s"
+                                    + (" (device clear sent to resynchronise)" if resync else ""))
+        if not resync:
+            raise silence
         self.clear()
         if self._resyncing:  # the error queue itself did not answer: no deeper
             raise silence
@@ -340,7 +375,7 @@ class _Block:
     kinds: np.ndarray  # KIND_* per reading
     indices: np.ndarray  # step/pulse/sample number per reading
     t_first: float  # request time of the first reading (chained Sampling blocks)
-    turn_on: bool = True  # False for a chained block: the output is already on
+    hold: float = 0.0  # > 0: no trigger model, the output held on this long (a long Sampling gap)
 
 
 @dataclass
@@ -422,6 +457,7 @@ class Keithley2614B(SourceMeasure):
         self.capabilities = CAPABILITIES
         self.tsp = TSPLink(adapter_or_resource, name, visa_library=visa_library, timeout=timeout, **kwargs)
         self._t_end = 0.0  # session time of the last reading, so t is monotonic
+        self._program_end = 0.0  # time.monotonic() at which a program cut short ends
         self.reconnected = False  # output_off needed a new connection
         try:
             self._connect()
@@ -510,17 +546,17 @@ class Keithley2614B(SourceMeasure):
 
     def output_off(self) -> None:
         """Both channels off, confirmed by reading both outputs back in the same message (so
-        the instrument has executed it, and the reply queue is in step). If the link is
-        stuck or out of step, device clear and retry; if it dropped (or stays stuck), up to
-        RECONNECT_TRIES reconnections RECONNECT_GAP s apart; only then ConnectionLost.
-        ``reconnected`` says whether a new connection was needed."""
+        the instrument has executed it; replies still in flight before it are skipped). If
+        that fails: a resynchronising clear and one more try; then, as after a dropped
+        connection, up to RECONNECT_TRIES reconnections RECONNECT_GAP s apart; only then
+        ConnectionLost. ``reconnected`` tells whether a new connection was needed."""
         try:
             self._off()
             return
-        except ConnectionLost as exc:  # dropped: a clear cannot help
+        except ConnectionLost as exc:
             last: Exception = exc
-        except Exception as exc:
-            log.error("turning the %s outputs off failed (%s); clearing", self.tsp.name, exc)
+        except Exception as exc:  # stuck, garbled, out of step
+            log.error("turning the %s outputs off failed: %s; clearing", self.tsp.name, exc)
             try:
                 self.tsp.clear()
                 self._off()
@@ -545,11 +581,13 @@ class Keithley2614B(SourceMeasure):
                              f"by hand ({last})") from last
 
     def _off(self) -> None:
-        message = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
-                   "print(smua.source.output, smub.source.output)")
-        states = [parse_number(x) for x in parse_print(self.tsp.query(message, RESYNC_TIMEOUT), 2)]
+        left = max(self._program_end - time.monotonic(), 0.0)  # a program cut short runs on
+        fields = self.tsp.query_marked("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF",
+                                       ["smua.source.output", "smub.source.output"], left + RESYNC_TIMEOUT)
+        states = [parse_number(x) for x in fields]
         if states != [0.0, 0.0]:
             raise ProtocolError(f"the outputs read back as {states} after turning them off")
+        self._program_end = 0.0
 
     def close(self) -> None:
         self.tsp.adapter.close()
@@ -644,30 +682,39 @@ class Keithley2614B(SourceMeasure):
         return _Block(setup, instants, kinds, indices, instants[0])
 
     def _plan_sampling(self, r: Sampling) -> list[_Block]:
+        """Programs of at most PROGRAM_SECONDS (and one buffer) each: a trigger-model run
+        whose timer 1 fires at each instant, counted from the program's start; a gap longer
+        than a program is held by programs without readings (``hold``). The bias is on in
+        every program and off only between two of them (a message's turnaround)."""
         s = self.smu
         ranges = self.capabilities.voltage_ranges if r.source == "V" else self.capabilities.current_ranges
         rng = range_for(r.level, ranges)
-        blocks = []
-        for a in range(0, r.points, self.sample_block):
-            b = min(a + self.sample_block, r.points)
+        config = [self._source_setup(r.source, r.level, r.compliance, rng),
+                  self._measure_setup(r.source, r.nplc, r.measure_range, delay=0.0)]
+        blocks: list[_Block] = []
+        start, a = 0.0, 0  # request time at which the next program starts; next reading
+        while a < r.points:
+            while r.times[a] - start > PROGRAM_SECONDS:
+                blocks.append(_Block([], np.zeros(0), np.zeros(0, "i1"), np.zeros(0, int), start,
+                                     hold=PROGRAM_SECONDS))
+                start += PROGRAM_SECONDS
+            b = int(np.searchsorted(r.times, start + PROGRAM_SECONDS, side="right"))
+            b = min(max(b, a + 1), a + self.sample_block, r.points)
             times = r.times[a:b]
-            # Timer 1 fires at each instant: the first delay counts from the block's start.
-            delays = np.diff(times, prepend=r.times[a - 1] if a else 0.0)
+            delays = np.diff(times, prepend=start)
             n = b - a
-            config = []
-            if a == 0:
-                config = [self._source_setup(r.source, r.level, r.compliance, rng),
-                          self._measure_setup(r.source, r.nplc, r.measure_range, delay=0.0)]
-            # Bias held throughout (also between chained blocks): no source action.
+            # The bias is held throughout the program: no source action.
             trigger = (f"{s}.trigger.source.action = {s}.DISABLE {s}.trigger.measure.iv({s}.nvbuffer1, {s}.nvbuffer2) "
                        f"{s}.trigger.measure.action = {s}.ENABLE {s}.trigger.endpulse.action = {s}.SOURCE_HOLD "
                        f"{s}.trigger.endsweep.action = {s}.SOURCE_HOLD {s}.trigger.arm.count = 1 {s}.trigger.count = {n}")
             timer = self._timer(1, delays, count=n, passthrough=False, stimulus=f"{s}.trigger.ARMED_EVENT_ID")
             stimuli = (f"{s}.trigger.source.stimulus = 0 {s}.trigger.measure.stimulus = trigger.timer[1].EVENT_ID "
                        f"{s}.trigger.endpulse.stimulus = 0")
-            setup = [*config, self._buffer_setup(), trigger, *timer, stimuli]
-            blocks.append(_Block(setup, times - times[0] + delays[0], np.full(n, KIND_POINT, "i1"),
-                                 np.arange(a, b), float(times[0]), turn_on=(a == 0)))
+            setup = [self._buffer_setup(), trigger, *timer, stimuli]
+            blocks.append(_Block(setup, times - start, np.full(n, KIND_POINT, "i1"), np.arange(a, b),
+                                 float(times[0])))
+            start, a = float(times[-1]), b
+        blocks[0].setup[:0] = config  # source and measure set-up once, before the first program
         return blocks
 
     # --- a Repeat as a loop on the instrument -------------------------------------------------
@@ -740,7 +787,9 @@ class Keithley2614B(SourceMeasure):
                 origin = self._t_end + float(loop.instants[0] + loop.period - loop.instants[-1])
             filled = 0 if fresh else filled
             a, b = filled + 1, filled + n * per
-            self.tsp.send(f"_R({n}, {1 if fresh else 0})")
+            # pcall: even a Lua error inside the loop leaves the output off (no host needed).
+            self.tsp.send(f"if not pcall(_R, {n}, {1 if fresh else 0}) then {self.smu}.abort() end "
+                          f"{self.smu}.source.output = {self.smu}.OUTPUT_OFF")
             count, raw = self.tsp.query_counted_block(
                 f"print(errorqueue.count) if errorqueue.count == 0 then {self._printbuffer(a, b)} end",
                 real64_block_size(len(COLUMNS) * (b - a + 1)), timeout=2 * n * loop.period + 5.0)
@@ -820,38 +869,67 @@ class Keithley2614B(SourceMeasure):
                 f"format.data = format.ASCII")
 
     # --- running -------------------------------------------------------------------------
-    def _start(self, turn_on: bool) -> None:
-        """Start the run only if setting it up raised no error (else raise that error)."""
+    def _program(self, block: _Block) -> tuple[list[str], list[tuple]]:
+        """The messages that run ``block`` as one program on the instrument, and the replies
+        it prints in order: ("wait", s) a line after s of instrument time, ("chunk", a, b,
+        s) readings a..b-1 (0-based) after s. The last message turns the output on only
+        with an empty error queue, prints the error count, runs the trigger model and
+        prints each chunk as its readings exist (printbuffer waits for them), and ends
+        with the output off whatever happened (pcall), with no host needed."""
         s = self.smu
-        go = f"{s}.source.output = {s}.OUTPUT_ON {s}.trigger.initiate()" if turn_on else f"{s}.trigger.initiate()"
-        reply = self.tsp.query(f"if errorqueue.count == 0 then {go} end print(errorqueue.count)")
-        pending = int(parse_number(reply))
-        if pending:
-            self.tsp.raise_errors(pending)
-
-    def _run_block(self, block: _Block, t0: float) -> Iterator[np.ndarray]:
-        for message in block.setup:
-            self.tsp.send(message)
-        self._start(block.turn_on)
-        origin = t0 + block.t_first  # session time of the block's first reading (as planned)
-        ts0 = None
+        items: list[tuple] = []
+        if block.hold:
+            items.append(("wait", block.hold))
         for a, b in chunk_bounds(block.instants):
             wait = block.instants[b - 1] - (block.instants[a - 1] if a else 0.0)
-            while wait > 1.5 * PATIENCE:  # never hold one read open for a long gap
-                self._pause(PATIENCE)
+            while wait > 1.5 * PATIENCE:  # a line now and then across a long gap
+                items.append(("wait", PATIENCE))
                 wait -= PATIENCE
-                yield empty_chunk(0)  # the caller may stop here
-            raw = self.tsp.query_block(self._printbuffer(a + 1, b), real64_block_size(len(COLUMNS) * (b - a)),
-                                       timeout=2 * wait + 5.0)
-            ts, src, v, i, status = self._parse_readings(raw, a + 1, b)
-            ts0 = ts[0] if ts0 is None else ts0
-            chunk = empty_chunk(b - a)
-            chunk["t"] = origin + (ts - ts0)
-            chunk["source"], chunk["v"], chunk["i"] = src, v, i
-            chunk["compliance"] = (np.nan_to_num(status).astype(np.int64) & STATUS_COMPLIANCE) != 0
-            chunk["index"], chunk["kind"] = block.indices[a:b], block.kinds[a:b]
-            self._t_end = max(self._t_end, float(chunk["t"][-1]))
-            yield chunk
+            items.append(("chunk", a, b, wait))
+        calls = [f"_W({num(it[1])})" if it[0] == "wait" else f"_P({it[1] + 1}, {it[2]})" for it in items]
+        helpers = [f"function _P(a, b) {self._printbuffer('a', 'b')} end",
+                   "function _W(d) delay(d) print(errorqueue.count) end",
+                   *_lua_function("_G", calls)]
+        go = f"{s}.source.output = {s}.OUTPUT_ON" + ("" if block.hold else f" {s}.trigger.initiate()")
+        run = (f"if errorqueue.count == 0 then {go} end print(errorqueue.count) "
+               f"if errorqueue.count == 0 then if not pcall(_G) then {s}.abort() end end "
+               f"waitcomplete() {s}.source.output = {s}.OUTPUT_OFF")
+        return [*block.setup, *helpers, run], items
+
+    def _run_block(self, block: _Block, t0: float) -> Iterator[np.ndarray]:
+        messages, items = self._program(block)
+        for message in messages[:-1]:
+            self.tsp.send(message)
+        pending = int(parse_number(self.tsp.query(messages[-1])))
+        if pending:  # the program turned nothing on: ask the queue
+            self.tsp.raise_errors(pending)
+        origin = t0 + block.t_first  # session time of the block's first reading (as planned)
+        ts0, done = None, 0
+        self._program_end = time.monotonic() + float(sum(it[-1] for it in items))
+        try:
+            for done, item in enumerate(items, 1):
+                if item[0] == "wait":
+                    self.tsp.read_line("a wait in a program", timeout=2 * item[1] + 5.0)
+                    yield empty_chunk(0)  # the caller may stop here
+                    continue
+                _, a, b, wait = item
+                raw = self.tsp.read_block(f"the readings {a + 1}..{b} of a program",
+                                          real64_block_size(len(COLUMNS) * (b - a)), timeout=2 * wait + 5.0)
+                ts, src, v, i, status = self._parse_readings(raw, a + 1, b)
+                ts0 = ts[0] if ts0 is None else ts0
+                chunk = empty_chunk(b - a)
+                chunk["t"] = origin + (ts - ts0)
+                chunk["source"], chunk["v"], chunk["i"] = src, v, i
+                chunk["compliance"] = (np.nan_to_num(status).astype(np.int64) & STATUS_COMPLIANCE) != 0
+                chunk["index"], chunk["kind"] = block.indices[a:b], block.kinds[a:b]
+                self._t_end = max(self._t_end, float(chunk["t"][-1]))
+                yield chunk
+            done = len(items) + 1
+        finally:
+            # Cut short: the program runs on to its end on the instrument (output off
+            # there); what it still prints is skipped by output_off (query_marked).
+            self._program_end = (time.monotonic() + float(sum(it[-1] for it in items[done:]))
+                                 if done <= len(items) else 0.0)
 
     def _parse_readings(self, raw: bytes, a: int, b: int) -> np.ndarray:
         """The COLUMNS of readings a..b (1-based, inclusive) from a printbuffer block, as rows
@@ -865,15 +943,6 @@ class Keithley2614B(SourceMeasure):
             self.tsp.clear()
             raise ProtocolError(f"printbuffer({a}, {b}) returned {len(data)} readings, not {b - a + 1}")
         return data.T
-
-    def _pause(self, seconds: float) -> None:
-        """Let the instrument time ``seconds`` (its ``delay()``; the trigger model runs on)
-        and report its error count. A long gap between readings becomes short round
-        trips, so a stop request or a fault is noticed within ``seconds``."""
-        reply = self.tsp.query(f"delay({num(seconds)}) print(errorqueue.count)", timeout=2 * seconds + 5.0)
-        pending = int(parse_number(reply))
-        if pending:
-            self.tsp.raise_errors(pending)
 
     def _checkpoint(self) -> None:
         """End of a request: wait for the trigger model to finish, raise any queued error."""

@@ -667,7 +667,10 @@ class K2614BEmulator(Emulator):
 
     # --- the base-class interface ------------------------------------------------------------
     def outputs_on(self) -> dict[str, bool]:
-        return {"smua": bool(self.smua.source.output), "smub": bool(self.smub.source.output)}
+        """The terminals now, on the lab's clock: a message runs at once, but a switch it
+        makes later in instrument time (a program's final output off) waits for the clock."""
+        now = self.clock.now
+        return {"smua": self.smua.output_at(now), "smub": self.smub.output_at(now)}
 
     def on_clear(self) -> None:
         self._script = None

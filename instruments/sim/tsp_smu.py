@@ -485,6 +485,9 @@ class SMU(LuaObject):
         self.sweeping = False  # the schedule is a trigger-model run
         self.held: float | None = None  # a level left by a sweep or abort (None: source.level)
         self.last_compliance = False
+        # (instrument time, output) at each switch: a program that turns its output off at
+        # its end is already executed, but the terminals are on until then (output_at).
+        self.output_log: list[tuple[float, int]] = [(0.0, 0)]
         self.source = Source(self)
         self.measure = Measure(self)
         self.nvbuffer1 = owner.new_buffer(NV_CAPACITY, dedicated=True)
@@ -596,6 +599,17 @@ class SMU(LuaObject):
             self.abort()
         self.source.output = on
         self.held = None
+        self.output_log.append((self.owner.t, int(bool(on))))
+        if len(self.output_log) > 2048:  # an endurance run switches millions of times
+            del self.output_log[:-1024]
+
+    def output_at(self, t: float) -> bool:
+        """Whether the output is on at instrument time ``t`` (the last switch made at or
+        before ``t``; a switch a program makes later has not happened yet)."""
+        for when, on in reversed(self.output_log):
+            if when <= t:
+                return bool(on)
+        return bool(self.output_log[0][1])
 
     def compliance_now(self) -> bool:
         self.sync()
