@@ -133,9 +133,10 @@ MIN_TIMER_DELAY = 10e-6
 CHUNK_SECONDS = 0.5
 #: ... and at most this many readings (5 REAL64 values each: 200 kB).
 MAX_CHUNK_POINTS = 5000
-#: Longest the host waits on one reply between readings: a longer gap (slow retention
-#: sampling) is spent in instrument-timed ``delay()`` round trips of this length, so a
-#: stop request (the dashboard's Abort) is honoured within about a second.
+#: Longest the host waits on one reply between readings: across a longer gap (slow
+#: retention sampling) the running program prints a line after each instrument-timed
+#: ``delay()`` of this length, so a stop request (the dashboard's Abort) is seen within
+#: about a second (and honoured at once where a device clear can cut the program short).
 PATIENCE = 1.0
 #: Reading the error queue after a timeout, and each try of turning the outputs off: short,
 #: so a stuck instrument does not cost a second full timeout.
@@ -143,7 +144,7 @@ RESYNC_TIMEOUT = 3.0
 #: Longest program (instrument seconds) a Sampling request is cut into. Every program ends
 #: on the instrument with the output off, so a host that dies leaves the device biased for
 #: at most one program (README, "Faults"); a stop waits at most this long for it to end.
-PROGRAM_SECONDS = 8.0
+PROGRAM_SECONDS = 5.0
 #: After a dropped connection: this many tries to reconnect, RECONNECT_GAP s apart.
 RECONNECT_TRIES = 3
 RECONNECT_GAP = 2.0
@@ -220,7 +221,7 @@ class TSPLink(Instrument):
                 self._after_timeout(message, seconds, resync=False)
             try:
                 line = self._receive(message, left, self.read, resync=False)
-            except UnicodeDecodeError:  # a piece of a binary block
+            except ProtocolError:  # a piece of a binary block (not text)
                 continue
             head, _, rest = line.strip().partition("\t")
             if head == token:
@@ -324,6 +325,9 @@ class TSPLink(Instrument):
             raise ConnectionLost(f"the connection to the {self.name} failed: {exc.description}") from exc
         except (OSError, EOFError) as exc:
             raise ConnectionLost(f"the connection to the {self.name} failed: {exc}") from exc
+        except UnicodeDecodeError as exc:  # binary where text was expected: out of step
+            raise ProtocolError(f"the {self.name} sent bytes that are not text where a line was "
+                                f"expected ({exc.reason} at byte {exc.start})") from exc
 
     def _receive(self, message: str, timeout: float | None, read, resync: bool = True):
         seconds = timeout if timeout is not None else self.timeout_ms / 1000
@@ -536,8 +540,17 @@ class Keithley2614B(SourceMeasure):
             raise
 
     def abort(self) -> None:
-        """Stop the trigger model, then the output (``abort()`` alone leaves it on)."""
+        """Stop the trigger model, then the output (``abort()`` alone leaves it on). A
+        program still running is cut short by a device clear where the session has one; on
+        a raw socket it cannot be, and runs on to its planned end (at most PROGRAM_SECONDS
+        for Sampling), where it turns the output off itself."""
         s = self.smu
+        if self._program_end > time.monotonic() and visa_io.raw_socket(self.tsp.adapter.connection) is None:
+            try:
+                self.tsp.clear()
+                self._program_end = 0.0
+            except Exception as exc:  # output_off below tries harder
+                log.warning("clearing the %s failed (%s)", self.tsp.name, exc)
         try:
             self.tsp.send(f"{s}.abort() {s}.source.output = {s}.OUTPUT_OFF")
         except Exception as exc:  # output_off below tries harder, and raises if it must
@@ -878,8 +891,12 @@ class Keithley2614B(SourceMeasure):
         with the output off whatever happened (pcall), with no host needed."""
         s = self.smu
         items: list[tuple] = []
-        if block.hold:
-            items.append(("wait", block.hold))
+        hold = block.hold
+        while hold > 1.5 * PATIENCE:  # a line every PATIENCE s: the caller may stop there
+            items.append(("wait", PATIENCE))
+            hold -= PATIENCE
+        if hold > 0:
+            items.append(("wait", hold))
         for a, b in chunk_bounds(block.instants):
             wait = block.instants[b - 1] - (block.instants[a - 1] if a else 0.0)
             while wait > 1.5 * PATIENCE:  # a line now and then across a long gap

@@ -28,6 +28,7 @@ from labqc.instruments.sim.faults import FaultPlan
 class Reply:
     ready_at: float  # simulated seconds
     data: bytes  # terminator included (unless truncated by a fault)
+    drop_after: bool = False  # a drop fault: the socket server closes the connection after it
 
 
 class Emulator(ABC):
@@ -127,6 +128,13 @@ class Emulator(ABC):
     # --- faults -----------------------------------------------------------------------
     def _inject(self, fault, first_new: int) -> None:
         new = list(self._replies)[first_new:]
+        if fault.reply:  # from the k-th reply of the message on (see faults.py)
+            k = fault.reply - 1
+            new = new[k:] if fault.kind == "delay" else new[k:k + 1]
+            if fault.kind == "drop":
+                for r in new:
+                    r.drop_after = True
+                return
         if fault.kind == "delay":
             for r in new:
                 r.ready_at += fault.seconds

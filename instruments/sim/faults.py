@@ -10,8 +10,14 @@ emulator's life until :meth:`FaultPlan.reset`). The emulator base class applies 
 - ``error``: an error (``code``, ``message``) is pushed into the instrument's error queue;
 - ``busy``: the instrument stops answering until a device clear.
 
-On the command line a plan is written ``kind@N[:value]`` separated by commas, e.g.
-``delay@5:10,drop@12,error@3:-286`` (value: seconds for delay, code for error).
+A message that prints several replies (a program streaming its chunks) can be hit at its
+k-th reply (``reply=k``, 1-based): ``delay`` holds back that reply and the later ones,
+``garble``/``truncate`` damage that one, ``drop`` closes the connection right after it is
+sent (over the socket server). ``reply=0`` (the default) means every reply of the message.
+
+On the command line a plan is written ``kind@N[.k][:value]`` separated by commas, e.g.
+``delay@5:10,drop@12.3,error@3:-286`` (value: seconds for delay, code for error; ``.k``
+the reply).
 """
 from __future__ import annotations
 
@@ -28,12 +34,15 @@ class Fault:
     seconds: float = 0.0
     code: int = -286
     message: str = "TSP Runtime error: injected fault"
+    reply: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault {self.kind!r}; choose one of {', '.join(KINDS)}")
         if self.at < 1:
             raise ValueError(f"a fault fires at message 1 or later, got at={self.at}")
+        if self.reply < 0:
+            raise ValueError(f"a fault's reply number is 1 or more (0: every reply), got {self.reply}")
         if self.seconds < 0:
             raise ValueError(f"a fault's delay must be >= 0 s, got {self.seconds}")
 
@@ -71,6 +80,9 @@ class FaultPlan:
                 kind, rest = item.split("@", 1)
                 at_text, _, value = rest.partition(":")
                 kw = {}
+                at_text, _, reply_text = at_text.partition(".")
+                if reply_text:
+                    kw["reply"] = int(reply_text)
                 if value and kind == "delay":
                     kw["seconds"] = float(value)
                 elif value and kind == "error":

@@ -143,6 +143,10 @@ class _PortServer:
                 conn.sendall(head.data)
             except OSError:  # reset, broken pipe, or a client that stopped reading
                 raise _Client("client gone while a reply was sent") from None
+            if head.drop_after:  # a drop fault at this reply (faults.py)
+                with emu.lock:
+                    emu.drops += 1
+                raise _Client("dropped by a fault")
 
     def close(self) -> None:
         self.listener.close()

@@ -343,6 +343,7 @@ class K2614BEmulator(Emulator):
     # --- messages --------------------------------------------------------------------------
     def execute(self, message: bytes) -> None:
         text = message.decode("latin-1")
+        self.started_at = self.t  # outputs_on: nothing this message switches happened before
         errors_before = len(self.errors)
         self._sync_all(running_only=True)
         too_long = long_line(text, self.max_line)
@@ -669,7 +670,7 @@ class K2614BEmulator(Emulator):
     def outputs_on(self) -> dict[str, bool]:
         """The terminals now, on the lab's clock: a message runs at once, but a switch it
         makes later in instrument time (a program's final output off) waits for the clock."""
-        now = self.clock.now
+        now = max(self.clock.now, getattr(self, "started_at", 0.0))
         return {"smua": self.smua.output_at(now), "smub": self.smub.output_at(now)}
 
     def on_clear(self) -> None:

