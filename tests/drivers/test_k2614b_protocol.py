@@ -17,7 +17,7 @@ from pyvisa.errors import VisaIOError
 from labqc.instruments.errors import (
     CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
 )
-from labqc.instruments.keithley2614b import PROGRAM_SECONDS, Keithley2614B, chunk_bounds, range_for
+from labqc.instruments.keithley2614b import PATIENCE, PROGRAM_SECONDS, Keithley2614B, chunk_bounds, range_for
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 from labqc.instruments.tsp_format import (
     MAX_MESSAGE_BYTES, is_linear, lua_table, num, parse_error, parse_real64_block, real64_block_size,
@@ -344,7 +344,8 @@ def test_sampling_is_cut_into_programs_of_bounded_length_each_ending_off():
         assert messages[-1].endswith("waitcomplete() smua.source.output = smua.OUTPUT_OFF")
         assert "pcall(_G)" in messages[-1]
     assert "_D1" not in " ".join(programs[0][0]) and "trigger.timer[1].delay = 1 " in " ".join(programs[0][0])
-    assert programs[1][0][-1] == HOLD and programs[1][1] == [("wait", PROGRAM_SECONDS)]
+    # a hold prints a line every PATIENCE s (a stop is seen within it)
+    assert programs[1][0][-1] == HOLD and programs[1][1] == [("wait", PATIENCE)] * round(PROGRAM_SECONDS / PATIENCE)
     # the source is set up once, before the first program
     assert sum("smua.source.func" in m for messages, _ in programs for m in messages) == 1
 
@@ -353,7 +354,8 @@ def test_sampling_is_cut_into_programs_of_bounded_length_each_ending_off():
     with expected_protocol(Keithley2614B, pairs) as smu:
         chunks = list(smu.run(request))
     assert [len(c) for c in chunks if len(c)] == [1, 1, 1]
-    assert sum(len(c) == 0 for c in chunks) == sum(1 for b in blocks if b.hold)  # the caller may stop there
+    waits = sum(it[0] == "wait" for _, items in programs for it in items)
+    assert sum(len(c) == 0 for c in chunks) == waits > 0  # a line each PATIENCE s: the caller may stop there
     assert np.concatenate(chunks)["t"] == pytest.approx([1.0, 10.0, 100.0])
 
 
@@ -372,11 +374,11 @@ def test_an_error_in_a_program_is_raised_at_the_end_of_the_request():
 def test_long_sampling_is_chained_in_programs_of_one_buffer_at_most():
     with expected_protocol(Keithley2614B, INIT) as smu:
         smu.sample_block = 4
-        blocks = smu._plan(Sampling.linear(0.1, 1e-4, interval=2.0, duration=20.0))
-    assert [len(b.instants) for b in blocks] == [4, 4, 2]
+        blocks = smu._plan(Sampling.linear(0.1, 1e-4, interval=0.5, duration=6.0))
+    assert [len(b.instants) for b in blocks] == [4, 4, 4]
     assert "smua.source.func" in blocks[0].setup[0] and not any("smua.source.func" in m for m in blocks[1].setup)
-    assert [b.t_first for b in blocks] == [2.0, 10.0, 18.0]
-    assert blocks[1].instants == pytest.approx([2.0, 4.0, 6.0, 8.0])
+    assert [b.t_first for b in blocks] == [0.5, 2.5, 4.5]
+    assert blocks[1].instants == pytest.approx([0.5, 1.0, 1.5, 2.0])
 
 
 # --- spot read, abort, off ---------------------------------------------------------------------
