@@ -178,6 +178,8 @@ def driver_messages() -> list[str]:
 
 _LUA_WORDS = {"and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
               "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"}
+#: Lua's own base functions (in the instrument's Lua 5.0), not TSP commands of the tree.
+_LUA_BASE = {"pcall"}
 _CHAIN = re.compile(r"(?<![\w.])([A-Za-z]\w*(?:\.[A-Za-z_]\w*|\[\d+\])+)")
 _CALL = re.compile(r"(?<![\w.\]])([A-Za-z]\w*)\s*\(")
 
@@ -194,7 +196,7 @@ def tsp_names(messages: list[str]) -> set[str]:
         params = {p.strip() for spec in re.findall(r"function\s+\w+\s*\(([^)]*)\)", text)
                   for p in spec.split(",")}
         names.update(_CHAIN.findall(text))
-        names.update(c for c in _CALL.findall(text) if c not in _LUA_WORDS and c not in params)
+        names.update(c for c in _CALL.findall(text) if c not in _LUA_WORDS | _LUA_BASE and c not in params)
     return names
 
 
