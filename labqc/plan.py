@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from labqc.stops import StopCondition, stop_reason, stuck_streak  # noqa: F401  (the plan's stop table)
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -87,20 +89,6 @@ class Device:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     sample: str = ""
     model: str = ""  # "2614B" or "4200A" where the resource name does not tell (dry runs, checks)
-
-
-@dataclass(frozen=True)
-class StopCondition:
-    """When to skip a step's remaining runs on one device."""
-
-    stuck_cycles: int = 0  # cycles in a row whose reads differ by less than min_ratio
-    min_ratio: float = 2.0  # max/min of a cycle's reads at or above which it switched
-    level_at_least: float | None = None  # G/G0 of the last read
-    level_at_most: float | None = None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.stuck_cycles) or self.level_at_least is not None or self.level_at_most is not None
 
 
 @dataclass(frozen=True)
@@ -457,51 +445,6 @@ def _run_id(index: int, step: str, device: str, values: Mapping[str, Any], rep: 
     if repeats > 1:
         parts.append(f"r{rep}")
     return _SAFE.sub("_", "-".join(parts))
-
-
-# ---------------------------------------------------------------------- stop conditions
-def stop_reason(condition: StopCondition, reads: list[tuple[int, float]],
-                last_level: float | None = None) -> str:
-    """Why the step's remaining runs on this device should be skipped, or "".
-
-    ``reads``: (cycle, G/G0) of every read so far in the group, in order; cycles of
-    successive runs must already be made distinct (the runner numbers them on).
-    ``last_level``: the latest G/G0 the device showed (default: the last read)."""
-    if not condition.active:
-        return ""
-    last = last_level if last_level is not None else (reads[-1][1] if reads else None)
-    if last is not None and math.isfinite(last):
-        if condition.level_at_least is not None and last >= condition.level_at_least:
-            return f"the device reached {last:.3g} G0 (stop at >= {condition.level_at_least:g} G0)"
-        if condition.level_at_most is not None and last <= condition.level_at_most:
-            return f"the device fell to {last:.3g} G0 (stop at <= {condition.level_at_most:g} G0)"
-    if condition.stuck_cycles and reads:
-        streak, state = stuck_streak(reads, condition.min_ratio)
-        if streak >= condition.stuck_cycles:
-            return (f"stuck in {state} for {streak} cycles in a row (reads within a factor "
-                    f"{condition.min_ratio:g})")
-    return ""
-
-
-def stuck_streak(reads: list[tuple[int, float]], min_ratio: float) -> tuple[int, str]:
-    """Cycles in a row, counted back from the last, whose reads stay within ``min_ratio``
-    of each other (no switching); and the state they are stuck in (LRS at >= 1 G0)."""
-    cycles: dict[int, list[float]] = {}
-    for cycle, g in reads:
-        if math.isfinite(g):
-            cycles.setdefault(cycle, []).append(abs(g))
-    streak, state = 0, ""
-    for cycle in sorted(cycles, reverse=True):
-        gs = cycles[cycle]
-        if len(gs) < 2:  # one read says nothing about switching
-            continue
-        lo, hi = min(gs), max(gs)
-        switched = lo <= 0 or hi / lo >= min_ratio
-        if switched:
-            break
-        streak += 1
-        state = state or ("LRS" if hi >= 1.0 else "HRS")
-    return streak, state
 
 
 __all__ = ["Plan", "StepRun", "Device", "StopCondition", "PlanError", "load_plan", "parse_plan",

@@ -14,7 +14,6 @@ names both cycles). Method "sweep" runs cycle by cycle.
 from __future__ import annotations
 
 import contextlib
-import math
 from array import array
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 
 from labqc.instruments.smu import PulseTrain as Train
 from labqc.instruments.smu import Repeat, Sweep
+from labqc.switching import StuckWatch, cycle_reads
 from labqc.procedures import derive
 from labqc.procedures import parameters as shared
 from labqc.procedures.base import LabqcProcedure, first_reading_offset, require, triangle
@@ -166,7 +166,7 @@ class Endurance(LabqcProcedure):
     def startup(self) -> None:
         self.per_cycle = CycleTable()
         self.stop_reason = ""
-        self._unswitched = 0
+        self.watch = StuckWatch(self.min_ratio)
 
     def execute(self) -> None:
         if not hasattr(self, "per_cycle"):
@@ -187,18 +187,15 @@ class Endurance(LabqcProcedure):
         """Add one cycle to the per-cycle table from its LRS and HRS read rows; True when
         this cycle completes the stuck condition (the stop reason is then set)."""
         g_on, g_off = float(lrs["G/G0"]), float(hrs["G/G0"])
-        ratio = g_on / g_off if g_off > 0 else math.inf
-        switched = bool(ratio >= self.min_ratio)
+        switched = self.watch.add_cycle(g_on, g_off)
         self.per_cycle.append({
             "cycle": cycle,
             "LRS (Ohm)": derive.resistance(lrs["Voltage (V)"], lrs["Current (A)"]),
             "HRS (Ohm)": derive.resistance(hrs["Voltage (V)"], hrs["Current (A)"]),
             "LRS G/G0": g_on, "HRS G/G0": g_off, "switched": switched,
         })
-        self._unswitched = 0 if switched else self._unswitched + 1
-        if self.stuck_cycles and self._unswitched >= self.stuck_cycles and not self.stop_reason:
-            state = "LRS" if g_off >= 1.0 else "HRS"
-            self.stop_reason = (f"stuck in {state} for {self._unswitched} cycles "
+        if self.stuck_cycles and self.watch.streak >= self.stuck_cycles and not self.stop_reason:
+            self.stop_reason = (f"stuck in {self.watch.state} for {self.watch.streak} cycles "
                                 f"(G(LRS)/G(HRS) < {self.min_ratio:g})")
             return True
         return False
@@ -242,21 +239,20 @@ class Endurance(LabqcProcedure):
                 self.check_stop()
 
     def _book_batch(self, frames: list) -> int | None:
-        """Book every complete cycle in the batch's rows (its first read is the LRS, its
-        second the HRS); the cycle at which the stuck condition was met, if it was."""
+        """Book every complete cycle in the batch's rows (labqc.switching: its first read is
+        the LRS, its last the HRS); the cycle at which the stuck condition was met, if it was."""
         if not frames:
             return None
         rows = pd.concat(frames, ignore_index=True)
         reads = rows[rows["Segment"].to_numpy() == "read"]
-        cycle = reads["Cycle"].to_numpy()
         values = {k: reads[k].to_numpy() for k in ("G/G0", "Voltage (V)", "Current (A)")}
         stuck_at = None
-        for k in np.flatnonzero(np.r_[True, cycle[1:] != cycle[:-1]]):
-            if k + 1 >= len(cycle) or cycle[k + 1] != cycle[k]:
+        for cycle, first, last, count in zip(*cycle_reads(reads["Cycle"].to_numpy())):
+            if count < 2:
                 break  # the batch was cut short in this cycle
-            lrs, hrs = ({name: v[k + j] for name, v in values.items()} for j in (0, 1))
-            if self._book(int(cycle[k]), lrs, hrs) and stuck_at is None:
-                stuck_at = int(cycle[k])
+            lrs, hrs = ({name: v[k] for name, v in values.items()} for k in (first, last))
+            if self._book(int(cycle), lrs, hrs) and stuck_at is None:
+                stuck_at = int(cycle)
         return stuck_at
 
     #: Above this many cycles the summary file leaves the per-cycle table out (it would be

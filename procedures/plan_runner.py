@@ -36,11 +36,12 @@ from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.catalog import catalog_path
 from labqc.journal import JOURNAL_NAME, Journal, JournalState
 from labqc.instruments.target import Target
-from labqc.plan import Device, Plan, PlanError, StepRun, load_plan, parse_plan, stop_reason
-from labqc.results import read_data
+from labqc.plan import Device, Plan, PlanError, StepRun, load_plan, parse_plan
+from labqc.stops import Seen, judge
 from labqc.procedures import PROCEDURES
 from labqc.procedures.base import LabqcProcedure, ParameterError
 from labqc.procedures.cli import ProgressBar
+from labqc.procedures.stop_watch import StopWatch
 from labqc.procedures.spec import SPECS, procedure_with
 from labqc.procedures.stand_in import simulate_plan
 from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, run_procedure
@@ -239,11 +240,14 @@ class _PlanRunner:
         attempt = state.run(run.id).attempts
         while True:
             attempt += 1
-            result = self._attempt(run, attempt)
+            watch = StopWatch(run.stop.min_ratio) if run.stop.active else None
+            result = self._attempt(run, attempt, watch)
             if result.status == FINISHED:
-                reason = self._stop_condition(run)
+                seen = self._group_seen(run).then(watch.seen()) if watch else None
+                reason = judge(run.stop, seen) if seen else ""
                 self.journal.append("end", id=run.id, attempt=attempt, status=FINISHED, file=result.path.name,
-                                    rows=result.rows, error="", final=True, stop=reason)
+                                    rows=result.rows, error="", final=True, stop=reason,
+                                    **({"seen": seen.record()} if seen else {}))
                 if reason:
                     self.say(f"  stop condition met on {run.device.label}: {reason}")
                 return None
@@ -269,13 +273,13 @@ class _PlanRunner:
             self.say(f"  failed ({result.error}); policy: {run.on_failure}")
             return None
 
-    def _attempt(self, run: StepRun, attempt: int) -> RunResult:
+    def _attempt(self, run: StepRun, attempt: int, watch: StopWatch | None = None) -> RunResult:
         path = self._fresh_path(run, attempt)
         self.journal.append("start", id=run.id, attempt=attempt, file=path.name)
         self._announce(run, attempt)
         proc = build(run)
         bar = ProgressBar(self.stream) if self.progress else None
-        listeners = self.listeners + ([bar] if bar else [])
+        listeners = self.listeners + ([bar] if bar else []) + ([watch] if watch else [])
         wall0 = time.monotonic()
         try:
             result = run_procedure(proc, path, target=_target(self.plan, run, self.visa_library),
@@ -356,35 +360,15 @@ class _PlanRunner:
                 return f"stop condition of step {run.step} on {run.device.label}: {rs.final['stop']}"
         return ""
 
-    def _stop_condition(self, run: StepRun) -> str:
-        if not run.stop.active:
-            return ""
+    def _group_seen(self, run: StepRun) -> Seen:
+        """What the finished runs before ``run`` in its group showed (the journal keeps it
+        with each: nothing is read back from their files)."""
         state = self.journal.state()
-        reads: list[tuple[int, float]] = []
-        last_level = None
-        offset = 0
-        group = [r for r in self.plan.runs[: run.index + 1] if r.group == run.group]
-        for other in group:
-            if other.id == run.id:
-                path = self.results[-1].path
-            else:
-                final = state.run(other.id).final
-                if not final or final.get("status") != FINISHED:
-                    continue
-                path = self.directory / STEPS_DIR / final["file"]
-            try:
-                data = read_data(path)
-            except (OSError, ValueError):
-                continue
-            if data.empty:
-                continue
-            sel = data[data["Segment"] == "read"]
-            reads += [(int(c) + offset, float(g)) for c, g in zip(sel["Cycle"], sel["G/G0"])]
-            level_rows = data[data["Segment"].isin(["read", "hold"])]
-            if len(level_rows):
-                last_level = float(level_rows["G/G0"].iloc[-1])
-            offset += int(data["Cycle"].max()) + 1
-        return stop_reason(run.stop, reads, last_level)
+        for other in reversed(self.plan.runs[: run.index]):
+            final = state.run(other.id).final
+            if other.group == run.group and final and final.get("status") == FINISHED:
+                return Seen.from_record(final.get("seen"))
+        return Seen()
 
     # -- words -----------------------------------------------------------------------------
     def _announce(self, run: StepRun, attempt: int) -> None:
