@@ -43,6 +43,7 @@ class Target:
     ``seed``, ``time_scale``: the simulated device's randomness and clock speed.
     ``visa_library``: a PyVISA library to use as it is (e.g. a simulator spec with faults).
     ``model``: "2614B" or "4200A" when the instrument should not be asked (*IDN?).
+    ``faults``: simulator only, faults to inject as ``labqc sim serve --faults`` reads them.
     """
 
     resource: str = ""
@@ -51,6 +52,7 @@ class Target:
     time_scale: float = 0.0
     visa_library: str | None = None
     model: str | None = None
+    faults: str = ""
 
     def __post_init__(self) -> None:
         if self.model is not None and self.model not in MODELS:
@@ -62,6 +64,13 @@ class Target:
         if not (isinstance(self.time_scale, (int, float)) and math.isfinite(self.time_scale)
                 and 0 <= self.time_scale <= MAX_TIME_SCALE):
             raise TargetError(f"the time scale must be from 0 to {MAX_TIME_SCALE:g}, not {self.time_scale!r}")
+        if self.faults:
+            from labqc.instruments.sim.lab import parse_faults
+
+            try:
+                parse_faults(self.faults)
+            except ValueError as exc:
+                raise TargetError(f"the faults {self.faults!r} cannot be read: {exc}") from None
 
     @property
     def simulated(self) -> bool:
@@ -81,7 +90,7 @@ class Target:
         if not self.resource or self.preset:
             from labqc.instruments.sim.lab import sim_library
 
-            return sim_library(self.device, self.seed, float(self.time_scale))
+            return sim_library(self.device, self.seed, float(self.time_scale), self.faults)
         return None
 
     def open(self, **options: Any) -> SourceMeasure:

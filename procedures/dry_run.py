@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from labqc.instruments.target import Target
-from labqc.instruments.sim.lab import parse_faults, sim_library
+from labqc.instruments.target import Target, TargetError
 from labqc.journal import JOURNAL_NAME, Journal
 from labqc.plan import PlanError
 from labqc.procedures.plan_check import duration_text
@@ -97,10 +96,10 @@ def dry_run_plan(plan_file: str | os.PathLike, directory: str | os.PathLike | No
 def _faulty_library(faults: str):
     """``f(run) -> spec``: each stand-in's simulated lab with ``faults`` added."""
     try:
-        parse_faults(faults)
-    except ValueError as exc:
-        raise PlanError([f"the faults {faults!r} cannot be read: {exc}"], "the dry run") from None
-    return lambda run: sim_library(run.device.sim_preset, run.device.seed, 0.0, faults)
+        Target(faults=faults)
+    except TargetError as exc:
+        raise PlanError([str(exc)], "the dry run") from None
+    return lambda run: Target(run.device.resource, run.device.sim_preset, run.device.seed, faults=faults).library()
 
 
 def prepare_dry_run(procedure: LabqcProcedure, target: Target, output: str | os.PathLike | None = None,
