@@ -160,3 +160,39 @@ def test_labqc_catalog_names_the_catalog_and_a_dry_run_is_not_recorded(tmp_path)
     assert not (tmp_path / "d" / "catalog.sqlite").exists()
     with Catalog(tmp_path / "lab.sqlite", create=False) as cat:
         assert [Path(r["path"]).name for r in cat.runs()] == ["x.csv"]
+
+
+def test_a_run_that_stopped_stuck_is_catalogued_stuck_and_imports_so(tmp_path):
+    # A RESET too weak to reset the filament: the device stays in LRS and the run stops.
+    done = labqc("run", "Endurance", "--sim", "ag-nanowire", "--cycles", "20", "--reset-voltage", "-0.05",
+                 "--stuck-cycles", "3", "-o", str(tmp_path / "e.csv"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "stuck in LRS" in read_summary_text(tmp_path / "e.summary.json")
+    assert [r["status"] for r in listed("--catalog", str(tmp_path))] == ["stuck"]
+    imported = labqc("runs", "import", str(tmp_path), "--catalog", str(tmp_path / "other.sqlite"))
+    assert imported.returncode == 0
+    assert [r["status"] for r in listed("--catalog", str(tmp_path / "other.sqlite"))] == ["stuck"]
+
+
+def read_summary_text(path: Path) -> str:
+    return json.loads(path.read_text())["results"]["stop reason"]
+
+
+def test_import_finds_the_device_of_an_older_plan_file_from_its_run_id(tmp_path):
+    """Files written before runs recorded their device: the plan's device label in the
+    file name (the run id) says which device it was."""
+    run_dir = tmp_path / "old"
+    shutil.copytree(SAMPLES / "multi-device", run_dir)
+    for f in (run_dir / "steps").glob("*"):
+        if f.suffix == ".csv":
+            f.write_text("".join(ln for ln in f.read_text().splitlines(keepends=True) if not ln.startswith("#\tDevice:")))
+        else:
+            data = json.loads(f.read_text())
+            data.pop("device", None)
+            f.write_text(json.dumps(data))
+    done = labqc("runs", "import", str(run_dir), "--catalog", str(tmp_path / "c.sqlite"))
+    assert done.returncode == 0, done.stderr
+    runs = listed("--catalog", str(tmp_path / "c.sqlite"))
+    assert len(runs) == 15
+    for r in runs:
+        assert r["device"] == Path(r["file"]).name.split("-")[2].split(".")[0]  # 001-sweep-NW1-r1.csv
