@@ -206,6 +206,8 @@ class LiveState:
         for ev in events:
             if ev.kind == "plateau_start":
                 self.plateaus.append(PlateauMark(ev.index, None, ev.level, ev.quantum, ev.confidence))
+            elif ev.kind == "plateau_resume" and self.plateaus:  # the last plateau goes on
+                self.plateaus[-1].stop = None
             elif ev.kind == "plateau_end" and self.plateaus and self.plateaus[-1].stop is None:
                 p = self.plateaus[-1]
                 p.stop, p.level, p.quantum, p.confidence = ev.index, ev.level, ev.quantum, ev.confidence

@@ -19,7 +19,10 @@ Events (indices count every sample fed, including NaN ones):
   off the grid) and confidence from labqc.levels, shared with the offline detector;
 - ``plateau_end``: emitted ``bridge_len`` samples after the change that ended the plateau
   (the wait tells a telegraph excursion from a real step);
-- ``telegraph``: a short excursion that returned to the plateau level; level = its amplitude.
+- ``telegraph``: a short excursion that returned to the plateau level; level = its amplitude;
+- ``plateau_resume``: the plateau that ended last (index = its start) goes on: the new
+  candidate sits at its quantum level within a few bridge lengths, so what came between
+  was a false alarm or an excursion; its plateau_end follows later.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from labqc.online_kernel import RING
 
 EVENT_BUFFER = 256  # events decided per kernel call at most (the call repeats until done)
 _KINDS = {kern.CHANGE: "change", kern.PLATEAU_START: "plateau_start", kern.PLATEAU_END: "plateau_end",
+          kern.PLATEAU_RESUME: "plateau_resume",
           kern.TELEGRAPH: "telegraph"}
 
 
@@ -195,6 +199,10 @@ def plateaus_from_events(events: list[Event], n_samples: int) -> list:
     for ev in events:
         if ev.kind == "plateau_start":
             open_ev = ev
+        elif ev.kind == "plateau_resume" and out and out[-1].start == ev.index:
+            open_ev = _new(Event)  # the last plateau is open again, from its own start
+            open_ev.__dict__.update(ev.__dict__, kind="plateau_start")
+            out.pop()
         elif ev.kind == "plateau_end" and open_ev is not None:
             # The end event carries the verdict over the whole plateau.
             out.append(Plateau(open_ev.index, ev.index, ev.level, ev.quantum, ev.confidence or 0.0))

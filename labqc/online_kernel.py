@@ -33,10 +33,12 @@ assign_level_core = numba.njit(cache=True)(types.FunctionType(
     _core.__defaults__, _core.__closure__,
 ))
 
+DECIDE_SIGMAS = 3.0  # standard errors a step must clear the merge threshold by
+DECIDE_WAIT = 4  # bridge_len multiples a suspension waits for that at most
 RING = 512  # valid samples kept for the mean of a new segment (its start is <= RING back)
 
 # Event kinds (ev_int[:, 0]); labqc.online maps them to names.
-CHANGE, PLATEAU_START, PLATEAU_END, TELEGRAPH = 0, 1, 2, 3
+CHANGE, PLATEAU_START, PLATEAU_END, TELEGRAPH, PLATEAU_RESUME = 0, 1, 2, 3, 4
 # Detector states (js[STATE]).
 WARMUP, CANDIDATE, PLATEAU, SUSPENDED = 0, 1, 2, 3
 
@@ -50,11 +52,13 @@ N_PARAMS = 21
 # Float state slots (``fs``).
 MU, SEG_SUM, SEG_S2, SP, SM, SIGMA, ABS_DX, LAST_X = range(8)
 PL_LEVEL, PL_QUANTUM, PL_SUM, PL_S2 = range(8, 12)  # open plateau: level at confirmation, sums
-N_FLOAT_STATE = 12
+PREV_QUANTUM, PREV_SUM, PREV_S2 = range(12, 15)  # the plateau that ended last: verdict, sums
+N_FLOAT_STATE = 15
 # Integer state slots (``js``).
 STATE, K, SEG_N, SEG_START, ZP, ZM, HAS_PLATEAU, PL_START, PL_N = range(9)
 SUSPENDED_AT, SUSPENDED_K, PL_START_K = range(9, 12)
-N_INT_STATE = 12
+PREV_START, PREV_START_K, PREV_END, PREV_N = range(12, 16)
+N_INT_STATE = 16
 
 
 def set_sigma(fs: np.ndarray, sigma: float) -> None:
@@ -70,7 +74,8 @@ def new_state(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     fs[LAST_X] = np.nan
     js = np.zeros(N_INT_STATE, dtype=np.int64)
     js[STATE] = WARMUP
-    js[ZP] = js[ZM] = js[SUSPENDED_AT] = js[SUSPENDED_K] = js[PL_START_K] = -1
+    js[ZP] = js[ZM] = js[SUSPENDED_AT] = js[SUSPENDED_K] = js[PL_START_K] = js[PREV_START_K] = -1
+    fs[PREV_QUANTUM] = np.nan
     return fs, js, np.zeros(RING), np.zeros(RING, dtype=np.int64)
 
 
@@ -155,6 +160,8 @@ def end_plateau(p, fs, js, index, alarm, ev_int, ev_float, n_ev, ring, k_end):
             mu = np.median(buf)
         quantum, level, conf = _assign(p, fs[SIGMA], mu, js[PL_N], fs[PL_S2] - fs[PL_SUM] ** 2 / js[PL_N] + js[PL_N] * mu * mu)
     js[HAS_PLATEAU] = 0
+    fs[PREV_QUANTUM], fs[PREV_SUM], fs[PREV_S2] = quantum, fs[PL_SUM], fs[PL_S2]
+    js[PREV_START], js[PREV_START_K], js[PREV_END], js[PREV_N] = js[PL_START], js[PL_START_K], index, js[PL_N]
     return _emit(ev_int, ev_float, n_ev, PLATEAU_END, index, alarm, level, quantum, conf)
 
 
@@ -163,12 +170,18 @@ def _confirm(p, fs, js, t, ev_int, ev_float, n_ev):
     """The candidate segment has lasted min_length samples: it is a plateau."""
     quantum, level, conf = _assign(p, fs[SIGMA], fs[MU], js[SEG_N], fs[SEG_S2])
     js[HAS_PLATEAU] = 1
+    fs[PL_LEVEL], fs[PL_QUANTUM] = level, quantum
+    js[STATE] = PLATEAU
+    if quantum == fs[PREV_QUANTUM] and js[SEG_START] - js[PREV_END] <= 0.5 * p[P_BRIDGE_LEN]:
+        # The plateau that just ended at this level resumes: what came between was a false
+        # alarm or an excursion (as offline, neighbours with one quantum are one plateau).
+        js[PL_START], js[PL_START_K], js[PL_N] = js[PREV_START], js[PREV_START_K], js[PREV_N]
+        fs[PL_SUM], fs[PL_S2] = fs[PREV_SUM], fs[PREV_S2]
+        return _emit(ev_int, ev_float, n_ev, PLATEAU_RESUME, js[PREV_START], t, level, quantum, conf)
     js[PL_START] = js[SEG_START]
     js[PL_START_K] = js[K] - js[SEG_N]
-    fs[PL_LEVEL], fs[PL_QUANTUM] = level, quantum
     fs[PL_SUM] = fs[PL_S2] = 0.0
     js[PL_N] = 0
-    js[STATE] = PLATEAU
     return _emit(ev_int, ev_float, n_ev, PLATEAU_START, js[SEG_START], t, level, quantum, conf)
 
 
@@ -185,11 +198,20 @@ def _continues(p, fs, js):
 
 
 @numba.njit(cache=True, inline="always")
-def _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev, ring):
-    """bridge_len samples after an interruption: the same plateau (a sub-quantum shift from
-    drift or 1/f), or a real step that ended it."""
+def _decide_suspension(p, fs, js, t, k, ev_int, ev_float, n_ev, ring):
+    """bridge_len samples after an interruption (or later): the same plateau (a sub-quantum
+    shift from drift or 1/f), or a real step that ended it.
+
+    A step is only called once the new segment's mean is DECIDE_SIGMAS standard errors
+    beyond the merge threshold from the plateau (noisy high levels: a dozen samples do not
+    tell); until then, and at most DECIDE_WAIT·bridge_len samples, the decision waits.
+    """
     if _continues(p, fs, js):
         js[STATE] = PLATEAU
+        return n_ev
+    shift = abs(fs[MU] - _plateau_level(p, fs, js)) - p[P_MERGE]
+    se = fs[SIGMA] / math.sqrt(max(js[SEG_N], 1))
+    if shift < DECIDE_SIGMAS * se and k < js[SUSPENDED_K] + DECIDE_WAIT * p[P_BRIDGE_LEN]:
         return n_ev
     n_ev = end_plateau(p, fs, js, js[SUSPENDED_AT], t, ev_int, ev_float, n_ev, ring, js[SUSPENDED_K])
     js[STATE] = CANDIDATE
@@ -228,10 +250,11 @@ def _change(p, fs, js, ring, ring_index, t_k, t, tau_k, ev_int, ev_float, n_ev):
             if t_k - n >= js[SUSPENDED_K]:
                 e_total, e_n, _, _ = _segment_since(ring, ring_index, js[SUSPENDED_K], t_k - n)
                 amp = e_total / e_n - level
-            if e_n >= 3 and abs(amp) - 2.0 * fs[SIGMA] / math.sqrt(e_n) >= p[P_BRIDGE_MAX]:
+            if e_n >= 3 and abs(amp) - 3.0 * fs[SIGMA] / math.sqrt(e_n) >= p[P_BRIDGE_MAX]:
                 # A visit to another level (clearly bridge_max or more, 3 samples or more),
                 # not telegraph noise riding on the plateau: the plateau ended where it began.
                 n_ev = end_plateau(p, fs, js, js[SUSPENDED_AT], t, ev_int, ev_float, n_ev, ring, js[SUSPENDED_K])
+                fs[PREV_QUANTUM] = np.nan  # a real visit: the plateau after it is another one
                 js[STATE] = CANDIDATE
             else:
                 n_ev = _emit(ev_int, ev_float, n_ev, TELEGRAPH, js[SUSPENDED_AT], t, amp, np.nan, np.nan)
@@ -340,5 +363,5 @@ def scan(g, first_index, p, fs, js, ring, ring_index, ev_int, ev_float):
         if state == CANDIDATE and js[SEG_N] >= min_length:
             n_ev = _confirm(p, fs, js, t, ev_int, ev_float, n_ev)
         elif state == SUSPENDED and k >= js[SUSPENDED_K] + bridge_len - 1:
-            n_ev = _decide_suspension(p, fs, js, t, ev_int, ev_float, n_ev, ring)
+            n_ev = _decide_suspension(p, fs, js, t, k, ev_int, ev_float, n_ev, ring)
     return i, n_ev

@@ -203,3 +203,13 @@ def test_a_fixed_noise_scale_is_kept():
     free = OnlineDetector()
     feed(free, staircase([1.0, 2.0], dwell=300, sigma=0.05, seed=1), 50)
     assert free.sigma == pytest.approx(0.05, rel=0.2)
+
+
+def test_a_false_alarm_inside_a_plateau_resumes_it():
+    # A 6-sample dip of 0.35 G0 (sub-quantum, longer than nothing, shorter than a step's
+    # wait) inside a 2.0 G0 plateau: one plateau, from its first to its last sample.
+    g = staircase([2.0], dwell=400, seed=5)
+    g[200:206] -= 0.35
+    events = feed(OnlineDetector(), g, 64)
+    plateaus = plateaus_from_events(events, g.size)
+    assert [(p.start, p.stop, p.quantum) for p in plateaus] == [(0, 400, 2.0)]
