@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from labqc.instruments import kxci_route as route
-from labqc.instruments.errors import CapabilityError, ProtocolError
+from pyvisa.constants import StatusCode
+from pyvisa.errors import VisaIOError
+
+from labqc.instruments.errors import CapabilityError, InstrumentTimeout, ProtocolError
 from labqc.instruments.keithley4200a import tv_number
 from labqc.instruments.smu import KIND_PULSE, KIND_READ, PulseTrain
 
@@ -32,6 +35,23 @@ def test_last_error_reads_the_empty_reply_as_no_error():
         assert inst.kxci.last_error() == (0, "")
     with k4200(CONNECT_LAN + [(":ERROR:LAST:GET", "KXCI command error. (-992)")]) as (inst, _):
         assert inst.kxci.last_error() == (-992, "KXCI command error.")
+
+
+def test_a_timeout_whose_error_read_times_out_too_ends_at_once():
+    """After a timeout the driver asks :ERROR:LAST:GET; if that times out as well it must
+    not ask again (and again): one typed error, two reads."""
+    with k4200(CONNECT_LAN) as (inst, _):
+        reads = []
+
+        def silent(*_a, **_k):
+            reads.append(1)
+            raise VisaIOError(StatusCode.error_timeout)
+
+        inst.kxci.write = lambda cmd, **kw: None  # the wire swallows everything
+        inst.kxci.read = silent
+        with pytest.raises(InstrumentTimeout, match="nor to :ERROR:LAST:GET"):
+            inst.kxci.query("*IDN?")
+    assert len(reads) == 2
 
 
 def test_tv_numbers_of_smus_5_to_8_skip_the_voltmeters():
