@@ -15,6 +15,8 @@ Sources (repository ``tektronix/keithley``, folder
 - ``SMU/System Mode/Current sweep without plotting.py``: ``IR1, 1e-9, 10e-9, 1e-9, 10`` and ``IC1, 0, 10``.
 - ``SMU/System Mode/res2t.py``: ``VR 1, -1, 1, 40e-3, 100e-3``, ``RS 5``, ``RG``, ``DM1``, ``XN``/``YA``.
 - ``SMU/System Mode/2 SMUs 0V.py``: sampling of 500 readings, ``'CH2T'``.
+- ``SMU/System Mode/family_of_curves data retrival.py``: VAR1 (``VR 1, 0, 5, 0.1, 100e-3``) with
+  VAR2 (``VP 2, 1, 4, 100e-3``), read back as 4 segments of 51 readings.
 - ``SMU/User Mode/Source voltage and measure current.py``: ``US``, ``DV1, 1, 5, 10e-3``, ``TI1``, ``DV1``.
 - ``SMU/User Mode/Combined user mode example.py``: ``DI1, 0, 100e-9, 20``, ``MP 2, VS2``,
   ``DS2, 5``, 50 × ``TV1``, ``DI1``, ``DS2``.
@@ -128,6 +130,21 @@ def test_two_smus_at_0_v_sampled_500_times(bench):
     got = {name: bench.retrieve(name) for name in ["ID", "IS", "CH2T"]}
     assert [len(v) for v in got.values()] == [500] * 3
     assert np.all(np.diff(got["CH2T"]) > 0)
+
+
+def test_family_of_curves_in_segments(bench):
+    q = bench.query
+    for cmd in ("BC", "*RST", "DE", "CH 1, 'VS', 'IS', 1, 3", "CH 2, 'VD', 'ID', 1, 1", "CH 3, 'VG', 'IG', 1, 2",
+                "SS", "VR 1, 0, 5, 0.1, 100e-3", "VP 2, 1, 4, 100e-3", "VC 1, 0, 100e-3", "HT 0", "DT 0.001",
+                "IT2", "RS 5", "RG 1, 100e-9", "RG 2, 100e-9", "RG 3, 100e-9", "SM", "DM1",
+                "XN 'VD', 1, 0, 5", "YA 'ID', 1, 0, 0.04", "MD", "ME 1"):
+        assert q(cmd) == "ACK", (cmd, q(":ERROR:LAST:GET"))
+    bench.wait_sp()
+    got = {name: np.array(bench.retrieve(name)) for name in ["ID", "VD", "VG"]}
+    assert [len(v) for v in got.values()] == [4 * 51] * 3  # num_segments x readings_per_seg
+    vd, vg = got["VD"].reshape(4, 51), got["VG"].reshape(4, 51)
+    assert vd == pytest.approx(np.tile(np.linspace(0, 5, 51), (4, 1)), abs=1e-4)
+    assert np.all(vg == vg[:, :1]) and np.diff(vg[:, 0]) == pytest.approx([1.0] * 3)  # one step per segment
 
 
 # --- user mode -----------------------------------------------------------------------------
