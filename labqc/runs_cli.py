@@ -127,7 +127,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"labqc runs show: there is no run {args.id} in the catalog", file=sys.stderr)
         return 1
     record = {**as_json(run), "parameters": run["parameters"], "summary": run["summary"],
-              "host": run["host"], "pid": run["pid"], "path": run["path"]}
+              "host": run["host"], "pid": run["pid"]}
     if args.json:
         print(json.dumps(record, indent=1))
         return 0
@@ -183,6 +183,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- helpers
 def as_json(run: dict) -> dict[str, Any]:
     out = {k: run.get(k) for k in JSON_FIELDS}
+    out["path"] = run.get("path")  # the file as this computer reaches it (file may be relative to the catalog)
     out["started"], out["finished"] = iso(run.get("started")), iso(run.get("finished"))
     return out
 

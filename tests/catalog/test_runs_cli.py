@@ -65,6 +65,7 @@ def test_list_filters_and_json(tmp_path):
     assert by("--since", "2026-11-02", "--until", "2026-11-02") == ["b.csv", "c.csv"]  # the whole day
     assert by("--since", "2026-11-03T08:30") == ["e.csv", "f.csv"]
     assert listed(*cat, "--device", "NW7") == []
+    assert [Path(r["path"]) for r in every] == [tmp_path / f"{k}.csv" for k in "abcdef"]
     started = listed(*cat, "--device", "NW1")[0]["started"]
     assert datetime.fromisoformat(started).timestamp() == stamp("2026-11-01T10:00")
     table = labqc("runs", "list", *cat, "--procedure", "Endurance")
@@ -157,6 +158,11 @@ def test_labqc_catalog_names_the_catalog_and_a_dry_run_is_not_recorded(tmp_path)
     assert run("run", "SetReset", "--cycles", "1", "-o", str(tmp_path / "d" / "x.csv"), "--no-progress").returncode == 0
     assert run("run", "SetReset", "--cycles", "1", "--dry-run", "-o", str(tmp_path / "y.csv"),
                "--no-progress").returncode == 0
+    (tmp_path / "plans").mkdir()
+    rehearsal = run("plan", "run", str(SAMPLES / "plans" / "demo.toml"), "--dry-run", "-o", str(tmp_path / "plans" / "r"),
+                    "--no-progress")
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    assert list((tmp_path / "plans" / "r" / "steps").glob("*.csv"))  # it did measure (on the simulator)
     assert not (tmp_path / "d" / "catalog.sqlite").exists()
     with Catalog(tmp_path / "lab.sqlite", create=False) as cat:
         assert [Path(r["path"]).name for r in cat.runs()] == ["x.csv"]
