@@ -179,9 +179,10 @@ def pmu_limit_bits(status: np.ndarray) -> np.ndarray:
 
 
 def pmu_compliance(status: np.ndarray) -> np.ndarray:
-    """True where the PMU limited the current: source compliance, the current threshold or
-    the power threshold (bits 12, 13 and 15). The voltage threshold (bit 14) is not a current
-    limit and does not count."""
+    """True where the status word reports source compliance, the current threshold or the
+    power threshold (bits 12, 13 and 15), as LPT modules set them; KXCI's own tests set none,
+    and none of them holds the current (docs/keithley4200a.md). The voltage threshold (bit 14)
+    does not count."""
     bits = pmu_limit_bits(status)
     return (bits & (PMU_SOURCE_COMPLIANCE | PMU_I_THRESHOLD | PMU_POWER_THRESHOLD)) != 0
 
