@@ -46,7 +46,8 @@ def run_trace(trace, baseline, *, online_chunk: int = 1000) -> dict:
     res = analyze(g, cycle_starts=cs)
     t_off = time.process_time() - t0
     known = analyze(g, cycle_starts=cs, r_series=trace.r_series)
-    det = OnlineDetector(r_series=res.r_series, sigma_rs=res.sigma_r_series_levels, min_length=20)
+    det = OnlineDetector(r_series=res.r_series, sigma_rs=res.sigma_r_series_levels, min_length=20,
+                         r_series_alternative=res.r_series_alternative if res.r_series_ambiguous else None)
     events = []
     t0 = time.process_time()
     for a in range(0, n, online_chunk):

@@ -84,6 +84,7 @@ class OnlineDetector:
         bridge_max: float = 0.4,
         sigma: float | None = None,
         sigma_rs: float = 0.0,
+        r_series_alternative: float | None = None,
         mean_window: int = 400,
         sigma_window: int = 200,
         warmup: int = 16,
@@ -110,21 +111,26 @@ class OnlineDetector:
             p[slot] = level_options.get(name, default)
         self._p = p
         self.sigma_rs = float(sigma_rs)
-        self.set_series_resistance(r_series)
+        self.set_series_resistance(r_series, alternative=r_series_alternative)
         self._fs, self._js, self._ring, self._ring_index = kern.new_state(float(sigma) if sigma else 0.0)
         self._n = 0  # all samples seen
         self._ev_int = np.zeros((EVENT_BUFFER, 3), dtype=np.int64)
         self._ev_float = np.zeros((EVENT_BUFFER, 3))
 
     # ----- configuration -----------------------------------------------------------------
-    def set_series_resistance(self, ohms: float, sigma: float | None = None) -> None:
-        """Use a new R_s (ohm) for the samples that follow (e.g. after a per-cycle comb fit)."""
+    def set_series_resistance(self, ohms: float, sigma: float | None = None, alternative: float | None = None) -> None:
+        """Use a new R_s (ohm) for the samples that follow (from the offline fit or the
+        toolbar). ``sigma``: its uncertainty (high levels become unassignable); ``alternative``:
+        the rival R_s of an ambiguous fit (levels it would put elsewhere get no quantum)."""
         lv.check_series_resistance(ohms)
+        if alternative is not None and alternative == alternative:
+            lv.check_series_resistance(alternative)
         self.r_series = float(ohms)
         if sigma is not None:
             self.sigma_rs = float(sigma)
         self._p[kern.P_R_SERIES] = self.r_series
         self._p[kern.P_SIGMA_RS] = self.sigma_rs
+        self._p[kern.P_R_ALT] = np.nan if alternative is None else float(alternative)
 
     @property
     def sigma(self) -> float:

@@ -46,8 +46,8 @@ WARMUP, CANDIDATE, PLATEAU, SUSPENDED = 0, 1, 2, 3
 P_DELTA, P_LOG_ARL, P_MERGE, P_SIGMA_ALPHA, P_MEAN_WINDOW, P_R_SERIES, P_SIGMA_RS = range(7)
 P_FIXED_SIGMA, P_TOL, P_SIGMA_INT, P_PRIOR_ON, P_N_EFF_FACTOR, P_MAX_RS_SPREAD = range(7, 13)
 P_MAX_S, P_MAX_LEVEL, P_EXPLICIT_N_EFF, P_MIN_LENGTH, P_BRIDGE_LEN, P_WARMUP = range(13, 19)
-P_NEAR, P_BRIDGE_MAX = 19, 20
-N_PARAMS = 21
+P_NEAR, P_BRIDGE_MAX, P_R_ALT = 19, 20, 21
+N_PARAMS = 22
 
 # Float state slots (``fs``).
 MU, SEG_SUM, SEG_S2, SP, SM, SIGMA, ABS_DX, LAST_X = range(8)
@@ -116,17 +116,23 @@ def _assign(p, sigma_white, mu, n, s2):
     if p[P_EXPLICIT_N_EFF] > 0:  # the caller's n_eff_factor rule wins
         n_eff = np.nan
     sigma = math.sqrt(var)
-    r_series, sigma_rs = p[P_R_SERIES], p[P_SIGMA_RS]
+    r_series, sigma_rs, r_alt = p[P_R_SERIES], p[P_SIGMA_RS], p[P_R_ALT]
+    measured = uncorrect_scalar(mu, r_series)
     if sigma_rs > 0:
         # Score the level as measured, so that the R_s uncertainty is propagated.
-        m = uncorrect_scalar(mu, r_series)
+        m = measured
         sigma /= derivative_scalar(m, r_series)  # dG_corr/dG at this level
     else:
         m, r_series = mu, 0.0  # mu is corrected already
-    return assign_level_core(
+    quantum, level, conf = assign_level_core(
         m, float(n), sigma, n_eff, r_series, sigma_rs, p[P_TOL], p[P_SIGMA_INT], p[P_PRIOR_ON],
         p[P_N_EFF_FACTOR], p[P_MAX_RS_SPREAD], p[P_MAX_S], p[P_MAX_LEVEL],
     )
+    if r_alt == r_alt and quantum == quantum:
+        # An ambiguous R_s fit: a level that the rival R_s puts elsewhere is withheld.
+        if round(2.0 * correct_scalar(measured, r_alt)) != round(2.0 * quantum):
+            return np.nan, level, 0.0
+    return quantum, level, conf
 
 
 @numba.njit(cache=True, inline="always")

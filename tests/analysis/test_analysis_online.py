@@ -213,3 +213,13 @@ def test_a_false_alarm_inside_a_plateau_resumes_it():
     events = feed(OnlineDetector(), g, 64)
     plateaus = plateaus_from_events(events, g.size)
     assert [(p.start, p.stop, p.quantum) for p in plateaus] == [(0, 400, 2.0)]
+
+
+def test_an_ambiguous_r_s_withholds_the_levels_that_depend_on_it():
+    # Levels 1.0 and 6.0 G0 seen at R_s = 0; a rival fit of 300 ohm would put 6.0 at 6.9
+    # (nearest 7.0) but leave 1.0 at 1.02: only the high level is withheld.
+    g = staircase([1.0, 6.0], dwell=300, seed=6)
+    plain = plateaus_from_events(feed(OnlineDetector(), g, 100), g.size)
+    rival = plateaus_from_events(feed(OnlineDetector(r_series_alternative=300.0), g, 100), g.size)
+    assert [p.quantum for p in plain] == [1.0, 6.0]
+    assert [p.quantum for p in rival] == [1.0, None]
