@@ -79,8 +79,22 @@ def header_text(procedure: Any) -> str:
 
 
 def format_rows(frame: pd.DataFrame) -> str:
-    """Rows as the writer puts them in the file (no header)."""
-    return frame.to_csv(header=False, index=False, na_rep="nan", lineterminator=LINE_BREAK)
+    """Rows as the writer puts them in the file (no header): the text pandas' to_csv
+    writes, made column by column with numpy (to_csv costs ~1.5 ms a call, which an
+    overnight retention pays once per one-row chunk)."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype.kind in "fiub":
+            columns.append(values.astype(str).tolist())  # what to_csv writes for these kinds
+            continue
+        texts = [str(v) for v in values.tolist()]
+        if any(("," in t or '"' in t or "\n" in t or "\r" in t) for t in texts):  # needs CSV quoting
+            return frame.to_csv(header=False, index=False, na_rep="nan", lineterminator=LINE_BREAK)
+        columns.append(["" if v is None else t for v, t in zip(values.tolist(), texts)])
+    if not columns or not len(frame):
+        return ""
+    return LINE_BREAK.join(",".join(row) for row in zip(*columns)) + LINE_BREAK
 
 
 def max_row_bytes(columns: tuple[str, ...] = COLUMNS) -> int:
@@ -114,6 +128,8 @@ def as_frame(rows: Any, columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
         frame = pd.DataFrame(dict(rows))
     else:
         raise TypeError(f"rows must be a DataFrame, a structured array or a mapping, not {type(rows).__name__}")
+    if tuple(frame.columns) == tuple(columns):  # already in order: no copy (a copy per chunk adds up)
+        return frame
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"the rows lack the column(s) {', '.join(missing)}")

@@ -109,6 +109,7 @@ class LabqcProcedure(Procedure):
         self.smu = None  # set by the runner (labqc.procedures.runner) before execute()
         self._t0: float | None = None
         self._t_last = 0.0
+        self._total: float | None = None
         self.compliance_hits = 0
         self.rows_emitted = 0
 
@@ -231,7 +232,9 @@ class LabqcProcedure(Procedure):
         self.compliance_hits += int(frame["Compliance"].sum())
         self._t_last = max(self._t_last, float(frame["Time (s)"].iloc[-1]))
         self.emit("batch", frame)
-        total = max(self.estimated_duration(), 1e-9)
+        if self._total is None:  # the estimate is the parameters' and cannot change during a run
+            self._total = max(self.estimated_duration(), 1e-9)
+        total = self._total
         self.emit("progress", Progress(min(self._t_last / total, 1.0), self._t_last, total))
 
     @property
