@@ -23,7 +23,7 @@ import contextlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -163,13 +163,15 @@ class LabqcProcedure(Procedure):
         if self.should_stop():
             raise StopRequested("stop requested")
 
-    def measure(self, request: Request, *, cycle: int = 1, segment: str = "set",
+    def measure(self, request: Request | Repeat, *, cycle: int = 1, segment: str | Sequence[str] = "set",
                 read_segment: str = "read", pulse_offset: int = 0,
                 into: list | None = None) -> pd.DataFrame:
         """Run ``request``, emitting each chunk as rows; return all its rows.
 
         ``into``: a list each chunk's rows are appended to as they arrive, so that a
-        procedure keeps what it measured even when the request is cut short.
+        procedure keeps what it measured even when the request is cut short. A
+        :class:`Repeat` numbers its repetitions ``cycle``, ``cycle + 1``, ... and
+        ``segment`` may then name each of its steps.
 
         Pulse rows get ``Pulse = pulse_offset + index + 1`` and Segment "pulse"
         (KIND_PULSE) or ``read_segment`` (KIND_READ); other rows get ``segment``. The
@@ -181,13 +183,20 @@ class LabqcProcedure(Procedure):
         # Slow requests arrive one reading per chunk, and a one-row DataFrame costs ~10 kB:
         # small frames are merged in batches so that an overnight retention stays flat.
         pending: list[pd.DataFrame] = []
+        steps = np.asarray(segment if not isinstance(segment, str) else [segment], dtype=object)
+        seen = 0
         try:
             with contextlib.closing(self.smu.run(request)) as chunks:
                 for chunk in chunks:
                     if self._t0 is None and len(chunk):
                         # The run began one step (sample time, pulse width) before its first reading.
                         self._t0 = float(chunk["t"][0]) - first_reading_offset(request)
-                    frame = self.to_rows(chunk, cycle=cycle, segment=segment,
+                    cycles, segments = cycle, steps[0]
+                    if isinstance(request, Repeat):  # which repetition and step each reading is
+                        repetition, step = request.locate(seen, len(chunk))
+                        cycles, segments = cycle + repetition, steps[np.minimum(step, len(steps) - 1)]
+                    seen += len(chunk)
+                    frame = self.to_rows(chunk, cycle=cycles, segment=segments,
                                          read_segment=read_segment, pulse_offset=pulse_offset)
                     self.emit_rows(frame)
                     pending.append(frame)

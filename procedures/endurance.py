@@ -13,7 +13,6 @@ names both cycles). Method "sweep" runs cycle by cycle.
 """
 from __future__ import annotations
 
-import contextlib
 from array import array
 
 import numpy as np
@@ -24,7 +23,7 @@ from labqc.instruments.smu import Repeat, Sweep
 from labqc.switching import StuckWatch, cycle_reads
 from labqc.procedures import derive
 from labqc.procedures import parameters as shared
-from labqc.procedures.base import LabqcProcedure, first_reading_offset, require, triangle
+from labqc.procedures.base import LabqcProcedure, require, triangle
 from labqc.procedures.parameters import Choice, Float, Integer
 from labqc.procedures.derive import fmt
 
@@ -208,7 +207,7 @@ class Endurance(LabqcProcedure):
             count = min(size, self.cycles - cycle + 1)
             frames: list[pd.DataFrame] = []
             try:
-                self._stream_batch(self.pulse_batch(count), cycle, frames)
+                self.measure(self.pulse_batch(count), cycle=cycle, segment=self.STEP_SEGMENTS, into=frames)
             finally:
                 stuck_at = self._book_batch(frames)
             last = cycle + count - 1
@@ -217,26 +216,6 @@ class Endurance(LabqcProcedure):
                                      f"after cycle {last}")
                 return
             cycle = last + 1
-
-    def _stream_batch(self, batch: Repeat, first_cycle: int, frames: list) -> None:
-        """Run one batch, emitting each chunk as rows with its Cycle and Segment (as the
-        cycle-by-cycle path writes them) and appending them to ``frames``."""
-        self.check_stop()
-        segments = np.array(self.STEP_SEGMENTS, dtype=object)
-        seen = 0
-        with contextlib.closing(self.smu.run(batch)) as chunks:
-            for chunk in chunks:
-                if not len(chunk):
-                    self.check_stop()
-                    continue
-                if self._t0 is None:  # the run began one pulse width before its first reading
-                    self._t0 = float(chunk["t"][0]) - first_reading_offset(batch)
-                repetition, step = batch.locate(seen, len(chunk))
-                seen += len(chunk)
-                frame = self.to_rows(chunk, cycle=first_cycle + repetition, segment=segments[step])
-                self.emit_rows(frame)
-                frames.append(frame)
-                self.check_stop()
 
     def _book_batch(self, frames: list) -> int | None:
         """Book every complete cycle in the batch's rows (labqc.switching: its first read is
