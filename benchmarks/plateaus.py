@@ -1,4 +1,4 @@
-"""Plateau-detection benchmark (reference plateaus-and-physics.md §5, issue 17).
+"""Plateau-detection benchmark (issue 17).
 
 First the field families (benchmarks/plateau_fields.py): easy, realistic, noisy, hard and
 short, 12 traces each with R_s unknown (0-600 ohm), half of them long records without cycle

@@ -12,7 +12,7 @@ everything.
 - tabs: I_i/I_1 and the lag plot of pulse trains, HRS/LRS per cycle (endurance),
   G/G0 against log time (retention).
 
-Speed (reference pymeasure.md §6.3): peak downsampling and clip-to-view are set on the
+Speed: peak downsampling and clip-to-view are set on the
 PlotItem (options passed to a PlotDataItem are reset by addItem) for the time axis. V and
 I are not monotonic, so against them clipping and automatic downsampling would be wrong;
 those views draw the newest RECENT rows instead (the last cycles).

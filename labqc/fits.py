@@ -1,4 +1,4 @@
-"""Potentiation/depression non-linearity fits (science.md, BiFeO3 pulse programming).
+"""Potentiation/depression non-linearity fits (BiFeO3 pulse programming).
 
 LTP:  G(P) = B·(1 - exp(-P/A)) + G_min
 LTD:  G(P) = G_max - B·(1 - exp(-P/A))

@@ -2,7 +2,7 @@
 
 A plateau's robust location m (G/G0, measured) is corrected for the series resistance,
 snapped to the nearest multiple of 0.5 G0 and scored with the posterior of the
-reference design (plateaus-and-physics.md §4.3):
+reference design:
 
 - G_corr = m / (1 - R_s·G0·m); undefined (NaN) when 1 - R_s·G0·m <= 0;
 - q = round(2·G_corr), d = G_corr - q/2;
@@ -27,7 +27,7 @@ from labqc import rs
 from labqc.rs import correct_scalar
 from labqc.units import G0
 
-#: Defaults of the reference design (§4.3); both detectors use these.
+#: Defaults of the reference design; both detectors use these.
 TOLERANCE = 0.12  # G0: |d| above this is "off the grid"
 SIGMA_INTRINSIC = 0.04  # G0: spread of real levels around n/2 (atomic arrangement)
 PRIOR_ON_GRID = 0.8

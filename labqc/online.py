@@ -1,4 +1,4 @@
-"""Online plateau detection for the live dashboard: two-sided Page CUSUM (reference §4.1).
+"""Online plateau detection for the live dashboard: two-sided Page CUSUM.
 
 Each sample is series-corrected (G_corr = G/(1 - R_s·G0·G)) and compared with the running
 mean mu of the current segment:

@@ -1,4 +1,4 @@
-"""Offline plateau detection: the accurate pass for post-analysis (reference §4.2).
+"""Offline plateau detection: the accurate pass for post-analysis.
 
 Pipeline, per trace:
 

@@ -1,4 +1,4 @@
-"""Level-aware scoring of detected plateaus against ground truth (reference §5, "Metrics").
+"""Level-aware scoring of detected plateaus against ground truth.
 
 A true plateau counts if it is quantised and at least ``min_length`` samples long. A
 detection claims a plateau when it carries a quantum level; it matches a true plateau when

@@ -1,4 +1,4 @@
-"""Change points of a voltage sweep with the V²-weighted cost (reference §2.3 and §4.2 step 2).
+"""Change points of a voltage sweep with the V²-weighted cost.
 
 In a voltage sweep the conductance G = I/V has noise σ_G = σ_I/|V|, which diverges near
 V = 0: an L2 segmentation of G itself cuts the near-zero-bias stretches into many pieces

@@ -1,4 +1,4 @@
-"""Seeded synthetic G/G0 traces with ground truth, for tests and benchmarks (reference §5).
+"""Seeded synthetic G/G0 traces with ground truth, for tests and benchmarks.
 
 A trace is ``n_cycles`` cycles; each cycle walks up (SET) then down (RESET) over plateaus at
 multiples of 0.5 G0 (some pushed off the grid), joined by abrupt steps or short ramps. Noise

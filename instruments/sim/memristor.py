@@ -1,15 +1,15 @@
-"""A filamentary memristor with quantised conductance (plateaus-and-physics.md §6).
+"""A filamentary memristor with quantised conductance.
 
 State: N fully open channels (atoms in the narrowest cross-section of the filament)
 plus one partial channel whose progress x ∈ [0, 1) advances in steps of ``dx``.
 
-Conductance (§6.1): each channel follows the Miranda–Suñé quantum-point-contact I–V,
+Conductance: each channel follows the Miranda–Suñé quantum-point-contact I–V,
 so open channels carry G0, the partial channel carries ~0 (x = 0) or G0/2 (x = ½) at a
 low read bias, and G0/2 once the bias straddles its barrier: plateaus near n·G0 and,
 under bias, (n+½)·G0. With N = 0 a tunnelling gap g_gap remains (HRS). A series
 resistance R_s sits between the SMU and the filament.
 
-Kinetics (§6.2), one event moves x by ±dx:
+Kinetics: one event moves x by ±dx:
 - growth (V_f > 0): k₊ = ν_g·e^(−E_a/kT)·sinh(q·V_f/kT)·(1 − N/N_max); optionally
   limited in series by the supply of atoms to the constriction (k_supply·N), and
   joined by a high-field hop ν_g·e^(−E_high/kT)·sinh(q_high·V_f/kT), the only way
@@ -59,7 +59,7 @@ _SMALL_DRIVE = 8  # drives up to this many steps run step by step on Python floa
 
 @dataclass
 class MemristorParams:
-    """Parameters of one device (defaults: §6.5 of plateaus-and-physics.md)."""
+    """Parameters of one device (defaults: the values below)."""
 
     # --- quantum point contact (Miranda–Suñé) ---
     alpha: float = 10.0  # barrier curvature, 1/eV

@@ -24,7 +24,7 @@ from labqc.instruments.sim.memristor import Memristor, MemristorParams
 
 PRESETS = ("ag-nanowire", "bfo", "ohmic")
 
-#: Each preset's departures from the §6.5 defaults of :class:`MemristorParams`.
+#: Each preset's departures from the defaults of :class:`MemristorParams`.
 PRESET_PARAMS: dict[str, dict[str, float]] = {
     "ag-nanowire": dict(
         n_max=3,  # a nanogap bridged by a few atoms: LRS near 2-3 G0

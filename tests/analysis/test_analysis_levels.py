@@ -12,7 +12,7 @@ def test_g0_correction_matches_the_siemens_version_and_inverts():
     corr = lv.correct_g0(g, 200.0)
     assert np.allclose(corr, correct_series(g * G0, 200.0) / G0)
     assert np.allclose(lv.uncorrect_g0(corr, 200.0), g)
-    # 25 G0 behind 200 ohm reads as 18.0 G0 (reference §1).
+    # 25 G0 behind 200 ohm reads as 18.0 G0.
     assert lv.uncorrect_g0(25.0, 200.0) == pytest.approx(18.0, abs=0.05)
 
 

@@ -9,7 +9,7 @@ Facts, each from a source we did not write:
   status.py, generated from the manual; its CommonTSPErrorCheckMixin reads the event).
 - script.delete(name) before a script is loaded again (tm-devices TSPControl.load_script).
 - The firmware's Lua is 5.0 (the manual's examples use table.getn): no #, %, //, goto,
-  bit operators (shared/reference/instruments.md §1.1).
+  bit operators.
 - Libraries used on hardware send at most 50 values per table literal, one line per
   write, because the input buffer is small (ivtools send_list, OE-FET CHUNK_SIZE = 50).
 """

@@ -1,4 +1,4 @@
-"""The simulated memristor behaves like the devices in science.md, statistically.
+"""The simulated memristor behaves like the measured devices the presets describe (instruments/sim/presets.py), statistically.
 
 Each test drives a preset the way an experiment would and checks what a physicist
 would check on the data: where the plateaus sit, what compliance does, how pulses
