@@ -79,6 +79,11 @@ class MemristorParams:
     e_r: float = 0.8  # activation energy of field-driven rupture, eV
     q_rupture: float = 0.05  # barrier lowering per volt for rupture, eV/V
     rupture_order: float = 1.0  # rupture ∝ (N + x)^order: 1 = every atom alike, 2 = wide filaments go first
+    k_volatile: float = 0.0  # 1/s: each half-channel a short pulse added relaxes at this rate (0 = none)
+    volatile_width: float = 2e-3  # growth during steps shorter than this (s) is metastable
+    consolidated: float = 1.0  # rupture rate of annealed atoms relative to freshly added ones (<= 1)
+    i_anneal: float = 4e-3  # |I| above which a filament anneals (its fresh atoms consolidate), A
+    tau_anneal: float = 0.2  # seconds above i_anneal that consolidate 63 % of the fresh atoms
     q_field: float = 0.05  # γ·a·z·e/(2L): barrier lowering per volt on the filament, eV/V
     k_supply: float = 0.0  # atoms/s reaching the constriction, per open channel (0 = no limit)
     e_high: float = 0.0  # barrier of a high-field hop that also grows past the supply limit, eV
@@ -99,6 +104,9 @@ class MemristorParams:
     rtn_amp: float = 0.1  # RTN amplitude, G0 (on a 1-channel filament; ∝ 1/√N)
     rtn_tau_min: float = 0.1  # shortest mean RTN dwell, s
     rtn_tau_max: float = 10.0  # longest mean RTN dwell, s
+    pulse_spread: float = 0.0  # each abrupt pulse rearranges the contact: rms δG/G held for that pulse
+    pulse_v: float = 0.8  # |V| from which a step counts as a pulse top, V
+    pulse_jump: float = 0.5  # a pulse starts with a jump of at least this much, V (sweeps never do)
     # --- variability ---
     d2d: float = 0.3  # device-to-device: lognormal σ of the attempt frequencies
     d2d_rs: float = 0.1  # device-to-device: relative σ of R_s and N_max
@@ -115,7 +123,7 @@ class MemristorParams:
                 continue
             if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
                 raise ValueError(f"memristor parameter {f.name} must be a finite number, got {value!r}")
-        positive = ("alpha", "phi_c", "dx", "nu_g", "nu_r", "nu_d", "t0", "g_gap",
+        positive = ("alpha", "phi_c", "consolidated", "tau_anneal", "dx", "nu_g", "nu_r", "nu_d", "t0", "g_gap",
                     "g_pristine", "v_form", "rtn_tau_min", "rtn_tau_max", "q_field", "q_rupture", "rupture_order")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -123,7 +131,7 @@ class MemristorParams:
         non_negative = ("k_supply", "e_high", "q_high", "e_bridge", "r_s", "phi_open", "e_a", "e_r", "e_d",
                         "de_atom", "r_th", "read_a",
                         "read_b", "read_va", "read_vb", "flicker", "rtn_count", "rtn_amp",
-                        "level_spread", "d2d", "d2d_rs", "c2c")
+                        "level_spread", "d2d", "d2d_rs", "c2c", "i_anneal", "k_volatile", "volatile_width", "pulse_spread", "pulse_v", "pulse_jump")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"memristor parameter {name} must be >= 0, got {getattr(self, name)!r}")
@@ -183,6 +191,17 @@ except ImportError:  # numpy < 2
     from numpy.core.multiarray import interp as _interp
 
 
+def _held(levels: np.ndarray, dwell: np.ndarray, j: int, reach: int = 64) -> float:
+    """How long the level of step ``j`` is held: the dwell of the run of equal levels
+    around it (a pulse the instrument splits into a hold and a measure step is one pulse)."""
+    a = b = j
+    while a > 0 and j - a < reach and levels[a - 1] == levels[j]:
+        a -= 1
+    while b + 1 < levels.size and b - j < reach and levels[b + 1] == levels[j]:
+        b += 1
+    return float(np.sum(dwell[a:b + 1]))
+
+
 def _softplus(z: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, z)
 
@@ -224,6 +243,14 @@ class Memristor:
         self._rest_rates: dict[tuple[int, float], float] = {}  # dissolution rate at T0 per state
         self._g_low: dict[tuple[int, float], float] = {}  # low-bias conductance per state
         self._hazard_left = self._next_hazard()
+        self.fresh = 0.0  # channels added since the filament last annealed (they rupture first)
+        self.volatile = 0.0  # channels short pulses added that have not relaxed yet
+        self._step_dwell = math.inf  # dwell of the step an event happens in
+        self._last_level = 0.0  # the last source level (V) applied: a pulse is a jump from it
+        self._pulse_rel = 0.0  # δG/G of the pulse under way (0 between pulses)
+        self._in_pulse = False  # the last step applied was the top of a pulse
+        self._tops = np.zeros(0, dtype=bool)  # pulse tops of the drive being applied
+        self._top_now = False  # the step being applied one at a time is a pulse top
         self.formed = not self.p.pristine
         self.reset_state(n_channels, x)
 
@@ -276,7 +303,7 @@ class Memristor:
             raise ValueError(f"rest duration must be finite and >= 0 s, got {duration!r}")
         duration = left
         while left > 0 and self.formed:
-            k = self._rest_rate()
+            k = self._rest_rate() + self._volatile_rate()
             if k <= 0:
                 break
             wait = self._hazard_left / k
@@ -287,6 +314,7 @@ class Memristor:
             self._shrink()
             self._hazard_left = self._next_hazard()
         self.t += float(duration)
+        self._last_level, self._pulse_rel, self._in_pulse = 0.0, 0.0, False
         self._flicker.relax(duration)
         self._rtn.relax(duration)
 
@@ -301,12 +329,15 @@ class Memristor:
         out_comp = np.zeros(n, dtype=bool)
         nch = np.empty(n)
         start = 0
+        self._tops = self._pulse_tops(drive)
         if not self.formed:
             start = self._apply_pristine(drive, out_v, out_i, out_comp, nch)
         if start < n:
             self._run_kinetics(drive, start, out_v, out_i, out_comp, nch)
         self.t += float(dwell.sum())
-        return self._add_noise(drive, dwell, out_v, out_i, out_comp, nch)
+        measured = self._add_noise(drive, dwell, out_v, out_i, out_comp, nch)
+        self._end_drive(drive, self._tops)
+        return measured
 
     # --- conductance and operating point ------------------------------------------------
     def _g_filament(self, v_f: np.ndarray) -> np.ndarray:
@@ -428,15 +459,39 @@ class Memristor:
         dividing the exponential threshold by it; the rate tables stay cached."""
         return -math.log(1.0 - self._uniform()) / self._cycle_gain
 
+    def _rupture_scale(self) -> float:
+        """Rupture speed of the present filament relative to an all-fresh one: annealed
+        atoms (a DC SET at a high current) hold on ``consolidated`` times as long, so a
+        RESET train steps down slowly, while atoms pulses just added go first."""
+        if self.p.consolidated >= 1.0:
+            return 1.0
+        size = self.n + self.x
+        f = min(self.fresh / size, 1.0) if size > 0 else 1.0
+        return f + (1.0 - f) * self.p.consolidated
+
+    def _volatile_rate(self) -> float:
+        """Relaxation rate (1/s) of the metastable part a short pulse left: each of its
+        half-channels goes back at k_volatile, whatever the bias (a volatile level)."""
+        return self.p.k_volatile * self.volatile / self.p.dx if self.volatile > 0 else 0.0
+
+    def _anneal(self, hot_seconds: float) -> None:
+        if hot_seconds > 0 and self.fresh > 0:
+            self.fresh *= math.exp(-hot_seconds / self.p.tau_anneal)
+
     def _grow(self) -> None:
         if self.n >= self.p.n_max:
             return
+        self.fresh = min(self.fresh + self.p.dx, self.n + self.x + self.p.dx)
+        if self.p.k_volatile > 0 and self._step_dwell < self.p.volatile_width:
+            self.volatile += self.p.dx
         self.x += self.p.dx
         if self.x > 1 - 1e-9:
             self.n += 1
             self.x = 0.0
 
     def _shrink(self) -> None:
+        self.fresh = max(self.fresh - self.p.dx, 0.0)
+        self.volatile = max(self.volatile - self.p.dx, 0.0)
         self.x -= self.p.dx
         if self.x < -1e-9:
             if self.n > 0:
@@ -467,6 +522,14 @@ class Memristor:
             stop = min(n, j + window)
             tb = self._tb
             v_term, i, comp, total = self._operating_point(tb, drive.source, levels[j:stop], drive.compliance)
+            scale = self._rupture_scale()
+            tops = self._tops[j:stop]
+            if scale != 1.0:  # annealed atoms resist short pulses; a ramp heats them loose
+                total = np.where((i < 0) & tops, total * scale, total)
+            k_vol = self._volatile_rate()
+            if k_vol:
+                total = total + k_vol
+            hot_steps = np.abs(i) >= self.p.i_anneal
             hazard = total * (dwell_one if dwell_one is not None else dwell[j:stop])
             hazard[0] *= frac_left
             cum = np.cumsum(hazard)
@@ -476,6 +539,9 @@ class Memristor:
             if upto:
                 sl = slice(j, j + upto)
                 out_v[sl], out_i[sl], out_comp[sl], nch[sl] = v_term[:upto], i[:upto], comp[:upto], self.n
+                if hot_steps[:upto].any():
+                    d = dwell_one if dwell_one is not None else dwell[sl]
+                    self._anneal(float(np.sum(np.where(hot_steps[:upto], d, 0.0))))
             if k >= cum.size:
                 self._hazard_left -= cum[-1]
                 j, frac_left, window = stop, 1.0, min(window * 4, 1 << 16)
@@ -485,7 +551,10 @@ class Memristor:
             used = (self._hazard_left - before) / hazard[k]
             frac_left = (frac_left if k == 0 else 1.0) * (1.0 - min(max(used, 0.0), 1.0))
             j += k
-            self._event(float(i[k]), float(total[k]), _interp1(float(i[k]), tb.lists[1], tb.lists[3]))
+            protected = i[k] < 0 and bool(tops[k])
+            field_part = _interp1(float(i[k]), tb.lists[1], tb.lists[3]) * (scale if protected else 1.0)
+            self._step_dwell = _held(levels, dwell, j)
+            self._event(float(i[k]), float(total[k]), field_part)
             busy_count = busy_count + 1 if j == busy_step else 1
             busy_step = j
             if busy_count >= _EVENTS_PER_STEP:
@@ -508,11 +577,17 @@ class Memristor:
         levels, dwell = drive.levels.tolist(), drive.dwell.tolist()
         n = len(levels)
         out_v, out_i, out_comp = [0.0] * n, [0.0] * n, [False] * n
+        tops = self._pulse_tops(drive)
         for j in range(n):
+            if self.p.k_volatile > 0:
+                self._step_dwell = _held(drive.levels, drive.dwell, j)
+            self._top_now = bool(tops[j])
             v, i, comp = self._step(drive.source, levels[j], dwell[j], drive.compliance)
-            out_v[j], out_i[j] = self._noisy_reading(drive, dwell[j], v, i, comp)
+            pulse = self._pulse_step(drive.source, levels[j]) if self.p.pulse_spread else 0.0
+            out_v[j], out_i[j] = self._noisy_reading(drive, dwell[j], v, i, comp, pulse)
             out_comp[j] = comp
         self.t += math.fsum(dwell)
+        self._end_drive(drive, tops)
         return Measured(v=np.array(out_v), i=np.array(out_i), compliance=np.array(out_comp))
 
     def _step(self, source: str, level: float, dwell: float, compliance: float):
@@ -536,20 +611,84 @@ class Memristor:
                     v = compliance if level > 0 else -compliance
                     i = _interp1(v, v_l, i_l)
             total = _interp1(i, i_l, total_l)
+            scale = self._rupture_scale() if i < 0 and self._top_now else 1.0
+            total = total * scale + self._volatile_rate()
+            if abs(i) >= self.p.i_anneal:
+                self._anneal(dwell * frac)
             hazard = total * dwell * frac
             if hazard <= 0.0 or hazard < self._hazard_left:
                 self._hazard_left -= hazard
                 return v, i, comp
             frac *= 1.0 - min(max(self._hazard_left / hazard, 0.0), 1.0)
-            self._event(i, total, _interp1(i, i_l, drive_l))
+            self._event(i, total, _interp1(i, i_l, drive_l) * scale)
             events += 1
             if events >= _EVENTS_PER_STEP:
                 frac = 0.0
 
-    def _noisy_reading(self, drive: Drive, dt: float, v: float, i: float, comp: bool) -> tuple[float, float]:
+    def _pulse_step(self, source: str, level: float) -> float:
+        """:meth:`_pulse_offsets` for one step."""
+        if source != "V":
+            return 0.0
+        p, high = self.p, abs(level) >= self.p.pulse_v
+        if high and abs(level - self._last_level) >= p.pulse_jump:
+            self._pulse_rel = p.pulse_spread * self._read_draws.normal()
+        elif not high:
+            self._pulse_rel = 0.0
+        self._last_level = level
+        return self._pulse_rel if high else 0.0
+
+    def _pulse_tops(self, drive: Drive) -> np.ndarray:
+        """Which steps are the top of a pulse: |V| >= pulse_v, reached by a jump of at
+        least pulse_jump (from the step before, or the last level of the previous drive)
+        and held since. A ramp climbs in small steps and never makes one."""
+        p, lv = self.p, drive.levels
+        if drive.source != "V" or lv.size == 0:
+            return np.zeros(lv.size, dtype=bool)
+        prev = np.concatenate([[self._last_level], lv[:-1]])
+        high = np.abs(lv) >= p.pulse_v
+        onset = high & (np.abs(lv - prev) >= p.pulse_jump)
+        fall = ~high & (np.abs(prev) >= p.pulse_v)
+        run = np.cumsum(onset | fall)
+        starts = np.flatnonzero(onset | fall)
+        kinds = np.concatenate([[self._in_pulse], onset[starts]])
+        return kinds[run] & high
+
+    def _pulse_offsets(self, drive: Drive) -> np.ndarray:
+        """δG/G of each step from pulse-to-pulse rearrangement of the contact: a step that
+        jumps to a pulse top (|V| >= pulse_v, by >= pulse_jump) draws a new arrangement,
+        held while the pulse lasts; at low bias the contact relaxes back (0). A sweep
+        climbs in small steps and never draws one."""
+        p, lv = self.p, drive.levels
+        if drive.source != "V" or not p.pulse_spread or lv.size == 0:
+            if drive.source == "V" and lv.size:
+                self._last_level, self._pulse_rel = float(lv[-1]), 0.0
+            return np.zeros(lv.size)
+        prev = np.concatenate([[self._last_level], lv[:-1]])
+        high = np.abs(lv) >= p.pulse_v
+        onset = high & (np.abs(lv - prev) >= p.pulse_jump)
+        fall = ~high & (np.abs(prev) >= p.pulse_v)
+        run = np.cumsum(onset | fall)
+        values = np.zeros(int(run[-1]) + 1)
+        values[0] = self._pulse_rel
+        starts = np.flatnonzero(onset | fall)
+        draws = p.pulse_spread * self._read_rng.standard_normal(starts.size)
+        values[1:] = np.where(onset[starts], draws, 0.0)
+        rel = values[run] * high
+        self._last_level, self._pulse_rel = float(lv[-1]), float(rel[-1])
+        return rel
+
+    def _end_drive(self, drive: Drive, tops: np.ndarray) -> None:
+        """Remember where the drive left the source, for the next drive's pulse onsets."""
+        if drive.source == "V" and drive.levels.size:
+            self._in_pulse = bool(tops[-1])
+            if not self.p.pulse_spread:
+                self._last_level = float(drive.levels[-1])
+
+    def _noisy_reading(self, drive: Drive, dt: float, v: float, i: float, comp: bool,
+                       pulse: float = 0.0) -> tuple[float, float]:
         """:meth:`_add_noise` for one reading of a formed device."""
         p = self.p
-        rel = self._flicker.step(dt, drive.t_int)
+        rel = self._flicker.step(dt, drive.t_int) + pulse
         if self._rtn_on:
             rel += self._rtn.step(dt) * self._rtn_scale_list[self.n]
         rel = min(max(rel, -0.5), 0.5)
@@ -598,6 +737,7 @@ class Memristor:
         # 1/f and RTN are fluctuations of the filament (none before forming). RTN is a
         # fraction of G0, ∝ 1/√N, so relatively largest (∝ N^-1.5) on thin filaments.
         rel = self._flicker.sample(dwell, t_int) * (nch >= 0)
+        rel = rel + self._pulse_offsets(drive) * (nch >= 0)
         if self._rtn.amp.size:
             rel += self._rtn.sample(dwell) * self._rtn_scale[np.maximum(nch, 0).astype(np.intp)]
         rel = np.minimum(np.maximum(rel, -0.5), 0.5)  # fluctuations never flip the sign of G

@@ -14,6 +14,10 @@
 - ``bfo``: a graphene/BiFeO3/FTO stack; bipolar 0→3→0→−3→0 V sweeps with 2–10 mA
   compliance climb to ~25 G0 (measured, R_s included) and reset to HRS.
 - ``ohmic``: a plain resistor (``resistance=`` in ohm, ``noise=`` relative).
+- ``ag-nanowire-fresh``, ``bfo-fresh``: the same devices before breakdown / forming.
+
+Both memristors relax what a pulse shorter than 2 ms added (a volatile level), and the
+bfo anneals under a DC SET above 4 mA, after which RESET pulses step it down slowly.
 """
 from __future__ import annotations
 
@@ -22,7 +26,11 @@ from dataclasses import fields
 from labqc.instruments.sim.device import Device, Resistor
 from labqc.instruments.sim.memristor import Memristor, MemristorParams
 
-PRESETS = ("ag-nanowire", "bfo", "ohmic")
+#: ``-fresh``: the same device as it comes from fabrication, before breakdown (the Ag
+#: nanowire, ~1 kohm, opens a nanogap at ~5.17 V) or forming (the BFO stack, ~100 Mohm,
+#: forms at ~4 V); after that it behaves as its formed preset.
+FRESH = {"ag-nanowire-fresh": "ag-nanowire", "bfo-fresh": "bfo"}
+PRESETS = ("ag-nanowire", "bfo", "ohmic", *FRESH)
 
 #: Each preset's departures from the defaults of :class:`MemristorParams`.
 PRESET_PARAMS: dict[str, dict[str, float]] = {
@@ -40,6 +48,7 @@ PRESET_PARAMS: dict[str, dict[str, float]] = {
         e_d=0.87, de_atom=0.08,  # at rest 1 G0 lives ~15 min, 3 G0 days
         r_th=1e5,
         rtn_count=1, rtn_amp=0.08,
+        k_volatile=2.0,  # what a pulse shorter than 2 ms bridges relaxes atom by atom within ~1 s
         v_form=5.17,  # breakdown of the pristine wire into a nanogap
         g_pristine=1e-3,  # an intact nanowire: ~1 kohm
     ),
@@ -53,6 +62,10 @@ PRESET_PARAMS: dict[str, dict[str, float]] = {
         nu_g=1e13, e_a=1.045, q_field=0.35,  # SET from ~1 V at 1 V/s; ~6 channels per 1.5 V, 5 ms pulse
         nu_r=1e13, e_r=0.815, q_rupture=0.08,  # RESET pulses of -1.5 V, 5 ms remove ~20 % ...
         rupture_order=2.0,  # ... of a wide filament, a few % of a thin one: slow steps at the end
+        consolidated=0.02,  # a DC SET at > 4 mA anneals the filament: a 500-pulse RESET train then
+        # steps down gradually (I_500/I_1 ~ 0.2-0.3), while atoms LTP pulses just added go first
+        pulse_spread=0.045,  # each pulse rearranges the contact: a 5-10 % pulse-to-pulse lag spread
+        k_volatile=5.0,  # a pulse shorter than 2 ms leaves a volatile level that relaxes within ~1 s
         e_d=0.95, de_atom=0.05,  # retention beyond 6e3 s from a few G0 up
         r_th=5e3,  # a vertical stack sinks heat well
         rtn_count=2, rtn_amp=0.1,
@@ -66,6 +79,8 @@ def make_device(preset: str = "ohmic", seed: int = 0, **params: float) -> Device
     (any :class:`MemristorParams` field; for ``ohmic``: ``resistance``, ``noise``)."""
     if preset == "ohmic":
         return Resistor(seed=seed, **params)
+    if preset in FRESH:
+        preset, params = FRESH[preset], {"pristine": True, **params}
     if preset not in PRESET_PARAMS:
         raise ValueError(f"unknown simulated device {preset!r}; choose one of {', '.join(PRESETS)}")
     known = {f.name for f in fields(MemristorParams)}

@@ -208,7 +208,10 @@ def test_loop_has_the_same_physics_as_request_by_request(request):
     assert len(looped) == len(single) == 4 * cycles
     assert list(looped["kind"]) == list(single["kind"]) == [KIND_PULSE, KIND_POINT] * 2 * cycles
     g_loop, g_single = looped["i"] / looped["v"] / G0, single["i"] / single["v"] / G0
-    assert g_loop == pytest.approx(g_single, rel=0.05)  # the same device, within its noise
+    reads = np.asarray(looped["kind"]) == KIND_POINT
+    assert g_loop[reads] == pytest.approx(g_single[reads], rel=0.05)  # the same device, within its noise
+    # pulse tops: within the bfo's pulse-to-pulse spread (4.5 % rms per pulse, independent draws)
+    assert g_loop[~reads] == pytest.approx(g_single[~reads], rel=0.25)
     lrs, hrs = g_loop[1::4], g_loop[3::4]
     assert np.all(lrs / hrs > 10)  # every cycle switches
     set_i = looped["i"][0::4]

@@ -67,9 +67,12 @@ def test_the_physics_is_that_of_the_request_by_request_path(tmp_path):
                 read = smu.read(0.4, compliance=proc.read_compliance, nplc=1.0)
                 g += [chunk["i"][0] / chunk["v"][0], read["i"][0] / read["v"][0]]
     assert not lab.emulator(SIM_2614B).any_output_on
-    # within the device's noise: a SET's first reading moves with the few ms of message time by
-    # which the request-by-request path (a program per request) differs from the loop
-    assert rows["G (S)"].to_numpy() == pytest.approx(np.array(g), rel=0.06)
+    got, want = rows["G (S)"].to_numpy(), np.array(g)
+    # the reads within the device's noise (a SET's first reading moves with the few ms of message
+    # time by which the request-by-request path, a program per request, differs from the loop)
+    assert got[1::2] == pytest.approx(want[1::2], rel=0.06)
+    # the pulses: within the bfo's pulse-to-pulse spread (4.5 % rms per pulse, independent draws)
+    assert got[0::2] == pytest.approx(want[0::2], rel=0.25)
 
 
 def test_stuck_stop_comes_at_the_end_of_the_batch_and_names_both_cycles(tmp_path):
