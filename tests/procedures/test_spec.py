@@ -55,7 +55,7 @@ def test_a_plan_names_a_bad_simulated_device_once():
     with pytest.raises(ValueError) as info:
         parse_plan(text, SPECS)
     assert info.value.problems == ["device A1: the simulated device must be one of ag-nanowire, bfo, ohmic, "
-                                   "not 'graphite'"]
+                                   "ag-nanowire-fresh, bfo-fresh, not 'graphite'"]
 
 
 def test_the_core_imports_no_layer_above_it():
