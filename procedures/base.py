@@ -165,11 +165,13 @@ class LabqcProcedure(Procedure):
 
     def measure(self, request: Request | Repeat, *, cycle: int = 1, segment: str | Sequence[str] = "set",
                 read_segment: str = "read", pulse_offset: int = 0,
-                into: list | None = None) -> pd.DataFrame:
+                into: list | None = None, keep: bool = True) -> pd.DataFrame:
         """Run ``request``, emitting each chunk as rows; return all its rows.
 
         ``into``: a list each chunk's rows are appended to as they arrive, so that a
-        procedure keeps what it measured even when the request is cut short. A
+        procedure keeps what it measured even when the request is cut short. ``keep``
+        False: each chunk goes to ``into`` (anything with ``append``, e.g. a running
+        summary) and is then let go, so that memory stays flat; nothing is returned. A
         :class:`Repeat` numbers its repetitions ``cycle``, ``cycle + 1``, ... and
         ``segment`` may then name each of its steps.
 
@@ -178,7 +180,7 @@ class LabqcProcedure(Procedure):
         request is closed (abort + output off) on any exit, including a stop request.
         """
         self.check_stop()
-        frames = [] if into is None else into
+        frames = [] if into is None or not keep else into
         start = len(frames)
         # Slow requests arrive one reading per chunk, and a one-row DataFrame costs ~10 kB:
         # small frames are merged in batches so that an overnight retention stays flat.
@@ -199,6 +201,11 @@ class LabqcProcedure(Procedure):
                     frame = self.to_rows(chunk, cycle=cycles, segment=segments,
                                          read_segment=read_segment, pulse_offset=pulse_offset)
                     self.emit_rows(frame)
+                    if not keep:
+                        if into is not None:
+                            into.append(frame)
+                        self.check_stop()
+                        continue
                     pending.append(frame)
                     if len(pending) >= _MERGE_FRAMES:
                         frames.append(pd.concat(pending, ignore_index=True))

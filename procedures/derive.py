@@ -58,14 +58,20 @@ def levels_visited(g_g0: np.ndarray, *, step: float = 0.5, min_points: int = 5,
                    g_max: float = 25.0) -> list[float]:
     """Quantum levels (multiples of ``step`` G0) on which at least ``min_points``
     readings sit within a quarter step, from 0.5 G0 up to ``g_max`` G0."""
+    return [level for level, n in level_counts(g_g0, step=step, g_max=g_max).items() if n >= min_points]
+
+
+def level_counts(g_g0: np.ndarray, *, step: float = 0.5, g_max: float = 25.0) -> dict[float, int]:
+    """Readings within a quarter step of each quantum level (multiples of ``step`` G0, from
+    0.5 G0 up to ``g_max``), by level in increasing order; counts add up chunk by chunk."""
     g = np.asarray(g_g0, dtype=float)
     g = g[np.isfinite(g) & (g >= step * 0.75) & (g <= g_max)]
     if g.size == 0:
-        return []
+        return {}
     nearest = np.round(g / step)
     close = np.abs(g / step - nearest) <= 0.25
     values, counts = np.unique(nearest[close], return_counts=True)
-    return [float(v * step) for v, c in zip(values, counts) if c >= min_points]
+    return {float(v * step): int(c) for v, c in zip(values, counts)}
 
 
 def g_over_g0(v: float, i: float) -> float:

@@ -16,6 +16,33 @@ from labqc.procedures.parameters import Choice, Float, Integer
 from labqc.procedures.derive import fmt
 
 
+class HoldTrace:
+    """What the summary needs of the hold, kept as the rows stream (memory stays flat
+    however long the hold): samples, first and last time and G, extremes, readings per
+    quantum level, compliance hits."""
+
+    def __init__(self) -> None:
+        self.samples = self.compliance_hits = 0
+        self.t_first = self.t_last = self.g_first = self.g_last = math.nan
+        self.g_min, self.g_max = math.inf, -math.inf
+        self.levels: dict[float, int] = {}
+
+    def append(self, rows: pd.DataFrame) -> None:
+        if rows.empty:
+            return
+        t, g = rows["Time (s)"].to_numpy(), rows["G/G0"].to_numpy(dtype=float)
+        if not self.samples:
+            self.t_first, self.g_first = float(t[0]), float(g[0])
+        self.samples += len(rows)
+        self.t_last, self.g_last = float(t[-1]), float(g[-1])
+        finite = g[np.isfinite(g)]
+        if finite.size:
+            self.g_min, self.g_max = min(self.g_min, float(finite.min())), max(self.g_max, float(finite.max()))
+        for level, n in derive.level_counts(g).items():
+            self.levels[level] = self.levels.get(level, 0) + n
+        self.compliance_hits += int(rows["Compliance"].sum())
+
+
 class Retention(LabqcProcedure):
     """Constant-bias retention: G/G0 against time at a read voltage (Ag nanowire, BiFeO3).
 
@@ -81,35 +108,32 @@ class Retention(LabqcProcedure):
         return ([prep] if prep else []) + [self.sampling()]
 
     def startup(self) -> None:
-        self.hold_frames: list = []
+        self.hold = HoldTrace()
 
     def execute(self) -> None:
-        if not hasattr(self, "hold_frames"):
+        if not hasattr(self, "hold"):
             self.startup()
         prep = self.prepare_sweep()
         if prep is not None:
             self.measure(prep, cycle=1, segment=self.prepare)
-        self.measure(self.sampling(), cycle=1, segment="hold", into=self.hold_frames)
+        self.measure(self.sampling(), cycle=1, segment="hold", into=self.hold, keep=False)
 
     def summary(self) -> dict:
-        frames = getattr(self, "hold_frames", [])
-        if not frames:
+        hold = getattr(self, "hold", None)
+        if hold is None or not hold.samples:
             return {"samples": 0}
-        rows = pd.concat(frames, ignore_index=True)
-        g = rows["G/G0"].to_numpy()
         # The hold began times[0] before its first sample.
-        hold_start = float(rows["Time (s)"].iloc[0]) - float(self.sampling().times[0])
-        t = rows["Time (s)"].to_numpy() - hold_start
+        hold_start = hold.t_first - float(self.sampling().times[0])
         return {
-            "samples": int(len(rows)),
+            "samples": hold.samples,
             "hold start (s)": hold_start,
-            "hold length (s)": float(t[-1]) if len(t) else math.nan,
-            "first G/G0": float(g[0]),
-            "last G/G0": float(g[-1]),
-            "min G/G0": float(np.nanmin(g)) if np.isfinite(g).any() else math.nan,
-            "max G/G0": derive.nanmax(g),
-            "levels visited (G0)": derive.levels_visited(g, min_points=3),
-            "compliance hits": int(rows["Compliance"].sum()),
+            "hold length (s)": hold.t_last - hold_start,
+            "first G/G0": hold.g_first,
+            "last G/G0": hold.g_last,
+            "min G/G0": hold.g_min if math.isfinite(hold.g_min) else math.nan,
+            "max G/G0": hold.g_max if math.isfinite(hold.g_max) else math.nan,
+            "levels visited (G0)": [lv for lv, n in sorted(hold.levels.items()) if n >= 3],
+            "compliance hits": hold.compliance_hits,
         }
 
     def summary_lines(self, summary: dict) -> list[str]:

@@ -85,3 +85,4 @@ def test_above_the_instruments_only_the_target_reaches_the_simulator():
         for path in (ROOT / folder).rglob("*.py"):
             sim = {m for m in _imports(path) if m.startswith("labqc.instruments.sim")}
             assert not sim, f"{path.relative_to(ROOT)} imports {sim}"
+
