@@ -88,6 +88,11 @@ class Emulator(ABC):
             self.t = self.busy_until
             self.on_clear()
 
+    def discard_replies(self) -> None:
+        """Throw away the replies nobody will read (their client is gone); what runs, runs on."""
+        with self.lock:
+            self._replies.clear()
+
     def read_stb(self) -> int:
         with self.lock:
             return self.status_byte()

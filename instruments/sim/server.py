@@ -12,7 +12,10 @@ go out when they are ready on the lab's virtual clock: at time scale 0 at once, 
 (the clock jumps to each reply's time), at scale > 0 after the scaled wall time. A drop
 fault closes the client's socket. A client that leaves something behind (unread replies,
 half a message, a stuck instrument) gets a device clear on the instrument after it
-vanishes, so the next client starts in step; nothing a client sends can stop the server.
+vanishes, so the next client starts in step; replies it left unread are thrown away, but
+a program still running runs on to its end (as on the instrument: a host that dies does not
+stop it), so the next client's first answer waits for it. Nothing a client sends can stop
+the server.
 """
 from __future__ import annotations
 
@@ -108,8 +111,10 @@ class _PortServer:
             pass
         finally:
             with emu.lock:
-                if inbuf or emu.stuck or emu.peek() is not None:
+                if inbuf or emu.stuck:
                     emu.clear()
+                elif emu.peek() is not None:  # replies nobody will read: the program runs on to its end
+                    emu.discard_replies()
 
     @staticmethod
     def _recv(conn: socket.socket) -> bytes:
