@@ -37,10 +37,8 @@ class CurrentSweep(LabqcProcedure):
     reset_voltage = shared.voltage("RESET voltage", -1.0,
                                    "end of the RESET voltage sweep (signed)", signed=True)
     reset_compliance = shared.compliance("RESET compliance", 1e-3, "current limit of the RESET sweep")
-    reset_step = Float("RESET step", units="mV", default=10.0, minimum=0.0, maximum=10000.0,
-                       help="voltage step of the RESET sweep")
-    reset_step_time = Float("RESET step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
-                            help="time per step of the RESET sweep")
+    reset_step = shared.voltage_step("RESET step", 10.0, "voltage step of the RESET sweep")
+    reset_step_time = shared.milliseconds("RESET step time", 5.0, "time per step of the RESET sweep")
     cycles = shared.cycles(2, "number of current sweeps")
     read_voltage, read_compliance = shared.read(0.1, "read after each branch")
     nplc = shared.nplc(1.0, "integration time per point")

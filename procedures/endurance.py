@@ -74,12 +74,9 @@ class Endurance(LabqcProcedure):
     reset_voltage = shared.voltage("RESET voltage", -3.0,
                                    "end of the RESET ramp, or RESET pulse height (negative)", negative=True)
     reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit of the RESET")
-    step = Float("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0,
-                 help="voltage step of the ramps")
-    step_time = Float("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
-                      help="time per ramp step")
-    pulse_width = Float("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6,
-                        help="pulse width (method pulse)")
+    step = shared.voltage_step("Voltage step", 20.0, "voltage step of the ramps")
+    step_time = shared.milliseconds("Step time", 5.0, "time per ramp step")
+    pulse_width = shared.milliseconds("Pulse width", 5.0, "pulse width (method pulse)", maximum=1e6)
     read_voltage, read_compliance = shared.read(0.4, "HRS/LRS read after each half-cycle (paper: 0.4 V)",
                                                      compliance_help="current limit of the reads")
     min_ratio = Float("Minimum on/off ratio", default=2.0, minimum=0.0, maximum=1e9,

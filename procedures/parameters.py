@@ -106,5 +106,15 @@ def voltage(name: str, default: float, help: str, *, signed: bool = False, negat
     return Float(name, units="V", default=default, minimum=low, maximum=0.0 if negative else V_MAX, help=help)
 
 
-__all__ = ["Float", "Integer", "Choice", "Flag", "Text", "help_of", "read", "read_level", "compliance", "nplc",
+def voltage_step(name: str, default: float, help: str) -> Float:
+    """A ramp's voltage step, in mV."""
+    return Float(name, units="mV", default=default, minimum=0.0, maximum=10_000.0, help=help)
+
+
+def milliseconds(name: str, default: float, help: str, *, maximum: float = 1e5) -> Float:
+    """A duration in ms (a step time, a pulse width)."""
+    return Float(name, units="ms", default=default, minimum=0.0, maximum=maximum, help=help)
+
+
+__all__ = ["voltage_step", "milliseconds", "Float", "Integer", "Choice", "Flag", "Text", "help_of", "read", "read_level", "compliance", "nplc",
            "cycles", "voltage", "V_MAX", "I_MAX"]

@@ -17,7 +17,7 @@ from labqc.instruments.smu import Sweep
 from labqc.procedures import derive
 from labqc.procedures import parameters as shared
 from labqc.procedures.base import LabqcProcedure, require, triangle
-from labqc.procedures.parameters import Choice, Flag, Float, Integer
+from labqc.procedures.parameters import Choice, Flag, Integer
 from labqc.procedures.derive import fmt
 
 
@@ -39,9 +39,8 @@ class PulseTrain(LabqcProcedure):
     mode = Choice("Mode", choices=["reset", "set", "ltp-ltd"], default="reset",
                   help="reset: -amplitude train; set: +amplitude train; ltp-ltd: +amplitude then -amplitude")
     amplitude = shared.voltage("Pulse amplitude", 1.5, "pulse height (magnitude; the mode sets the sign)")
-    width = Float("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e6, help="pulse width")
-    period = Float("Pulse period", units="ms", default=10.0, minimum=0.0, maximum=1e6,
-                   help="pulse period (pulse + read + rest)")
+    width = shared.milliseconds("Pulse width", 5.0, "pulse width", maximum=1e6)
+    period = shared.milliseconds("Pulse period", 10.0, "pulse period (pulse + read + rest)", maximum=1e6)
     count = Integer("Pulse count", default=100, minimum=0, maximum=1_000_000,
                     help="pulses per train (per phase for ltp-ltd; paper: 500 RESET, 30+30 LTP/LTD)")
     base = shared.voltage("Base level", 0.0, "level between pulses", signed=True)
@@ -49,7 +48,7 @@ class PulseTrain(LabqcProcedure):
     reads = Flag("Read after each pulse", default=True, help="read after every pulse")
     read_voltage = shared.read_level(0.1,
                                      "read level (paper: 0.1 V, 0.2 V for LTP/LTD; negative phase reads at -V)")
-    read_width = Float("Read width", units="ms", default=1.0, minimum=0.0, maximum=1e6, help="read window")
+    read_width = shared.milliseconds("Read width", 1.0, "read window", maximum=1e6)
     prepare = Flag("Prepare state", default=True,
                    help="SET (before a RESET train) or RESET (before a SET or LTP train) ramp first")
     prepare_voltage = shared.voltage("Prepare voltage", 3.0, "end of the preparing ramp (magnitude)")

@@ -36,10 +36,8 @@ class SetReset(LabqcProcedure):
                                        "current limit of the SET (first compliance when programming)")
     reset_voltage = shared.voltage("RESET voltage", -3.0, "end of the RESET ramp (negative)", negative=True)
     reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit of the RESET")
-    step = Float("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0,
-                 help="voltage step of the ramps")
-    step_time = Float("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
-                      help="time per ramp step")
+    step = shared.voltage_step("Voltage step", 20.0, "voltage step of the ramps")
+    step_time = shared.milliseconds("Step time", 5.0, "time per ramp step")
     cycles = shared.cycles(3, "SET/RESET cycles (mode cycle)")
     target = Float("Target level", units="G0", default=1.0, minimum=0.0, maximum=100.0,
                    help="level to program, in G0 (mode program)")

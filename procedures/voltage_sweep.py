@@ -39,14 +39,12 @@ class VoltageSweep(LabqcProcedure):
                              "end of the RESET branch, as a magnitude (0 -> -V -> 0)")
     branches = Choice("Branches", choices=["both", "set", "reset"], default="both",
                       help="both (SET then RESET), set or reset only")
-    step = Float("Voltage step", units="mV", default=10.0, minimum=0.0, maximum=10000.0,
-                 help="voltage step (paper: 1 mV)")
+    step = shared.voltage_step("Voltage step", 10.0, "voltage step (paper: 1 mV)")
     rate = Float("Sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6,
                  help="sweep rate; 0: use the step time")
     reset_rate = Float("RESET sweep rate", units="mV/s", default=0.0, minimum=0.0, maximum=1e6,
                        help="sweep rate of the RESET branch; 0: as the SET branch")
-    step_time = Float("Step time", units="ms", default=5.0, minimum=0.0, maximum=1e5,
-                      help="time per step when no rate is given")
+    step_time = shared.milliseconds("Step time", 5.0, "time per step when no rate is given")
     set_compliance = shared.compliance("SET compliance", 5e-3,
                                        "current limit on the SET branch (paper: 2, 5, 7, 10 mA)")
     reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit on the RESET branch")
