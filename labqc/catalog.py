@@ -205,6 +205,10 @@ class Catalog:
         row.setdefault("status", RUNNING)
         cols = ", ".join(row)
         with self.write():
+            # A new file where a catalogued one was (deleted, then the same -o again): the
+            # old run keeps its row, marked, and `labqc runs verify` reports its file missing.
+            self._execute("UPDATE runs SET file = file || ' (replaced ' || ? || ')' WHERE file = ?",
+                          [iso(now()), row["file"]])
             cur = self._execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(row))})",
                                 list(row.values()))
         return int(cur.lastrowid)

@@ -209,22 +209,29 @@ def verify(catalog: Catalog) -> list[Finding]:
     findings = []
     for run in catalog.runs():
         path = Path(run["path"])
-        if not path.is_file():
-            findings.append(Finding(run["id"], "missing", f"run {run['id']}: its file {path} is missing"))
-            continue
+        exists = path.is_file()
         if run["status"] == RUNNING:
             if run["host"] == socket.gethostname() and run["pid"] and process_alive(run["pid"]):
                 continue  # still measuring
-            rows = count_rows(path)
-            catalog.complete(run["id"], status=FAILED, rows=rows, sha256=file_sha256(path),
-                             finished=path.stat().st_mtime,
-                             error="left running: the process ended without completing the run (killed or crashed)")
-            findings.append(Finding(run["id"], "left running",
-                                    f"run {run['id']}: left running by a process that is gone; marked failed "
-                                    f"({rows} rows in {path})"))
-        elif run["sha256"] and file_sha256(path) != run["sha256"]:
+            findings.append(_left_running(catalog, run, path, exists))
+        if not exists:
+            kept = path.with_name(path.name[:-len(".csv")] + ".partial.csv") if path.suffix == ".csv" else None
+            hint = f" (a resumed plan kept it as {kept.name})" if kept is not None and kept.is_file() else ""
+            findings.append(Finding(run["id"], "missing", f"run {run['id']}: its file {path} is missing{hint}"))
+        elif run["status"] != RUNNING and run["sha256"] and file_sha256(path) != run["sha256"]:
             findings.append(Finding(run["id"], "changed", f"run {run['id']}: {path} changed since it was registered"))
     return findings
+
+
+def _left_running(catalog: Catalog, run: dict, path: Path, exists: bool) -> Finding:
+    """Mark a run whose process is gone as failed, with what its file holds."""
+    rows = count_rows(path) if exists else int(run["rows"])
+    catalog.complete(run["id"], status=FAILED, rows=rows, sha256=file_sha256(path) if exists else "",
+                     finished=path.stat().st_mtime if exists else now(),
+                     error="left running: the process ended without completing the run (killed or crashed)")
+    where = f"{rows} rows in {path}" if exists else "its file is gone"
+    return Finding(run["id"], "left running",
+                   f"run {run['id']}: left running by a process that is gone; marked failed ({where})")
 
 
 # ---------------------------------------------------------------------- helpers

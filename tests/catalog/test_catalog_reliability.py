@@ -240,3 +240,71 @@ def test_runs_in_one_process_share_a_connection_and_lose_nothing(tmp_path):
     assert [(r["device"], r["status"], r["rows"]) for r in listed] == [
         (f"NW{k}", "finished", results[k].rows) for k in range(3)]
     assert [r.catalog_id for r in results] == [r["id"] for r in listed]
+
+
+def test_the_same_file_name_again_after_a_delete_keeps_both_runs(tmp_path):
+    out = tmp_path / "x.csv"
+    assert labqc("run", "SetReset", "--cycles", "1", "-o", str(out), "--no-progress").returncode == 0
+    out.unlink()
+    (tmp_path / "x.summary.json").unlink()
+    again = labqc("run", "SetReset", "--cycles", "1", "-o", str(out), "--no-progress")
+    assert again.returncode == 0 and "catalog" not in again.stderr  # no warning
+    with Catalog(tmp_path / "catalog.sqlite", create=False) as cat:
+        old, new = cat.runs()
+    assert new["file"] == "x.csv" and new["sha256"] == file_sha256(out)
+    assert old["file"].startswith("x.csv (replaced ")
+    check = labqc("runs", "verify", "--catalog", str(tmp_path))
+    assert check.returncode == 1 and f"run {old['id']}: its file" in check.stdout and "missing" in check.stdout
+
+
+PLAN = """
+[plan]
+name = "slow"
+time_scale = 0.1
+[[device]]
+label = "D1"
+[[step]]
+name = "hold"
+procedure = "Retention"
+[step.parameters]
+duration = 40
+interval = 1
+"""
+
+
+def test_a_plan_killed_mid_run_then_resumed(tmp_path):
+    plan_file = tmp_path / "slow.toml"
+    plan_file.write_text(PLAN)
+    run_dir = tmp_path / "night"
+    env = {k: v for k, v in os.environ.items() if k != "LABQC_CATALOG"}
+    proc = subprocess.Popen([sys.executable, "-m", "labqc", "plan", "run", str(plan_file), "-o", str(run_dir),
+                             "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cat_path = run_dir / "catalog.sqlite"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if cat_path.exists():
+                with Catalog(cat_path, create=False) as cat:
+                    if cat.runs(status=["running"]):
+                        break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    resumed = labqc("plan", "resume", str(run_dir), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    check = labqc("runs", "verify", "--catalog", str(run_dir))
+    assert check.returncode == 1
+    assert "left running by a process that is gone; marked failed (its file is gone)" in check.stdout
+    assert "a resumed plan kept it as 001-hold-D1.partial.csv" in check.stdout
+    imported = labqc("runs", "import", str(run_dir), "--catalog", str(run_dir))
+    assert "imported 1 run" in imported.stdout  # the kept partial file
+    with Catalog(cat_path, create=False) as cat:
+        runs = {Path(r["file"]).name: r for r in cat.runs()}
+    assert runs["001-hold-D1.partial.csv"]["status"] == "failed" and runs["001-hold-D1.partial.csv"]["rows"] > 0
+    assert runs["001-hold-D1.try2.csv"]["status"] == "finished"
+    assert runs["001-hold-D1.csv"]["status"] == "failed"  # marked by the first verify
