@@ -269,11 +269,14 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         reading = SETTLE + s.nplc / self.line_frequency
         delay = min(MAX_DELAY, max(0.0, s.step_time - reading))
         k.command("EC 0")  # run through compliance points; EC 1 would end a SET at the first
+        # Output to standby when each test ends, on the instrument itself: a host that dies
+        # leaves the device unbiased at the end of the running test (instruments.md, 2.8).
+        k.command(f"ST {self.smu},1")
         k.command(self._integration(s.nplc))
         # The voltage of a current source autoranges: KXCI has no system-mode V range.
         k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
         for start in range(0, s.points, POINTS_PER_TEST):
-            # Between chained tests the SMU holds 0 V for the few ms the next set-up takes.
+            # Between chained tests the SMU is in standby for the few ms the next set-up takes.
             # The levels as sent (6 significant digits) are the ones the readings report.
             levels = np.array([float(x) for x in nums(s.levels[start:start + POINTS_PER_TEST]).split(",")])
             self._sweep_setup(s, levels, delay)

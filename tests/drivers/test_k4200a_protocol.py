@@ -156,7 +156,7 @@ def sweep_setup(kind="V", comp="0.0001", levels="0,0.5,1", mode=1, dt="0.0097333
 
 
 def test_voltage_sweep_sets_compliance_in_the_list_before_it_runs_and_reads_letters():
-    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup() + [
+    pairs = CONNECT_LAN + [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup() + [
         ("MD", A), ("ME1", A), ("SP", "16"), ("SP", "0"),
         ("DO 'I1'", "N1.0E-5,N5.0E-5,C1.0E-4"), ("DO 'V1'", "N0,N0.5,N0.9"),
         ("DO 'CH1T'", "0.01,0.02,0.03")] + OFF_LAN
@@ -174,7 +174,7 @@ def test_voltage_sweep_sets_compliance_in_the_list_before_it_runs_and_reads_lett
 
 
 def test_gpib_sweep_sends_no_sp_and_polls_the_status_byte_instead():
-    lan = [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup() + [("MD", A), ("ME1", A)]
+    lan = [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup() + [("MD", A), ("ME1", A)]
     no_ack = [(cmd, None) for cmd, _ in lan]
     pairs = CONNECT_GPIB + no_ack + [
         ("DO 'I1'", "N1.0E-5,N5.0E-5,C1.0E-4"), ("DO 'V1'", "N0,N0.5,N0.9"), ("DO 'CH1T'", "0.01,0.02,0.03"),
@@ -190,7 +190,7 @@ def test_gpib_sweep_sends_no_sp_and_polls_the_status_byte_instead():
 
 def test_measure_range_sets_the_autorange_floor_and_a_preamp_lowers_the_default():
     pairs = CONNECT_LAN[:3] + [("*OPT?", "SMUPA1,SMU2")] + [
-        ("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-05", A), ("DE", "ERR"),
+        ("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-05", A), ("DE", "ERR"),
         (":ERROR:LAST:GET", "Invalid argument. (-993)"), ("ME4", A)] + OFF_LAN + OFF_LAN + [
         ("US", A), ("IT4,1,0,1", A), ("RG 1,1e-09", A), ("DV1,0,0.1,0.001", A),
         ("TV1", "NAV 0.1"), ("DV1,0,0.1,0.001", A), ("TI1", "NAI 1E-5"), ("DV1", A)]
@@ -201,7 +201,7 @@ def test_measure_range_sets_the_autorange_floor_and_a_preamp_lowers_the_default(
 
 
 def test_current_sweep_takes_compliance_from_the_voltage_letters():
-    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,1", A), ("RG 1,1e-07", A)] + sweep_setup("I", "2", "1e-06,2e-06", 2, "0.0832333") + [
+    pairs = CONNECT_LAN + [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,1", A), ("RG 1,1e-07", A)] + sweep_setup("I", "2", "1e-06,2e-06", 2, "0.0832333") + [
         ("MD", A), ("ME1", A), ("SP", "0"),
         ("DO 'I1'", "N1E-6,N2E-6"), ("DO 'V1'", "N1.0,C2.0"), ("DO 'CH1T'", "0.1,0.2")] + OFF_LAN
     with k4200(pairs) as (inst, _):
@@ -215,7 +215,7 @@ def test_a_list_longer_than_4096_runs_as_two_tests_each_yielding_its_chunk():
     second = ",".join("%g" % x for x in levels[4096:])
     reply = lambda n: ",".join(["N1E-6"] * n)  # noqa: E731
     stamps = lambda n: ",".join("%g" % (0.01 * (k + 1)) for k in range(n))  # noqa: E731
-    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)]
+    pairs = CONNECT_LAN + [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)]
     for text, n in ((first, 4096), (second, 2)):
         pairs += sweep_setup(levels=text) + [("MD", A), ("ME1", A), ("SP", "0"),
                                              ("DO 'I1'", reply(n)), ("DO 'V1'", reply(n)),
@@ -233,7 +233,7 @@ def test_a_kxci_that_refuses_data_during_a_test_gets_it_at_the_end():
     text = ",".join("%g" % x for x in levels)
     items = ",".join(["N1E-6"] * 200)
     stamps = ",".join("%g" % (0.01 * (k + 1)) for k in range(200))
-    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup(levels=text) + [
+    pairs = CONNECT_LAN + [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup(levels=text) + [
         ("MD", A), ("ME1", A), ("SP", "16"),
         ("DO 'I1'", "ERROR"), (":ERROR:LAST:GET", "Command not valid during test execution. (-980)"),
         ("SP", "0"), ("DO 'I1'", items), ("DO 'V1'", items), ("DO 'CH1T'", stamps)] + OFF_LAN
@@ -367,7 +367,7 @@ def test_output_off_retries_after_a_device_clear():
 
 
 def test_a_reply_other_than_ack_is_looked_up_and_raised_typed():
-    pairs = CONNECT_LAN + [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A), ("DE", "ERR"),
+    pairs = CONNECT_LAN + [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A), ("DE", "ERR"),
                            (":ERROR:LAST:GET", "Not valid in user mode. (-974)"),
                            # abort() turns the outputs off, and run() once more whatever happens
                            ("ME4", A)] + OFF_LAN + OFF_LAN

@@ -103,7 +103,7 @@ def test_a_compliance_limited_pulse_runs_on_the_smu_as_a_list_sweep():
     """Endurance's SET pulse: 1.5 V for 5 ms, then 5 ms at base, 400 uA compliance."""
     p = PulseTrain.uniform(1.5, 2, compliance=4e-4, read_level=0.1, read_width=5e-3, width=5e-3, period=15e-3)
     levels = "1.5,0,0.1,1.5,0,0.1"
-    sweep = [("EC 0", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A), ("DE", A), ("CH1,'V1','I1',1,1", A),
+    sweep = [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A), ("DE", A), ("CH1,'V1','I1',1,1", A),
              ("CH2", A), ("CH3", A), ("SS", A), (f"VL1,1,0.0004,{levels}", A), ("HT 0", A),
              ("DT 0.00473333", A), ("SM", A), ("DM2", A), ("LI 'I1','V1'", A), ("MD", A), ("ME1", A),
              ("SP", "0"), ("DO 'I1'", "C4E-4,N0,N1E-5,C4E-4,N0,N1E-5"),
