@@ -337,7 +337,40 @@ def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), s
     return np.asarray(out_a, dtype=int), np.asarray(out_b, dtype=int), excursions
 
 
-def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options):
+
+RESCUE_SIGMAS = 12.0  # standard errors between the halves of a rescued group (no flatness test)
+RESCUE_DRIFT = 0.15  # G0: each half of a rescued group must be this steady
+
+
+def _rescue(xs, index, ga, gb, plateaus, bridged, sigma, r_series, sigma_rs, opt: Options):
+    """A merged group that got no level because it drifts or sits off the grid is often a
+    level fused with an off-grid neighbour (a step the strict split test could not prove
+    in the noise). Its best single split is kept when one of the halves then sits on the
+    grid and neither half drifts (a ramp cut in two still does); otherwise the group stays."""
+    k = np.array([i for i, p in enumerate(plateaus) if p.quantum is None and p.assignable
+                  and p.reason.startswith(("drifts", "off the grid")) and p.n >= 2 * opt.min_length], dtype=int)
+    if not k.size:
+        return plateaus, ga, gb
+    na, nb = _split_steps(xs, ga[k], gb[k], sigma, r_series, opt, strict=False)
+    if na.size == k.size:
+        return plateaus, ga, gb
+    pieces = _plateaus(xs, index, na, nb, bridged, r_series, sigma_rs, opt, check_rs=False)
+    owner = np.searchsorted(ga[k], na, side="right") - 1  # the rescued group of each piece
+    good = np.zeros(k.size, dtype=bool)
+    steady = np.ones(k.size, dtype=bool)  # a ramp cut in two still drifts in each half
+    for o, p in zip(owner.tolist(), pieces):
+        good[o] |= p.quantum is not None
+        steady[o] &= abs(p.drift) <= RESCUE_DRIFT
+    good &= steady
+    keep = np.ones(len(plateaus), dtype=bool)
+    keep[k[good]] = False
+    new = [(a, b, p) for a, b, p, o in zip(na.tolist(), nb.tolist(), pieces, owner.tolist()) if good[o]]
+    rows = [(a, b, p) for a, b, p, kp in zip(ga.tolist(), gb.tolist(), plateaus, keep) if kp] + new
+    rows.sort(key=lambda r: r[0])
+    return [r[2] for r in rows], np.array([r[0] for r in rows], dtype=int), np.array([r[1] for r in rows], dtype=int)
+
+
+def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options, strict: bool = True):
     """Undo a merge that fused an off-grid plateau with its neighbour.
 
     The merge fuses neighbours less than merge_delta apart, which is right for drift,
@@ -387,9 +420,9 @@ def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options):
     var = np.bincount(g_has, weights=r * r, minlength=a.size)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.where(var[k] > 0, lag[k] / var[k], 1.0)
-    flat = (rss / (nk1 + nk2) <= (STEP_RESIDUAL * sigma) ** 2) & (rho <= STEP_RHO)
+    flat = (rss / (nk1 + nk2) <= (STEP_RESIDUAL * sigma) ** 2) & (rho <= STEP_RHO) if strict else True
     apart = (np.abs(rs.correct(m1, r_series) - rs.correct(m2, r_series)) >= STEP_MIN) & (
-        np.abs(m1 - m2) >= STEP_SIGMAS * sigma * np.sqrt(1.0 / nk1 + 1.0 / nk2))
+        np.abs(m1 - m2) >= (STEP_SIGMAS if strict else RESCUE_SIGMAS) * sigma * np.sqrt(1.0 / nk1 + 1.0 / nk2))
     split = cand[k[flat & apart]]
     if not split.size:
         return ga, gb
@@ -647,6 +680,7 @@ def analyze(
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
     plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
+    plateaus, ga, gb = _rescue(xs, index, ga, gb, plateaus, bridged, sigma, r_series, sigma_rs, opt)
     joined = _join_same_quantum(plateaus, ga, gb, opt, barriers)
     if joined is not None:  # new statistics for the joined groups only
         starts, ends = joined
