@@ -34,6 +34,7 @@ from scipy.ndimage import median_filter
 
 from labqc import levels as lv
 from labqc import rs
+from labqc.plateau_merge import merge, split_steps
 from labqc.series import SeriesFit, fit_series_resistance, unassignable_above
 from labqc.units import G0
 
@@ -271,73 +272,6 @@ def _block_starts(n: int, cycle_starts, block: int) -> np.ndarray:
     return starts
 
 
-def _merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), seg_delta=None):
-    """Merge neighbours at the same level and bridge short excursions between equal levels.
-
-    Nothing is merged across a barrier (the first sample of a sweep cycle: a plateau that
-    ends a cycle and one that starts the next are different plateaus even at one level).
-
-    Works on segment means (corrected units). Returns group boundaries, the group members'
-    (start, stop, level) for the excursion log, and the bridged excursions.
-    """
-    out_a: list[int] = []
-    out_b: list[int] = []
-    out_mu: list[float] = []
-    out_w: list[float] = []
-    excursions: list[tuple[int, int, float]] = []
-
-    bridge = opt.bridge_len
-    if seg_delta is None:
-        seg_delta = np.full(seg_level.size, opt.merge_delta)
-    near = opt.tol + 0.08  # G0: both this close to one half-quantum is one level
-
-    def same(m1: float, m2: float, delta: float) -> bool:
-        if abs(m1 - m2) < delta:
-            return True
-        q1, q2 = round(2 * m1), round(2 * m2)
-        return q1 == q2 and abs(m1 - q1 / 2) <= near and abs(m2 - q2 / 2) <= near
-
-    out_d: list[float] = []
-    for a, b, mu, dl in zip(seg_start.tolist(), seg_stop.tolist(), seg_level.tolist(), seg_delta.tolist()):
-        w = float(b - a)
-        if a in barriers or not out_a:
-            out_a.append(a)
-            out_b.append(b)
-            out_mu.append(mu)
-            out_w.append(w)
-            out_d.append(dl)
-            continue
-        last = out_mu[-1]
-        if same(last, mu, max(dl, out_d[-1])):
-            tw = out_w[-1] + w
-            out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
-            out_w[-1] = tw
-            out_b[-1] = b
-            continue
-        if (
-            len(out_a) >= 2
-            and out_b[-1] - out_a[-1] < bridge
-            and (abs(out_mu[-1] - out_mu[-2]) < opt.bridge_max or out_b[-1] - out_a[-1] < 3)
-            and same(out_mu[-2], mu, max(dl, out_d[-2]))
-            and out_w[-2] >= bridge
-            and out_a[-1] not in barriers
-        ):
-            excursions.append((out_a[-1], out_b[-1], out_mu[-1] - out_mu[-2]))
-            out_a.pop(), out_b.pop(), out_mu.pop(), out_w.pop(), out_d.pop()
-            tw = out_w[-1] + w
-            out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
-            out_w[-1] = tw
-            out_b[-1] = b
-            continue
-        out_a.append(a)
-        out_b.append(b)
-        out_mu.append(mu)
-        out_w.append(w)
-        out_d.append(dl)
-    return np.asarray(out_a, dtype=int), np.asarray(out_b, dtype=int), excursions
-
-
-
 RESCUE_SIGMAS = 12.0  # standard errors between the halves of a rescued group (no flatness test)
 RESCUE_DRIFT = 0.15  # G0: each half of a rescued group must be this steady
 
@@ -351,7 +285,7 @@ def _rescue(xs, index, ga, gb, plateaus, bridged, sigma, r_series, sigma_rs, opt
                   and p.reason.startswith(("drifts", "off the grid")) and p.n >= 2 * opt.min_length], dtype=int)
     if not k.size:
         return plateaus, ga, gb
-    na, nb = _split_steps(xs, ga[k], gb[k], sigma, r_series, opt, strict=False)
+    na, nb = split_steps(xs, ga[k], gb[k], sigma, r_series, opt, strict=False, sigmas=RESCUE_SIGMAS)
     if na.size == k.size:
         return plateaus, ga, gb
     pieces = _plateaus(xs, index, na, nb, bridged, r_series, sigma_rs, opt, check_rs=False)
@@ -369,73 +303,6 @@ def _rescue(xs, index, ga, gb, plateaus, bridged, sigma, r_series, sigma_rs, opt
     rows.sort(key=lambda r: r[0])
     return [r[2] for r in rows], np.array([r[0] for r in rows], dtype=int), np.array([r[1] for r in rows], dtype=int)
 
-
-def _split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options, strict: bool = True):
-    """Undo a merge that fused an off-grid plateau with its neighbour.
-
-    The merge fuses neighbours less than merge_delta apart, which is right for drift,
-    telegraph noise and 1/f wander but also fuses a plateau 0.15-0.3 G0 off the grid with
-    the level next to it. Such a group is told apart by its best single split: two flat
-    halves (each >= min_length) that explain the group down to the white noise
-    (residual <= STEP_RESIDUAL·sigma per sample), corrected levels at least STEP_MIN and
-    measured ones STEP_SIGMAS white-noise scales apart.
-    Telegraph noise (alternating), drift and ramps leave a larger residual and stay merged.
-    """
-    lengths = gb - ga
-    cand = np.flatnonzero(lengths >= 2 * opt.min_length)
-    if not cand.size or sigma <= 0:
-        return ga, gb
-    a, b = ga[cand], gb[cand]
-    n = b - a
-    gid = np.repeat(np.arange(a.size), n)
-    offs = np.concatenate([[0], np.cumsum(n)[:-1]])
-    t = np.arange(gid.size) - offs[gid] + a[gid]  # sample index; split before t
-    cs = np.concatenate([[0.0], np.cumsum(xs)])
-    c2 = np.concatenate([[0.0], np.cumsum(xs * xs)])
-    n1 = (t - a[gid]).astype(float)
-    n2 = (b[gid] - t).astype(float)
-    ok = (n1 >= opt.min_length) & (n2 >= opt.min_length)
-    s1 = cs[t] - cs[a[gid]]
-    s2 = cs[b[gid]] - cs[t]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.where(ok, s1 * s1 / n1 + s2 * s2 / n2, -np.inf)
-    best = np.maximum.reduceat(gain, offs)  # groups are contiguous runs of gid
-    pick = np.flatnonzero((gain == best[gid]) & ok)
-    pick = pick[np.r_[True, gid[pick][1:] != gid[pick][:-1]]]  # first best per group
-    k = gid[pick]
-    tk, nk1, nk2 = t[pick], n1[pick], n2[pick]
-    m1, m2 = s1[pick] / nk1, s2[pick] / nk2
-    rss = (c2[b[k]] - c2[a[k]]) - best[k]
-    # Residuals of the two-level fit: white for a real step, correlated for 1/f wander.
-    cut_of = np.full(a.size, -1)
-    cut_of[k] = tk
-    level_of = np.zeros((a.size, 2))
-    level_of[k, 0], level_of[k, 1] = m1, m2
-    has = cut_of[gid] >= 0
-    sample = t[has]  # t runs over every sample of the candidate groups
-    g_has = gid[has]
-    r = xs[sample] - np.where(sample < cut_of[g_has], level_of[g_has, 0], level_of[g_has, 1])
-    same = g_has[1:] == g_has[:-1]
-    lag = np.bincount(g_has[1:][same], weights=(r[1:] * r[:-1])[same], minlength=a.size)
-    var = np.bincount(g_has, weights=r * r, minlength=a.size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.where(var[k] > 0, lag[k] / var[k], 1.0)
-    flat = (rss / (nk1 + nk2) <= (STEP_RESIDUAL * sigma) ** 2) & (rho <= STEP_RHO) if strict else True
-    apart = (np.abs(rs.correct(m1, r_series) - rs.correct(m2, r_series)) >= STEP_MIN) & (
-        np.abs(m1 - m2) >= (STEP_SIGMAS if strict else RESCUE_SIGMAS) * sigma * np.sqrt(1.0 / nk1 + 1.0 / nk2))
-    split = cand[k[flat & apart]]
-    if not split.size:
-        return ga, gb
-    cut = tk[flat & apart]
-    ga = np.insert(ga, np.searchsorted(ga, cut), cut)
-    gb = np.insert(gb, np.searchsorted(gb, cut), cut)
-    return ga, gb
-
-
-STEP_RESIDUAL = 1.1  # white-noise scales per sample a two-level group may leave
-STEP_MIN = 0.12  # G0 between the two halves of a split group
-STEP_SIGMAS = 10.0  # ... and this many standard errors of the difference of their means
-STEP_RHO = 0.15  # lag-1 autocorrelation of the residuals above this is wander, not a step
 
 
 def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -674,9 +541,9 @@ def analyze(
     seg_corr = lv.correct_g0(seg_mu, r_series)
     # Segments beyond 1/R_s (NaN after correction) can only be spikes or R_s mistakes.
     seg_corr = np.where(np.isfinite(seg_corr), seg_corr, 1e6)
-    ga, gb, bridged = _merge(seg_a, seg_b, seg_corr, opt, barriers)
+    ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers)
     for _ in range(2):  # a group may hide two steps
-        ga, gb = _split_steps(xs, ga, gb, sigma, r_series, opt)
+        ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
     plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
@@ -765,7 +632,7 @@ def _estimate_rs(xs, seg_a, seg_b, seg_mu, sigma: float, opt: Options, barriers)
     coarser merge would fuse the very plateaus that tell R_s.
     """
     delta = np.full(seg_mu.size, float(np.clip(opt.merge_sigmas * sigma, 0.0, opt.merge_min)))
-    ga, gb, _ = _merge(seg_a, seg_b, seg_mu, opt, barriers, delta)
+    ga, gb, _ = merge(seg_a, seg_b, seg_mu, opt, barriers, delta)
     long = (gb - ga) >= opt.min_length
     if not long.any():
         return SeriesFit(0.0, 0.0, reason="no plateau long enough to fit a series resistance to")
