@@ -30,7 +30,7 @@ from labqc.quantity import format_quantity, parse_quantity
 from labqc.procedures.base import (BooleanParameter, IntegerParameter, LabqcProcedure,
                              ListParameter, ParameterError, Progress, RUN_METADATA, parameter_specs)
 from labqc.procedures.parameters import help_of
-from labqc.procedures.spec import build, parse_value
+from labqc.procedures.spec import build, parse_value  # noqa: F401  (parse_value: long imported from here)
 from labqc.instruments.target import MAX_TIME_SCALE, PRESETS, Target, TargetError
 from labqc.procedures.signals import EXIT_CONNECTION_LOST, EXIT_OUTPUT_UNKNOWN, RunSignals
 from labqc.procedures.runner import FINISHED, ABORTED, RunResult, run_procedure

@@ -10,7 +10,7 @@ from labqc.units import G0
 from labqc.procedures import PROCEDURES, get_procedure
 from labqc.procedures import derive
 from labqc.procedures.base import ParameterError, reading_rows, triangle
-from labqc.procedures.cli import parse_value
+from labqc.procedures.spec import parse_value
 from labqc.procedures.current_sweep import CurrentSweep
 from labqc.procedures.endurance import Endurance
 from labqc.procedures.pulse_train import PulseTrain
