@@ -5,7 +5,8 @@
 - the online plateau detector (labqc.online) with measured G/G0 and the dashboard's R_s,
 - the G/G0 histogram (labqc.views.Histogram, 0.05 G0 bins) with corrected G/G0,
 - per-pulse means (pulse current I_i and G/G0 on the pulse top, read G/G0 after it),
-- per-cycle reads split into LRS (read after a SET branch) and HRS (after a RESET branch),
+- per-cycle reads split into LRS and HRS by the one rule of labqc.switching (after a SET
+  branch LRS, after a RESET branch HRS, otherwise the first read of a cycle LRS),
 - the retention samples (Segment "hold").
 
 Detector and histogram work is done in :meth:`LiveState.process` under a sample budget,
@@ -20,6 +21,7 @@ import numpy as np
 
 from labqc.gui.stream_buffer import SEGMENT_CODES, Chunk, ColumnStore
 from labqc.online import OnlineDetector
+from labqc.switching import ReadRoles
 from labqc.views import Histogram
 
 PULSE, READ, HOLD = SEGMENT_CODES["pulse"], SEGMENT_CODES["read"], SEGMENT_CODES["hold"]
@@ -103,7 +105,7 @@ class LiveState:
         self.pulse_g = PerIndexMean()  # G/G0 on the pulse top
         self.lrs, self.hrs = PerIndexMean(), PerIndexMean()
         self.retention_rows: list[np.ndarray] = []
-        self._last_branch = -1
+        self.read_roles = ReadRoles()
         self.version = 0  # bumped on every change the views should redraw
         self.finished = False
 
@@ -142,28 +144,14 @@ class LiveState:
             with_pulse = is_read & (pulse > 0)
             if with_pulse.any():
                 self.pulse_read.add(pulse[with_pulse], gc[with_pulse])
-            self._split_reads(seg, chunk["cycle"], gc, is_read)
-        elif m:
-            branch = seg[(seg == SET) | (seg == RESET)]
-            if branch.size:
-                self._last_branch = int(branch[-1])
+        lrs, hrs = self.read_roles.split(is_read, seg == SET, seg == RESET, chunk["cycle"])
+        for target, sel in ((self.lrs, lrs), (self.hrs, hrs)):
+            if sel.any():
+                target.add(chunk["cycle"][sel].astype(np.int64), gc[sel])
         hold = np.flatnonzero(seg == HOLD)
         if hold.size:
             self.retention_rows.append(hold + start)
         self.version += 1
-
-    def _split_reads(self, seg, cycle, gc, is_read) -> None:
-        """A read after a SET branch is an LRS read, after a RESET branch an HRS read."""
-        branch = np.where((seg == SET) | (seg == RESET), seg, -1).astype(np.int64)
-        idx = np.where(branch >= 0, np.arange(branch.size), -1)
-        np.maximum.accumulate(idx, out=idx)
-        before = np.where(idx >= 0, branch[np.maximum(idx, 0)], self._last_branch)
-        for target, code in ((self.lrs, SET), (self.hrs, RESET)):
-            sel = is_read & (before == code)
-            if sel.any():
-                target.add(cycle[sel].astype(np.int64), gc[sel])
-        if (branch >= 0).any():
-            self._last_branch = int(branch[branch >= 0][-1])
 
     def process(self, budget: int = 25_000) -> bool:
         """Feed the detector and the histogram with up to ``budget`` new samples each;

@@ -90,4 +90,36 @@ class StuckWatch:
             self.add_cycle(pending[1], pending[2])
 
 
-__all__ = ["switched", "stuck_state", "cycle_reads", "StuckWatch", "LRS_LEVEL"]
+class ReadRoles:
+    """Which streamed reads are LRS and which HRS, when a view needs to tell them apart
+    read by read: a read after a SET branch is the LRS, after a RESET branch the HRS;
+    after anything else (a pulse, a current sweep) the first read of a cycle is its LRS and
+    a later one its HRS, the order :func:`cycle_reads` takes. State carries across chunks."""
+
+    OTHER, SET, RESET = 0, 1, 2
+
+    def __init__(self) -> None:
+        self.last_branch = self.OTHER
+        self.last_read_cycle: int | None = None
+
+    def split(self, is_read: np.ndarray, is_set: np.ndarray, is_reset: np.ndarray,
+              cycle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(LRS, HRS) masks over one chunk's rows."""
+        code = np.where(is_set, self.SET, np.where(is_reset, self.RESET, self.OTHER))
+        branch_at = np.where(~is_read, np.arange(is_read.size), -1)
+        np.maximum.accumulate(branch_at, out=branch_at)
+        before = np.where(branch_at >= 0, code[np.maximum(branch_at, 0)], self.last_branch)
+        read_cycle = np.asarray(cycle)[is_read]
+        previous = np.r_[[-1 if self.last_read_cycle is None else self.last_read_cycle], read_cycle[:-1]]
+        first = np.zeros(is_read.size, dtype=bool)
+        first[is_read] = read_cycle != previous
+        lrs = is_read & ((before == self.SET) | ((before == self.OTHER) & first))
+        hrs = is_read & ((before == self.RESET) | ((before == self.OTHER) & ~first))
+        if (~is_read).any():
+            self.last_branch = int(code[~is_read][-1])
+        if read_cycle.size:
+            self.last_read_cycle = int(read_cycle[-1])
+        return lrs, hrs
+
+
+__all__ = ["switched", "stuck_state", "cycle_reads", "StuckWatch", "ReadRoles", "LRS_LEVEL"]

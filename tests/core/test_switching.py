@@ -85,3 +85,26 @@ def test_a_plan_judges_stop_conditions_from_the_stream_not_its_files(tmp_path):
     final = state.run("002-cycling-R-r2").final
     assert final["stop"].startswith("stuck in LRS for 4 cycles") and final["seen"]["streak"] == 4
     assert not list((directory / "steps").glob("*.csv"))
+
+
+def test_read_roles_by_the_branch_before_or_the_place_in_the_cycle():
+    from labqc.switching import ReadRoles
+
+    def run(segments, cycles, chunks):
+        roles, lrs, hrs = ReadRoles(), [], []
+        seg, cyc = np.array(segments), np.array(cycles)
+        for part in np.split(np.arange(seg.size), chunks):
+            a, b = roles.split(seg[part] == "read", seg[part] == "set", seg[part] == "reset", cyc[part])
+            lrs += part[a].tolist()
+            hrs += part[b].tolist()
+        return lrs, hrs
+
+    sweep = (["set", "read", "reset", "read"] * 2, [1, 1, 1, 1, 2, 2, 2, 2])
+    pulses = (["pulse", "read", "pulse", "read"] * 2, [1, 1, 1, 1, 2, 2, 2, 2])
+    reset_only = (["reset", "read"] * 2, [1, 1, 2, 2])
+    current = (["forward", "reverse", "read", "reset", "read"], [1] * 5)
+    for chunks in ([], [1], [2, 3], list(range(1, 7))):
+        assert run(*sweep, chunks) == ([1, 5], [3, 7])
+        assert run(*pulses, chunks) == ([1, 5], [3, 7])  # a pulse endurance: by place in the cycle
+        assert run(*reset_only, [c for c in chunks if c < 4]) == ([], [1, 3])
+        assert run(*current, [c for c in chunks if c < 5]) == ([2], [4])
