@@ -17,4 +17,5 @@ COMMANDS: dict[str, str] = {
     "plan": "labqc.procedures.plan_cli:register",
     "gui": "labqc.gui.cli:register",
     "runs": "labqc.runs_cli:register",
+    "lab": "labqc.procedures.lab_cli:register",  # also `labqc station`
 }

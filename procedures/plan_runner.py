@@ -166,13 +166,16 @@ def build(run: StepRun) -> LabqcProcedure:
 def run_plan(directory: str | os.PathLike, *, visa_library: Any = None,
              listeners: Iterable[Listener] = (), should_stop: Callable[[], bool] | None = None,
              stream: TextIO | None | str = "stderr", progress: bool = True,
-             catalog: str | os.PathLike | bool | None = None) -> PlanResult:
+             catalog: str | os.PathLike | bool | None = None,
+             target_of: Callable[[StepRun], Target] | None = None) -> PlanResult:
     """Run (or resume) the plan in ``directory`` from its first incomplete run.
 
     ``visa_library``: a library spec for every run, or ``f(run) -> spec``; ``listeners``
     get every run's topics (see labqc.procedures.runner); ``stream``: where progress and the
     per-run lines go (default: stderr; None: nowhere); ``catalog``: the run catalog every
-    run is recorded in (default: $LABQC_CATALOG, else catalog.sqlite in ``directory``; False: none)."""
+    run is recorded in (default: $LABQC_CATALOG, else catalog.sqlite in ``directory``; False: none);
+    ``target_of``: where each run is measured, in place of its device's own instrument (a
+    station of procedures/station.py measures every device on its one instrument)."""
     directory = Path(directory)
     plan, journal = open_plan(directory)
     if stream == "stderr":  # looked up now, so that a redirected stderr is honoured
@@ -180,6 +183,7 @@ def run_plan(directory: str | os.PathLike, *, visa_library: Any = None,
     runner = _PlanRunner(plan, directory, journal, visa_library, list(listeners), should_stop,
                          stream, progress)
     runner.catalog = None if catalog is False else catalog_path(catalog or None, beside=directory)
+    runner.target_of = target_of
     try:
         return runner.run()
     except KeyboardInterrupt:  # between runs: nothing is energised, the journal is whole
@@ -203,6 +207,10 @@ class _PlanRunner:
         self.estimates = {run.id: _estimate(run) for run in plan.runs}
         self.wall_per_instrument_s: float | None = None
         self.catalog: Path | None = None
+        self.target_of: Callable[[StepRun], Target] | None = None
+
+    def _target(self, run: StepRun) -> Target:
+        return self.target_of(run) if self.target_of else _target(self.plan, run, self.visa_library)
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> PlanResult:
@@ -282,7 +290,7 @@ class _PlanRunner:
         listeners = self.listeners + ([bar] if bar else []) + ([watch] if watch else [])
         wall0 = time.monotonic()
         try:
-            result = run_procedure(proc, path, target=_target(self.plan, run, self.visa_library),
+            result = run_procedure(proc, path, target=self._target(run),
                                    listeners=listeners, should_stop=self.should_stop,
                                    catalog=self.catalog)
         except (ParameterError, CapabilityError, InstrumentError, OSError, ValueError) as exc:
@@ -327,7 +335,7 @@ class _PlanRunner:
         except KeyError:
             return
         try:
-            smu = _target(self.plan, run, self.visa_library).open()
+            smu = self._target(run).open()
         except Exception as exc:  # the run itself will report it; say it here too
             self.say(f"  could not reach the instrument of {run.device.label} to turn its outputs off: {exc}")
             return
