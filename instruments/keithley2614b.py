@@ -514,6 +514,13 @@ class Keithley2614B(SourceMeasure):
         yield from self._run_loop(request)
         self._checkpoint()
 
+    def _search(self, request) -> Iterator[np.ndarray]:
+        """A Search decided on the instrument, in its own Lua (instruments/tsp_search.py)."""
+        from labqc.instruments.tsp_search import run_search
+
+        yield from run_search(self, request)
+        self._checkpoint()
+
     def read(self, level: float, *, compliance: float, source: str = "V", nplc: float = 1.0) -> np.ndarray:
         """Spot reading: limit, level, output on, measure I and V, output off (one message)."""
         self.capabilities.check(Sampling(level, compliance, [0.0], source=source, nplc=nplc))

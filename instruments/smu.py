@@ -242,6 +242,8 @@ class Capabilities:
             self._check_sampling(request)
         elif isinstance(request, Repeat):
             self._check_repeat(request)
+        elif getattr(request, "is_search", False):  # a Search (instruments/search.py)
+            request.check_against(self)
         else:
             raise CapabilityError(f"the {self.model} cannot run a {type(request).__name__}")
 
@@ -334,7 +336,10 @@ class SourceMeasure(ABC):
         self.capabilities.check(request)
         finished = False
         try:
-            yield from (self._repeat(request) if isinstance(request, Repeat) else self._stream(request))
+            if getattr(request, "is_search", False):
+                yield from self._search(request)
+            else:
+                yield from (self._repeat(request) if isinstance(request, Repeat) else self._stream(request))
             finished = True
         finally:
             try:
@@ -362,6 +367,16 @@ class SourceMeasure(ABC):
                     self.output_off()
                 first = False
                 yield from self._stream(step)
+
+    #: How the last Search ended (instruments/search.SearchOutcome), None before any.
+    last_search = None
+
+    def _search(self, request) -> Iterator[np.ndarray]:
+        """A Search (instruments/search.py), decided on the host between one-level
+        requests; a driver that can decide on the instrument overrides this."""
+        from labqc.instruments.search import host_search
+
+        yield from host_search(self, request)
 
     @abstractmethod
     def read(self, level: float, *, compliance: float, source: str = "V", nplc: float = 1.0) -> np.ndarray:

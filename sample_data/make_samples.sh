@@ -18,4 +18,9 @@ run Endurance --sim ag-nanowire --seed 1 --cycles 10                            
 run Endurance --sim bfo --seed 1 --cycles 10 --method pulse --set-voltage 2.5 --reset-voltage -2.5 --set-compliance 5mA --pulse-width 20 -o bfo-endurance-pulse.csv
 run Retention --sim ag-nanowire --seed 1 --duration 1000 --interval 10              -o ag-retention.csv
 run Retention --sim bfo --seed 1 --duration 6000 --spacing log --first 1 --per-decade 10 --prepare-compliance 5mA -o bfo-retention-log.csv
+run Breakdown --sim ag-nanowire-fresh --seed 1                                    -o ag-breakdown.csv
+run Forming --sim bfo-fresh --seed 1                                               -o bfo-forming.csv
+run ProgramToLevel --sim ag-nanowire --seed 1 --target 1 --tolerance 0.25         -o ag-program-to-level-1G0.csv
+run SwitchingThreshold --sim ag-nanowire --seed 1                                 -o ag-switching-threshold.csv
+run Volatility --sim ag-nanowire --seed 1                                         -o ag-volatility.csv
 ls -l ./*.csv

@@ -115,6 +115,7 @@ class MemristorParams:
     pristine: bool = False  # start unformed
     g_pristine: float = 1e-8  # conductance of the unformed device, S
     v_form: float = 5.0  # applied |V| at which forming (or nanowire breakdown) happens, V
+    gap_hold: float = 0.2  # s after a breakdown before the fresh gap can be bridged again under bias
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -131,7 +132,7 @@ class MemristorParams:
         non_negative = ("k_supply", "e_high", "q_high", "e_bridge", "r_s", "phi_open", "e_a", "e_r", "e_d",
                         "de_atom", "r_th", "read_a",
                         "read_b", "read_va", "read_vb", "flicker", "rtn_count", "rtn_amp",
-                        "level_spread", "d2d", "d2d_rs", "c2c", "i_anneal", "k_volatile", "volatile_width", "pulse_spread", "pulse_v", "pulse_jump")
+                        "level_spread", "d2d", "d2d_rs", "c2c", "i_anneal", "gap_hold", "k_volatile", "volatile_width", "pulse_spread", "pulse_v", "pulse_jump")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"memristor parameter {name} must be >= 0, got {getattr(self, name)!r}")
@@ -251,6 +252,7 @@ class Memristor:
         self._in_pulse = False  # the last step applied was the top of a pulse
         self._tops = np.zeros(0, dtype=bool)  # pulse tops of the drive being applied
         self._top_now = False  # the step being applied one at a time is a pulse top
+        self._gap_until = -math.inf  # device time until which a just-broken gap cannot bridge
         self.formed = not self.p.pristine
         self.reset_state(n_channels, x)
 
@@ -529,6 +531,9 @@ class Memristor:
             k_vol = self._volatile_rate()
             if k_vol:
                 total = total + k_vol
+            if self._gap_until > self.t and self.n == 0 and self.x == 0:  # a just-broken gap holds
+                steps = dwell_one * np.arange(j, stop) if dwell_one is not None else np.cumsum(dwell)[j:stop] - dwell[j:stop]
+                total = np.where(self.t + steps < self._gap_until, 0.0, total)
             hot_steps = np.abs(i) >= self.p.i_anneal
             hazard = total * (dwell_one if dwell_one is not None else dwell[j:stop])
             hazard[0] *= frac_left
@@ -719,12 +724,14 @@ class Memristor:
         r_total = 1.0 / self.p.g_pristine + self.p.r_s
         m = clamp_to_compliance(drive.source, drive.levels, r_total, drive.compliance)
         hit = np.nonzero(np.abs(m.v) >= self.p.v_form)[0]  # the applied voltage, as reported
-        end = int(hit[0]) + 1 if hit.size else drive.levels.size
+        end = int(hit[0]) if hit.size else drive.levels.size
         out_v[:end], out_i[:end], out_comp[:end] = m.v[:end], m.i[:end], m.compliance[:end]
         nch[:end] = -1  # unformed: no filament, no filament noise
         if hit.size:
             self.formed = True
             self.reset_state(0, 0.0)
+            if self.p.g_pristine > self.p.g_gap:  # a wire broke: its fresh gap is wide for a while
+                self._gap_until = self.t + float(np.sum(drive.dwell[:end])) + self.p.gap_hold
         return end
 
     # --- what the SMU reads -------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_each_procedure_has_samples_for_both_devices_overall():
     used = {c.split()[2] for c in COMMANDS.values()}
     assert used == set(PROCEDURES)
     presets = {c.split("--sim ")[1].split()[0] for c in COMMANDS.values()}
-    assert presets == {"bfo", "ag-nanowire"}
+    assert presets == {"bfo", "ag-nanowire", "ag-nanowire-fresh", "bfo-fresh"}  # fresh: breakdown, forming
 
 
 def test_the_readme_command_reproduces_the_file(tmp_path):

@@ -1,0 +1,56 @@
+"""What the search procedures share (Breakdown, Forming, ProgramToLevel, SwitchingThreshold):
+running a :class:`~labqc.instruments.search.Search` through the source-measure interface,
+keeping how it ended and its stop latency, and the summary lines about them.
+
+The stop is decided where the instrument allows (the 2614B in its own script; the 4200A
+and any other SourceMeasure on the host between one-level requests), see
+instruments/search.py. A summary's ``reached`` is False when the target was not reached,
+which makes ``labqc run`` exit 5.
+"""
+from __future__ import annotations
+
+from labqc.instruments.search import Search, SearchOutcome
+from labqc.procedures.base import LabqcProcedure
+from labqc.procedures.derive import fmt
+
+
+class SearchProcedure(LabqcProcedure):
+    """Base of the procedures that step until a condition is met."""
+
+    def startup(self) -> None:
+        self.searches: list[dict] = []
+
+    def search(self, request: Search, *, cycle: int = 1, segment: str = "search") -> tuple[SearchOutcome, object]:
+        """Run ``request``; return its outcome and its rows."""
+        if not hasattr(self, "searches"):
+            self.startup()
+        self.smu.last_search = None
+        rows = self.measure(request, cycle=cycle, segment=segment, read_segment="read")
+        outcome = self.smu.last_search or SearchOutcome(met=False)
+        self.searches.append({
+            "segment": segment, "cycle": cycle, "met": outcome.met, "level (V)": outcome.level,
+            "levels done": outcome.levels_done, "stop latency (s)": outcome.latency,
+            "latency clock": outcome.latency_clock, "condition": request.until.describe()})
+        return outcome, rows
+
+    def latency_summary(self) -> dict:
+        """The stop latency of the searches that met their condition."""
+        met = [s for s in getattr(self, "searches", []) if s["met"] and s["stop latency (s)"] is not None]
+        if not met:
+            return {"stop latency (s)": None, "latency clock": None}
+        last = met[-1]
+        return {"stop latency (s)": last["stop latency (s)"], "latency clock": last["latency clock"],
+                "stop latencies (s)": [s["stop latency (s)"] for s in met]}
+
+    @staticmethod
+    def latency_line(summary: dict) -> str:
+        lat = summary.get("stop latency (s)")
+        if lat is None:
+            return "stop latency: no stop condition was met"
+        where = ("instrument time, from the reading that met it to the output change"
+                 if summary.get("latency clock") == "instrument" else
+                 "host time: decided on the host between requests")
+        return f"stop latency: {fmt(lat)} s ({where})"
+
+
+__all__ = ["SearchProcedure"]
