@@ -119,7 +119,7 @@ def test_registry_lookup_ignores_case_and_dashes():
     assert get_procedure("voltage-sweep") is VoltageSweep
     assert get_procedure("PULSE_TRAIN") is PulseTrain
     with pytest.raises(KeyError, match="choose one of"):
-        get_procedure("Breakdown")
+        get_procedure("Annealing")
 
 
 @pytest.mark.parametrize("param, text, value", [

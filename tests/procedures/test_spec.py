@@ -41,8 +41,9 @@ def test_build_names_the_value_as_its_caller_does_and_then_validates():
 
 def test_the_specs_answer_the_plan_by_name():
     assert SPECS.lookup("set-reset") == "SetReset" and "VoltageSweep" in SPECS.names()
+    assert SPECS.lookup("breakdown") == "Breakdown"  # the new experiments are usable in plans
     with pytest.raises(KeyError):
-        SPECS.lookup("breakdown")
+        SPECS.lookup("annealing")
     assert "read_voltage" in SPECS.parameters("Endurance")
     assert SPECS.validate("VoltageSweep", {"cycles": 0}) == "the number of cycles must be at least 1, got 0"
     assert SPECS.validate("VoltageSweep", {"cycles": 1}) == ""
