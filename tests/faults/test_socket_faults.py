@@ -260,3 +260,29 @@ def test_labqc_sim_serve_drop_at_a_reply_ends_the_run_with_the_sentence(tmp_path
     finally:
         serve.send_signal(signal.SIGTERM if hasattr(signal, "SIGTERM") else signal.SIGINT)
         serve.communicate(timeout=30)
+
+
+def test_a_second_ctrl_c_ends_at_once_saying_the_output_state_is_unknown(tmp_path):
+    clean, replies = clean_run("Retention", tmp_path)
+    message, _ = placement(replies, "middle")
+    bench = Bench("Retention", time_scale=0.0)
+    path = tmp_path / "twice.csv"
+    try:
+        bench.emu.faults.add("busy", at=message)
+        proc = labqc_run("Retention", bench.resource, path)
+        deadline = time.monotonic() + 60
+        while not bench.emu.stuck:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # the clean-up is now waiting on the silent instrument
+        assert proc.poll() is None
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert time.monotonic() - t0 < 2.0
+        assert proc.returncode == 128 + signal.SIGINT
+        assert "second SIGINT" in err and "output state is unknown" in err
+        assert_rows_are_the_instruments(path, clean)
+    finally:
+        bench.close()
