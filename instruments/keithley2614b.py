@@ -10,8 +10,9 @@ Every operation is timed by the instrument, never by this computer:
   pulse, timer 3 ends the pulse (``endpulse.action = SOURCE_IDLE`` returns to the base).
   With reads, pulse and read alternate as list steps and the timers run delay lists.
 - :class:`~labqc.instruments.smu.Sampling`: constant bias; timer 1 triggers each measurement at
-  the requested instants (any interval, unlike ``measure.interval``'s 1 s cap). Runs
-  longer than one buffer are chained in blocks with the output held on.
+  the requested instants (any interval, unlike ``measure.interval``'s 1 s cap), in
+  programs of at most ``PROGRAM_SECONDS`` (and one buffer); a gap longer than a program
+  is held by programs without readings.
 - :class:`~labqc.instruments.smu.Repeat` (an endurance batch): a Lua loop on the instrument. Each
   step's trigger-model set-up becomes a function (limits first); the loop runs K cycles,
   turning the output on only with an empty error queue and off after every step, and
@@ -19,21 +20,27 @@ Every operation is timed by the instrument, never by this computer:
   second): ``_R(n, fresh)``, then a query whose reply is the error count and, if it is 0,
   the chunk's readings.
 
-Readings are stored in ``nvbuffer1`` (I, timestamps, source values) and ``nvbuffer2`` (V)
-and streamed back while the instrument works: ``printbuffer`` over index ranges in REAL64
-binary, read by byte count, each chunk covering about half a second of instrument time.
-When the next reading is far off (slow retention sampling) the stream yields an empty
-chunk every ``PATIENCE`` s of instrument time, so a caller can stop without waiting.
+Each trigger-model run is one program on the instrument (:meth:`Keithley2614B._program`):
+it turns the output on only with an empty error queue, runs the trigger model, prints
+each chunk of readings as they exist (``printbuffer`` waits for them; REAL64 binary read
+by byte count, about half a second of instrument time per chunk; across a long gap a line
+every ``PATIENCE`` s, so a caller can stop), and ends with the output off on the
+instrument whatever happened (``pcall``). A host that dies leaves the device biased at
+most until the running program's planned end. Readings are stored in ``nvbuffer1`` (I,
+timestamps, source values) and ``nvbuffer2`` (V).
 
 Safety: compliance (``source.limiti``/``limitv`` and ``trigger.source.limiti``/``limitv``)
 is set in messages sent before the one that turns the output on, and that message turns
 it on only if the instrument's error queue is empty, so a setting the instrument refused
 never leaves it sourcing with a stale limit. :meth:`Keithley2614B.output_off` reads both
-outputs back to confirm, and falls back to device clear, then reconnect.
+outputs back to confirm (skipping what a cut-short program still prints), and falls back
+to device clear, then up to RECONNECT_TRIES reconnections.
 
 The wire is :class:`TSPLink`, a PyMeasure :class:`~pymeasure.instruments.Instrument`
 (byte-exact tests with ``pymeasure.test.expected_protocol``); it maps VISA failures onto
-:mod:`labqc.instruments.errors` and resynchronises with a device clear after a timeout.
+:mod:`labqc.instruments.errors` and resynchronises with a device clear after a timeout. On a
+pyvisa-py raw socket every wait is bounded and a closed connection is noticed at once
+(:mod:`labqc.instruments.visa_io`).
 """
 from __future__ import annotations
 
