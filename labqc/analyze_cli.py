@@ -212,7 +212,30 @@ def summary(path: Path, data: dict, result: PlateauAnalysis) -> str:
             read = ps.g_read[np.isfinite(ps.g_read)]
             text += f"; G/G0 at the read {read[0]:.2f} -> {read[-1]:.2f} (corrected)"
         lines.append(text)
+        fit = _ltp_ltd_fit(path, data, result.r_series)
+        if fit is not None:
+            from labqc.fits import ltp_ltd_text
+
+            lines.append(f"LTP/LTD non-linearity (G at the read, corrected): {ltp_ltd_text(fit)}")
     return "\n".join(lines)
+
+
+def _ltp_ltd_fit(path: Path, data: dict, r_series: float) -> dict | None:
+    """The potentiation/depression fit (labqc.fits) of a PulseTrain file written in mode
+    ltp-ltd: its reads, phase 1 LTP and phase 2 LTD; None for any other file."""
+    from labqc.fits import fit_potentiation_depression
+    from labqc.results import read_header
+
+    try:
+        mode = str(read_header(path).get("parameters", {}).get("Mode", "")).strip()
+    except (OSError, ValueError):
+        return None
+    segment = data.get(SEGMENT_COL)
+    if mode != "ltp-ltd" or segment is None or CYCLE_COL not in data or PULSE_COL not in data:
+        return None
+    reading = (segment == "read") & np.isfinite(data["g"])
+    return fit_potentiation_depression(data[PULSE_COL][reading], correct_g0(data["g"][reading], r_series),
+                                       data[CYCLE_COL][reading])
 
 
 def _pulse_view(data: dict, r_series: float = 0.0) -> views.PulseStats | None:

@@ -95,3 +95,41 @@ def fit_ltp(pulses, g) -> SaturationFit:
 
 def fit_ltd(pulses, g) -> SaturationFit:
     return fit_saturation(pulses, g, "LTD")
+
+
+def fit_potentiation_depression(pulse, g, phase) -> dict[str, SaturationFit | None]:
+    """The non-linearity fits of a potentiation/depression train from its reads: LTP on
+    the reads of phase 1, LTD on those of phase 2 (``phase``: the Cycle column), P counting
+    1, 2, ... from each phase's first pulse. A phase with fewer than 4 finite reads, or
+    whose fit does not converge, gets None."""
+    pulse = np.asarray(pulse, dtype=float).ravel()
+    g = np.asarray(g, dtype=float).ravel()
+    phase = np.asarray(phase).ravel()
+    out: dict[str, SaturationFit | None] = {}
+    for kind, which in (("LTP", 1), ("LTD", 2)):
+        sel = (phase == which) & np.isfinite(pulse) & np.isfinite(g)
+        out[kind] = None
+        if sel.sum() >= 4:
+            p = pulse[sel] - pulse[sel].min() + 1.0
+            try:
+                out[kind] = fit_saturation(p, g[sel], kind)
+            except ValueError:
+                pass
+    return out
+
+
+def ltp_ltd_record(fits: dict[str, SaturationFit | None]) -> dict[str, float]:
+    """a_ltp, a_ltd and their 1-sigma uncertainties (pulses; NaN for a phase not fitted),
+    as the summary file stores them."""
+    rec = {}
+    for kind in ("LTP", "LTD"):
+        f = fits.get(kind)
+        rec[f"a_{kind.lower()}"] = f.a if f is not None else float("nan")
+        rec[f"a_{kind.lower()}_sigma"] = f.sigma_a if f is not None else float("nan")
+    return rec
+
+
+def ltp_ltd_text(fits: dict[str, SaturationFit | None]) -> str:
+    """One line: "A_LTP = 5.1 ± 0.4, A_LTD = 4.9 ± 0.5 pulses" (what was fitted)."""
+    parts = [f"A_{kind} = {f.a:.3g} ± {f.sigma_a:.2g}" for kind, f in fits.items() if f is not None]
+    return (", ".join(parts) + " pulses") if parts else "no LTP/LTD fit (fewer than 4 reads per phase)"

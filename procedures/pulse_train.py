@@ -14,6 +14,7 @@ import pandas as pd
 
 from labqc.instruments.smu import PulseTrain as Train
 from labqc.instruments.smu import Sweep
+from labqc.fits import fit_potentiation_depression, ltp_ltd_record
 from labqc.procedures import derive
 from labqc.procedures import parameters as shared
 from labqc.procedures.base import LabqcProcedure, require, triangle
@@ -124,6 +125,10 @@ class PulseTrain(LabqcProcedure):
         i1 = current[0] if len(current) else math.nan
         g_read = reads["G/G0"].to_numpy()
         read_by_pulse = dict(zip(reads["Pulse"].astype(int), g_read.astype(float)))
+        fit = {}
+        if self.mode == "ltp-ltd":  # the non-linearity fit on G at the read (R_s removed)
+            column = "G_corr/G0" if "G_corr/G0" in reads else "G/G0"
+            fit = ltp_ltd_record(fit_potentiation_depression(reads["Pulse"], reads[column], reads["Cycle"]))
         return {
             "mode": self.mode,
             "pulses done": int(len(tops)),
@@ -139,6 +144,7 @@ class PulseTrain(LabqcProcedure):
             # full RESET make single ratios huge, and must not swamp the variability figure
             "spread of I_(i+1)/I_i": float(1.4826 * np.median(np.abs(lag - np.median(lag)))) if lag.size else math.nan,
             "pulse compliance hits": int(tops["Compliance"].sum()),
+            **fit,
             "per pulse": {
                 "pulse": tops["Pulse"].to_numpy(),
                 "I_i (A)": current,
@@ -154,4 +160,7 @@ class PulseTrain(LabqcProcedure):
         return [f"{summary['pulses done']} pulses ({summary['mode']}): read G {fmt(summary['first read G/G0'])} "
                 f"-> {fmt(summary['last read G/G0'])} G0, final I_i/I_1 {fmt(summary['final I_i/I_1'])}",
                 f"read levels visited: {levels} G0; pulse-to-pulse I_(i+1)/I_i "
-                f"{fmt(summary['median I_(i+1)/I_i'])} +- {fmt(summary['spread of I_(i+1)/I_i'])}"]
+                f"{fmt(summary['median I_(i+1)/I_i'])} +- {fmt(summary['spread of I_(i+1)/I_i'])}"] + (
+                [f"LTP/LTD non-linearity: A_LTP {fmt(summary['a_ltp'])} +- {fmt(summary['a_ltp_sigma'])}, "
+                 f"A_LTD {fmt(summary['a_ltd'])} +- {fmt(summary['a_ltd_sigma'])} pulses"]
+                if "a_ltp" in summary else [])
