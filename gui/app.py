@@ -18,7 +18,9 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QLabel,
                              QMainWindow, QMessageBox, QTabWidget, QToolBar)
 
-from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png)
+from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png, provenance,
+                             run_title, voltage_limits)
+from labqc.gui import settings
 from labqc.gui.live_plots import LivePlots
 from labqc.gui.live_state import LiveState
 from labqc.gui.run_browser import CatalogBrowser
@@ -27,13 +29,23 @@ from labqc.online import warm_up
 from labqc.procedures.runner import RunResult
 
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
+DEFAULT_TITLE = "labqc — quantum-conductance dashboard"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, *, preset: str = "bfo", seed: int = 0, resource: str = "",
-                 directory: str | Path = "results") -> None:
+    def __init__(self, *, preset: str | None = None, seed: int | None = None, resource: str | None = None,
+                 directory: str | Path | None = None, restore: bool = True) -> None:
+        """``preset``, ``seed``, ``resource``, ``directory``: None takes the remembered
+        value (labqc.gui.settings), else the default; ``restore=False`` ignores what was
+        remembered."""
         super().__init__()
-        self.setWindowTitle("labqc — quantum-conductance dashboard")
+        given = {k for k, v in (("preset", preset), ("seed", seed), ("resource", resource)) if v is not None}
+        self.directory_given = directory is not None
+        if resource and preset is None:
+            preset = ""  # a resource alone is an instrument, not the simulated lab
+        preset, seed = ("bfo" if preset is None else preset), (0 if seed is None else seed)
+        resource, directory = resource or "", ("results" if directory is None else directory)
+        self.setWindowTitle(DEFAULT_TITLE)
         self.state = LiveState()  # what the views show
         self.live_state: LiveState | None = None  # where the running run's rows go
         self.live_record: RunRecord | None = None
@@ -65,6 +77,9 @@ class MainWindow(QMainWindow):
         self.browser.chosen.connect(self.show_record)
         self.catalog_browser.attach(self)
         self.resize(1500, 950)
+        if restore:
+            settings.restore(self, keep=given)
+        self.control.run_button.clicked.connect(lambda: settings.save(self))
         warm_up()  # the detector's compiled loop, loaded before a run rather than at its first tick
         # A full garbage collection walks every tracked object: with Qt, pyqtgraph, pandas
         # and numpy imported that is ~10⁵ objects and 50-80 ms on the GUI thread, at a
@@ -108,20 +123,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ runs
     def _run_started(self, run: QueuedRun) -> None:
+        """The instrument accepted the run: a fresh state, shown with its own views."""
         proc = run.procedure
         name = type(proc).__name__
-        self.live_state = LiveState(r_series=float(proc.r_series or 0.0))
-        self._set_state(self.live_state)
-        self.live_record = RunRecord(title=run.path.name, path=run.path, procedure=name, state=self.state,
+        params = {p.name: str(p) for p in proc.parameter_objects().values()}
+        state = LiveState(r_series=float(getattr(proc, "r_series", 0.0) or 0.0))
+        state.compliance, state.voltage_limits = compliance_limits(params), voltage_limits(params)
+        state.provenance, state.parameters = provenance(run.path, name, params), params
+        self.live_state = state
+        self.live_record = RunRecord(title=run.path.name, path=run.path, procedure=name, state=state,
                                      note="running")
         self.browser.pinned = self.live_record
         self.browser.add(self.live_record)
-        params = {p.name: str(p) for p in proc.parameter_objects().values()}
-        self.plots.set_compliance(compliance_limits(params))
-        self.plots.show_view_for(name)
-        self.r_series.blockSignals(True)
-        self.r_series.setValue(self.state.r_series)
-        self.r_series.blockSignals(False)
+        self._show_state(state, name)
 
     def _on_chunk(self, chunk) -> None:
         """Rows of the running run go to its own state, whichever run is on screen."""
@@ -147,6 +161,18 @@ class MainWindow(QMainWindow):
         self.plots.state = state
         self.plots.redraw(force=True)
 
+    def _show_state(self, state: LiveState, procedure: str) -> None:
+        """Put a run on screen: its views (labqc.gui.view_plan), its R_s in the toolbar, its
+        name in the window title and in every view."""
+        self.plots.show_view_for(procedure, state.parameters)
+        self.r_series.blockSignals(True)
+        self.r_series.setValue(state.r_series)
+        self.r_series.blockSignals(False)
+        title = run_title(state.provenance)
+        self.plots.set_run_name(title)
+        self.setWindowTitle(f"labqc — {title} ({procedure})" if title else DEFAULT_TITLE)
+        self._set_state(state)
+
     def set_series_resistance(self, ohms: float) -> None:
         """The dashboard's R_s: corrected trace, histogram and detector follow."""
         self.state.set_series_resistance(float(ohms))
@@ -162,13 +188,7 @@ class MainWindow(QMainWindow):
         self._show_loaded(record)
 
     def _show_loaded(self, record: RunRecord, header: dict | None = None) -> None:
-        self._set_state(record.state)
-        self.r_series.blockSignals(True)
-        self.r_series.setValue(record.state.r_series)
-        self.r_series.blockSignals(False)
-        if header is not None:
-            self.plots.set_compliance(compliance_limits(header.get("parameters", {})))
-        self.plots.show_view_for(record.procedure)
+        self._show_state(record.state, record.procedure)
         self.log.log(f"showing {record.title}: {record.note}")
 
     def open_file(self, path: str | Path, record: RunRecord | None = None) -> FileLoader:
@@ -198,8 +218,16 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
+    def default_export_path(self) -> Path:
+        """<data file stem>_dashboard.png beside the data file of the run on screen."""
+        for record in self.browser.records:
+            if record.state is self.state:
+                return record.path.with_name(f"{record.path.stem}_dashboard.png")
+        return Path(self.control.directory.text().strip() or "results") / "dashboard.png"
+
     def _export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the views as PNG", "dashboard.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the views as PNG", str(self.default_export_path()),
+                                              "PNG (*.png)")
         if path:
             self.export_png(path)
 
@@ -228,6 +256,7 @@ class MainWindow(QMainWindow):
                 self.manager.abort()
             return
         self.manager.shutdown()
+        settings.save(self)
         for loader in list(self.loaders):
             loader.wait()
         self.log.detach()
@@ -235,7 +264,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def main(*, preset: str = "bfo", seed: int = 0, resource: str = "", argv: list[str] | None = None) -> int:
+def main(*, preset: str | None = None, seed: int | None = None, resource: str | None = None,
+         argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     window = MainWindow(preset=preset, seed=seed, resource=resource)
     window.show()

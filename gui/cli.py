@@ -18,21 +18,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sim", dest="preset", default=None, choices=PRESETS, metavar="PRESET",
                    help=f"simulated device ({', '.join(PRESETS)}; default: bfo); with --resource, "
                         "that resource in the simulated lab")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the simulated device (default: 0)")
-    p.add_argument("--resource", default="", metavar="VISA",
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="seed of the simulated device (default: the last used, else 0)")
+    p.add_argument("--resource", default=None, metavar="VISA",
                    help="VISA resource of the instrument; without --sim a real one (default: the simulator)")
     p.set_defaults(func=cmd_gui)
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         print("labqc gui: --seed must be >= 0", file=sys.stderr)
         return 2
     from labqc.gui.app import main  # Qt is imported only when the dashboard is opened
 
     # --resource alone means hardware; --sim (or no resource) means the simulated lab.
-    preset = args.preset or ("" if args.resource else "bfo")
-    return main(preset=preset, seed=args.seed, resource=args.resource)
+    # Options not given take the dashboard's remembered settings (labqc.gui.settings).
+    return main(preset=args.preset, seed=args.seed, resource=args.resource)
 
 
 __all__ = ["register"]

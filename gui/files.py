@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 from labqc.gui.live_state import LiveState, PlateauMark
 from labqc.gui.stream_buffer import chunk_from_frame
 from labqc.plateaus import analyze
+from labqc.quantity import parse_quantity
 from labqc.results import read_data, read_header
 
 KEEP_IN_MEMORY = 4  # runs whose arrays stay in memory
@@ -44,21 +45,57 @@ def procedure_name(header: dict) -> str:
     return (header.get("procedure") or "").rsplit(".", 1)[-1]
 
 
+def _limit(text: str, unit: str) -> float | None:
+    """A parameter's text as a value in ``unit`` ("0.005 A", "5 mA" -> 0.005 for "A"), or
+    None when it is in another unit or none (a unitless factor is not a current)."""
+    value, _, units = str(text).strip().partition(" ")
+    units = units.strip().replace("µ", "u")
+    if not units.endswith(unit) or "/" in units or len(units) > len(unit) + 1:
+        return None
+    try:
+        return parse_quantity(f"{value}{units}", unit)
+    except ValueError:
+        return None
+
+
 def compliance_limits(parameters: dict[str, str]) -> list[tuple[str, float]]:
     """(name, amperes) of the compliance parameters in a header's or a procedure's
-    parameters ("SET compliance": "0.005 A")."""
+    parameters ("SET compliance": "0.005 A"); a read's limit is not what bounds the I–V."""
     out = []
     for name, text in parameters.items():
         if "compliance" not in name.lower() or "read" in name.lower():
-            continue  # a read's limit is not what bounds the I–V
-        value, _, units = str(text).partition(" ")
-        try:
-            amps = float(value)
-        except ValueError:
             continue
-        if units.strip() in ("A", "") and amps > 0:
+        amps = _limit(text, "A")
+        if amps is not None and amps > 0:
             out.append((name, amps))
     return out
+
+
+def voltage_limits(parameters: dict[str, str]) -> list[tuple[str, float]]:
+    """(name, volts) of the voltage limits of a current-sourcing procedure ("Voltage
+    limit": "2 V"), drawn on its V–I view."""
+    out = []
+    for name, text in parameters.items():
+        volts = _limit(text, "V") if "limit" in name.lower() else None
+        if volts is not None and volts > 0:
+            out.append((name, volts))
+    return out
+
+
+def provenance(path: Path, procedure: str, parameters: dict[str, str]) -> dict[str, str]:
+    """What names a run on screen and in exports: its file, procedure, sample and device
+    (when the run recorded them)."""
+    out = {"file": Path(path).name, "procedure": procedure}
+    for key in ("Sample", "Device"):
+        if str(parameters.get(key, "")).strip():
+            out[key.lower()] = str(parameters[key]).strip()
+    return out
+
+
+def run_title(prov: dict[str, str]) -> str:
+    """"VoltageSweep-20260101-120000.csv · sample W3 · device NW1"."""
+    parts = [prov.get("file", "")] + [f"{k} {prov[k]}" for k in ("sample", "device") if prov.get(k)]
+    return " · ".join(p for p in parts if p)
 
 
 def load_run(path: str | Path, r_series: float | None = None) -> tuple[RunRecord, dict]:
@@ -77,6 +114,11 @@ def load_run(path: str | Path, r_series: float | None = None) -> tuple[RunRecord
     result = analyze(g, r_series=r_series, cycle_starts=starts)
     state = LiveState(r_series=result.r_series)
     state.append(chunk)
+    params = header.get("parameters", {})
+    state.plateau_source = "offline analysis of the file"
+    state.compliance, state.voltage_limits = compliance_limits(params), voltage_limits(params)
+    state.provenance = provenance(path, procedure_name(header), params)
+    state.parameters = dict(params)
     state.plateaus = [PlateauMark(p.start, p.stop, p.level, p.quantum, p.confidence)
                       for p in result.plateaus]
     state.fed_detector = len(state.store)  # the offline detector has seen everything
@@ -169,4 +211,5 @@ class RunBrowser(QListWidget):
 
 
 __all__ = ["RunRecord", "RunBrowser", "FileLoader", "load_run", "export_png", "compliance_limits",
+           "voltage_limits", "provenance", "run_title",
            "procedure_name", "KEEP_IN_MEMORY"]

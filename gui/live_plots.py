@@ -5,12 +5,14 @@ every 45 ms and alternates between the main plot and the other views, so each is
 redrawn at ~11 Hz (10 Hz with margin for a busy event loop) and no single tick repaints
 everything.
 
-- G/G0 against time, V, I or pulse number, with the half-quantum grid and the plateaus of
-  the online detector as segments labelled with their level and confidence;
-- I–V with log|I|, the compliance limits as lines and the points in compliance marked;
-- the G/G0 histogram (0.05 G0 bins) accumulated over the whole run;
-- tabs: I_i/I_1 and the lag plot of pulse trains, HRS/LRS per cycle (endurance),
-  G/G0 against log time (retention).
+- G/G0 against time, V, I or pulse number, with the half-quantum grid and the plateau
+  overlay (labqc.gui.overlay: levels from the data on screen and the toolbar's R_s,
+  labels placed without overlaps, the legend naming the detector they came from);
+- I–V with log|I| and the compliance limits of the run on screen (as points for pulse
+  procedures), or V against I for current sweeps;
+- the G/G0 histogram (0.05 G0 bins), raw and R_s-corrected, over the whole run;
+- the per-procedure tabs of labqc.gui.tab_views, chosen by labqc.gui.view_plan;
+- every view's title names the run on screen.
 
 Speed: peak downsampling and clip-to-view are set on the
 PlotItem (options passed to a PlotDataItem are reset by addItem) for the time axis. V and
@@ -21,22 +23,25 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSplitter,
-                             QTabWidget, QVBoxLayout, QWidget)
+from PyQt6.QtCore import QPointF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QFontMetricsF
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from labqc.gui.live_state import LiveState
+from labqc.gui.overlay import place_labels
+from labqc.gui.plot_kit import RangeKeeper, fast, grid_lines, grow, make_plot, nice_ceiling, span
+from labqc.gui.tab_views import TabViews
+from labqc.gui.view_plan import ViewPlan, plan_for
 
 RECENT = 50_000  # rows drawn against V or I, and in the I–V view
-MAX_LABELS = 8  # plateau labels on screen (the longest of the newest ones)
+MAX_LABELS = 8  # plateau labels on screen at most (fewer when they would overlap)
+LABEL_CANDIDATES = 40  # the longest plateaus in view tried for a label
 # Peak-downsampled blocks per pixel of the main plot against time. A block is drawn as
 # its min and max, so one block per pixel column already draws the exact envelope; the
 # paint time grows with the blocks (each a vertical stroke: ~3 ms per 10³ blocks), and
 # pyqtgraph's default of 5 per pixel drew the same picture at 10 ms per trace and paint.
 DOWNSAMPLE_FACTOR = 1.5
 MAX_SYMBOLS = 5_000  # per-pulse points drawn with symbols up to this many
-GRID_MAX = 25.0  # G0: half-quantum lines up to here
-GRID_SPAN = 1e9  # the grid lines run from -GRID_SPAN to +GRID_SPAN along the other axis
 MAIN, SECONDARY = "main", "secondary"  # groups of views redrawn on alternate ticks
 X_CHOICES = {"Time": ("t", "Time", "s"), "Voltage": ("v", "Voltage", "V"),
              "Current": ("i", "Current", "A"), "Pulse number": ("pulse", "Pulse number", "")}
@@ -45,104 +50,8 @@ MEASURED = pg.mkPen((150, 150, 150), width=1)
 CORRECTED = pg.mkPen((31, 119, 180), width=1)
 PLATEAU = pg.mkPen((230, 85, 13), width=3)
 COMPLIANCE = pg.mkPen((214, 39, 40), width=1, style=Qt.PenStyle.DashLine)
-
-
-def _plot(title: str, left: tuple[str, str | None], bottom: tuple[str, str | None]) -> pg.PlotWidget:
-    w = pg.PlotWidget(title=title)
-    w.setLabel("left", left[0], units=left[1])
-    w.setLabel("bottom", bottom[0], units=bottom[1])
-    w.showGrid(x=True, y=True, alpha=0.15)
-    w.setMenuEnabled(True)
-    for name in ("left", "bottom", "top", "right"):
-        # Replaying an axis' text costs ~3 ms per paint offscreen; a pixmap cache makes an
-        # unchanged axis a blit (pyqtgraph's update() on a range change invalidates it).
-        w.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    return w
-
-
-def _fast(item: pg.PlotItem, monotonic_x: bool) -> None:
-    """PlotItem-level peak downsampling and clip-to-view (monotonic x only). The factor
-    is set per trace by LivePlots._downsample: pyqtgraph's automatic one first copies
-    the finite x values (10 MB at 10⁶ float64 samples) on every setData and view change."""
-    item.setDownsampling(ds=1, auto=False, mode="peak")
-    item.setClipToView(monotonic_x)
-
-
-def _grid_lines(plot: pg.PlotWidget, vertical: bool = False) -> None:
-    """Lines at n·G0 (darker) and (n+½)·G0 (fainter): two path items, not 50 InfiniteLines
-    (whose bounding rects are recomputed on every view change)."""
-    for whole in (True, False):
-        levels = np.arange(1.0 if whole else 0.5, GRID_MAX + 0.25, 1.0)
-        span = np.tile([-GRID_SPAN, GRID_SPAN], levels.size)
-        at = np.repeat(levels, 2)
-        # Solid, opaque pens: a dash pattern along a line this long, or blending a
-        # translucent one, costs milliseconds per paint. These greys are what the former
-        # translucent ones (110 at alpha 120, 150 at alpha 55) looked like on white.
-        pen = pg.mkPen((187, 187, 187) if whole else (232, 232, 232), width=1)
-        x, y = (at, span) if vertical else (span, at)
-        item = pg.PlotCurveItem(x, y, connect="pairs", pen=pen)
-        item.setZValue(-10)
-        # Into the ViewBox, not the PlotItem: the PlotItem's downsampling and log-mode
-        # settings apply to its curves, which a fixed grid is not.
-        plot.getViewBox().addItem(item, ignoreBounds=True)
-
-
-def _nice_ceiling(x: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 × 10^k that is >= x."""
-    k = 10.0 ** np.floor(np.log10(x))
-    for m in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0):
-        if m * k >= x:
-            return m * k
-    return 10.0 * k
-
-
-class RangeKeeper:
-    """Ranges a view follows while the user has not zoomed or panned it.
-
-    pyqtgraph's own auto-range recomputes the data bounds and moves the range a little on
-    every new chunk, which re-renders the axes and re-does the downsampling during the
-    paint. Here ranges only change in coarse steps. Zooming or panning stops following;
-    the view's "A" (auto-range) button starts it again.
-    """
-
-    def __init__(self, plot: pg.PlotWidget) -> None:
-        self.vb = plot.getViewBox()
-        self.on = True
-        self.current = None
-        self.vb.disableAutoRange()
-        self.vb.sigRangeChangedManually.connect(self._manual)
-        self.vb.sigStateChanged.connect(self._state)
-
-    def _manual(self, *_) -> None:
-        self.on = False
-
-    def _state(self, *_) -> None:
-        if any(self.vb.autoRangeEnabled()):
-            self.vb.disableAutoRange()
-            self.on, self.current = True, None
-
-    def set(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
-        if not self.on or not all(np.isfinite(x_range + y_range)):
-            return
-        if x_range[1] <= x_range[0] or y_range[1] <= y_range[0]:
-            return
-        if (x_range, y_range) != self.current:
-            self.current = (x_range, y_range)
-            self.vb.setRange(xRange=x_range, yRange=y_range, padding=0)
-
-
-def _grow(hi: float, value: float) -> float:
-    """Upper limit that jumps ahead by a quarter when ``value`` reaches it."""
-    return hi if 0 < value <= hi else _nice_ceiling(max(value, 1e-9) * 1.25)
-
-
-def _span(lo: float, hi: float) -> tuple[float, float]:
-    """A coarse symmetric-ish range around [lo, hi] (each side a nice number)."""
-    a = -_nice_ceiling(-lo * 1.05) if lo < 0 else 0.0
-    b = _nice_ceiling(hi * 1.05) if hi > 0 else 0.0
-    if a == b:
-        a, b = a - 1.0, b + 1.0
-    return float(a), float(b)
+LABEL_COLOUR = (180, 60, 0)
+VIEW_TITLES = {"main": "Conductance", "iv": "I–V", "vi": "V–I", "hist": "G histogram (0.05 G0 bins)"}
 
 
 class LivePlots(QWidget):
@@ -158,9 +67,13 @@ class LivePlots(QWidget):
         self._phase = 0
         self._drawn: dict[str, tuple] = {}
         self._compliance_lines: list[pg.InfiniteLine] = []
-        self._labels: list = []
+        self._compliance_drawn: tuple = ()
+        self._labels_key: tuple = ()
+        self._labels_stale = True
         self._state_drawn = None
         self._corrected_listed = True
+        self.plan = plan_for("")
+        self.run_name = ""
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -183,71 +96,51 @@ class LivePlots(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.info)
 
-        self.main = _plot("Conductance", ("G / G0", None), ("Time", "s"))
-        _fast(self.main.getPlotItem(), True)
-        _grid_lines(self.main)
+        self.main = make_plot("Conductance", ("G / G0", None), ("Time", "s"))
+        fast(self.main.getPlotItem(), True)
+        grid_lines(self.main)
         self.main.addLegend(offset=(-10, 10))
         self.measured_curve = self.main.plot(pen=MEASURED, name="G/G0 measured")
         self.corrected_curve = self.main.plot(pen=CORRECTED, name="G_corr/G0 (R_s removed)")
         # Into the ViewBox, not the PlotItem: the PlotItem's peak downsampling would merge
         # the (start, stop) pairs of neighbouring segments once there are a few thousand.
-        self.plateau_curve = pg.PlotDataItem(pen=PLATEAU, connect="pairs", name="plateaus (online)")
+        self.plateau_curve = pg.PlotDataItem(pen=PLATEAU, connect="pairs", name="plateaus (online detector)")
         self.main.getViewBox().addItem(self.plateau_curve)
         self.main.getPlotItem().legend.addItem(self.plateau_curve, self.plateau_curve.name())
         for curve in (self.measured_curve, self.corrected_curve):
             # The dynamic range limit re-scans all 10⁶ samples for their bounds on every
             # setData; G/G0 has no outliers that large to guard against.
             curve.setDynamicRangeLimit(None)
-        self.plateau_labels = [pg.TextItem("", color=(180, 60, 0), anchor=(0, 1)) for _ in range(MAX_LABELS)]
+        self.plateau_labels = [pg.TextItem("", color=LABEL_COLOUR, anchor=(0, 0)) for _ in range(MAX_LABELS)]
         for label in self.plateau_labels:
             # Laying out rich text costs ~1 ms per label and paint; cache the rendered text.
             label.textItem.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            label.hide()
             self.main.addItem(label, ignoreBounds=True)
+        self._label_metrics = QFontMetricsF(self.plateau_labels[0].textItem.font())
+        self.main.getViewBox().sigRangeChanged.connect(self._labels_need_layout)
 
-        self.iv = _plot("I–V", ("|I|", "A"), ("Voltage", "V"))
+        self.iv = make_plot("I–V", ("|I|", "A"), ("Voltage", "V"))
         self.iv.setLogMode(y=True)
         self.iv.getAxis("left").enableAutoSIPrefix(False)  # decades of A, not of mA
-        _fast(self.iv.getPlotItem(), False)
+        fast(self.iv.getPlotItem(), False)
         self.iv.addLegend(offset=(-10, -10))
         self.iv_curve = self.iv.plot(pen=pg.mkPen((44, 160, 44), width=1), name="|I| (newest points)")
         self.iv_marks = self.iv.plot(pen=pg.mkPen((214, 39, 40), width=3), connect="finite",
                                      name="in compliance")
 
-        self.hist = _plot("G histogram (0.05 G0 bins)", ("Counts", None), ("G_corr / G0", None))
-        _grid_lines(self.hist, vertical=True)
+        self.hist = make_plot("G histogram (0.05 G0 bins)", ("Counts", None), ("G / G0", None))
+        grid_lines(self.hist, vertical=True)
+        self.hist.addLegend(offset=(-10, 10))
+        self.hist_raw = self.hist.plot(stepMode="center", pen=pg.mkPen((150, 150, 150)), name="measured")
         self.hist_curve = self.hist.plot(stepMode="center", fillLevel=0, pen=pg.mkPen((31, 119, 180)),
-                                         brush=(31, 119, 180, 120))
+                                         brush=(31, 119, 180, 120), name="R_s corrected")
 
-        self.ratio = _plot("Pulse train", ("I_i / I_1", None), ("Pulse number", None))
-        self.ratio_curve = self.ratio.plot(pen=pg.mkPen((31, 119, 180)), symbol="o", symbolSize=4,
-                                           symbolBrush=(31, 119, 180), symbolPen=None)
-        self.lag = _plot("Lag plot", ("I_i+1", "A"), ("I_i", "A"))
-        self.lag_diag = self.lag.plot(pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DashLine))
-        self.lag_curve = self.lag.plot(pen=None, symbol="o", symbolSize=5, symbolBrush=(148, 103, 189),
-                                       symbolPen=None)
-        self.endurance = _plot("Endurance", ("G_read / G0", None), ("Cycle", None))
-        self.endurance.setLogMode(y=True)
-        self.endurance.addLegend(offset=(10, 10))
-        self.lrs_curve = self.endurance.plot(pen=pg.mkPen((214, 39, 40)), symbol="o", symbolSize=5,
-                                             symbolBrush=(214, 39, 40), symbolPen=None, name="LRS")
-        self.hrs_curve = self.endurance.plot(pen=pg.mkPen((31, 119, 180)), symbol="s", symbolSize=5,
-                                             symbolBrush=(31, 119, 180), symbolPen=None, name="HRS")
-        self.retention = _plot("Retention", ("G_corr / G0", None), ("Time after programming", "s"))
-        self.retention.setLogMode(x=True)
-        self.retention.getAxis("bottom").enableAutoSIPrefix(False)  # decades of s, not of ks
-        _grid_lines(self.retention)
-        self.retention_curve = self.retention.plot(pen=pg.mkPen((31, 119, 180)), symbol="o", symbolSize=4,
-                                                   symbolBrush=(31, 119, 180), symbolPen=None)
-
+        self.tabs = TabViews()
         self.main_range = RangeKeeper(self.main)
         self.main.getViewBox().sigXRangeChanged.connect(self._downsample)
         self.iv_range = RangeKeeper(self.iv)
         self.hist_range = RangeKeeper(self.hist)
-
-        self.tabs = QTabWidget()
-        for name, w in (("I_i/I_1", self.ratio), ("Lag", self.lag), ("HRS/LRS", self.endurance),
-                        ("Retention", self.retention)):
-            self.tabs.addTab(w, name)
 
         bottom = QSplitter(Qt.Orientation.Horizontal)
         for w in (self.iv, self.hist, self.tabs):
@@ -257,47 +150,73 @@ class LivePlots(QWidget):
         split.addWidget(bottom)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        self.splitters = (split, bottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
 
+    # aliases kept for tests and benchmarks that reach the tab curves
+    @property
+    def ratio_curve(self):
+        return self.tabs.ratio_curve
+
+    @property
+    def lag_curve(self):
+        return self.tabs.lag_curve
+
     # ------------------------------------------------------------------ settings
     def _invalidate(self, *_) -> None:
         self._drawn = {}
 
+    def _labels_need_layout(self, *_) -> None:
+        self._labels_stale = True
+
     def _x_changed(self, text: str) -> None:
         key, label, units = X_CHOICES[text]
         self.main.setLabel("bottom", label, units=units or None)
-        _fast(self.main.getPlotItem(), key == "t")
+        fast(self.main.getPlotItem(), key == "t")
         self.main_range.on, self.main_range.current = True, None
         self._invalidate()
 
     def set_x(self, text: str) -> None:
         self.x_choice.setCurrentText(text)
 
-    def set_compliance(self, limits: list[tuple[str, float]]) -> None:
-        """Horizontal lines at the compliance limits (label, amperes) of the I–V view."""
-        for line in self._compliance_lines:
-            self.iv.removeItem(line)
-        self._compliance_lines = []
-        limits = [(name, amps) for name, amps in limits if amps and amps > 0]
-        for k, (name, amps) in enumerate(sorted(limits, key=lambda item: item[1])):
-            # Labels alternate between left and right so that close limits stay legible.
-            line = pg.InfiniteLine(pos=np.log10(amps), angle=0, pen=COMPLIANCE, movable=False,
-                                   label=f"{name} {pg.siFormat(amps, suffix='A')}",
-                                   labelOpts={"position": 0.03 if k % 2 == 0 else 0.97, "color": (214, 39, 40),
-                                              "anchors": [(0, 1), (0, 1)] if k % 2 == 0 else [(1, 1), (1, 1)]})
-            self.iv.addItem(line)
-            self._compliance_lines.append(line)
+    def set_run_name(self, name: str) -> None:
+        """Name the run on screen in every view's title (provenance of exports too)."""
+        self.run_name = name
+        self.main.setTitle(VIEW_TITLES["main"] + (f" — {name}" if name else ""))
+        # The smaller views: the run on a second, smaller line, so that the title fits.
+        small = f"<br><span style='font-size:8pt'>{name}</span>" if name else ""
+        self.iv.setTitle(VIEW_TITLES["vi" if self.plan.iv == "vi" else "iv"] + small)
+        self.hist.setTitle(VIEW_TITLES["hist"] + small)
+        for plot in self.tabs.plots():
+            plot.setTitle(self.tabs.titles[plot] + small)
 
-    def show_view_for(self, procedure: str) -> None:
-        """Bring forward the tab that fits the procedure."""
-        tab = {"PulseTrain": "I_i/I_1", "Endurance": "HRS/LRS", "Retention": "Retention",
-               "VoltageSweep": "HRS/LRS", "SetReset": "HRS/LRS", "CurrentSweep": "HRS/LRS"}.get(procedure)
-        if tab:
-            names = [self.tabs.tabText(k) for k in range(self.tabs.count())]
-            self.tabs.setCurrentIndex(names.index(tab))
+    def show_view_for(self, procedure: str, parameters: dict[str, str] | None = None) -> ViewPlan:
+        """Open the views the procedure's users look at (labqc.gui.view_plan)."""
+        self.plan = plan_for(procedure, parameters)
+        self.tabs.show_only(self.plan.tabs, self.plan.per_cycle)
+        self.set_x(self.plan.x)
+        vi = self.plan.iv == "vi"
+        self.iv.setLogMode(y=not vi)
+        self.iv.setLabel("left", "Voltage" if vi else "|I|", units="V" if vi else "A")
+        self.iv.setLabel("bottom", "Current" if vi else "Voltage", units="A" if vi else "V")
+        points = self.plan.iv == "points"
+        self.iv_curve.setPen(None if points else pg.mkPen((44, 160, 44), width=1))
+        self.iv_curve.setSymbol("o" if points else None)
+        self.iv_curve.setSymbolSize(3)
+        self.iv_curve.setSymbolPen(None)
+        self.iv_curve.setSymbolBrush((44, 160, 44))
+        self.iv_marks.setPen(None if points else pg.mkPen((214, 39, 40), width=3))
+        self.iv_marks.setSymbol("o" if points else None)
+        self.iv_marks.setSymbolBrush((214, 39, 40))
+        self.iv_marks.setSymbolPen(None)
+        self.iv_range.on, self.iv_range.current = True, None
+        self._compliance_drawn = ()
+        self.set_run_name(self.run_name)
+        self._invalidate()
+        return self.plan
 
     # ------------------------------------------------------------------ drawing
     def tick(self) -> None:
@@ -306,17 +225,19 @@ class LivePlots(QWidget):
         that each group is redrawn at ~11 Hz and no tick paints everything at once."""
         self.state.process()
         self._phase ^= 1
-        self.redraw(groups=(MAIN,) if self._phase else (SECONDARY,))
+        if not self.redraw(groups=(MAIN,) if self._phase else (SECONDARY,)) and self._labels_stale:
+            self._layout_labels()
 
     def redraw(self, force: bool = False, groups: tuple[str, ...] = (MAIN, SECONDARY)) -> bool:
         """Redraw the given groups of views whose data changed (all with ``force``)."""
         s = self.state
         if s is not self._state_drawn:  # another run or file: forget per-run drawing caches
-            self._state_drawn, self._labels = s, []
+            self._state_drawn, self._labels_key = s, ()
             for keeper in (self.main_range, self.iv_range, self.hist_range):
                 keeper.current = None
+            self._hide_labels()
             force = True
-        key = (s.version, self.x_choice.currentText())
+        key = (s.version, self.x_choice.currentText(), s.r_series)
         todo = [g for g in groups if force or self._drawn.get(g) != key]
         if not todo:
             return False
@@ -330,17 +251,10 @@ class LivePlots(QWidget):
             else:
                 self._draw_iv(s, n)
                 self._draw_hist(s)
-                self._draw_tabs(s)
+                self.tabs.draw(s)
                 self.secondary_redraws += 1
         self.redrawn.emit()
         return True
-
-    def _draw_hist(self, s: LiveState) -> None:
-        edges, counts = s.histogram.edges, s.histogram.counts
-        nz = np.flatnonzero(counts)
-        top = int(nz[-1]) + 2 if nz.size else 1
-        self.hist_curve.setData(edges[: top + 1], counts[:top])
-        self._hist_range(edges, counts)
 
     def _main_xy(self, s: LiveState, n: int):
         key = X_CHOICES[self.x_choice.currentText()][0]
@@ -354,6 +268,7 @@ class LivePlots(QWidget):
     def _draw_main(self, s: LiveState, n: int) -> None:
         x, first = self._main_xy(s, n)
         corrected = s.r_series > 0
+        self._legend_plateaus(s)
         if x is None:  # per pulse: read G/G0 after each pulse, else G/G0 on the pulse top
             px, py = s.pulse_read.result()
             if not px.size:
@@ -363,10 +278,10 @@ class LivePlots(QWidget):
                                         symbolBrush=(90, 90, 90))
             self.corrected_curve.setData([], [])
             self.plateau_curve.setData([], [])
-            self._place_labels([], [], [])
+            self._hide_labels()
             if px.size:
-                self.main_range.set((0.0, _nice_ceiling(float(px[-1]) + 1.0)),
-                                    (-0.5, _nice_ceiling(max(float(np.nanmax(py)), 1.0) * 1.1)))
+                self.main_range.set((0.0, nice_ceiling(float(px[-1]) + 1.0)),
+                                    (-0.5, nice_ceiling(max(float(np.nanmax(py)), 1.0) * 1.1)))
             return
         self.measured_curve.setSymbol(None)
         self._downsample()
@@ -377,13 +292,137 @@ class LivePlots(QWidget):
         full_x = s.store[X_CHOICES[self.x_choice.currentText()][0]]
         xs, ys = s.plateau_segments(full_x, first)
         self.plateau_curve.setData(xs, ys, connect="pairs")
-        # Labels for the longest of the recent plateaus (short steps would pile up).
-        recent = [p for p in s.plateaus[-5 * MAX_LABELS:] if p.start >= first]
-        recent.sort(key=lambda p: (p.stop if p.stop is not None else s.fed_detector) - p.start, reverse=True)
-        recent = sorted(recent[:MAX_LABELS], key=lambda p: p.start)
-        self._place_labels([full_x[min(p.start, n - 1)] for p in recent] if n else [],
-                           [p.level for p in recent], [p.label for p in recent])
         self._legend_corrected(corrected)
+        self._labels_stale = True
+        self._layout_labels()
+
+    def _legend_plateaus(self, s: LiveState) -> None:
+        """The legend names where the plateaus on screen came from."""
+        text = f"plateaus ({s.plateau_source})"
+        label = self.main.getPlotItem().legend.getLabel(self.plateau_curve)
+        if label is not None and label.text != text:
+            label.setText(text)
+
+    # ------------------------------------------------------------------ labels
+    def _hide_labels(self) -> None:
+        for label in self.plateau_labels:
+            label.hide()
+        self._labels_key = ()
+
+    def _layout_labels(self) -> None:
+        """Label the longest plateaus in view where their text overlaps neither another
+        label, the legend nor the edge (labqc.gui.overlay.place_labels)."""
+        self._labels_stale = False
+        s = self.state
+        key_x = X_CHOICES[self.x_choice.currentText()][0]
+        n = len(s.store)
+        ov = s.overlay()
+        if key_x == "pulse" or not n or not len(ov):
+            self._hide_labels()
+            return
+        vb = self.main.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        x = s.store[key_x]
+        first = 0 if key_x == "t" else max(n - RECENT, 0)
+        a = np.clip(np.maximum(ov.start, first), 0, n - 1)
+        b = np.clip(ov.stop - 1, 0, n - 1)
+        keep = ov.stop > first
+        xa, xb = x[a].astype(float), x[b].astype(float)
+        lo, hi = np.minimum(xa, xb), np.maximum(xa, xb)
+        inside = keep & (hi >= x0) & (lo <= x1) & (ov.level >= y0) & (ov.level <= y1)
+        idx = np.flatnonzero(inside)
+        idx = idx[np.argsort(-(ov.stop[idx] - ov.start[idx]), kind="stable")][:LABEL_CANDIDATES]
+        key = (id(s), tuple(idx), tuple(np.round(vb.viewRange()[0], 9)), tuple(np.round(vb.viewRange()[1], 9)),
+               s.r_series, vb.width(), vb.height())
+        if key == self._labels_key:
+            return
+        self._labels_key = key
+        texts = [ov.label(int(k)) for k in idx]
+        cands = []
+        for k in idx:
+            p0 = vb.mapViewToScene(QPointF(max(lo[k], x0), float(ov.level[k])))
+            p1 = vb.mapViewToScene(QPointF(min(hi[k], x1), float(ov.level[k])))
+            cands.append((p0.x(), p1.x(), p0.y(), 0.0))
+        view = vb.sceneBoundingRect()
+        legend = self.main.getPlotItem().legend.sceneBoundingRect()
+        fm = self._label_metrics
+
+        def size(j: int) -> tuple[float, float]:
+            return fm.horizontalAdvance(texts[j]) + 8.0, fm.height() + 4.0
+
+        placed = place_labels(cands, size, (view.left(), view.top(), view.right(), view.bottom()),
+                              avoid=[(legend.left(), legend.top(), legend.right(), legend.bottom())],
+                              most=MAX_LABELS)
+        for slot, label in enumerate(self.plateau_labels):
+            if slot < len(placed):
+                j, left, top = placed[slot]
+                label.setText(texts[j])
+                label.setPos(vb.mapSceneToView(QPointF(left, top)))
+                label.show()
+            else:
+                label.hide()
+
+    # ------------------------------------------------------------------ other views
+    def _sync_compliance(self, s: LiveState) -> None:
+        """Lines at the limits of the run on screen: current compliance on the I–V, the
+        voltage limit on the V–I view."""
+        vi = self.plan.iv == "vi"
+        limits = s.voltage_limits if vi else s.compliance
+        key = (id(s), vi, tuple(limits))
+        if key == self._compliance_drawn:
+            return
+        self._compliance_drawn = key
+        for line in self._compliance_lines:
+            self.iv.removeItem(line)
+        self._compliance_lines = []
+        unit = "V" if vi else "A"
+        shown = sorted(((name, value) for name, value in limits if value and value > 0), key=lambda item: item[1])
+        for k, (name, value) in enumerate(shown):
+            # Labels alternate between left and right so that close limits stay legible.
+            for sign in ((1, -1) if vi else (1,)):
+                line = pg.InfiniteLine(pos=sign * value if vi else np.log10(value), angle=0, pen=COMPLIANCE,
+                                       movable=False, label=f"{name} {pg.siFormat(value, suffix=unit)}",
+                                       labelOpts={"position": 0.03 if k % 2 == 0 else 0.97, "color": (214, 39, 40),
+                                                  "anchors": [(0, 1), (0, 1)] if k % 2 == 0 else [(1, 1), (1, 1)]})
+                self.iv.addItem(line)
+                self._compliance_lines.append(line)
+
+    def _draw_iv(self, s: LiveState, n: int) -> None:
+        self._sync_compliance(s)
+        first = max(n - RECENT, 0)
+        v = s.store["v"][first:]
+        i = s.store["i"][first:]
+        comp = s.store["compliance"][first:]
+        if self.plan.iv == "vi":  # V against I, linear
+            self.iv_curve.setData(i, v)
+            self.iv_marks.setData(np.where(comp, i, np.nan), np.where(comp, v, np.nan))
+            if v.size:
+                limits = [abs(line.value()) for line in self._compliance_lines]
+                top = max([float(np.max(np.abs(v)))] + limits)
+                self.iv_range.set(span(float(np.min(i)), float(np.max(i))), span(-top if np.min(v) < 0 else 0.0, top))
+            return
+        i = np.maximum(np.abs(i), np.float32(1e-15))
+        self.iv_curve.setData(v, i)
+        # The points in compliance, drawn over the curve (NaN elsewhere breaks the line).
+        self.iv_marks.setData(np.where(comp, v, np.nan), np.where(comp, i, np.nan))
+        if v.size:
+            limits = [10 ** line.value() for line in self._compliance_lines]
+            top = max([float(np.max(i))] + limits)
+            decades = np.log10([float(np.min(i)), top])
+            self.iv_range.set(span(float(np.min(v)), float(np.max(v))),
+                              (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.3))))
+
+    def _draw_hist(self, s: LiveState) -> None:
+        edges, counts = s.histogram.edges, s.histogram.counts
+        nz = np.flatnonzero(counts)
+        top = int(nz[-1]) + 2 if nz.size else 1
+        self.hist_curve.setData(edges[: top + 1], counts[:top])
+        if s.r_series > 0:  # raw and corrected differ only with an R_s
+            raw = s.histogram_raw.counts
+            self.hist_raw.setData(edges[: top + 1], raw[:top])
+        else:
+            self.hist_raw.setData([], [])
+        self._hist_range(edges, counts)
 
     def _downsample(self, *_) -> None:
         """Peak-downsample the traces against time to DOWNSAMPLE_FACTOR blocks per pixel
@@ -419,47 +458,18 @@ class LivePlots(QWidget):
         the recent rows' span. G/G0 from -0.5 to a nice ceiling of the largest value."""
         if not x.size:
             return
-        y_range = (-0.5, _nice_ceiling(max(s.g_max, 1.0) * 1.05))
+        y_range = (-0.5, nice_ceiling(max(s.g_max, 1.0) * 1.05))
         if X_CHOICES[self.x_choice.currentText()][0] == "t":
-            x0, span = float(x[0]), float(x[-1]) - float(x[0])
+            x0, width = float(x[0]), float(x[-1]) - float(x[0])
             if s.finished:  # nothing more will come: fit the run
-                x_range = (x0, x0 + max(span, 1e-9) * 1.02)
+                x_range = (x0, x0 + max(width, 1e-9) * 1.02)
             else:
                 current = self.main_range.current
                 hi = current[0][1] - x0 if current else 0.0
-                x_range = (x0, x0 + _grow(hi, span))
+                x_range = (x0, x0 + grow(hi, width))
         else:
-            x_range = _span(float(np.nanmin(x)), float(np.nanmax(x)))
+            x_range = span(float(np.nanmin(x)), float(np.nanmax(x)))
         self.main_range.set(x_range, y_range)
-
-    def _place_labels(self, xs, ys, texts) -> None:
-        wanted = list(zip(texts, (float(x) for x in xs), (float(y) for y in ys)))
-        if wanted == self._labels:
-            return  # a TextItem re-lays out its text on every setText
-        self._labels = wanted
-        for k, label in enumerate(self.plateau_labels):
-            if k < len(wanted):
-                text, x, y = wanted[k]
-                label.setText(text)
-                label.setPos(x, y)
-                label.show()
-            else:
-                label.hide()
-
-    def _draw_iv(self, s: LiveState, n: int) -> None:
-        first = max(n - RECENT, 0)
-        v = s.store["v"][first:]
-        i = np.maximum(np.abs(s.store["i"][first:]), np.float32(1e-15))
-        self.iv_curve.setData(v, i)
-        # The points in compliance, drawn over the curve (NaN elsewhere breaks the line).
-        comp = s.store["compliance"][first:]
-        self.iv_marks.setData(np.where(comp, v, np.nan), np.where(comp, i, np.nan))
-        if v.size:
-            limits = [10 ** line.value() for line in self._compliance_lines]
-            top = max([float(np.max(i))] + limits)
-            decades = np.log10([float(np.min(i)), top])
-            self.iv_range.set(_span(float(np.min(v)), float(np.max(v))),
-                              (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.3))))
 
     def _hist_range(self, edges: np.ndarray, counts: np.ndarray) -> None:
         """Counts scaled to the tallest bin at G >= 0.5 G0: the HRS bin near 0 would
@@ -469,22 +479,8 @@ class LivePlots(QWidget):
             return
         upper = counts[edges[:-1] >= 0.5]
         peak = int(upper.max()) if upper.size and upper.any() else int(counts.max())
-        self.hist_range.set((0.0, _nice_ceiling(float(edges[nz[-1] + 1]) + 0.25)),
-                            (0.0, _nice_ceiling(1.1 * peak)))
-
-    def _draw_tabs(self, s: LiveState) -> None:
-        k, current = s.pulse_current.result()
-        if current.size and current[0] != 0:
-            self.ratio_curve.setData(k, current / current[0])
-            self.lag_curve.setData(current[:-1], current[1:])
-            lo, hi = float(np.min(current)), float(np.max(current))
-            self.lag_diag.setData([lo, hi], [lo, hi])
-        c, lrs = s.lrs.result()
-        self.lrs_curve.setData(c, np.maximum(lrs, 1e-6))
-        c, hrs = s.hrs.result()
-        self.hrs_curve.setData(c, np.maximum(hrs, 1e-6))
-        t, g = s.retention()
-        self.retention_curve.setData(t, g)
+        self.hist_range.set((0.0, nice_ceiling(float(edges[nz[-1] + 1]) + 0.25)),
+                            (0.0, nice_ceiling(1.1 * peak)))
 
 
 __all__ = ["LivePlots", "X_CHOICES", "RECENT"]

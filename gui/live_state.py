@@ -2,7 +2,8 @@
 
 :class:`LiveState` owns the column store and, as rows arrive, feeds
 
-- the online plateau detector (labqc.online) with measured G/G0 and the dashboard's R_s,
+- the online plateau detector (labqc.online) with measured G/G0 and the dashboard's R_s
+  (where the plateaus are; what is drawn for them is labqc.gui.overlay's),
 - the G/G0 histogram (labqc.views.Histogram, 0.05 G0 bins) with corrected G/G0,
 - per-pulse means (pulse current I_i and G/G0 on the pulse top, read G/G0 after it),
 - per-cycle reads split into LRS and HRS by the one rule of labqc.switching (after a SET
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labqc.gui.overlay import OPEN_TAIL, Overlay, build_overlay, span_stats
 from labqc.gui.stream_buffer import SEGMENT_CODES, Chunk, ColumnStore
 from labqc.online import OnlineDetector
 from labqc.switching import ReadRoles
@@ -36,13 +38,6 @@ class PlateauMark:
     level: float  # corrected G/G0
     quantum: float | None
     confidence: float | None
-
-    @property
-    def label(self) -> str:
-        if self.quantum is None:
-            return f"{self.level:.2f} G0 ({'off-grid' if self.confidence else 'unassigned'})"  # 0: no verdict
-        conf = "" if self.confidence is None else f", conf {100 * self.confidence:.0f} %"
-        return f"{self.quantum:g} G0{conf}"
 
 
 class Growing:
@@ -78,6 +73,27 @@ class PerIndexMean:
         return k.astype(float), self.sums.a[k] / n[k]
 
 
+class PerIndexMax:
+    """Running maximum of values grouped by a non-negative integer (cycle number)."""
+
+    def __init__(self) -> None:
+        self.a = np.full(64, -np.inf)
+
+    def add(self, index: np.ndarray, values: np.ndarray) -> None:
+        ok = np.isfinite(values) & (index >= 0)
+        if not ok.any():
+            return
+        index = index[ok].astype(np.int64)
+        top = int(index.max()) + 1
+        if top > self.a.size:
+            self.a = np.concatenate([self.a, np.full(max(top, 2 * self.a.size) - self.a.size, -np.inf)])
+        np.maximum.at(self.a, index, values[ok])
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        k = np.flatnonzero(np.isfinite(self.a))
+        return k.astype(float), self.a[k]
+
+
 class LiveState:
     def __init__(self, r_series: float = 0.0, *, detector_options: dict | None = None) -> None:
         self.detector_options = detector_options or {}
@@ -92,22 +108,38 @@ class LiveState:
         self.store.clear()
         self.detector = OnlineDetector(self.store.r_series, **self.detector_options)
         self.histogram = Histogram()
+        self.histogram_raw = Histogram()  # of measured G/G0 (independent of R_s)
+        self.fed_raw = 0
         self.plateaus: list[PlateauMark] = []
         self._arrays_key: tuple = ()
-        self._closed: tuple[list, list, list] = ([], [], [])  # start, stop, level of all but the last
+        self._closed: tuple[list, list, list] = ([], [], [])  # start, stop, stats of all but the last
         self._trimmed = 0
-        self._arrays = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+        self._arrays = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 4)))
+        self._overlay_key: tuple = ()
+        self._overlay: Overlay | None = None
         self.g_max = 0.0  # largest measured or corrected G/G0 so far (for the y range)
         self.fed_detector = 0
         self.fed_histogram = 0
+        self._new_derived()
+        self.retention_rows: list[np.ndarray] = []
+        self._last_branch = -1
+        self.version = 0  # bumped on every change the views should redraw
+        self.finished = False
+        self.plateau_source = "online detector"  # or "offline analysis of the file"
+        self.compliance: list[tuple[str, float]] = []  # (name, A) limits of this run's I–V
+        self.voltage_limits: list[tuple[str, float]] = []  # (name, V) limits (current sweeps)
+        self.provenance: dict[str, str] = {}  # file, procedure, sample, device
+        self.parameters: dict[str, str] = {}  # the run's parameters, name -> text
+
+    def _new_derived(self) -> None:
+        """Empty per-pulse and per-cycle views (filled by :meth:`_derive`)."""
         self.pulse_current = PerIndexMean()
         self.pulse_read = PerIndexMean()
         self.pulse_g = PerIndexMean()  # G/G0 on the pulse top
+        self.pulse_phase = PerIndexMean()  # the Cycle of each read pulse (LTP 1, LTD 2)
+        self.cycle_max = PerIndexMax()  # highest corrected G/G0 of each cycle
         self.lrs, self.hrs = PerIndexMean(), PerIndexMean()
-        self.retention_rows: list[np.ndarray] = []
         self.read_roles = ReadRoles()
-        self.version = 0  # bumped on every change the views should redraw
-        self.finished = False
 
     @property
     def r_series(self) -> float:
@@ -122,6 +154,8 @@ class LiveState:
             self.g_max = max(float(np.nanmax(self.store["g"])), float(np.nanmax(self.store["gc"])))
         self.histogram.clear()
         self.fed_histogram = 0
+        self._new_derived()  # per-pulse and per-cycle G follow the new correction too
+        self._derive(0)
         self.version += 1
 
     # ------------------------------------------------------------------ feeding
@@ -131,27 +165,38 @@ class LiveState:
         if not m:
             return
         start = self.store.append(chunk)
-        seg, pulse = chunk["segment"], chunk["pulse"]
-        gc = self.store["gc"][start:]
-        top = max(float(np.nanmax(chunk["g"], initial=0.0)), float(np.nanmax(gc, initial=0.0)))
+        self._derive(start)
+        seg = chunk["segment"]
+        hold = np.flatnonzero(seg == HOLD)
+        if hold.size:
+            self.retention_rows.append(hold + start)
+        self.version += 1
+
+    def _derive(self, start: int) -> None:
+        """The cheap per-row views from the store's rows ``start`` on (vectorised)."""
+        st = self.store
+        seg, pulse, cycle = st["segment"][start:], st["pulse"][start:], st["cycle"][start:]
+        gc = st["gc"][start:]
+        if not seg.size:
+            return
+        top = max(float(np.nanmax(st["g"][start:], initial=0.0)), float(np.nanmax(gc, initial=0.0)))
         self.g_max = max(self.g_max, top)
+        self.cycle_max.add(cycle.astype(np.int64), gc)
         is_pulse = (seg == PULSE) & (pulse > 0)
         if is_pulse.any():
-            self.pulse_current.add(pulse[is_pulse], chunk["i"][is_pulse])
+            self.pulse_current.add(pulse[is_pulse], st["i"][start:][is_pulse])
             self.pulse_g.add(pulse[is_pulse], gc[is_pulse])
         is_read = seg == READ
         if is_read.any():
             with_pulse = is_read & (pulse > 0)
             if with_pulse.any():
                 self.pulse_read.add(pulse[with_pulse], gc[with_pulse])
-        lrs, hrs = self.read_roles.split(is_read, seg == SET, seg == RESET, chunk["cycle"])
+                ok = with_pulse & np.isfinite(gc)
+                self.pulse_phase.add(pulse[ok], cycle[ok].astype(float))
+        lrs, hrs = self.read_roles.split(is_read, seg == SET, seg == RESET, cycle)
         for target, sel in ((self.lrs, lrs), (self.hrs, hrs)):
             if sel.any():
-                target.add(chunk["cycle"][sel].astype(np.int64), gc[sel])
-        hold = np.flatnonzero(seg == HOLD)
-        if hold.size:
-            self.retention_rows.append(hold + start)
-        self.version += 1
+                target.add(cycle[sel].astype(np.int64), gc[sel])
 
     def process(self, budget: int = 25_000) -> bool:
         """Feed the detector and the histogram with up to ``budget`` new samples each;
@@ -169,6 +214,11 @@ class LiveState:
             self.histogram.add(self.store["gc"][self.fed_histogram : b])
             self.fed_histogram = b
             changed = True
+        if self.fed_raw < n:
+            b = min(n, self.fed_raw + budget)
+            self.histogram_raw.add(self.store["g"][self.fed_raw : b])
+            self.fed_raw = b
+            changed = True
         if self.finished and self.caught_up and self.plateaus and self.plateaus[-1].stop is None:
             self._apply(self.detector.finish())
             changed = True
@@ -179,7 +229,7 @@ class LiveState:
     @property
     def caught_up(self) -> bool:
         n = len(self.store)
-        return self.fed_detector >= n and self.fed_histogram >= n
+        return self.fed_detector >= n and self.fed_histogram >= n and self.fed_raw >= n
 
     @property
     def complete(self) -> bool:
@@ -206,35 +256,49 @@ class LiveState:
             self._trimmed += drop
 
     # ------------------------------------------------------------------ views
-    def plateau_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(start, stop, level) of every plateau as arrays; an open plateau ends at the
-        newest sample the detector has seen. Rebuilt only when the list changed."""
+    def plateau_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, stop, statistics) of every plateau: spans as arrays, an open one ending
+        at the newest sample the detector has seen, and the robust statistics of each
+        span's measured samples (labqc.gui.overlay.span_stats; a closed span's once)."""
         key = (len(self.plateaus), id(self.plateaus[-1]) if self.plateaus else 0,
                self.plateaus[-1].stop if self.plateaus else 0, self._trimmed)
+        g = self.store["g"]
         if self._arrays_key != key:
-            closed = self._closed
-            while len(closed[0]) < len(self.plateaus) - 1:  # new closed plateaus only
-                p = self.plateaus[len(closed[0])]
-                closed[0].append(p.start), closed[1].append(p.stop), closed[2].append(p.level)
-            last = self.plateaus[-1] if self.plateaus else None
-            tail = ([last.start], [-1 if last.stop is None else last.stop], [last.level]) if last else ([], [], [])
-            self._arrays = (np.array(closed[0] + tail[0], dtype=np.int64),
-                            np.array(closed[1] + tail[1], dtype=np.int64),
-                            np.array(closed[2] + tail[2], dtype=float))
+            starts, stops, stats = self._closed
+            while len(starts) < len(self.plateaus) - 1:  # new closed plateaus only
+                p = self.plateaus[len(starts)]
+                starts.append(p.start), stops.append(p.stop), stats.append(span_stats(g[p.start:p.stop]))
+            self._arrays = (np.array(starts, dtype=np.int64), np.array(stops, dtype=np.int64),
+                            np.array(stats, dtype=float).reshape(-1, 4))
             self._arrays_key = key
-        a, b, level = self._arrays
-        return a, np.where(b < 0, self.fed_detector, b), level
+        a, b, stats = self._arrays
+        last = self.plateaus[-1] if self.plateaus else None
+        if last is not None:  # the newest plateau: open (growing) or just closed, recomputed
+            stop = self.fed_detector if last.stop is None else last.stop
+            tail = span_stats(g[max(last.start, stop - OPEN_TAIL):stop])
+            a, b = np.append(a, last.start), np.append(b, stop)
+            stats = np.vstack([stats, np.array(tail, dtype=float)[None, :]])
+        return a, b, stats
+
+    def overlay(self) -> Overlay:
+        """The plateaus to draw for the data and the R_s on screen (labqc.gui.overlay)."""
+        a, b, stats = self.plateau_spans()
+        key = (a.size, int(b[-1]) if b.size else 0, self.store.r_series, self._trimmed)
+        if key != self._overlay_key:
+            self._overlay = build_overlay(a, b, stats, self.store.r_series)
+            self._overlay_key = key
+        return self._overlay
 
     def plateau_segments(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """x and y pairs of every plateau since row ``first`` (connect="pairs")."""
-        a, b, level = self.plateau_arrays()
-        keep = b > first
+        """x and y pairs of every drawn plateau since row ``first`` (connect="pairs")."""
+        ov = self.overlay()
+        keep = ov.stop > first
         if not keep.any() or not x.size:
             return np.zeros(0), np.zeros(0)
-        a = np.clip(np.maximum(a[keep], first), 0, x.size - 1)
-        b = np.clip(b[keep] - 1, 0, x.size - 1)
+        a = np.clip(np.maximum(ov.start[keep], first), 0, x.size - 1)
+        b = np.clip(ov.stop[keep] - 1, 0, x.size - 1)
         xs = np.column_stack([x[a], x[b]]).ravel()
-        ys = np.repeat(level[keep], 2)
+        ys = np.repeat(ov.level[keep], 2)
         return xs, ys
 
     def retention(self) -> tuple[np.ndarray, np.ndarray]:
@@ -252,4 +316,4 @@ class LiveState:
         return t[keep], self.store["gc"][rows][keep]
 
 
-__all__ = ["LiveState", "PlateauMark", "PerIndexMean"]
+__all__ = ["LiveState", "PlateauMark", "PerIndexMean", "PerIndexMax"]

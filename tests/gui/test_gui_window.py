@@ -2,6 +2,7 @@
 parameters are refused with the procedure's sentence before anything runs."""
 import pytest
 
+from labqc.gui.view_plan import TABS
 from labqc.procedures import PROCEDURES
 
 
@@ -11,7 +12,7 @@ def test_window_builds_with_views_and_axis_units(window):
     assert plots.main.getAxis("bottom").labelUnits == "s"
     assert plots.iv.getAxis("bottom").labelUnits == "V" and plots.iv.getAxis("left").labelUnits == "A"
     assert "G0" in plots.hist.getAxis("bottom").labelText
-    assert [plots.tabs.tabText(k) for k in range(plots.tabs.count())] == ["I_i/I_1", "Lag", "HRS/LRS", "Retention"]
+    assert [plots.tabs.tabText(k) for k in range(plots.tabs.count())] == list(TABS)
     assert window.log.maximumBlockCount() > 0  # the log has a line cap
 
 
