@@ -171,6 +171,8 @@ class RunBrowser(QListWidget):
         self.keep = keep
         self.records: list[RunRecord] = []
         self.pinned: RunRecord | None = None  # the running run: never trimmed
+        # One click shows a run (a double click or Enter too: itemActivated).
+        self.itemClicked.connect(self._activated)
         self.itemActivated.connect(self._activated)
 
     def add(self, record: RunRecord) -> None:

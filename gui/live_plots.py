@@ -347,8 +347,10 @@ class LivePlots(QWidget):
         legend = self.main.getPlotItem().legend.sceneBoundingRect()
         fm = self._label_metrics
 
-        def size(j: int) -> tuple[float, float]:
-            return fm.horizontalAdvance(texts[j]) + 8.0, fm.height() + 4.0
+        margin = 2 * self.plateau_labels[0].textItem.document().documentMargin() + 2.0
+
+        def size(j: int) -> tuple[float, float]:  # as a TextItem draws it: text plus margins
+            return fm.horizontalAdvance(texts[j]) + margin, fm.height() + margin
 
         placed = place_labels(cands, size, (view.left(), view.top(), view.right(), view.bottom()),
                               avoid=[(legend.left(), legend.top(), legend.right(), legend.bottom())],
@@ -395,7 +397,7 @@ class LivePlots(QWidget):
         comp = s.store["compliance"][first:]
         if self.plan.iv == "vi":  # V against I, linear
             self.iv_curve.setData(i, v)
-            self.iv_marks.setData(np.where(comp, i, np.nan), np.where(comp, v, np.nan))
+            self._marks(i, v, comp)
             if v.size:
                 limits = [abs(line.value()) for line in self._compliance_lines]
                 top = max([float(np.max(np.abs(v)))] + limits)
@@ -403,14 +405,21 @@ class LivePlots(QWidget):
             return
         i = np.maximum(np.abs(i), np.float32(1e-15))
         self.iv_curve.setData(v, i)
-        # The points in compliance, drawn over the curve (NaN elsewhere breaks the line).
-        self.iv_marks.setData(np.where(comp, v, np.nan), np.where(comp, i, np.nan))
+        self._marks(v, i, comp)
         if v.size:
             limits = [10 ** line.value() for line in self._compliance_lines]
             top = max([float(np.max(i))] + limits)
             decades = np.log10([float(np.min(i)), top])
             self.iv_range.set(span(float(np.min(v)), float(np.max(v))),
                               (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.3))))
+
+    def _marks(self, x: np.ndarray, y: np.ndarray, comp: np.ndarray) -> None:
+        """The points in compliance, drawn over the I–V: as points, or as a line with NaN
+        elsewhere to break it."""
+        if self.plan.iv == "points":
+            self.iv_marks.setData(x[comp], y[comp])
+        else:
+            self.iv_marks.setData(np.where(comp, x, np.nan), np.where(comp, y, np.nan))
 
     def _draw_hist(self, s: LiveState) -> None:
         edges, counts = s.histogram.edges, s.histogram.counts
