@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QLabel,
-                             QMainWindow, QMessageBox, QTabWidget, QToolBar)
+                             QMainWindow, QMessageBox, QScrollArea, QTabWidget, QToolBar)
 
 from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png, provenance,
                              run_title, voltage_limits)
@@ -64,7 +64,11 @@ class MainWindow(QMainWindow):
         bottom.addTab(self.log, "Log")
         bottom.addTab(self.browser, "Runs")
         self.catalog_browser = CatalogBrowser(directory)  # the run catalog (gui/run_browser.py)
-        bottom.addTab(self.catalog_browser, "Catalog")
+        # Scrolled, so that its row of filters does not set the window's minimum width.
+        catalog_scroll = QScrollArea()
+        catalog_scroll.setWidgetResizable(True)
+        catalog_scroll.setWidget(self.catalog_browser)
+        bottom.addTab(catalog_scroll, "Catalog")
         self.bottom = bottom
         log_dock = self._dock("Log and runs", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([log_dock], [140], Qt.Orientation.Vertical)

@@ -122,7 +122,6 @@ class LiveState:
         self.fed_histogram = 0
         self._new_derived()
         self.retention_rows: list[np.ndarray] = []
-        self._last_branch = -1
         self.version = 0  # bumped on every change the views should redraw
         self.finished = False
         self.plateau_source = "online detector"  # or "offline analysis of the file"

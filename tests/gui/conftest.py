@@ -1,18 +1,9 @@
 """The dashboard window most GUI tests use; files that need another seed or size define
 their own ``window`` fixture, which takes precedence. Every test keeps the dashboard's
-settings (labqc.gui.settings) in its own temporary folder, never the user's."""
+settings in its own temporary folder (tests/conftest.py), never the user's."""
 import pytest
-from PyQt6.QtCore import QSettings
 
 from labqc.gui.app import MainWindow
-
-
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("settings")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    yield folder
 
 
 def close_window(w) -> None:
