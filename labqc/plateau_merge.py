@@ -137,7 +137,10 @@ def split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options, strict:
     var = np.bincount(g_has, weights=r * r, minlength=a.size)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.where(var[k] > 0, lag[k] / var[k], 1.0)
-    flat = (rss / (nk1 + nk2) <= (STEP_RESIDUAL * sigma) ** 2) & (rho <= STEP_RHO) if strict else True
+    # The mean squared residual of white noise scatters by sqrt(2/n) of sigma² around it:
+    # a short two-level group gets that much room (STEP_SCATTER of them) besides the margin.
+    room = STEP_RESIDUAL**2 + STEP_SCATTER * np.sqrt(2.0 / (nk1 + nk2))
+    flat = (rss / (nk1 + nk2) <= room * sigma**2) & (rho <= STEP_RHO) if strict else True
     apart = (np.abs(rs.correct(m1, r_series) - rs.correct(m2, r_series)) >= STEP_MIN) & (
         np.abs(m1 - m2) >= (STEP_SIGMAS if sigmas is None else sigmas) * sigma * np.sqrt(1.0 / nk1 + 1.0 / nk2))
     split = cand[k[flat & apart]]
@@ -150,6 +153,7 @@ def split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options, strict:
 
 
 STEP_RESIDUAL = 1.1  # white-noise scales per sample a two-level group may leave
+STEP_SCATTER = 2.0  # standard deviations of the residual's sampling scatter allowed on top
 STEP_MIN = 0.12  # G0 between the two halves of a split group
 STEP_SIGMAS = 10.0  # ... and this many standard errors of the difference of their means
 STEP_RHO = 0.15  # lag-1 autocorrelation of the residuals above this is wander, not a step
