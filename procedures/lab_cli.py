@@ -23,6 +23,8 @@ from pathlib import Path
 from labqc.instruments.target import PRESETS
 from labqc.runs_cli import add_filters
 
+DATA_PORT = 11100  # as labqc.procedures.station_stream (not imported here: zmq only when needed)
+
 DEFAULT_PORT = 12300
 #: Seconds without a heartbeat before the coordinator asks a component; it drops it after
 #: three times that. PyLECO's default is 15 s: a killed station's name would stay taken ~45 s.
@@ -41,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--coordinator", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT")
     serve.add_argument("--trust", nargs="+", default=[], metavar="DIRECTOR",
                        help="directors allowed to submit, run and abort (everyone else: status and runs only)")
+    serve.add_argument("--data-port", type=int, default=DATA_PORT, metavar="PORT",
+                       help=f"the coordinator's data proxy, where live chunks go (default: {DATA_PORT})")
     serve.add_argument("--home", default=None, metavar="DIR",
                        help="the station's queue, plan folders and catalog (default: stations/NAME)")
     serve.set_defaults(func=cmd_serve)
@@ -54,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
     coord = sub.add_parser("coordinator", help="run PyLECO's coordinator (127.0.0.1 unless --listen-lan)")
     coord.add_argument("--port", type=int, default=DEFAULT_PORT)
+    coord.add_argument("--data-port", type=int, default=DATA_PORT, metavar="PORT",
+                       help=f"the data proxy: stations publish to PORT, watchers listen on PORT-1 (default: {DATA_PORT})")
     coord.add_argument("--listen-lan", action="store_true",
                        help="listen on every network interface (prints what that exposes)")
     coord.set_defaults(func=cmd_coordinator)
@@ -92,6 +98,7 @@ def _address(text: str) -> tuple[str, int]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from labqc.procedures.station import Station, StationError
     from labqc.procedures.station_actor import serve
+    from labqc.procedures.station_stream import ChunkPublisher
 
     host, port = _address(args.coordinator)
     try:
@@ -102,7 +109,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     print(f"station {args.name}: {len(station.queue)} plans in its queue at {station.home}; coordinator "
           f"{host}:{port}; trusted: {', '.join(args.trust) or 'nobody (read-only)'}", file=sys.stderr, flush=True)
-    serve(station, host=host, port=port, trust=args.trust)
+    publisher = ChunkPublisher(args.name, host, args.data_port, describe=station.current_run)
+    station.listeners.append(publisher)
+    try:
+        serve(station, host=host, port=port, trust=args.trust)
+    finally:
+        publisher.close()
     return 0
 
 
@@ -121,10 +133,12 @@ def cmd_coordinator(args: argparse.Namespace) -> int:
         print(f"labqc lab coordinator: listening on EVERY network interface, port {args.port}: anyone who can "
               "reach this computer can see every station's status and run list, sign in under any free name "
               "(a trusted director's name too, while that director is away) and then submit, run and abort; "
-              "there is no password or encryption. Use it only on a closed lab network.", file=sys.stderr)
+              "there is no password or encryption; and it streams the live chunks of every run (data ports "
+              f"{args.data_port} and {args.data_port - 1}) to anyone who listens. Use it only on a closed lab "
+              "network.", file=sys.stderr)
     else:
-        print(f"labqc lab coordinator: on 127.0.0.1:{args.port} (this computer only; reach it from elsewhere "
-              f"through an SSH tunnel, see README)", file=sys.stderr)
+        print(f"labqc lab coordinator: on 127.0.0.1:{args.port}, live chunks on {args.data_port}/{args.data_port - 1} "
+              "(this computer only; reach it from elsewhere through an SSH tunnel, see README)", file=sys.stderr)
     try:
         coordinator = Coordinator(namespace="labqc", host="127.0.0.1" if not args.listen_lan else None,
                                   port=args.port, cleaning_interval=1.0, expiration_time=EXPIRY_S,
@@ -133,7 +147,16 @@ def cmd_coordinator(args: argparse.Namespace) -> int:
         print(f"labqc lab coordinator: cannot listen on port {args.port}: {exc}", file=sys.stderr)
         return 1
     from labqc.procedures.station_actor import _on_signals
+    from labqc.procedures.station_stream import start_proxy
     from pyleco.utils.events import SimpleEvent
+
+    try:
+        start_proxy("*" if args.listen_lan else "127.0.0.1", args.data_port)
+    except Exception as exc:  # zmq.ZMQError: a port is taken
+        print(f"labqc lab coordinator: cannot listen on ports {args.data_port} and {args.data_port - 1} for live "
+              f"chunks: {exc}", file=sys.stderr)
+        coordinator.close()
+        return 1
 
     stop = SimpleEvent()
     _on_signals(stop)

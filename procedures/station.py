@@ -140,6 +140,11 @@ class Station:
             out["current"] = {**_short(current), **self._plan_progress(Path(current["directory"]), progress)}
         return out
 
+    def current_run(self) -> dict:
+        """The plan, run and procedure being measured now (for a live chunk's header)."""
+        current = self.status()["current"] or {}
+        return {k: current.get(k, "") for k in ("plan", "run", "procedure")}
+
     def _plan_progress(self, directory: Path, progress: dict | None) -> dict:
         try:
             plan, journal = open_plan(directory)

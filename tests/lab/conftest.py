@@ -21,6 +21,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_pair() -> int:
+    """A free port N with N - 1 free too (the data proxy's two ports)."""
+    for _ in range(100):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port - 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no two neighbouring free ports on 127.0.0.1")
+
+
 def wait_for(check: Callable[[], object], timeout: float, what: str, step: float = 0.2) -> object:
     """``check()`` until it returns something true; fails after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -40,6 +53,7 @@ class Lab:
         self.tmp = tmp
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.data_port = free_pair()
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = {**os.environ, "LABQC_LAB": str(tmp / "lab"), "PYTHONUNBUFFERED": "1"}
         self.env.pop("LABQC_CATALOG", None)
@@ -53,12 +67,12 @@ class Lab:
         return proc
 
     def start_coordinator(self) -> None:
-        self.spawn("coordinator", "lab", "coordinator", "--port", str(self.port))
+        self.spawn("coordinator", "lab", "coordinator", "--port", str(self.port), "--data-port", str(self.data_port))
         wait_for(lambda: b"ready" in (self.tmp / "coordinator.log").read_bytes(), 60, "the coordinator")
 
     def start_station(self, name: str, preset: str, trust: str = "alice") -> subprocess.Popen:
         return self.spawn(name, "station", "serve", "--name", name, "--sim", preset, "--coordinator", self.address,
-                          "--trust", trust, "--home", str(self.tmp / "stations" / name))
+                          "--trust", trust, "--data-port", str(self.data_port), "--home", str(self.tmp / "stations" / name))
 
     def kill(self, key: str) -> None:
         proc = self.procs.pop(key, None)

@@ -137,3 +137,43 @@ def test_a_killed_station_is_offline_within_10_s_and_resumes_its_plan(lab):
     assert first.attempts == 1, "the run done before the kill was not measured again"
     log = (directory / "plan.log").read_text(encoding="utf-8")
     assert "resuming:" in log
+
+
+def test_a_watcher_receives_every_row_of_a_run_as_it_is_measured(lab):
+    from labqc.procedures.station_stream import ChunkWatcher
+
+    watcher = ChunkWatcher("nw", "127.0.0.1", lab.data_port - 1)
+    try:
+        time.sleep(1.0)  # the subscription travels through the proxy to the station
+        with director(lab, "alice") as d:
+            for _ in range(3):  # a run whose first chunk was missed (subscription late) is not judged
+                d.call("nw", "run_procedure", procedure="VoltageSweep", parameters={"cycles": "1"})
+                first = None
+                while first is None or first[0]["kind"] != "chunk":
+                    first = watcher.receive(timeout_s=30)
+                    assert first is not None, "no chunk from station nw within 30 s"
+                header, frame = first
+                if header["seq"] != 0:
+                    wait_for(lambda: idle(d, "nw"), 40, "the run to end")
+                    continue
+                assert header["procedure"] == "VoltageSweep" and header["run"]
+                rows, seqs = len(frame), [0]
+                while True:
+                    got = watcher.receive(timeout_s=30)
+                    assert got is not None, "the run's end never came"
+                    if got[1] is None:
+                        end = got[0]
+                        break
+                    seqs.append(got[0]["seq"])
+                    rows += len(got[1])
+                    assert list(got[1].columns) == list(frame.columns)
+                assert seqs == list(range(len(seqs))), "a chunk was lost or reordered"
+                assert end["status"] == "finished" and end["rows"] == rows
+                wait_for(lambda: idle(d, "nw"), 40, "the station to be idle")
+                newest = d.call("nw", "station_runs")[-1]
+                assert newest["procedure"] == "VoltageSweep" and newest["rows"] == rows
+                assert any("G" in c for c in frame.columns)
+                return
+        pytest.fail("three runs and never a whole one seen")
+    finally:
+        watcher.close()
