@@ -81,21 +81,25 @@ def program(driver, r: Search) -> list[str]:
         hold = max(r.step_time - aperture, 0.0)
         step = f"{level} delay({num(hold)}) _i, _v = {s}.measure.iv({s}.nvbuffer1, {s}.nvbuffer2) "
         after = ""
-    body = (f"function _SX(k0, n) local met = -1 local tm = 0 local toff = 0 "
-            f"{s}.nvbuffer1.clear() {s}.nvbuffer2.clear() "
+    # three functions, each message under the instrument's input limit: one level (set,
+    # wait, read; returns the reading the condition is tested on), the readings out, the loop
+    level_fn = f"function _SXS(k) {step}{after} return _i, _v end"
+    if after:  # the rest after a pulse's read comes only when the search goes on
+        level_fn = f"function _SXS(k) {step}return _i, _v end function _SXR() {after} end"
+    out_fn = (f"function _SXP() print(_SXM, _SXT, _SXO, {s}.nvbuffer1.n) if {s}.nvbuffer1.n > 0 then "
+              f"{driver._printbuffer(1, f'{s}.nvbuffer1.n')} end end")
+    loop = (f"function _SX(k0, n) _SXM = -1 _SXT = 0 _SXO = 0 {s}.nvbuffer1.clear() {s}.nvbuffer2.clear() "
             f"if errorqueue.count > 0 then print(-2, errorqueue.count, 0, 0) return end "
             f"{s}.source.output = {s}.OUTPUT_ON "
-            f"for k = k0, k0 + n - 1 do {step}"
-            f"if {test} then tm = timer.measure.t() {s}.source.output = {s}.OUTPUT_OFF "
-            f"toff = timer.measure.t() met = k break end {after} end "
-            f"{s}.source.output = {s}.OUTPUT_OFF "
-            f"print(met, tm, toff, {s}.nvbuffer1.n) "
-            f"if {s}.nvbuffer1.n > 0 then {driver._printbuffer(1, f'{s}.nvbuffer1.n')} end end")
+            f"for k = k0, k0 + n - 1 do _i, _v = _SXS(k) "
+            f"if {test} then _SXT = timer.measure.t() {s}.source.output = {s}.OUTPUT_OFF "
+            f"_SXO = timer.measure.t() _SXM = k break end {'_SXR() ' if after else ''}end "
+            f"{s}.source.output = {s}.OUTPUT_OFF _SXP() end")
     return [driver._source_setup("V", 0.0, r.compliance, rng=v_range) + " "
             + driver._measure_setup("V", r.nplc, r.measure_range, delay=0.0),
             f"{s}.nvbuffer1.clear() {s}.nvbuffer1.appendmode = 1 {s}.nvbuffer1.collecttimestamps = 1 "
             f"{s}.nvbuffer1.collectsourcevalues = 1 {s}.nvbuffer2.clear() {s}.nvbuffer2.appendmode = 1",
-            *state, body]
+            *state, level_fn, out_fn, loop]
 
 
 def levels_per_call(r: Search) -> int:

@@ -22,15 +22,22 @@ class Breakdown(SearchProcedure):
         labqc run Breakdown --sim ag-nanowire-fresh
     """
 
-
-    v_stop = Float("End of the ramp", units="V", default=6.0, minimum=-210.0, maximum=210.0, help='highest voltage the ramp may reach (its sign is the polarity)')
-    step = Float("Voltage step", units="mV", default=1.7, minimum=0.0, maximum=10000.0, help="voltage step of the ramp (1.7 mV every 100 ms is the paper's ~17 mV/s)")
-    step_time = Float("Step time", units="ms", default=100.0, minimum=0.0, maximum=30000.0, help='time per step')
-    compliance = Float("Compliance", units="A", default=50e-3, minimum=0.0, maximum=10.0, help='current limit (set before the output turns on)')
-    drop = Float("Drop fraction", default=0.5, minimum=0.0, maximum=1.0, help='stop when |I| falls below this fraction of its largest value')
-    min_current = Float("Minimum current", units="A", default=100e-6, minimum=0.0, maximum=10.0, help='the drop counts only once |I| has exceeded this (an intact wire conducts)')
-    nplc = Float("NPLC", default=1.0, minimum=0.0, maximum=25.0, help='integration time per step in power-line cycles')
-    read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0, help="read after the ramp, to tell the gap's conductance (0: none)")
+    v_stop = Float("End of the ramp", units="V", default=6.0, minimum=-210.0, maximum=210.0,
+                   help='highest voltage the ramp may reach (its sign is the polarity)')
+    step = Float("Voltage step", units="mV", default=1.7, minimum=0.0, maximum=10000.0,
+                 help="voltage step of the ramp (1.7 mV every 100 ms is the paper's ~17 mV/s)")
+    step_time = Float("Step time", units="ms", default=100.0, minimum=0.0, maximum=30000.0,
+                      help='time per step')
+    compliance = Float("Compliance", units="A", default=50e-3, minimum=0.0, maximum=10.0,
+                       help='current limit (set before the output turns on)')
+    drop = Float("Drop fraction", default=0.5, minimum=0.0, maximum=1.0,
+                 help='stop when |I| falls below this fraction of its largest value')
+    min_current = Float("Minimum current", units="A", default=100e-6, minimum=0.0, maximum=10.0,
+                        help='the drop counts only once |I| has exceeded this (an intact wire conducts)')
+    nplc = Float("NPLC", default=1.0, minimum=0.0, maximum=25.0,
+                 help='integration time per step in power-line cycles')
+    read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0,
+                         help="read after the ramp, to tell the gap's conductance (0: none)")
 
 
     def validate(self) -> None:

@@ -26,23 +26,37 @@ class ProgramToLevel(SearchProcedure):
         labqc run ProgramToLevel --sim ag-nanowire --target 1 --tolerance 0.25
     """
 
-
-    target = Float("Target level", units="G0", default=1.0, minimum=0.0, maximum=100.0, help='level to program, in G0')
-    tolerance = Float("Tolerance", units="G0", default=0.25, minimum=0.0, maximum=100.0, help='accepted distance from the target, in G0')
-    set_start = Float("First SET amplitude", units="V", default=0.5, minimum=0.0, maximum=210.0, help='first SET pulse amplitude')
-    set_stop = Float("Last SET amplitude", units="V", default=2.5, minimum=0.0, maximum=210.0, help='largest SET pulse amplitude')
-    reset_start = Float("First RESET amplitude", units="V", default=-0.3, minimum=-210.0, maximum=0.0, help='first RESET pulse amplitude (negative)')
-    reset_stop = Float("Last RESET amplitude", units="V", default=-2.0, minimum=-210.0, maximum=0.0, help='largest RESET pulse amplitude (negative)')
-    amplitude_step = Float("Amplitude step", units="mV", default=50.0, minimum=0.0, maximum=10000.0, help='amplitude increment from one pulse to the next')
+    target = Float("Target level", units="G0", default=1.0, minimum=0.0, maximum=100.0,
+                   help='level to program, in G0')
+    tolerance = Float("Tolerance", units="G0", default=0.25, minimum=0.0, maximum=100.0,
+                      help='accepted distance from the target, in G0')
+    set_start = Float("First SET amplitude", units="V", default=0.5, minimum=0.0, maximum=210.0,
+                      help='first SET pulse amplitude')
+    set_stop = Float("Last SET amplitude", units="V", default=2.5, minimum=0.0, maximum=210.0,
+                     help='largest SET pulse amplitude')
+    reset_start = Float("First RESET amplitude", units="V", default=-0.3, minimum=-210.0, maximum=0.0,
+                        help='first RESET pulse amplitude (negative)')
+    reset_stop = Float("Last RESET amplitude", units="V", default=-2.0, minimum=-210.0, maximum=0.0,
+                       help='largest RESET pulse amplitude (negative)')
+    amplitude_step = Float("Amplitude step", units="mV", default=50.0, minimum=0.0, maximum=10000.0,
+                           help='amplitude increment from one pulse to the next')
     width = Float("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e5, help='pulse width')
-    period = Float("Pulse period", units="ms", default=20.0, minimum=0.0, maximum=1e5, help='time from one pulse to the next (pulse, read and rest)')
-    set_compliance = Float("SET compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0, help='current limit of the SET pulses')
-    reset_compliance = Float("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0, help='current limit of the RESET pulses')
-    read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0, help='verify read after each pulse')
-    read_width = Float("Read width", units="ms", default=2.0, minimum=0.0, maximum=1e5, help='duration of each verify read')
-    read_compliance = Float("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0, help='current limit of the verify reads')
-    max_reversals = Integer("Maximum reversals", default=5, minimum=0, maximum=1000, help='changes of direction (SET <-> RESET) before it gives up')
-    nplc = Float("NPLC", default=0.01, minimum=0.0, maximum=25.0, help='integration time of each reading in power-line cycles')
+    period = Float("Pulse period", units="ms", default=20.0, minimum=0.0, maximum=1e5,
+                   help='time from one pulse to the next (pulse, read and rest)')
+    set_compliance = Float("SET compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0,
+                           help='current limit of the SET pulses')
+    reset_compliance = Float("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0,
+                             help='current limit of the RESET pulses')
+    read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0,
+                         help='verify read after each pulse')
+    read_width = Float("Read width", units="ms", default=2.0, minimum=0.0, maximum=1e5,
+                       help='duration of each verify read')
+    read_compliance = Float("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0,
+                            help='current limit of the verify reads')
+    max_reversals = Integer("Maximum reversals", default=5, minimum=0, maximum=1000,
+                            help='changes of direction (SET <-> RESET) before it gives up')
+    nplc = Float("NPLC", default=0.01, minimum=0.0, maximum=25.0,
+                 help='integration time of each reading in power-line cycles')
 
 
     def validate(self) -> None:

@@ -95,7 +95,8 @@ class Volatility(LabqcProcedure):
         return {"G/G0 first read": first, "G/G0 stable": last,
                 "relaxed by G0": (first - last) if first is not None and last is not None else None,
                 "steps of 0.4 G0 or more": steps, "stable after (s)": getattr(self, "stable_after", None),
-                "stable": getattr(self, "stable_after", None) is not None, "block medians G/G0": getattr(self, "medians", [])}
+                "stable": getattr(self, "stable_after", None) is not None,
+                "block medians G/G0": getattr(self, "medians", [])}
 
     def summary_lines(self, summary: dict) -> list[str]:
         when = (f"stable after {fmt(summary['stable after (s)'])} s" if summary["stable"]
