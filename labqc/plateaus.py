@@ -272,6 +272,7 @@ def _block_starts(n: int, cycle_starts, block: int) -> np.ndarray:
     return starts
 
 
+DRIFT_NOISE = 2.0  # within-plateau scales of tilt a noisy plateau may show and stay a level
 RESCUE_SIGMAS = 12.0  # standard errors between the halves of a rescued group (no flatness test)
 RESCUE_DRIFT = 0.15  # G0: each half of a rescued group must be this steady
 
@@ -677,7 +678,10 @@ def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, c
         drift_err = np.where(
             length > 1, raw_sig * slope * (length - 1) / np.sqrt(length * (length**2 - 1) / 12.0), 0.0
         )
-    moving = np.abs(drift) > np.maximum(opt.max_drift, 3.0 * drift_err)
+    # Telegraph states and 1/f wander tilt the fitted line of a noisy plateau by more than
+    # its white-noise error says; a tilt within DRIFT_NOISE scales of the plateau's own
+    # noise is not taken for a ramp (noisy family, tuning seeds: real levels were withheld).
+    moving = np.abs(drift) > np.maximum(np.maximum(opt.max_drift, 3.0 * drift_err), DRIFT_NOISE * raw_sig * slope)
     quantum[moving] = np.nan
     conf[moving] = 0.0
     if opt.two_state:
