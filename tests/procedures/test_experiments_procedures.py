@@ -160,3 +160,45 @@ def test_the_resolution_check_covers_the_new_procedures(capsys):
     assert main(["run", "ProgramToLevel", "--sim", "ag-nanowire", "--check"]) == 0
     out = capsys.readouterr().out
     assert "read at 0.1 V" in out or "0.1 V" in out
+
+
+def test_the_new_experiments_run_in_a_plan(tmp_path, capsys):
+    """Breakdown, then program to 1 G0 on the gap it made, then the volatility of a pulse."""
+    plan = tmp_path / "gap.toml"
+    plan.write_text('''
+[plan]
+name = "gap"
+
+[[device]]
+label = "NW1"
+sim_preset = "ag-nanowire-fresh"
+seed = 2
+
+[[step]]
+name = "breakdown"
+procedure = "Breakdown"
+[step.parameters]
+step = "20 mV"
+step_time = "100 ms"
+
+[[step]]
+name = "program"
+procedure = "program-to-level"
+[step.parameters]
+target = 1
+tolerance = 0.25
+
+[[step]]
+name = "volatility"
+procedure = "Volatility"
+''')
+    fresh("ag-nanowire-fresh", 2)
+    assert main(["plan", "run", str(plan), "-o", str(tmp_path / "run")]) == 0
+    files = sorted((tmp_path / "run").rglob("*.csv"))
+    names = " ".join(p.name for p in files)
+    assert "Breakdown" in names or "breakdown" in names
+    summaries = [read_summary(p) for p in files if p.with_suffix(".summary.json").exists()]
+    by_procedure = {s["procedure"]: s["results"] for s in summaries}
+    assert by_procedure["Breakdown"]["reached"] and 5.0 < by_procedure["Breakdown"]["breakdown voltage (V)"] < 5.5
+    assert by_procedure["ProgramToLevel"]["reached"]
+    assert "Volatility" in by_procedure
