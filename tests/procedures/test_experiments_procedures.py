@@ -13,7 +13,7 @@ from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.procedures import (PROCEDURES, Breakdown, Forming, ProgramToLevel, SwitchingThreshold,
                               Volatility)
 from labqc.procedures.base import ParameterError
-from labqc.procedures.runner import ABORTED, FINISHED, Target, run_procedure
+from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Target, run_procedure
 from labqc.results import read_data, read_summary
 
 
@@ -202,3 +202,16 @@ procedure = "Volatility"
     assert by_procedure["Breakdown"]["reached"] and 5.0 < by_procedure["Breakdown"]["breakdown voltage (V)"] < 5.5
     assert by_procedure["ProgramToLevel"]["reached"]
     assert "Volatility" in by_procedure
+
+
+@pytest.mark.parametrize("fault", ["drop@40", "garble@40", "error@40:-286"])
+def test_a_fault_mid_search_fails_the_run_with_the_output_off(tmp_path, fault):
+    """A dropped connection, a garbled reply or an instrument error in the middle of a
+    breakdown ramp: the run fails with a sentence and the output ends off, read back."""
+    library = sim_library("ag-nanowire-fresh", 7, faults={"2614B": fault})
+    lab = get_lab(library)
+    lab.reset()
+    target = Target(preset="ag-nanowire-fresh", seed=7, visa_library=library)
+    result = run_procedure(Breakdown(step=20.0, step_time=100.0), tmp_path / "b.csv", target=target)
+    assert result.status == FAILED and result.error
+    assert off(lab) and result.output_off
