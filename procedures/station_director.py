@@ -54,6 +54,7 @@ class CentralRuns:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
         self.db.executescript(_SCHEMA)
+        self.db.execute("PRAGMA synchronous = NORMAL")  # a copy: the stations' catalogs are the record
 
     def close(self) -> None:
         self.db.close()
@@ -94,8 +95,12 @@ class CentralRuns:
     def components(self) -> dict[str, bool]:
         return {name: bool(station) for name, station in self.db.execute("SELECT name, station FROM components")}
 
-    def remember(self, name: str, station: bool) -> None:
-        self.db.execute("INSERT OR REPLACE INTO components VALUES (?, ?, ?)", (name, int(station), time.time()))
+    def remember(self, kinds: dict[str, bool]) -> None:
+        """Which names are stations, in one transaction, only what changed (a status is often asked)."""
+        known = self.components()
+        changed = [(n, int(s), time.time()) for n, s in kinds.items() if known.get(n) != s]
+        if changed:
+            self.db.executemany("INSERT OR REPLACE INTO components VALUES (?, ?, ?)", changed)
 
 
 class LabDirector:
@@ -171,11 +176,9 @@ class LabDirector:
                 answers[name] = self.comm.interpret_rpc_response(reply)
             except JSONRPCError:
                 continue  # not a station (or unknown to the coordinator)
-        for name in asked.values():
-            if name in answers:
-                self.central.remember(name, True)
-            elif name not in expected:
-                self.central.remember(name, False)  # no answer as a station: not waited for again
+        # no answer as a station: not waited for again
+        self.central.remember({name: name in answers for name in asked.values()
+                               if name in answers or name not in expected})
         names = sorted(set(answers) | expected)
         return [answers.get(n) or {"name": n, "state": "offline", "queue": None, "current": None}
                 for n in names]
