@@ -55,7 +55,7 @@ class ProgramToLevel(SearchProcedure):
                             help='current limit of the verify reads')
     max_reversals = Integer("Maximum reversals", default=5, minimum=0, maximum=1000,
                             help='changes of direction (SET <-> RESET) before it gives up')
-    nplc = Float("NPLC", default=0.01, minimum=0.0, maximum=25.0,
+    nplc = Float("NPLC", default=0.1, minimum=0.0, maximum=25.0,
                  help='integration time of each reading in power-line cycles')
 
 

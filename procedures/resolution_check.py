@@ -19,6 +19,13 @@ def read_points(request) -> list[tuple[str, float, float, float | None, float]]:
     ``request``; current-sourced requests measure a voltage and are left out."""
     if isinstance(request, Repeat):
         return [p for step in request.steps for p in read_points(step)]
+    if getattr(request, "is_search", False):  # instruments/search.py: the reading it decides on
+        if request.pulsed:
+            return [(f"read after each search pulse at {request.read_level:g} V", request.read_level,
+                     request.nplc, request.measure_range, request.read_compliance or request.compliance)]
+        v = float(np.median(np.abs(request.levels)))
+        return [(f"search ramp at {request.compliance:g} A (median |V| {v:.3g} V)", v, request.nplc,
+                 request.measure_range, request.compliance)]
     if isinstance(request, Sweep):
         if request.source != "V":
             return []

@@ -59,3 +59,12 @@ def test_program_to_level_that_reaches_its_target_exits_0(tmp_path, capsys):
                  "--tolerance", "0.25", "-o", str(path), "--no-progress"])
     assert read_summary(path)["results"]["reached"] is True
     assert code == 0
+
+
+def test_check_judges_the_reads_a_search_decides_on(capsys):
+    assert main(["run", "ProgramToLevel", "--sim", "ag-nanowire", "--nplc", "0.01", "--check"]) == 0
+    out = capsys.readouterr().out
+    # 0.5 G0 at 0.1 V (3.9 uA) against the 1 mA range at NPLC 0.01 (2 uA): not resolvable
+    assert "read after each search pulse at 0.1 V" in out and "NOT resolvable" in out
+    assert main(["run", "ProgramToLevel", "--sim", "ag-nanowire", "--nplc", "0.1", "--check"]) == 0
+    assert "NOT" not in capsys.readouterr().out.split("search pulse")[1].splitlines()[0]
