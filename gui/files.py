@@ -115,7 +115,7 @@ def load_run(path: str | Path, r_series: float | None = None) -> tuple[RunRecord
     state = LiveState(r_series=result.r_series)
     state.append(chunk)
     params = header.get("parameters", {})
-    state.plateau_source = "offline analysis of the file"
+    state.plateau_source = "offline, file"
     state.compliance, state.voltage_limits = compliance_limits(params), voltage_limits(params)
     state.provenance = provenance(path, procedure_name(header), params)
     state.parameters = dict(params)

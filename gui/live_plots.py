@@ -212,6 +212,9 @@ class LivePlots(QWidget):
         self.iv_marks.setSymbol("o" if points else None)
         self.iv_marks.setSymbolBrush((214, 39, 40))
         self.iv_marks.setSymbolPen(None)
+        legend = self.iv.getPlotItem().legend.getLabel(self.iv_curve)
+        if legend is not None:
+            legend.setText("V (newest points)" if vi else "|I| (newest points)")
         self.iv_range.on, self.iv_range.current = True, None
         self._compliance_drawn = ()
         self.set_run_name(self.run_name)
@@ -411,7 +414,7 @@ class LivePlots(QWidget):
             top = max([float(np.max(i))] + limits)
             decades = np.log10([float(np.min(i)), top])
             self.iv_range.set(span(float(np.min(v)), float(np.max(v))),
-                              (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.3))))
+                              (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.6))))
 
     def _marks(self, x: np.ndarray, y: np.ndarray, comp: np.ndarray) -> None:
         """The points in compliance, drawn over the I–V: as points, or as a line with NaN

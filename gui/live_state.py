@@ -124,7 +124,7 @@ class LiveState:
         self.retention_rows: list[np.ndarray] = []
         self.version = 0  # bumped on every change the views should redraw
         self.finished = False
-        self.plateau_source = "online detector"  # or "offline analysis of the file"
+        self.plateau_source = "online detector"  # or "offline, file"
         self.compliance: list[tuple[str, float]] = []  # (name, A) limits of this run's I–V
         self.voltage_limits: list[tuple[str, float]] = []  # (name, V) limits (current sweeps)
         self.provenance: dict[str, str] = {}  # file, procedure, sample, device

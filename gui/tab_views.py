@@ -97,6 +97,8 @@ class TabViews(QTabWidget):
         self.hrs_curve.setData(c, np.maximum(hrs, 1e-6))
         c, g = s.cycle_max.result() if self.per_cycle == "max" else s.lrs.result()
         self.level_curve.setData(c, g)
+        if g.size and np.isfinite(g).any():  # from 0, so that the quantum grid is in view
+            self.level.setYRange(0.0, max(1.0, float(np.nanmax(g)) * 1.15), padding=0)
         t, g = s.retention()
         self.retention_curve.setData(t, g)
 

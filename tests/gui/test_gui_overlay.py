@@ -34,7 +34,7 @@ def staircase(levels, n=400, noise=0.01, seed=0):
     return g, spans
 
 
-def show(window, g, spans, source="offline analysis of the file", r_series=0.0):
+def show(window, g, spans, source="offline, file", r_series=0.0):
     state = LiveState(r_series=r_series)
     state.append(rows(g))
     state.plateaus = [PlateauMark(a, b, 0.0, None, None) for a, b in spans]
@@ -119,9 +119,9 @@ def test_crowded_labels_are_thinned_never_overlapping_each_other_or_the_legend(w
 
 def test_legend_names_the_source_and_no_label_survives_a_file_without_plateaus(window):
     g, spans = staircase([1.0, 2.0])
-    show(window, g, spans, source="offline analysis of the file")
+    show(window, g, spans, source="offline, file")
     legend = [label.text for _, label in window.plots.main.getPlotItem().legend.items]
-    assert "plateaus (offline analysis of the file)" in legend
+    assert "plateaus (offline, file)" in legend
     assert visible_labels(window)
     show(window, np.linspace(0.1, 5, 800), [])  # a file with no plateaus
     assert not visible_labels(window)
