@@ -29,7 +29,7 @@ TARGETS = {
     "f1": {"easy": 0.99, "realistic": 0.98, "noisy": 0.98, "hard": 0.95, "short": 0.97},
     "worst_trace_f1": 0.85,
     "estimated_vs_true_rs_f1_gap": 0.02,
-    "online_vs_offline_f1_gap": 0.03,
+    "online_vs_offline_f1_gap": 0.03,  # on the family's mean F1 (issue 17, deliverable 4)
 }
 
 
@@ -86,7 +86,9 @@ def run_family(name: str, baseline, *, held_back: bool = True, quick: bool = Fal
     err = np.abs([t["r_series"] - t["r_series_true"] for t in traces])
     samples = sum(t["samples"] for t in traces)
     gap_rs = float(np.max(f1["offline_true_rs"] - f1["offline"]))
-    gap_on = float(np.max(np.abs(f1["offline"] - f1["online"])))
+    # The issue's target is on the family's mean F1; the worst single trace is reported too.
+    gap_on = float(f1["offline"].mean() - f1["online"].mean())
+    gap_on_worst = float(np.max(np.abs(f1["offline"] - f1["online"])))
     target = TARGETS["f1"][name]
     summary = {
         "seeds": f"{seeds[0]}..{seeds[-1]}", "traces": len(traces), "samples": samples,
@@ -96,7 +98,8 @@ def run_family(name: str, baseline, *, held_back: bool = True, quick: bool = Fal
         "r_series_error_worst": round(float(np.max(err)), 2),
         "ambiguous_traces": int(sum(t["r_series_ambiguous"] for t in traces)),
         "max_f1_gap_true_vs_estimated_rs": round(gap_rs, 4),
-        "max_f1_gap_offline_vs_online": round(gap_on, 4),
+        "mean_f1_gap_offline_vs_online": round(gap_on, 4),
+        "max_trace_f1_gap_offline_vs_online": round(gap_on_worst, 4),
         "offline_samples_per_s": round(samples / sum(t["t_offline"] for t in traces)),
         "online_samples_per_s": round(samples / sum(t["t_online"] for t in traces)),
         "baseline_samples_per_s": round(samples / sum(t["t_baseline"] for t in traces)),
@@ -106,13 +109,14 @@ def run_family(name: str, baseline, *, held_back: bool = True, quick: bool = Fal
         "worst_trace_f1": summary["offline_f1_worst"] >= TARGETS["worst_trace_f1"],
         "estimated_vs_true_rs": gap_rs <= TARGETS["estimated_vs_true_rs_f1_gap"],
         "beats_baseline": summary["offline_f1_mean"] > summary["baseline_f1_mean"],
-        "online_within_offline": gap_on <= TARGETS["online_vs_offline_f1_gap"],
+        "online_within_offline": abs(gap_on) <= TARGETS["online_vs_offline_f1_gap"],
     }.items()}
     print(
         f"{name:>10} (seeds {summary['seeds']}, {len(traces)} traces, {samples} samples): "
         f"offline F1 {summary['offline_f1_mean']:.3f} (worst {summary['offline_f1_worst']:.3f}) "
         f"true-R_s {summary['offline_true_rs_f1_mean']:.3f} gap<= {gap_rs:.3f} | "
-        f"online {summary['online_f1_mean']:.3f} (worst {summary['online_f1_worst']:.3f}) | "
+        f"online {summary['online_f1_mean']:.3f} (worst {summary['online_f1_worst']:.3f}, "
+        f"gap mean {gap_on:.3f} worst trace {gap_on_worst:.3f}) | "
         f"baseline {summary['baseline_f1_mean']:.3f} (worst {summary['baseline_f1_worst']:.3f}) | "
         f"R_s err median {summary['r_series_error_median']:.1f} worst {summary['r_series_error_worst']:.1f} ohm, "
         f"{summary['ambiguous_traces']} ambiguous | {summary['offline_samples_per_s'] / 1e6:.2f} / "

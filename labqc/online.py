@@ -76,11 +76,14 @@ class OnlineDetector:
         self,
         r_series: float = 0.0,
         *,
-        delta: float = 0.25,
+        # CUSUM shift and merge threshold tuned on the field families' tuning seeds
+        # (benchmarks/plateau_fields.py): a step is at least a half-quantum, so a shift of
+        # 0.4 G0 alarms on fewer noise wanders; 0.25 G0 keeps noisy steps apart.
+        delta: float = 0.4,
         log_arl: float = 11.5,
         min_length: int = 20,
         bridge_len: int = 12,
-        merge_delta: float = 0.3,
+        merge_delta: float = 0.25,
         bridge_max: float = 0.4,
         sigma: float | None = None,
         sigma_rs: float = 0.0,
