@@ -2,7 +2,6 @@
 simulator, and as a subprocess against the loopback TCP server for what only a real
 process can show (Ctrl-C, SIGTERM, a file-size limit), with the instrument's outputs
 checked from outside afterwards."""
-import resource
 import signal
 import subprocess
 import sys
@@ -116,6 +115,8 @@ def test_signal_aborts_cleanly(server, tmp_path, sig, code):
 
 def test_file_size_limit_fails_loudly_with_outputs_off(server, tmp_path):
     lab, res = server
+    # RLIMIT_FSIZE is POSIX's; on Windows this module still imports and the test is skipped.
+    resource = pytest.importorskip("resource")
     lab.clock.time_scale = 0.0
     path = tmp_path / "full.csv"
 
