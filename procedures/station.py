@@ -143,7 +143,8 @@ class Station:
     def current_run(self) -> dict:
         """The plan, run and procedure being measured now (for a live chunk's header)."""
         current = self.status()["current"] or {}
-        return {k: current.get(k, "") for k in ("plan", "run", "procedure")}
+        return {"plan": current.get("plan", ""), "plan_run": current.get("run", ""),
+                "procedure": current.get("procedure", "")}
 
     def _plan_progress(self, directory: Path, progress: dict | None) -> dict:
         try:

@@ -33,7 +33,7 @@ class ChunkPublisher:
     def __init__(self, station: str, host: str = "127.0.0.1", port: int = DATA_PORT,
                  describe: Callable[[], dict] | None = None, context: zmq.Context | None = None) -> None:
         self.station = station
-        self.describe = describe  # the run starting now: {"run": id, "procedure": name}
+        self.describe = describe  # the run starting now: {"plan_run": id, "procedure": name, ...}
         self.socket = (context or zmq.Context.instance()).socket(zmq.PUB)
         self.socket.connect(f"tcp://{host}:{port}")
         self.run = 0
@@ -49,17 +49,16 @@ class ChunkPublisher:
             self.seq = 0
 
     def publish(self, frame: pd.DataFrame) -> None:
-        numbers = frame.select_dtypes("number")
-        rows = np.ascontiguousarray(numbers.to_numpy(dtype=np.float64))
-        header = {"kind": "chunk", "run": self.run, "seq": self.seq, "rows": int(rows.shape[0]),
-                  "columns": [str(c) for c in numbers.columns]}
+        columns, text, flags = encode(frame)
+        header = {"kind": "chunk", "run": self.run, "seq": self.seq, "rows": len(frame),
+                  "columns": [str(c) for c in frame.columns], "text": text, "bool": flags}
         if self.seq == 0 and self.describe is not None:
             try:
-                header.update(self.describe())
+                header.update({k: v for k, v in self.describe().items() if k not in header})
             except Exception:  # a description is only for the watcher's title
                 pass
         header["t"] = time.time()
-        self._send(header, rows.tobytes())
+        self._send(header, columns.tobytes())
         self.seq += 1
 
     def _send(self, header: dict, body: bytes | None = None) -> None:
@@ -98,12 +97,39 @@ class ChunkWatcher:
         self.socket.close(linger=0)
 
 
+def encode(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, list[str]], list[str]]:
+    """A chunk as one float64 array (rows x columns): text columns (e.g. Segment) as codes
+    into their own list of values, booleans (e.g. Compliance) as 0/1."""
+    out = np.empty((len(frame), len(frame.columns)), dtype=np.float64)
+    text: dict[str, list[str]] = {}
+    flags: list[str] = []
+    for k, name in enumerate(frame.columns):
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column):
+            flags.append(str(name))
+            out[:, k] = column.to_numpy(dtype=np.float64)
+        elif pd.api.types.is_numeric_dtype(column):
+            out[:, k] = column.to_numpy(dtype=np.float64)
+        else:
+            codes, values = pd.factorize(column.astype(str))
+            text[str(name)] = [str(v) for v in values]
+            out[:, k] = codes
+    return out, text, flags
+
+
 def decode(message: DataMessage) -> tuple[dict, pd.DataFrame | None]:
+    """(header, rows) of a published message; rows None for a run's end."""
     header = json.loads(message.payload[0])
     if header.get("kind") != "chunk":
         return header, None
-    rows = np.frombuffer(message.payload[1], dtype=np.float64).reshape(header["rows"], len(header["columns"]))
-    return header, pd.DataFrame(rows, columns=header["columns"])
+    names = header["columns"]
+    rows = np.frombuffer(message.payload[1], dtype=np.float64).reshape(header["rows"], len(names))
+    frame = pd.DataFrame(rows, columns=names)
+    for name, values in header.get("text", {}).items():
+        frame[name] = np.asarray(values, dtype=object)[rows[:, names.index(name)].astype(np.int64)]
+    for name in header.get("bool", []):
+        frame[name] = rows[:, names.index(name)] != 0
+    return header, frame
 
 
 def start_proxy(host: str = "127.0.0.1", port: int = DATA_PORT,
@@ -125,4 +151,4 @@ def start_proxy(host: str = "127.0.0.1", port: int = DATA_PORT,
     return thread
 
 
-__all__ = ["ChunkPublisher", "ChunkWatcher", "decode", "start_proxy", "DATA_PORT"]
+__all__ = ["ChunkPublisher", "ChunkWatcher", "encode", "decode", "start_proxy", "DATA_PORT"]

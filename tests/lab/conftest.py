@@ -85,7 +85,7 @@ class Lab:
             self.kill(key)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A coordinator and two simulated stations, nw (ag-nanowire) and bf (bfo), trusting alice."""
     from labqc.procedures.station_director import LabDirector

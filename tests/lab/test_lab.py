@@ -156,7 +156,7 @@ def test_a_watcher_receives_every_row_of_a_run_as_it_is_measured(lab):
                 if header["seq"] != 0:
                     wait_for(lambda: idle(d, "nw"), 40, "the run to end")
                     continue
-                assert header["procedure"] == "VoltageSweep" and header["run"]
+                assert header["procedure"] == "VoltageSweep" and header["plan_run"]
                 rows, seqs = len(frame), [0]
                 while True:
                     got = watcher.receive(timeout_s=30)
