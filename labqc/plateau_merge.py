@@ -18,7 +18,10 @@ from labqc import rs
 if TYPE_CHECKING:
     from labqc.plateaus import Options
 
-def merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), seg_delta=None):
+NEAR_MARGIN = 0.08  # G0 beyond tol within which two noisy pieces on one half-quantum are one level
+
+
+def merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), seg_delta=None, near_margin: float = NEAR_MARGIN):
     """Merge neighbours at the same level and bridge short excursions between equal levels.
 
     Nothing is merged across a barrier (the first sample of a sweep cycle: a plateau that
@@ -36,7 +39,7 @@ def merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), se
     bridge = opt.bridge_len
     if seg_delta is None:
         seg_delta = np.full(seg_level.size, opt.merge_delta)
-    near = opt.tol + 0.08  # G0: both this close to one half-quantum is one level
+    near = opt.tol + near_margin  # G0: both this close to one half-quantum is one level
 
     def same(m1: float, m2: float, delta: float) -> bool:
         if abs(m1 - m2) < delta:

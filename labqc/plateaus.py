@@ -34,7 +34,7 @@ from scipy.ndimage import median_filter
 
 from labqc import levels as lv
 from labqc import rs
-from labqc.plateau_merge import merge, split_steps
+from labqc.plateau_merge import NEAR_MARGIN, merge, split_steps
 from labqc.series import SeriesFit, fit_series_resistance, unassignable_above
 from labqc.units import G0
 
@@ -542,7 +542,10 @@ def analyze(
     seg_corr = lv.correct_g0(seg_mu, r_series)
     # Segments beyond 1/R_s (NaN after correction) can only be spikes or R_s mistakes.
     seg_corr = np.where(np.isfinite(seg_corr), seg_corr, 1e6)
-    ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers)
+    # Two pieces on one half-quantum are one level within tol plus the white noise (at most
+    # NEAR_MARGIN): in a quiet trace two off-grid plateaus either side of a level are not
+    # fused into one three-level group that no single split can undo (easy family).
+    ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers, near_margin=min(NEAR_MARGIN, sigma))
     for _ in range(2):  # a group may hide two steps
         ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt)
     long = (gb - ga) >= opt.min_length
