@@ -23,19 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QFontMetricsF
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from labqc.gui.live_state import LiveState
-from labqc.gui.overlay import place_labels
+from labqc.gui.plateau_labels import PlateauLabels
 from labqc.gui.plot_kit import RangeKeeper, fast, grid_lines, grow, make_plot, nice_ceiling, span
 from labqc.gui.tab_views import TabViews
 from labqc.gui.view_plan import ViewPlan, plan_for
 
 RECENT = 50_000  # rows drawn against V or I, and in the I–V view
-MAX_LABELS = 8  # plateau labels on screen at most (fewer when they would overlap)
-LABEL_CANDIDATES = 40  # the longest plateaus in view tried for a label
 # Peak-downsampled blocks per pixel of the main plot against time. A block is drawn as
 # its min and max, so one block per pixel column already draws the exact envelope; the
 # paint time grows with the blocks (each a vertical stroke: ~3 ms per 10³ blocks), and
@@ -50,7 +47,6 @@ MEASURED = pg.mkPen((150, 150, 150), width=1)
 CORRECTED = pg.mkPen((31, 119, 180), width=1)
 PLATEAU = pg.mkPen((230, 85, 13), width=3)
 COMPLIANCE = pg.mkPen((214, 39, 40), width=1, style=Qt.PenStyle.DashLine)
-LABEL_COLOUR = (180, 60, 0)
 VIEW_TITLES = {"main": "Conductance", "iv": "I–V", "vi": "V–I", "hist": "G histogram (0.05 G0 bins)"}
 
 
@@ -68,8 +64,6 @@ class LivePlots(QWidget):
         self._drawn: dict[str, tuple] = {}
         self._compliance_lines: list[pg.InfiniteLine] = []
         self._compliance_drawn: tuple = ()
-        self._labels_key: tuple = ()
-        self._labels_stale = True
         self._state_drawn = None
         self._corrected_listed = True
         self.plan = plan_for("")
@@ -111,14 +105,7 @@ class LivePlots(QWidget):
             # The dynamic range limit re-scans all 10⁶ samples for their bounds on every
             # setData; G/G0 has no outliers that large to guard against.
             curve.setDynamicRangeLimit(None)
-        self.plateau_labels = [pg.TextItem("", color=LABEL_COLOUR, anchor=(0, 0)) for _ in range(MAX_LABELS)]
-        for label in self.plateau_labels:
-            # Laying out rich text costs ~1 ms per label and paint; cache the rendered text.
-            label.textItem.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            label.hide()
-            self.main.addItem(label, ignoreBounds=True)
-        self._label_metrics = QFontMetricsF(self.plateau_labels[0].textItem.font())
-        self.main.getViewBox().sigRangeChanged.connect(self._labels_need_layout)
+        self.labels = PlateauLabels(self.main)
 
         self.iv = make_plot("I–V", ("|I|", "A"), ("Voltage", "V"))
         self.iv.setLogMode(y=True)
@@ -156,6 +143,10 @@ class LivePlots(QWidget):
         layout.addLayout(bar)
         layout.addWidget(split, 1)
 
+    @property
+    def plateau_labels(self) -> list:
+        return self.labels.items
+
     # aliases kept for tests and benchmarks that reach the tab curves
     @property
     def ratio_curve(self):
@@ -168,9 +159,6 @@ class LivePlots(QWidget):
     # ------------------------------------------------------------------ settings
     def _invalidate(self, *_) -> None:
         self._drawn = {}
-
-    def _labels_need_layout(self, *_) -> None:
-        self._labels_stale = True
 
     def _x_changed(self, text: str) -> None:
         key, label, units = X_CHOICES[text]
@@ -228,17 +216,17 @@ class LivePlots(QWidget):
         that each group is redrawn at ~11 Hz and no tick paints everything at once."""
         self.state.process()
         self._phase ^= 1
-        if not self.redraw(groups=(MAIN,) if self._phase else (SECONDARY,)) and self._labels_stale:
+        if not self.redraw(groups=(MAIN,) if self._phase else (SECONDARY,)) and self.labels.stale:
             self._layout_labels()
 
     def redraw(self, force: bool = False, groups: tuple[str, ...] = (MAIN, SECONDARY)) -> bool:
         """Redraw the given groups of views whose data changed (all with ``force``)."""
         s = self.state
         if s is not self._state_drawn:  # another run or file: forget per-run drawing caches
-            self._state_drawn, self._labels_key = s, ()
+            self._state_drawn = s
             for keeper in (self.main_range, self.iv_range, self.hist_range):
                 keeper.current = None
-            self._hide_labels()
+            self.labels.hide()
             force = True
         key = (s.version, self.x_choice.currentText(), s.r_series)
         todo = [g for g in groups if force or self._drawn.get(g) != key]
@@ -281,7 +269,7 @@ class LivePlots(QWidget):
                                         symbolBrush=(90, 90, 90))
             self.corrected_curve.setData([], [])
             self.plateau_curve.setData([], [])
-            self._hide_labels()
+            self.labels.hide()
             if px.size:
                 self.main_range.set((0.0, nice_ceiling(float(px[-1]) + 1.0)),
                                     (-0.5, nice_ceiling(max(float(np.nanmax(py)), 1.0) * 1.1)))
@@ -296,8 +284,12 @@ class LivePlots(QWidget):
         xs, ys = s.plateau_segments(full_x, first)
         self.plateau_curve.setData(xs, ys, connect="pairs")
         self._legend_corrected(corrected)
-        self._labels_stale = True
         self._layout_labels()
+
+    def _layout_labels(self) -> None:
+        key_x = X_CHOICES[self.x_choice.currentText()][0]
+        first = 0 if key_x == "t" else max(len(self.state.store) - RECENT, 0)
+        self.labels.layout(self.state, key_x, first)
 
     def _legend_plateaus(self, s: LiveState) -> None:
         """The legend names where the plateaus on screen came from."""
@@ -307,66 +299,6 @@ class LivePlots(QWidget):
             label.setText(text)
 
     # ------------------------------------------------------------------ labels
-    def _hide_labels(self) -> None:
-        for label in self.plateau_labels:
-            label.hide()
-        self._labels_key = ()
-
-    def _layout_labels(self) -> None:
-        """Label the longest plateaus in view where their text overlaps neither another
-        label, the legend nor the edge (labqc.gui.overlay.place_labels)."""
-        self._labels_stale = False
-        s = self.state
-        key_x = X_CHOICES[self.x_choice.currentText()][0]
-        n = len(s.store)
-        ov = s.overlay()
-        if key_x == "pulse" or not n or not len(ov):
-            self._hide_labels()
-            return
-        vb = self.main.getViewBox()
-        (x0, x1), (y0, y1) = vb.viewRange()
-        x = s.store[key_x]
-        first = 0 if key_x == "t" else max(n - RECENT, 0)
-        a = np.clip(np.maximum(ov.start, first), 0, n - 1)
-        b = np.clip(ov.stop - 1, 0, n - 1)
-        keep = ov.stop > first
-        xa, xb = x[a].astype(float), x[b].astype(float)
-        lo, hi = np.minimum(xa, xb), np.maximum(xa, xb)
-        inside = keep & (hi >= x0) & (lo <= x1) & (ov.level >= y0) & (ov.level <= y1)
-        idx = np.flatnonzero(inside)
-        idx = idx[np.argsort(-(ov.stop[idx] - ov.start[idx]), kind="stable")][:LABEL_CANDIDATES]
-        key = (id(s), tuple(idx), tuple(np.round(vb.viewRange()[0], 9)), tuple(np.round(vb.viewRange()[1], 9)),
-               s.r_series, vb.width(), vb.height())
-        if key == self._labels_key:
-            return
-        self._labels_key = key
-        texts = [ov.label(int(k)) for k in idx]
-        cands = []
-        for k in idx:
-            p0 = vb.mapViewToScene(QPointF(max(lo[k], x0), float(ov.level[k])))
-            p1 = vb.mapViewToScene(QPointF(min(hi[k], x1), float(ov.level[k])))
-            cands.append((p0.x(), p1.x(), p0.y(), 0.0))
-        view = vb.sceneBoundingRect()
-        legend = self.main.getPlotItem().legend.sceneBoundingRect()
-        fm = self._label_metrics
-
-        margin = 2 * self.plateau_labels[0].textItem.document().documentMargin() + 2.0
-
-        def size(j: int) -> tuple[float, float]:  # as a TextItem draws it: text plus margins
-            return fm.horizontalAdvance(texts[j]) + margin, fm.height() + margin
-
-        placed = place_labels(cands, size, (view.left(), view.top(), view.right(), view.bottom()),
-                              avoid=[(legend.left(), legend.top(), legend.right(), legend.bottom())],
-                              most=MAX_LABELS)
-        for slot, label in enumerate(self.plateau_labels):
-            if slot < len(placed):
-                j, left, top = placed[slot]
-                label.setText(texts[j])
-                label.setPos(vb.mapSceneToView(QPointF(left, top)))
-                label.show()
-            else:
-                label.hide()
-
     # ------------------------------------------------------------------ other views
     def _sync_compliance(self, s: LiveState) -> None:
         """Lines at the limits of the run on screen: current compliance on the I–V, the

@@ -23,7 +23,6 @@ import pandas as pd
 
 from labqc.results import SEGMENTS
 from labqc.rs import correct as _rs_correct
-from labqc.units import G0
 
 #: Column name in the store -> (results-file column, dtype).
 FIELDS: dict[str, tuple[str, type]] = {
