@@ -177,3 +177,25 @@ def test_a_watcher_receives_every_row_of_a_run_as_it_is_measured(lab):
         pytest.fail("three runs and never a whole one seen")
     finally:
         watcher.close()
+
+
+def test_a_coordinator_restart_loses_no_queued_work(lab):
+    with director(lab, "alice") as d:
+        entry = d.call("nw", "submit_plan", text=SLOW, source="slow.toml")
+        queued = d.call("nw", "submit_plan", text=QUICK, source="quick.toml")
+        wait_for(lambda: [s for s in d.status(["nw"]) if s["name"] == "nw"][0]["state"] == "running", 30,
+                 "the slow plan to start")
+    lab.kill("coordinator")
+    time.sleep(1.0)
+    lab.start_coordinator()
+    with director(lab, "alice") as d:
+        def back():
+            (s,) = [s for s in d.status(["nw"]) if s["name"] == "nw"]
+            return s["state"] != "offline" and s
+        seen = wait_for(back, 30, "the station to sign in at the new coordinator")
+        assert seen["queue"] + (seen["state"] == "running") >= 1
+        wait_for(lambda: idle(d, "nw"), 60, "both plans to finish")
+    home = lab.tmp / "stations" / "nw" / "plans"
+    for number, name, runs in ((entry["id"], "slow", 3), (queued["id"], "quick", 2)):
+        state = Journal(home / f"{number:04d}-{name}" / JOURNAL_NAME).state()
+        assert len(state.runs) == runs and all(state.run(r).done and state.run(r).attempts == 1 for r in state.runs)
