@@ -21,6 +21,7 @@ Pipeline, per trace:
    of the state on the grid (two-component mixture, all such plateaus at once);
 7. neighbours that ended up with the same quantum level are one plateau.
 
+Steps 1-2 live in labqc.plateau_segment, step 3 in labqc.plateau_merge.
 ``detect`` returns the plateaus; ``analyze`` returns them with the R_s used, its
 uncertainty, the noise scale and the telegraph events.
 """
@@ -29,17 +30,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
-import ruptures as rpt
-from scipy.ndimage import median_filter
 
 from labqc import levels as lv
 from labqc import rs
 from labqc.plateau_merge import NEAR_MARGIN, merge, split_steps
+from labqc.plateau_segment import (  # noqa: F401  (robust_sigma: public here too)
+    block_starts, despike, group_stats, grouped_medians, robust_sigma, segment, segment_means, sweep_segment,
+)
 from labqc.series import SeriesFit, fit_series_resistance, unassignable_above
 from labqc.units import G0
 
 
-DECIMATE_ABOVE = 2000  # samples per block from which KernelCPD runs on decimated data
 BLOCK_PLATEAUS = 10  # plateaus per R_s bootstrap block when the trace has no cycle marks
 
 
@@ -147,14 +148,6 @@ class PlateauAnalysis:
         return unassignable_above(self.sigma_r_series if s != s else s)
 
 
-def robust_sigma(x: np.ndarray) -> float:
-    """White-noise scale from first differences: 1.4826·MAD(Δx)/√2 (steps barely move it)."""
-    if x.size < 3:
-        return 0.0
-    dx = np.diff(x)
-    return float(1.4826 * np.median(np.abs(dx - np.median(dx))) / np.sqrt(2.0))
-
-
 def _validate(g) -> tuple[np.ndarray, np.ndarray]:
     """Finite samples and their indices; clear errors for input that has no answer."""
     g = np.asarray(g, dtype=float)
@@ -170,106 +163,6 @@ def _validate(g) -> tuple[np.ndarray, np.ndarray]:
             "the conductance is mostly negative; check the sign convention of V and I"
         )
     return x, index
-
-
-def _despike(x: np.ndarray, sigma: float, k: float) -> np.ndarray:
-    """Replace samples further than k·sigma from the 5-sample running median by that median."""
-    if k <= 0 or x.size < 5:
-        return x
-    med = median_filter(x, size=5, mode="nearest")
-    bad = np.abs(x - med) > max(k * sigma, 1e-9)
-    if not bad.any():
-        return x
-    out = x.copy()
-    out[bad] = med[bad]
-    return out
-
-
-def _segment(x: np.ndarray, starts: np.ndarray, opt: Options) -> tuple[np.ndarray, float]:
-    """Breakpoints (segment ends, exclusive) over the whole array, and the median sigma.
-
-    KernelCPD runs on block means of ``opt.decimate`` samples (the cost of PELT is the
-    bottleneck of the whole pipeline); each cut is then moved to its best position at full
-    resolution.
-    """
-    ends: list[np.ndarray] = []
-    sigmas = []
-    bounds = np.append(starts, x.size)
-    # Short blocks (pulse trains) are cheap anyway and need every sample; their noise
-    # scales come from one vectorised pass (a per-block median would cost more than PELT).
-    short = (bounds[1:] - bounds[:-1] < DECIMATE_ABOVE) & (bounds[1:] - bounds[:-1] >= 2 * opt.min_size)
-    short_sigma = dict(zip(
-        bounds[:-1][short].tolist(),
-        _block_sigmas(x, bounds[:-1][short], bounds[1:][short]).tolist() if short.any() else [],
-    ))
-    decimated = False
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        d = max(int(opt.decimate), 1) if b - a >= DECIMATE_ABOVE else 1
-        decimated |= d > 1
-        min_size = max(2, -(-opt.min_size // d)) if d > 1 else opt.min_size
-        nd = (b - a) // d
-        if nd < 2 * min_size:
-            if b > a:
-                ends.append(np.array([b]))
-            continue
-        if d == 1:
-            xd = x[a:b]
-            sigma = max(short_sigma[a], 1e-4)
-        else:
-            xd = x[a : a + nd * d].reshape(nd, d).mean(axis=1)
-            sigma = max(robust_sigma(xd), 1e-4)
-        sigmas.append(sigma * np.sqrt(d))
-        pen = opt.penalty * sigma**2 * np.log(nd)
-        bk = np.asarray(rpt.KernelCPD(kernel="linear", min_size=min_size).fit(xd).predict(pen=pen), dtype=int)
-        ends.append(np.append(a + bk[:-1] * d, b))
-    cuts = np.concatenate(ends)
-    if decimated:
-        cuts = _refine(x, cuts, starts, max(int(opt.decimate), 1))
-    return cuts, float(np.median(sigmas)) if sigmas else 0.0
-
-
-def _refine(x: np.ndarray, cuts: np.ndarray, fixed: np.ndarray, radius: int) -> np.ndarray:
-    """Move every cut (except block starts) within ±radius to the best two-segment L2 split.
-
-    The split of the window [L, R) at t is scored by S1²/n1 + S2²/n2 (the L2 cost, up to a
-    constant); windows reach 4·radius each side but never past the neighbouring cuts.
-    """
-    n = x.size
-    movable = ~np.isin(cuts, fixed) & (cuts < n)
-    e = cuts[movable]
-    if not e.size:
-        return cuts
-    prev = np.concatenate([[0], cuts[:-1]])[movable]
-    nxt = np.concatenate([cuts[1:], [n]])[movable]
-    left = np.maximum(prev, e - 4 * radius)
-    right = np.minimum(nxt, e + 4 * radius)
-    cand = e[:, None] + np.arange(-radius, radius + 1)[None, :]
-    valid = (cand > left[:, None]) & (cand < right[:, None])
-    cand = np.clip(cand, 0, n)
-    cs = np.concatenate([[0.0], np.cumsum(x)])
-    n1 = np.maximum(cand - left[:, None], 1)
-    n2 = np.maximum(right[:, None] - cand, 1)
-    s1 = cs[cand] - cs[left][:, None]
-    s2 = cs[right][:, None] - cs[cand]
-    gain = np.where(valid, s1**2 / n1 + s2**2 / n2, -np.inf)
-    best = cand[np.arange(e.size), np.argmax(gain, axis=1)]
-    out = cuts.copy()
-    out[movable] = best
-    return np.unique(out)
-
-
-def _block_starts(n: int, cycle_starts, block: int) -> np.ndarray:
-    """Cycle starts if given (each cycle cut further into blocks), else fixed blocks."""
-    if cycle_starts is None:
-        starts = np.arange(0, n, max(block, 100))
-    else:
-        cs = np.unique(np.clip(np.asarray(cycle_starts, dtype=int), 0, n))
-        cs = cs[cs < n]
-        if not cs.size or cs[0] != 0:
-            cs = np.insert(cs, 0, 0)
-        bounds = np.append(cs, n)
-        starts = np.concatenate([np.arange(a, b, max(block, 100)) for a, b in zip(bounds[:-1], bounds[1:])])
-    return starts
 
 
 DRIFT_NOISE = 2.0  # within-plateau scales of tilt a noisy plateau may show and stay a level
@@ -306,96 +199,6 @@ def _rescue(xs, index, ga, gb, plateaus, bridged, sigma, r_series, sigma_rs, opt
 
 
 
-def _segment_means(x: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    starts = np.concatenate([[0], ends[:-1]])
-    csum = np.concatenate([[0.0], np.cumsum(x)])
-    means = (csum[ends] - csum[starts]) / (ends - starts)
-    return starts, ends, means
-
-
-def _sweep_segment(x: np.ndarray, index: np.ndarray, v: np.ndarray, cycle_starts, opt: Options):
-    """Segmentation of a voltage sweep with the V²-weighted cost (labqc.sweep_segments).
-
-    The cost runs on the current I = G·V of every finite sample, so the near-zero-bias
-    samples weigh what they carry, no mask needed. Afterwards the samples with
-    |V| < opt.v_min are dropped (their G = I/V is mostly noise) and the cuts, the cycle
-    starts and the index map move onto the remaining samples, so that the rest of the
-    pipeline is the one of :func:`analyze`. Returns (despiked G, index, segment ends,
-    noise sigma of G, cycle starts, V), all on the kept samples.
-    """
-    from labqc.sweep_segments import current_sigma, segment_sweep
-
-    vx = v[index]
-    i = x * vx  # current in G0·V
-    i = _despike(i, max(current_sigma(i), 1e-12), opt.despike)
-    starts = _block_starts(x.size, cycle_starts, opt.block)
-    ends, _ = segment_sweep(i, vx, starts, penalty=opt.penalty, min_size=opt.min_size)
-    kept = np.flatnonzero(np.abs(vx) >= opt.v_min)
-    if not kept.size:
-        raise ValueError(f"no sample has |V| >= {opt.v_min:g} V, where G = I/V is defined")
-    ends = np.unique(np.searchsorted(kept, ends))  # number of kept samples before each cut
-    ends = ends[ends > 0]
-    if cycle_starts is not None:
-        cycle_starts = np.unique(np.searchsorted(kept, cycle_starts))
-    vk = vx[kept]
-    xs = i[kept] / vk
-    return xs, index[kept], ends, robust_sigma(xs), cycle_starts, vk
-
-
-def _grouped_medians(v: np.ndarray, gid: np.ndarray, offs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Median of v within each group, all groups in one sort.
-
-    ``gid`` numbers the groups 0, 1, ... in order (contiguous runs), ``offs`` and
-    ``lengths`` give each run's position and size (all > 0). The sort key
-    gid + (scaled value in [0, 1)) orders by group, then by value.
-    """
-    v0, span = v.min(), np.ptp(v) * 1.000001 + 1e-12
-    key = np.sort(gid + (v - v0) / span)
-    sv = (key - gid) * span + v0
-    lo, hi = offs + (lengths - 1) // 2, offs + lengths // 2
-    return 0.5 * (sv[lo] + sv[hi])
-
-
-def _block_sigmas(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """:func:`robust_sigma` of every block x[a_k:b_k] (each at least 3 samples) at once."""
-    n_dx = b - a - 1
-    gid = np.repeat(np.arange(a.size), n_dx)
-    offs = np.concatenate([[0], np.cumsum(n_dx)[:-1]])
-    i = np.arange(gid.size) + np.repeat(a - offs, n_dx)
-    dx = x[i + 1] - x[i]
-    med = _grouped_medians(dx, gid, offs, n_dx)
-    return 1.4826 * _grouped_medians(np.abs(dx - med[gid]), gid, offs, n_dx) / np.sqrt(2.0)
-
-
-def _group_stats(x: np.ndarray, a: np.ndarray, b: np.ndarray):
-    """Median, MAD-based sigma, effective sample count and linear drift (change from the
-    first to the last sample of a least-squares line) of each group [a, b), all at once."""
-    if not a.size:
-        return np.empty(0), np.empty(0), np.empty(0), np.empty(0)
-    lengths = b - a
-    gid = np.repeat(np.arange(a.size), lengths)
-    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    idx = np.arange(gid.size) + np.repeat(a - offs, lengths)  # the samples of every group
-    vals = x[idx]
-    med = _grouped_medians(vals, gid, offs, lengths)
-    resid = vals - med[gid]
-    sig = 1.4826 * _grouped_medians(np.abs(resid), gid, offs, lengths)
-    # Lag-1 autocorrelation per group: correlated noise (1/f, RTN, drift) carries fewer
-    # independent samples, N_eff = N(1 - rho)/(1 + rho).
-    same = gid[1:] == gid[:-1]
-    lag = np.bincount(gid[1:][same], weights=(resid[1:] * resid[:-1])[same], minlength=a.size)
-    var = np.bincount(gid, weights=resid * resid, minlength=a.size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.clip(np.where(var > 0, lag / var, 0.0), 0.0, 0.95)
-    n_eff = lengths * (1.0 - rho) / (1.0 + rho)
-    # Least-squares slope per group, with time centred in each group.
-    tc = np.arange(vals.size) - offs[gid] - 0.5 * (lengths[gid] - 1)
-    stt = lengths * (lengths.astype(float) ** 2 - 1) / 12.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(stt > 0, np.bincount(gid, weights=tc * vals, minlength=a.size) / stt, 0.0)
-    return med, sig, n_eff, slope * (lengths - 1)
-
-
 TWO_STATE_SEPARATION = 2.0  # component widths between the two states (a bimodal mixture)
 TWO_STATE_MIN_WEIGHT = 0.15  # each state at least this fraction of the plateau
 TWO_STATE_MINORITY = (0.35, 0.6)  # a minority state counts at weight >= [0] and |z| < [1]
@@ -424,7 +227,7 @@ def _two_state_levels(xs, ga, gb, r_series: float, sigma_rs: float, opt: Options
     x = lv.correct_g0(xs[np.arange(gid.size) + np.repeat(ga - offs, lengths)], r_series)
     # Samples beyond 1/R_s have no corrected value; give them their plateau's median.
     if not np.isfinite(x).all():
-        med = _grouped_medians(np.nan_to_num(x, nan=np.nanmax(x)), gid, offs, lengths)
+        med = grouped_medians(np.nan_to_num(x, nan=np.nanmax(x)), gid, offs, lengths)
         x = np.where(np.isfinite(x), x, med[gid])
     n = lengths.astype(float)
     total = np.bincount(gid, weights=x, minlength=ga.size)
@@ -517,14 +320,14 @@ def analyze(
     if cycle_starts is not None:
         cycle_starts = np.searchsorted(index, np.asarray(cycle_starts, dtype=int))
     if v is None:
-        xs = _despike(x, max(robust_sigma(x), 1e-4), opt.despike)
-        ends, sigma = _segment(xs, _block_starts(x.size, cycle_starts, opt.block), opt)
-        seg_a, seg_b, seg_mu = _segment_means(xs, ends)
+        xs = despike(x, max(robust_sigma(x), 1e-4), opt.despike)
+        ends, sigma = segment(xs, block_starts(x.size, cycle_starts, opt.block), opt)
+        seg_a, seg_b, seg_mu = segment_means(xs, ends)
     else:
         from labqc.sweep_segments import segment_conductance
 
-        xs, index, ends, sigma, cycle_starts, vk = _sweep_segment(x, index, v, cycle_starts, opt)
-        seg_a, seg_b, _ = _segment_means(xs, ends)
+        xs, index, ends, sigma, cycle_starts, vk = sweep_segment(x, index, v, cycle_starts, opt)
+        seg_a, seg_b, _ = segment_means(xs, ends)
         seg_mu = segment_conductance(xs * vk, vk, ends)  # least squares: Σ I·V / Σ V²
     barriers = frozenset() if cycle_starts is None else frozenset(int(c) for c in cycle_starts)
 
@@ -641,7 +444,7 @@ def _estimate_rs(xs, seg_a, seg_b, seg_mu, sigma: float, opt: Options, barriers)
     if not long.any():
         return SeriesFit(0.0, 0.0, reason="no plateau long enough to fit a series resistance to")
     ga, gb = ga[long], gb[long]
-    med, sig, n_eff, _ = _group_stats(xs, ga, gb)
+    med, sig, n_eff, _ = group_stats(xs, ga, gb)
     se = np.maximum(sig, sigma) / np.sqrt(np.maximum(n_eff, 1.0))
     # Bootstrap blocks: the sweep cycles, or runs of BLOCK_PLATEAUS neighbouring plateaus
     # when the trace has no cycle marks (slow 1/f noise correlates neighbours).
@@ -657,7 +460,7 @@ def _estimate_rs(xs, seg_a, seg_b, seg_mu, sigma: float, opt: Options, barriers)
 
 def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, check_rs: bool) -> list[Plateau]:
     """Statistics, level verdicts and Plateau records for the merged groups [ga, gb)."""
-    raw_med, raw_sig, n_eff, raw_drift = _group_stats(xs, ga, gb)
+    raw_med, raw_sig, n_eff, raw_drift = group_stats(xs, ga, gb)
     if check_rs and raw_med.size and r_series * G0 * raw_med.max() >= 1.0:
         worst = raw_med.max()
         raise ValueError(

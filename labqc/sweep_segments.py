@@ -142,7 +142,7 @@ def segment_sweep(
     second differences unless ``sigma`` is given; every block start is a segment start.
     With ``noise_window`` > 0 the samples are weighted by their local noise scale (module
     docstring), which reduces to the same with constant noise.
-    Returns the ends of all blocks in order (as labqc.plateaus._segment does) and the
+    Returns the ends of all blocks in order (as labqc.plateau_segment.segment does) and the
     median σ_I of the blocks. Empty input gives no ends; NaN/inf or V = 0 everywhere is a
     ValueError.
     """
