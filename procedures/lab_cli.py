@@ -146,7 +146,7 @@ def cmd_coordinator(args: argparse.Namespace) -> int:
     except Exception as exc:  # zmq.ZMQError: the port is taken
         print(f"labqc lab coordinator: cannot listen on port {args.port}: {exc}", file=sys.stderr)
         return 1
-    from labqc.procedures.station_actor import _on_signals
+    from labqc.procedures.station_actor import on_signals
     from labqc.procedures.station_stream import start_proxy
     from pyleco.utils.events import SimpleEvent
 
@@ -159,7 +159,7 @@ def cmd_coordinator(args: argparse.Namespace) -> int:
         return 1
 
     stop = SimpleEvent()
-    _on_signals(stop)
+    on_signals(stop)
     print("ready", flush=True)
     with coordinator:
         try:

@@ -142,7 +142,7 @@ def serve(station: Station, *, host: str = "127.0.0.1", port: int = 12300, trust
     """Run the station until shut down (SIGTERM, Ctrl-C or a trusted shut_down): the worker
     thread runs the queue, this thread answers the coordinator."""
     stop = stop_event or SimpleEvent()
-    _on_signals(stop)
+    on_signals(stop)
     station.start()
     try:
         with StationActor(station, trust=trust, host=host, port=port) as actor:
@@ -151,7 +151,7 @@ def serve(station: Station, *, host: str = "127.0.0.1", port: int = 12300, trust
         station.close()
 
 
-def _on_signals(stop: Event) -> None:
+def on_signals(stop: Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     for name in ("SIGTERM", "SIGBREAK"):  # SIGBREAK: Ctrl-Break on Windows
@@ -159,4 +159,4 @@ def _on_signals(stop: Event) -> None:
             signal.signal(getattr(signal, name), lambda *_: stop.set())
 
 
-__all__ = ["StationActor", "serve", "HEARTBEAT_S"]
+__all__ = ["StationActor", "serve", "on_signals", "HEARTBEAT_S"]

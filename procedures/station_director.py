@@ -113,7 +113,7 @@ class LabDirector:
         self.comm = Communicator(name=name, host=host, port=port, timeout=timeout)
         try:
             self.comm.sign_in()
-        except TimeoutError:
+        except (TimeoutError, ConnectionRefusedError):  # PyLECO's words for "no" and "no answer"
             pass
         if self.comm.namespace is None:
             self.close()

@@ -44,7 +44,8 @@ class ChunkPublisher:
             self.publish(payload)
         elif topic == "status":
             self._send({"kind": "end", "run": self.run, "status": getattr(payload, "status", ""),
-                        "rows": getattr(payload, "rows", 0), "t": time.time()})
+                        "rows": getattr(payload, "rows", 0), "output_off": bool(getattr(payload, "output_off", True)),
+                        "t": time.time()})
             self.run += 1
             self.seq = 0
 

@@ -67,8 +67,10 @@ class Lab:
         return proc
 
     def start_coordinator(self) -> None:
+        log = self.tmp / "coordinator.log"
+        seen = log.stat().st_size if log.exists() else 0  # a restart appends to the same log
         self.spawn("coordinator", "lab", "coordinator", "--port", str(self.port), "--data-port", str(self.data_port))
-        wait_for(lambda: b"ready" in (self.tmp / "coordinator.log").read_bytes(), 60, "the coordinator")
+        wait_for(lambda: b"ready" in log.read_bytes()[seen:], 60, "the coordinator")
 
     def start_station(self, name: str, preset: str, trust: str = "alice") -> subprocess.Popen:
         return self.spawn(name, "station", "serve", "--name", name, "--sim", preset, "--coordinator", self.address,

@@ -199,3 +199,28 @@ def test_a_coordinator_restart_loses_no_queued_work(lab):
     for number, name, runs in ((entry["id"], "slow", 3), (queued["id"], "quick", 2)):
         state = Journal(home / f"{number:04d}-{name}" / JOURNAL_NAME).state()
         assert len(state.runs) == runs and all(state.run(r).done and state.run(r).attempts == 1 for r in state.runs)
+
+
+def test_a_trusted_abort_stops_the_run_with_the_outputs_off_and_empties_the_queue(lab):
+    from labqc.procedures.station_stream import ChunkWatcher
+
+    watcher = ChunkWatcher("bf", "127.0.0.1", lab.data_port - 1)
+    try:
+        with director(lab, "alice") as d:
+            entry = d.call("bf", "submit_plan", text=SLOW, source="slow.toml")
+            d.call("bf", "submit_plan", text=QUICK, source="quick.toml")
+            wait_for(lambda: watcher.receive(timeout_s=1.0) is not None, 30, "a chunk of the slow plan")
+            done = d.call("bf", "abort")
+            assert done == {"aborted": True, "cancelled": 1}
+            end = wait_for(lambda: (got := watcher.receive(timeout_s=1.0)) and got[1] is None and got[0], 20,
+                           "the end of the aborted run")
+            assert end["status"] == "aborted" and end["output_off"] is True
+            wait_for(lambda: idle(d, "bf"), 20, "the station to be idle")
+            aborted = [r for r in d.call("bf", "station_runs") if r["status"] == "aborted"]
+            assert aborted and "still be on" not in aborted[-1]["error"]
+    finally:
+        watcher.close()
+    state = Journal(lab.tmp / "stations" / "bf" / "plans" / f"{entry['id']:04d}-slow" / JOURNAL_NAME).state()
+    assert not all(state.run(r).done for r in state.runs), "the aborted plan was not run to its end"
+    queue = json.loads((lab.tmp / "stations" / "bf" / "queue.json").read_text(encoding="utf-8"))
+    assert [e["state"] for e in queue if e["id"] >= entry["id"]] == ["aborted", "cancelled"]
