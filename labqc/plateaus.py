@@ -87,7 +87,9 @@ class Options:
     merge_delta: float = 0.3  # G0, the largest merge threshold (noisy traces)
     merge_min: float = 0.1  # G0, the smallest (quiet traces)
     merge_sigmas: float = 4.0  # merge threshold in white-noise scales (corrected units)
-    bridge_len: int = 12  # samples
+    # samples: a sub-quantum telegraph excursion lasts up to a few tens of samples in a noisy
+    # trace, and one of 38 split a plateau in three (noisy family, tuning seeds)
+    bridge_len: int = 40
     # G0: a short excursion by more than this (a full half-quantum) of 3 samples or more is
     # a real visit to the next level, not telegraph noise riding on the plateau
     bridge_max: float = 0.4
