@@ -99,6 +99,13 @@ def test_an_untrusted_director_may_look_but_not_control(lab):
         (after,) = [s for s in d.status(["bf"]) if s["name"] == "bf"]
         assert after["state"] != "offline" and after["queue"] == status["queue"]
         assert len(d.call("bf", "station_runs")) == runs_before
+    refused = cli(lab, "--as", "mallory", "abort", "bf")
+    assert refused.returncode == 1 and "mallory may not abort on station bf" in refused.stderr
+    listed = cli(lab, "--as", "mallory", "status", "--json")
+    assert listed.returncode == 0, listed.stderr
+    stations = {s["name"]: s for s in json.loads(listed.stdout)}
+    assert {"nw", "bf"} <= set(stations)
+    assert all(stations[n]["state"] in ("idle", "running") and stations[n]["queue"] >= 0 for n in ("nw", "bf"))
     # the generic device access of a PyLECO actor is not offered at all
     with director(lab, "alice") as d:
         with pytest.raises(LabError, match="Method not found"):

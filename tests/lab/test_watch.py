@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
-pytest.importorskip("pytestqt")
+from labqc.gui.live_state import LiveState
+from labqc.gui.stream_buffer import chunk_from_frame
+from labqc.gui.watch import WatchWindow
+from labqc.procedures.station_director import LabDirector
 
-from labqc.gui.live_state import LiveState  # noqa: E402
-from labqc.gui.stream_buffer import chunk_from_frame  # noqa: E402
-from labqc.gui.watch import WatchWindow  # noqa: E402
-from labqc.procedures.station_director import LabDirector  # noqa: E402
-
-from .conftest import wait_for  # noqa: E402
+from .conftest import wait_for
 
 
 def marks(state: LiveState) -> list[tuple]:
