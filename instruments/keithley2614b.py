@@ -62,6 +62,7 @@ from labqc.instruments.smu import (
     Sweep, empty_chunk,
 )
 from labqc.instruments import visa_io
+from labqc.instruments.tsp_programs import PROGRAM_LIMIT, part, sweep_spans, tail_seconds, train_spans
 from labqc.instruments.tsp_format import (
     MAX_MESSAGE_BYTES, STATUS_COMPLIANCE, is_linear, lua_table, num, parse_bool, parse_error, parse_number,
     parse_print, parse_real64_block, real64_block_size,
@@ -387,6 +388,7 @@ class _Block:
     indices: np.ndarray  # step/pulse/sample number per reading
     t_first: float  # request time of the first reading (chained Sampling blocks)
     hold: float = 0.0  # > 0: no trigger model, the output held on this long (a long Sampling gap)
+    tail: float = 0.0  # the base held this long after the last reading (a pulse period cut)
 
 
 @dataclass
@@ -458,6 +460,8 @@ class Keithley2614B(SourceMeasure):
 
     #: Readings per chained Sampling block (one nvbuffer's worth).
     sample_block = 50_000
+    #: Longest program a Sweep or PulseTrain is cut into (instrument s; tsp_programs.py).
+    program_limit = PROGRAM_LIMIT
 
     def __init__(self, adapter_or_resource, *, visa_library: str | None = None, channel: str = "a",
                  timeout: float = 10.0, name: str = "Keithley 2614B", **kwargs) -> None:
@@ -621,21 +625,37 @@ class Keithley2614B(SourceMeasure):
 
     # --- planning: request → trigger-model blocks (nothing sent yet) ------------------------
     def _plan(self, request: Request) -> list[_Block]:
-        if isinstance(request, Sweep):
-            return [self._plan_sweep(request)]
-        if isinstance(request, PulseTrain):
-            return [self._plan_pulses(request)]
+        if isinstance(request, (Sweep, PulseTrain)):
+            return self._plan_programs(request)
         if isinstance(request, Sampling):
             return self._plan_sampling(request)
         raise CapabilityError(f"the {self.capabilities.model} cannot run a {type(request).__name__}")
 
-    def _plan_sweep(self, r: Sweep, tag: str = "") -> _Block:
+    def _plan_programs(self, r: Sweep | PulseTrain) -> list[_Block]:
+        """One program per span of at most PROGRAM_LIMIT s (instruments/tsp_programs.py),
+        each with the ranges of the whole request, its readings' indices and planned request
+        times, and (all but the last) the rest of its last pulse period held at the base."""
+        sweep = isinstance(r, Sweep)
+        spans = sweep_spans(r, self.program_limit) if sweep else train_spans(r, self.program_limit)
+        step = r.step_time if sweep else r.period
+        blocks = []
+        for a, b in spans:
+            sub = part(r, a, b)
+            block = self._plan_sweep(sub, whole=r) if sweep else self._plan_pulses(sub, whole=r)
+            block.indices = block.indices + a
+            block.t_first = a * step + float(block.instants[0])
+            block.tail = tail_seconds(r) if b < (r.points if sweep else r.count) else 0.0
+            blocks.append(block)
+        return blocks
+
+    def _plan_sweep(self, r: Sweep, tag: str = "", whole: Sweep | None = None) -> _Block:
         """``tag`` suffixes the names of the Lua tables, so that several plans can live on
-        the instrument at once (the steps of a :class:`Repeat`)."""
+        the instrument at once (the steps of a :class:`Repeat`); ``whole``: the request
+        ``r`` is a program of (its ranges are the whole request's)."""
         s, n = self.smu, r.points
         need = self.reading_time(r.nplc)
         ranges = self.capabilities.voltage_ranges if r.source == "V" else self.capabilities.current_ranges
-        rng = range_for(float(np.max(np.abs(r.levels))), ranges)
+        rng = range_for(float(np.max(np.abs((whole or r).levels))), ranges)
         fn = "v" if r.source == "V" else "i"
         if is_linear(r.levels):
             levels_setup, sweep = [], f"{s}.trigger.source.linear{fn}({num(r.levels[0])}, {num(r.levels[-1])}, {n})"
@@ -655,11 +675,12 @@ class Keithley2614B(SourceMeasure):
         instants = r.step_time * np.arange(1, n + 1)
         return _Block(setup, instants, np.full(n, KIND_POINT, "i1"), np.arange(n), instants[0])
 
-    def _plan_pulses(self, r: PulseTrain, tag: str = "") -> _Block:
+    def _plan_pulses(self, r: PulseTrain, tag: str = "", whole: PulseTrain | None = None) -> _Block:
         s, n = self.smu, r.count
         reads = r.read_levels is not None
         tm = self.aperture(r.nplc) + PULSE_MARGIN  # the measurement ends PULSE_MARGIN before the pulse
-        levels = np.append(r.amplitudes, r.base) if not reads else np.concatenate([r.amplitudes, r.read_levels, [r.base]])
+        w = whole or r
+        levels = np.append(w.amplitudes, w.base) if not reads else np.concatenate([w.amplitudes, w.read_levels, [w.base]])
         rng = range_for(float(np.max(np.abs(levels))), self.capabilities.voltage_ranges)
         mrange = r.measure_range or range_for(r.compliance, self.capabilities.current_ranges)
         if reads:
@@ -922,21 +943,24 @@ class Keithley2614B(SourceMeasure):
                    "function _W(d) delay(d) print(errorqueue.count) end",
                    *_lua_function("_G", calls)]
         go = f"{s}.source.output = {s}.OUTPUT_ON" + ("" if block.hold else f" {s}.trigger.initiate()")
+        tail = f"delay({num(block.tail)}) " if block.tail > 0 else ""  # the base, to the period's end
         run = (f"if errorqueue.count == 0 then {go} end print(errorqueue.count) "
                f"if errorqueue.count == 0 then if not pcall(_G) then {s}.abort() end end "
-               f"waitcomplete() {s}.source.output = {s}.OUTPUT_OFF")
+               f"waitcomplete() {tail}{s}.source.output = {s}.OUTPUT_OFF")
         return [*block.setup, *helpers, run], items
 
     def _run_block(self, block: _Block, t0: float) -> Iterator[np.ndarray]:
         messages, items = self._program(block)
         for message in messages[:-1]:
             self.tsp.send(message)
-        pending = int(parse_number(self.tsp.query(messages[-1])))
+        # The previous program may still hold its last pulse period's base (its tail).
+        lag = max(self._program_end - time.monotonic(), 0.0)
+        pending = int(parse_number(self.tsp.query(messages[-1], timeout=self.tsp.timeout_ms / 1000 + 2 * lag)))
         if pending:  # the program turned nothing on: ask the queue
             self.tsp.raise_errors(pending)
         origin = t0 + block.t_first  # session time of the block's first reading (as planned)
         ts0, done = None, 0
-        self._program_end = time.monotonic() + float(sum(it[-1] for it in items))
+        self._program_end = time.monotonic() + float(sum(it[-1] for it in items)) + block.tail
         try:
             for done, item in enumerate(items, 1):
                 if item[0] == "wait":
@@ -959,8 +983,8 @@ class Keithley2614B(SourceMeasure):
         finally:
             # Cut short: the program runs on to its end on the instrument (output off
             # there); what it still prints is skipped by output_off (query_marked).
-            self._program_end = (time.monotonic() + float(sum(it[-1] for it in items[done:]))
-                                 if done <= len(items) else 0.0)
+            self._program_end = time.monotonic() + block.tail + (
+                float(sum(it[-1] for it in items[done:])) if done <= len(items) else 0.0)
 
     def _parse_readings(self, raw: bytes, a: int, b: int) -> np.ndarray:
         """The COLUMNS of readings a..b (1-based, inclusive) from a printbuffer block, as rows

@@ -3,12 +3,14 @@ nothing is asked of the instrument after the request's last reading here."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from labqc.instruments.connect import SIM_2614B, SIM_4200A
 from labqc.instruments.keithley2614b import Keithley2614B
 from labqc.instruments.keithley4200a import Keithley4200A
 from labqc.instruments.sim.lab import get_lab, sim_library
-from labqc.instruments.smu import Sampling, Sweep
+from labqc.instruments.smu import PulseTrain, Sampling, Sweep
+from labqc.instruments.tsp_programs import PROGRAM_LIMIT
 
 
 def fresh(seed: int):
@@ -53,5 +55,42 @@ def test_2614b_sweep_and_sampling_end_off_on_the_instrument():
             on_while = emu.smua.output_at(lab.clock.now - 0.005)
             lab.clock.advance_to(emu.busy_until + 1e-3)
             assert on_while and not emu.any_output_on
+    finally:
+        smu.close()
+
+
+def host_dies_after(smu, request, rows_read: int) -> None:
+    """Read ``rows_read`` rows of ``request`` from the driver's stream, then nothing more:
+    the host is gone (no checkpoint, no output off, no next program sent)."""
+    got = 0
+    for chunk in smu._stream(request):
+        got += len(chunk)
+        if got >= rows_read:
+            return
+
+
+@pytest.mark.parametrize("request_", [
+    # 100 s of triangle cycles (0 -> 0.5 -> 0 V), 0.1 s steps.
+    Sweep(np.tile(np.concatenate([np.linspace(0, 0.5, 26), np.linspace(0.48, 0, 25)]), 20),
+          compliance=1e-3, step_time=0.1),
+    # 100 s of pulses with reads, one per second.
+    PulseTrain.uniform(0.3, 100, width=0.01, period=1.0, compliance=1e-3, read_level=0.1),
+])
+def test_2614b_long_request_leaves_the_output_off_at_the_running_programs_end(request_):
+    spec, lab = fresh(3)
+    smu = Keithley2614B(SIM_2614B, visa_library=spec)
+    emu = lab.emulator(SIM_2614B)
+    try:
+        started = lab.clock.now
+        host_dies_after(smu, request_, rows_read=20)
+        died = lab.clock.now
+        assert emu.smua.output_at(died)  # the device was biased when the host died
+        end = emu.busy_until  # the running program's planned end
+        assert end - started <= PROGRAM_LIMIT + 1.0  # one program, not the whole request
+        assert end - started < request_.duration / 2
+        lab.clock.advance_to(end + 1e-3)
+        assert not emu.any_output_on  # off on the instrument, with no host
+        lab.clock.advance_to(started + request_.duration + 1.0)
+        assert not emu.any_output_on  # and nothing turned it on again
     finally:
         smu.close()
