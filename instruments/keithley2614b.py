@@ -955,7 +955,8 @@ class Keithley2614B(SourceMeasure):
             self.tsp.send(message)
         # The previous program may still hold its last pulse period's base (its tail).
         lag = max(self._program_end - time.monotonic(), 0.0)
-        pending = int(parse_number(self.tsp.query(messages[-1], timeout=self.tsp.timeout_ms / 1000 + 2 * lag)))
+        wait = self.tsp.timeout_ms / 1000 + 2 * lag if lag else None
+        pending = int(parse_number(self.tsp.query(messages[-1], timeout=wait)))
         if pending:  # the program turned nothing on: ask the queue
             self.tsp.raise_errors(pending)
         origin = t0 + block.t_first  # session time of the block's first reading (as planned)

@@ -93,3 +93,15 @@ def test_rows_are_those_of_one_program(request_, limit):
     # The cut run really switched off between programs: more off/on pairs than one program.
     switches = lambda log: sum(1 for _, on in log if on)
     assert switches(cut_log) >= switches(whole_log) + int(request_.duration / limit) - 1
+
+
+def test_each_pulse_program_holds_the_base_to_the_end_of_its_last_period():
+    # 30 pulses 0.1 s apart, programs of at most 1 s: three programs of 10 periods each,
+    # each on for its whole 1 s (the last pulse's period ends at the base, not at the pulse).
+    train = PulseTrain.uniform(-0.4, 30, width=0.02, period=0.1, compliance=1e-3)
+    _, log = rows(train, 1.0)
+    ons = [t for t, on in log if on]
+    offs = [t for t, on in log if not on and t > ons[0]]
+    assert len(ons) == 3
+    for on, off in zip(ons[:2], offs[:2]):  # the last program ends at its last pulse
+        assert off - on == pytest.approx(1.0, abs=2e-3)
