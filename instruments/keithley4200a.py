@@ -24,6 +24,7 @@ from labqc.instruments.errors import (CapabilityError, ConnectionLost, Instrumen
 from labqc.instruments.kxci_capabilities import (CAPABILITIES, CHUNK_SECONDS, MAX_DELAY, POINTS_PER_TEST, SETTLE,
                                            K4200ACapabilities)
 from labqc.instruments.kxci_format import do_items, num, nums, parse_items, parse_spot
+from labqc.instruments.kxci_sampling import run_sampling
 from labqc.instruments.kxci_pulses import PMU_CURRENT_RANGES, PMU_RANGES_NO_RPM, PmuPulses
 from labqc.instruments.kxci_session import KXCI, SB_BUSY, SB_SYNTAX_ERROR
 from labqc.instruments.smu import KIND_POINT, READING, PulseTrain, Request, Sampling, SourceMeasure, Sweep
@@ -343,25 +344,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
 
         return fetch
 
-    # -- Sampling: user mode -----------------------------------------------------------
+    # -- Sampling: system-mode sampling tests of bounded length --------------------------
     def _sampling(self, s: Sampling) -> Iterator[np.ndarray]:
-        k = self.kxci
-        k.command("US")
-        k.command(self._integration(s.nplc))
-        k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
-        k.checkpoint()
-        setting = self._source_cmd(s.source, s.level, s.compliance)
-        k.command(setting)  # limit and level together
-        k.checkpoint()
-        t0 = k.clock()
-        level = float(num(s.level))  # as sent
-        for index, at in enumerate(s.times):
-            wait = t0 + float(at) - k.clock()
-            if wait > 0:
-                k.idle(wait)
-            t = self._stamp(k.clock())
-            v, i, comp = self._spot(setting, fresh=index == 0)
-            out = np.zeros(1, dtype=READING)
-            out[0] = (t, level, v, i, comp, index, KIND_POINT)
-            yield out
-
+        """Instrument-timed tests of at most 30 s, each ending in standby (kxci_sampling)."""
+        yield from run_sampling(self, s, SETTLE + s.nplc / self.line_frequency)

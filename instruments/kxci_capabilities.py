@@ -20,7 +20,7 @@ from labqc.instruments.smu import Capabilities, PulseTrain, Request, Sampling, S
 POINTS_PER_TEST = 4096  # a VL/IL list and the reading buffer
 MAX_DELAY = 6.553  # s, DT
 LINE_PERIOD = 1 / 50  # s, one PLC at 50 Hz: the longer of the two, so step-time checks hold on both
-MIN_SAMPLE_INTERVAL = 0.1  # s, user-mode sampling (two spot readings and a host wait)
+MIN_SAMPLE_INTERVAL = 0.1  # s, sampling tests (kxci_sampling.py): room for one reading at NPLC <= 5
 SETTLE = 100e-6  # s, settling before each reading at delay factor 1
 CHUNK_SECONDS = 1.0  # s of instrument time between reads of a running test's data
 
@@ -56,7 +56,7 @@ class K4200ACapabilities(Capabilities):
             gaps = np.diff(np.concatenate([[0.0], request.times]))
             if request.points > 1 and float(np.min(gaps[1:])) < MIN_SAMPLE_INTERVAL:
                 self._fail(f"samples {float(np.min(gaps[1:])):g} s apart are closer than the "
-                           f"{MIN_SAMPLE_INTERVAL:g} s user-mode sampling allows (use a Sweep of constant "
+                           f"{MIN_SAMPLE_INTERVAL:g} s labqc's sampling allows (use a Sweep of constant "
                            "levels for faster sampling)")
 
     def load(self, p: PulseTrain) -> float | None:

@@ -7,6 +7,7 @@ poll are checked on it, and :meth:`KXCI.idle`'s read is made to time out as on h
 from __future__ import annotations
 
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
 from labqc.instruments import kxci_sarb as sarb
+from labqc.instruments import kxci_session
 from labqc.instruments.errors import CapabilityError, InstrumentReportedError, ProtocolError
 from labqc.instruments.keithley4200a import Keithley4200A
 from labqc.instruments.kxci_format import num, parse_do, parse_error, parse_pmu_points, parse_spot, pmu_compliance
@@ -316,18 +318,27 @@ def test_segment_arb_plan_segments_and_run_lengths():
 
 # --- sampling and spot reads --------------------------------------------------------------
 
-def test_sampling_holds_the_level_and_reads_at_each_instant_in_user_mode():
-    pairs = CONNECT_LAN + [("US", A), ("IT4,1,0,1", A), ("RG 1,1e-07", A), ("DV1,0,0.1,0.0001", A),
-                           ("TV1", "NAV 0.1"), ("DV1,0,0.1,0.0001", A), ("TI1", "NAI 1.0E-6"),
-                           ("DV1,0,0.1,0.0001", A),  # after a TI, again before the TV
-                           ("TV1", "NAV 0.1"), ("DV1,0,0.1,0.0001", A), ("TI1", "CAI 1.0E-4")] + OFF_LAN
+def test_sampling_is_a_system_mode_test_that_ends_in_standby(monkeypatch):
+    # The driver's clock counts only the idles (the VISA timeouts), so WT is exact here.
+    monkeypatch.setattr(kxci_session, "time", SimpleNamespace(monotonic=lambda: 1000.0))
+    # 1.0 and 1.5 s: one test of 2 readings 0.5 s apart; its WT ends the first reading
+    # (1 PLC at 60 Hz + 100 us = 0.0167667 s) at 1.0 s. Standby at the end (ST 1,1), and
+    # the constant source's compliance on the SS page, before ME1.
+    pairs = CONNECT_LAN + [
+        ("EC 0", A), ("ST 1,1", A), ("IT4,1,0,1", A), ("RG 1,1e-07", A),
+        ("DE", A), ("CH1,'V1','I1',1,3", A), ("CH2", A), ("CH3", A), ("SS", A), ("VC1,0.1,0.0001", A),
+        ("SM", A), ("DM2", A), ("LI 'I1','V1'", A), ("NR 2", A), ("IN 0.5", A), ("WT 0.983233", A),
+        ("MD", A), ("ME1", A), ("SP", "16"), ("SP", "0"),
+        ("DO 'I1'", "N1.0E-6,C1.0E-4"), ("DO 'V1'", "N0.1,N0.09"), ("DO 'CH1T'", "1.0,1.5")] + OFF_LAN
     with k4200(pairs) as (inst, waits):
-        chunks = list(inst.run(Sampling(0.1, 1e-4, [20.0, 50.0])))
-    assert [len(c) for c in chunks] == [1, 1]
-    assert [c["compliance"][0] for c in chunks] == [False, True]
-    assert chunks[1]["t"][0] - chunks[0]["t"][0] == pytest.approx(30.0, abs=0.05)
-    assert sum(waits) == pytest.approx(50_000, abs=50)  # the waits are VISA timeouts, 1 s each at most
-    assert max(waits) <= 1000
+        chunks = list(inst.run(Sampling(0.1, 1e-4, [1.0, 1.5])))
+    data = np.concatenate(chunks)
+    assert data["index"].tolist() == [0, 1]
+    assert data["compliance"].tolist() == [False, True]
+    assert data["i"].tolist() == pytest.approx([1e-6, 1e-4])
+    assert data["t"][1] - data["t"][0] == pytest.approx(0.5)
+    # no DO before the first reading is due: 1 s (the follow interval), then the 0.5 s left
+    assert waits == [1000, 500]
 
 
 def test_spot_read_sources_measures_and_turns_off_on_both_framings():

@@ -10,6 +10,7 @@ from labqc.instruments.keithley2614b import Keithley2614B
 from labqc.instruments.keithley4200a import Keithley4200A
 from labqc.instruments.sim.lab import get_lab, sim_library
 from labqc.instruments.smu import PulseTrain, Sampling, Sweep
+from labqc.instruments.kxci_sampling import TEST_LIMIT
 from labqc.instruments.tsp_programs import PROGRAM_LIMIT
 
 
@@ -92,5 +93,27 @@ def test_2614b_long_request_leaves_the_output_off_at_the_running_programs_end(re
         assert not emu.any_output_on  # off on the instrument, with no host
         lab.clock.advance_to(started + request_.duration + 1.0)
         assert not emu.any_output_on  # and nothing turned it on again
+    finally:
+        smu.close()
+
+
+def test_4200a_retention_leaves_the_smu_in_standby_at_the_running_tests_end():
+    # 100 s of sampling every 0.5 s: system-mode sampling tests of at most TEST_LIMIT s,
+    # each ending in standby on the instrument.
+    spec, lab = fresh(4)
+    smu = Keithley4200A(SIM_4200A, visa_library=spec)
+    emu = lab.emulator(SIM_4200A)
+    request = Sampling.linear(0.1, 1e-4, 0.5, 100.0)
+    try:
+        started = lab.clock.now
+        host_dies_after(smu, request, rows_read=10)
+        assert emu.any_output_on  # the device was biased when the host died
+        end = emu.sys_run.end  # the running test's planned end
+        assert end - started <= TEST_LIMIT + 1.0
+        assert end - started < request.duration / 2
+        lab.clock.advance_to(end + 1e-3)
+        assert not emu.any_output_on  # standby on the instrument, with no host
+        lab.clock.advance_to(started + request.duration + 1.0)
+        assert not emu.any_output_on
     finally:
         smu.close()
