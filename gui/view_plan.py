@@ -43,6 +43,14 @@ def plan_for(procedure: str, parameters: dict[str, str] | None = None) -> ViewPl
         return ViewPlan("Time", ("HRS/LRS", "Level per cycle"), "points" if p.get("Method") == "pulse" else "iv")
     if procedure == "Retention":
         return ViewPlan("Time", ("Retention",), "points")
+    # Ramps that stop on the device's answer: G/G0 against V, the I–V, the level reached.
+    if procedure in ("Breakdown", "Forming"):
+        return ViewPlan("Voltage", ("Level per cycle",), "iv", per_cycle="max")
+    # Pulse-and-read searches: the reads against pulse number, the level each reached.
+    if procedure in ("ProgramToLevel", "SwitchingThreshold"):
+        return ViewPlan("Pulse number", ("Level per cycle",), "points", per_cycle="max")
+    if procedure == "Volatility":  # the decay after one pulse, against time
+        return ViewPlan("Time", ("Level per cycle",), "points", per_cycle="max")
     return ViewPlan("Time", TABS, "iv")
 
 

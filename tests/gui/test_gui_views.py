@@ -169,3 +169,15 @@ def check_retention(window, queued):
 CHECKS = {"VoltageSweep": check_voltage_sweep, "CurrentSweep": check_current_sweep, "SetReset": check_set_reset,
           "PulseTrain": check_pulse_train, "PulseTrain-ltp-ltd": check_ltp_ltd,
           "Endurance-pulse": check_pulse_endurance, "Retention": check_retention}
+
+
+def test_every_procedure_has_views_of_its_own():
+    from labqc.gui.live_plots import X_CHOICES
+    from labqc.gui.view_plan import TABS, plan_for
+    from labqc.procedures import PROCEDURES
+
+    fallback = plan_for("no such procedure")
+    for name in PROCEDURES:
+        plan = plan_for(name, {"Mode": "ltp-ltd"} if name == "PulseTrain" else {})
+        assert plan != fallback, name
+        assert plan.x in X_CHOICES and set(plan.tabs) <= set(TABS) and plan.iv in ("iv", "points", "vi")
