@@ -71,4 +71,17 @@ def _mantissa(value: float, units: str) -> tuple[str, str]:
     return f"{value / scale:.6g}", prefix
 
 
-__all__ = ["parse_quantity", "format_quantity", "PREFIXES", "BASE_UNITS"]
+def duration_text(seconds: float) -> str:
+    """A duration for people: 42 s, 12.5 min, 7.3 h, 2.1 days."""
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+__all__ = ["parse_quantity", "format_quantity", "duration_text", "PREFIXES", "BASE_UNITS"]

@@ -23,7 +23,7 @@ from typing import TextIO
 from labqc.instruments.target import Target, TargetError
 from labqc.journal import JOURNAL_NAME, Journal
 from labqc.plan import PlanError
-from labqc.procedures.plan_check import duration_text
+from labqc.quantity import duration_text
 from labqc.procedures.base import LabqcProcedure
 from labqc.procedures.plan_runner import PlanResult, run_plan, start_plan
 from labqc.procedures.runner import default_path

@@ -16,7 +16,6 @@ key); ``open_instruments=True`` also opens each instrument and asks it, as
 """
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 from labqc.instruments.connect import MODELS, capabilities_of
 from labqc.instruments.errors import CapabilityError
 from labqc.plan import Device, Plan, PlanError, StepRun
+from labqc.quantity import duration_text
 from labqc.results import estimated_bytes
 from labqc.procedures.base import ParameterError
 from labqc.procedures.plan_runner import build, load, preflight
@@ -231,19 +231,6 @@ def _row(name: str, estimates: list[RunEstimate]) -> str:
     size = sum(e.bytes for e in estimates)
     return (f"  {name:<20} {len(estimates):>5} {duration_text(seconds):>16} {rows:>12,} "
             f"{size_text(size):>10}")
-
-
-def duration_text(seconds: float) -> str:
-    """A duration for people: 42 s, 12.5 min, 7.3 h, 2.1 days."""
-    if not math.isfinite(seconds):
-        return "?"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 3 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
 
 
 def size_text(n: float) -> str:

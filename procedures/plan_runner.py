@@ -23,7 +23,6 @@ cut short is run again on resume.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.catalog import catalog_path
 from labqc.journal import JOURNAL_NAME, Journal, JournalState
 from labqc.instruments.target import Target
+from labqc.quantity import duration_text
 from labqc.plan import Device, Plan, PlanError, StepRun, load_plan, parse_plan
 from labqc.stops import Seen, judge
 from labqc.procedures import PROCEDURES
@@ -204,7 +204,7 @@ class _PlanRunner:
         self.stream = stream
         self.progress = progress and stream is not None
         self.results: list[RunResult] = []
-        self.estimates = {run.id: _estimate(run) for run in plan.runs}
+        self.estimates = {run.id: estimate(run) for run in plan.runs}
         self.wall_per_instrument_s: float | None = None
         self.catalog: Path | None = None
         self.target_of: Callable[[StepRun], Target] | None = None
@@ -385,7 +385,7 @@ class _PlanRunner:
         instrument_left = sum(self.estimates[r.id] for r in left)
         eta = f"~{instrument_left:,.0f} s of instrument time left"
         if self.wall_per_instrument_s is not None:
-            eta += f", ETA ~{_duration(instrument_left * self.wall_per_instrument_s)} wall"
+            eta += f", ETA ~{duration_text(instrument_left * self.wall_per_instrument_s)} wall"
         again = f" (attempt {attempt})" if attempt > 1 else ""
         self.say(f"[{run.index + 1}/{len(self.plan.runs)}] {run.id}: {run.describe()}{again}; {eta}")
 
@@ -452,7 +452,8 @@ def _target(plan: Plan, run: StepRun, visa_library: Any) -> Target:
     return target(run.device, plan.time_scale, library)
 
 
-def _estimate(run: StepRun) -> float:
+def estimate(run: StepRun) -> float:
+    """The run's instrument time in seconds, as its procedure estimates it (0 if it cannot)."""
     try:
         return float(build(run).estimated_duration())
     except Exception:  # an estimate is only for the ETA
@@ -511,16 +512,6 @@ def _log(directory: Path, message: str) -> None:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with open(directory / LOG_NAME, "a", encoding="utf-8") as f:
         f.write(f"{stamp} {message}\n")
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 __all__ = ["PlanResult", "start_plan", "run_plan", "open_plan", "plan_status", "preflight", "build",

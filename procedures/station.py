@@ -26,9 +26,8 @@ from typing import Any, Callable
 
 from labqc.catalog import Catalog, CatalogError
 from labqc.instruments.target import Target
-from labqc.journal import JOURNAL_NAME, Journal
 from labqc.plan import PlanError, StepRun, parse_plan
-from labqc.procedures.plan_runner import build, open_plan, run_plan, start_plan
+from labqc.procedures.plan_runner import estimate, open_plan, run_plan, start_plan
 from labqc.procedures.runner import ABORTED
 from labqc.procedures.spec import SPECS, text_of
 from labqc.procedures.stand_in import STAND_INS, device_model
@@ -155,7 +154,7 @@ class Station:
         left = [r for r in plan.runs if not state.run(r.id).done]
         run = left[0] if left else None
         run_left = progress["eta_s"] if progress else 0.0
-        later = sum(_estimate(r) for r in left[1:])
+        later = sum(estimate(r) for r in left[1:])
         return {"run": run.id if run else "", "procedure": run.procedure if run else "",
                 "runs_done": len(plan.runs) - len(left), "runs_total": len(plan.runs),
                 "progress": progress["fraction"] if progress else 0.0,
@@ -241,13 +240,6 @@ class Station:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-
-
-def _estimate(run: StepRun) -> float:
-    try:
-        return float(build(run).estimated_duration())
-    except Exception:  # an estimate is only for the ETA
-        return 0.0
 
 
 def _short(entry: dict) -> dict:
