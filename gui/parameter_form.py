@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                              QSizePolicy, QVBoxLayout, QWidget)
 
@@ -61,6 +62,8 @@ def value_text(param: Any, value: Any) -> str:
 class ParameterForm(QWidget):
     """The parameters of one procedure class, with inline messages."""
 
+    changed = pyqtSignal()  # a value or the procedure changed (for views that follow the form)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.cls: type[LabqcProcedure] | None = None
@@ -97,6 +100,7 @@ class ParameterForm(QWidget):
             if attr in self.fields:
                 self.set_value(attr, text)
         self.update_relevance()
+        self.changed.emit()
 
     def _add_row(self, cls, attr: str, param: Any) -> None:
         widget = self._editor(param)
@@ -119,10 +123,13 @@ class ParameterForm(QWidget):
         self.fields[attr] = (param, widget, error)
         if isinstance(widget, QLineEdit):
             widget.editingFinished.connect(lambda a=attr: self._check_field(a, normalise=True))
+            widget.textChanged.connect(self.changed)
         elif isinstance(widget, QCheckBox):
             widget.toggled.connect(self.update_relevance)
+            widget.toggled.connect(self.changed)
         else:
             widget.currentTextChanged.connect(self.update_relevance)
+            widget.currentTextChanged.connect(self.changed)
 
     @staticmethod
     def _editor(param: Any) -> QWidget:
@@ -183,6 +190,12 @@ class ParameterForm(QWidget):
         error.setText(msg)
         error.setVisible(bool(msg))
         return msg
+
+    def build_quietly(self) -> LabqcProcedure:
+        """The procedure with the form's values, showing no message (ParameterError or
+        ValueError when they are refused): for views that follow the form as it is edited."""
+        assert self.cls is not None
+        return build(self.cls, {a: self.text(a) for a in self.fields}, label=lambda _, param: param.name)
 
     def build(self) -> LabqcProcedure:
         """The procedure with the form's values; ParameterError (one sentence, also shown

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLa
 
 from labqc.gui.limits import check_requests_offline
 from labqc.gui.parameter_form import ParameterForm
+from labqc.gui.resolution_view import ResolutionView
 from labqc.gui.worker import RunWorker
 from labqc.instruments.errors import CapabilityError
 from labqc.instruments.connect import SIM_2614B, SIM_4200A, SIM_4200A_LAN
@@ -295,6 +296,8 @@ class RunControl(QWidget):
         # The form is as wide as the panel; messages wrap instead of widening it.
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.form)
+        # Under the form, of fixed height: the buttons below it never move.
+        self.resolution = ResolutionView(self.form.build_quietly, self.instrument.target)
         self.directory = QLineEdit(str(directory))
         self.run_button = QPushButton("Run")
         self.abort_button = QPushButton("Abort")
@@ -320,6 +323,7 @@ class RunControl(QWidget):
         row.addRow("Results folder", self.directory)
         layout.addLayout(row)
         layout.addWidget(scroll, 1)
+        layout.addWidget(self.resolution)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.abort_button):
             buttons.addWidget(b)
@@ -335,6 +339,9 @@ class RunControl(QWidget):
         layout.addWidget(self.eta)
 
         self.procedure.currentTextChanged.connect(lambda name: self.form.set_procedure(PROCEDURES[name]))
+        self.form.changed.connect(self.resolution.schedule)
+        self.instrument.kind.currentIndexChanged.connect(self.resolution.schedule)
+        self.instrument.resource.currentTextChanged.connect(self.resolution.schedule)
         self.form.set_procedure(PROCEDURES[self.procedure.currentText()])
         self.run_button.clicked.connect(self.request_run)
         self.abort_button.clicked.connect(manager.abort)
