@@ -28,7 +28,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from labqc.results import _jsonable
 
 CATALOG_NAME = "catalog.sqlite"
 ENV_VAR = "LABQC_CATALOG"
@@ -355,6 +354,8 @@ def _row(fields: dict[str, Any]) -> dict[str, Any]:
     row = {}
     for key, value in fields.items():
         if key in _JSON and not isinstance(value, str):
+            from labqc.results import _jsonable  # here: results imports pandas, the catalog's readers need none
+
             value = json.dumps(_jsonable(value), allow_nan=False, default=str)
         elif key in ("sample", "device", "operator", "note", "procedure", "instrument", "error", "plan"):
             value = "" if value is None else str(value)

@@ -10,32 +10,44 @@ import argparse
 import importlib
 import os
 import sys
-from importlib.metadata import entry_points
 
 from labqc import __version__
-from labqc.commands import COMMANDS
+from labqc.commands import ALSO, COMMANDS
 
 
-def _registrars():
-    """(name, loader) for labqc's own subcommands, then those other packages add."""
-    def loader(target: str):
-        module, _, attr = target.partition(":")
-        return lambda: getattr(importlib.import_module(module), attr)
+def _loader(target: str):
+    module, _, attr = target.partition(":")
+    return lambda: getattr(importlib.import_module(module), attr)
+
+
+def _registrars(argv: list[str] | None = None):
+    """(name, loader) for labqc's own subcommands, then those other packages add. Only the
+    command named in ``argv`` when it is one of labqc's own: importing every layer costs
+    seconds (PyMeasure pulls in IPython), a command such as `labqc lab status` milliseconds."""
+    command = next((a for a in argv or () if not a.startswith("-")), None)
+    name = ALSO.get(command, command)
+    if name in COMMANDS:
+        yield name, _loader(COMMANDS[name])
+        return
     for name, target in sorted(COMMANDS.items()):
-        yield name, loader(target)
+        yield name, _loader(target)
+    from importlib.metadata import entry_points  # ~15 ms, only when every command is wanted
+
     for ep in sorted(entry_points(group="labqc.commands"), key=lambda e: e.name):
         if ep.name not in COMMANDS:
             yield ep.name, ep.load
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: with only its command's subparsers when it names one of
+    labqc's own, else (no command, `--help`, an unknown one) with every command's."""
     parser = argparse.ArgumentParser(
         prog="labqc",
         description="Acquisition and analysis for quantum-conductance memristors.",
     )
     parser.add_argument("--version", action="version", version=f"labqc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, load in _registrars():
+    for name, load in _registrars(argv):
         try:
             register = load()
         except ImportError as exc:  # a layer that cannot load must not take the others down
@@ -46,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -19,3 +19,7 @@ COMMANDS: dict[str, str] = {
     "runs": "labqc.runs_cli:register",
     "lab": "labqc.procedures.lab_cli:register",  # also `labqc station`
 }
+
+#: Subcommands a registrar adds under another name than its own: the command line loads only
+#: the registrar of the command named (see labqc.cli), so it must know where these live.
+ALSO: dict[str, str] = {"station": "lab", "list": "procedures", "run": "procedures"}

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from labqc.catalog import STATUSES, Catalog, CatalogError, catalog_path, iso, parse_time
-from labqc.catalog_files import import_directory, verify
 
 #: What `runs list --json` gives for each run (at least these; see LIST_FIELDS).
 JSON_FIELDS = ("id", "sample", "device", "operator", "note", "procedure", "status", "rows", "file",
@@ -150,6 +149,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         with open_catalog(args, create=True) as cat:
             total = [0, 0, 0]
             for directory in args.directory:
+                from labqc.catalog_files import import_directory  # here: it imports pandas
+
                 report = import_directory(cat, directory)
                 total = [total[0] + report.added, total[1] + report.known, total[2] + report.skipped]
             path = cat.path
@@ -163,6 +164,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
         with open_catalog(args) as cat:
+            from labqc.catalog_files import verify  # here: it imports pandas
+
             findings = verify(cat)
             n = cat.count()
     except CatalogError as exc:

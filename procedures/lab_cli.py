@@ -20,7 +20,6 @@ import json
 import sys
 from pathlib import Path
 
-from labqc.instruments.target import PRESETS
 from labqc.runs_cli import add_filters
 
 DATA_PORT = 11100  # as labqc.procedures.station_stream (not imported here: zmq only when needed)
@@ -31,6 +30,22 @@ DEFAULT_PORT = 12300
 EXPIRY_S = 2.0
 
 
+class _Presets:
+    """The simulator's preset names, imported only when argparse looks (numpy and the device
+    models cost ~0.1 s that `labqc lab status` has no use for)."""
+
+    def _names(self) -> list[str]:
+        from labqc.instruments.target import PRESETS
+
+        return list(PRESETS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     station = subparsers.add_parser("station", help="serve one probe station to the lab (a PyLECO actor)")
     sub = station.add_subparsers(dest="station_command", metavar="COMMAND", required=True)
@@ -38,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--name", required=True, help="the station's name at the coordinator")
     where = serve.add_mutually_exclusive_group(required=True)
     where.add_argument("--resource", metavar="VISA", help="the station's instrument")
-    where.add_argument("--sim", choices=PRESETS, metavar="PRESET",
-                       help=f"a simulated instrument with this device ({', '.join(PRESETS)})")
+    where.add_argument("--sim", choices=_Presets(), metavar="PRESET",
+                       help="a simulated instrument with this device (%(choices)s)")
     serve.add_argument("--coordinator", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT")
     serve.add_argument("--trust", nargs="+", default=[], metavar="DIRECTOR",
                        help="directors allowed to submit, run and abort (everyone else: status and runs only)")
