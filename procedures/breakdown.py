@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from labqc.instruments.search import Search, Stop
 from labqc.procedures.base import require
+from labqc.procedures import parameters as shared
 from labqc.procedures.parameters import Float
 from labqc.procedures.derive import fmt
-from labqc.procedures.search_base import SearchProcedure
+from labqc.procedures.search_base import SearchProcedure, require_ramp
 
 
 class Breakdown(SearchProcedure):
@@ -22,30 +23,23 @@ class Breakdown(SearchProcedure):
         labqc run Breakdown --sim ag-nanowire-fresh
     """
 
-    v_stop = Float("End of the ramp", units="V", default=6.0, minimum=-210.0, maximum=210.0,
-                   help='highest voltage the ramp may reach (its sign is the polarity)')
-    step = Float("Voltage step", units="mV", default=1.7, minimum=0.0, maximum=10000.0,
-                 help="voltage step of the ramp (1.7 mV every 100 ms is the paper's ~17 mV/s)")
-    step_time = Float("Step time", units="ms", default=100.0, minimum=0.0, maximum=30000.0,
-                      help='time per step')
-    compliance = Float("Compliance", units="A", default=50e-3, minimum=0.0, maximum=10.0,
-                       help='current limit (set before the output turns on)')
+    v_stop = shared.voltage("End of the ramp", 6.0, "highest voltage the ramp may reach (its sign is the polarity)",
+                            signed=True)
+    step = shared.voltage_step("Voltage step", 1.7, "voltage step of the ramp (1.7 mV every 100 ms is the paper's ~17 mV/s)")
+    step_time = shared.milliseconds("Step time", 100.0, "time per step", maximum=30000.0)
+    compliance = shared.compliance("Compliance", 50e-3, "current limit (set before the output turns on)")
     drop = Float("Drop fraction", default=0.5, minimum=0.0, maximum=1.0,
                  help='stop when |I| falls below this fraction of its largest value')
     min_current = Float("Minimum current", units="A", default=100e-6, minimum=0.0, maximum=10.0,
                         help='the drop counts only once |I| has exceeded this (an intact wire conducts)')
-    nplc = Float("NPLC", default=1.0, minimum=0.0, maximum=25.0,
-                 help='integration time per step in power-line cycles')
+    nplc = shared.nplc(1.0, "integration time per step")
     read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0,
                          help="read after the ramp, to tell the gap's conductance (0: none)")
 
 
     def validate(self) -> None:
         super().validate()
-        require(self.v_stop != 0, "the end of the ramp must not be 0 V")
-        require(self.step > 0, f"the voltage step must be > 0 mV, got {self.step:g} mV")
-        require(abs(self.v_stop) >= self.step * 1e-3, "the voltage step is larger than the whole ramp")
-        require(self.step_time > 0, f"the step time must be > 0 ms, got {self.step_time:g} ms")
+        require_ramp(self.v_stop, self.step, self.step_time)
         require(self.compliance > 0, "the ramp needs a current compliance > 0 A")
         require(0 < self.drop < 1, f"the drop fraction must lie between 0 and 1, got {self.drop:g}")
         require(self.min_current < self.compliance,

@@ -12,7 +12,7 @@ from labqc.procedures import parameters as shared
 from labqc.procedures.base import require
 from labqc.procedures.derive import fmt
 from labqc.procedures.parameters import Choice, Float
-from labqc.procedures.search_base import SearchProcedure
+from labqc.procedures.search_base import SearchProcedure, require_ramp
 from labqc.units import G0
 
 
@@ -44,10 +44,7 @@ class Forming(SearchProcedure):
 
     def validate(self) -> None:
         super().validate()
-        require(self.v_stop != 0, "the end of the ramp must not be 0 V")
-        require(self.step > 0, f"the voltage step must be > 0 mV, got {self.step:g} mV")
-        require(abs(self.v_stop) >= self.step * 1e-3, "the voltage step is larger than the whole ramp")
-        require(self.step_time > 0, f"the step time must be > 0 ms, got {self.step_time:g} ms")
+        require_ramp(self.v_stop, self.step, self.step_time)
         require(self.compliance > 0, "forming needs a current compliance > 0 A")
         if self.stop == "target":
             require(self.target > 0, f"the target level must be > 0 G0, got {self.target:g} G0")

@@ -10,8 +10,16 @@ which makes ``labqc run`` exit 5.
 from __future__ import annotations
 
 from labqc.instruments.search import Search, SearchOutcome
-from labqc.procedures.base import LabqcProcedure
+from labqc.procedures.base import LabqcProcedure, require
 from labqc.procedures.derive import fmt
+
+
+def require_ramp(v_stop: float, step_mv: float, step_time_ms: float) -> None:
+    """The checks every voltage ramp needs before anything is energised (Breakdown, Forming)."""
+    require(v_stop != 0, "the end of the ramp must not be 0 V")
+    require(step_mv > 0, f"the voltage step must be > 0 mV, got {step_mv:g} mV")
+    require(abs(v_stop) >= step_mv * 1e-3, "the voltage step is larger than the whole ramp")
+    require(step_time_ms > 0, f"the step time must be > 0 ms, got {step_time_ms:g} ms")
 
 
 class SearchProcedure(LabqcProcedure):
