@@ -164,11 +164,24 @@ class Catalog:
         if not create:
             raise sqlite3.DatabaseError("it holds no runs table")
         # WAL: readers never block the writer and a killed writer leaves the last commit.
-        self.db.execute("PRAGMA journal_mode = WAL")
+        self._set_wal()
         with self.write():
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self.db.execute(statement)  # not executescript: it would commit halfway
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _set_wal(self) -> None:
+        """Switch to WAL. SQLite answers "locked" at once, without its busy wait, when another
+        process creates the same new catalog at this moment, so wait here as a writer would."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def write(self) -> "_Write":
         """A write transaction (BEGIN IMMEDIATE: waits for another writer, then holds it)."""
