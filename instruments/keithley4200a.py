@@ -22,12 +22,14 @@ from labqc.instruments import kxci_route as route
 from labqc.instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
                                 InstrumentTimeout, ProtocolError)
 from labqc.instruments.kxci_capabilities import (CAPABILITIES, CHUNK_SECONDS, MAX_DELAY, POINTS_PER_TEST, SETTLE,
-                                           K4200ACapabilities)
+                                                 STOP_SECONDS, K4200ACapabilities)
 from labqc.instruments.kxci_format import do_items, num, nums, parse_items, parse_spot
+from labqc.instruments.kxci_messages import msg
 from labqc.instruments.kxci_sampling import run_sampling
 from labqc.instruments.kxci_pulses import PMU_CURRENT_RANGES, PMU_RANGES_NO_RPM, PmuPulses
 from labqc.instruments.kxci_session import KXCI, SB_BUSY, SB_SYNTAX_ERROR
-from labqc.instruments.smu import KIND_POINT, READING, PulseTrain, Request, Sampling, SourceMeasure, Sweep
+from labqc.instruments.smu import (KIND_POINT, READING, PulseTrain, Request, Sampling, SourceMeasure, Sweep,
+                                  empty_chunk)
 
 
 def has_rpm(options: list[str], channel: int) -> bool:
@@ -93,10 +95,10 @@ class Keithley4200A(PmuPulses, SourceMeasure):
     def _connect(self) -> None:
         # Device clear first: KXCI otherwise may return stale values (docs/keithley4200a.md).
         self.kxci.device_clear()
-        self.kxci.command("EM 1,0")  # the 4200A command set (IT4, 4096-point buffers)
-        self.kxci.command(":ERROR:LAST:CLEAR")
-        self.identity = self.kxci.query("*IDN?")
-        self._options(self.kxci.query("*OPT?"))
+        self.kxci.command(msg("command_set"))  # the 4200A command set (IT4, 4096-point buffers)
+        self.kxci.command(msg("clear_error"))
+        self.identity = self.kxci.query(msg("identity"))
+        self._options(self.kxci.query(msg("options")))
         self.kxci.checkpoint()
 
     def _options(self, reply: str) -> None:
@@ -128,7 +130,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         """One user-mode spot reading: source on with its limit, TV and TI, source off."""
         self.capabilities.check(Sweep([level], compliance, source=source, step_time=1.0, nplc=nplc))
         k = self.kxci
-        k.command("US")
+        k.command(msg("user_mode"))
         k.command(self._integration(nplc))
         k.command(self._range_cmd(None))
         k.checkpoint()  # GPIB: the set-up was accepted before the output turns on
@@ -140,7 +142,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         except BaseException:
             self.output_off()  # recovers the session if it has to
             raise
-        k.command(f"DV{self.smu}")
+        k.command(msg("user_off", ch=self.smu))
         k.checkpoint()
         out = np.zeros(1, dtype=READING)
         out[0] = (t, float(num(level)), v, i, comp, 0, KIND_POINT)
@@ -148,7 +150,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
 
     def abort(self) -> None:
         """``ME4`` (system-mode test) and ``:PMU:ABORT``, then every output off."""
-        for cmd in ["ME4"] + ([":PMU:ABORT"] if self._pmu_used else []):
+        for cmd in [msg("abort_test")] + ([msg("pmu_abort")] if self._pmu_used else []):
             try:
                 self.kxci.command(cmd)
             except InstrumentError:
@@ -181,10 +183,10 @@ class Keithley4200A(PmuPulses, SourceMeasure):
 
     def _outputs_off(self) -> None:
         k = self.kxci
-        k.command("US")
-        k.command(f"DV{self.smu}")
+        k.command(msg("user_mode"))
+        k.command(msg("user_off", ch=self.smu))
         if self._pmu_used:
-            k.command(f":PMU:OUTPUT:STATE {self.pmu},0")
+            k.command(msg("pmu_output", ch=self.pmu, on=False))
         k.checkpoint()
 
     def close(self) -> None:
@@ -193,19 +195,19 @@ class Keithley4200A(PmuPulses, SourceMeasure):
     # -- helpers shared by the operations ------------------------------------------------
     def _integration(self, nplc: float) -> str:
         """``IT4,delay factor,filter factor,NPLC``: default settling, no filter, this NPLC."""
-        return f"IT4,1,0,{num(nplc)}"
+        return msg("integration", nplc=float(nplc))
 
     def _range_cmd(self, measure_range: float | None) -> str:
         """``RG ch,I``: the lowest current range autorange may use. KXCI has no fixed measure
         range for system-mode tests, so a V source's ``measure_range`` becomes this floor
         (readings never drop below it: no slow low-range settling); None restores the
         power-on floor, since RG persists between requests."""
-        return f"RG {self.smu},{num(measure_range or self._lowest_range)}"
+        return msg("range_floor", ch=self.smu, amps=float(measure_range or self._lowest_range))
 
     def _source_cmd(self, source: str, level: float, compliance: float) -> str:
         """User-mode ``DV``/``DI`` with autorange and the compliance in the same command."""
         letter = "V" if source == "V" else "I"
-        return f"D{letter}{self.smu},0,{num(level)},{num(compliance)}"
+        return msg("user_source", source=letter, ch=self.smu, level=float(level), compliance=float(compliance))
 
     def _spot(self, setting: str, fresh: bool = True) -> tuple[float, float, bool]:
         """TV, the source ``setting`` again (the 4200A wants it re-applied before the other
@@ -213,9 +215,9 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         sent before TV too (the last reading was a TI)."""
         if not fresh:
             self.kxci.command(setting)
-        v, cv, _ = parse_spot(self.kxci.query(f"TV{tv_number(self.smu)}"))
+        v, cv, _ = parse_spot(self.kxci.query(msg("test_voltage", n=tv_number(self.smu))))
         self.kxci.command(setting)
-        i, ci, _ = parse_spot(self.kxci.query(f"TI{self.smu}"))
+        i, ci, _ = parse_spot(self.kxci.query(msg("test_current", ch=self.smu)))
         return v, i, cv or ci
 
     def _stamp(self, t: float) -> float:
@@ -223,24 +225,37 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         self._t_last = max(self._t_last, float(t))
         return self._t_last
 
+    def buffer(self) -> tuple[list[str], list[str], list[str], int]:
+        """The items of ``DO`` of our SMU's current, voltage and timestamps so far, and how
+        many readings all three hold (a reading may land between the DOs). A buffer that
+        holds no reading yet answers an empty reply, which is no readings."""
+        ch, k = self.smu, self.kxci
+        items = [do_items(k.query(msg("data_out", name=nm), empty_ok=True))
+                 for nm in (f"I{ch}", f"V{ch}", f"CH{ch}T")]  # the timestamp label is fixed: CHnT
+        return items[0], items[1], items[2], min(len(x) for x in items)
+
     def _follow(self, expected: float, busy: Callable[[], bool],
                 fetch: Callable[[bool], np.ndarray | None]) -> Iterator[np.ndarray]:
         """Follow a running test that needs ``expected`` s, yielding its readings as they come.
 
-        Idle, then poll ``busy()`` with short idles between polls. Every ``interval`` of
-        instrument time (1 s, or a sixteenth of a long test, so that re-reading a growing
-        buffer stays cheap) ``fetch(final=False)`` returns the readings taken since the last
-        fetch; once the test is done ``fetch(final=True)`` returns the rest. If this KXCI
-        refuses data transfers during a test (-980), the readings come at the end instead.
-        Gives up with InstrumentTimeout (and a device clear) when the test runs far over.
+        Idle, then poll ``busy()`` with idles of at most :data:`STOP_SECONDS` between polls.
+        Every ``interval`` of instrument time (1 s, or a sixteenth of a long test, so that
+        re-reading a growing buffer stays cheap) ``fetch(final=False)`` returns the readings
+        taken since the last fetch; once the test is done ``fetch(final=True)`` returns the
+        rest. Between fetches an empty chunk is yielded at least every STOP_SECONDS, so a
+        caller can stop (and so abort) within one poll however long the test is. If this
+        KXCI refuses data transfers during a test (-980), the readings come at the end
+        instead. Gives up with InstrumentTimeout (and a device clear) when the test runs
+        far over.
         """
         k = self.kxci
         interval = max(CHUNK_SECONDS, expected / 16)
-        poll = min(1.0, max(0.005, 0.02 * expected))
+        poll = min(STOP_SECONDS, max(0.005, 0.02 * expected))
         t_start = k.clock()
         give_up = t_start + expected + 10.0 + k.timeout
         next_fetch = t_start + interval
-        k.idle(min(expected, interval) if self._live else expected)
+        last_yield = t_start
+        k.idle(min(expected, interval, STOP_SECONDS))
         while True:
             running = busy()
             if not running or (self._live and k.clock() >= next_fetch):
@@ -252,6 +267,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
                     self._live = False  # "not valid during test execution": read at the end
                     chunk = None
                 if chunk is not None and len(chunk):
+                    last_yield = k.clock()
                     yield chunk
                 next_fetch = k.clock() + interval
             if not running:
@@ -260,8 +276,11 @@ class Keithley4200A(PmuPulses, SourceMeasure):
                 k.device_clear()  # whatever holds the instrument up, stop it and resynchronise
                 raise InstrumentTimeout(f"the 4200A is still busy {expected + 10 + k.timeout:g} s after a "
                                         f"{expected:g} s operation began")
+            if k.clock() - last_yield >= STOP_SECONDS * (1 - 1e-9):
+                last_yield = k.clock()
+                yield empty_chunk(0)  # the caller may stop here
             left = t_start + expected - k.clock()
-            k.idle(min(interval, left) if left > poll else poll)
+            k.idle(min(interval, left, STOP_SECONDS) if left > poll else poll)
 
     # -- Sweep: system mode --------------------------------------------------------------
     def _sweep(self, s: Sweep) -> Iterator[np.ndarray]:
@@ -269,10 +288,10 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         # A point takes DT plus the reading: ~100 µs settling (delay factor 1) + integration.
         reading = SETTLE + s.nplc / self.line_frequency
         delay = min(MAX_DELAY, max(0.0, s.step_time - reading))
-        k.command("EC 0")  # run through compliance points; EC 1 would end a SET at the first
+        k.command(msg("exit_on_compliance", on=False))  # run through compliance points; EC 1 would end a SET at the first
         # Output to standby when each test ends, on the instrument itself: a host that dies
-        # leaves the device unbiased at the end of the running test (instruments.md, 2.8).
-        k.command(f"ST {self.smu},1")
+        # leaves the device unbiased at the end of the running test (docs/keithley4200a.md).
+        k.command(msg("standby_at_end", ch=self.smu, on=True))
         k.command(self._integration(s.nplc))
         # The voltage of a current source autoranges: KXCI has no system-mode V range.
         k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
@@ -281,49 +300,45 @@ class Keithley4200A(PmuPulses, SourceMeasure):
             # The levels as sent (6 significant digits) are the ones the readings report.
             levels = np.array([float(x) for x in nums(s.levels[start:start + POINTS_PER_TEST]).split(",")])
             self._sweep_setup(s, levels, delay)
-            k.command("MD")
+            k.command(msg("run_page"))
             t0 = max(k.clock(), self._t_last)  # the test's timestamps count from ME1
-            k.command("ME1")
+            k.command(msg("run_test"))
             yield from self._follow(len(levels) * s.step_time, self._system_busy,
                                     self._sweep_reader(s, levels, start, t0))
 
     def _sweep_setup(self, s: Sweep, levels: np.ndarray, delay: float) -> None:
         k, ch = self.kxci, self.smu
         mode = 1 if s.source == "V" else 2  # CH mode: 1 voltage source, 2 current source
-        k.command("DE")
-        k.command(f"CH{ch},'V{ch}','I{ch}',{mode},1")  # VAR1 on our SMU; the DUT returns to ground
+        k.command(msg("define_page"))
+        k.command(msg("channel", ch=ch, mode=mode, func=1))  # VAR1 on our SMU; the DUT returns to ground
         for other in self.smus:
             if other != ch:
-                k.command(f"CH{other}")  # undefined: it takes no part in the test
-        k.command("SS")
+                k.command(msg("undefine", ch=other))  # it takes no part in the test
+        k.command(msg("source_page"))
         # The compliance is part of the list command: it is set before the test can energise.
-        k.command(f"{s.source}L{ch},1,{num(s.compliance)},{nums(levels)}")
-        k.command("HT 0")
-        k.command(f"DT {num(delay)}")
-        k.command("SM")
-        k.command("DM2")
-        k.command(f"LI 'I{ch}','V{ch}'")
+        k.command(msg("list_sweep", source=s.source, ch=ch, compliance=float(s.compliance), levels=levels))
+        k.command(msg("hold_time", seconds=0))
+        k.command(msg("delay_time", seconds=float(delay)))
+        k.command(msg("measure_page"))
+        k.command(msg("display_list"))
+        k.command(msg("list_names", ch=ch))
         k.checkpoint()
 
     def _system_busy(self) -> bool:
         sb = self.kxci.status_byte()
         if sb & SB_SYNTAX_ERROR:
-            self.kxci._raise_reported("ME1", "set the syntax-error bit")
+            self.kxci._raise_reported(msg("run_test"), "set the syntax-error bit")
         return bool(sb & SB_BUSY)
 
     def _sweep_reader(self, s: Sweep, levels: np.ndarray, start: int, t0: float):
         """``fetch(final)`` for :meth:`_follow`: the readings of this test not yet returned,
         from ``DO`` of the current, the voltage and the timestamps."""
-        k, ch, n = self.kxci, self.smu, len(levels)
+        n = len(levels)
         got = 0
 
         def fetch(final: bool) -> np.ndarray:
             nonlocal got
-            # DO returns the whole buffer so far; only the items not seen yet are parsed.
-            i_items = do_items(k.query(f"DO 'I{ch}'"))
-            v_items = do_items(k.query(f"DO 'V{ch}'"))
-            t_items = do_items(k.query(f"DO 'CH{ch}T'"))  # the timestamp label is fixed: CHnT
-            m = min(len(i_items), len(v_items), len(t_items))  # a reading may land between the DOs
+            i_items, v_items, t_items, m = self.buffer()
             if m > n or (final and m != n):
                 raise ProtocolError(f"the test made {m} readings where the sweep has {n} points")
             i, ci = parse_items(i_items[got:m])

@@ -22,7 +22,10 @@ MAX_DELAY = 6.553  # s, DT
 LINE_PERIOD = 1 / 50  # s, one PLC at 50 Hz: the longer of the two, so step-time checks hold on both
 MIN_SAMPLE_INTERVAL = 0.1  # s, sampling tests (kxci_sampling.py): room for one reading at NPLC <= 5
 SETTLE = 100e-6  # s, settling before each reading at delay factor 1
-CHUNK_SECONDS = 1.0  # s of instrument time between reads of a running test's data
+CHUNK_SECONDS = 1.0  # s of instrument time between reads of a running test's data (at least)
+#: s between status polls, and at most between two chunks of a running request (an empty
+#: one when nothing came): how long a stop or abort can wait, however long the test.
+STOP_SECONDS = 1.0
 
 
 

@@ -15,6 +15,7 @@ from labqc.instruments import kxci_sarb as sarb
 from labqc.instruments.errors import ProtocolError
 from labqc.instruments.kxci_format import (num, parse_int, parse_pmu_points, pmu_compliance, pmu_i_overflow,
                                      pmu_v_overflow)
+from labqc.instruments.kxci_messages import msg
 from labqc.instruments.smu import KIND_PULSE, KIND_READ, READING, PulseTrain, Sweep
 
 # --- limits of the 4225-PMU on its 10 V range (docs/keithley4200a.md) ------------------------
@@ -71,30 +72,31 @@ class PmuPulses:
     def _pmu_setup(self, mode: int, p: PulseTrain) -> None:
         k, ch = self.kxci, self.pmu
         self._pmu_used = True
-        k.command(f":PMU:INIT {mode}")  # must come first; purges earlier PMU data
+        k.command(msg("pmu_init", mode=mode))  # must come first; purges earlier PMU data
         if self.rpm:
-            k.command(f":PMU:RPM:CONFIGURE PMU1-{ch},0")
-        k.command(f":PMU:SOURCE:RANGE {ch},10")
+            k.command(msg("pmu_rpm_to_pmu", ch=ch))
+        k.command(msg("pmu_source_range", ch=ch))
         # A fixed range measures; it limits nothing (overflow is a status bit).
-        k.command(f":PMU:MEASURE:RANGE {ch},2,{num(pmu_range(p, self.capabilities))}")
+        k.command(msg("pmu_measure_range", ch=ch, amps=float(pmu_range(p, self.capabilities))))
         # The series load stated by the user (or the PMU's default): it scales the output
         # for the load, and it is what bounds the current (kxci_route.pmu_current_bound).
-        k.command(f":PMU:LOAD {ch},{num(self.capabilities.load(p) or route.PMU_DEFAULT_LOAD)}")
+        k.command(msg("pmu_load", ch=ch, ohms=float(self.capabilities.load(p) or route.PMU_DEFAULT_LOAD)))
         # LLEC fires extra pulses at each step, which move a memristor: only when asked for,
         # and the capability check allowed it (standard pulse mode, a PMU range).
-        k.command(f":PMU:LLEC:CONFIGURE {ch},{1 if self.llec else 0}")
+        k.command(msg("pmu_llec", ch=ch, on=self.llec))
 
     def _standard_pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
         """One burst of identical pulses (<= 10000), its spot means streamed while it runs."""
         k, ch = self.kxci, self.pmu
         edge = sarb.edge_time(p.width)
         self._pmu_setup(0, p)
-        k.command(":PMU:MEASURE:MODE 1")  # spot mean, one point per pulse
+        k.command(msg("pmu_spot_mean"))  # one point per pulse
         # The train's amplitude is counted from the base; ours are absolute tops.
-        k.command(f":PMU:PULSE:TRAIN {ch},{num(p.base)},{num(p.amplitudes[0] - p.base)}")
-        k.command(f":PMU:PULSE:TIMES {ch},{num(p.period)},{num(p.width)},{num(edge)},{num(edge)},0")
-        k.command(f":PMU:PULSE:BURST:COUNT {p.count}")
-        k.command(f":PMU:OUTPUT:STATE {ch},1")  # takes effect at EXECUTE
+        k.command(msg("pmu_train", ch=ch, base=float(p.base), amplitude=float(p.amplitudes[0] - p.base)))
+        k.command(msg("pmu_times", ch=ch, period=float(p.period), width=float(p.width), rise=float(edge),
+                      fall=float(edge)))
+        k.command(msg("pmu_burst", count=int(p.count)))
+        k.command(msg("pmu_output", ch=ch, on=True))  # takes effect at EXECUTE
 
         def readings(first: int, points: np.ndarray, t0: float) -> np.ndarray:
             # Standard spot mean: VH,IH,TH,SH (top of the pulse), then VL,IL,TL,SL (base).
@@ -129,9 +131,9 @@ class PmuPulses:
                     defined[key] = len(defined) + 1
                     self._define_sequence(defined[key], sarb.period_sequence(a, r, p))
                 entries.append(f"{defined[key]},{loops}")
-            k.command(f":PMU:SARB:WFM:SEQ:LIST {ch},{','.join(entries)}")
+            k.command(msg("pmu_sarb_list", ch=ch, entries=",".join(entries)))
             if n_run == 0:
-                k.command(f":PMU:OUTPUT:STATE {ch},1")
+                k.command(msg("pmu_output", ch=ch, on=True))
             n = sum(loops for _, _, loops in chunk)
             yield from self._pmu_execute(n * p.period, n * per_pulse, self._sarb_readings(p, done, per_pulse))
             done += n
@@ -150,7 +152,8 @@ class PmuPulses:
             text = [str(v) if name == "MEAS:TYPE" else num(v) for v in values]
             for b, batch in enumerate(sarb.batches(text)):
                 suffix = "" if b == 0 else ":ADD"
-                self.kxci.command(f":PMU:SARB:SEQ:{name}{suffix} {ch},{number},{','.join(batch)}")
+                self.kxci.command(msg("pmu_sarb_values", what=name + suffix, ch=ch, seq=int(number),
+                                      values=",".join(batch)))
 
     def _sarb_readings(self, p: PulseTrain, first_pulse: int, per_pulse: int):
         """``readings(first_point, points, t0)`` for one Segment Arb execution: V,I,T,S per
@@ -182,13 +185,14 @@ class PmuPulses:
 
         def fetch(final: bool) -> np.ndarray | None:
             nonlocal got
-            count = parse_int(k.query(f":PMU:DATA:COUNT? {ch}"), ":PMU:DATA:COUNT?")
+            count = parse_int(k.query(msg("pmu_count", ch=ch)), msg("pmu_count", ch=ch))
             if count > points or (final and count != points):
                 raise ProtocolError(f"the PMU holds {count} points where this train makes {points}")
             pages = []
             while got < count:
                 n = min(PMU_PAGE, count - got)
-                pages.append(readings(got, self._pmu_page(k.query(f":PMU:DATA:GET {ch},{got},{n}"), n), t0))
+                reply = k.query(msg("pmu_get", ch=ch, start=int(got), count=int(n)))
+                pages.append(readings(got, self._pmu_page(reply, n), t0))
                 got += n
             if not pages:
                 return None
@@ -197,9 +201,9 @@ class PmuPulses:
             self._stamp(out["t"][-1])
             return out
 
-        k.command(":PMU:EXECUTE")
-        yield from self._follow(expected, lambda: parse_int(k.query(":PMU:TEST:STATUS?"),
-                                                            ":PMU:TEST:STATUS?") != 0, fetch)
+        k.command(msg("pmu_execute"))
+        running = msg("pmu_running")
+        yield from self._follow(expected, lambda: parse_int(k.query(running), running) != 0, fetch)
 
     def _pmu_page(self, reply: str, n: int) -> np.ndarray:
         """One page of spot-mean points as rows V, I, T, S: from ``V,I,T,S`` (Segment Arb) or

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from labqc.instruments.errors import CapabilityError, ProtocolError
-from labqc.instruments.kxci_format import do_items, num, parse_items
+from labqc.instruments.kxci_format import num, parse_items
+from labqc.instruments.kxci_messages import msg
 from labqc.instruments.smu import KIND_POINT, READING, Sampling
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ def run_sampling(drv: "Keithley4200A", s: Sampling, t_read: float) -> Iterator[n
     """Run ``s`` as the tests :func:`sampling_tests` plans, streaming the kept readings."""
     plan = sampling_tests(s.times, t_read)  # may refuse before anything is sent
     k, ch = drv.kxci, drv.smu
-    k.command("EC 0")
-    k.command(f"ST {ch},1")  # standby when each test ends, on the instrument (instruments.md, 2.8)
+    k.command(msg("exit_on_compliance", on=False))
+    k.command(msg("standby_at_end", ch=ch, on=True))  # standby when each test ends, on the instrument
     k.command(drv._integration(s.nplc))
     k.command(drv._range_cmd(s.measure_range if s.source == "V" else None))
     level = float(num(s.level))  # as sent
@@ -125,18 +126,18 @@ def _setup(drv: "Keithley4200A", s: Sampling, count: int, interval: float) -> No
     limit is set before the test can energise), the others undefined."""
     k, ch = drv.kxci, drv.smu
     mode = 1 if s.source == "V" else 2
-    k.command("DE")
-    k.command(f"CH{ch},'V{ch}','I{ch}',{mode},3")  # function 3: constant
+    k.command(msg("define_page"))
+    k.command(msg("channel", ch=ch, mode=mode, func=3))  # function 3: constant
     for other in drv.smus:
         if other != ch:
-            k.command(f"CH{other}")
-    k.command("SS")
-    k.command(f"{s.source}C{ch},{num(s.level)},{num(s.compliance)}")
-    k.command("SM")
-    k.command("DM2")
-    k.command(f"LI 'I{ch}','V{ch}'")
-    k.command(f"NR {count}")
-    k.command(f"IN {num(min(max(interval, MIN_INTERVAL), MAX_INTERVAL))}")
+            k.command(msg("undefine", ch=other))
+    k.command(msg("source_page"))
+    k.command(msg("constant", source=s.source, ch=ch, level=float(s.level), compliance=float(s.compliance)))
+    k.command(msg("measure_page"))
+    k.command(msg("display_list"))
+    k.command(msg("list_names", ch=ch))
+    k.command(msg("readings", count=int(count)))
+    k.command(msg("interval", seconds=float(min(max(interval, MIN_INTERVAL), MAX_INTERVAL))))
     k.checkpoint()
 
 
@@ -144,23 +145,20 @@ def _run(drv: "Keithley4200A", s: Sampling, level: float, count: int, wait: floa
          test: SamplingTest | None) -> Iterator[np.ndarray]:
     """Start the test set up last after ``WT wait`` and follow it (``wait + rest`` s; no
     DO before its first reading: an empty buffer answers nothing); ``test`` None: a hold."""
-    k, ch = drv.kxci, drv.smu
+    k = drv.kxci
     expected = wait + rest
     first = expected - (test.span if test is not None else 0.0)  # when the first reading is due
-    k.command(f"WT {num(wait)}")
-    k.command("MD")
+    k.command(msg("wait_time", seconds=float(wait)))
+    k.command(msg("run_page"))
     t0 = max(k.clock(), drv._t_last)  # the test's timestamps count from ME1
-    k.command("ME1")
+    k.command(msg("run_test"))
     got = 0
 
     def fetch(final: bool) -> np.ndarray | None:
         nonlocal got
         if test is None or (not final and k.clock() < t0 + first + FIRST_MARGIN):
             return None
-        i_items = do_items(k.query(f"DO 'I{ch}'"))
-        v_items = do_items(k.query(f"DO 'V{ch}'"))
-        t_items = do_items(k.query(f"DO 'CH{ch}T'"))
-        m = min(len(i_items), len(v_items), len(t_items))
+        i_items, v_items, t_items, m = drv.buffer()
         if m > count or (final and m != count):
             raise ProtocolError(f"the sampling test made {m} readings where it has {count}")
         kept = int(np.searchsorted(test.picks, m, side="left"))  # picks taken so far

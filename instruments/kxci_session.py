@@ -65,11 +65,14 @@ class KXCI(Instrument):
             if clean(reply) != "ACK":
                 self._raise_reported(cmd, f"answered {clean(reply)!r} instead of ACK")
 
-    def query(self, cmd: str) -> str:
-        """Send one command that returns data and return the data, stripped."""
+    def query(self, cmd: str, *, empty_ok: bool = False) -> str:
+        """Send one command that returns data and return the data, stripped.
+
+        ``empty_ok``: an empty reply is an answer (a ``DO`` of a buffer that holds no
+        reading yet), not a failure; a failing command answers ``ERROR`` on Ethernet."""
         self._send(cmd)
         reply = clean(self._receive(cmd))
-        if reply in ("ACK", "", "ERROR"):
+        if reply in ("ACK", "ERROR") or (reply == "" and not empty_ok):
             self._raise_reported(cmd, f"answered {reply!r} where data was expected")
         return reply
 

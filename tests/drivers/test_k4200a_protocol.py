@@ -239,10 +239,16 @@ def test_a_kxci_that_refuses_data_during_a_test_gets_it_at_the_end():
         ("MD", A), ("ME1", A), ("SP", "16"),
         ("DO 'I1'", "ERROR"), (":ERROR:LAST:GET", "Command not valid during test execution. (-980)"),
         ("SP", "0"), ("DO 'I1'", items), ("DO 'V1'", items), ("DO 'CH1T'", stamps)] + OFF_LAN
+    # The same sweep again in this session: no DO while SP reads busy (16), only at the end.
+    pairs += [("EC 0", A), ("ST 1,1", A), ("IT4,1,0,0.01", A), ("RG 1,1e-07", A)] + sweep_setup(levels=text) + [
+        ("MD", A), ("ME1", A), ("SP", "16"), ("SP", "0"),
+        ("DO 'I1'", items), ("DO 'V1'", items), ("DO 'CH1T'", stamps)] + OFF_LAN
     with k4200(pairs) as (inst, _):
-        chunks = list(inst.run(Sweep(levels, 1e-4, step_time=0.01, nplc=0.01)))
-        assert not inst._live  # and it will not ask again in this session
-    assert [len(c) for c in chunks] == [200]
+        sweep = Sweep(levels, 1e-4, step_time=0.01, nplc=0.01)
+        for _ in range(2):
+            chunks = list(inst.run(sweep))
+            # An empty chunk after a second of silence lets the caller stop there.
+            assert [len(c) for c in chunks] == [0, 200]
 
 
 # --- PMU ----------------------------------------------------------------------------------

@@ -164,7 +164,8 @@ def test_retention_sampling_at_log_spaced_instants_beyond_ten_seconds(smu, lab, 
     times = np.array([1.0, 3.0, 10.0, 30.0, 100.0])
     chunks = list(smu.run(Sampling(0.1, 1e-4, times)))
     data = np.concatenate(chunks)
-    assert len(chunks) == len(times)  # each reading streams as it is taken
+    # each reading streams as it is taken (between them, empty chunks let the caller stop)
+    assert len([c for c in chunks if len(c)]) == len(times)
     assert data["i"] == pytest.approx(0.1 / R, rel=1e-6)
     assert np.diff(data["t"]) == pytest.approx(np.diff(times), abs=0.05)
     assert all_off(lab, resource)
