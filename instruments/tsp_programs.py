@@ -1,7 +1,7 @@
 """A long 2614B sweep or pulse train cut into programs of bounded instrument time.
 
 Every program labqc sends the 2614B ends on the instrument with the output off
-(:meth:`labqc.instruments.keithley2614b.Keithley2614B._program`), so a host that dies leaves
+(:func:`labqc.instruments.tsp_planner.program`), so a host that dies leaves
 the device biased at most until the running program's planned end. A sweep or a pulse train
 longer than :data:`PROGRAM_LIMIT` is therefore run as several programs, each at most that
 long. Cuts go where the source is at or near 0 V when the request has such places (between

@@ -24,6 +24,8 @@ import numpy as np
 from labqc.instruments.search import Search, SearchOutcome
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, empty_chunk
 from labqc.instruments.tsp_format import STATUS_COMPLIANCE, num, parse_number, parse_print, real64_block_size
+from labqc.instruments.tsp_messages import measure_setup, printbuffer, source_setup
+from labqc.instruments.tsp_runner import parse_readings
 
 #: Instrument seconds one call covers (at least one level), so a live view keeps moving and
 #: no program runs long: every call ends with the output off.
@@ -87,7 +89,7 @@ def program(driver, r: Search) -> list[str]:
     if after:  # the rest after a pulse's read comes only when the search goes on
         level_fn = f"function _SXS(k) {step}return _i, _v end function _SXR() {after} end"
     out_fn = (f"function _SXP() print(_SXM, _SXT, _SXO, {s}.nvbuffer1.n) if {s}.nvbuffer1.n > 0 then "
-              f"{driver._printbuffer(1, f'{s}.nvbuffer1.n')} end end")
+              f"{printbuffer(s, 1, f'{s}.nvbuffer1.n')} end end")
     loop = (f"function _SX(k0, n) _SXM = -1 _SXT = 0 _SXO = 0 {s}.nvbuffer1.clear() {s}.nvbuffer2.clear() "
             f"if errorqueue.count > 0 then print(-2, errorqueue.count, 0, 0) return end "
             f"{s}.source.output = {s}.OUTPUT_ON "
@@ -95,8 +97,8 @@ def program(driver, r: Search) -> list[str]:
             f"if {test} then _SXT = timer.measure.t() {s}.source.output = {s}.OUTPUT_OFF "
             f"_SXO = timer.measure.t() _SXM = k break end {'_SXR() ' if after else ''}end "
             f"{s}.source.output = {s}.OUTPUT_OFF _SXP() end")
-    return [driver._source_setup("V", 0.0, r.compliance, rng=v_range) + " "
-            + driver._measure_setup("V", r.nplc, r.measure_range, delay=0.0),
+    return [source_setup(s, "V", 0.0, r.compliance, rng=v_range) + " "
+            + measure_setup(s, "V", r.nplc, r.measure_range, delay=0.0),
             f"{s}.nvbuffer1.clear() {s}.nvbuffer1.appendmode = 1 {s}.nvbuffer1.collecttimestamps = 1 "
             f"{s}.nvbuffer1.collectsourcevalues = 1 {s}.nvbuffer2.clear() {s}.nvbuffer2.appendmode = 1",
             *state, level_fn, out_fn, loop]
@@ -119,28 +121,28 @@ def run_search(driver, r: Search) -> Iterator[np.ndarray]:
     step = levels_per_call(r)
     for k0 in range(0, r.count, step):
         n = min(step, r.count - k0)
-        driver._program_end = time.monotonic() + n * r.step_time
+        driver.program_end = time.monotonic() + n * r.step_time
         reply = driver.tsp.query(f"_SX({k0}, {n})", timeout=2 * n * r.step_time + 5.0)
         met, tm, toff, m = (parse_number(x) for x in parse_print(reply, 4))
         if met == -2:
-            driver._program_end = 0.0
+            driver.program_end = 0.0
             driver.tsp.raise_errors(int(tm))
         m = int(m)
         chunk = empty_chunk(m)
         if m:
             raw = driver.tsp.read_block(f"the readings of search levels {k0}..{k0 + n - 1}",
                                         real64_block_size(5 * m), timeout=5.0)
-            ts, src, v, i, status = driver._parse_readings(raw, 1, m)
+            ts, src, v, i, status = parse_readings(driver.tsp, raw, 1, m)
             # each call empties the buffers; its first reading comes one step after the last
             # one of the call before (the host's round trip between calls is not timed)
             first = r.width if r.pulsed else r.step_time
-            chunk["t"] = driver._t_end + first + (ts - ts[0])
+            chunk["t"] = driver.t_end + first + (ts - ts[0])
             chunk["source"], chunk["v"], chunk["i"] = src, v, i
             chunk["compliance"] = (np.nan_to_num(status).astype(np.int64) & STATUS_COMPLIANCE) != 0
             chunk["index"] = k0 + np.arange(m) // per_level
             chunk["kind"] = np.tile(kinds, m // per_level + 1)[:m]
-            driver._t_end = max(driver._t_end, float(chunk["t"][-1]))
-        driver._program_end = 0.0
+            driver.t_end = max(driver.t_end, float(chunk["t"][-1]))
+        driver.program_end = 0.0
         outcome.levels_done = k0 + (m // per_level)
         if met >= 0:
             outcome.met, outcome.index = True, int(met)

@@ -16,6 +16,8 @@ from labqc.instruments.errors import CapabilityError, InstrumentReportedError, I
 from labqc.instruments.keithley2614b import Keithley2614B
 from labqc.instruments.sim.lab import RES_2614B_GPIB, get_lab, sim_library
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, PulseTrain, Repeat, Sampling, Sweep
+from labqc.instruments.tsp_loop import loops_natively, plan_repeat, repeat_chunks
+from labqc.instruments.tsp_messages import lua_function
 from labqc.units import G0
 
 from k2614b_messages import INIT, OFF
@@ -127,9 +129,8 @@ def test_long_repeat_streams_chunks_of_half_a_second_from_one_buffer():
 
 def test_buffer_refills_are_chunk_boundaries_that_empty_the_buffer():
     with expected_protocol(Keithley2614B, INIT) as smu:
-        smu.capabilities = dataclasses.replace(smu.capabilities, extra={"buffer_points": 40})
         request = Repeat((PULSE, READ), count=45)
-        chunks = smu._repeat_chunks(request, smu._plan_repeat(request))
+        chunks = repeat_chunks(request, plan_repeat(request, smu.capabilities), buffer_points=40)
     assert chunks == [(0, 20, True), (20, 20, True), (40, 5, True)]
 
 
@@ -165,10 +166,8 @@ def test_repeats_beyond_capabilities_are_refused_before_anything_is_sent(request
 
 
 def test_long_step_bodies_are_split_into_functions_that_fit_a_message():
-    from labqc.instruments.keithley2614b import _lua_function
-
     body = [f"x{k} = {k}" + " " * 90 for k in range(100)]
-    messages = _lua_function("_S1", body, max_bytes=1000)
+    messages = lua_function("_S1", body, max_bytes=1000)
     assert all(len(m) <= 1000 for m in messages) and len(messages) > 2
     assert messages[-1].startswith("function _S1() _S1_1() _S1_2()")
 
@@ -256,10 +255,8 @@ def test_buffer_refills_keep_every_reading_on_one_time_line():
 
 
 def test_a_fault_mid_batch_is_a_typed_error_with_the_output_off():
-    smu, lab = open_2614b("ohmic", 26)
-    with smu:
-        request = Repeat((PULSE, READ), 60)  # chunks of 25 repetitions
-        setup = len(smu._plan_repeat(request).setup)
+    request = Repeat((PULSE, READ), 60)  # chunks of 25 repetitions
+    setup = len(SETUP)  # the (PULSE, READ) set-up written out above
     # Messages: connect (device clear is not one), 2; the set-up; then _R and its fetch per chunk.
     second_fetch = 2 + setup + 4
     smu, lab = open_2614b("ohmic", 26, faults={RES_2614B_GPIB: f"delay@{second_fetch}:30"})
@@ -275,7 +272,7 @@ def test_a_fault_mid_batch_is_a_typed_error_with_the_output_off():
 def test_a_sampling_step_runs_request_by_request():
     smu, lab = open_2614b("ohmic", 26)
     with smu:
-        assert not smu.loops_natively(Repeat((READ, Sampling(0.2, 1e-3, [0.01, 0.02], nplc=0.01)), 2))
+        assert not loops_natively(Repeat((READ, Sampling(0.2, 1e-3, [0.01, 0.02], nplc=0.01)), 2))
         r = np.concatenate(list(smu.run(Repeat((READ, Sampling(0.2, 1e-3, [0.01, 0.02], nplc=0.01)), 2))))
     assert r["v"] == pytest.approx([0.4, 0.2, 0.2] * 2, abs=1e-6)
     assert not outputs_on(lab)

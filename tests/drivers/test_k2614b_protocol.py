@@ -17,8 +17,12 @@ from pyvisa.errors import VisaIOError
 from labqc.instruments.errors import (
     CapabilityError, ConnectionLost, InstrumentReportedError, InstrumentTimeout, ProtocolError,
 )
-from labqc.instruments.keithley2614b import PATIENCE, PROGRAM_SECONDS, Keithley2614B, chunk_bounds, range_for
+from labqc.instruments.keithley2614b import Keithley2614B
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
+from labqc.instruments.tsp_capabilities import CAPABILITIES
+from labqc.instruments.tsp_planner import (
+    PATIENCE, PROGRAM_SECONDS, chunk_bounds, plan, plan_pulses, plan_sampling, program as program_of, range_for,
+)
 from labqc.instruments.tsp_format import (
     MAX_MESSAGE_BYTES, is_linear, lua_table, num, parse_error, parse_real64_block, real64_block_size,
 )
@@ -238,9 +242,23 @@ def test_linear_current_sweep_uses_lineari_and_voltage_limit():
 def test_long_sweep_streams_in_chunks_with_a_timeout_per_chunk():
     n = 1200
     levels = np.r_[np.linspace(0, 1, n // 2), np.linspace(1, 0, n // 2)]
-    setup = []
-    with expected_protocol(Keithley2614B, INIT) as smu:
-        setup = smu._plan(Sweep(levels, 1e-4, step_time=1e-3))[0].setup
+    # NPLC 0.01 at 60 Hz: 166.7 us + 100 us overhead, so measure.delay = 1 ms - 266.7 us.
+    setup = [
+        "smua.source.func = smua.OUTPUT_DCVOLTS smua.source.limiti = 0.0001 smua.source.autorangev = "
+        "smua.AUTORANGE_OFF smua.source.rangev = 2 smua.source.levelv = 0 smua.source.delay = 0",
+        "smua.measure.autozero = smua.AUTOZERO_ONCE smua.measure.nplc = 0.01 smua.measure.autorangei = "
+        "smua.AUTORANGE_ON smua.measure.delay = 0.000733333333",
+        BUFFERS,
+        *lua_table("_L", levels),  # tested above: Lua rebuilds the values from these messages
+        "smua.trigger.source.listv(_L) smua.trigger.source.limiti = 0.0001 smua.trigger.source.action = smua.ENABLE "
+        "smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2) smua.trigger.measure.action = smua.ENABLE "
+        "smua.trigger.endpulse.action = smua.SOURCE_HOLD smua.trigger.endsweep.action = smua.SOURCE_IDLE "
+        "smua.trigger.arm.count = 1 smua.trigger.count = 1200",
+        "trigger.timer[1].reset() trigger.timer[1].delay = 0.001 trigger.timer[1].count = 1199 "
+        "trigger.timer[1].passthrough = true trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID",
+        "smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID smua.trigger.measure.stimulus = 0 "
+        "smua.trigger.endpulse.stimulus = 0",
+    ]
     pairs = INIT + [(m, None) for m in setup] + program(["_P(1, 500)", "_P(501, 1000)", "_P(1001, 1200)"])
     for a, b in ((1, 500), (501, 1000), (1001, 1200)):
         rows = [[k * 1e-3, levels[k - 1], levels[k - 1], 1e-6, 0] for k in range(a, b + 1)]
@@ -304,8 +322,7 @@ def test_pulse_train_with_reads_byte_exact():
 
 
 def test_uniform_pulses_use_single_delays_and_fixed_ranges():
-    with expected_protocol(Keithley2614B, INIT) as smu:
-        setup = smu._plan(PulseTrain.uniform(1.5, 500, width=5e-3, period=20e-3, compliance=1e-3))[0].setup
+    setup = plan_pulses(PulseTrain.uniform(1.5, 500, width=5e-3, period=20e-3, compliance=1e-3), CAPABILITIES).setup
     text = " ".join(setup)
     assert "smua.source.autorangev = smua.AUTORANGE_OFF" in text  # else error 5028
     assert "smua.measure.autorangei = smua.AUTORANGE_OFF smua.measure.rangei = 0.001" in text
@@ -319,22 +336,42 @@ def test_uniform_pulses_use_single_delays_and_fixed_ranges():
 HOLD = START.replace(" smua.trigger.initiate()", "")  # a program that only holds the bias
 
 
-def sampling_pairs(smu, request, blocks_rows):
-    """Messages and replies of a Sampling run: per program its set-up, helpers and start,
-    then its replies (a block of rows per chunk, a line per wait); rows per reading block."""
-    pairs, rows = [], iter(blocks_rows)
-    for b in smu._plan(request):
-        messages, items = smu._program(b)
-        pairs += [(m, None) for m in messages[:-1]] + [(messages[-1], "0")]
-        pairs += [(None, "0") if it[0] == "wait" else (None, block(next(rows))) for it in items]
-    return pairs
+SAMPLING_SOURCE = [  # once, before the first program: 0.1 V on the 0.2 V range, NPLC 1
+    "smua.source.func = smua.OUTPUT_DCVOLTS smua.source.limiti = 0.0001 smua.source.autorangev = "
+    "smua.AUTORANGE_OFF smua.source.rangev = 0.2 smua.source.levelv = 0.1 smua.source.delay = 0",
+    "smua.measure.autozero = smua.AUTOZERO_ONCE smua.measure.nplc = 1 smua.measure.autorangei = "
+    "smua.AUTORANGE_ON smua.measure.delay = 0",
+]
+
+
+def sampling_program(delay, calls, rows, first=False, count=1):
+    """One Sampling program of ``count`` readings ``delay`` s apart from its start (timer 1,
+    no source action: the bias is held), its body ``calls``, and its replies: the start's
+    error count, a line per _W, a block per _P (``rows``: one reading's row each)."""
+    setup = (SAMPLING_SOURCE if first else []) + [
+        BUFFERS,
+        "smua.trigger.source.action = smua.DISABLE smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2) "
+        "smua.trigger.measure.action = smua.ENABLE smua.trigger.endpulse.action = smua.SOURCE_HOLD "
+        f"smua.trigger.endsweep.action = smua.SOURCE_HOLD smua.trigger.arm.count = 1 smua.trigger.count = {count}",
+        f"trigger.timer[1].reset() trigger.timer[1].delay = {delay} trigger.timer[1].count = {count} "
+        "trigger.timer[1].passthrough = false trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID",
+        "smua.trigger.source.stimulus = 0 smua.trigger.measure.stimulus = trigger.timer[1].EVENT_ID "
+        "smua.trigger.endpulse.stimulus = 0",
+    ]
+    rows = iter(rows)
+    replies = [(None, "0") if c.startswith("_W") else (None, block([next(rows)])) for c in calls]
+    return [(m, None) for m in setup] + program(calls) + replies
+
+
+def hold_program():
+    """A program that only holds the bias for PROGRAM_SECONDS (5 s), a line every second."""
+    return program(["_W(1)"] * 5, start=HOLD) + [(None, "0")] * 5
 
 
 def test_sampling_is_cut_into_programs_of_bounded_length_each_ending_off():
     request = Sampling(0.1, 1e-4, [1.0, 10.0, 100.0])
-    with expected_protocol(Keithley2614B, INIT) as smu:
-        blocks = smu._plan(request)
-        programs = [smu._program(b) for b in blocks]
+    blocks = plan(request, CAPABILITIES)
+    programs = [program_of(b) for b in blocks]
     # Three readings; the gaps are held by programs of at most PROGRAM_SECONDS each.
     assert [len(b.instants) for b in blocks if not b.hold] == [1, 1, 1]
     assert all(b.hold <= PROGRAM_SECONDS for b in blocks)
@@ -343,26 +380,26 @@ def test_sampling_is_cut_into_programs_of_bounded_length_each_ending_off():
     for messages, _ in programs:  # each program ends with the output off, on the instrument
         assert messages[-1].endswith("waitcomplete() smua.source.output = smua.OUTPUT_OFF")
         assert "pcall(_G)" in messages[-1]
-    assert "_D1" not in " ".join(programs[0][0]) and "trigger.timer[1].delay = 1 " in " ".join(programs[0][0])
-    # a hold prints a line every PATIENCE s (a stop is seen within it)
     assert programs[1][0][-1] == HOLD and programs[1][1] == [("wait", PATIENCE)] * round(PROGRAM_SECONDS / PATIENCE)
-    # the source is set up once, before the first program
-    assert sum("smua.source.func" in m for messages, _ in programs for m in messages) == 1
 
-    reads = [[[t, 0.1, 0.1, 1e-5, 0]] for t in (7.0, 16.0, 106.0)]
-    pairs = INIT + sampling_pairs(smu, request, reads) + [(CHECKPOINT, "0"), OFF]
+    # Written out: read at 1 s; hold 1..6 s; read at 10 s (4 s after its start, a line each
+    # second before); 17 holds 10..95 s; read at 100 s (5 s after its start).
+    row = lambda t: [[t, 0.1, 0.1, 1e-5, 0]]  # noqa: E731  (one reading's row)
+    pairs = (INIT + sampling_program(1, ["_P(1, 1)"], row(7.0), first=True) + hold_program()
+             + sampling_program(4, ["_W(1)"] * 3 + ["_P(1, 1)"], row(16.0)) + hold_program() * 17
+             + sampling_program(5, ["_W(1)"] * 4 + ["_P(1, 1)"], row(106.0)) + [(CHECKPOINT, "0"), OFF])
     with expected_protocol(Keithley2614B, pairs) as smu:
         chunks = list(smu.run(request))
     assert [len(c) for c in chunks if len(c)] == [1, 1, 1]
-    waits = sum(it[0] == "wait" for _, items in programs for it in items)
-    assert sum(len(c) == 0 for c in chunks) == waits > 0  # a line each PATIENCE s: the caller may stop there
+    assert sum(len(c) == 0 for c in chunks) == 5 + 3 + 17 * 5 + 4  # a line each second: the caller may stop there
     assert np.concatenate(chunks)["t"] == pytest.approx([1.0, 10.0, 100.0])
 
 
 def test_an_error_in_a_program_is_raised_at_the_end_of_the_request():
     request = Sampling(0.1, 1e-4, [1.0, 2.0])
-    with expected_protocol(Keithley2614B, INIT) as smu:
-        pairs = INIT + sampling_pairs(smu, request, [[[0.0, 0.1, 0.1, 1e-5, 0]], [[1.0, 0.1, 0.1, 1e-5, 0]]])
+    # Both readings in one program: timer 1 fires twice, 1 s apart; a chunk each.
+    pairs = INIT + sampling_program(1, ["_P(1, 1)", "_P(2, 2)"], [[0.0, 0.1, 0.1, 1e-5, 0], [1.0, 0.1, 0.1, 1e-5, 0]],
+                                    first=True, count=2)
     pairs += [(CHECKPOINT, "1.00000000e+00"),
               ("print(errorqueue.next())", "-2.86000000e+02\tTSP Runtime error: injected\t3.0e+01\t1.0e+00"),
               ("smua.abort() smua.source.output = smua.OUTPUT_OFF", None), OFF]
@@ -372,9 +409,7 @@ def test_an_error_in_a_program_is_raised_at_the_end_of_the_request():
 
 
 def test_long_sampling_is_chained_in_programs_of_one_buffer_at_most():
-    with expected_protocol(Keithley2614B, INIT) as smu:
-        smu.sample_block = 4
-        blocks = smu._plan(Sampling.linear(0.1, 1e-4, interval=0.5, duration=6.0))
+    blocks = plan_sampling(Sampling.linear(0.1, 1e-4, interval=0.5, duration=6.0), CAPABILITIES, sample_block=4)
     assert [len(b.instants) for b in blocks] == [4, 4, 4]
     assert "smua.source.func" in blocks[0].setup[0] and not any("smua.source.func" in m for m in blocks[1].setup)
     assert [b.t_first for b in blocks] == [0.5, 2.5, 4.5]
@@ -453,8 +488,21 @@ def test_output_off_raises_connection_lost_when_it_cannot_confirm():
 def test_breaking_out_of_a_sweep_aborts_and_turns_off():
     rows = [[0.0, 0.1, 0.1, 1e-6, 0]] * 500
     levels = np.linspace(0.1, 1, 1000)
-    with expected_protocol(Keithley2614B, INIT) as smu:
-        setup = smu._plan(Sweep(levels, 1e-4, step_time=1e-3))[0].setup
+    setup = [  # an even ramp: linearv, no table
+        "smua.source.func = smua.OUTPUT_DCVOLTS smua.source.limiti = 0.0001 smua.source.autorangev = "
+        "smua.AUTORANGE_OFF smua.source.rangev = 2 smua.source.levelv = 0 smua.source.delay = 0",
+        "smua.measure.autozero = smua.AUTOZERO_ONCE smua.measure.nplc = 0.01 smua.measure.autorangei = "
+        "smua.AUTORANGE_ON smua.measure.delay = 0.000733333333",
+        BUFFERS,
+        "smua.trigger.source.linearv(0.1, 1, 1000) smua.trigger.source.limiti = 0.0001 smua.trigger.source.action = "
+        "smua.ENABLE smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2) smua.trigger.measure.action = "
+        "smua.ENABLE smua.trigger.endpulse.action = smua.SOURCE_HOLD smua.trigger.endsweep.action = "
+        "smua.SOURCE_IDLE smua.trigger.arm.count = 1 smua.trigger.count = 1000",
+        "trigger.timer[1].reset() trigger.timer[1].delay = 0.001 trigger.timer[1].count = 999 "
+        "trigger.timer[1].passthrough = true trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID",
+        "smua.trigger.source.stimulus = trigger.timer[1].EVENT_ID smua.trigger.measure.stimulus = 0 "
+        "smua.trigger.endpulse.stimulus = 0",
+    ]
     rest = block([[0.5, 0.5, 0.5, 1e-6, 0]] * 500)  # what the program still prints: skipped
     pairs = INIT + [(m, None) for m in setup] + program(["_P(1, 500)", "_P(501, 1000)"]) + [
         (None, block(rows)),

@@ -13,6 +13,10 @@ from labqc.instruments.sim.lab import RES_2614B_GPIB, RES_2614B_LAN, get_lab, si
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 
 R = 10e3  # the ohmic preset's resistance
+#: Messages that leave an even 2000-point ramp's program on the instrument and start it: source,
+#: measure, buffers, trigger model (linearv: no table), timer 1, stimuli; the chunk printer
+#: _P, the waiter _W, the body _G; the start (tests/drivers/test_k2614b_protocol.py spells them out).
+RAMP_MESSAGES = 10
 
 
 @pytest.fixture
@@ -168,7 +172,7 @@ def test_break_out_of_a_sweep_leaves_output_off_and_driver_usable(smu, lab):
 def test_timeout_mid_stream_is_typed_resynchronised_and_off(smu, lab):
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
-    program = em.messages + len(smu._program(smu._plan(sweep)[0])[0])  # the message that runs it
+    program = em.messages + RAMP_MESSAGES  # the message that runs it
     em.faults.add("delay", at=program, seconds=100, reply=3)  # replies: error count, chunk 1, chunk 2
     got = []
     with pytest.raises(InstrumentTimeout, match="did not answer"):
@@ -220,7 +224,7 @@ def test_dropped_connection_is_typed_and_output_off_after_reconnect(smu, lab):
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
     # The link drops right after the message that turned the output on and started the sweep.
-    start = em.messages + len(smu._program(smu._plan(sweep)[0])[0])
+    start = em.messages + RAMP_MESSAGES
     em.faults.add("drop", at=start)
     with pytest.raises(ConnectionLost):
         collect(smu, sweep)
@@ -264,7 +268,7 @@ def test_damaged_chunk_is_typed_and_the_link_recovers(smu, lab, fault, error):
 
     em = emulator(lab)
     sweep = Sweep(np.linspace(0, 1, 2000), compliance=1e-3, step_time=1e-3)
-    program = em.messages + len(smu._program(smu._plan(sweep)[0])[0])
+    program = em.messages + RAMP_MESSAGES
     em.faults.add(fault, at=program, reply=0 if fault == "busy" else 3)  # the second chunk
     with pytest.raises(getattr(errors, error)):
         collect(smu, sweep)
