@@ -34,189 +34,33 @@ drawn in blocks, per-state rates and noise coefficients cached.
 
 Noise (instruments/sim/noise.py) is added to the readings afterwards: 1/f and RTN of
 the filament, and read noise per measure range that averages down with t_int.
+
+This module holds the state and its kinetics; the parameters are in memristor_params.py,
+one state's tabulated I–V and rates in memristor_iv.py, what the SMU reads (pulse
+offsets, noise, the limit) in memristor_readings.py, the path of small drives in
+memristor_small.py.
 """
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict
 
 import numpy as np
 
 from labqc.instruments.sim.device import Drive, Measured, clamp_to_compliance
-from labqc.instruments.sim.noise import (Draws, FlickerNoise, TelegraphNoise, averaging_factor, autorange,
-                                  autorange1, read_noise)
-from labqc.units import G0
+from labqc.instruments.sim.memristor_iv import (K_B, StateTable, channel_transmission,  # noqa: F401 (re-exported)
+                                                dissolution_rate, g_filament, interp1, operating_point,
+                                                state_table)
+from labqc.instruments.sim.memristor_params import MemristorParams, MemristorState, draw_device
+from labqc.instruments.sim.memristor_readings import Readings
+from labqc.instruments.sim.memristor_small import EVENTS_PER_STEP, SmallDrives, held
+from labqc.instruments.sim.noise import Draws, FlickerNoise, TelegraphNoise
 
-K_B = 8.617333262e-5  # Boltzmann constant, eV/K
-_RATE_MAX = 1e9  # /s: caps runaway rates so cumulative hazards stay finite
-_SINH_ARG_MAX = 200.0
-_T_MAX = 1500.0  # K: Joule heating saturates (the filament would melt or break first)
-_EVENTS_PER_STEP = 64  # see Memristor._run_kinetics
 _WINDOW_AFTER_EVENT = 64  # steps evaluated right after an event (events come in bursts)
 _SMALL_DRIVE = 8  # drives up to this many steps run step by step on Python floats
 
 
-@dataclass
-class MemristorParams:
-    """Parameters of one device (defaults: the values below)."""
-
-    # --- quantum point contact (Miranda–Suñé) ---
-    alpha: float = 10.0  # barrier curvature, 1/eV
-    beta: float = 0.5  # fraction of the bias dropping on the source side
-    phi_open: float = 0.5  # depth of an open channel's barrier, eV (φ = −phi_open)
-    phi_c: float = 0.3  # barrier of the partial channel at x = 0, eV (φ = phi_c·(1 − 2x))
-    n_max: int = 30  # most channels the constriction can hold
-    dx: float = 0.5  # progress of the partial channel per growth/rupture event
-    level_spread: float = 0.02  # atomic-arrangement spread of each level, G0 (rms)
-    # --- circuit ---
-    r_s: float = 200.0  # series resistance, ohm
-    g_gap: float = 1e-6  # tunnelling-gap conductance with no channel open (HRS), S
-    # --- kinetics ---
-    nu_g: float = 1e13  # attempt frequency of growth, 1/s
-    e_a: float = 0.8  # activation energy of growth, eV
-    nu_r: float = 1e13  # attempt frequency of rupture, 1/s
-    e_r: float = 0.8  # activation energy of field-driven rupture, eV
-    q_rupture: float = 0.05  # barrier lowering per volt for rupture, eV/V
-    rupture_order: float = 1.0  # rupture ∝ (N + x)^order: 1 = every atom alike, 2 = wide filaments go first
-    k_volatile: float = 0.0  # 1/s: each half-channel a short pulse added relaxes at this rate (0 = none)
-    volatile_width: float = 2e-3  # growth during steps shorter than this (s) is metastable
-    consolidated: float = 1.0  # rupture rate of annealed atoms relative to freshly added ones (<= 1)
-    i_anneal: float = 4e-3  # |I| above which a filament anneals (its fresh atoms consolidate), A
-    tau_anneal: float = 0.2  # seconds above i_anneal that consolidate 63 % of the fresh atoms
-    q_field: float = 0.05  # γ·a·z·e/(2L): barrier lowering per volt on the filament, eV/V
-    k_supply: float = 0.0  # atoms/s reaching the constriction, per open channel (0 = no limit)
-    e_high: float = 0.0  # barrier of a high-field hop that also grows past the supply limit, eV
-    q_high: float = 0.0  # its lowering per volt (0 = no such hop: the gap bridges like growth), eV/V
-    e_bridge: float = 0.0  # barrier of the high-field hop across the empty gap (0 = e_high), eV
-    nu_d: float = 1e13  # attempt frequency of thermal dissolution, 1/s
-    e_d: float = 0.8  # dissolution barrier of a bare contact, eV
-    de_atom: float = 0.05  # extra dissolution barrier per open channel, eV
-    r_th: float = 1e5  # thermal resistance of the filament, K/W
-    t0: float = 300.0  # ambient temperature, K
-    # --- noise ---
-    read_a: float = 1e-9  # current-read noise floor on the 100 µA range, A (scales with range)
-    read_b: float = 5e-4  # relative current-read noise (σ_I = a + b|I|)
-    read_va: float = 10e-6  # voltage-read noise floor on the 1 V range, V
-    read_vb: float = 2e-4  # relative voltage-read noise
-    flicker: float = 1e-3  # 1/f noise: total rms of δG/G (0.01–1 %)
-    rtn_count: int = 1  # two-level fluctuators
-    rtn_amp: float = 0.1  # RTN amplitude, G0 (on a 1-channel filament; ∝ 1/√N)
-    rtn_tau_min: float = 0.1  # shortest mean RTN dwell, s
-    rtn_tau_max: float = 10.0  # longest mean RTN dwell, s
-    pulse_spread: float = 0.0  # each abrupt pulse rearranges the contact: rms δG/G held for that pulse
-    pulse_v: float = 0.8  # |V| from which a step counts as a pulse top, V
-    pulse_jump: float = 0.5  # a pulse starts with a jump of at least this much, V (sweeps never do)
-    # --- variability ---
-    d2d: float = 0.3  # device-to-device: lognormal σ of the attempt frequencies
-    d2d_rs: float = 0.1  # device-to-device: relative σ of R_s and N_max
-    c2c: float = 0.2  # cycle-to-cycle: lognormal σ of growth/rupture rates, redrawn at each HRS
-    # --- forming / breakdown of a pristine device (off by default) ---
-    pristine: bool = False  # start unformed
-    g_pristine: float = 1e-8  # conductance of the unformed device, S
-    v_form: float = 5.0  # applied |V| at which forming (or nanowire breakdown) happens, V
-    gap_hold: float = 0.2  # s after a breakdown before the fresh gap can be bridged again under bias
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool):
-                continue
-            if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-                raise ValueError(f"memristor parameter {f.name} must be a finite number, got {value!r}")
-        positive = ("alpha", "phi_c", "consolidated", "tau_anneal", "dx", "nu_g", "nu_r", "nu_d", "t0", "g_gap",
-                    "g_pristine", "v_form", "rtn_tau_min", "rtn_tau_max", "q_field", "q_rupture", "rupture_order")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"memristor parameter {name} must be > 0, got {getattr(self, name)!r}")
-        non_negative = ("k_supply", "e_high", "q_high", "e_bridge", "r_s", "phi_open", "e_a", "e_r", "e_d",
-                        "de_atom", "r_th", "read_a",
-                        "read_b", "read_va", "read_vb", "flicker", "rtn_count", "rtn_amp",
-                        "level_spread", "d2d", "d2d_rs", "c2c", "i_anneal", "gap_hold", "k_volatile", "volatile_width", "pulse_spread", "pulse_v", "pulse_jump")
-        for name in non_negative:
-            if getattr(self, name) < 0:
-                raise ValueError(f"memristor parameter {name} must be >= 0, got {getattr(self, name)!r}")
-        if self.n_max < 1 or int(self.n_max) != self.n_max:
-            raise ValueError(f"memristor parameter n_max must be an integer >= 1, got {self.n_max!r}")
-        if not 0 <= self.beta <= 1:
-            raise ValueError(f"memristor parameter beta must lie in [0, 1], got {self.beta!r}")
-        if not 0 < self.dx <= 1:
-            raise ValueError(f"memristor parameter dx must lie in (0, 1], got {self.dx!r}")
-        if self.rtn_tau_max < self.rtn_tau_min:
-            raise ValueError("memristor parameter rtn_tau_max must be >= rtn_tau_min")
-        self.n_max = int(self.n_max)
-        self.rtn_count = int(self.rtn_count)
-
-
-@dataclass(frozen=True)
-class MemristorState:
-    """A summary for tests and emulators."""
-
-    n_channels: int  # N, fully open channels
-    x: float  # progress of the partial channel
-    conductance: float  # low-bias conductance with R_s, S
-    formed: bool
-    t: float  # device time, s
-
-
-#: Filament voltages at which each state's I–V and rates are tabulated: 5 mV apart
-#: within ±5 V (where QPC features, ~1/α wide, and the rates live), coarser beyond.
-_V_GRID = np.concatenate([np.linspace(-50.0, -5.25, 180), np.linspace(-5.0, 5.0, 2001),
-                          np.linspace(5.25, 50.0, 180)])
-
-
-@dataclass(frozen=True)
-class _StateTable:
-    v_f: np.ndarray  # filament voltage, V (the grid)
-    i: np.ndarray  # filament current, A
-    v_term: np.ndarray  # terminal voltage V_f + R_s*I, V
-    drive_rate: np.ndarray  # growth (V_f > 0) or rupture (V_f < 0) rate, 1/s
-    total_rate: np.ndarray  # drive_rate + thermal dissolution rate, 1/s
-    lists: tuple  # v_term, i, total_rate, drive_rate as Python lists, for one step at a time
-
-
-def _interp1(x: float, xs: list, ys: list) -> float:
-    """np.interp for one point on Python lists (no numpy call overhead)."""
-    k = bisect_right(xs, x)
-    if k == 0:
-        return ys[0]
-    if k == len(xs):
-        return ys[-1]
-    x0, x1 = xs[k - 1], xs[k]
-    return ys[k - 1] + (ys[k] - ys[k - 1]) * (x - x0) / (x1 - x0)
-
-
-try:  # the compiled interpolation, without np.interp's per-call checks
-    from numpy._core.multiarray import interp as _interp
-except ImportError:  # numpy < 2
-    from numpy.core.multiarray import interp as _interp
-
-
-def _held(levels: np.ndarray, dwell: np.ndarray, j: int, reach: int = 64) -> float:
-    """How long the level of step ``j`` is held: the dwell of the run of equal levels
-    around it (a pulse the instrument splits into a hold and a measure step is one pulse)."""
-    a = b = j
-    while a > 0 and j - a < reach and levels[a - 1] == levels[j]:
-        a -= 1
-    while b + 1 < levels.size and b - j < reach and levels[b + 1] == levels[j]:
-        b += 1
-    return float(np.sum(dwell[a:b + 1]))
-
-
-def _softplus(z: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, z)
-
-
-def channel_transmission(v: np.ndarray, phi: float, alpha: float, beta: float) -> np.ndarray:
-    """Miranda–Suñé: I/(G0·V) of one channel with barrier ``phi`` (eV) at ``v`` volts."""
-    small = np.abs(v) < 1e-6
-    vs = np.where(small, 1e-6, v)
-    i_over_g0 = vs + (_softplus(alpha * (phi - beta * vs)) - _softplus(alpha * (phi + (1 - beta) * vs))) / alpha
-    low_bias = 1.0 / (1.0 + math.exp(min(alpha * phi, 700.0)))
-    return np.where(small, low_bias, i_over_g0 / vs)
-
-
-class Memristor:
+class Memristor(SmallDrives, Readings):
     """The simulated quantum-conductance memristor (implements ``Device``)."""
 
     def __init__(self, params: MemristorParams | None = None, *, seed: int = 0,
@@ -235,7 +79,7 @@ class Memristor:
         # RTN relative to G: a fraction of G0, ∝ 1/√N, divided by G ≈ N·G0; none at N = 0.
         self._rtn_scale = np.zeros(self.p.n_max + 1)
         self._rtn_scale[1:] = np.arange(1, self.p.n_max + 1) ** -1.5
-        self._tables: dict[tuple[int, float], _StateTable] = {}
+        self._tables: dict[tuple[int, float], StateTable] = {}
         self._tb_key: tuple[int, float] | None = None
         self._draws = Draws(self._rng)  # kinetics: exponential thresholds, kinds of event
         self._read_draws = Draws(self._read_rng)  # read noise of small drives
@@ -257,14 +101,7 @@ class Memristor:
         self.reset_state(n_channels, x)
 
     # --- construction -----------------------------------------------------------------
-    @staticmethod
-    def _draw_device(p: MemristorParams, rng: np.random.Generator) -> MemristorParams:
-        """Device-to-device variability: this device's own copy of the parameters."""
-        ln = lambda: float(np.exp(p.d2d * rng.standard_normal()))  # noqa: E731
-        jitter = lambda: float(1 + p.d2d_rs * rng.standard_normal())  # noqa: E731
-        return replace(p, nu_g=p.nu_g * ln(), nu_r=p.nu_r * ln(), nu_d=p.nu_d * ln(),
-                       r_s=p.r_s * max(jitter(), 0.2),
-                       n_max=max(1, int(round(p.n_max * jitter()))))
+    _draw_device = staticmethod(draw_device)
 
     def reset_state(self, n_channels: int = 0, x: float = 0.0) -> None:
         """Put the filament in a given state (0 = HRS); device time is kept."""
@@ -344,77 +181,25 @@ class Memristor:
     # --- conductance and operating point ------------------------------------------------
     def _g_filament(self, v_f: np.ndarray) -> np.ndarray:
         """Filament conductance (S) at filament voltage ``v_f`` for the present state."""
-        p = self.p
-        g = np.full(v_f.shape, p.g_gap)
-        if self.n:
-            g += G0 * self.n * channel_transmission(v_f, -p.phi_open, p.alpha, p.beta)
-            g += G0 * self._offsets[self.n]  # this level's atomic arrangement
-        if self.n or self.x:
-            # The channel being built; with N = 0 and x = 0 there is only the gap.
-            g += G0 * channel_transmission(v_f, p.phi_c * (1 - 2 * self.x), p.alpha, p.beta)
-        return np.maximum(g, p.g_gap)
+        return g_filament(self.p, self.n, self.x, float(self._offsets[self.n]), v_f)
 
     @property
-    def _tb(self) -> "_StateTable":
+    def _tb(self) -> StateTable:
         """The present state's table (looked up once per state change)."""
         key = (self.n, self.x)
         if self._tb_key != key:
             self._tb_cached, self._tb_key = self._table(), key
         return self._tb_cached
 
-    def _table(self) -> "_StateTable":
-        """I–V and rates of the present state on a grid of filament voltages (cached).
-
-        The filament current I(V_f) is monotonic (each QPC channel's is), and so is the
-        terminal voltage V_f + R_s·I, so the operating point for any source level and
-        compliance is one interpolation instead of an iterative solve.
-        """
+    def _table(self) -> StateTable:
+        """I–V and rates of the present state (cached per state; memristor_iv.state_table)."""
         key = (self.n, self.x)
         table = self._tables.get(key)
         if table is None:
-            p = self.p
-            v_f = _V_GRID
-            g = self._g_filament(v_f)
-            i = v_f * g
-            temp = np.minimum(p.t0 + p.r_th * np.abs(v_f * i), _T_MAX)  # Joule heating
-            kt = K_B * temp
-            grow = self._growth_rate(np.abs(v_f), kt) * (1 - self.n / p.n_max)
-            field_r = np.sinh(np.minimum(p.q_rupture * np.abs(v_f) / kt, _SINH_ARG_MAX))
-            rupt = p.nu_r * np.exp(-p.e_r / kt) * field_r * (self.n + self.x) ** p.rupture_order
-            drive = np.where(v_f > 0, grow, rupt)
-            drive = np.minimum(drive, _RATE_MAX)
-            total = drive + np.minimum(self._dissolution_rate(temp), _RATE_MAX)
-            v_term = v_f + p.r_s * i
-            table = _StateTable(v_f=v_f, i=i, v_term=v_term, drive_rate=drive, total_rate=total,
-                                lists=(v_term.tolist(), i.tolist(), total.tolist(), drive.tolist()))
-            self._tables[key] = table
+            table = self._tables[key] = state_table(self.p, self.n, self.x, float(self._offsets[self.n]))
         return table
 
-    @staticmethod
-    def _operating_point(tb: _StateTable, source: str, levels: np.ndarray, compliance: float):
-        """Terminal voltage, current, compliance flag and total event rate (1/s) of
-        each step in the state whose table is ``tb``."""
-        if source == "V":
-            i = _interp(levels, tb.v_term, tb.i)
-            comp = np.abs(i) > compliance
-            v_term = levels
-            if comp.any():
-                # The limit takes over: the SMU now sources ±I_cc.
-                lim = np.where(levels > 0, compliance, -compliance)
-                i = np.where(comp, lim, i)
-                v_term = np.where(comp, _interp(lim, tb.i, tb.v_term), levels)
-        else:
-            v_term = _interp(levels, tb.i, tb.v_term)
-            i = levels
-            comp = np.abs(v_term) > compliance
-            if comp.any():
-                # The limit takes over: the SMU now sources ±V_cc.
-                lim = np.where(levels > 0, compliance, -compliance)
-                v_term = np.where(comp, lim, v_term)
-                i = np.where(comp, _interp(lim, tb.v_term, tb.i), levels)
-        # The state's rates are functions of the operating point alone (Joule heating
-        # included), tabulated against the current.
-        return v_term, i, comp, _interp(i, tb.i, tb.total_rate)
+    _operating_point = staticmethod(operating_point)
 
     # --- kinetics -----------------------------------------------------------------------
     def _rest_rate(self) -> float:
@@ -425,32 +210,8 @@ class Memristor:
             k = self._rest_rates[key] = float(self._dissolution_rate(self.p.t0))
         return k
 
-    def _growth_rate(self, v: np.ndarray, kt: np.ndarray) -> np.ndarray:
-        """Growth rate at filament voltage ``v`` (>= 0) before the N_max factor.
-
-        Field-driven hopping, ν_g·e^(−E_a/kT)·sinh(q·V/kT), limited in series by the
-        supply of atoms to the constriction (k_supply): 1/k = 1/k_hop + 1/k_supply.
-        With a high-field channel (q_high > 0) the empty gap bridges only through it
-        (no filament, no supply path; its own barrier e_bridge, as the field is
-        concentrated in the gap), and it adds to the growth of a formed filament.
-        """
-        p = self.p
-        hop = p.nu_g * np.exp(-p.e_a / kt) * np.sinh(np.minimum(p.q_field * v / kt, _SINH_ARG_MAX))
-        if p.k_supply > 0:
-            supply = p.k_supply * max(self.n, 1)  # atoms join at the rim, which grows with N
-            hop = hop / (1.0 + hop / supply)
-        if p.q_high <= 0:
-            return hop
-        bridging = self.n == 0 and self.x == 0
-        barrier = p.e_bridge if bridging and p.e_bridge > 0 else p.e_high
-        high = p.nu_g * np.exp(-barrier / kt) * np.sinh(np.minimum(p.q_high * v / kt, _SINH_ARG_MAX))
-        return high if bridging else hop + high
-
     def _dissolution_rate(self, temp: np.ndarray | float) -> np.ndarray | float:
-        if self.n == 0 and self.x == 0:
-            return 0.0 * temp
-        p = self.p
-        return p.nu_d * np.exp(-(p.e_d + self.n * p.de_atom) / (K_B * temp))
+        return dissolution_rate(self.p, self.n, self.x, temp)
 
     def _uniform(self) -> float:
         return self._draws.uniform()
@@ -512,7 +273,7 @@ class Memristor:
         that grow while nothing happens and shrink again after an event.
 
         Where growth and dissolution are both enormous (a hot filament far above
-        threshold) they balance within a step; after ``_EVENTS_PER_STEP`` events the
+        threshold) they balance within a step; after ``EVENTS_PER_STEP`` events the
         step ends in the state reached, which bounds the cost of such steps.
         """
         levels, dwell = drive.levels, drive.dwell
@@ -557,12 +318,12 @@ class Memristor:
             frac_left = (frac_left if k == 0 else 1.0) * (1.0 - min(max(used, 0.0), 1.0))
             j += k
             protected = i[k] < 0 and bool(tops[k])
-            field_part = _interp1(float(i[k]), tb.lists[1], tb.lists[3]) * (scale if protected else 1.0)
-            self._step_dwell = _held(levels, dwell, j)
+            field_part = interp1(float(i[k]), tb.lists[1], tb.lists[3]) * (scale if protected else 1.0)
+            self._step_dwell = held(levels, dwell, j)
             self._event(float(i[k]), float(total[k]), field_part)
             busy_count = busy_count + 1 if j == busy_step else 1
             busy_step = j
-            if busy_count >= _EVENTS_PER_STEP:
+            if busy_count >= EVENTS_PER_STEP:
                 frac_left = 0.0
             window = _WINDOW_AFTER_EVENT
 
@@ -574,149 +335,6 @@ class Memristor:
         else:
             self._shrink()
         self._hazard_left = self._next_hazard()
-
-    # --- small drives: one step at a time on Python floats -----------------------------
-    def _apply_small(self, drive: Drive) -> Measured:
-        """:meth:`apply` for a few steps (an emulator's spot reading). Same physics and
-        noise as the vectorised path, one step at a time, without numpy per step."""
-        levels, dwell = drive.levels.tolist(), drive.dwell.tolist()
-        n = len(levels)
-        out_v, out_i, out_comp = [0.0] * n, [0.0] * n, [False] * n
-        tops = self._pulse_tops(drive)
-        for j in range(n):
-            if self.p.k_volatile > 0:
-                self._step_dwell = _held(drive.levels, drive.dwell, j)
-            self._top_now = bool(tops[j])
-            v, i, comp = self._step(drive.source, levels[j], dwell[j], drive.compliance)
-            pulse = self._pulse_step(drive.source, levels[j]) if self.p.pulse_spread else 0.0
-            out_v[j], out_i[j] = self._noisy_reading(drive, dwell[j], v, i, comp, pulse)
-            out_comp[j] = comp
-        self.t += math.fsum(dwell)
-        self._end_drive(drive, tops)
-        return Measured(v=np.array(out_v), i=np.array(out_i), compliance=np.array(out_comp))
-
-    def _step(self, source: str, level: float, dwell: float, compliance: float):
-        """One step of the kinetics: noiseless terminal voltage, current and limit flag
-        at its end. An event part-way through runs the rest of the step in the new state."""
-        frac, events = 1.0, 0
-        while True:
-            v_l, i_l, total_l, drive_l = self._tb.lists
-            if source == "V":
-                i = _interp1(level, v_l, i_l)
-                comp = abs(i) > compliance
-                v = level
-                if comp:  # the limit takes over: the SMU now sources ±I_cc
-                    i = compliance if level > 0 else -compliance
-                    v = _interp1(i, i_l, v_l)
-            else:
-                v = _interp1(level, i_l, v_l)
-                i = level
-                comp = abs(v) > compliance
-                if comp:  # the limit takes over: the SMU now sources ±V_cc
-                    v = compliance if level > 0 else -compliance
-                    i = _interp1(v, v_l, i_l)
-            total = _interp1(i, i_l, total_l)
-            scale = self._rupture_scale() if i < 0 and self._top_now else 1.0
-            total = total * scale + self._volatile_rate()
-            if abs(i) >= self.p.i_anneal:
-                self._anneal(dwell * frac)
-            hazard = total * dwell * frac
-            if hazard <= 0.0 or hazard < self._hazard_left:
-                self._hazard_left -= hazard
-                return v, i, comp
-            frac *= 1.0 - min(max(self._hazard_left / hazard, 0.0), 1.0)
-            self._event(i, total, _interp1(i, i_l, drive_l) * scale)
-            events += 1
-            if events >= _EVENTS_PER_STEP:
-                frac = 0.0
-
-    def _pulse_step(self, source: str, level: float) -> float:
-        """:meth:`_pulse_offsets` for one step."""
-        if source != "V":
-            return 0.0
-        p, high = self.p, abs(level) >= self.p.pulse_v
-        if high and abs(level - self._last_level) >= p.pulse_jump:
-            self._pulse_rel = p.pulse_spread * self._read_draws.normal()
-        elif not high:
-            self._pulse_rel = 0.0
-        self._last_level = level
-        return self._pulse_rel if high else 0.0
-
-    def _pulse_tops(self, drive: Drive) -> np.ndarray:
-        """Which steps are the top of a pulse: |V| >= pulse_v, reached by a jump of at
-        least pulse_jump (from the step before, or the last level of the previous drive)
-        and held since. A ramp climbs in small steps and never makes one."""
-        p, lv = self.p, drive.levels
-        if drive.source != "V" or lv.size == 0:
-            return np.zeros(lv.size, dtype=bool)
-        prev = np.concatenate([[self._last_level], lv[:-1]])
-        high = np.abs(lv) >= p.pulse_v
-        onset = high & (np.abs(lv - prev) >= p.pulse_jump)
-        fall = ~high & (np.abs(prev) >= p.pulse_v)
-        run = np.cumsum(onset | fall)
-        starts = np.flatnonzero(onset | fall)
-        kinds = np.concatenate([[self._in_pulse], onset[starts]])
-        return kinds[run] & high
-
-    def _pulse_offsets(self, drive: Drive) -> np.ndarray:
-        """δG/G of each step from pulse-to-pulse rearrangement of the contact: a step that
-        jumps to a pulse top (|V| >= pulse_v, by >= pulse_jump) draws a new arrangement,
-        held while the pulse lasts; at low bias the contact relaxes back (0). A sweep
-        climbs in small steps and never draws one."""
-        p, lv = self.p, drive.levels
-        if drive.source != "V" or not p.pulse_spread or lv.size == 0:
-            if drive.source == "V" and lv.size:
-                self._last_level, self._pulse_rel = float(lv[-1]), 0.0
-            return np.zeros(lv.size)
-        prev = np.concatenate([[self._last_level], lv[:-1]])
-        high = np.abs(lv) >= p.pulse_v
-        onset = high & (np.abs(lv - prev) >= p.pulse_jump)
-        fall = ~high & (np.abs(prev) >= p.pulse_v)
-        run = np.cumsum(onset | fall)
-        values = np.zeros(int(run[-1]) + 1)
-        values[0] = self._pulse_rel
-        starts = np.flatnonzero(onset | fall)
-        draws = p.pulse_spread * self._read_rng.standard_normal(starts.size)
-        values[1:] = np.where(onset[starts], draws, 0.0)
-        rel = values[run] * high
-        self._last_level, self._pulse_rel = float(lv[-1]), float(rel[-1])
-        return rel
-
-    def _end_drive(self, drive: Drive, tops: np.ndarray) -> None:
-        """Remember where the drive left the source, for the next drive's pulse onsets."""
-        if drive.source == "V" and drive.levels.size:
-            self._in_pulse = bool(tops[-1])
-            if not self.p.pulse_spread:
-                self._last_level = float(drive.levels[-1])
-
-    def _noisy_reading(self, drive: Drive, dt: float, v: float, i: float, comp: bool,
-                       pulse: float = 0.0) -> tuple[float, float]:
-        """:meth:`_add_noise` for one reading of a formed device."""
-        p = self.p
-        rel = self._flicker.step(dt, drive.t_int) + pulse
-        if self._rtn_on:
-            rel += self._rtn.step(dt) * self._rtn_scale_list[self.n]
-        rel = min(max(rel, -0.5), 0.5)
-        lim = drive.compliance
-        factor = averaging_factor(drive.t_int) * self._read_draws.normal()
-        if drive.source == "V":
-            if comp:
-                v = v / (1 + rel)
-            else:
-                i = i * (1 + rel)
-            i_range = drive.i_range if drive.i_range else autorange1(i, 1e-9)
-            i += (p.read_a * i_range / 100e-6 + p.read_b * abs(i)) * factor
-            i = min(max(i, -lim), lim)
-        else:
-            if comp:
-                i = i * (1 + rel)
-            else:
-                v = v / (1 + rel)
-            v += (p.read_va * autorange1(v, 0.1) + p.read_vb * abs(v)) * factor
-            v = min(max(v, -lim), lim)
-        if not (math.isfinite(v) and math.isfinite(i)):  # never reaches an instrument
-            v, i = (v if math.isfinite(v) else 0.0), (i if math.isfinite(i) else 0.0)
-        return v, i
 
     def _apply_pristine(self, drive: Drive, out_v, out_i, out_comp, nch) -> int:
         """An unformed device is a plain conductance until |V| reaches v_form; the step
@@ -734,38 +352,9 @@ class Memristor:
                 self._gap_until = self.t + float(np.sum(drive.dwell[:end])) + self.p.gap_hold
         return end
 
-    # --- what the SMU reads -------------------------------------------------------------
-    def _add_noise(self, drive: Drive, dwell, v, i, comp, nch) -> Measured:
-        """The readings as the SMU reports them: filament fluctuations (1/f and RTN)
-        move the current of a voltage source or the voltage of a current source,
-        unless the limit holds that quantity; then read noise, then the limit."""
-        p = self.p
-        t_int = drive.t_int
-        # 1/f and RTN are fluctuations of the filament (none before forming). RTN is a
-        # fraction of G0, ∝ 1/√N, so relatively largest (∝ N^-1.5) on thin filaments.
-        rel = self._flicker.sample(dwell, t_int) * (nch >= 0)
-        rel = rel + self._pulse_offsets(drive) * (nch >= 0)
-        if self._rtn.amp.size:
-            rel += self._rtn.sample(dwell) * self._rtn_scale[np.maximum(nch, 0).astype(np.intp)]
-        rel = np.minimum(np.maximum(rel, -0.5), 0.5)  # fluctuations never flip the sign of G
-        free = ~comp
-        lim = drive.compliance
-        if drive.source == "V":
-            i = i * (1 + rel * free)
-            v = v / (1 + rel * comp)
-            rng_ratio = (drive.i_range if drive.i_range else autorange(i, 1e-9)) / 100e-6
-            i = i + read_noise(i, p.read_a, p.read_b, self._read_rng, t_int, rng_ratio)
-            i = np.minimum(np.maximum(i, -lim), lim)
-        else:
-            v = v / (1 + rel * free)
-            i = i * (1 + rel * comp)
-            v = v + read_noise(v, p.read_va, p.read_vb, self._read_rng, t_int, autorange(v, 0.1))
-            v = np.minimum(np.maximum(v, -lim), lim)
-        if not (np.isfinite(v).all() and np.isfinite(i).all()):  # never reaches an instrument
-            v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-            i = np.nan_to_num(i, nan=0.0, posinf=0.0, neginf=0.0)
-        return Measured(v=v, i=i, compliance=comp.copy())
-
     def describe(self) -> dict:
         """This device's drawn parameters (after device-to-device variability)."""
         return asdict(self.p)
+
+
+__all__ = ["Memristor", "MemristorParams", "MemristorState", "channel_transmission", "K_B"]
