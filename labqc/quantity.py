@@ -47,19 +47,20 @@ def _split_unit(unit: str, implicit_base: str | None = None) -> tuple[float | No
     return (None, None) if implicit_base is None else None
 
 
-def format_quantity(value: float, units: str | None = None) -> str:
+def format_quantity(value: float, units: str | None = None, digits: int = 6) -> str:
     """``value`` (in ``units``) as a short text that :func:`parse_quantity` reads back:
     ``0.005, "A"`` -> ``5 mA``, ``2e-05, "A"`` -> ``20 µA``, ``0.1, "V"`` -> ``0.1 V``.
     Values from 0.1 to 10^4 keep the unit as it is; so do units that already carry a
-    prefix (``10 mV``) and G0."""
+    prefix (``10 mV``) and G0. ``digits``: significant digits at most (3 for a measured
+    figure in a message, 6 for a value to type back)."""
     units = units or ""
-    text, prefix = _mantissa(value, units)
+    text, prefix = _mantissa(value, units, digits)
     return f"{text} {prefix}{units}".rstrip()
 
 
-def _mantissa(value: float, units: str) -> tuple[str, str]:
-    plain = f"{value:.6g}"
-    magnitude = abs(value)
+def _mantissa(value: float, units: str, digits: int = 6) -> tuple[str, str]:
+    plain = _digits(value, digits)
+    magnitude = abs(float(plain))  # as rounded: 0.9997 mA at 3 digits is 1 mA, not 1e+03 µA
     if units not in BASE_UNITS or units == "G0" or not math.isfinite(value) or value == 0 \
             or 0.1 <= magnitude < 1e4:
         return plain, ""
@@ -68,7 +69,14 @@ def _mantissa(value: float, units: str) -> tuple[str, str]:
     for p, s in choices:
         if magnitude >= s:
             prefix, scale = p, s
-    return f"{value / scale:.6g}", prefix
+    return _digits(value / scale, digits), prefix
+
+
+def _digits(x: float, digits: int) -> str:
+    """``x`` to ``digits`` significant digits, but a whole part of up to 6 digits written
+    out (12345 s, not 1.23e+04 s)."""
+    whole = int(math.floor(math.log10(abs(x)))) + 1 if x and math.isfinite(x) and abs(x) >= 1 else 0
+    return f"{x:.{max(digits, min(whole, 6))}g}"
 
 
 def duration_text(seconds: float) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from labqc.quantity import format_quantity
 from labqc.units import G0
 
 #: A step must be this many floors high to count as resolved.
@@ -165,10 +166,8 @@ def _range_holding(table: dict[float, float], current: float) -> float:
 
 
 def _si(x: float, unit: str) -> str:
-    for factor, prefix in ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
-        if abs(x) >= factor * 0.9995 or factor == 1e-12:
-            return f"{x / factor:.3g} {prefix}{unit}"
-    return f"{x:g} {unit}"
+    """A figure of the advice with its SI prefix (3.87 µA, 10 mV), as every value labqc shows."""
+    return format_quantity(x, unit, digits=3)
 
 
 __all__ = ["Advice", "advise", "floor_of", "range_for", "FLOORS", "RESOLVE_FACTOR", "TOP_LEVEL"]

@@ -75,10 +75,10 @@ class Breakdown(SearchProcedure):
 
     def summary_lines(self, summary: dict) -> list[str]:
         if not summary["reached"]:
-            return [f"no breakdown up to {self.v_stop:g} V (largest |I| {fmt(summary['largest current (A)'])} A)",
+            return [f"no breakdown up to {self.v_stop:g} V (largest |I| {fmt(summary['largest current (A)'], unit='A')})",
                     self.latency_line(summary)]
-        return [f"breakdown at {fmt(summary['breakdown voltage (V)'])} V (largest |I| "
-                f"{fmt(summary['largest current (A)'])} A), G after {fmt(summary['G/G0 after'])} G0",
+        return [f"breakdown at {fmt(summary['breakdown voltage (V)'], unit='V')} (largest |I| "
+                f"{fmt(summary['largest current (A)'], unit='A')}), G after {fmt(summary['G/G0 after'])} G0",
                 self.latency_line(summary)]
 
 

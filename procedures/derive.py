@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from labqc.quantity import format_quantity
 from labqc.units import G0
 
 
@@ -108,8 +109,12 @@ def nanmedian(values) -> float:
     return float(np.median(a)) if a.size else math.nan
 
 
-def fmt(x, digits: int = 3) -> str:
-    """A number for a summary line; "n/a" for None/NaN."""
+def fmt(x, digits: int = 3, unit: str = "") -> str:
+    """A number for a summary line; "n/a" for None/NaN. With a ``unit`` the value is in
+    that unit and is written with its SI prefix (``fmt(0.00403, unit="A")`` is "4.03 mA"),
+    through labqc.quantity like every value labqc shows."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
+    if unit:
+        return format_quantity(float(x), unit, digits)
     return f"{x:.{digits}g}"

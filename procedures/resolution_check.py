@@ -11,6 +11,7 @@ import numpy as np
 
 from labqc.instruments.smu import PulseTrain, Repeat, Sampling, Sweep
 from labqc.procedures.base import LabqcProcedure
+from labqc.quantity import format_quantity
 from labqc.resolution import Advice, advise
 
 
@@ -21,10 +22,11 @@ def read_points(request) -> list[tuple[str, float, float, float | None, float]]:
         return [p for step in request.steps for p in read_points(step)]
     if getattr(request, "is_search", False):  # instruments/search.py: the reading it decides on
         if request.pulsed:
-            return [(f"read after each search pulse at {request.read_level:g} V", request.read_level,
+            return [(f"read after each search pulse at {format_quantity(request.read_level, 'V', 3)}", request.read_level,
                      request.nplc, request.measure_range, request.read_compliance or request.compliance)]
         v = float(np.median(np.abs(request.levels)))
-        return [(f"search ramp at {request.compliance:g} A (median |V| {v:.3g} V)", v, request.nplc,
+        where = f"{format_quantity(request.compliance, 'A', 3)} (median |V| {format_quantity(v, 'V', 3)})"
+        return [(f"search ramp at {where}", v, request.nplc,
                  request.measure_range, request.compliance)]
     if isinstance(request, Sweep):
         if request.source != "V":
@@ -34,16 +36,17 @@ def read_points(request) -> list[tuple[str, float, float, float | None, float]]:
             return []
         if request.points == 1:
             v = float(request.levels[0])
-            return [(f"read at {v:g} V", v, request.nplc, request.measure_range, request.compliance)]
+            return [(f"read at {format_quantity(v, 'V', 3)}", v, request.nplc, request.measure_range, request.compliance)]
         v = float(np.median(nonzero))
         sign = "-" if np.median(request.levels) < 0 else ""
-        return [(f"sweep at {request.compliance:g} A (median V {sign}{v:.3g} V)", v, request.nplc, request.measure_range, request.compliance)]
+        where = f"{format_quantity(request.compliance, 'A', 3)} (median V {sign}{format_quantity(v, 'V', 3)})"
+        return [(f"sweep at {where}", v, request.nplc, request.measure_range, request.compliance)]
     if isinstance(request, PulseTrain) and request.read_levels is not None:
         levels = np.unique(request.read_levels[request.read_levels != 0])
-        return [(f"read between pulses at {v:g} V", float(v), request.nplc, request.measure_range,
+        return [(f"read between pulses at {format_quantity(v, 'V', 3)}", float(v), request.nplc, request.measure_range,
                  request.compliance) for v in levels]
     if isinstance(request, Sampling) and request.source == "V" and request.level != 0:
-        return [(f"samples at {request.level:g} V", float(request.level), request.nplc,
+        return [(f"samples at {format_quantity(request.level, 'V', 3)}", float(request.level), request.nplc,
                  request.measure_range, request.compliance)]
     return []
 

@@ -58,7 +58,7 @@ class SearchProcedure(LabqcProcedure):
         where = ("instrument time, from the reading that met it to the output change"
                  if summary.get("latency clock") == "instrument" else
                  "host time: decided on the host between requests")
-        return f"stop latency: {fmt(lat)} s ({where})"
+        return f"stop latency: {fmt(lat, unit='s')} ({where})"
 
 
 __all__ = ["SearchProcedure"]

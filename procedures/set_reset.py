@@ -199,7 +199,7 @@ class SetReset(LabqcProcedure):
         if summary["reached"]:
             return [f"reached {fmt(summary['final G/G0'])} G0 (target {summary['target G/G0']:g} +- "
                     f"{summary['tolerance G/G0']:g}) in {summary['attempts']} attempt{'' if summary['attempts'] == 1 else 's'}, compliance "
-                    f"{fmt(summary['final compliance (A)'])} A"]
+                    f"{fmt(summary['final compliance (A)'], unit='A')}"]
         return [summary["report"]]
 
 

@@ -99,7 +99,7 @@ class Volatility(LabqcProcedure):
                 "block medians G/G0": getattr(self, "medians", [])}
 
     def summary_lines(self, summary: dict) -> list[str]:
-        when = (f"stable after {fmt(summary['stable after (s)'])} s" if summary["stable"]
+        when = (f"stable after {fmt(summary['stable after (s)'], unit='s')}" if summary["stable"]
                 else f"not stable within {self.duration:g} s")
         return [f"first read {fmt(summary['G/G0 first read'])} G0, {when} at {fmt(summary['G/G0 stable'])} G0 "
                 f"({summary['steps of 0.4 G0 or more']} steps of 0.4 G0 or more)"]

@@ -11,7 +11,7 @@ def test_check_prints_the_advice_and_runs_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "nothing was run" in out and "read between pulses at 0.1 V" in out
-    assert "3.87 uA" in out  # 0.5 G0 at 0.1 V
+    assert "3.87 µA" in out  # 0.5 G0 at 0.1 V: 0.5 x 77.48 µS x 0.1 V
     assert not path.exists()
 
 

@@ -1,0 +1,38 @@
+"""Values printed to users carry SI prefixes (issue 12: "defaults shown with SI prefixes"):
+the resolution warning of a run and the Breakdown summary, on the simulator. The expected
+figures are worked out here from the physics, not taken from the formatter."""
+import re
+
+from labqc.cli import main
+from labqc.instruments.sim.lab import get_lab, sim_library
+
+
+def test_a_runs_resolution_warning_names_its_compliance_and_currents_with_prefixes(tmp_path, capsys):
+    # VoltageSweep's defaults: SET compliance 5 mA, RESET compliance 10 mA, a 0 -> 3 V -> 0 SET
+    # branch whose median |V| is 1.5 V. 0.5 G0 there is 0.5 x 77.48 µS x 1.5 V = 58.1 µA; at
+    # NPLC 0.01 the 10 mA range's 2.5 µA offset grows to 25 µA, too coarse (docs/resolution.md).
+    get_lab(sim_library("bfo", 0)).reset()
+    code = main(["run", "VoltageSweep", "--sim", "bfo", "--cycles", "1", "--nplc", "0.01",
+                 "-o", str(tmp_path / "v.csv"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 0
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert any("sweep at 5 mA (median V 1.5 V)" in w for w in warnings), err
+    assert any("sweep at 10 mA" in w for w in warnings), err
+    assert "58.1 µA" in err and "25 µA" in err and "10 mA range" in err
+    assert "0.005 A" not in err and "0.01 A" not in err and " uA" not in err
+
+
+def test_breakdown_summary_gives_the_largest_current_in_milliamps(tmp_path, capsys):
+    # The fresh Ag wire (~1 kΩ with its series resistance) breaks near 5.17 V, so the largest
+    # current before the break is a few mA: 5.17 V / 0.5..2 kΩ = 2.6..10 mA.
+    get_lab(sim_library("ag-nanowire-fresh", 0)).reset()
+    code = main(["run", "Breakdown", "--sim", "ag-nanowire-fresh", "--step", "50", "--step-time", "100",
+                 "-o", str(tmp_path / "b.csv"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    m = re.search(r"largest \|I\| (\d+(?:\.\d+)?) mA\)", out)
+    assert m, out
+    assert 2.5 < float(m.group(1)) < 10.0
+    assert re.search(r"breakdown at 5\.\d+ V", out), out
+    assert not re.search(r"\b0\.00\d* A\b", out), out
