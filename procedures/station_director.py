@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 from datetime import datetime
@@ -28,6 +29,8 @@ from pyleco.utils.communicator import Communicator
 
 #: Seconds a known station gets to answer before it counts as offline.
 ANSWER_S = 2.0
+#: Seconds to wait for the coordinator's port to accept a connection.
+PROBE_S = 1.0
 LAB_DB = "lab.sqlite"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS components (name TEXT PRIMARY KEY, station INTEGER NOT NULL, seen REAL);
@@ -109,6 +112,9 @@ class LabDirector:
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 12300,
                  lab: str | os.PathLike | None = None, timeout: float = ANSWER_S) -> None:
         self.timeout = timeout
+        why = _no_listener(host, port)
+        if why:
+            raise LabError(why)
         self.central = CentralRuns(lab_dir(lab) / LAB_DB)
         self.comm = Communicator(name=name, host=host, port=port, timeout=timeout)
         try:
@@ -198,6 +204,25 @@ class LabDirector:
                 continue
             self.central.replace_station(entry["name"], rows)
         return unreachable
+
+
+def _no_listener(host: str, port: int, timeout: float = PROBE_S) -> str:
+    """Why nothing can be a coordinator at host:port, or "" when something listens there.
+
+    ZeroMQ connects lazily and PyLECO's sign-in only gives up after its answer timeout
+    (then waits as long again to sign out): with no coordinator running, `labqc lab
+    status` would take ~4 s to say so. A plain TCP connection is refused at once on a
+    computer where nothing listens (and gives up after ``timeout`` elsewhere)."""
+    start = "start one with `labqc lab coordinator`, or name another with --coordinator HOST:PORT"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return ""
+    except ConnectionRefusedError:
+        return f"no coordinator at {host}:{port} ({start})"
+    except socket.timeout:
+        return f"no coordinator answered at {host}:{port} within {timeout:g} s ({start})"
+    except OSError as exc:  # an unknown host name, no route, ...
+        return f"cannot reach a coordinator at {host}:{port}: {exc.strerror or exc} ({start})"
 
 
 def _sentence(station: str, exc: JSONRPCError) -> str:

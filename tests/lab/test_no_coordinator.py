@@ -1,0 +1,37 @@
+"""`labqc lab ...` with no coordinator running says so in one sentence, at once: it does not
+wait out PyLECO's sign-in and sign-out timeouts (2 s each) first."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from labqc.procedures.station_director import LabDirector, LabError
+
+from .conftest import ROOT, free_port
+
+
+def test_lab_status_without_a_coordinator_says_so_in_one_sentence(tmp_path):
+    port = free_port()  # nothing listens there
+    env = {**os.environ, "LABQC_LAB": str(tmp_path / "lab")}
+    done = subprocess.run([sys.executable, "-m", "labqc", "lab", "--coordinator", f"127.0.0.1:{port}", "status"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr  # no PyLECO "timed out" log lines before it
+    assert lines[0].startswith(f"labqc lab status: no coordinator at 127.0.0.1:{port} ")
+    assert "`labqc lab coordinator`" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_a_director_is_refused_before_any_answer_timeout(tmp_path):
+    # With a 30 s answer timeout, signing in and out would take a minute; the refused
+    # connection is seen long before. The lab folder is not created for nothing.
+    port = free_port()
+    start = time.monotonic()
+    with pytest.raises(LabError, match=f"no coordinator at 127.0.0.1:{port}"):
+        LabDirector("alice", "127.0.0.1", port, lab=tmp_path / "lab", timeout=30.0)
+    assert time.monotonic() - start < 10.0
+    assert not (tmp_path / "lab").exists()
