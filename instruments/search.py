@@ -25,6 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from labqc.instruments.errors import CapabilityError
+from labqc.quantity import format_quantity
 
 #: Conditions a search can stop on. G = |I|/|V| of the evaluated reading.
 STOP_KINDS = ("g_above", "g_below", "i_drop", "g_jump")
@@ -142,15 +143,15 @@ class Search:
         caps._check_source("V", np.array([self.start, self.stop]), self.compliance)
         caps._check_nplc(self.nplc)
         if not (self.step_time >= caps.min_step_time):
-            fail(f"a step time of {self.step_time:g} s is below the minimum of {caps.min_step_time:g} s")
+            fail(f"a step time of {_s(self.step_time)} is below the minimum of {_s(caps.min_step_time)}")
         if self.pulsed:
             if not caps.pulse_capable:
                 fail("it has no pulse source")
             caps._check_source("V", np.array([self.read_level]), self.read_compliance or self.compliance)
             if not (self.width >= caps.min_pulse_width):
-                fail(f"a pulse width of {self.width:g} s is below the minimum of {caps.min_pulse_width:g} s")
+                fail(f"a pulse width of {_s(self.width)} is below the minimum of {_s(caps.min_pulse_width)}")
             if not (self.step_time > self.width + self.read_width):
-                fail(f"a period of {self.step_time:g} s leaves no time after the pulse and the read")
+                fail(f"a period of {_s(self.step_time)} leaves no time after the pulse and the read")
             if self.read_level == 0:
                 fail("the read after each pulse needs a voltage other than 0 V")
         # each level as the instrument will run it when the host decides (e.g. the 4200A's
@@ -218,6 +219,11 @@ def host_search(smu, search: Search) -> Iterator[np.ndarray]:
 
 def refuse(model: str, what: str) -> None:
     raise CapabilityError(f"The {model} cannot do this: {what}.")
+
+
+def _s(seconds: float) -> str:
+    """A time in a refusal, with its SI prefix (50 µs, 2 ms), as labqc shows every value."""
+    return format_quantity(seconds, "s", 3)
 
 
 __all__ = ["Search", "Stop", "StopState", "SearchOutcome", "host_search", "steps_of", "STOP_KINDS"]

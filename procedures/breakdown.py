@@ -43,7 +43,8 @@ class Breakdown(SearchProcedure):
         require(self.compliance > 0, "the ramp needs a current compliance > 0 A")
         require(0 < self.drop < 1, f"the drop fraction must lie between 0 and 1, got {self.drop:g}")
         require(self.min_current < self.compliance,
-                f"the minimum current {self.min_current:g} A must be below the compliance {self.compliance:g} A, "
+                f"the minimum current {fmt(self.min_current, unit='A')} must be below the compliance "
+                f"{fmt(self.compliance, unit='A')}, "
                 "or the drop could never be seen")
 
     def ramp(self) -> Search:

@@ -50,8 +50,8 @@ class Forming(SearchProcedure):
             require(self.target > 0, f"the target level must be > 0 G0, got {self.target:g} G0")
             need = self.target * G0 * self.step * 1e-3
             require(self.compliance >= need,
-                    f"the target cannot be reached: {self.target:g} G0 carries {need:.3g} A already at the first "
-                    f"{self.step:g} mV step, above the {self.compliance:.3g} A compliance")
+                    f"the target cannot be reached: {self.target:g} G0 carries {fmt(need, unit='A')} already at the "
+                    f"first {self.step:g} mV step, above the {fmt(self.compliance, unit='A')} compliance")
         else:
             require(self.jump > 0, f"the jump fraction must be > 0, got {self.jump:g}")
             require(self.min_current < self.compliance, "the minimum current must be below the compliance")

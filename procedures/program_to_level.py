@@ -77,10 +77,10 @@ class ProgramToLevel(SearchProcedure):
         lo_current = max(self.target - self.tolerance, 0.0) * G0 * abs(self.read_voltage)
         require(self.read_compliance >= hi_current,
                 f"the target cannot be verified: at {self.target:g} G0 the {self.read_voltage:g} V read draws up to "
-                f"{hi_current:.3g} A, above the read compliance of {self.read_compliance:.3g} A")
+                f"{fmt(hi_current, unit='A')}, above the read compliance of {fmt(self.read_compliance, unit='A')}")
         require(self.set_compliance > lo_current,
-                f"the target cannot be reached: a SET compliance of {self.set_compliance:.3g} A holds the device "
-                f"below the {lo_current:.3g} A that {self.target - self.tolerance:g} G0 carries even at the "
+                f"the target cannot be reached: a SET compliance of {fmt(self.set_compliance, unit='A')} holds the "
+                f"device below the {fmt(lo_current, unit='A')} that {self.target - self.tolerance:g} G0 carries even at the "
                 f"{self.read_voltage:g} V read")
 
     @property

@@ -170,7 +170,7 @@ class SetReset(LabqcProcedure):
         if not reached:
             self.outcome["report"] = (
                 f"did not reach {self.target:g} +- {self.tolerance:g} G0 in {attempt} attempt{'' if attempt == 1 else 's'}: "
-                f"last read {g:.3g} G0 at a SET compliance of {icc:.3g} A and {v_set:.3g} V")
+                f"last read {g:.3g} G0 at a SET compliance of {fmt(icc, unit='A')} and {v_set:.3g} V")
 
     def summary(self) -> dict:
         out: dict = {"mode": self.mode}

@@ -64,7 +64,7 @@ class SwitchingThreshold(SearchProcedure):
         need = self.switch_level * G0 * abs(self.read_voltage)
         require(self.read_compliance >= need,
                 f"the switching level cannot be seen: {self.switch_level:g} G0 at the {self.read_voltage:g} V read "
-                f"draws {need:.3g} A, above the read compliance of {self.read_compliance:.3g} A")
+                f"draws {fmt(need, unit='A')}, above the read compliance of {fmt(self.read_compliance, unit='A')}")
 
     def search_request(self) -> Search:
         return Search(self.start, self.stop, self.amplitude_step * 1e-3, self.compliance,

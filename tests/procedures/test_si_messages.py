@@ -36,3 +36,14 @@ def test_breakdown_summary_gives_the_largest_current_in_milliamps(tmp_path, caps
     assert 2.5 < float(m.group(1)) < 10.0
     assert re.search(r"breakdown at 5\.\d+ V", out), out
     assert not re.search(r"\b0\.00\d* A\b", out), out
+
+
+def test_a_refusal_names_currents_with_prefixes(capsys):
+    # 2 +- 0.25 G0 read at 0.1 V: the lowest level of the window, 1.75 G0, carries
+    # 1.75 x 77.48 µS x 0.1 V = 13.6 µA, above a 10 µA SET compliance.
+    code = main(["run", "ProgramToLevel", "--sim", "bfo", "--target", "2", "--tolerance", "0.25",
+                 "--set-compliance", "10uA"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "a SET compliance of 10 µA" in err and "below the 13.6 µA that 1.75 G0 carries" in err
+    assert "1e-05" not in err and "1.36e-05" not in err
