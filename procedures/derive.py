@@ -109,6 +109,11 @@ def nanmedian(values) -> float:
     return float(np.median(a)) if a.size else math.nan
 
 
+def levels_text(levels) -> str:
+    """Quantum levels for a summary line: "1, 1.5, 2 G0", or "none" (not "none G0")."""
+    return ", ".join(f"{lv:g}" for lv in levels) + " G0" if len(levels) else "none"
+
+
 def fmt(x, digits: int = 3, unit: str = "") -> str:
     """A number for a summary line; "n/a" for None/NaN. With a ``unit`` the value is in
     that unit and is written with its SI prefix (``fmt(0.00403, unit="A")`` is "4.03 mA"),

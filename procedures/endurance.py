@@ -261,7 +261,7 @@ class Endurance(LabqcProcedure):
         return "all cycles done" if done else ""
 
     def summary_lines(self, summary: dict) -> list[str]:
-        levels = ", ".join(f"{lv:g}" for lv in summary["LRS levels (G0)"]) or "none"
+        levels = derive.levels_text(summary["LRS levels (G0)"])
         return [f"{summary['cycles done']} cycles, {summary['cycles switched']} switched: LRS "
                 f"{fmt(summary['median LRS G/G0'])} G0, HRS {fmt(summary['median HRS G/G0'])} G0 (medians)",
-                f"LRS levels: {levels} G0; {summary['stop reason']}"]
+                f"LRS levels: {levels}; {summary['stop reason']}"]

@@ -139,7 +139,7 @@ class Retention(LabqcProcedure):
     def summary_lines(self, summary: dict) -> list[str]:
         if not summary.get("samples"):
             return ["no samples were taken"]
-        levels = ", ".join(f"{lv:g}" for lv in summary["levels visited (G0)"]) or "none"
-        return [f"{summary['samples']} samples over {fmt(summary['hold length (s)'])} s at "
+        levels = derive.levels_text(summary["levels visited (G0)"])
+        return [f"{summary['samples']} samples over {fmt(summary['hold length (s)'], unit='s')} at "
                 f"{self.read_voltage:g} V: G {fmt(summary['first G/G0'])} -> {fmt(summary['last G/G0'])} G0",
-                f"levels visited: {levels} G0"]
+                f"levels visited: {levels}"]

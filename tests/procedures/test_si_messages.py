@@ -47,3 +47,16 @@ def test_a_refusal_names_currents_with_prefixes(capsys):
     assert code == 2
     assert "a SET compliance of 10 µA" in err and "below the 13.6 µA that 1.75 G0 carries" in err
     assert "1e-05" not in err and "1.36e-05" not in err
+
+
+def test_retention_summary_writes_its_hold_in_whole_seconds(tmp_path, capsys):
+    # 100 samples 10 s apart: a hold of about 1000 s, written out, not as 1e+03 s.
+    get_lab(sim_library("ag-nanowire", 0)).reset()
+    code = main(["run", "Retention", "--sim", "ag-nanowire", "--duration", "1000", "--interval", "10",
+                 "-o", str(tmp_path / "r.csv"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    m = re.search(r"(\d+) samples over (\d+) s at 0\.1 V", out)
+    assert m, out
+    assert int(m.group(1)) in (100, 101) and 980 <= int(m.group(2)) <= 1010
+    assert "e+" not in out and "none G0" not in out
