@@ -139,9 +139,26 @@ def cmd_show(args: argparse.Namespace) -> int:
         if block:
             print(f"{title}:")
             for k, v in block.items():
-                text = json.dumps(v) if isinstance(v, (list, dict)) else v
+                text = json.dumps(v) if isinstance(v, (list, dict)) else _shown(v)
                 print(f"  {k}: {text if len(str(text)) < 200 else str(text)[:197] + '...'}")
     return 0
+
+
+def _shown(value: Any) -> Any:
+    """A stored parameter or figure as labqc shows values: "0.0001 A" (the results file's
+    header) as 100 µA, a float to 6 digits."""
+    from labqc.quantity import BASE_UNITS, format_quantity
+
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        number, _, unit = value.partition(" ")
+        if unit in BASE_UNITS:
+            try:
+                return format_quantity(float(number), unit)
+            except ValueError:
+                pass
+    return value
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -91,6 +91,9 @@ def test_show_one_run(tmp_path):
     assert run["summary"]["median LRS G/G0"] == summary["median LRS G/G0"]
     text = labqc("runs", "show", "1", "--catalog", str(tmp_path))
     assert "note:" in text.stdout and "parameters:" in text.stdout
+    # the header stores SetReset's default SET compliance as "0.0001 A": shown as typed, 100 µA
+    assert "  SET compliance: 100 µA\n" in text.stdout and "0.0001 A" not in text.stdout
+    assert "  RESET compliance: 10 mA\n" in text.stdout
     missing = labqc("runs", "show", "99", "--catalog", str(tmp_path))
     assert missing.returncode == 1 and "no run 99" in missing.stderr
 
