@@ -25,6 +25,7 @@ import numpy as np
 
 from labqc.instruments.errors import CapabilityError
 from labqc.instruments.smu import KIND_PULSE, KIND_READ, PulseTrain, Repeat, Sampling, SourceMeasure, Sweep
+from labqc.quantity import format_quantity
 
 #: Largest voltage any check applies to the load.
 MAX_LEVEL = 0.5
@@ -141,10 +142,15 @@ def check_message_size(smu: SourceMeasure, lv: Levels) -> Outcome:
             "" if ok else "the input buffer is smaller than labqc's longest message: report this")
 
 
+def _amps(current: float, digits: int) -> str:
+    """A current in the report with its SI prefix (50 µA), as labqc shows every value."""
+    return format_quantity(float(current), "A", digits)
+
+
 def check_spot_read(smu: SourceMeasure, lv: Levels) -> Outcome:
     r = smu.read(lv.v, compliance=lv.compliance, nplc=1.0)
     resistance = float(r["v"][0] / r["i"][0])
-    return ((PASS if _agree(resistance, lv.load) else FAIL), f"{r['v'][0]:.6g} V / {r['i'][0]:.6g} A = "
+    return ((PASS if _agree(resistance, lv.load) else FAIL), f"{r['v'][0]:.6g} V / {_amps(r['i'][0], 6)} = "
             f"{resistance:.6g} ohm", f"{lv.load:.6g} ohm +-{R_TOLERANCE:.0%}", "")
 
 
@@ -168,14 +174,14 @@ def check_current_sweep(smu: SourceMeasure, lv: Levels) -> Outcome:
         return FAIL, f"{len(r)} readings", f"{len(levels)} readings", ""
     resistance = fitted_resistance(r["v"], r["i"])
     return ((PASS if _agree(resistance, lv.load) else FAIL), f"R = {resistance:.6g} ohm sourcing up to "
-            f"{lv.i:.4g} A", f"{lv.load:.6g} ohm +-{R_TOLERANCE:.0%}", "")
+            f"{_amps(lv.i, 4)}", f"{lv.load:.6g} ohm +-{R_TOLERANCE:.0%}", "")
 
 
 def check_compliance(smu: SourceMeasure, lv: Levels) -> Outcome:
     limit = 0.5 * lv.i
     if limit < smu.capabilities.min_compliance:
-        return SKIP, "", "", (f"the load is too high: half of {lv.i:.3g} A is below the smallest compliance "
-                              f"({smu.capabilities.min_compliance:.3g} A)")
+        return SKIP, "", "", (f"the load is too high: half of {_amps(lv.i, 3)} is below the smallest compliance "
+                              f"({_amps(smu.capabilities.min_compliance, 3)})")
     levels = lv.v * np.linspace(0.1, 1.0, 10)
     r = collect(smu, Sweep(levels, compliance=limit, step_time=20e-3, nplc=0.1))
     wanted = levels / lv.load
@@ -183,9 +189,9 @@ def check_compliance(smu: SourceMeasure, lv: Levels) -> Outcome:
     clamped = r["i"][over] if len(r) == len(levels) else np.zeros(0)
     ok = (len(r) == len(levels) and bool(np.all(r["compliance"][over])) and not r["compliance"][under].any()
           and len(clamped) > 0 and bool(np.all(np.abs(clamped - limit) <= R_TOLERANCE * limit)))
-    return ((PASS if ok else FAIL), f"limit {limit:.4g} A: {int(r['compliance'].sum())} of {len(r)} points "
-            f"flagged, clamped at {np.max(np.abs(r['i'])) if len(r) else float('nan'):.4g} A",
-            f"{int(over.sum())} to {len(levels) - int(under.sum())} flagged, clamped at {limit:.4g} A", "")
+    return ((PASS if ok else FAIL), f"limit {_amps(limit, 4)}: {int(r['compliance'].sum())} of {len(r)} points "
+            f"flagged, clamped at {_amps(np.max(np.abs(r['i'])) if len(r) else float('nan'), 4)}",
+            f"{int(over.sum())} to {len(levels) - int(under.sum())} flagged, clamped at {_amps(limit, 4)}", "")
 
 
 def check_pulse_train(smu: SourceMeasure, lv: Levels) -> Outcome:

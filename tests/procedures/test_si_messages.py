@@ -60,3 +60,15 @@ def test_retention_summary_writes_its_hold_in_whole_seconds(tmp_path, capsys):
     assert m, out
     assert int(m.group(1)) in (100, 101) and 980 <= int(m.group(2)) <= 1010
     assert "e+" not in out and "none G0" not in out
+
+
+def test_selftest_report_gives_currents_with_prefixes(tmp_path, capsys):
+    # The simulated 10 kΩ load at the selftest's 0.5 V draws 0.5 V / 10 kΩ = 50 µA; the
+    # compliance check limits at half of it, 25 µA.
+    get_lab(sim_library("ohmic", 0)).reset()
+    code = main(["selftest", "--sim", "ohmic", "--report", str(tmp_path / "selftest.json")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "0.5 V / 50 µA = 10000 ohm" in out
+    assert "limit 25 µA:" in out and "clamped at 25 µA" in out
+    assert "e-05 A" not in out
