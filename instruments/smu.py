@@ -24,6 +24,7 @@ from typing import Iterator, Union
 import numpy as np
 
 from labqc.instruments.errors import CapabilityError
+from labqc.quantity import format_quantity
 
 #: One reading. ``t``: instrument seconds, monotonic within one driver session (the
 #: instrument's timestamps plus an offset the driver keeps). ``source``: the programmed
@@ -37,6 +38,11 @@ READING = np.dtype([
 KIND_POINT = 0  # a sweep point or a constant-bias sample
 KIND_PULSE = 1  # measured on the top of a pulse
 KIND_READ = 2  # a read between pulses
+
+
+def _q(value: float, unit: str) -> str:
+    """A value in a refusal as labqc shows every value, with its SI prefix (10 nA, 100 µs)."""
+    return format_quantity(value, unit)
 
 
 def _floats(x) -> np.ndarray:
@@ -263,17 +269,17 @@ class Capabilities:
         peak = float(np.max(np.abs(levels)))
         if source == "V":
             if peak > self.max_voltage:
-                self._fail(f"|V| = {peak:g} V exceeds the maximum of {self.max_voltage:g} V")
+                self._fail(f"|V| = {_q(peak, 'V')} exceeds the maximum of {_q(self.max_voltage, 'V')}")
             if compliance > self.max_current:
-                self._fail(f"current compliance {compliance:g} A exceeds {self.max_current:g} A")
+                self._fail(f"current compliance {_q(compliance, 'A')} exceeds {_q(self.max_current, 'A')}")
             if compliance < self.min_compliance:
-                self._fail(f"current compliance {compliance:g} A is below the smallest limit "
-                           f"{self.min_compliance:g} A")
+                self._fail(f"current compliance {_q(compliance, 'A')} is below the smallest limit "
+                           f"{_q(self.min_compliance, 'A')}")
         else:
             if peak > self.max_current:
-                self._fail(f"|I| = {peak:g} A exceeds the maximum of {self.max_current:g} A")
+                self._fail(f"|I| = {_q(peak, 'A')} exceeds the maximum of {_q(self.max_current, 'A')}")
             if compliance > self.max_voltage:
-                self._fail(f"voltage compliance {compliance:g} V exceeds {self.max_voltage:g} V")
+                self._fail(f"voltage compliance {_q(compliance, 'V')} exceeds {_q(self.max_voltage, 'V')}")
 
     def _check_nplc(self, nplc: float) -> None:
         lo, hi = self.nplc_range
@@ -286,7 +292,7 @@ class Capabilities:
         if s.points > self.max_sweep_points:
             self._fail(f"{s.points} sweep points exceed the maximum of {self.max_sweep_points}")
         if not (s.step_time >= self.min_step_time):
-            self._fail(f"a step time of {s.step_time:g} s is below the minimum of {self.min_step_time:g} s")
+            self._fail(f"a step time of {_q(s.step_time, 's')} is below the minimum of {_q(self.min_step_time, 's')}")
 
     def _check_pulses(self, p: PulseTrain) -> None:
         if not self.pulse_capable:
@@ -297,10 +303,10 @@ class Capabilities:
         if p.count < 1 or p.count > self.max_pulse_count:
             self._fail(f"{p.count} pulses is outside 1 to {self.max_pulse_count}")
         if not (p.width >= self.min_pulse_width):
-            self._fail(f"a pulse width of {p.width:g} s is below the minimum of {self.min_pulse_width:g} s")
+            self._fail(f"a pulse width of {_q(p.width, 's')} is below the minimum of {_q(self.min_pulse_width, 's')}")
         busy = p.width + (p.read_width if p.read_levels is not None else 0.0)
         if not (p.period > busy):
-            self._fail(f"a period of {p.period:g} s leaves no time after the {busy:g} s of pulse and read")
+            self._fail(f"a period of {_q(p.period, 's')} leaves no time after the {_q(busy, 's')} of pulse and read")
 
     def _check_repeat(self, r: Repeat) -> None:
         if not r.steps:

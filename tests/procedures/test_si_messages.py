@@ -3,6 +3,8 @@ the resolution warning of a run and the Breakdown summary, on the simulator. The
 figures are worked out here from the physics, not taken from the formatter."""
 import re
 
+import pytest
+
 from labqc.cli import main
 from labqc.instruments.sim.lab import get_lab, sim_library
 
@@ -72,3 +74,14 @@ def test_selftest_report_gives_currents_with_prefixes(tmp_path, capsys):
     assert "0.5 V / 50 µA = 10000 ohm" in out
     assert "limit 25 µA:" in out and "clamped at 25 µA" in out
     assert "e-05 A" not in out
+
+
+@pytest.mark.parametrize("args, sentence", [
+    # the 2614B's limits as its driver lists them: 100 µs per step, compliance from 10 nA
+    (["--step-time", "0.01"], "a step time of 10 µs is below the minimum of 100 µs"),
+    (["--set-compliance", "1nA"], "current compliance 1 nA is below the smallest limit 10 nA"),
+])
+def test_an_instrument_limit_is_refused_with_prefixed_values(args, sentence, capsys):
+    assert main(["run", "VoltageSweep", "--sim", "bfo", *args]) == 2
+    err = capsys.readouterr().err
+    assert sentence in err and "e-0" not in err
