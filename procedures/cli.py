@@ -313,8 +313,9 @@ def _signal_exit(signum: int | None) -> int:
 
 def _report(proc: LabqcProcedure, result: RunResult) -> None:
     out = sys.stdout if result.status == FINISHED else sys.stderr
-    head = (f"{result.procedure} {result.status}: {result.rows} rows, {result.compliance_hits} "
-            f"readings in compliance, {result.instrument_seconds:,.1f} s of instrument time")
+    hits = result.compliance_hits
+    head = (f"{result.procedure} {result.status}: {result.rows} rows, {hits} reading{'' if hits == 1 else 's'} "
+            f"in compliance, {result.instrument_seconds:,.1f} s of instrument time")
     print(head, file=out)
     if result.error:
         print(f"  {result.error}", file=out)

@@ -152,10 +152,15 @@ class ProgramToLevel(SearchProcedure):
     def summary_lines(self, summary: dict) -> list[str]:
         if summary["reached"]:
             head = (f"reached {fmt(summary['final G/G0'])} G0 (target {summary['target G/G0']:g} +- "
-                    f"{summary['tolerance G/G0']:g}) in {summary['phases']} phases, {summary['reversals']} reversals")
+                    f"{summary['tolerance G/G0']:g}) in {_count(summary['phases'], 'phase')}, "
+                    f"{_count(summary['reversals'], 'reversal')}")
         else:
             head = summary["report"]
         return [head, self.latency_line(summary)]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 __all__ = ["ProgramToLevel"]

@@ -85,3 +85,15 @@ def test_an_instrument_limit_is_refused_with_prefixed_values(args, sentence, cap
     assert main(["run", "VoltageSweep", "--sim", "bfo", *args]) == 2
     err = capsys.readouterr().err
     assert sentence in err and "e-0" not in err
+
+
+def test_counts_in_the_run_report_agree_with_their_nouns(tmp_path, capsys):
+    get_lab(sim_library("ag-nanowire", 0)).reset()
+    code = main(["run", "ProgramToLevel", "--sim", "ag-nanowire", "--target", "1", "--tolerance", "0.25",
+                 "-o", str(tmp_path / "p.csv"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    counts = re.findall(r"\b(\d+) (reading|phase|reversal)(s?)\b", out)
+    assert len(counts) == 3, out
+    for number, _, plural in counts:
+        assert (plural == "s") == (number != "1"), out
