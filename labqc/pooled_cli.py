@@ -17,6 +17,7 @@ import numpy as np
 
 from labqc.catalog import CatalogError, catalog_path
 from labqc.pooled import Pool, PooledResult
+from labqc.quantity import format_quantity
 
 
 def run_pooled(args: argparse.Namespace) -> int:
@@ -81,7 +82,7 @@ def summary_lines(result: PooledResult, skipped: list[tuple[dict, str]] = ()) ->
         lines.append("2-D correlation histogram: needs at least 10 cycles with samples")
     for d, s in result.hrs_lrs.items():
         lines.append(f"endurance {d}: " + (s["error"] if "error" in s else
-                     f"HRS {s['HRS']:.3g} G0, LRS {s['LRS']:.3g} G0 (medians), window {s['window']:.3g}, "
+                     f"HRS {s['HRS']:.3g} G0, LRS {s['LRS']:.3g} G0 (medians), window {format_quantity(s['window'], digits=3)}, "
                      f"{s['reads']} reads"))
     for d, s in result.retention.items():
         lines.append(f"retention {d}: {s['runs']} runs, G/G0 {s['start']:.3g} -> {s['end']:.3g} (medians), "

@@ -109,6 +109,10 @@ def test_endurance_pools_hrs_and_lrs_per_device(catalog):
         own = read_summary(run["path"])["results"]
         line = [ln for ln in done.stdout.splitlines() if ln.startswith(f"endurance {run['device']}:")][0]
         assert f"LRS {own['median LRS G/G0']:.3g} G0" in line and f"HRS {own['median HRS G/G0']:.3g} G0" in line
+        # the window LRS/HRS, ~10^3 here, written out as a number to three digits (not 1.1e+03)
+        window = float(line.split("window ")[1].split(",")[0])
+        assert window == pytest.approx(own["median LRS G/G0"] / own["median HRS G/G0"], rel=0.01)
+        assert "e+" not in line
 
 
 def test_figures_and_refusals(catalog, tmp_path):
