@@ -158,5 +158,53 @@ def split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options, strict:
 STEP_RESIDUAL = 1.1  # white-noise scales per sample a two-level group may leave
 STEP_SCATTER = 2.0  # standard deviations of the residual's sampling scatter allowed on top
 STEP_MIN = 0.12  # G0 between the two halves of a split group
-STEP_SIGMAS = 10.0  # ... and this many standard errors of the difference of their means
+STEP_SIGMAS = 6.0  # ... and this many standard errors of the difference of their means
+UNDO_SIGMAS = 4.0  # standard errors within which the pieces either side of an excursion are one level
 STEP_RHO = 0.15  # lag-1 autocorrelation of the residuals above this is wander, not a step
+
+
+def undo_excursions(xs, ga0, ga, gb, sigma: float, r_series: float, opt: Options, barriers=frozenset()):
+    """Re-merge level, excursion, same level where :func:`split_steps` made a cut among them.
+
+    A telegraph excursion longer than bridge_len inside a plateau is a piece the split
+    test may cut out (the merge could not bridge it): the plateau, the excursion, the
+    plateau again. A step between two distinct levels never returns to where it came
+    from, so three neighbouring pieces, at least one cut between them made by the split
+    (not in ``ga0``, the groups before it), whose outer two sit at one level and whose
+    middle is less than bridge_max away from both, are one plateau with an excursion
+    (old hard scenario, validation seed 2025: excursions of 40-120 samples were cut out
+    and the pieces either side claimed). "One level" is the merge's half-quantum rule
+    (tol plus the white noise, at most NEAR_MARGIN) or a difference below merge_min or
+    UNDO_SIGMAS standard errors: two distinct off-grid plateaus either side of a level
+    in a quiet trace stay apart (easy family, tuning seeds).
+    """
+    split_cuts = set(ga.tolist()) - set(ga0.tolist())
+    if not split_cuts:
+        return ga, gb
+    cs = np.concatenate([[0.0], np.cumsum(xs)])
+    n = (gb - ga).astype(float)
+    raw = (cs[gb] - cs[ga]) / n
+    level = rs.correct(raw, r_series)
+    se = sigma * rs.derivative(raw, r_series) / np.sqrt(n)  # corrected units
+    keep = np.ones(ga.size, dtype=bool)  # False: this piece continues the one before it
+    near = opt.tol + min(NEAR_MARGIN, sigma)
+    a, b = ga.tolist(), gb.tolist()
+    i = 0
+    while i + 2 < ga.size:
+        m1, m2, m3 = level[i], level[i + 1], level[i + 2]
+        joined = b[i] == a[i + 1] and b[i + 1] == a[i + 2] and a[i + 1] not in barriers and a[i + 2] not in barriers
+        finite = np.isfinite(m1) and np.isfinite(m2) and np.isfinite(m3)  # beyond 1/R_s: leave alone
+        q1, q3 = (round(2 * m1), round(2 * m3)) if finite else (0, 1)
+        same = finite and (abs(m1 - m3) < max(opt.merge_min, UNDO_SIGMAS * np.hypot(se[i], se[i + 2]))
+                           or (q1 == q3 and abs(m1 - q1 / 2) <= near and abs(m3 - q3 / 2) <= near))
+        if (joined and (a[i + 1] in split_cuts or a[i + 2] in split_cuts) and same
+                and abs(m2 - m1) < opt.bridge_max and abs(m2 - m3) < opt.bridge_max):
+            keep[i + 1] = keep[i + 2] = False
+            i += 3
+        else:
+            i += 1
+    if keep.all():
+        return ga, gb
+    first = np.flatnonzero(keep)
+    last = np.r_[first[1:], ga.size] - 1
+    return ga[first], gb[last]

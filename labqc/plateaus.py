@@ -34,7 +34,7 @@ import numpy as np
 
 from labqc import levels as lv
 from labqc import rs
-from labqc.plateau_merge import NEAR_MARGIN, merge, split_steps
+from labqc.plateau_merge import NEAR_MARGIN, merge, split_steps, undo_excursions
 from labqc.plateau_segment import (  # noqa: F401  (robust_sigma: public here too)
     block_starts, despike, group_stats, robust_sigma, segment, segment_means, sweep_segment,
 )
@@ -266,8 +266,10 @@ def analyze(
     # NEAR_MARGIN): in a quiet trace two off-grid plateaus either side of a level are not
     # fused into one three-level group that no single split can undo (easy family).
     ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers, near_margin=min(NEAR_MARGIN, sigma))
+    ga0 = ga
     for _ in range(2):  # a group may hide two steps
         ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt)
+    ga, gb = undo_excursions(xs, ga0, ga, gb, sigma, r_series, opt, barriers)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
     plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
