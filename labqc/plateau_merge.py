@@ -88,7 +88,7 @@ def merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), se
 
 
 def split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options, strict: bool = True,
-                sigmas: float | None = None):
+                sigmas: float | None = None, only=None):
     """Undo a merge that fused an off-grid plateau with its neighbour.
 
     The merge fuses neighbours less than merge_delta apart, which is right for drift,
@@ -100,9 +100,10 @@ def split_steps(xs, ga, gb, sigma: float, r_series: float, opt: Options, strict:
     white residual (lag-1 autocorrelation <= STEP_RHO). Telegraph noise (alternating),
     drift and ramps leave a larger or correlated residual and stay merged. ``strict=False``
     drops the residual tests (labqc.plateaus keeps such a split only if it yields a level).
+    ``only`` (bool per group) restricts the test to those groups.
     """
     lengths = gb - ga
-    cand = np.flatnonzero(lengths >= 2 * opt.min_length)
+    cand = np.flatnonzero((lengths >= 2 * opt.min_length) & (True if only is None else only))
     if not cand.size or sigma <= 0:
         return ga, gb
     a, b = ga[cand], gb[cand]

@@ -266,9 +266,11 @@ def analyze(
     # NEAR_MARGIN): in a quiet trace two off-grid plateaus either side of a level are not
     # fused into one three-level group that no single split can undo (easy family).
     ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers, near_margin=min(NEAR_MARGIN, sigma))
-    ga0 = ga
-    for _ in range(2):  # a group may hide two steps
-        ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt)
+    ga0, gb0 = ga, gb
+    ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt)
+    # A group may hide two steps: test the halves of the groups just split (the others
+    # would give the same answer again).
+    ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt, only=~np.isin(ga, ga0) | ~np.isin(gb, gb0))
     ga, gb = undo_excursions(xs, ga0, ga, gb, sigma, r_series, opt, barriers)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]

@@ -28,6 +28,7 @@ R_MAX_DEFAULT = 1000.0  # ohm: wiring + contacts of a probe station stay well be
 GRID_STEP = 2.0  # ohm, coarse grid (teeth blunted to SIGMA_COARSE), refined on FINE_STEP after
 SIGMA_COARSE = 0.1  # G0: a tooth at 20 G0 is then ~3 ohm wide
 N_STARTS = 4  # coarse modes refined at full sharpness
+COARSE_PLATEAUS = 1000  # plateaus at most in the coarse scan (a regular subsample beyond)
 MIN_ON_LATTICE = 0.5  # share of plateaus the lattice must explain for the fit to stand
 FEW_LEVELS_SIGMA = 100.0  # ohm, the honest uncertainty of a fit to fewer than 3 plateaus
 
@@ -76,6 +77,7 @@ SIGMA_INT = 0.04  # G0, intrinsic spread of real levels about the lattice
 AMBIGUOUS_ODDS = 20.0  # a rival R_s with posterior odds above 1:20 makes the fit ambiguous
 LR_95 = 1.92  # log-likelihood drop at the edge of a 95 % interval (chi²₁/2)
 FINE_STEP = 0.2  # ohm, the grid around the chosen R_s
+MID_STEP = 1.0  # ohm, the first refinement of a coarse mode
 FLOOR_PENALTY = 3.0  # a level beyond 1/R_s (no corrected value) scores the floor minus this
 FINE_HALF_WIDTH = 15.0  # ohm, the grid of the interval and the bootstrap
 
@@ -123,6 +125,27 @@ def _profile(r_grid, levels, se, spacing: float, sigma_int: float) -> np.ndarray
 
     return profile(np.ascontiguousarray(r_grid, dtype=float), np.ascontiguousarray(levels, dtype=float),
                    np.ascontiguousarray(se, dtype=float), spacing, PRIOR_ON, sigma_int, FLOOR_PENALTY)
+
+
+def _terms(r_grid, levels, se, spacing: float) -> np.ndarray:
+    """:func:`log_likelihood` by the compiled loop (labqc.series_kernel)."""
+    from labqc.series_kernel import terms
+
+    return terms(np.ascontiguousarray(r_grid, dtype=float), np.ascontiguousarray(levels, dtype=float),
+                 np.ascontiguousarray(se, dtype=float), spacing, PRIOR_ON, SIGMA_INT, FLOOR_PENALTY)
+
+
+def _refine(r0: float, r_top: float, levels, se, spacing: float) -> tuple[float, float]:
+    """(log-likelihood, R_s) of the best R_s within 2·GRID_STEP of r0 at full sharpness:
+    MID_STEP first, then FINE_STEP within one MID_STEP of the best (a tooth is wider than
+    MID_STEP up to ~25 G0), half the evaluations of one FINE_STEP grid."""
+    mid = np.arange(max(0.0, r0 - 2 * GRID_STEP), min(r_top, r0 + 2 * GRID_STEP) + 1e-9, MID_STEP)
+    ll = _profile(mid, levels, se, spacing, SIGMA_INT)
+    r1 = mid[int(np.argmax(ll))]
+    local = np.arange(max(0.0, r1 - MID_STEP), min(r_top, r1 + MID_STEP) + 1e-9, FINE_STEP)
+    ll = _profile(local, levels, se, spacing, SIGMA_INT)
+    j = int(np.argmax(ll))
+    return float(ll[j]), float(local[j])
 
 
 def _modes(ll: np.ndarray) -> np.ndarray:
@@ -178,14 +201,14 @@ def fit_series_resistance(
     grid = np.arange(0.0, r_top + GRID_STEP / 2, GRID_STEP)
     # Coarse pass with blunted teeth (so that a 2 ohm grid cannot step over one), then the
     # best few modes, each refined at full sharpness under both lattices: winner and rival.
-    ll = _profile(grid, levels, se, 0.5, SIGMA_COARSE)
+    # Thousands of plateaus (a night of pulse trains) need not all vote on where the modes
+    # are: every k-th of at most COARSE_PLATEAUS finds them, all of them refine and decide.
+    step = -(-levels.size // COARSE_PLATEAUS)
+    ll = _profile(grid, levels[::step], se[::step], 0.5, SIGMA_COARSE)
     refined = {"half": [], "integer": []}
     for m in _modes(ll)[:N_STARTS]:
-        local = np.arange(max(0.0, grid[m] - 2 * GRID_STEP), min(r_top, grid[m] + 2 * GRID_STEP) + 1e-9, FINE_STEP)
         for name, spacing in (("half", 0.5), ("integer", 1.0)):
-            ll_local = _profile(local, levels, se, spacing, SIGMA_INT)
-            j = int(np.argmax(ll_local))
-            refined[name].append((float(ll_local[j]), float(local[j])))
+            refined[name].append(_refine(grid[m], r_top, levels, se, spacing))
     # The integer lattice is a subset of the half-integer one, hence sharper: it is chosen
     # only when it explains the levels better by the ambiguity odds.
     better = max(refined["integer"])[0] > max(refined["half"])[0] + np.log(AMBIGUOUS_ODDS)
@@ -194,7 +217,7 @@ def fit_series_resistance(
     refined = sorted(refined[lattice], reverse=True)
     ll_hat, r_hat = refined[0]
     fine = np.arange(max(0.0, r_hat - FINE_HALF_WIDTH), min(r_top, r_hat + FINE_HALF_WIDTH) + 1e-9, FINE_STEP)
-    terms = log_likelihood(fine, levels, se, spacing)
+    terms = _terms(fine, levels, se, spacing)
     ll_fine = terms @ w
     k = int(np.argmin(np.abs(fine - r_hat)))
     inside = ll_fine >= ll_hat - LR_95
