@@ -11,7 +11,9 @@ Pipeline, per trace:
    (labqc.sweep_segments), after which samples with |V| < v_min leave the trace;
 3. merge neighbouring segments whose series-corrected levels differ by less than
    ``merge_delta`` or round to the same half-quantum, and bridge excursions shorter than
-   ``bridge_len`` between equal levels (logged as telegraph events);
+   ``bridge_len`` between equal levels (logged as telegraph events); a merged group whose
+   best single split gives two flat, significantly different levels is split again, unless
+   the pieces read level, excursion, same level;
 4. estimate R_s by the comb fit over the merged plateaus when it is not given, then redo
    step 3 in corrected units;
 5. keep segments of at least ``min_length`` samples and assign each a quantum level with
@@ -21,54 +23,27 @@ Pipeline, per trace:
    of the state on the grid (two-component mixture, all such plateaus at once);
 7. neighbours that ended up with the same quantum level are one plateau.
 
-Steps 1-2 live in labqc.plateau_segment, step 3 in labqc.plateau_merge, step 6 in
-labqc.plateau_two_state.
+Steps 1-2 live in labqc.plateau_segment, step 3 in labqc.plateau_merge, steps 5-6 in
+labqc.plateau_verdicts (the telegraph states of step 6 in labqc.plateau_two_state).
 ``detect`` returns the plateaus; ``analyze`` returns them with the R_s used, its
 uncertainty, the noise scale and the telegraph events.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from labqc import levels as lv
-from labqc import rs
 from labqc.plateau_merge import NEAR_MARGIN, merge, split_steps, undo_excursions
 from labqc.plateau_segment import (  # noqa: F401  (robust_sigma: public here too)
     block_starts, despike, group_stats, robust_sigma, segment, segment_means, sweep_segment,
 )
-from labqc.plateau_two_state import two_state_levels
+from labqc.plateau_verdicts import Plateau, degrade, plateau_records
 from labqc.series import SeriesFit, fit_series_resistance, unassignable_above
-from labqc.units import G0
 
 
 BLOCK_PLATEAUS = 10  # plateaus per R_s bootstrap block when the trace has no cycle marks
-
-
-@dataclass(frozen=True)
-class Plateau:
-    """One plateau. Indices refer to the input array; ``stop`` is exclusive."""
-
-    start: int
-    stop: int
-    level: float  # series-corrected G/G0 (robust median)
-    quantum: float | None  # assigned multiple of 0.5, None if off-grid or unassignable
-    confidence: float  # P_on · P(level), 0..1
-    n: int = 0  # finite samples in the plateau
-    raw_level: float = float("nan")  # measured (uncorrected) G/G0: median, or the telegraph base state
-    sigma: float = float("nan")  # within-plateau scale (corrected units, MAD-based)
-    p_on: float = 0.0  # posterior probability that the plateau sits on the grid
-    z: float = float("nan")  # (level - nearest half-quantum) / uncertainty
-    assignable: bool = True  # False when R_s uncertainty or noise forbid a verdict
-    excursions: int = 0  # telegraph excursions bridged inside the plateau
-    telegraph_amplitude: float = 0.0  # G/G0 of a resolved two-level fluctuator (0: none)
-    drift: float = 0.0  # corrected G/G0 change across the plateau (least-squares line)
-    reason: str = ""  # why quantum is None ("" when assigned)
-
-    @property
-    def duration(self) -> int:
-        return self.stop - self.start
 
 
 @dataclass(frozen=True)
@@ -172,7 +147,6 @@ def _validate(g) -> tuple[np.ndarray, np.ndarray]:
     return x, index
 
 
-DRIFT_NOISE = 2.0  # within-plateau scales of tilt a noisy plateau may show and stay a level
 RESCUE_SIGMAS = 12.0  # standard errors between the halves of a rescued group (no flatness test)
 RESCUE_DRIFT = 0.15  # G0: each half of a rescued group must be this steady
 
@@ -189,7 +163,7 @@ def _rescue(xs, index, ga, gb, plateaus, bridged, sigma, r_series, sigma_rs, opt
     na, nb = split_steps(xs, ga[k], gb[k], sigma, r_series, opt, strict=False, sigmas=RESCUE_SIGMAS)
     if na.size == k.size:
         return plateaus, ga, gb
-    pieces = _plateaus(xs, index, na, nb, bridged, r_series, sigma_rs, opt, check_rs=False)
+    pieces = plateau_records(xs, index, na, nb, bridged, r_series, sigma_rs, opt, check_rs=False)
     owner = np.searchsorted(ga[k], na, side="right") - 1  # the rescued group of each piece
     good = np.zeros(k.size, dtype=bool)
     steady = np.ones(k.size, dtype=bool)  # a ramp cut in two still drifts in each half
@@ -277,55 +251,21 @@ def analyze(
     ga, gb = undo_excursions(xs, ga0, ga, gb, sigma, r_series, opt, barriers)
     long = (gb - ga) >= opt.min_length
     ga, gb = ga[long], gb[long]
-    plateaus = _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
+    plateaus = plateau_records(xs, index, ga, gb, bridged, r_series, sigma_rs, opt, check_rs=not estimated)
     plateaus, ga, gb = _rescue(xs, index, ga, gb, plateaus, bridged, sigma, r_series, sigma_rs, opt)
     joined = _join_same_quantum(plateaus, ga, gb, opt, barriers)
     if joined is not None:  # new statistics for the joined groups only
         starts, ends = joined
         redo = ends > starts
-        fresh = iter(_plateaus(xs, index, ga[starts[redo]], gb[ends[redo]], bridged, r_series, sigma_rs, opt, check_rs=False))
+        fresh = iter(plateau_records(xs, index, ga[starts[redo]], gb[ends[redo]], bridged, r_series, sigma_rs, opt, check_rs=False))
         plateaus = [next(fresh) if r else plateaus[i] for i, r in zip(starts.tolist(), redo.tolist())]
-    plateaus, reason = _degrade(plateaus, fit, estimated)
+    plateaus, reason = degrade(plateaus, fit, estimated)
     excursions = [Excursion(int(index[i]), int(index[j - 1]) + 1, float(amp)) for i, j, amp in bridged]
     return PlateauAnalysis(
         plateaus, float(r_series), float(sigma_total), estimated, float(sigma), excursions, n_total,
         sigma_r_series_levels=float(sigma_rs), r_series_interval=tuple(float(v) for v in fit.interval),
         r_series_ambiguous=fit.ambiguous, r_series_alternative=float(fit.alternative), reason=reason,
     )
-
-
-def _withheld(p: Plateau, reason: str) -> Plateau:
-    return replace(p, quantum=None, confidence=0.0, assignable=False, reason=reason)
-
-
-def _degrade(plateaus: list[Plateau], fit: SeriesFit, estimated: bool) -> tuple[list[Plateau], str]:
-    """Withhold the levels an uncertain R_s cannot support, and say why.
-
-    A fit that failed (fit.reason: a single level, no lattice fits) leaves no level. An
-    ambiguous fit withholds each level whose quantum differs under the rival R_s; the low
-    levels, where R_s hardly matters, keep theirs.
-    """
-    if estimated and fit.reason:
-        return [_withheld(p, fit.reason) for p in plateaus], fit.reason
-    if estimated and fit.ambiguous:
-        alt = rs.correct(np.array([p.raw_level for p in plateaus]), fit.alternative)
-        q_alt = np.round(2 * alt) / 2
-        why = (f"depends on the choice between R_s = {fit.r_series:.0f} and {fit.alternative:.0f} ohm "
-               "(both explain the plateaus about equally)")
-        plateaus = [
-            _withheld(p, why) if p.quantum is not None and q != p.quantum else p
-            for p, q in zip(plateaus, q_alt.tolist())
-        ]
-        if all(p.quantum is None for p in plateaus):
-            return plateaus, (f"R_s is ambiguous ({fit.r_series:.0f} or {fit.alternative:.0f} ohm explain the "
-                              "plateaus about equally): every level depends on the choice")
-    if plateaus and all(p.quantum is None for p in plateaus):
-        if all(p.level < 0.25 or not np.isfinite(p.level) for p in plateaus):
-            return plateaus, "every plateau is below 0.25 G0 (high-resistance state): no quantum level"
-        return plateaus, "no plateau sits on the quantum grid within its uncertainty"
-    if not plateaus:
-        return plateaus, "no segment lasts long enough to be a plateau"
-    return plateaus, ""
 
 
 def _join_same_quantum(plateaus: list[Plateau], ga, gb, opt: Options, barriers):
@@ -380,94 +320,6 @@ def _estimate_rs(xs, seg_a, seg_b, seg_mu, sigma: float, opt: Options, barriers)
         return fit_series_resistance(med, gb - ga, groups=groups, se=se, r_max=opt.r_max)
     except ValueError:  # only near-zero levels: R_s cannot be seen and does not matter
         return SeriesFit(0.0, 0.0, reason="only levels below 0.25 G0: no series resistance to see")
-
-
-def _plateaus(xs, index, ga, gb, bridged, r_series, sigma_rs, opt: Options, *, check_rs: bool) -> list[Plateau]:
-    """Statistics, level verdicts and Plateau records for the merged groups [ga, gb)."""
-    raw_med, raw_sig, n_eff, raw_drift = group_stats(xs, ga, gb)
-    if check_rs and raw_med.size and r_series * G0 * raw_med.max() >= 1.0:
-        worst = raw_med.max()
-        raise ValueError(
-            f"series resistance {r_series:g} ohm is not below the measured resistance "
-            f"{1 / (G0 * worst):.0f} ohm of the plateau at {worst:.2f} G0; the correction is undefined"
-        )
-    slope = rs.derivative(raw_med, r_series)  # dG_corr/dG: noise grows with R_s
-    a = lv.assign_levels(
-        raw_med, gb - ga, raw_sig * slope, r_series=r_series, sigma_rs=sigma_rs,
-        n_eff=n_eff if opt.n_eff_factor is None else None, **opt.level_options(),
-    )
-    level, quantum, conf = a.level.copy(), a.quantum.copy(), a.confidence.copy()
-    p_on, z, rtn, assignable = a.p_on.copy(), a.z.copy(), np.zeros(ga.size), a.assignable.copy()
-    # A segment that keeps moving (a slow ramp, a sweep through a diffusive regime) is not
-    # a plateau whatever its median: no quantum for it. The line's end-to-end change has a
-    # white-noise error sigma·(L-1)/sqrt(sum tc²); only a change both above max_drift and
-    # clearly (3 errors) non-zero counts, so that short noisy plateaus survive.
-    drift = raw_drift * slope
-    length = (gb - ga).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drift_err = np.where(
-            length > 1, raw_sig * slope * (length - 1) / np.sqrt(length * (length**2 - 1) / 12.0), 0.0
-        )
-    # Telegraph states and 1/f wander tilt the fitted line of a noisy plateau by more than
-    # its white-noise error says; a tilt within DRIFT_NOISE scales of the plateau's own
-    # noise is not taken for a ramp (noisy family, tuning seeds: real levels were withheld).
-    moving = np.abs(drift) > np.maximum(np.maximum(opt.max_drift, 3.0 * drift_err), DRIFT_NOISE * raw_sig * slope)
-    quantum[moving] = np.nan
-    conf[moving] = 0.0
-    if opt.two_state:
-        todo = np.flatnonzero(np.isnan(quantum) & a.in_range & ~moving & (length >= 2 * opt.min_length))
-        found = two_state_levels(xs, ga[todo], gb[todo], r_series, sigma_rs, opt) if todo.size else None
-        if found is not None:
-            k = todo[found[0]]
-            level[k], quantum[k], conf[k], p_on[k], z[k], rtn[k] = found[1:]
-            assignable[k] = True
-            raw_med = raw_med.copy()
-            raw_med[k] = lv.uncorrect_g0(level[k], r_series)  # the measured value of that state
-    counts = np.zeros(ga.size, dtype=int)  # bridged excursions per plateau
-    if bridged and ga.size:
-        first = np.array([e[0] for e in bridged])
-        owner = np.searchsorted(gb, first, side="right")
-        inside = owner < ga.size
-        inside[inside] &= ga[owner[inside]] <= first[inside]  # ga/gb may be a subset of groups
-        np.add.at(counts, owner[inside], 1)
-    # Plain Python columns: building a few thousand records from numpy scalars one field
-    # at a time would cost more than all the statistics above.
-    columns = (
-        index[ga].tolist(), (index[gb - 1] + 1).tolist(), level.tolist(),
-        np.where(np.isfinite(quantum), quantum, np.nan).tolist(), conf.tolist(), (gb - ga).tolist(),
-        raw_med.tolist(), (raw_sig * slope).tolist(), p_on.tolist(), z.tolist(), assignable.tolist(),
-        counts.tolist(), rtn.tolist(), drift.tolist(),
-        _reasons(a, quantum, assignable, moving, drift, sigma_rs, opt),
-    )
-    return [
-        Plateau(s, e, lev, None if q != q else q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr, why)
-        for s, e, lev, q, c, n_k, raw, sig, pon, zz, ok, exc, amp, dr, why in zip(*columns)
-    ]
-
-
-def _reasons(a: lv.LevelAssignment, quantum, assignable, moving, drift, sigma_rs: float, opt: Options) -> list[str]:
-    """Why each plateau without a quantum has none (empty for the assigned ones)."""
-    out = []
-    spread = np.nan_to_num(a.level) ** 2 * G0 * max(sigma_rs, 0.0)
-    for k in range(quantum.size):
-        lev, near = float(a.level[k]), float(a.nearest[k])
-        if quantum[k] == quantum[k]:
-            out.append("")
-        elif lev != lev:
-            out.append("the measured resistance is not above R_s: no corrected level")
-        elif moving[k]:
-            out.append(f"drifts {drift[k]:+.2f} G0 across the plateau: not a level")
-        elif spread[k] > lv.MAX_RS_SPREAD:
-            out.append(f"the R_s uncertainty (±{sigma_rs:.1f} ohm) moves this level by {spread[k]:.2f} G0")
-        elif near < 0.5:
-            out.append("below 0.5 G0 (high-resistance state)")
-        elif not a.in_range[k]:
-            out.append(f"too noisy to place (±{a.s[k]:.2f} G0)")
-        elif not assignable[k]:
-            out.append(f"within the noise (±{a.s[k]:.2f} G0) of {near:g} G0, too uncertain to assign")
-        else:
-            out.append(f"off the grid: {lev - near:+.2f} G0 from {near:g} G0")
-    return out
 
 
 def detect(g, *, r_series: float | None = None, v=None, **options) -> list[Plateau]:
