@@ -2,8 +2,8 @@
 the run browser and the log below.
 
 Data path: RunWorker (its own thread: instrument, results file) → ``chunk`` signal,
-queued to the GUI thread → LiveState.append (numpy copies) → LivePlots redraws on its
-10 Hz timer. The GUI thread never talks to the instrument and never re-reads a file
+queued to the GUI thread → LiveState.queue → taken in (numpy copies) and redrawn by LivePlots on
+its 40 Hz timer. The GUI thread never talks to the instrument and never re-reads a file
 that is being written.
 """
 from __future__ import annotations
@@ -142,9 +142,10 @@ class MainWindow(QMainWindow):
         self._show_state(state, name)
 
     def _on_chunk(self, chunk) -> None:
-        """Rows of the running run go to its own state, whichever run is on screen."""
+        """Rows of the running run go to its own state, whichever run is on screen (taken in
+        at the views' next tick, several chunks at once)."""
         if self.live_state is not None:
-            self.live_state.append(chunk)
+            self.live_state.queue(chunk)
 
     def _run_finished(self, run: QueuedRun, result) -> None:
         if self.live_state is not None:

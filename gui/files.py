@@ -19,7 +19,6 @@ from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from labqc.gui.live_state import LiveState, PlateauMark
 from labqc.gui.stream_buffer import chunk_from_frame
-from labqc.plateaus import analyze
 from labqc.quantity import parse_quantity
 from labqc.results import read_data, read_header
 
@@ -111,6 +110,10 @@ def load_run(path: str | Path, r_series: float | None = None) -> tuple[RunRecord
     g = chunk["g"]
     cycles = chunk["cycle"]
     starts = np.flatnonzero(np.diff(cycles) != 0) + 1 if cycles.size else None
+    # Imported here: the offline detector brings ruptures and SciPy (~60 MB resident), which
+    # a dashboard that never opens a file does not need.
+    from labqc.plateaus import analyze
+
     result = analyze(g, r_series=r_series, cycle_starts=starts)
     state = LiveState(r_series=result.r_series)
     state.append(chunk)

@@ -12,7 +12,9 @@
 
 Detector and histogram work is done in :meth:`LiveState.process` under a sample budget,
 so that a large backlog (a file just opened, a new R_s) is caught up over several redraw
-ticks instead of blocking the GUI thread.
+ticks instead of blocking the GUI thread. Chunks of a running run are queued
+(:meth:`LiveState.queue`) and taken in together at the next tick (:meth:`LiveState.flush`),
+so many small chunks cost one append per redraw, not one each.
 """
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labqc.gui.overlay import OPEN_TAIL, Overlay, build_overlay, span_stats
-from labqc.gui.stream_buffer import SEGMENT_CODES, Chunk, ColumnStore
+from labqc.gui.overlay import OPEN_TAIL, Overlay, build_overlay, join_overlays, span_stats
+from labqc.gui.stream_buffer import FIELDS, SEGMENT_CODES, Chunk, ColumnStore
 from labqc.online import OnlineDetector
 from labqc.switching import ReadRoles
 from labqc.views import Histogram
@@ -29,6 +31,7 @@ from labqc.views import Histogram
 PULSE, READ, HOLD = SEGMENT_CODES["pulse"], SEGMENT_CODES["read"], SEGMENT_CODES["hold"]
 SET, RESET = SEGMENT_CODES["set"], SEGMENT_CODES["reset"]
 MAX_PLATEAUS = 20_000  # drawn segments kept (oldest dropped)
+QUEUE_ROWS = 20_000  # queued rows taken in at once even between ticks (a run not on screen)
 
 
 @dataclass
@@ -98,6 +101,7 @@ class LiveState:
     def __init__(self, r_series: float = 0.0, *, detector_options: dict | None = None) -> None:
         self.detector_options = detector_options or {}
         self.store = ColumnStore(r_series=r_series)
+        self.resets = 0  # how often the rows were forgotten (views cache per reset)
         self.reset(r_series)
 
     # ------------------------------------------------------------------ set-up
@@ -106,15 +110,20 @@ class LiveState:
         if r_series is not None:
             self.store.r_series = float(r_series)
         self.store.clear()
+        self.resets += 1
+        self._queued: list[Chunk] = []
+        self._queued_rows = 0
         self.detector = OnlineDetector(self.store.r_series, **self.detector_options)
         self.histogram = Histogram()
         self.histogram_raw = Histogram()  # of measured G/G0 (independent of R_s)
         self.fed_raw = 0
         self.plateaus: list[PlateauMark] = []
-        self._arrays_key: tuple = ()
-        self._closed: tuple[list, list, list] = ([], [], [])  # start, stop, stats of all but the last
         self._trimmed = 0
+        # start, stop, statistics of the closed plateaus (all but the last), for the list
+        # of plateaus and the trimming in _arrays_key; the overlay of those at an R_s
+        self._arrays_key: tuple = ()
         self._arrays = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 4)))
+        self._closed_overlay: tuple[float, int, Overlay] | None = None
         self._overlay_key: tuple = ()
         self._overlay: Overlay | None = None
         self.g_max = 0.0  # largest measured or corrected G/G0 so far (for the y range)
@@ -171,6 +180,26 @@ class LiveState:
             self.retention_rows.append(hold + start)
         self.version += 1
 
+    def queue(self, chunk: Chunk) -> None:
+        """New rows, taken in at the next :meth:`flush` (or at once when many are waiting)."""
+        m = len(chunk["t"])
+        if not m:
+            return
+        self._queued.append(chunk)
+        self._queued_rows += m
+        if self._queued_rows >= QUEUE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the queued chunks as one."""
+        if not self._queued:
+            return
+        chunks, self._queued, self._queued_rows = self._queued, [], 0
+        if len(chunks) == 1:
+            self.append(chunks[0])
+        else:
+            self.append({name: np.concatenate([c[name] for c in chunks]) for name in FIELDS})
+
     def _derive(self, start: int) -> None:
         """The cheap per-row views from the store's rows ``start`` on (vectorised)."""
         st = self.store
@@ -200,6 +229,7 @@ class LiveState:
     def process(self, budget: int = 25_000) -> bool:
         """Feed the detector and the histogram with up to ``budget`` new samples each;
         True if anything changed."""
+        self.flush()
         n = len(self.store)
         changed = False
         if self.fed_detector < n:
@@ -237,6 +267,7 @@ class LiveState:
 
     def finish(self) -> None:
         """End of the stream: the open plateau is closed once the backlog is processed."""
+        self.flush()
         self.finished = True
 
     def _apply(self, events) -> None:
@@ -251,26 +282,25 @@ class LiveState:
         if len(self.plateaus) > MAX_PLATEAUS:
             drop = len(self.plateaus) - MAX_PLATEAUS
             del self.plateaus[:drop]
-            self._closed = ([], [], [])  # rebuilt on the next draw
-            self._trimmed += drop
+            self._trimmed += drop  # the per-plateau caches are rebuilt on the next draw
 
     # ------------------------------------------------------------------ views
     def plateau_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, stop, statistics) of every plateau: spans as arrays, an open one ending
         at the newest sample the detector has seen, and the robust statistics of each
-        span's measured samples (labqc.gui.overlay.span_stats; a closed span's once)."""
-        key = (len(self.plateaus), id(self.plateaus[-1]) if self.plateaus else 0,
-               self.plateaus[-1].stop if self.plateaus else 0, self._trimmed)
+        span's measured samples (labqc.gui.overlay.span_stats; a closed span's once, so a
+        call costs O(new plateaus), not O(plateaus))."""
+        self._check_closed()
         g = self.store["g"]
-        if self._arrays_key != key:
-            starts, stops, stats = self._closed
-            while len(starts) < len(self.plateaus) - 1:  # new closed plateaus only
-                p = self.plateaus[len(starts)]
-                starts.append(p.start), stops.append(p.stop), stats.append(span_stats(g[p.start:p.stop]))
-            self._arrays = (np.array(starts, dtype=np.int64), np.array(stops, dtype=np.int64),
-                            np.array(stats, dtype=float).reshape(-1, 4))
-            self._arrays_key = key
         a, b, stats = self._arrays
+        done = a.size
+        if done < len(self.plateaus) - 1:  # closed since the last call
+            new = self.plateaus[done:len(self.plateaus) - 1]
+            a = np.concatenate([a, np.array([p.start for p in new], dtype=np.int64)])
+            b = np.concatenate([b, np.array([p.stop for p in new], dtype=np.int64)])
+            rows = np.array([span_stats(g[p.start:p.stop]) for p in new], dtype=float).reshape(-1, 4)
+            stats = np.concatenate([stats, rows])
+            self._arrays = (a, b, stats)
         last = self.plateaus[-1] if self.plateaus else None
         if last is not None:  # the newest plateau: open (growing) or just closed, recomputed
             stop = self.fed_detector if last.stop is None else last.stop
@@ -279,13 +309,39 @@ class LiveState:
             stats = np.vstack([stats, np.array(tail, dtype=float)[None, :]])
         return a, b, stats
 
+    def _check_closed(self) -> None:
+        """Forget the per-plateau caches when the plateaus were replaced or trimmed."""
+        key = (id(self.plateaus), self._trimmed)
+        if key != self._arrays_key:
+            self._arrays_key = key
+            self._arrays = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 4)))
+            self._closed_overlay = None
+
+    @property
+    def plateau_epoch(self) -> tuple:
+        """Changes when plateaus already drawn may be drawn differently (the list replaced,
+        the oldest trimmed); otherwise plateaus only change or are added at the end."""
+        self._check_closed()
+        return self._arrays_key
+
     def overlay(self) -> Overlay:
-        """The plateaus to draw for the data and the R_s on screen (labqc.gui.overlay)."""
+        """The plateaus to draw for the data and the R_s on screen (labqc.gui.overlay); the
+        closed plateaus' part is extended, not rebuilt, as plateaus close."""
         a, b, stats = self.plateau_spans()
-        key = (a.size, int(b[-1]) if b.size else 0, self.store.r_series, self._trimmed)
-        if key != self._overlay_key:
-            self._overlay = build_overlay(a, b, stats, self.store.r_series)
-            self._overlay_key = key
+        r = self.store.r_series
+        key = (a.size, int(b[-1]) if b.size else 0, r, self._arrays_key)
+        if key == self._overlay_key:
+            return self._overlay
+        k = max(a.size - 1, 0)  # the closed spans: all but the newest
+        closed = self._closed_overlay
+        if closed is None or closed[0] != r or closed[1] > k:
+            closed = (r, 0, build_overlay(a[:0], b[:0], stats[:0], r))
+        if closed[1] < k:
+            part = build_overlay(a[closed[1]:k], b[closed[1]:k], stats[closed[1]:k], r)
+            closed = (r, k, join_overlays(closed[2], part))
+        self._closed_overlay = closed
+        self._overlay = join_overlays(closed[2], build_overlay(a[k:], b[k:], stats[k:], r))
+        self._overlay_key = key
         return self._overlay
 
     def plateau_segments(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -100,6 +100,16 @@ def build_overlay(start: np.ndarray, stop: np.ndarray, stats: np.ndarray, r_seri
                    scored.confidence, scored.assignable, int((~keep).sum()))
 
 
+def join_overlays(first: Overlay, second: Overlay) -> Overlay:
+    """The spans of ``first`` followed by those of ``second`` (each span is scored on its
+    own, so an overlay built in parts equals the one built at once)."""
+    cat = np.concatenate
+    return Overlay(cat([first.start, second.start]), cat([first.stop, second.stop]),
+                   cat([first.level, second.level]), cat([first.nearest, second.nearest]),
+                   cat([first.quantum, second.quantum]), cat([first.confidence, second.confidence]),
+                   cat([first.assignable, second.assignable]), first.hidden + second.hidden)
+
+
 # ---------------------------------------------------------------------------- labels
 Rect = tuple[float, float, float, float]  # left, top, right, bottom (pixels, y down)
 
@@ -138,4 +148,4 @@ def place_labels(candidates: Sequence[tuple[float, float, float, float]], size: 
     return out
 
 
-__all__ = ["Overlay", "build_overlay", "span_stats", "plateau_label", "place_labels", "FLAT_FRACTION"]
+__all__ = ["Overlay", "build_overlay", "join_overlays", "span_stats", "plateau_label", "place_labels", "FLAT_FRACTION"]

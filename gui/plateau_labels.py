@@ -28,6 +28,7 @@ class PlateauLabels:
             # Laying out rich text costs ~1 ms per label and paint; cache the rendered text.
             label.textItem.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             label.hide()
+            label.setZValue(1)  # above the traces and plateau lines (z 0 to 0.2)
             plot.addItem(label, ignoreBounds=True)
         self._metrics = QFontMetricsF(self.items[0].textItem.font())
         self._key: tuple = ()

@@ -23,12 +23,12 @@ def make_plot(title: str, left: tuple[str, str | None], bottom: tuple[str, str |
     return w
 
 
-def fast(item: pg.PlotItem, monotonic_x: bool) -> None:
-    """PlotItem-level peak downsampling and clip-to-view (monotonic x only). The factor
-    is set per trace by LivePlots._downsample: pyqtgraph's automatic one first copies
-    the finite x values (10 MB at 10⁶ float64 samples) on every setData and view change."""
+def fast(item: pg.PlotItem) -> None:
+    """No pyqtgraph downsampling or clip-to-view: traces against time come already reduced
+    to the pixels in view (labqc.gui.envelope), and the others are not monotonic in x
+    (clipping and block downsampling would be wrong there)."""
     item.setDownsampling(ds=1, auto=False, mode="peak")
-    item.setClipToView(monotonic_x)
+    item.setClipToView(False)
 
 
 def grid_lines(plot: pg.PlotWidget, vertical: bool = False) -> None:

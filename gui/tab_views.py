@@ -15,7 +15,6 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QTabWidget
 
-from labqc.fits import fit_potentiation_depression
 from labqc.gui.live_state import LiveState
 from labqc.gui.plot_kit import grid_lines, make_plot
 from labqc.gui.view_plan import TABS
@@ -134,6 +133,9 @@ class TabViews(QTabWidget):
             points.setData(k[sel], g[sel])
             curve.setData([], [])
             legend.getLabel(curve).setText(f"A_{kind}: not fitted")
+        # Imported here: SciPy's optimizer costs ~35 MB resident, needed only once reads are fitted.
+        from labqc.fits import fit_potentiation_depression
+
         fits = fit_potentiation_depression(k, g, np.round(phase))
         texts = []
         for curve, kind, which in ((self.ltp_curve, "LTP", 1), (self.ltd_curve, "LTD", 2)):

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import curve_fit
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,9 @@ def fit_saturation(pulses, g, kind: str = "LTP") -> SaturationFit:
     g_first, g_last = float(y[: max(1, p.size // 10)].mean()), float(y[-max(1, p.size // 10):].mean())
     amp = abs(g_last - g_first) or float(np.ptp(y)) or 1.0
     model = _ltp if kind == "LTP" else _ltd
+    from scipy.optimize import curve_fit  # here: importing SciPy's optimizer costs every
+    # process that imports the procedures (the dashboard among them) ~35 MB resident
+
     # Start from a few A values and keep the best: the likelihood is flat along A·B for
     # nearly linear data, and a single start can stop on that ridge.
     best = None

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.signal import find_peaks
 
 BIN_WIDTH = 0.05  # G0, the bin of the Ag-nanowire statistics
 G_RANGE = (0.0, 25.0)  # G0; above ~25 G0 transport is diffusive
@@ -97,6 +96,9 @@ def histogram_peaks(counts: np.ndarray, edges: np.ndarray, *, min_fraction: floa
     if not counts.size or counts.max() <= 0:
         return []
     smooth = np.convolve(counts, [0.25, 0.5, 0.25], mode="same")
+    from scipy.signal import find_peaks  # here: the dashboard imports this module, and SciPy's
+    # signal package costs it ~60 MB of memory it needs only when peaks are asked for
+
     idx, props = find_peaks(smooth, height=min_fraction * smooth.max(), distance=3)
     centers = 0.5 * (edges[1:] + edges[:-1])
     width = edges[1] - edges[0]

@@ -49,7 +49,7 @@ def show(window, g, spans, source="offline, file", r_series=0.0):
 
 
 def drawn_levels(window):
-    xs, ys = window.plots.plateau_curve.getData()
+    xs, ys = window.plots.splits["plateaus"].getData()
     return [] if ys is None else sorted(set(np.round(ys[0::2], 3)))
 
 
