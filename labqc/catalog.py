@@ -29,9 +29,9 @@ from typing import Any, Iterable, Sequence
 
 # The table, its values and errors are re-exported: callers import them from labqc.catalog.
 from labqc.catalog_schema import (ABORTED, CATALOG_NAME, ENV_VAR, FAILED, FIELDS, FINISHED,  # noqa: F401
-                                  LIST_FIELDS, RUNNING, SCHEMA_VERSION, STATUSES, STUCK, CatalogError,
-                                  _error, _JSON, _read_only, _row, _SCHEMA, catalog_path, iso, now,
-                                  parse_time)
+                                  JSON_FIELDS, LIST_FIELDS, RUNNING, SCHEMA, SCHEMA_VERSION, STATUSES, STUCK,
+                                  CatalogError, catalog_error, catalog_path, iso, now, parse_time,
+                                  read_only_error, row_values)
 
 
 class Catalog:
@@ -50,13 +50,13 @@ class Catalog:
             self.db = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None,
                                       check_same_thread=False)  # shared() serialises the threads
         except (OSError, sqlite3.Error) as exc:
-            raise _error(self.path, exc) from None
+            raise catalog_error(self.path, exc) from None
         try:
             self._prepare(create)
         except (OSError, sqlite3.Error) as exc:
             self.db.close()
-            if create or not _read_only(exc):
-                raise _error(self.path, exc) from None
+            if create or not read_only_error(exc):
+                raise catalog_error(self.path, exc) from None
             self._open_read_only(exc)
 
     def _open_read_only(self, first: BaseException) -> None:
@@ -68,7 +68,7 @@ class Catalog:
             self.db.row_factory = sqlite3.Row
             self.db.execute("SELECT COUNT(*) FROM runs").fetchone()
         except sqlite3.Error:
-            raise _error(self.path, first) from None
+            raise catalog_error(self.path, first) from None
 
     def _prepare(self, create: bool) -> None:
         self.db.row_factory = sqlite3.Row
@@ -87,7 +87,7 @@ class Catalog:
         # WAL: readers never block the writer and a killed writer leaves the last commit.
         self._set_wal()
         with self.write():
-            for statement in filter(str.strip, _SCHEMA.split(";")):
+            for statement in filter(str.strip, SCHEMA.split(";")):
                 self.db.execute(statement)  # not executescript: it would commit halfway
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -133,7 +133,7 @@ class Catalog:
     # ------------------------------------------------------------------ writing
     def register(self, **fields: Any) -> int:
         """Add one run (``file`` required; status running unless given); its id."""
-        row = _row(fields)
+        row = row_values(fields)
         row["file"] = self.stored_path(fields["file"])
         row.setdefault("status", RUNNING)
         cols = ", ".join(row)
@@ -151,7 +151,7 @@ class Catalog:
         added = 0
         with self.write():
             for fields in records:
-                row = _row(fields)
+                row = row_values(fields)
                 row["file"] = self.stored_path(fields["file"])
                 row.setdefault("status", RUNNING)
                 cur = self._execute(f"INSERT OR IGNORE INTO runs ({', '.join(row)}) "
@@ -161,7 +161,7 @@ class Catalog:
 
     def complete(self, run_id: int, **fields: Any) -> None:
         """Update a run's columns (status, finished, rows, sha256, summary, error...)."""
-        row = _row(fields)
+        row = row_values(fields)
         if "file" in row:
             row["file"] = self.stored_path(row["file"])
         if not row:
@@ -176,7 +176,7 @@ class Catalog:
         try:
             return self.db.execute(sql, args)
         except sqlite3.Error as exc:
-            raise _error(self.path, exc) from None
+            raise catalog_error(self.path, exc) from None
 
     # ------------------------------------------------------------------ reading
     def runs(self, *, sample: Sequence[str] = (), device: Sequence[str] = (),
@@ -223,7 +223,7 @@ class Catalog:
 
     def _dict(self, row: sqlite3.Row) -> dict:
         out = dict(row)
-        for key in _JSON:
+        for key in JSON_FIELDS:
             if key in out:
                 try:
                     out[key] = json.loads(out[key] or "{}")

@@ -19,7 +19,7 @@ STATUSES = (RUNNING, FINISHED, ABORTED, FAILED, STUCK)
 SCHEMA_VERSION = 1
 
 #: Text columns searched without regard to case (NW1 = nw1).
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sample TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
@@ -53,7 +53,7 @@ FIELDS = ("sample", "device", "operator", "note", "procedure", "parameters", "in
 #: Columns of a listing (the JSON columns parameters and summary only for one run).
 LIST_FIELDS = ("id", "sample", "device", "operator", "note", "procedure", "instrument", "started",
                "finished", "status", "rows", "file", "sha256", "error", "plan", "host", "pid")
-_JSON = ("parameters", "summary")
+JSON_FIELDS = ("parameters", "summary")
 
 
 class CatalogError(Exception):
@@ -96,13 +96,15 @@ def parse_time(text: str, *, end_of_day: bool = False) -> float:
     return value.timestamp()  # a naive value is taken as local time
 
 
-def _row(fields: dict[str, Any]) -> dict[str, Any]:
+def row_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """Column values as stored: known columns only, JSON columns encoded, text as text, a
+    status one of STATUSES (ValueError says which is wrong)."""
     unknown = set(fields) - set(FIELDS)
     if unknown:
         raise ValueError(f"the catalog has no column(s) {', '.join(sorted(unknown))}")
     row = {}
     for key, value in fields.items():
-        if key in _JSON and not isinstance(value, str):
+        if key in JSON_FIELDS and not isinstance(value, str):
             from labqc.results import _jsonable  # here: results imports pandas, the catalog's readers need none
 
             value = json.dumps(_jsonable(value), allow_nan=False, default=str)
@@ -114,12 +116,13 @@ def _row(fields: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _read_only(exc: BaseException) -> bool:
+def read_only_error(exc: BaseException) -> bool:
+    """Whether SQLite's error says the file or its folder cannot be written."""
     low = str(exc).lower()
     return "readonly" in low or "read-only" in low or "unable to open" in low
 
 
-def _error(path: Path, exc: BaseException) -> CatalogError:
+def catalog_error(path: Path, exc: BaseException) -> CatalogError:
     """One sentence for what went wrong with the catalog file."""
     text = str(exc)
     low = text.lower()

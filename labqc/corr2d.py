@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labqc.histograms import BIN_WIDTH, _edges, display_max
+from labqc.histograms import BIN_WIDTH, bin_edges, display_max
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def correlation_histogram(
     trace = _trace_of_sample(g.size, cycle_starts)
     if g_max is None:
         g_max = display_max(g)
-    edges = _edges(bin_width, (0.0, g_max))
+    edges = bin_edges(bin_width, (0.0, g_max))
     n_bins = edges.size - 1
 
     ok = np.isfinite(g)

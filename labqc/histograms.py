@@ -21,7 +21,8 @@ def display_max(g: np.ndarray) -> float:
     return float(np.clip(np.ceil(top * 2 + 1) / 2, 1.0, G_RANGE[1]))
 
 
-def _edges(bin_width: float, range: tuple[float, float]) -> np.ndarray:
+def bin_edges(bin_width: float, range: tuple[float, float]) -> np.ndarray:
+    """Edges of ``bin_width`` bins from range[0] to range[1] (ValueError for an empty range)."""
     lo, hi = range
     if not (bin_width > 0 and np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise ValueError(f"need bin_width > 0 and a finite range lo < hi, got {bin_width!r}, {range!r}")
@@ -33,7 +34,7 @@ def histogram(
     g, bin_width: float = BIN_WIDTH, range: tuple[float, float] = G_RANGE, weights=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Counts and bin edges of G/G0 samples (NaN/inf ignored; values outside range dropped)."""
-    edges = _edges(bin_width, range)
+    edges = bin_edges(bin_width, range)
     g = np.asarray(g, dtype=float).ravel()
     ok = np.isfinite(g)
     w = None if weights is None else np.asarray(weights, dtype=float).ravel()[ok]
@@ -48,7 +49,7 @@ class Histogram:
     """
 
     def __init__(self, bin_width: float = BIN_WIDTH, range: tuple[float, float] = G_RANGE) -> None:
-        self.edges = _edges(bin_width, range)
+        self.edges = bin_edges(bin_width, range)
         self.bin_width = float(bin_width)
         self.counts = np.zeros(self.edges.size - 1, dtype=np.int64)
         self.n_outside = 0
@@ -127,7 +128,7 @@ def histogram_2d(
     if x.shape != g.shape:
         raise ValueError("x and G/G0 must have the same length")
     ok = np.isfinite(x) & np.isfinite(g)
-    g_edges = _edges(bin_width, range)
+    g_edges = bin_edges(bin_width, range)
     if np.ndim(x_bins) == 0:
         if ok.any():
             lo, hi = float(x[ok].min()), float(x[ok].max())
