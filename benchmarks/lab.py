@@ -38,7 +38,8 @@ from labqc.procedures.station_stream import ChunkWatcher  # noqa: E402
 CHUNK_ROWS = 200
 PUBLISHER = """
 import sys, time
-import numpy as np, pandas as pd
+import numpy as np
+from labqc.chunk import from_columns
 from labqc.procedures.station_stream import ChunkPublisher
 name, port, rate, seconds, rows = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 pub = ChunkPublisher(name, "127.0.0.1", port)
@@ -48,8 +49,7 @@ chunks = int(rate * seconds / rows)
 start = time.perf_counter()
 for k in range(chunks):
     t = (k * rows + np.arange(rows)) / rate
-    frame = pd.DataFrame(np.column_stack([t, t, t, t * 1e-4, np.sin(t), np.cos(t)]), columns=cols)
-    pub.publish(frame)
+    pub.publish(from_columns(dict(zip(cols, [t, t, t, t * 1e-4, np.sin(t), np.cos(t)]))))
     lag = start + (k + 1) * rows / rate - time.perf_counter()
     if lag > 0:
         time.sleep(lag)

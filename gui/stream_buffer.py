@@ -1,7 +1,8 @@
 """The dashboard's data in memory: a growable numpy column store fed chunk by chunk.
 
-The worker thread turns each DataFrame the procedure emits into a :class:`Chunk` (plain
-numpy arrays, see :func:`chunk_from_frame`); the GUI thread appends it to a
+The worker thread turns each chunk of rows the procedure emits (labqc.chunk, the stream's
+one typed chunk) into a :class:`Chunk` of the store's columns (:func:`chunk_from_rows`; a
+results file read back goes through :func:`chunk_from_frame`); the GUI thread appends it to a
 :class:`ColumnStore`. The plots read views of the store (``store["t"]``) and never
 re-read the results file.
 
@@ -45,6 +46,23 @@ def segment_codes(values) -> np.ndarray:
     """Segment strings -> int8 codes (SEGMENTS order; -1 for anything else)."""
     s = pd.Series(np.asarray(values, dtype=object)).astype(str)
     return s.map(SEGMENT_CODES).fillna(-1).to_numpy(dtype=np.int8)
+
+
+def chunk_from_rows(rows: np.ndarray) -> Chunk:
+    """A chunk of the stream (labqc.chunk ROW rows) -> numpy columns of the store (rows
+    with finite G/G0 only). Runs in the worker thread, so that the GUI thread only copies
+    arrays."""
+    keep = np.isfinite(rows["G/G0"])
+    if not keep.all():
+        rows = rows[keep]
+    out: Chunk = {name: rows[column].astype(dtype) for name, (column, dtype) in FIELDS.items()
+                  if name != "segment"}
+    seg = rows["Segment"]
+    codes = np.full(len(rows), -1, dtype=np.int8)
+    for code, name in enumerate(SEGMENTS):
+        codes[seg == name] = code
+    out["segment"] = codes
+    return out
 
 
 def chunk_from_frame(frame: pd.DataFrame) -> Chunk:
@@ -133,4 +151,4 @@ def _corrected(g_g0: np.ndarray, r_series: float) -> np.ndarray:
     return _rs_correct(np.asarray(g_g0, dtype=np.float32), max(r_series, 0.0))
 
 
-__all__ = ["ColumnStore", "Chunk", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES"]
+__all__ = ["ColumnStore", "Chunk", "chunk_from_rows", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES"]

@@ -2,7 +2,7 @@
 
 Data path: ChunkWatcher (labqc.procedures.station_stream, a SUB socket on the coordinator's
 data proxy) in a QThread → each published chunk as the dashboard's Chunk
-(gui/stream_buffer.chunk_from_frame), queued to the GUI thread → LiveState.append, whose
+(gui/stream_buffer.chunk_from_rows), queued to the GUI thread → LiveState.append, whose
 online plateau detector runs as for a local run → LivePlots. The window has no run
 control: a watcher can only listen (the station takes control only from the directors it
 trusts, through `labqc lab`).
@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow
 
 from labqc.gui.live_plots import LivePlots
 from labqc.gui.live_state import LiveState
-from labqc.gui.stream_buffer import chunk_from_frame
+from labqc.gui.stream_buffer import chunk_from_rows
 from labqc.online import warm_up
 from labqc.procedures.station_stream import ChunkWatcher
 
@@ -51,7 +51,7 @@ class WatchThread(QThread):
                 if current != header["run"]:  # a new run, or the middle of one when we joined
                     current = header["run"]
                     self.run_started.emit(header)
-                self.chunk.emit(chunk_from_frame(frame))
+                self.chunk.emit(chunk_from_rows(frame))
         finally:
             watcher.close()
 

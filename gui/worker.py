@@ -26,7 +26,7 @@ from typing import Any
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
-from labqc.gui.stream_buffer import chunk_from_frame
+from labqc.gui.stream_buffer import chunk_from_rows
 from labqc.instruments.target import Target
 from labqc.procedures.base import LabqcProcedure
 
@@ -56,7 +56,7 @@ class RunWorker(QThread):
 
     def _listen(self, topic: str, payload: Any) -> None:
         if topic == "batch":
-            self.chunk.emit(chunk_from_frame(payload))
+            self.chunk.emit(chunk_from_rows(payload))
         elif topic == "progress":
             self.progress.emit(payload)
 

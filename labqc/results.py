@@ -29,24 +29,19 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import pandas as pd
 
-#: The columns of every labqc results file, in order. Units in parentheses; G/G0 and
-#: G_corr/G0 are in units of G0; Compliance is True where the limit was in control;
-#: Cycle counts from 1; Segment is one of SEGMENTS; Pulse is the 1-based pulse number,
-#: -1 where no pulse is involved.
-COLUMNS: tuple[str, ...] = (
-    "Time (s)", "Source (V|A)", "Voltage (V)", "Current (A)", "G (S)", "G/G0", "G_corr/G0",
-    "Compliance", "Cycle", "Segment", "Pulse",
-)
+from labqc import chunk as _chunk
 
-#: What the Segment column may say: the SET and RESET branches of a sweep, a verify or
-#: state read, a pulse top, the forward/reverse branches of a current sweep, a hold at
-#: constant bias (retention).
-SEGMENTS = ("set", "reset", "read", "pulse", "forward", "reverse", "hold")
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: The columns of every results file (labqc.chunk.COLUMNS: the chunk a run streams has
+#: exactly these) and the usual Segment names.
+COLUMNS: tuple[str, ...] = _chunk.COLUMNS
+SEGMENTS = _chunk.SEGMENTS
 
 COMMENT = "#"
 LINE_BREAK = "\n"
@@ -78,23 +73,41 @@ def header_text(procedure: Any) -> str:
     return LINE_BREAK.join(COMMENT + line for line in lines) + LINE_BREAK
 
 
-def format_rows(frame: pd.DataFrame) -> str:
-    """Rows as the writer puts them in the file (no header): the text pandas' to_csv
-    writes, made column by column with numpy (to_csv costs ~1.5 ms a call, which an
-    overnight retention pays once per one-row chunk)."""
-    columns = []
-    for name in frame.columns:
-        values = frame[name].to_numpy()
-        if values.dtype.kind in "fiub":
-            columns.append(values.astype(str).tolist())  # what to_csv writes for these kinds
-            continue
-        texts = [str(v) for v in values.tolist()]
-        if any(("," in t or '"' in t or "\n" in t or "\r" in t) for t in texts):  # needs CSV quoting
-            return frame.to_csv(header=False, index=False, na_rep="nan", lineterminator=LINE_BREAK)
-        columns.append(["" if v is None else t for v, t in zip(values.tolist(), texts)])
-    if not columns or not len(frame):
+def format_rows(rows: np.ndarray) -> str:
+    """Rows (a structured array, e.g. a labqc.chunk ROW chunk) as the writer puts them in
+    the file, no header: the text pandas' ``to_csv(index=False, na_rep="nan")`` writes
+    (floats in their shortest repr, True/False, text quoted only where CSV needs it), made
+    without pandas (to_csv costs ~1.5 ms a call, which an overnight retention would pay
+    once per one-row chunk)."""
+    if not len(rows):
         return ""
+    names = rows.dtype.names
+    texts = [n for n in names if rows.dtype[n].kind in "UO"]
+    if any(_needs_quoting(rows[n]) for n in texts) or any(rows.dtype[n].kind == "O" for n in texts):
+        return _format_columns(rows)
+    return LINE_BREAK.join([",".join(map(str, row)) for row in rows.tolist()]) + LINE_BREAK
+
+
+def _needs_quoting(column: np.ndarray) -> bool:
+    return any(("," in t or '"' in t or "\n" in t or "\r" in t) for t in map(str, np.unique(column.astype(str))))
+
+
+def _format_columns(rows: np.ndarray) -> str:
+    """Column by column, quoting text as CSV does (QUOTE_MINIMAL: a field holding the
+    delimiter, a quote or a line break is quoted, its quotes doubled)."""
+    columns = []
+    for name in rows.dtype.names:
+        values = rows[name].tolist()
+        if rows.dtype[name].kind in "UO":
+            values = ["" if v is None else _quoted(str(v)) for v in values]
+        columns.append(map(str, values))
     return LINE_BREAK.join(",".join(row) for row in zip(*columns)) + LINE_BREAK
+
+
+def _quoted(text: str) -> str:
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def max_row_bytes(columns: tuple[str, ...] = COLUMNS) -> int:
@@ -103,7 +116,7 @@ def max_row_bytes(columns: tuple[str, ...] = COLUMNS) -> int:
     widest = {"Compliance": False, "Cycle": 9_999_999, "Pulse": 9_999_999,
               "Segment": max(SEGMENTS, key=len)}
     row = {c: [widest.get(c, -1.2345678901234567e-05)] for c in columns}
-    return len(format_rows(pd.DataFrame(row, columns=list(columns))).encode(ENCODING))
+    return len(format_rows(_chunk.from_columns(row)).encode(ENCODING))
 
 
 def estimated_bytes(procedure: Any, rows: int) -> int:
@@ -117,30 +130,25 @@ def _escape(text: str) -> str:
     return text.encode("unicode_escape").decode("utf-8")
 
 
-def as_frame(rows: Any, columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
-    """A DataFrame with exactly ``columns`` from a DataFrame, a structured array or a
-    mapping of equal-length arrays. Raises ValueError naming a missing column."""
-    if isinstance(rows, pd.DataFrame):
-        frame = rows
-    elif isinstance(rows, np.ndarray) and rows.dtype.names:
-        frame = pd.DataFrame({name: rows[name] for name in rows.dtype.names})
-    elif isinstance(rows, Mapping):
-        frame = pd.DataFrame(dict(rows))
-    else:
-        raise TypeError(f"rows must be a DataFrame, a structured array or a mapping, not {type(rows).__name__}")
-    if tuple(frame.columns) == tuple(columns):  # already in order: no copy (a copy per chunk adds up)
-        return frame
-    missing = [c for c in columns if c not in frame.columns]
+def select(rows: np.ndarray, columns: tuple[str, ...] = COLUMNS) -> np.ndarray:
+    """``rows`` (a structured array, e.g. a labqc.chunk ROW chunk) with exactly ``columns``
+    in that order: the array itself when they already are (no copy), else a view of those
+    fields. ValueError naming a missing column; TypeError for anything but a structured array."""
+    if not (isinstance(rows, np.ndarray) and rows.dtype.names):
+        raise TypeError(f"rows must be a structured numpy array (labqc.chunk), not {type(rows).__name__}")
+    if rows.dtype.names == tuple(columns):
+        return rows
+    missing = [c for c in columns if c not in rows.dtype.names]
     if missing:
         raise ValueError(f"the rows lack the column(s) {', '.join(missing)}")
-    return frame.loc[:, list(columns)]
+    return rows[list(columns)]
 
 
 class ResultsWriter:
     """Write one results file chunk by chunk; every I/O error propagates.
 
     >>> with ResultsWriter("run.csv", procedure) as w:   # header written here
-    ...     w.write(frame)                               # one chunk, flushed
+    ...     w.write(rows)                                # one chunk (labqc.chunk), flushed
 
     ``fsync_interval``: seconds (wall) between fsyncs; the file is also fsync'd at close.
     """
@@ -167,17 +175,18 @@ class ResultsWriter:
 
     # ------------------------------------------------------------------ writing
     def write(self, rows: Any) -> int:
-        """Append one chunk of rows (DataFrame, structured array or mapping); flush it;
-        fsync if the interval has passed. Returns the number of rows written."""
-        frame = as_frame(rows, self.columns)
-        if frame.empty:
+        """Append one chunk of rows (a labqc.chunk ROW array, or any structured array with
+        the file's columns); flush it; fsync if the interval has passed. Returns the number
+        of rows written."""
+        rows = select(rows, self.columns)
+        if not len(rows):
             return 0
-        self._append(format_rows(frame))
-        self.rows += len(frame)
+        self._append(format_rows(rows))
+        self.rows += len(rows)
         self.chunks += 1
         if time.monotonic() - self._last_sync >= self.fsync_interval:
             self._sync()
-        return len(frame)
+        return len(rows)
 
     def _append(self, text: str) -> None:
         if self._file is None:
@@ -281,12 +290,14 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
     return out
 
 
-def read_data(path: str | os.PathLike) -> pd.DataFrame:
+def read_data(path: str | os.PathLike) -> "pd.DataFrame":
     """The table of a results file as a DataFrame (Compliance as bool, Segment as str).
 
     A file that a run has only just created (empty, or its header not yet complete) reads
     as a table without rows, not as an error: readers poll files that are being written.
     """
+    import pandas as pd  # only here: a run writes its file without pandas
+
     try:
         frame = pd.read_csv(path, comment=COMMENT, encoding=ENCODING)
     except pd.errors.EmptyDataError:

@@ -13,8 +13,9 @@ speaks only :mod:`labqc.instruments.smu`. A subclass provides:
 - ``execute()``, built from :meth:`measure` (stream a request) and :meth:`read_point`;
 - :meth:`LabqcProcedure.summary`: derived results for the summary file.
 
-Rows leave the procedure a chunk at a time as ``self.emit("batch", frame)`` with
-``frame`` a DataFrame with :data:`labqc.results.COLUMNS`. Progress goes out as
+Rows leave the procedure a chunk at a time as ``self.emit("batch", rows)`` with ``rows``
+the one typed chunk of the stream (labqc.chunk: a structured array of ROW, the results
+columns), built once per driver chunk by :func:`reading_rows`. Progress goes out as
 ``self.emit("progress", Progress(...))``. Nothing here sleeps: time is the instrument's.
 """
 from __future__ import annotations
@@ -26,7 +27,6 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter,
                                   ListParameter, Metadata, Parameter, Procedure)
 
@@ -35,15 +35,16 @@ from labqc.procedures.parameters import Float, Text
 from labqc.instruments.smu import (KIND_PULSE, KIND_READ, READING, PulseTrain, Repeat, Request, Sampling, Sweep,
                                    readings_per)
 from labqc import __version__
-from labqc.results import COLUMNS
+from labqc import chunk as rows_of
+from labqc.chunk import COLUMNS
 from labqc.units import G0, conductance, correct_series
 
 #: Parameters that say who and what was measured, not how: recorded, never validated.
 RUN_METADATA = ("sample", "device", "operator", "note")
 
 
-#: chunks of rows merged into one frame while a request runs (memory, not speed)
-_MERGE_FRAMES = 256
+#: chunks of rows merged into one array while a request runs (memory, not speed)
+_MERGE_CHUNKS = 256
 
 
 class ParameterError(ValueError):
@@ -165,8 +166,8 @@ class LabqcProcedure(Procedure):
 
     def measure(self, request: Request | Repeat, *, cycle: int = 1, segment: str | Sequence[str] = "set",
                 read_segment: str = "read", pulse_offset: int = 0,
-                into: list | None = None, keep: bool = True) -> pd.DataFrame:
-        """Run ``request``, emitting each chunk as rows; return all its rows.
+                into: list | None = None, keep: bool = True) -> np.ndarray:
+        """Run ``request``, emitting each chunk as rows (labqc.chunk); return all its rows.
 
         ``into``: a list each chunk's rows are appended to as they arrive, so that a
         procedure keeps what it measured even when the request is cut short. ``keep``
@@ -180,12 +181,13 @@ class LabqcProcedure(Procedure):
         request is closed (abort + output off) on any exit, including a stop request.
         """
         self.check_stop()
-        frames = [] if into is None or not keep else into
-        start = len(frames)
-        # Slow requests arrive one reading per chunk, and a one-row DataFrame costs ~10 kB:
-        # small frames are merged in batches so that an overnight retention stays flat.
-        pending: list[pd.DataFrame] = []
-        steps = np.asarray(segment if not isinstance(segment, str) else [segment], dtype=object)
+        kept = [] if into is None or not keep else into
+        start = len(kept)
+        # Slow requests arrive one reading per chunk, and each small array has its own
+        # overhead: they are merged in batches so that an overnight retention stays flat.
+        pending: list[np.ndarray] = []
+        names = [segment] if isinstance(segment, str) else list(segment)
+        steps = rows_of.segments(names, len(names))
         seen = 0
         try:
             with contextlib.closing(self.smu.run(request)) as chunks:
@@ -198,40 +200,40 @@ class LabqcProcedure(Procedure):
                         repetition, step = request.locate(seen, len(chunk))
                         cycles, segments = cycle + repetition, steps[np.minimum(step, len(steps) - 1)]
                     seen += len(chunk)
-                    frame = self.to_rows(chunk, cycle=cycles, segment=segments,
-                                         read_segment=read_segment, pulse_offset=pulse_offset)
-                    self.emit_rows(frame)
+                    rows = self.to_rows(chunk, cycle=cycles, segment=segments,
+                                        read_segment=read_segment, pulse_offset=pulse_offset)
+                    self.emit_rows(rows)
                     if not keep:
                         if into is not None:
-                            into.append(frame)
+                            into.append(rows)
                         self.check_stop()
                         continue
-                    pending.append(frame)
-                    if len(pending) >= _MERGE_FRAMES:
-                        frames.append(pd.concat(pending, ignore_index=True))
+                    pending.append(rows)
+                    if len(pending) >= _MERGE_CHUNKS:
+                        kept.append(rows_of.concat(pending))
                         pending = []
                     self.check_stop()
         finally:
             if pending:
-                frames.append(pd.concat(pending, ignore_index=True))
-        mine = frames[start:]
-        return pd.concat(mine, ignore_index=True) if mine else self.to_rows(np.zeros(0, READING))
+                kept.append(rows_of.concat(pending))
+        return rows_of.concat(kept[start:])
 
     def read_point(self, level: float, compliance: float, *, cycle: int = 1,
-                   segment: str = "read", nplc: float = 1.0, pulse: int = -1) -> pd.Series:
-        """One spot reading at ``level`` V, emitted as one row; returns that row."""
+                   segment: str = "read", nplc: float = 1.0, pulse: int = -1) -> np.void:
+        """One spot reading at ``level`` V, emitted as one row; returns that row (index it
+        by column name: ``row["G/G0"]``)."""
         self.check_stop()
         reading = self.smu.read(level, compliance=compliance, source="V", nplc=nplc)
-        frame = self.to_rows(reading, cycle=cycle, segment=segment)
+        rows = self.to_rows(reading, cycle=cycle, segment=segment)
         if pulse >= 0:
-            frame["Pulse"] = pulse
-        self.emit_rows(frame)
-        return frame.iloc[-1]
+            rows["Pulse"] = pulse
+        self.emit_rows(rows)
+        return rows[-1]
 
     def to_rows(self, chunk: np.ndarray, *, cycle: int | np.ndarray = 1,
                 segment: str | np.ndarray = "set", read_segment: str = "read",
-                pulse_offset: int = 0) -> pd.DataFrame:
-        """READING chunk -> rows with COLUMNS (vectorised; G, G/G0, G_corr/G0 computed)."""
+                pulse_offset: int = 0) -> np.ndarray:
+        """READING chunk -> rows (labqc.chunk ROW; vectorised; G, G/G0, G_corr/G0 computed)."""
         return reading_rows(chunk, t0=self._origin(chunk), r_series=float(self.r_series or 0.0),
                             cycle=cycle, segment=segment, read_segment=read_segment,
                             pulse_offset=pulse_offset)
@@ -241,13 +243,14 @@ class LabqcProcedure(Procedure):
             self._t0 = float(chunk["t"][0])
         return self._t0 if self._t0 is not None else 0.0
 
-    def emit_rows(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
+    def emit_rows(self, rows: np.ndarray) -> None:
+        """Hand one chunk of rows to the runner (which writes it, then tells the listeners)."""
+        if not len(rows):
             return
-        self.rows_emitted += len(frame)
-        self.compliance_hits += int(frame["Compliance"].sum())
-        self._t_last = max(self._t_last, float(frame["Time (s)"].iloc[-1]))
-        self.emit("batch", frame)
+        self.rows_emitted += len(rows)
+        self.compliance_hits += int(np.count_nonzero(rows["Compliance"]))
+        self._t_last = max(self._t_last, float(rows["Time (s)"][-1]))
+        self.emit("batch", rows)
         if self._total is None:  # the estimate is the parameters' and cannot change during a run
             self._total = max(self.estimated_duration(), 1e-9)
         total = self._total
@@ -261,8 +264,8 @@ class LabqcProcedure(Procedure):
 
 def reading_rows(chunk: np.ndarray, *, t0: float = 0.0, r_series: float = 0.0,
                  cycle: int | np.ndarray = 1, segment: str | np.ndarray = "set",
-                 read_segment: str = "read", pulse_offset: int = 0) -> pd.DataFrame:
-    """Convert a READING array to a DataFrame with the results columns.
+                 read_segment: str = "read", pulse_offset: int = 0) -> np.ndarray:
+    """A READING array as rows with the results columns (labqc.chunk ROW), vectorised.
 
     G = I/V (NaN at V = 0), G/G0, and G_corr/G0 with ``r_series`` removed. Readings of
     kind KIND_PULSE/KIND_READ are numbered in the Pulse column (``pulse_offset + index +
@@ -271,28 +274,28 @@ def reading_rows(chunk: np.ndarray, *, t0: float = 0.0, r_series: float = 0.0,
     if chunk.dtype != READING:
         raise TypeError(f"expected a READING array, got dtype {chunk.dtype}")
     n = len(chunk)
-    g = conductance(chunk["v"], chunk["i"])
-    g_corr = correct_series(g, r_series)
+    rows = rows_of.empty(n)
+    v, i = chunk["v"], chunk["i"]
+    g = conductance(v, i)
+    rows["Time (s)"] = chunk["t"] - t0
+    rows["Source (V|A)"] = chunk["source"]
+    rows["Voltage (V)"] = v
+    rows["Current (A)"] = i
+    rows["G (S)"] = g
+    rows["G/G0"] = g / G0
+    rows["G_corr/G0"] = correct_series(g, r_series) / G0 if r_series else g / G0
+    rows["Compliance"] = chunk["compliance"]
+    rows["Cycle"] = cycle
+    rows["Segment"] = rows_of.segments(segment, n)
     kind = chunk["kind"]
-    is_pulse = kind == KIND_PULSE
-    is_read = kind == KIND_READ
-    seg = np.broadcast_to(np.asarray(segment, dtype=object), (n,)).copy()
-    seg[is_pulse] = "pulse"
-    seg[is_read] = read_segment
-    pulse = np.where(is_pulse | is_read, pulse_offset + chunk["index"] + 1, -1)
-    return pd.DataFrame({
-        "Time (s)": chunk["t"] - t0,
-        "Source (V|A)": chunk["source"],
-        "Voltage (V)": chunk["v"],
-        "Current (A)": chunk["i"],
-        "G (S)": g,
-        "G/G0": g / G0,
-        "G_corr/G0": g_corr / G0,
-        "Compliance": chunk["compliance"].astype(bool),
-        "Cycle": np.broadcast_to(np.asarray(cycle, dtype=np.int64), (n,)),
-        "Segment": seg,
-        "Pulse": pulse.astype(np.int64),
-    }, columns=list(COLUMNS))
+    is_pulse, is_read = kind == KIND_PULSE, kind == KIND_READ
+    rows["Pulse"] = -1
+    if is_pulse.any() or is_read.any():
+        rows["Segment"][is_pulse] = "pulse"
+        rows["Segment"][is_read] = rows_of.segments(read_segment, 1)[0]
+        numbered = is_pulse | is_read
+        rows["Pulse"][numbered] = pulse_offset + chunk["index"][numbered] + 1
+    return rows
 
 
 def first_reading_offset(request: Request | Repeat) -> float:

@@ -7,6 +7,8 @@ reaction time, not a host round trip later.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from labqc.instruments.search import Search, Stop
 from labqc.procedures.base import require
 from labqc.procedures import parameters as shared
@@ -62,7 +64,7 @@ class Breakdown(SearchProcedure):
     def execute(self) -> None:
         outcome, rows = self.search(self.ramp(), segment="ramp")
         self.outcome = outcome
-        self.i_max = float(rows["Current (A)"].abs().max()) if len(rows) else float("nan")
+        self.i_max = float(np.max(np.abs(rows["Current (A)"]))) if len(rows) else float("nan")
         self.gap = None
         if self.read_voltage:
             self.gap = float(self.read_point(self.read_voltage, self.compliance)["G/G0"])

@@ -104,14 +104,14 @@ class CurrentSweep(LabqcProcedure):
             self.startup()
         for cycle in range(1, self.cycles + 1):
             rows = self.measure(self.forward_sweep(), cycle=cycle, segment="forward")
-            g = rows["G/G0"].to_numpy()
+            g = rows["G/G0"]
             row = {
                 "cycle": cycle,
                 "G/G0 at I_max": float(g[-1]) if len(g) else math.nan,
                 "max G/G0": derive.nanmax(g),
                 "levels visited (G0)": derive.levels_visited(g),
                 "steps up": derive.count_steps(g),
-                "voltage-limit hits": int(rows["Compliance"].sum()),
+                "voltage-limit hits": int(np.count_nonzero(rows["Compliance"])),
                 "complete": False,
             }
             self.per_cycle.append(row)  # filled as it goes: a stopped run keeps its forward branch

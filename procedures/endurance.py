@@ -16,10 +16,10 @@ from __future__ import annotations
 from array import array
 
 import numpy as np
-import pandas as pd
 
 from labqc.instruments.smu import PulseTrain as Train
 from labqc.instruments.smu import Repeat, Sweep
+from labqc import chunk as rows_of
 from labqc.switching import StuckWatch, cycle_reads
 from labqc.procedures import derive
 from labqc.procedures import parameters as shared
@@ -179,8 +179,9 @@ class Endurance(LabqcProcedure):
                 self.stop_reason += f"; stopped after cycle {cycle}"
                 return
 
-    def _book(self, cycle: int, lrs, hrs) -> bool:
-        """Add one cycle to the per-cycle table from its LRS and HRS read rows; True when
+    def _book(self, cycle: int, lrs: np.void, hrs: np.void) -> bool:
+        """Add one cycle to the per-cycle table from its LRS and HRS read rows (one row of a
+        labqc.chunk each); True when
         this cycle completes the stuck condition (the stop reason is then set)."""
         g_on, g_off = float(lrs["G/G0"]), float(hrs["G/G0"])
         switched = self.watch.add_cycle(g_on, g_off)
@@ -202,11 +203,11 @@ class Endurance(LabqcProcedure):
         size, cycle = self.batch_cycles(), 1
         while cycle <= self.cycles:
             count = min(size, self.cycles - cycle + 1)
-            frames: list[pd.DataFrame] = []
+            chunks: list[np.ndarray] = []
             try:
-                self.measure(self.pulse_batch(count), cycle=cycle, segment=self.STEP_SEGMENTS, into=frames)
+                self.measure(self.pulse_batch(count), cycle=cycle, segment=self.STEP_SEGMENTS, into=chunks)
             finally:
-                stuck_at = self._book_batch(frames)
+                stuck_at = self._book_batch(chunks)
             last = cycle + count - 1
             if stuck_at is not None:
                 self.stop_reason += (f" at cycle {stuck_at}; stopped at the end of its batch, "
@@ -214,20 +215,19 @@ class Endurance(LabqcProcedure):
                 return
             cycle = last + 1
 
-    def _book_batch(self, frames: list) -> int | None:
-        """Book every complete cycle in the batch's rows (labqc.switching: its first read is
-        the LRS, its last the HRS); the cycle at which the stuck condition was met, if it was."""
-        if not frames:
+    def _book_batch(self, chunks: list[np.ndarray]) -> int | None:
+        """Book every complete cycle in the batch's rows (labqc.chunk; labqc.switching: a
+        cycle's first read is the LRS, its last the HRS); the cycle at which the stuck
+        condition was met, if it was."""
+        if not chunks:
             return None
-        rows = pd.concat(frames, ignore_index=True)
-        reads = rows[rows["Segment"].to_numpy() == "read"]
-        values = {k: reads[k].to_numpy() for k in ("G/G0", "Voltage (V)", "Current (A)")}
+        rows = rows_of.concat(chunks)
+        reads = rows[rows["Segment"] == "read"]
         stuck_at = None
-        for cycle, first, last, count in zip(*cycle_reads(reads["Cycle"].to_numpy())):
+        for cycle, first, last, count in zip(*cycle_reads(reads["Cycle"])):
             if count < 2:
                 break  # the batch was cut short in this cycle
-            lrs, hrs = ({name: v[k] for name, v in values.items()} for k in (first, last))
-            if self._book(int(cycle), lrs, hrs) and stuck_at is None:
+            if self._book(int(cycle), reads[first], reads[last]) and stuck_at is None:
                 stuck_at = int(cycle)
         return stuck_at
 

@@ -123,7 +123,7 @@ class ProgramToLevel(SearchProcedure):
             direction, phase_no = want, phase_no + 1
             outcome, rows = self.search(self.phase(want), cycle=phase_no, segment=want)
             reads = rows[rows["Segment"] == "read"]
-            g_new = float(reads["G/G0"].iloc[-1]) if len(reads) else g
+            g_new = float(reads["G/G0"][-1]) if len(reads) else g
             self.history.append({"phase": phase_no, "operation": want, "met": outcome.met,
                                  "amplitude (V)": outcome.level, "G/G0 before": g, "G/G0 after": g_new})
             g = g_new

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from labqc.instruments.smu import PulseTrain as Train
 from labqc.instruments.smu import Sweep
+from labqc import chunk as rows_of
 from labqc.fits import fit_potentiation_depression, ltp_ltd_record
 from labqc.procedures import derive
 from labqc.procedures import parameters as shared
@@ -95,7 +95,7 @@ class PulseTrain(LabqcProcedure):
         return ([prep] if prep else []) + self.trains()
 
     def startup(self) -> None:
-        self.pulses: list[pd.DataFrame] = []
+        self.pulses: list[np.ndarray] = []  # the trains' rows (labqc.chunk), as they arrive
 
     def execute(self) -> None:
         if not hasattr(self, "pulses"):
@@ -109,26 +109,25 @@ class PulseTrain(LabqcProcedure):
             offset += train.count
 
     def summary(self) -> dict:
-        rows = pd.concat(self.pulses, ignore_index=True) if getattr(self, "pulses", None) else None
-        if rows is None or rows.empty:
+        rows = rows_of.concat(getattr(self, "pulses", None) or [])
+        if not len(rows):
             return {"mode": self.mode, "pulses done": 0}
-        tops = rows[rows["Segment"] == "pulse"].sort_values("Pulse")
-        reads = rows[rows["Segment"] == "read"].sort_values("Pulse")
-        current = tops["Current (A)"].to_numpy()
+        tops = _by_pulse(rows[rows["Segment"] == "pulse"])
+        reads = _by_pulse(rows[rows["Segment"] == "read"])
+        current = tops["Current (A)"]
         # I_i/I_1 within each train (LTP and LTD are normalised to their own first pulse).
-        first = tops.groupby("Cycle")["Current (A)"].transform("first").to_numpy()
+        first = _first_per_train(tops["Cycle"], current)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(first != 0, current / first, np.nan)
             lag = current[1:] / current[:-1] if len(current) > 1 else np.array([])
-        same_train = tops["Cycle"].to_numpy()[1:] == tops["Cycle"].to_numpy()[:-1]
+        same_train = tops["Cycle"][1:] == tops["Cycle"][:-1]
         lag = lag[same_train[: len(lag)] & np.isfinite(lag)]
         i1 = current[0] if len(current) else math.nan
-        g_read = reads["G/G0"].to_numpy()
-        read_by_pulse = dict(zip(reads["Pulse"].astype(int), g_read.astype(float)))
+        g_read = reads["G/G0"]
+        read_by_pulse = dict(zip(reads["Pulse"].tolist(), g_read.tolist()))
         fit = {}
         if self.mode == "ltp-ltd":  # the non-linearity fit on G at the read (R_s removed)
-            column = "G_corr/G0" if "G_corr/G0" in reads else "G/G0"
-            fit = ltp_ltd_record(fit_potentiation_depression(reads["Pulse"], reads[column], reads["Cycle"]))
+            fit = ltp_ltd_record(fit_potentiation_depression(reads["Pulse"], reads["G_corr/G0"], reads["Cycle"]))
         return {
             "mode": self.mode,
             "pulses done": int(len(tops)),
@@ -143,13 +142,13 @@ class PulseTrain(LabqcProcedure):
             # robust spread (1.4826 x median absolute deviation): near-zero currents after a
             # full RESET make single ratios huge, and must not swamp the variability figure
             "spread of I_(i+1)/I_i": float(1.4826 * np.median(np.abs(lag - np.median(lag)))) if lag.size else math.nan,
-            "pulse compliance hits": int(tops["Compliance"].sum()),
+            "pulse compliance hits": int(np.count_nonzero(tops["Compliance"])),
             **fit,
             "per pulse": {
-                "pulse": tops["Pulse"].to_numpy(),
+                "pulse": tops["Pulse"],
                 "I_i (A)": current,
                 "I_i/I_1": ratio,
-                "read G/G0": [read_by_pulse.get(int(p), math.nan) for p in tops["Pulse"]],
+                "read G/G0": [read_by_pulse.get(p, math.nan) for p in tops["Pulse"].tolist()],
             },
         }
 
@@ -164,3 +163,21 @@ class PulseTrain(LabqcProcedure):
                 [f"LTP/LTD non-linearity: A_LTP {fmt(summary['a_ltp'])} +- {fmt(summary['a_ltp_sigma'])}, "
                  f"A_LTD {fmt(summary['a_ltd'])} +- {fmt(summary['a_ltd_sigma'])} pulses"]
                 if "a_ltp" in summary else [])
+
+
+def _by_pulse(rows: np.ndarray) -> np.ndarray:
+    """Rows in pulse order (a stable sort: rows of one pulse keep their order)."""
+    return rows[np.argsort(rows["Pulse"], kind="stable")]
+
+
+def _first_per_train(train: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """For each pulse, the first finite current of its train (``train``: the Cycle column
+    in pulse order); NaN for a train without one."""
+    out = np.full(len(current), np.nan)
+    finite = np.isfinite(current)
+    names, where = np.unique(train[finite], return_index=True)
+    firsts = dict(zip(names.tolist(), current[finite][where].tolist()))
+    for name, value in firsts.items():
+        out[train == name] = value
+    return out
+

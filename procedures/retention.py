@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from labqc.instruments.smu import Sampling, Sweep
 from labqc.procedures import derive
@@ -27,10 +26,11 @@ class HoldTrace:
         self.g_min, self.g_max = math.inf, -math.inf
         self.levels: dict[float, int] = {}
 
-    def append(self, rows: pd.DataFrame) -> None:
-        if rows.empty:
+    def append(self, rows: np.ndarray) -> None:
+        """Take one chunk of hold rows (labqc.chunk)."""
+        if not len(rows):
             return
-        t, g = rows["Time (s)"].to_numpy(), rows["G/G0"].to_numpy(dtype=float)
+        t, g = rows["Time (s)"], rows["G/G0"]
         if not self.samples:
             self.t_first, self.g_first = float(t[0]), float(g[0])
         self.samples += len(rows)
@@ -40,7 +40,7 @@ class HoldTrace:
             self.g_min, self.g_max = min(self.g_min, float(finite.min())), max(self.g_max, float(finite.max()))
         for level, n in derive.level_counts(g).items():
             self.levels[level] = self.levels.get(level, 0) + n
-        self.compliance_hits += int(rows["Compliance"].sum())
+        self.compliance_hits += int(np.count_nonzero(rows["Compliance"]))
 
 
 class Retention(LabqcProcedure):

@@ -30,7 +30,9 @@ from labqc.catalog_files import RunRecorder
 from labqc.results import ResultsWriter, write_summary
 from labqc.procedures.base import LabqcProcedure, ParameterError, Progress, RUN_METADATA, StopRequested
 
-#: A listener gets every topic the procedure emits: ("batch", DataFrame),
+#: A listener gets every topic the procedure emits: ("batch", rows) with rows the stream's
+#: one typed chunk (labqc.chunk: a structured array of ROW; the same array every listener
+#: gets, so a listener must not change it),
 #: ("progress", Progress), and at the end ("status", RunResult). It is called in the
 #: measuring thread, after the rows are on disk, and must return quickly. An Exception
 #: it raises is recorded in RunResult.warnings and the run goes on; a KeyboardInterrupt

@@ -129,15 +129,13 @@ class SetReset(LabqcProcedure):
             sweep = self.set_sweep()
             rows = self.measure(sweep, cycle=cycle, segment="set")
             half = derive.half_ramp(sweep.levels)
-            v_set = derive.first_jump(rows["Source (V|A)"].to_numpy()[half],
-                                      rows["Current (A)"].to_numpy()[half], up=True,
-                                      compliance=rows["Compliance"].to_numpy()[half])
+            v_set = derive.first_jump(rows["Source (V|A)"][half], rows["Current (A)"][half], up=True,
+                                      compliance=rows["Compliance"][half])
             lrs = self._read(cycle)
             sweep = self.reset_sweep()
             rows = self.measure(sweep, cycle=cycle, segment="reset")
             half = derive.half_ramp(sweep.levels)
-            v_reset = derive.first_jump(rows["Source (V|A)"].to_numpy()[half],
-                                        rows["Current (A)"].to_numpy()[half], up=False)
+            v_reset = derive.first_jump(rows["Source (V|A)"][half], rows["Current (A)"][half], up=False)
             hrs = self._read(cycle)
             self.per_cycle.append({"cycle": cycle, "V_SET (V)": v_set, "LRS G/G0": lrs,
                                    "V_RESET (V)": v_reset, "HRS G/G0": hrs})

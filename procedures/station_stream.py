@@ -2,10 +2,10 @@
 
     proxy = start_proxy("127.0.0.1", 11100)                # `labqc lab coordinator` runs this
     publisher = ChunkPublisher("probe2", "127.0.0.1", 11100) # a runner listener on the station
-    watcher = ChunkWatcher("probe2", "127.0.0.1", 11099)     # anywhere: (header, DataFrame)
-    header, frame = watcher.receive(timeout_s=1.0)
+    watcher = ChunkWatcher("probe2", "127.0.0.1", 11099)     # anywhere: (header, rows)
+    header, rows = watcher.receive(timeout_s=1.0)            # rows: a labqc.chunk array
 
-Every batch a run writes goes out as one PyLECO DataMessage, topic = the station's name: a
+Every batch a run writes (the stream's typed chunk, labqc.chunk) goes out as one PyLECO DataMessage, topic = the station's name: a
 JSON header (run number, chunk number, row count, column names, the wall time it left, and
 on a run's first chunk the plan run and procedure) and the rows as one float64 array, so that
 a chunk costs no per-value encoding. A run's end goes out as a header with ``kind: "end"``.
@@ -20,9 +20,10 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-import pandas as pd
 import zmq
 from pyleco.core.data_message import DataMessage, MessageTypes
+
+from labqc import chunk as rows_of
 
 DATA_PORT = 11100  # PyLECO's proxy receives here and sends on the port below it
 
@@ -49,10 +50,11 @@ class ChunkPublisher:
             self.run += 1
             self.seq = 0
 
-    def publish(self, frame: pd.DataFrame) -> None:
-        columns, text, flags = encode(frame)
-        header = {"kind": "chunk", "run": self.run, "seq": self.seq, "rows": len(frame),
-                  "columns": [str(c) for c in frame.columns], "text": text, "bool": flags}
+    def publish(self, rows: np.ndarray) -> None:
+        """Send one chunk of rows (a labqc.chunk array, or any structured array)."""
+        columns, text, flags = encode(rows)
+        header = {"kind": "chunk", "run": self.run, "seq": self.seq, "rows": len(rows),
+                  "columns": list(rows.dtype.names), "text": text, "bool": flags}
         if self.seq == 0 and self.describe is not None:
             try:
                 header.update({k: v for k, v in self.describe().items() if k not in header})
@@ -82,7 +84,7 @@ class ChunkWatcher:
         self.socket.connect(f"tcp://{host}:{port}")
         self.socket.setsockopt(zmq.SUBSCRIBE, self.station)  # a prefix: exact names checked below
 
-    def receive(self, timeout_s: float = 1.0) -> tuple[dict, pd.DataFrame | None] | None:
+    def receive(self, timeout_s: float = 1.0) -> tuple[dict, np.ndarray | None] | None:
         """The next (header, rows) of this station; rows None for a run's end; None on timeout."""
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
@@ -98,39 +100,44 @@ class ChunkWatcher:
         self.socket.close(linger=0)
 
 
-def encode(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, list[str]], list[str]]:
-    """A chunk as one float64 array (rows x columns): text columns (e.g. Segment) as codes
-    into their own list of values, booleans (e.g. Compliance) as 0/1."""
-    out = np.empty((len(frame), len(frame.columns)), dtype=np.float64)
+def encode(rows: np.ndarray) -> tuple[np.ndarray, dict[str, list[str]], list[str]]:
+    """A chunk (a structured array, e.g. labqc.chunk's) as one float64 array (rows x
+    columns): text columns (e.g. Segment) as codes into their own list of values, booleans
+    (e.g. Compliance) as 0/1."""
+    if not (isinstance(rows, np.ndarray) and rows.dtype.names):
+        raise TypeError(f"a chunk is a structured numpy array (labqc.chunk), not {type(rows).__name__}")
+    names = rows.dtype.names
+    out = np.empty((len(rows), len(names)), dtype=np.float64)
     text: dict[str, list[str]] = {}
     flags: list[str] = []
-    for k, name in enumerate(frame.columns):
-        column = frame[name]
-        if pd.api.types.is_bool_dtype(column):
-            flags.append(str(name))
-            out[:, k] = column.to_numpy(dtype=np.float64)
-        elif pd.api.types.is_numeric_dtype(column):
-            out[:, k] = column.to_numpy(dtype=np.float64)
+    for k, name in enumerate(names):
+        kind = rows.dtype[name].kind
+        if kind in "biuf":
+            out[:, k] = rows[name]
+            if kind == "b":
+                flags.append(name)
         else:
-            codes, values = pd.factorize(column.astype(str))
-            text[str(name)] = [str(v) for v in values]
-            out[:, k] = codes
+            values, codes = np.unique(rows[name].astype(str), return_inverse=True)
+            text[name] = values.tolist()
+            out[:, k] = codes.ravel()
     return out, text, flags
 
 
-def decode(message: DataMessage) -> tuple[dict, pd.DataFrame | None]:
-    """(header, rows) of a published message; rows None for a run's end."""
+def decode(message: DataMessage) -> tuple[dict, np.ndarray | None]:
+    """(header, rows) of a published message; rows None for a run's end. Rows with the
+    results columns come back as labqc.chunk ROW rows (Cycle and Pulse integers again);
+    others as float64 fields, text and booleans as they were sent."""
     header = json.loads(message.payload[0])
     if header.get("kind") != "chunk":
         return header, None
     names = header["columns"]
-    rows = np.frombuffer(message.payload[1], dtype=np.float64).reshape(header["rows"], len(names))
-    frame = pd.DataFrame(rows, columns=names)
+    table = np.frombuffer(message.payload[1], dtype=np.float64).reshape(header["rows"], len(names))
+    columns: dict[str, np.ndarray] = {name: table[:, k] for k, name in enumerate(names)}
     for name, values in header.get("text", {}).items():
-        frame[name] = np.asarray(values, dtype=object)[rows[:, names.index(name)].astype(np.int64)]
+        columns[name] = np.asarray(values, dtype=str)[columns[name].astype(np.int64)]
     for name in header.get("bool", []):
-        frame[name] = rows[:, names.index(name)] != 0
-    return header, frame
+        columns[name] = columns[name] != 0
+    return header, rows_of.from_columns(columns)
 
 
 def start_proxy(host: str = "127.0.0.1", port: int = DATA_PORT,

@@ -28,13 +28,14 @@ class StopWatch:
         self.last_level: float | None = None
 
     def __call__(self, topic: str, payload: Any) -> None:
+        """Take one ("batch", rows) chunk (labqc.chunk); other topics pass by."""
         if topic != "batch":
             return
-        segment = payload["Segment"].to_numpy()
-        g = payload["G/G0"].to_numpy()
+        segment = payload["Segment"]
+        g = payload["G/G0"]
         reads = segment == "read"
         if reads.any():
-            self.stuck.add_reads(payload["Cycle"].to_numpy()[reads], g[reads])
+            self.stuck.add_reads(payload["Cycle"][reads], g[reads])
         level = np.flatnonzero(np.isin(segment, LEVEL_SEGMENTS))
         if level.size:
             self.last_level = float(g[level[-1]])

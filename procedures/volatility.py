@@ -80,7 +80,7 @@ class Volatility(LabqcProcedure):
         self.stable_after = None
         for k in range(1, self.blocks() + 1):
             rows = self.measure(self.reads(), cycle=k, segment="decay")
-            g = rows["G/G0"].to_numpy()
+            g = np.array(rows["G/G0"])  # kept to the end: a copy, not a view of the chunk
             self.trace.append(g)
             self.medians.append(float(np.nanmedian(g)) if len(g) else float("nan"))
             if k >= 2 and abs(self.medians[-1] - self.medians[-2]) < self.stable:

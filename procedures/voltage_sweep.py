@@ -123,11 +123,11 @@ class VoltageSweep(LabqcProcedure):
                 rows = self.measure(sweep, cycle=cycle, segment="set")
                 half = derive.half_ramp(sweep.levels)
                 row["V_SET (V)"] = derive.first_jump(
-                    rows["Source (V|A)"].to_numpy()[half], rows["Current (A)"].to_numpy()[half],
-                    up=True, compliance=rows["Compliance"].to_numpy()[half])
-                row["max G/G0 (SET)"] = float(np.nanmax(rows["G/G0"].to_numpy())) if len(rows) else math.nan
-                row["max |I| (A)"] = float(np.nanmax(np.abs(rows["Current (A)"].to_numpy()))) if len(rows) else math.nan
-                row["compliance hits (SET)"] = int(rows["Compliance"].sum())
+                    rows["Source (V|A)"][half], rows["Current (A)"][half],
+                    up=True, compliance=rows["Compliance"][half])
+                row["max G/G0 (SET)"] = float(np.nanmax(rows["G/G0"])) if len(rows) else math.nan
+                row["max |I| (A)"] = float(np.nanmax(np.abs(rows["Current (A)"]))) if len(rows) else math.nan
+                row["compliance hits (SET)"] = int(np.count_nonzero(rows["Compliance"]))
                 lrs = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
                 row["LRS (Ohm)"] = derive.resistance(lrs["Voltage (V)"], lrs["Current (A)"])
                 row["LRS G/G0"] = float(lrs["G/G0"])
@@ -136,7 +136,7 @@ class VoltageSweep(LabqcProcedure):
                 rows = self.measure(sweep, cycle=cycle, segment="reset")
                 half = derive.half_ramp(sweep.levels)
                 row["V_RESET (V)"] = derive.first_jump(
-                    rows["Source (V|A)"].to_numpy()[half], rows["Current (A)"].to_numpy()[half], up=False)
+                    rows["Source (V|A)"][half], rows["Current (A)"][half], up=False)
                 hrs = self.read_point(self.read_voltage, self.read_compliance, cycle=cycle)
                 row["HRS (Ohm)"] = derive.resistance(hrs["Voltage (V)"], hrs["Current (A)"])
                 row["HRS G/G0"] = float(hrs["G/G0"])

@@ -146,7 +146,7 @@ def test_stopped_sweep_keeps_its_half_cycle(lab, tmp_path):
 
     def listener(topic, payload):
         if topic == "batch":
-            seen.append(payload["Segment"].iloc[-1])
+            seen.append(payload["Segment"][-1])
 
     result = run_procedure(sweep(), tmp_path / "half.csv", target=BFO5, listeners=[listener],
                            should_stop=lambda: "reset" in seen)
