@@ -65,9 +65,14 @@ def empty(n: int = 0) -> np.ndarray:
     return np.empty(n, dtype=ROW)
 
 
-def segments(values: Any, n: int) -> np.ndarray:
-    """Segment names as the Segment column of ``n`` rows (one name is repeated); a name
-    longer than SEGMENT_WIDTH is a ValueError (numpy would cut it short silently)."""
+def segments(values: Any, n: int) -> np.ndarray | str:
+    """Segment names as the Segment column of ``n`` rows (one name, given as a str, is
+    returned as it is: assigning it fills the column); a name longer than SEGMENT_WIDTH is
+    a ValueError (numpy would cut it short silently)."""
+    if isinstance(values, str):
+        if len(values) > SEGMENT_WIDTH:
+            raise ValueError(f"the segment name {values!r} is longer than {SEGMENT_WIDTH} characters")
+        return values
     names = np.asarray(values)
     if names.dtype.kind not in "UO" and names.size:
         raise TypeError(f"Segment names must be text, got {names.dtype}")

@@ -89,7 +89,8 @@ def format_rows(rows: np.ndarray) -> str:
 
 
 def _needs_quoting(column: np.ndarray) -> bool:
-    return any(("," in t or '"' in t or "\n" in t or "\r" in t) for t in map(str, np.unique(column.astype(str))))
+    # a set of the few distinct names: np.unique costs ~30 us, a one-row chunk's whole budget
+    return any(("," in t or '"' in t or "\n" in t or "\r" in t) for t in set(map(str, column.tolist())))
 
 
 def _format_columns(rows: np.ndarray) -> str:

@@ -288,11 +288,11 @@ def reading_rows(chunk: np.ndarray, *, t0: float = 0.0, r_series: float = 0.0,
     rows["Cycle"] = cycle
     rows["Segment"] = rows_of.segments(segment, n)
     kind = chunk["kind"]
-    is_pulse, is_read = kind == KIND_PULSE, kind == KIND_READ
     rows["Pulse"] = -1
-    if is_pulse.any() or is_read.any():
+    if kind.any():  # pulse tops and reads between pulses (KIND_POINT is 0)
+        is_pulse, is_read = kind == KIND_PULSE, kind == KIND_READ
         rows["Segment"][is_pulse] = "pulse"
-        rows["Segment"][is_read] = rows_of.segments(read_segment, 1)[0]
+        rows["Segment"][is_read] = rows_of.segments(read_segment, 1)
         numbered = is_pulse | is_read
         rows["Pulse"][numbered] = pulse_offset + chunk["index"][numbered] + 1
     return rows
