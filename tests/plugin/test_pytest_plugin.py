@@ -48,7 +48,7 @@ class StairRead(LabqcProcedure):
 
     def summary(self):
         rows = getattr(self, "rows", None)
-        if rows is None or rows.empty:
+        if rows is None or not len(rows):  # rows: labqc.chunk (numpy), one per reading
             return {}
         return {"R (Ohm)": float(np.median(rows["Voltage (V)"] / rows["Current (A)"]))}
 '''
