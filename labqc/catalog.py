@@ -78,6 +78,8 @@ class Catalog:
         # per commit.
         self.db.execute("PRAGMA synchronous = NORMAL")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]  # reads the header: corrupt -> error
+        if not version and not create:
+            version = self._wait_for_creator()
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
@@ -90,6 +92,22 @@ class Catalog:
             for statement in filter(str.strip, SCHEMA.split(";")):
                 self.db.execute(statement)  # not executescript: it would commit halfway
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _wait_for_creator(self, young_s: float = 30.0, longest_s: float = 5.0) -> int:
+        """The schema version once a process creating this catalog has written it. The file
+        exists before its table does (a few ms, longer on a busy machine), so a reader that
+        opens a file made in the last ``young_s`` seconds waits for the table as a writer
+        would, up to ``longest_s``; an older file without it is refused at once."""
+        deadline = time.monotonic() + min(self.timeout, longest_s)
+        while True:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            try:
+                young = time.time() - self.path.stat().st_mtime < young_s
+            except OSError:
+                young = False
+            if version or not young or time.monotonic() > deadline:
+                return version
+            time.sleep(0.05)
 
     def _set_wal(self) -> None:
         """Switch to WAL. SQLite answers "locked" at once, without its busy wait, when another
