@@ -33,6 +33,14 @@ assign_level_core = numba.njit(cache=True)(types.FunctionType(
     _core.__defaults__, _core.__closure__,
 ))
 
+# A plateau on the grid and a segment clearly off it (OFF_MARGIN beyond tol), at least
+# STEP_APART and STEP_SIGMAS standard errors of the segment's mean apart, are two plateaus
+# even within merge_delta (field families, tuning and validation seeds 2000-2023: a plateau
+# 0.15-0.25 G0 off the grid beside one on it was fused). At 6 standard errors long
+# telegraph excursions (old hard scenario) ended plateaus too: online F1 0.87 -> 0.83 there.
+OFF_MARGIN = 0.03  # G0
+STEP_APART = 0.12  # G0
+STEP_SIGMAS = 10.0
 DECIDE_SIGMAS = 3.0  # standard errors a step must clear the merge threshold by
 DECIDE_WAIT = 4  # bridge_len multiples a suspension waits for that at most
 RING = 512  # valid samples kept for the mean of a new segment (its start is <= RING back)
@@ -195,11 +203,18 @@ def _confirm(p, fs, js, t, ev_int, ev_float, n_ev):
 def _continues(p, fs, js):
     """Whether the segment after an interruption continues the open plateau: a shift below
     the merge threshold (drift, 1/f, telegraph noise), or both levels within tol of one
-    half-quantum. (A plateau 0.13 G0 off the grid next to one on it is two plateaus.)"""
+    half-quantum; not when one of them sits on the grid and the other clearly off it, a
+    significant step apart (a plateau 0.15-0.25 G0 off the grid next to one on it is two
+    plateaus)."""
     a, b = fs[MU], _plateau_level(p, fs, js)
     qa, qb = round(2 * a), round(2 * b)
     if qa == qb and abs(a - qa / 2) <= p[P_NEAR] and abs(b - qb / 2) <= p[P_NEAR]:
         return True
+    da, db = abs(a - qa / 2), abs(b - qb / 2)
+    near, off = p[P_NEAR], p[P_NEAR] + OFF_MARGIN
+    one_on_one_off = (db <= near and da > off) or (da <= near and db > off)
+    if one_on_one_off and abs(a - b) > max(STEP_APART, STEP_SIGMAS * fs[SIGMA] / math.sqrt(max(js[SEG_N], 1))):
+        return False
     return abs(a - b) < p[P_MERGE]
 
 
