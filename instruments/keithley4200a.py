@@ -35,7 +35,7 @@ from labqc.instruments.smu import (KIND_POINT, READING, PulseTrain, Request, Sam
 def has_rpm(options: list[str], channel: int) -> bool:
     """Whether ``*OPT?`` shows an RPM on PMU card 1's ``channel``: entries such as
     ``PMU1RPM1-1``; firmware seen on hardware leaves the first one out while the RPM is
-    there (Py4200A), so RPM 1 counts as present when RPM 2 is listed."""
+    there (docs/keithley4200a.md, "Identity and errors"), so RPM 1 counts as present when RPM 2 is listed."""
     found = {int(m.group(1)) for o in options if (m := re.search(r"RPM1?-(\d)$", o))}
     return channel in found or (channel == 1 and 2 in found)
 

@@ -165,7 +165,7 @@ def parse_pmu_points(reply: str, status_columns: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-# --- the PMU status word (LPT pulse_fetch bit map) --------------------------------------
+# --- the PMU status word (docs/keithley4200a.md, PMU) ---------------------------------------
 
 PMU_LIMIT_SHIFT = 12  # bits 12-15: 1 source compliance, 2 I threshold, 4 V threshold, 8 power threshold
 PMU_SOURCE_COMPLIANCE = 0x1
@@ -180,7 +180,7 @@ def pmu_limit_bits(status: np.ndarray) -> np.ndarray:
 
 def pmu_compliance(status: np.ndarray) -> np.ndarray:
     """True where the status word reports source compliance, the current threshold or the
-    power threshold (bits 12, 13 and 15), as LPT modules set them; KXCI's own tests set none,
+    power threshold (bits 12, 13 and 15), as the PMU's own test modules set them; KXCI's own tests set none,
     and none of them holds the current (docs/keithley4200a.md). The voltage threshold (bit 14)
     does not count."""
     bits = pmu_limit_bits(status)

@@ -3,7 +3,7 @@
 A user-mode bias (``DV``) stays on until the host sends the next command, so a host that
 dies during a retention would leave the device biased indefinitely. Here every stretch of
 bias is a system-mode *sampling* test (a constant channel, ``NR`` readings every ``IN``
-seconds after ``WT``; instruments.md, KXCI ``SM`` page) that the instrument ends by
+seconds after ``WT``; docs/keithley4200a.md, system mode) that the instrument ends by
 itself with the SMU in standby (``ST ch,1``), and no test is planned longer than
 :data:`TEST_LIMIT`. So a dead host leaves the device biased at most until the running
 test's end (<= 30 s).
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 #: Longest sampling test (instrument s): the most a dead host leaves the device biased.
 TEST_LIMIT = 30.0
-#: KXCI's sampling interval ``IN`` (s) and readings per test ``NR`` (instruments.md).
+#: KXCI's sampling interval ``IN`` (s) and readings per test ``NR`` (docs/keithley4200a.md).
 MIN_INTERVAL, MAX_INTERVAL, MAX_READINGS = 0.01, 10.0, 4096
 #: A running test's buffer is read only this long after its first reading is due (s): an
 #: empty buffer answers nothing, which KXCI reports as an error.

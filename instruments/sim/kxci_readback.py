@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 
-from labqc.instruments.sim.kxci_syntax import KxciError, fmt, integer, name, need
-from labqc.instruments.sim.kxci_system import SweepTest
+from labqc.instruments.sim.kxci_syntax import KxciError, fmt
+from labqc.instruments.sim.kxci_sweep import SweepTest
 
 _STAMPS = re.compile(r"^CH(\d)T$")
 
@@ -20,16 +20,15 @@ _STAMPS = re.compile(r"^CH(\d)T$")
 class Readback:
     """ME/DO/RD on ``system``, ``sys_run`` and ``sys_last`` of the emulator."""
 
-    def _c_ME(self, a):
-        need(a, 1, 1, "ME")
-        kind = integer(a[0], 1, 4, "ME")
+    def measure(self, kind: int) -> None:
+        """``ME1`` run, ``ME2`` repeat, ``ME3`` append, ``ME4`` abort (from any page)."""
         if kind == 4:
             if self.sys_run is not None:
                 self._abort_tests(self.t)
             return None
-        if self._running() is not None:
+        if self.running() is not None:
             raise KxciError(-980, "a test is already running.")
-        self._page_check("MD")
+        self.page_check("MD")
         standby = {ch for ch, s in self.smu.items() if s.standby}
         plan = self.system.plan(self.t_read, standby)
         if kind == 3 and self.sys_last is not None:
@@ -73,16 +72,13 @@ class Readback:
             comps.append(c)
         return np.concatenate(vals), np.concatenate(comps)
 
-    def _c_DO(self, a):
-        need(a, 1, 1, "DO")
-        values, comp = self._series(name(a[0]))
+    def data_out(self, nm: str) -> str:
+        values, comp = self._series(nm)
         self._b0 = False
         return ",".join(("C" if c else "N") + fmt(float(v), self.digits) for v, c in zip(values, comp))
 
-    def _c_RD(self, a):
-        need(a, 2, 2, "RD")
-        values, _ = self._series(name(a[0]))
-        k = integer(a[1], 1, self.system.buffer, "reading index")
+    def read_one(self, nm: str, k: int) -> str:
+        values, _ = self._series(nm)
         self._b0 = False
         if k > len(values):
             return "0"

@@ -7,7 +7,7 @@ are upper case and carry their arguments glued on (``DV1,0,1.5,1E-3``) or after 
 their arguments after a space. A token that cannot start a command continues the
 arguments of the one before it.
 
-Errors are raised as :class:`KxciError` with the manual's code; the emulator turns them
+Errors are raised as :class:`KxciError` with their KXCI code; the emulator turns them
 into the instrument's error reporting.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 
-#: The manual's error numbers used by the emulator, with the text :ERROR:LAST:GET prints.
+#: The KXCI error numbers the emulator uses (docs/keithley4200a.md), with the text :ERROR:LAST:GET prints.
 MESSAGES = {
     -992: "KXCI command error.",
     -993: "Invalid argument.",
@@ -43,11 +43,6 @@ class KxciError(Exception):
         super().__init__(f"{self.text} ({code})")
 
 
-#: Two-letter mnemonics the grammar recognises as the start of a command.
-MNEMONICS = frozenset(
-    "US DE SS SM MD UL EX CH VS VM VR IR VL IL VC IC VP IP DT HT SR DM LI NR IN WT ME "
-    "DO RD IT RG RI RV RS BC EC EM ST SP ID DV DI TV TI DR MP DS XN XT YA YB".split()
-)
 _ARG_START = set("0123456789+-.,'\"")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[Ee][+-]?\d{1,2})?\Z")
 MAX_FIELD = 12  # characters in one numeric field
@@ -72,15 +67,16 @@ def _split_outside_quotes(text: str, seps: str) -> list[str]:
     return parts
 
 
-def _starts_command(token: str) -> bool:
+def _starts_command(token: str, mnemonics: frozenset[str]) -> bool:
     if token[0] in ":*":
         return True
-    return len(token) >= 2 and token[:2] in MNEMONICS and (len(token) == 2 or token[2] in _ARG_START)
+    return len(token) >= 2 and token[:2] in mnemonics and (len(token) == 2 or token[2] in _ARG_START)
 
 
-def split_message(text: str) -> list[tuple[str, str]]:
+def split_message(text: str, mnemonics: frozenset[str]) -> list[tuple[str, str]]:
     """``[(head, args), ...]``: ``head`` is the mnemonic (``DV``, ``:PMU:INIT``), ``args``
-    the argument text after it (``1,0,0.1,1e-3``)."""
+    the argument text after it (``1,0,0.1,1e-3``). ``mnemonics``: the two-letter words
+    that start a command (the command table's, kxci_commands.MNEMONICS)."""
     commands: list[list[str]] = []
     for part in _split_outside_quotes(text, ";"):
         first = True  # a ';' always ends the arguments of the command before it
@@ -89,8 +85,8 @@ def split_message(text: str) -> list[tuple[str, str]]:
                 continue
             # After a trailing comma the token is the next argument ("MP 1, VS1").
             continued = not first and commands[-1][1].endswith(",")
-            if first or (_starts_command(token) and not continued):
-                if token[0] in ":*" or not _starts_command(token):
+            if first or (_starts_command(token, mnemonics) and not continued):
+                if token[0] in ":*" or not _starts_command(token, mnemonics):
                     commands.append([token, ""])  # unknown heads are refused later
                 else:
                     commands.append([token[:2], token[2:]])
@@ -145,13 +141,6 @@ def name(field: str) -> str:
     if len(f) >= 3 and f[0] == f[-1] and f[0] in "'\"":
         return f[1:-1]
     raise KxciError(-993, f"expected a quoted name such as 'I1', got {f!r}.")
-
-
-def need(args: list[str], n_min: int, n_max: int | None = None, what: str = "command") -> None:
-    n_max = n_min if n_max is None else n_max
-    if not (n_min <= len(args) <= n_max):
-        want = f"{n_min}" if n_min == n_max else f"{n_min} to {n_max}"
-        raise KxciError(-993, f"{what} takes {want} arguments, got {len(args)}.")
 
 
 def fmt(value: float, digits: int = 7) -> str:

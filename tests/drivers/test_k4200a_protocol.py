@@ -260,19 +260,22 @@ def pmu_range(amps, load="10000", llec=0):
     return [(f":PMU:MEASURE:RANGE 1,2,{amps}", A), (f":PMU:LOAD 1,{load}", A), (f":PMU:LLEC:CONFIGURE 1,{llec}", A)]
 
 
+TRAIN_DATA = ";".join(f"1.5,{1e-4 if k else 2e-5},{0.004 + 0.01 * k},{'01011021' if k else '01010021'},"
+                     f"0,0,{0.009 + 0.01 * k},01010021" for k in range(3))
+TRAIN = CONNECT_LAN + [(":PMU:INIT 0", A)] + PMU_SETUP + [
+    *pmu_range("0.001"), (":PMU:MEASURE:MODE 1", A),
+    (":PMU:PULSE:TRAIN 1,0.2,1.3", A), (":PMU:PULSE:TIMES 1,0.01,0.005,1e-06,1e-06,0", A),
+    (":PMU:PULSE:BURST:COUNT 3", A), (":PMU:OUTPUT:STATE 1,1", A), (":PMU:EXECUTE", A),
+    (":PMU:TEST:STATUS?", "0"), (":PMU:DATA:COUNT? 1", "3"), (":PMU:DATA:GET 1,0,3", TRAIN_DATA),
+    ("US", A), ("DV1", A), (":PMU:OUTPUT:STATE 1,0", A)]
+# 1.5 V into the stated 10 kohm can pass 150 uA at most: the 200 uA compliance holds,
+# and the 1 mA range cannot overflow.
+UNIFORM = PulseTrain.uniform(1.5, 3, width=5e-3, period=10e-3, compliance=2e-4, base=0.2)
+
+
 def test_uniform_train_uses_standard_pulse_mode_and_fetches_the_status_word():
-    data = ";".join(f"1.5,{1e-4 if k else 2e-5},{0.004 + 0.01 * k},{'01011021' if k else '01010021'},"
-                    f"0,0,{0.009 + 0.01 * k},01010021" for k in range(3))
-    pairs = CONNECT_LAN + [(":PMU:INIT 0", A)] + PMU_SETUP + [
-        *pmu_range("0.001"), (":PMU:MEASURE:MODE 1", A),
-        (":PMU:PULSE:TRAIN 1,0.2,1.3", A), (":PMU:PULSE:TIMES 1,0.01,0.005,1e-06,1e-06,0", A),
-        (":PMU:PULSE:BURST:COUNT 3", A), (":PMU:OUTPUT:STATE 1,1", A), (":PMU:EXECUTE", A),
-        (":PMU:TEST:STATUS?", "0"), (":PMU:DATA:COUNT? 1", "3"), (":PMU:DATA:GET 1,0,3", data),
-        ("US", A), ("DV1", A), (":PMU:OUTPUT:STATE 1,0", A)]
-    # 1.5 V into the stated 10 kohm can pass 150 uA at most: the 200 uA compliance holds,
-    # and the 1 mA range cannot overflow.
-    with k4200(pairs, pmu_load=1e4) as (inst, waits):
-        (c,) = list(inst.run(PulseTrain.uniform(1.5, 3, width=5e-3, period=10e-3, compliance=2e-4, base=0.2)))
+    with k4200(TRAIN, pmu_load=1e4) as (inst, waits):
+        (c,) = list(inst.run(UNIFORM))
     assert c["kind"].tolist() == [KIND_PULSE] * 3
     assert c["index"].tolist() == [0, 1, 2]
     assert c["compliance"].tolist() == [False, True, True]
@@ -368,9 +371,10 @@ def test_abort_stops_the_test_and_the_pmu_then_turns_everything_off():
     pairs = CONNECT_LAN + [("ME4", A), ("US", A), ("DV1", A)]
     with k4200(pairs) as (inst, _):
         inst.abort()
-    pairs = CONNECT_LAN + [("ME4", A), (":PMU:ABORT", A), ("US", A), ("DV1", A), (":PMU:OUTPUT:STATE 1,0", A)]
-    with k4200(pairs) as (inst, _):
-        inst._pmu_used = True
+    # Once the PMU has run, the abort stops it too and the off switches its output off.
+    pairs = TRAIN + [("ME4", A), (":PMU:ABORT", A), ("US", A), ("DV1", A), (":PMU:OUTPUT:STATE 1,0", A)]
+    with k4200(pairs, pmu_load=1e4) as (inst, _):
+        list(inst.run(UNIFORM))
         inst.abort()
 
 

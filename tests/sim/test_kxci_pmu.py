@@ -314,7 +314,7 @@ def test_llec_only_in_standard_pulse_mode_on_pmu_ranges():
 
 
 def test_llec_fires_extra_pulses_at_each_step():
-    from labqc.instruments.sim.kxci_pmu import LLEC_PULSES
+    from labqc.instruments.sim.kxci_pmu_build import LLEC_PULSES
 
     b = Bench()
     train(b, amplitude=0.5, count=4, irange="1e-2", llec=True,
