@@ -4,7 +4,7 @@ Reads a PyMeasure-style CSV ('#' header lines; columns such as "G/G0", "Voltage 
 "Current (A)", "Time (s)", "Cycle", "Pulse", "Compliance"), runs the offline detector
 (per cycle when there is a Cycle column), prints a summary and writes figures next to the
 file: <stem>_histogram.png, <stem>_trace.png, with a Pulse column <stem>_pulses.png and,
-from MIN_CORRELATION_CYCLES cycles on, the 2-D correlation histogram <stem>_corr2d.png.
+from 10 cycles on, the 2-D correlation histogram <stem>_corr2d.png.
 A voltage sweep (a ramped Voltage column through zero) is segmented with the V²-weighted cost
 on the current (labqc.sweep_segments), so the near-zero-bias samples need no mask there.
 """

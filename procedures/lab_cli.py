@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--resource", metavar="VISA", help="the station's instrument")
     where.add_argument("--sim", choices=_Presets(), metavar="PRESET",
                        help="a simulated instrument with this device (%(choices)s)")
-    serve.add_argument("--coordinator", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT")
+    serve.add_argument("--coordinator", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT",
+                       help=f"where `labqc lab coordinator` runs (default: 127.0.0.1:{DEFAULT_PORT})")
     serve.add_argument("--trust", nargs="+", default=[], metavar="DIRECTOR",
                        help="directors allowed to submit, run and abort (everyone else: status and runs only)")
     serve.add_argument("--data-port", type=int, default=DATA_PORT, metavar="PORT",
@@ -64,8 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="the station's queue, plan folders and catalog (default: stations/NAME)")
     serve.set_defaults(func=cmd_serve)
 
-    lab = subparsers.add_parser("lab", help="the lab's stations: status, submit, run, abort, runs")
-    lab.add_argument("--coordinator", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT")
+    lab = subparsers.add_parser("lab", help="the lab's stations: status, submit, run, abort, runs",
+                                description="The lab's probe stations, reached through PyLECO's coordinator: their "
+                                "status, queues and runs (`labqc lab coordinator` runs the coordinator itself).")
+    lab.add_argument("--coordinator", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT",
+                     help=f"where `labqc lab coordinator` runs (default: 127.0.0.1:{DEFAULT_PORT})")
     lab.add_argument("--as", dest="name", default=None, metavar="NAME",
                      help="this director's name (stations trust by name; default: labqc-USER)")
     lab.add_argument("--lab", default=None, metavar="DIR",
