@@ -265,18 +265,39 @@ def cmd_abort(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from labqc.procedures.station_director import LAB_DB, CentralRuns, LabError, lab_dir
+
     def work(lab) -> int:
         unreachable = lab.pull_runs(args.station)
         for name in unreachable:
             print(f"labqc lab runs: warning: station {name} is offline; its runs as last pulled", file=sys.stderr)
-        rows = lab.central.runs(station=args.station, sample=args.sample, device=args.device,
-                                procedure=args.procedure, status=args.status, since=args.since, until=args.until)
-        if args.json:
-            print(json.dumps(rows, indent=1))
-            return 0
-        for r in rows:
-            print(f"{r['station'][:12]:<12} {r['id']:>5}  {(r['started'] or '')[:16]:<16}  {r['device'][:8]:<8} "
-                  f"{r['procedure'][:13]:<13} {r['status']:<8} {r['rows']:>9,}  {r['file']}")
-        print(f"{len(rows)} run{'s' if len(rows) != 1 else ''}", file=sys.stderr)
+        return _print_runs(args, lab.central)
+
+    try:
+        with _director(args) as lab:
+            return work(lab)
+    except LabError as exc:
+        saved = lab_dir(args.lab) / LAB_DB
+        if not saved.is_file():
+            print(f"labqc lab runs: {exc}", file=sys.stderr)
+            return 1
+        # The central list is a copy on this computer: it can be read without the coordinator.
+        print(f"labqc lab runs: warning: {exc}; every station's runs as last pulled", file=sys.stderr)
+        central = CentralRuns(saved)
+        try:
+            return _print_runs(args, central)
+        finally:
+            central.close()
+
+
+def _print_runs(args: argparse.Namespace, central) -> int:
+    rows = central.runs(station=args.station, sample=args.sample, device=args.device,
+                        procedure=args.procedure, status=args.status, since=args.since, until=args.until)
+    if args.json:
+        print(json.dumps(rows, indent=1))
         return 0
-    return _run(args, work)
+    for r in rows:
+        print(f"{r['station'][:12]:<12} {r['id']:>5}  {(r['started'] or '')[:16]:<16}  {r['device'][:8]:<8} "
+              f"{r['procedure'][:13]:<13} {r['status']:<8} {r['rows']:>9,}  {r['file']}")
+    print(f"{len(rows)} run{'s' if len(rows) != 1 else ''}", file=sys.stderr)
+    return 0

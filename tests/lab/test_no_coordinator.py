@@ -2,6 +2,7 @@
 wait out PyLECO's sign-in and sign-out timeouts (2 s each) first."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,3 +36,23 @@ def test_a_director_is_refused_before_any_answer_timeout(tmp_path):
         LabDirector("alice", "127.0.0.1", port, lab=tmp_path / "lab", timeout=30.0)
     assert time.monotonic() - start < 10.0
     assert not (tmp_path / "lab").exists()
+
+
+def test_lab_runs_without_a_coordinator_lists_the_runs_as_last_pulled(tmp_path):
+    from labqc.procedures.station_director import LAB_DB, CentralRuns
+
+    port = free_port()
+    env = {**os.environ, "LABQC_LAB": str(tmp_path / "lab")}
+    command = [sys.executable, "-m", "labqc", "lab", "--coordinator", f"127.0.0.1:{port}", "runs", "--json"]
+    nothing = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert nothing.returncode == 1 and f"no coordinator at 127.0.0.1:{port}" in nothing.stderr
+
+    central = CentralRuns(tmp_path / "lab" / LAB_DB)  # as an earlier `labqc lab runs` left it
+    central.replace_station("probe2", [{"id": 7, "device": "NW1", "procedure": "SetReset", "status": "finished",
+                                        "started": "2026-12-01T10:00:00", "rows": 12, "file": "a.csv"}])
+    central.close()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "warning: no coordinator at" in done.stderr and "as last pulled" in done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["station"] == "probe2" and row["id"] == 7 and row["device"] == "NW1"
