@@ -13,13 +13,51 @@ import numpy as np
 
 from labqc.instruments.smu import PulseTrain as Train
 from labqc.instruments.smu import Sweep
-from labqc import chunk as rows_of
 from labqc.fits import fit_potentiation_depression, ltp_ltd_record
 from labqc.procedures import derive
 from labqc.procedures import parameters as shared
 from labqc.procedures.base import LabqcProcedure, require, triangle
 from labqc.procedures.parameters import Choice, Flag, Integer
 from labqc.procedures.derive import fmt
+
+
+class PulseBook:
+    """What the summary needs of the trains, kept as their rows stream (labqc.chunk): per
+    pulse top its number, train (the Cycle column), current and compliance; per read its
+    number, train, G/G0 and G_corr/G0. 37 bytes a pulse where its two rows take ~210, so
+    that a long train's memory grows by ~0.2 MB per 10^4 rows (pulse numbers fit int32:
+    at most 10^6 pulses a phase; trains are 1 and 2)."""
+
+    TOP = np.dtype([("Pulse", "i4"), ("Cycle", "i2"), ("Current (A)", "f8"), ("Compliance", "?")])
+    READ = np.dtype([("Pulse", "i4"), ("Cycle", "i2"), ("G/G0", "f8"), ("G_corr/G0", "f8")])
+    #: chunks kept apart before they are merged into one block (each small array has its overhead)
+    MERGE = 256
+
+    def __init__(self) -> None:
+        self._parts: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {"pulse": ([], []), "read": ([], [])}
+
+    def append(self, rows: np.ndarray) -> None:
+        """Take one chunk of a train's rows (labqc.chunk); rows of other segments pass by."""
+        segment = rows["Segment"]
+        for name, dtype in (("pulse", self.TOP), ("read", self.READ)):
+            mine = rows[segment == name]
+            if not len(mine):
+                continue
+            kept = np.empty(len(mine), dtype)
+            for field in dtype.names:
+                kept[field] = mine[field]
+            blocks, pending = self._parts[name]
+            pending.append(kept)
+            if len(pending) >= self.MERGE:
+                blocks.append(np.concatenate(pending))
+                pending.clear()
+
+    def rows(self, segment: str) -> np.ndarray:
+        """The kept pulse tops ("pulse") or reads ("read"), in pulse order."""
+        blocks, pending = self._parts[segment]
+        parts = blocks + pending
+        kept = np.concatenate(parts) if parts else np.empty(0, self.TOP if segment == "pulse" else self.READ)
+        return kept[np.argsort(kept["Pulse"], kind="stable")]
 
 
 class PulseTrain(LabqcProcedure):
@@ -95,7 +133,7 @@ class PulseTrain(LabqcProcedure):
         return ([prep] if prep else []) + self.trains()
 
     def startup(self) -> None:
-        self.pulses: list[np.ndarray] = []  # the trains' rows (labqc.chunk), as they arrive
+        self.pulses = PulseBook()  # the trains' per-pulse figures, kept as the rows arrive
 
     def execute(self) -> None:
         if not hasattr(self, "pulses"):
@@ -105,15 +143,14 @@ class PulseTrain(LabqcProcedure):
             self.measure(prep, cycle=0, segment="set" if self.mode == "reset" else "reset")
         offset = 0
         for phase, train in enumerate(self.trains(), start=1):
-            self.measure(train, cycle=phase, pulse_offset=offset, into=self.pulses)
+            self.measure(train, cycle=phase, pulse_offset=offset, into=self.pulses, keep=False)
             offset += train.count
 
     def summary(self) -> dict:
-        rows = rows_of.concat(getattr(self, "pulses", None) or [])
-        if not len(rows):
+        book = getattr(self, "pulses", None) or PulseBook()
+        tops, reads = book.rows("pulse"), book.rows("read")
+        if not len(tops) and not len(reads):
             return {"mode": self.mode, "pulses done": 0}
-        tops = _by_pulse(rows[rows["Segment"] == "pulse"])
-        reads = _by_pulse(rows[rows["Segment"] == "read"])
         current = tops["Current (A)"]
         # I_i/I_1 within each train (LTP and LTD are normalised to their own first pulse).
         first = _first_per_train(tops["Cycle"], current)
@@ -163,11 +200,6 @@ class PulseTrain(LabqcProcedure):
                 [f"LTP/LTD non-linearity: A_LTP {fmt(summary['a_ltp'])} +- {fmt(summary['a_ltp_sigma'])}, "
                  f"A_LTD {fmt(summary['a_ltd'])} +- {fmt(summary['a_ltd_sigma'])} pulses"]
                 if "a_ltp" in summary else [])
-
-
-def _by_pulse(rows: np.ndarray) -> np.ndarray:
-    """Rows in pulse order (a stable sort: rows of one pulse keep their order)."""
-    return rows[np.argsort(rows["Pulse"], kind="stable")]
 
 
 def _first_per_train(train: np.ndarray, current: np.ndarray) -> np.ndarray:

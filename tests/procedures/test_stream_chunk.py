@@ -140,3 +140,24 @@ def test_stop_watch_takes_the_level_from_the_last_read_or_hold_row():
     watch("batch", reading_rows(readings([0.1, 0.1], [1e-5, 2e-5]), segment="hold"))
     watch("batch", reading_rows(readings([1.0], [1e-3]), segment="set"))  # a ramp: not a level
     assert watch.seen().last_level == pytest.approx(2e-4 / G0, rel=1e-9)
+
+
+def test_pulse_book_keeps_tops_and_reads_in_pulse_order_from_one_row_chunks():
+    from labqc.procedures.pulse_train import PulseBook
+    kind = np.tile([KIND_PULSE, KIND_READ], 6)
+    index = np.repeat(np.arange(6), 2)
+    current = np.where(kind == KIND_PULSE, -1e-3 * (1 + index), 1e-5 * (1 + index))
+    rows = reading_rows(readings(np.where(kind == KIND_PULSE, -1.5, 0.1), current, kind=kind, index=index),
+                        cycle=2, pulse_offset=100)
+    whole, single = PulseBook(), PulseBook()
+    whole.append(rows)
+    for k in range(len(rows) - 1, -1, -1):  # backwards: the book sorts by pulse number
+        single.append(rows[k:k + 1])
+    for segment in ("pulse", "read"):
+        assert whole.rows(segment).tolist() == single.rows(segment).tolist()
+    tops, reads = whole.rows("pulse"), whole.rows("read")
+    assert tops["Pulse"].tolist() == list(range(101, 107)) and (tops["Cycle"] == 2).all()
+    assert tops["Current (A)"].tolist() == (-1e-3 * np.arange(1, 7)).tolist()
+    assert reads["G/G0"] == pytest.approx(1e-5 * np.arange(1, 7) / 0.1 / G0, rel=1e-9)
+    # far less than the rows themselves: what keeps a long train's memory near flat
+    assert tops.nbytes + reads.nbytes < rows.nbytes / 3
