@@ -53,7 +53,7 @@ def peak_rss_mb() -> float:
 class RssSampler:
     """A run listener: (rows so far, RSS) every ``every`` wall seconds."""
 
-    def __init__(self, every: float = 0.1) -> None:
+    def __init__(self, every: float = 0.02) -> None:
         self.every = every
         self.rows = 0
         self.samples: list[tuple[int, float]] = []
