@@ -18,6 +18,7 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QLabel,
                              QMainWindow, QMessageBox, QScrollArea, QTabWidget, QToolBar)
 
+from labqc.gui import lean_imports  # noqa: F401  (first: PyMeasure without IPython)
 from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png, provenance,
                              run_title, voltage_limits)
 from labqc.gui import settings

@@ -2,8 +2,8 @@
 
 Redrawn by one QTimer, never per chunk, and only when something changed: every tick
 (25 ms) processes the rows that arrived since the last one and redraws the main plot,
-every SECONDARY_EVERY-th tick also the other views, so the main plot follows the stream
-at up to 40 Hz and no tick repaints everything.
+in turn one of the other views (each at 10 Hz), so the main plot follows the stream at up
+to 40 Hz and no tick repaints everything.
 
 - G/G0 against time, V, I or pulse number, with the half-quantum grid and the plateau
   overlay (labqc.gui.overlay: levels from the data on screen and the toolbar's R_s,
@@ -34,10 +34,12 @@ from labqc.gui.tab_views import TabViews
 from labqc.gui.view_plan import ViewPlan, plan_for
 
 TICK_MS = 25  # main plot at up to 40 Hz: 30 redraws/s with margin for a busy event loop
-SECONDARY_EVERY = 4  # the I–V, histogram and tab every 4th tick (10 Hz)
+SECONDARY_EVERY = 4  # ticks per turn of the other views: each drawn on its own tick (10 Hz)
 REFRESH_EVERY = 8  # main-plot redraws between moving a live tail into the cached history
+STAGGER = 3  # ticks between the refreshes of the measured, corrected and plateau curves
 MAX_SYMBOLS = 5_000  # per-pulse points drawn with symbols up to this many
-MAIN, SECONDARY = "main", "secondary"  # groups of views (the main plot; the others)
+MAIN, IV, HIST, TABS = "main", "iv", "hist", "tabs"  # groups of views redrawn together
+SECONDARY = (IV, HIST, TABS)  # drawn on ticks 1, 2, 3 of each turn (tick 0: the main plot only)
 X_CHOICES = {"Time": ("t", "Time", "s"), "Voltage": ("v", "Voltage", "V"),
              "Current": ("i", "Current", "A"), "Pulse number": ("pulse", "Pulse number", "")}
 
@@ -56,7 +58,7 @@ class LivePlots(QWidget):
         super().__init__(parent)
         self.state = state
         self.redraws = 0  # main-plot redraws
-        self.secondary_redraws = 0
+        self.secondary_redraws = 0  # I–V redraws
         self._ticks = 0
         self._drawn: dict[str, tuple] = {}
         self.envelope = ColumnEnvelope()
@@ -112,7 +114,6 @@ class LivePlots(QWidget):
             curve.setZValue(0.1 * z)
             self.splits[name] = SplitCurve(curve, vb, connect=kind, overlap=0 if kind == "pairs" else 2)
         self._split_key: tuple = ()
-        self._since_refresh = 0
         self.labels = PlateauLabels(self.main)
 
         self.iv_view, self.hist_view = IVView(), HistView()
@@ -199,15 +200,17 @@ class LivePlots(QWidget):
     # ------------------------------------------------------------------ drawing
     def tick(self) -> None:
         """Take in the rows that arrived since the last tick and process the backlog under
-        a budget, then redraw the main plot if its data or view changed, and on every
-        SECONDARY_EVERY-th tick the other views too."""
+        a budget, then redraw the main plot if its data or view changed, and one of the
+        other views in turn: a paint of all views at once would block the event loop for
+        the sum of their paint times."""
         self.state.process()
         self._ticks += 1
-        groups = (MAIN, SECONDARY) if self._ticks % SECONDARY_EVERY == 0 else (MAIN,)
+        turn = self._ticks % SECONDARY_EVERY
+        groups = (MAIN, SECONDARY[turn - 1]) if 0 < turn <= len(SECONDARY) else (MAIN,)
         if MAIN not in self.redraw(groups=groups) and self.labels.stale:
             self._layout_labels()
 
-    def redraw(self, force: bool = False, groups: tuple[str, ...] = (MAIN, SECONDARY)) -> list[str]:
+    def redraw(self, force: bool = False, groups: tuple[str, ...] = (MAIN,) + SECONDARY) -> list[str]:
         """Redraw the given groups of views whose data changed (all with ``force``);
         returns the groups redrawn."""
         s = self.state
@@ -227,11 +230,13 @@ class LivePlots(QWidget):
                 self._draw_main(s, n, force)
                 self.info.setText(f"{n:,} points · {len(s.plateaus):,} plateaus · R_s {s.r_series:.0f} Ω")
                 self.redraws += 1
-            else:
+            elif group == IV:
                 self.iv_view.draw(s)
+                self.secondary_redraws += 1  # counted for the I–V: the others follow in turn
+            elif group == HIST:
                 self.hist_view.draw(s)
+            else:
                 self.tabs.draw(s)
-                self.secondary_redraws += 1
         if todo:
             self.redrawn.emit()
         return todo
@@ -267,22 +272,28 @@ class LivePlots(QWidget):
         xs, ys = s.plateau_segments(s.store[key], first)
         drawn = {"measured": (x, traces[0]) if show_measured else None,
                  "corrected": (x, traces[1]) if corrected else None, "plateaus": (xs, ys)}
-        # Against time the rows drawn only grow at the end: redraw the tails, and move them
-        # into the cached histories every REFRESH_EVERY redraws or when the view changed.
+        # Against time the rows drawn only grow at the end: redraw the tails, and move each
+        # into its cached history every REFRESH_EVERY redraws, on different ticks (a
+        # refresh repaints the whole curve), or all at once when the view changed.
         # Against V or I the newest rows are a moving window: everything, every time.
         final = force or s.finished or key != "t"
         split_key = (id(s), s.resets, s.r_series, show_measured, self.envelope.view, s.plateau_epoch)
-        self._since_refresh += 1
-        refresh = final or split_key != self._split_key or self._since_refresh >= REFRESH_EVERY
-        if refresh:
-            self._split_key, self._since_refresh = (() if final else split_key), 0
-        for name, data in drawn.items():
+        changed = final or split_key != self._split_key
+        if changed:
+            self._split_key = () if final else split_key
+        for k, (name, data) in enumerate(drawn.items()):
+            split = splits[name]
             if data is None:
-                splits[name].clear()
-            elif refresh:
-                splits[name].refresh(*data, final=final)
+                split.clear()
+            elif changed:
+                split.refresh(*data, final=final)
+                split.age = -STAGGER * k
+            elif split.age >= REFRESH_EVERY:
+                split.refresh(*data)
+                split.age = 0
             else:
-                splits[name].extend(*data)
+                split.extend(*data)
+                split.age += 1
         self._legend_corrected(corrected)
         self._layout_labels()
 

@@ -2,7 +2,8 @@
 
 - :class:`IVView`: I–V with log|I| and the compliance limits of the run on screen (as
   points for pulse procedures), or V against I for current sweeps; the newest RECENT rows
-  (the last cycles), with the points in compliance marked;
+  (the last cycles), with the points in compliance marked, each drawn only where it
+  moves to another pixel;
 - :class:`HistView`: the G/G0 histogram (0.05 G0 bins), raw and R_s-corrected, over the
   whole run, scaled to the quantum peaks.
 """
@@ -12,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 
+from labqc.gui.envelope import pixel_steps
 from labqc.gui.live_state import LiveState
 from labqc.gui.plot_kit import RangeKeeper, fast, grid_lines, make_plot, nice_ceiling, span
 
@@ -90,22 +92,30 @@ class IVView:
         i = s.store["i"][first:]
         comp = s.store["compliance"][first:]
         if self.mode == "vi":  # V against I, linear
-            self.curve.setData(i, v)
-            self._marks(i, v, comp)
+            x, y, shown_y = i, v, v
             if v.size:
                 limits = [abs(line.value()) for line in self.compliance_lines]
                 top = max([float(np.max(np.abs(v)))] + limits)
                 self.range.set(span(float(np.min(i)), float(np.max(i))), span(-top if np.min(v) < 0 else 0.0, top))
-            return
-        i = np.maximum(np.abs(i), np.float32(1e-15))
-        self.curve.setData(v, i)
-        self._marks(v, i, comp)
-        if v.size:
-            limits = [10 ** line.value() for line in self.compliance_lines]
-            top = max([float(np.max(i))] + limits)
-            decades = np.log10([float(np.min(i)), top])
-            self.range.set(span(float(np.min(v)), float(np.max(v))),
-                           (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.6))))
+        else:
+            x, y = v, np.maximum(np.abs(i), np.float32(1e-15))
+            shown_y = np.log10(y)  # what the log axis draws
+            if v.size:
+                limits = [10 ** line.value() for line in self.compliance_lines]
+                top = max([float(np.max(y))] + limits)
+                decades = np.log10([float(np.min(y)), top])
+                self.range.set(span(float(np.min(v)), float(np.max(v))),
+                               (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.6))))
+        # Only the points that move to another pixel (the range is set first, so the
+        # pixels are those it will be seen in): ~5x fewer to paint for a sweep.
+        vb = self.plot.getViewBox()
+        x_range, y_range = vb.viewRange()
+        keep = pixel_steps(x, shown_y, tuple(x_range), tuple(y_range), vb.width(), vb.height())
+        change = np.flatnonzero(comp[1:] != comp[:-1])
+        keep[change] = keep[change + 1] = True  # where compliance starts and ends stays exact
+        x, y, comp = x[keep], y[keep], comp[keep]
+        self.curve.setData(x, y)
+        self._marks(x, y, comp)
 
     def _marks(self, x: np.ndarray, y: np.ndarray, comp: np.ndarray) -> None:
         """The points in compliance, drawn over the I–V: as points, or as a line with NaN

@@ -35,6 +35,7 @@ class SplitCurve:
         self.tail.setZValue(history.zValue())
         view.addItem(self.tail, ignoreBounds=True)
         self.kept = 0  # points in the history
+        self.age = 0  # redraws since the last refresh (kept by the caller)
 
     def refresh(self, x: np.ndarray, y: np.ndarray, *, final: bool = False, **opts) -> None:
         """Everything into the history (the last ``live`` points into the tail unless

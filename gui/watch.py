@@ -15,6 +15,7 @@ import threading
 from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow
 
+from labqc.gui import lean_imports  # noqa: F401  (first: PyMeasure without IPython)
 from labqc.gui.live_plots import LivePlots
 from labqc.gui.live_state import LiveState
 from labqc.gui.stream_buffer import chunk_from_rows

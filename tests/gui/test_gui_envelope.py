@@ -5,7 +5,7 @@ against chunks appended one by one."""
 import numpy as np
 import pytest
 
-from labqc.gui.envelope import ColumnEnvelope
+from labqc.gui.envelope import ColumnEnvelope, pixel_steps
 from labqc.gui.live_state import LiveState, PlateauMark
 from labqc.gui.overlay import build_overlay
 from labqc.gui.stream_buffer import SEGMENT_CODES
@@ -126,3 +126,23 @@ def test_queued_chunks_are_taken_in_together_as_if_appended_one_by_one():
     for name in ("t", "g", "gc", "cycle", "segment"):
         np.testing.assert_array_equal(queued.store[name], one.store[name])
     assert queued.g_max == one.g_max
+
+
+def test_pixel_steps_drop_only_points_in_the_pixel_of_the_point_before():
+    rng = np.random.default_rng(8)
+    x = np.linspace(0.0, 3.0, 5000)  # a sweep: ~17 points per pixel column
+    y = np.sin(3 * x) + rng.normal(0, 0.004, 5000)
+    y[100] = np.nan
+    x_range, y_range, width, height = (x.min(), x.max()), (y[~np.isnan(y)].min(), y[~np.isnan(y)].max()), 300, 200
+    keep = pixel_steps(x, y, x_range, y_range, width, height)
+    assert keep[0] and keep[-1] and keep[100] and keep.sum() < 0.5 * x.size
+
+    def pixel(k):  # one point at a time
+        return (int(np.floor((x[k] - x_range[0]) / (x_range[1] - x_range[0]) * width)),
+                int(np.floor((y[k] - y_range[0]) / (y_range[1] - y_range[0]) * height)))
+
+    for k in range(1, x.size - 1):
+        if np.isnan(y[k]) or np.isnan(y[k - 1]):
+            assert keep[k]
+        else:
+            assert keep[k] == (pixel(k) != pixel(k - 1))
