@@ -85,6 +85,14 @@ def test_a_short_visit_to_the_next_level_ends_the_plateau():
     assert [e.index for e in end] == [150, 400] and all(e.quantum == 2.0 for e in end)
 
 
+def test_a_plateau_beside_an_off_grid_neighbour_is_two_plateaus():
+    # 1.22 G0 is within merge_delta of 1.0 G0 but clearly off the grid, and 0.22 G0 is many
+    # standard errors at this noise: two plateaus, the first on 1.0 G0, the second none.
+    events = feed(OnlineDetector(), staircase([1.0, 1.22, 2.0], sigma=0.02), 100)
+    got = [(p.start, p.stop, p.quantum) for p in plateaus_from_events(events, 600)]
+    assert got == [(0, 200, 1.0), (200, 400, None), (400, 600, 2.0)]
+
+
 def test_plateau_end_follows_the_step_after_the_bridge_delay():
     events = feed(OnlineDetector(), staircase([1.0, 2.0], dwell=200, seed=4), 50)
     end = next(e for e in events if e.kind == "plateau_end")

@@ -95,6 +95,26 @@ def test_a_short_visit_to_the_next_level_ends_the_plateau():
     assert not res.excursions
 
 
+def test_a_level_beside_an_off_grid_neighbour_is_split_from_it_in_noise():
+    # 40 samples on 3.0 G0, then 80 at 3.2 G0 (off the grid), white noise 0.12 G0: the merge
+    # fuses them (0.2 G0 apart), the split test (8-9 standard errors here) parts them again.
+    rng = np.random.default_rng(0)
+    g = np.repeat([2.0, 3.0, 3.2, 4.0], [100, 40, 80, 100]) + rng.normal(0, 0.12, 320)
+    res = analyze(g, r_series=0.0)
+    got = [(p.start, p.stop, p.quantum) for p in res.plateaus]
+    assert [q for _, _, q in got] == [2.0, 3.0, None, 4.0], got
+    assert abs(got[1][1] - 140) <= 3 and got[2][2] is None and res.plateaus[2].reason.startswith("off the grid")
+
+
+def test_a_long_telegraph_excursion_stays_inside_its_plateau():
+    # 60 samples 0.32 G0 below a 2.5 G0 plateau, longer than bridge_len: the merge keeps it
+    # apart from the plateau before and fuses it with the one after, which the split test
+    # cuts again; plateau, excursion, same plateau is one plateau, not three.
+    rng = np.random.default_rng(0)
+    g = np.repeat([2.5, 2.18, 2.45], [150, 60, 150]) + rng.normal(0, 0.05, 360)
+    assert [(p.start, p.stop, p.quantum) for p in analyze(g, r_series=0.0).plateaus] == [(0, 360, 2.5)]
+
+
 def test_nan_samples_are_skipped_and_indices_refer_to_the_input():
     rng = np.random.default_rng(4)
     g = np.concatenate([np.full(200, 1.0), np.full(200, 2.0)]) + rng.normal(0, 0.02, 400)

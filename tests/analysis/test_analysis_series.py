@@ -43,6 +43,21 @@ def test_many_levels_pin_r_s_with_an_interval_that_covers_the_truth():
         assert hi - lo < 10.0 and not fit.ambiguous and not fit.reason
 
 
+def test_thousands_of_plateaus_pin_r_s_as_well_as_a_few_hundred():
+    # A night of pulse trains: more plateaus than the coarse scan takes (every k-th votes
+    # for the modes, all of them refine and decide).
+    rng = np.random.default_rng(9)
+    true = rng.integers(1, 41, 3000) / 2.0
+    m = rs.uncorrect(true + rng.normal(0, 0.02, true.size), 330.0)
+    groups = np.arange(true.size) // 25
+    many = fit_series_resistance(m, np.full(true.size, 150.0), groups=groups)
+    few = fit_series_resistance(m[:300], np.full(300, 150.0), groups=groups[:300])
+    assert many.interval[0] <= 330.0 <= many.interval[1], many
+    assert abs(many.r_series - 330.0) <= abs(few.r_series - 330.0) + 0.5
+    assert many.interval[1] - many.interval[0] < few.interval[1] - few.interval[0]
+    assert not many.ambiguous and not many.reason
+
+
 def test_a_shifted_comb_is_not_taken_for_the_lattice():
     # Levels on a lattice shifted by 0.25 G0 (n/2 + 0.25): no R_s explains them well at
     # every height, so the fit must say so rather than assign levels.
