@@ -19,6 +19,7 @@ from labqc.instruments import visa_io
 from labqc.instruments.errors import (ConnectionLost, InstrumentError, InstrumentReportedError, InstrumentTimeout,
                                 ProtocolError)
 from labqc.instruments.kxci_format import clean, parse_error, parse_int
+from labqc.instruments.kxci_messages import msg
 
 #: Status byte bits (KXCI): B0 data ready, B1 syntax error, B4 busy.
 SB_SYNTAX_ERROR = 0x02
@@ -88,7 +89,7 @@ class KXCI(Instrument):
     def status_byte(self) -> int:
         """The KXCI status byte: ``SP`` on Ethernet, a serial poll on GPIB."""
         if self.ethernet:
-            return parse_int(self.query("SP"), "SP")
+            return parse_int(self.query(msg("status")), msg("status"))
         try:
             return int(self.adapter.connection.read_stb())
         except VisaIOError as exc:
@@ -100,7 +101,7 @@ class KXCI(Instrument):
         With no error the instrument answers an empty reply, which :meth:`query` would take
         for a failure and ask this again: so a plain read here, and a timeout is raised as
         it is, without the recovery of :meth:`_receive` (which calls this)."""
-        self._send(":ERROR:LAST:GET")
+        self._send(msg("last_error"))
         try:
             return parse_error(self._read_reply())
         except VisaIOError as exc:
