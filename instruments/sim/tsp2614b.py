@@ -21,183 +21,31 @@ import time
 from collections import deque
 
 import lupa.lua54 as lupa_lua
-import numpy as np
 
 from labqc.instruments.sim.clock import VirtualClock
 from labqc.instruments.sim.device import Device
 from labqc.instruments.sim.emulator import Emulator
 from labqc.instruments.sim.faults import FaultPlan
 from labqc.instruments.sim.tsp_dialect import DEFAULT_MAX_LINE, long_line, newer_lua
-from labqc.instruments.sim.tsp_buffers import (LuaBuffer, ReadingBuffer, TSPError, as_column,
-                                         format_ascii, format_binary, format_number, lua_index,
-                                         lua_number, runtime, too_big, too_small)
+from labqc.instruments.sim.tsp_buffers import LuaBuffer, ReadingBuffer, TSPError, lua_number, runtime, too_big, too_small
+from labqc.instruments.sim.tsp_common import run_common
+from labqc.instruments.sim.tsp_output import printbuffer, printnumber, print_values
 from labqc.instruments.sim.tsp_smu import SMU, OpenCircuit
+from labqc.instruments.sim.tsp_system import format_table, localnode_table, reset_format, status_table
+from labqc.instruments.sim.tsp_lua import FACTORY, SANDBOX, Dyn, LuaExit, NeverReady, Table, bind, lua_message
 from labqc.instruments.sim.tsp_trigger import COMMAND_EVENT_ID, LuaObject, TimerTable
 
 FIRMWARE = "3.2.2"
 INSTRUCTION_BUDGET = 5_000  # x 10 000 Lua instructions per message
 LUA_MEMORY = 256 * 1024 * 1024
 ERROR_QUEUE_SIZE = 100
-MAX_PRINTBUFFER_VALUES = 1_000_000
 WALL_LIMIT = 10.0  # s of real time one message may take (a Lua loop calling the instrument)
 MAX_DELAY = 1e7  # s: delay() longer than this is refused (1011)
-
-#: format.data values (2600B reference manual, format.data: ASCII 1, SREAL/REAL32 2,
-#: REAL/REAL64/DREAL 3); a script that prints format.data sees these numbers.
-ASCII, REAL32, REAL64 = 1, 2, 3
-BIGENDIAN, LITTLEENDIAN = 0, 1
-
-_SANDBOX = r"""
-local sethook = debug.sethook
-local budget = 0
-local overtime = nil
-local LIMIT = "instruction limit exceeded (endless loop?)"
-local function hook()
-  budget = budget - 1
-  if budget >= 0 and overtime() then budget = -1 end
-  if budget < 0 then error(LIMIT, 0) end
-end
-local function arm(n, late) budget = n; overtime = late; sethook(hook, "", 10000) end
-local function disarm() sethook() end
-local function check() if budget < 0 then error(LIMIT, 0) end end
-local rawpcall, rawxpcall, pack, unpack = pcall, xpcall, table.pack, table.unpack
-pcall = function(...) local r = pack(rawpcall(...)); check(); return unpack(r, 1, r.n) end
-xpcall = function(...) local r = pack(rawxpcall(...)); check(); return unpack(r, 1, r.n) end
-local cocreate = coroutine.create
-coroutine.create = function(f) local co = cocreate(f); sethook(co, hook, "", 10000); return co end
-coroutine.wrap = function(f)
-  local co = coroutine.create(f)
-  return function(...)
-    local r = pack(coroutine.resume(co, ...))
-    if not r[1] then error(r[2], 0) end
-    return unpack(r, 2, r.n)
-  end
-end
--- Lua patterns backtrack in C, where the hook cannot stop them: refuse the explosive ones
-local rawgsub = string.gsub
-local function guard(subject, pattern)
-  if type(subject) == "string" and type(pattern) == "string" then
-    local _, q = rawgsub(pattern, "[%*%+%-]", "")
-    if q > 1 and (#subject + 1) ^ q > 1e8 then
-      error("string pattern too complex for its subject", 3)
-    end
-  end
-end
-for _, name in ipairs({"find", "match", "gmatch", "gsub"}) do
-  local f = string[name]
-  string[name] = function(s, p, a, plain)
-    if not (name == "find" and plain) then guard(s, p) end
-    return f(s, p, a, plain)
-  end
-end
-local rawload = load
-load = function(chunk, name, mode, env) return rawload(chunk, name, "t", env) end
-loadstring = function(s, name) return rawload(s, name, "t") end
-unpack = table.unpack
-table.getn = function(t) return #t end
-math.mod = math.fmod
-math.pow = function(a, b) return a ^ b end
-string.dump = nil
-os, io, package, require, dofile, loadfile, debug, python = nil, nil, nil, nil, nil, nil, nil, nil
-local function makescript(name, fn)
-  local s = {name = name}
-  s.run = function() return fn() end
-  s.source = ""
-  return setmetatable(s, {__call = function(self, ...) return fn(...) end})
-end
-return arm, disarm, makescript
-"""
-
-
-# The factory KISweep functions (a blocking sweep into smuX.nvbuffer1: readings, source values
-# and timestamps), written in TSP as on the instrument; ``stime`` settles each step.
-_FACTORY = r"""
-local function kisweep(smu, func, setup, stime, points)
-  smu.source.func = func
-  smu.source.delay = stime
-  setup()
-  smu.trigger.source.action = smu.ENABLE
-  smu.trigger.measure.action = smu.ENABLE
-  smu.trigger.endpulse.action = smu.SOURCE_HOLD
-  smu.trigger.endsweep.action = smu.SOURCE_IDLE
-  smu.trigger.arm.count = 1
-  smu.trigger.count = points
-  smu.trigger.arm.stimulus = 0
-  smu.trigger.source.stimulus = 0
-  smu.trigger.measure.stimulus = 0
-  smu.trigger.endpulse.stimulus = 0
-  smu.nvbuffer1.clear()
-  smu.nvbuffer1.collectsourcevalues = 1
-  smu.nvbuffer1.collecttimestamps = 1
-  smu.source.output = smu.OUTPUT_ON
-  smu.trigger.initiate()
-  waitcomplete()
-  smu.source.output = smu.OUTPUT_OFF
-end
-function SweepVLinMeasureI(smu, startv, stopv, stime, points)
-  kisweep(smu, smu.OUTPUT_DCVOLTS, function()
-    smu.trigger.source.linearv(startv, stopv, points) smu.trigger.measure.i(smu.nvbuffer1) end, stime, points)
-end
-function SweepILinMeasureV(smu, starti, stopi, stime, points)
-  kisweep(smu, smu.OUTPUT_DCAMPS, function()
-    smu.trigger.source.lineari(starti, stopi, points) smu.trigger.measure.v(smu.nvbuffer1) end, stime, points)
-end
-function SweepVListMeasureI(smu, vlist, stime, points)
-  kisweep(smu, smu.OUTPUT_DCVOLTS, function()
-    smu.trigger.source.listv(vlist) smu.trigger.measure.i(smu.nvbuffer1) end, stime, points)
-end
-function SweepIListMeasureV(smu, ilist, stime, points)
-  kisweep(smu, smu.OUTPUT_DCAMPS, function()
-    smu.trigger.source.listi(ilist) smu.trigger.measure.v(smu.nvbuffer1) end, stime, points)
-end
-"""
-
-
-class _Exit(Exception):
-    """``exit()``: ends the running chunk without an error."""
-
-
-class NeverReady(Exception):
-    """A wait for something that will never happen (a trigger model stuck on an event)."""
-
-
-class Dyn:
-    """A table entry computed when read."""
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-
-class Table:
-    """A plain TSP table of values, functions and computed entries; ``setters`` validate writes."""
-
-    def __init__(self, entries: dict, setters: dict | None = None) -> None:
-        self.entries = entries
-        self.setters = setters or {}
-
-    def lua_get(self, key):
-        if key not in self.entries:
-            raise runtime(f"attempt to index field '{key}' (a nil value)")
-        v = self.entries[key]
-        return v.fn() if isinstance(v, Dyn) else v
-
-    def lua_set(self, key, value) -> None:
-        if key not in self.setters:
-            raise runtime(f"attribute '{key}' cannot be set")
-        self.setters[key](value)
-
-
-def _bind(obj, fn):
-    """Accept both ``obj.f(x)`` and ``obj:f(x)`` from Lua."""
-    def call(*args):
-        if args and args[0] is obj:
-            args = args[1:]
-        return fn(*args)
-    return call
 
 
 class K2614BEmulator(Emulator):
     model = "2614B"
+    firmware = FIRMWARE
     write_termination = b"\n"
     read_termination = b"\n"
 
@@ -223,7 +71,7 @@ class K2614BEmulator(Emulator):
         self.timers = TimerTable(timer_list_steps_on_repeats)  # [V]: see tsp_trigger.Timer
         self._script: dict | None = None  # a loadscript being received
         self.buffers: list[ReadingBuffer] = []
-        self._reset_format()
+        reset_format(self)
         devices = {ch: (device if ch in channels_with_device else OpenCircuit()) for ch in "ab"}
         self.smua = SMU("smua", self, devices["a"], 10)
         self.smub = SMU("smub", self, devices["b"], 20)
@@ -235,12 +83,12 @@ class K2614BEmulator(Emulator):
                                        register_builtins=False, encoding="latin-1",
                                        attribute_handlers=(self._lua_get, self._lua_set),
                                        max_memory=LUA_MEMORY)
-        self._arm, self._disarm, self._makescript = self.lua.execute(_SANDBOX)
+        self._arm, self._disarm, self._makescript = self.lua.execute(SANDBOX)
         g = self.lua.globals()
         g.smua, g.smub = self.smua, self.smub
-        g.print = self._print
-        g.printbuffer = self._printbuffer
-        g.printnumber = self._printnumber
+        g.print = lambda *args: print_values(self, *args)
+        g.printbuffer = lambda *args: printbuffer(self, *args)
+        g.printnumber = lambda *args: printnumber(self, *args)
         g.delay = self._delay
         g.waitcomplete = self._waitcomplete
         g.reset = self._reset
@@ -248,73 +96,18 @@ class K2614BEmulator(Emulator):
         g.exit = self._exit
         g.trigger = Table({"timer": self.timers, "EVENT_ID": COMMAND_EVENT_ID,
                            "clear": lambda *_: None, "wait": lambda *_: False})
-        g.format = Table(
-            {"ASCII": ASCII, "SREAL": REAL32, "REAL": REAL64, "REAL32": REAL32, "REAL64": REAL64, "DREAL": REAL64,
-             "NORMAL": BIGENDIAN, "BIGENDIAN": BIGENDIAN, "NETWORK": BIGENDIAN,
-             "SWAPPED": LITTLEENDIAN, "LITTLEENDIAN": LITTLEENDIAN,
-             "data": Dyn(lambda: self.fmt_data), "byteorder": Dyn(lambda: self.fmt_byteorder),
-             "asciiprecision": Dyn(lambda: self.fmt_precision)},
-            {"data": self._set_data, "byteorder": self._set_byteorder,
-             "asciiprecision": self._set_precision})
+        g.format = format_table(self)
         g.errorqueue = Table({"count": Dyn(lambda: len(self.errors)), "next": self._error_next,
                               "clear": self._error_clear})
-        g.localnode = Table(
-            {"model": self.model, "serialno": self.serial, "revision": FIRMWARE,
-             "description": f"Keithley Instruments SMU {self.model} - {self.serial}",
-             "linefreq": Dyn(lambda: self.linefreq), "prompts": Dyn(lambda: self.prompts),
-             "showerrors": Dyn(lambda: self.showerrors), "reset": self._reset},
-            {"linefreq": self._set_linefreq, "prompts": self._flag_setter("prompts"),
-             "showerrors": self._flag_setter("showerrors")})
+        g.localnode = localnode_table(self, FIRMWARE, self._reset)
         g.timer = Table({"reset": self._timer_reset,
                          "measure": Table({"t": lambda *_: self.t - self.timer_zero})})
-        g.status = self._status_table()
+        g.status = status_table(self)
         # node[1] is this instrument (the vendor's 26x4B examples write node[1].smua; no TSP-Link here)
         g.node = Table({1: Table({"smua": self.smua, "smub": self.smub, "model": self.model,
                                   "linefreq": Dyn(lambda: self.linefreq)})})
         g.script = Table({"anonymous": None, "delete": self._script_delete}, {"anonymous": lambda v: None})
-        self.lua.execute(_FACTORY)
-
-    def _status_table(self) -> Table:
-        def sweeping() -> int:
-            return sum(bit for bit, smu in ((2, self.smua), (4, self.smub))
-                       if smu.sweeping and smu.busy_until() > self.t)
-
-        def limits(smu: SMU) -> Table:
-            def cond() -> int:
-                if not smu.last_compliance:
-                    return 0
-                return 2 if smu.source.func == 1 else 1  # bit 1 ILMT, bit 0 VLMT
-            return Table({"condition": Dyn(cond)})
-
-        operation = Table({"condition": Dyn(lambda: 8 if sweeping() else 0),
-                           "sweeping": Table({"condition": Dyn(sweeping)}),
-                           "measuring": Table({"condition": Dyn(lambda: 0)})})
-        measurement = Table({"condition": Dyn(lambda: 0),
-                             "instrument": Table({"smua": limits(self.smua), "smub": limits(self.smub)})})
-        return Table({"condition": Dyn(self.status_byte), "operation": operation,
-                      "measurement": measurement, "standard": self._standard_table(),
-                      "reset": self._status_reset, "request_enable": Dyn(lambda: self.sre)},
-                     {"request_enable": lambda v: setattr(self, "sre", lua_index(v, "request_enable") & 0xFF)})
-
-    def _standard_table(self) -> Table:
-        """``status.standard``: the standard event register (the one *ESR? reads). Reading
-        ``event`` clears it, ``condition`` does not; ``enable`` is *ESE. Bit names as in
-        the 2600B manual (tm-devices reads errors through ``event``)."""
-        def read_event() -> int:
-            value, self.esr = self.esr, 0
-            return value
-
-        bits = {"OPC": 0x01, "OPERATION_COMPLETE": 0x01, "QYE": 0x04, "QUERY_ERROR": 0x04,
-                "DDE": 0x08, "DEVICE_DEPENDENT_ERROR": 0x08, "EXE": 0x10, "EXECUTION_ERROR": 0x10,
-                "CME": 0x20, "COMMAND_ERROR": 0x20, "URQ": 0x40, "USER_REQUEST": 0x40,
-                "PON": 0x80, "POWER_ON": 0x80}
-        return Table({**bits, "event": Dyn(read_event), "condition": Dyn(lambda: self.esr),
-                      "enable": Dyn(lambda: self.ese)},
-                     {"enable": lambda v: setattr(self, "ese", lua_index(v, "status.standard.enable") & 0xFF)})
-
-    def _status_reset(self, *_) -> None:
-        """``status.reset()``: event registers cleared, enable registers to 0."""
-        self.esr = self.ese = self.sre = 0
+        self.lua.execute(FACTORY)
 
     def _lua_get(self, obj, key):
         getter = getattr(obj, "lua_get", None)
@@ -325,7 +118,7 @@ class K2614BEmulator(Emulator):
             return self.lua.table_from(value)
         if callable(value) and not isinstance(value, (LuaObject, Table, LuaBuffer)) and \
                 not hasattr(value, "lua_get"):
-            return _bind(obj, value)
+            return bind(obj, value)
         return value
 
     def _lua_set(self, obj, key, value) -> None:
@@ -393,10 +186,10 @@ class K2614BEmulator(Emulator):
         try:
             fn = self.lua.compile(source, name="=" + (spec["name"] or "script"), mode="t")
         except lupa_lua.LuaSyntaxError as exc:
-            self.push_error(-285, _lua_message("Syntax", exc))
+            self.push_error(-285, lua_message("Syntax", exc))
             return
         except lupa_lua.LuaError as exc:
-            self.push_error(-286, _lua_message("Runtime", exc))
+            self.push_error(-286, lua_message("Runtime", exc))
             return
         script = self._makescript(spec["name"] or "anonymous", fn)
         g = self.lua.globals()
@@ -423,13 +216,13 @@ class K2614BEmulator(Emulator):
         try:
             fn = self.lua.compile(code, name="=tsp", mode="t")
         except lupa_lua.LuaSyntaxError as exc:
-            self.push_error(-285, _lua_message("Syntax", exc))
+            self.push_error(-285, lua_message("Syntax", exc))
             return
         except lupa_lua.LuaMemoryError:
             self.push_error(-286, "TSP Runtime error: not enough memory")
             return
         except lupa_lua.LuaError as exc:
-            self.push_error(-285, _lua_message("Syntax", exc))
+            self.push_error(-285, lua_message("Syntax", exc))
             return
         self._call(fn)
 
@@ -438,7 +231,7 @@ class K2614BEmulator(Emulator):
         self._arm(INSTRUCTION_BUDGET, lambda: time.monotonic() > deadline)
         try:
             fn()
-        except _Exit:
+        except LuaExit:
             pass
         except NeverReady:
             self.stuck = True  # the instrument never answers; a device clear recovers
@@ -447,7 +240,7 @@ class K2614BEmulator(Emulator):
         except lupa_lua.LuaMemoryError:
             self.push_error(-286, "TSP Runtime error: not enough memory")
         except lupa_lua.LuaError as exc:
-            self.push_error(-286, _lua_message("Runtime", exc))
+            self.push_error(-286, lua_message("Runtime", exc))
         except (ValueError, TypeError, OverflowError, ArithmeticError, RecursionError,
                 UnicodeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
             self.push_error(-286, f"TSP Runtime error: {exc}")
@@ -456,46 +249,15 @@ class K2614BEmulator(Emulator):
 
     # --- common commands -------------------------------------------------------------------
     def _common(self, cmd: str) -> None:
-        head, _, arg = cmd.partition(" ")
-        head = head.upper()
-        if head == "*IDN?":
-            self.reply(f"Keithley Instruments Inc., Model {self.model}, {self.serial}, {FIRMWARE}")
-        elif head == "*RST":
-            self._reset()
-        elif head == "*CLS":
-            self.errors.clear()
-            self.esr = 0
-        elif head == "*OPC?":
-            if self._complete():
-                self.reply("1")
-        elif head == "*OPC":
-            if self._complete():
-                self.esr |= 0x01
-        elif head == "*WAI":
-            self._complete()
-        elif head == "*ESR?":
-            self.reply(str(self.esr))
-            self.esr = 0
-        elif head == "*STB?":
-            self.reply(str(self.status_byte()))
-        elif head in ("*ESE", "*SRE"):
-            try:
-                value = int(float(arg)) & 0xFF
-            except ValueError:
-                self.push_error(-285, f"TSP Syntax error at line 1: bad parameter {arg!r} for {head}")
-                return
-            setattr(self, head[1:].lower(), value)
-        elif head in ("*ESE?", "*SRE?"):
-            self.reply(str(getattr(self, head[1:4].lower())))
-        elif head == "*TST?":
-            self.reply("0")
-        elif head == "*TRG":
-            for smu in (self.smua, self.smub):
-                smu.command_trigger()
-        else:
+        if not run_common(self, cmd):
             self._run_chunk(cmd)  # not a common command: Lua reports the syntax error
 
-    def _complete(self) -> bool:
+    def reset_instrument(self) -> None:
+        """``*RST`` and ``reset()``."""
+        self._reset()
+
+    def complete(self) -> bool:
+        """Wait for every channel's run to end; False when one never will."""
         try:
             self._waitcomplete()
             return True
@@ -504,45 +266,6 @@ class K2614BEmulator(Emulator):
             return False
 
     # --- Lua-callable functions ------------------------------------------------------------
-    def _text(self, value) -> str:
-        if value is None:
-            return "nil"
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float)):
-            return format_number(value, self.fmt_precision)
-        if isinstance(value, str):
-            return value
-        kind = lupa_lua.lua_type(value) or "userdata"
-        return f"{kind}: 0x{id(value):08x}"
-
-    def _print(self, *args) -> None:
-        self.reply("\t".join(self._text(a) for a in args).encode("latin-1", "replace"))
-
-    def _printnumber(self, *args) -> None:
-        values = np.array([lua_number(a, "printnumber argument") for a in args], dtype=float)
-        self.reply(self._encode(values))
-
-    def _encode(self, values: np.ndarray) -> bytes:
-        if self.fmt_data == ASCII:
-            return format_ascii(values, self.fmt_precision).encode("ascii")
-        return format_binary(values, self.fmt_data == REAL64, self.fmt_byteorder == LITTLEENDIAN)
-
-    def _printbuffer(self, start=None, end=None, *bufs) -> None:
-        first = lua_index(start, "printbuffer start index")
-        last = lua_index(end, "printbuffer end index")
-        if not bufs:
-            raise runtime("bad argument #3 to 'printbuffer' (reading buffer expected)")
-        cols = [as_column(b) for b in bufs]
-        count = max(last - first + 1, 0)
-        if count * len(cols) > MAX_PRINTBUFFER_VALUES:
-            raise too_big(f"printbuffer of {count * len(cols)} values")
-        if count == 0:
-            self.reply(self._encode(np.zeros(0)))
-            return
-        data = np.stack([c.buffer.values(c.name, first, last) for c in cols], axis=1)
-        self.reply(self._encode(data))
-
     def _delay(self, seconds=None) -> None:
         s = lua_number(seconds, "delay")
         if s < 0:
@@ -566,7 +289,7 @@ class K2614BEmulator(Emulator):
             smu.reset()
         for timer in self.timers.timers:
             timer.reset()
-        self._reset_format()
+        reset_format(self)
 
     def _script_delete(self, name=None) -> None:
         """``script.delete(name)``: forget the named script (tm-devices calls it before it
@@ -584,7 +307,7 @@ class K2614BEmulator(Emulator):
         self.esr |= 0x01
 
     def _exit(self, *_) -> None:
-        raise _Exit()
+        raise LuaExit()
 
     def _timer_reset(self, *_) -> None:
         self.timer_zero = self.t
@@ -597,47 +320,6 @@ class K2614BEmulator(Emulator):
 
     def _error_clear(self, *_) -> None:
         self.errors.clear()
-
-    # --- settings --------------------------------------------------------------------------
-    def _reset_format(self) -> None:
-        self.fmt_data = ASCII
-        self.fmt_byteorder = LITTLEENDIAN
-        self.fmt_precision = 6
-
-    def _set_data(self, value) -> None:
-        x = lua_number(value, "format.data")
-        if x not in (ASCII, REAL32, REAL64):
-            raise too_big(f"format.data = {x}") if x > REAL64 else too_small(f"format.data = {x}")
-        self.fmt_data = int(x)
-
-    def _set_byteorder(self, value) -> None:
-        x = lua_number(value, "format.byteorder")
-        if x not in (BIGENDIAN, LITTLEENDIAN):
-            raise too_big(f"format.byteorder = {x}") if x > 1 else too_small(f"format.byteorder = {x}")
-        self.fmt_byteorder = int(x)
-
-    def _set_precision(self, value) -> None:
-        x = lua_index(value, "format.asciiprecision")
-        if x > 16:
-            raise too_big(f"format.asciiprecision = {x} (1 to 16)")
-        if x < 1:
-            raise too_small(f"format.asciiprecision = {x} (1 to 16)")
-        self.fmt_precision = x
-
-    def _set_linefreq(self, value) -> None:
-        x = lua_number(value, "localnode.linefreq")
-        if x not in (50, 60):
-            raise too_big(f"localnode.linefreq = {x} (50 or 60)") if x > 60 else \
-                too_small(f"localnode.linefreq = {x} (50 or 60)")
-        self.linefreq = int(x)
-
-    def _flag_setter(self, attr: str):
-        def setter(value) -> None:
-            x = lua_number(value, f"localnode.{attr}")
-            if x not in (0, 1):
-                raise too_big(f"localnode.{attr} = {x}") if x > 1 else too_small(f"localnode.{attr} = {x}")
-            setattr(self, attr, int(x))
-        return setter
 
     # --- time --------------------------------------------------------------------------------
     def _sync_all(self, running_only: bool = False) -> None:
@@ -699,12 +381,3 @@ class K2614BEmulator(Emulator):
             self.esr |= 0x10  # execution error
         else:
             self.esr |= 0x08  # device-dependent error
-
-
-def _lua_message(kind: str, exc: Exception) -> str:
-    """``tsp:3: unexpected symbol near 'x'`` -> ``TSP Syntax error at line 3: unexpected ...``."""
-    text = str(exc).strip()
-    m = re.match(r"^(?:\[string [^\]]*\]|[A-Za-z_][A-Za-z0-9_]*):(\d+):\s*(.*)$", text, re.S)
-    if m:
-        return f"TSP {kind} error at line {m.group(1)}: {m.group(2)}"
-    return f"TSP {kind} error: {text}"
