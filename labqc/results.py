@@ -90,7 +90,12 @@ def format_rows(rows: np.ndarray) -> str:
 
 def _needs_quoting(column: np.ndarray) -> bool:
     # a set of the few distinct names: np.unique costs ~30 us, a one-row chunk's whole budget
-    return any(("," in t or '"' in t or "\n" in t or "\r" in t) for t in set(map(str, column.tolist())))
+    return any(_must_quote(t) for t in set(map(str, column.tolist())))
+
+
+def _must_quote(text: str) -> bool:
+    """CSV's QUOTE_MINIMAL: a field holding the delimiter, a quote or a line break."""
+    return "," in text or '"' in text or "\n" in text or "\r" in text
 
 
 def _format_columns(rows: np.ndarray) -> str:
@@ -106,9 +111,7 @@ def _format_columns(rows: np.ndarray) -> str:
 
 
 def _quoted(text: str) -> str:
-    if "," in text or '"' in text or "\n" in text or "\r" in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
+    return '"' + text.replace('"', '""') + '"' if _must_quote(text) else text
 
 
 def max_row_bytes(columns: tuple[str, ...] = COLUMNS) -> int:

@@ -250,6 +250,7 @@ class LabqcProcedure(Procedure):
         self.rows_emitted += len(rows)
         self.compliance_hits += int(np.count_nonzero(rows["Compliance"]))
         self._t_last = max(self._t_last, float(rows["Time (s)"][-1]))
+        rows.flags.writeable = False  # every subscriber gets this same array: none may change it
         self.emit("batch", rows)
         if self._total is None:  # the estimate is the parameters' and cannot change during a run
             self._total = max(self.estimated_duration(), 1e-9)

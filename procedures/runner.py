@@ -32,7 +32,7 @@ from labqc.procedures.base import LabqcProcedure, ParameterError, Progress, RUN_
 
 #: A listener gets every topic the procedure emits: ("batch", rows) with rows the stream's
 #: one typed chunk (labqc.chunk: a structured array of ROW; the same array every listener
-#: gets, so a listener must not change it),
+#: gets, read-only),
 #: ("progress", Progress), and at the end ("status", RunResult). It is called in the
 #: measuring thread, after the rows are on disk, and must return quickly. An Exception
 #: it raises is recorded in RunResult.warnings and the run goes on; a KeyboardInterrupt

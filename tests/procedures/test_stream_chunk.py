@@ -161,3 +161,22 @@ def test_pulse_book_keeps_tops_and_reads_in_pulse_order_from_one_row_chunks():
     assert reads["G/G0"] == pytest.approx(1e-5 * np.arange(1, 7) / 0.1 / G0, rel=1e-9)
     # far less than the rows themselves: what keeps a long train's memory near flat
     assert tops.nbytes + reads.nbytes < rows.nbytes / 3
+
+
+def test_every_subscriber_sees_the_rows_as_measured_even_after_one_tried_to_change_them(tmp_path):
+    from labqc.instruments.target import Target
+    from labqc.procedures import Retention
+    from labqc.procedures.runner import run_procedure
+
+    def vandal(topic, payload):
+        if topic == "batch":
+            payload["G/G0"][:] = -1.0  # read-only: raises, the runner records it and goes on
+
+    seen = []
+    result = run_procedure(Retention(duration=5, interval=1, prepare="none"), tmp_path / "r.csv",
+                           target=Target(preset="ohmic", seed=1), catalog=None,
+                           listeners=[vandal, lambda t, p: t == "batch" and seen.append(np.array(p["G/G0"]))])
+    assert result.ok and "read-only" in result.warnings[0]
+    g = np.concatenate(seen)
+    assert len(g) == result.rows == 5 and (g > 0).all()
+    assert read_data(result.path)["G/G0"].tolist() == g.tolist()
