@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDia
 from labqc.gui import lean_imports  # noqa: F401  (first: PyMeasure without IPython)
 from labqc.gui.files import (FileLoader, RunBrowser, RunRecord, compliance_limits, export_png, provenance,
                              run_title, voltage_limits)
-from labqc.gui import settings
+from labqc.gui import heap, settings
 from labqc.gui.live_plots import LivePlots
 from labqc.gui.live_state import LiveState
 from labqc.gui.run_browser import CatalogBrowser
@@ -85,6 +85,10 @@ class MainWindow(QMainWindow):
         if restore:
             settings.restore(self, keep=given)
         self.control.run_button.clicked.connect(lambda: settings.save(self))
+        self._heap_timer = QTimer(self)  # freed chunk memory back to the system (gui/heap.py)
+        self._heap_timer.setInterval(2000)
+        self._heap_timer.timeout.connect(heap.give_back)
+        self._heap_timer.start()
         warm_up()  # the detector's compiled loop, loaded before a run rather than at its first tick
         # A full garbage collection walks every tracked object: with Qt, pyqtgraph, pandas
         # and numpy imported that is ~10⁵ objects and 50-80 ms on the GUI thread, at a

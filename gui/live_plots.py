@@ -24,7 +24,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from labqc.gui.envelope import ColumnEnvelope
+from labqc.gui.envelope import ColumnEnvelope, pixel_steps
 from labqc.gui.live_state import LiveState
 from labqc.gui.plateau_labels import PlateauLabels
 from labqc.gui.plot_kit import RangeKeeper, fast, grid_lines, grow, make_plot, nice_ceiling, span
@@ -268,6 +268,8 @@ class LivePlots(QWidget):
         traces = [s.store["g"][first:]] + ([s.store["gc"][first:]] if corrected else [])
         if key == "t":
             x, traces = self._envelope(s, x, traces)
+        else:  # a moving window of rows: only the points that move to another pixel
+            x, traces = self._thin(x, traces)
         show_measured = self.show_measured.isChecked() or not corrected
         xs, ys = s.plateau_segments(s.store[key], first)
         drawn = {"measured": (x, traces[0]) if show_measured else None,
@@ -307,6 +309,16 @@ class LivePlots(QWidget):
         vb = self.main.getViewBox()
         x0, x1 = vb.viewRange()[0]
         return self.envelope.update(t, traces, x0, x1, int(round(vb.width())))
+
+    def _thin(self, x: np.ndarray, traces: list[np.ndarray]):
+        """The rows where any trace moves to another pixel of the view (labqc.gui.envelope
+        .pixel_steps): a line through them differs from the full one by under a pixel."""
+        vb = self.main.getViewBox()
+        x_range, y_range = vb.viewRange()
+        keep = np.zeros(x.size, dtype=bool)
+        for y in traces:
+            keep |= pixel_steps(x, y, tuple(x_range), tuple(y_range), vb.width(), vb.height())
+        return x[keep], [y[keep] for y in traces]
 
     def _layout_labels(self) -> None:
         key_x = X_CHOICES[self.x_choice.currentText()][0]

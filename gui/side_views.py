@@ -3,7 +3,7 @@
 - :class:`IVView`: I–V with log|I| and the compliance limits of the run on screen (as
   points for pulse procedures), or V against I for current sweeps; the newest RECENT rows
   (the last cycles), with the points in compliance marked, each drawn only where it
-  moves to another pixel;
+  moves to another pixel (labqc.gui.envelope.pixel_steps);
 - :class:`HistView`: the G/G0 histogram (0.05 G0 bins), raw and R_s-corrected, over the
   whole run, scaled to the quantum peaks.
 """
@@ -107,7 +107,7 @@ class IVView:
                 self.range.set(span(float(np.min(v)), float(np.max(v))),
                                (float(np.floor(decades[0])), float(np.ceil(decades[1] + 0.6))))
         # Only the points that move to another pixel (the range is set first, so the
-        # pixels are those it will be seen in): ~5x fewer to paint for a sweep.
+        # pixels are those it will be seen in): ~4x fewer to paint for a sweep.
         vb = self.plot.getViewBox()
         x_range, y_range = vb.viewRange()
         keep = pixel_steps(x, shown_y, tuple(x_range), tuple(y_range), vb.width(), vb.height())
