@@ -21,7 +21,7 @@ import numpy as np
 
 from labqc.instruments.sim.kxci_pmu_run import (MAX_POINTS, PMU_RANGES, R_SOURCE, SPOT8, Block, ChannelRun,
                                                 PmuTest, PointStore, pwl_steps)
-from labqc.instruments.sim.kxci_syntax import KxciError
+from labqc.instruments.sim.kxci_syntax import KxciError, linear_levels
 
 SEG_PER_SEQUENCE = 2048  # segments in one Segment Arb sequence
 TIMING = {  # source range -> limits of :PMU:PULSE:TIMES (s)
@@ -263,15 +263,4 @@ class PmuPrograms:
 
     @staticmethod
     def steps(start: float, stop: float, step: float) -> np.ndarray:
-        if step == 0:
-            if start != stop:
-                raise KxciError(-969, "a zero amplitude step needs start = stop.")
-            return np.array([start])
-        span = (stop - start) / step
-        if span < -1e-9:
-            raise KxciError(-969, "the amplitude step points away from the stop value.")
-        n = int(math.floor(span + 1e-9)) + 1
-        if n > MAX_POINTS:
-            raise KxciError(-963, f"{n} amplitudes exceed {MAX_POINTS} points.")
-        return start + step * np.arange(n)
-
+        return linear_levels(start, stop, step, MAX_POINTS, -969, -963, "amplitude step", "amplitudes")

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 #: The KXCI error numbers the emulator uses (docs/keithley4200a.md), with the text :ERROR:LAST:GET prints.
 MESSAGES = {
     -992: "KXCI command error.",
@@ -141,6 +143,24 @@ def name(field: str) -> str:
     if len(f) >= 3 and f[0] == f[-1] and f[0] in "'\"":
         return f[1:-1]
     raise KxciError(-993, f"expected a quoted name such as 'I1', got {f!r}.")
+
+
+def linear_levels(start: float, stop: float, step: float, limit: int, code: int = -993,
+                  too_many: int = -993, what: str = "step", counted: str = "points") -> np.ndarray:
+    """``start, start + step, ...`` up to ``stop`` (a zero step: ``start`` alone, which must
+    equal ``stop``), at most ``limit`` levels; ``code``/``too_many``: the errors otherwise,
+    ``what`` and ``counted`` name the step and the levels in them."""
+    if step == 0:
+        if start != stop:
+            raise KxciError(code, f"a zero {what} needs start = stop.")
+        return np.array([start])
+    span = (stop - start) / step
+    if span < -1e-9:
+        raise KxciError(code, f"the {what} points away from the stop value.")
+    n = int(math.floor(span + 1e-9)) + 1
+    if n > limit:
+        raise KxciError(too_many, f"{n} {counted} exceed the maximum of {limit}.")
+    return start + step * np.arange(n)
 
 
 def fmt(value: float, digits: int = 7) -> str:

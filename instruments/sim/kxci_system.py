@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from labqc.instruments.sim.kxci_settings import BUFFER, DEFAULT_COMPLIANCE, MAX_I, MAX_V, SYSTEM
-from labqc.instruments.sim.kxci_syntax import KxciError
+from labqc.instruments.sim.kxci_syntax import KxciError, linear_levels
 
 MIN_COMPLIANCE = 1e-7  # A without a preamplifier: smaller limits are raised to this
 VAR1_MAX = 1024
@@ -120,18 +120,7 @@ class SystemSetup:
     def staircase(self, source: str, kind: int, start: float, stop: float, step: float, comp: float) -> None:
         """``VR``/``IR`` type,start,stop,step,compliance: 1 linear, 2-4 log (10, 25, 50 per decade)."""
         if kind == 1:
-            if step == 0:
-                if start != stop:
-                    raise KxciError(-993, "a zero step needs start = stop.")
-                n = 1
-            else:
-                span = (stop - start) / step
-                if span < -1e-9:
-                    raise KxciError(-993, "the step points away from the stop value.")
-                n = int(math.floor(span + 1e-9)) + 1
-            if n > VAR1_MAX:
-                raise KxciError(-993, f"{n} VAR1 points exceed the maximum of {VAR1_MAX}.")
-            levels = start + step * np.arange(n) if n > 1 else np.array([start])
+            levels = linear_levels(start, stop, step, VAR1_MAX, counted="VAR1 points")
         else:
             if start == 0 or stop == 0 or (start > 0) != (stop > 0):
                 raise KxciError(-993, "a log sweep needs non-zero start and stop of one sign.")

@@ -281,3 +281,41 @@ def test_open_smu_picks_this_driver_from_the_resource_string(lab, resource):
         assert isinstance(smu, Keithley4200A)
         assert smu.read(0.5, compliance=1e-3)["i"][0] == pytest.approx(0.5 / R, rel=1e-6)
     assert all_off(lab, resource)
+
+
+@pytest.mark.parametrize("step_time, points", [(1.0, 1), (2.0, 1), (1.0, 2), (0.5, 1)])
+def test_a_sweep_of_one_or_two_slow_points_returns_its_readings(smu, lab, resource, step_time, points):
+    # Once the driver read the buffer before the first point was taken, and took the
+    # empty DO answer for a failure.
+    data = np.concatenate(list(smu.run(Sweep([0.1] * points, 1e-3, step_time=step_time, nplc=1))))
+    assert len(data) == points
+    assert data["i"] == pytest.approx(0.1 / R, rel=1e-6)  # 0.1 V over 10 kohm
+    assert np.diff(data["t"]) == pytest.approx([step_time] * (points - 1), abs=1e-3)  # the instrument's timing
+    assert all_off(lab, resource)
+
+
+LONG = {
+    # 4000 points of 0.1 s: 400 s, readings fetched every 25 s
+    "sweep": Sweep(np.full(4000, 0.2), 1e-3, step_time=0.1, nplc=0.01),
+    # 10000 pulses of 0.1 s: 1000 s on the PMU (the stated 10 kohm holds the current)
+    "pmu": PulseTrain.uniform(1.0, 10_000, width=1e-3, period=0.1, compliance=2e-4),
+}
+
+
+@pytest.mark.parametrize("what", sorted(LONG))
+def test_stopping_a_long_test_turns_the_output_off_within_one_poll(smu, lab, resource, what):
+    # Readings are fetched every sixteenth of a long test; the caller once got control only
+    # with them, so a stop waited that long with the output on. Now at least once a second.
+    stream = smu.run(LONG[what])
+    handed = [lab.clock.now]  # instrument time whenever the caller got control back
+    for _chunk in stream:
+        handed.append(lab.clock.now)
+        assert not all_off(lab, resource)  # still running
+        if lab.clock.now > 5.0:
+            break
+    stream.close()  # what a procedure's stop button does
+    assert all_off(lab, resource)
+    assert np.max(np.diff(handed)) <= 1.0 + 0.1  # one poll
+    assert lab.clock.now - handed[-1] <= 0.1  # the abort itself is a few messages
+    # Aborted on the instrument, not left running: the next request runs at once.
+    assert smu.read(0.1, compliance=1e-3)["i"][0] == pytest.approx(0.1 / R, rel=1e-6)
