@@ -46,6 +46,18 @@ def tv_number(smu: int) -> int:
     return smu if smu <= 4 else smu + 2
 
 
+def sweep_tests(s: Sweep, line_frequency: float) -> tuple[float, list[tuple[int, np.ndarray]]]:
+    """How a Sweep runs in system mode: the ``DT`` delay of every point (a point takes DT
+    plus the reading: ~100 µs settling at delay factor 1, then the integration of NPLC
+    line periods), and the tests it is cut into, ``(first point, levels)`` of at most 4096
+    points each, the levels as sent (6 significant digits), which the readings report."""
+    reading = SETTLE + s.nplc / line_frequency
+    delay = min(MAX_DELAY, max(0.0, s.step_time - reading))
+    tests = [(start, np.array([float(x) for x in nums(s.levels[start:start + POINTS_PER_TEST]).split(",")]))
+             for start in range(0, s.points, POINTS_PER_TEST)]
+    return delay, tests
+
+
 # --- the driver ---------------------------------------------------------------------------
 
 
@@ -285,9 +297,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
     # -- Sweep: system mode --------------------------------------------------------------
     def _sweep(self, s: Sweep) -> Iterator[np.ndarray]:
         k = self.kxci
-        # A point takes DT plus the reading: ~100 µs settling (delay factor 1) + integration.
-        reading = SETTLE + s.nplc / self.line_frequency
-        delay = min(MAX_DELAY, max(0.0, s.step_time - reading))
+        delay, tests = sweep_tests(s, self.line_frequency)
         k.command(msg("exit_on_compliance", on=False))  # run through compliance points; EC 1 would end a SET at the first
         # Output to standby when each test ends, on the instrument itself: a host that dies
         # leaves the device unbiased at the end of the running test (docs/keithley4200a.md).
@@ -295,10 +305,8 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         k.command(self._integration(s.nplc))
         # The voltage of a current source autoranges: KXCI has no system-mode V range.
         k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
-        for start in range(0, s.points, POINTS_PER_TEST):
+        for start, levels in tests:
             # Between chained tests the SMU is in standby for the few ms the next set-up takes.
-            # The levels as sent (6 significant digits) are the ones the readings report.
-            levels = np.array([float(x) for x in nums(s.levels[start:start + POINTS_PER_TEST]).split(",")])
             self._sweep_setup(s, levels, delay)
             k.command(msg("run_page"))
             t0 = max(k.clock(), self._t_last)  # the test's timestamps count from ME1

@@ -18,7 +18,7 @@ from pyvisa.errors import VisaIOError
 from labqc.instruments import kxci_sarb as sarb
 from labqc.instruments import kxci_session
 from labqc.instruments.errors import CapabilityError, InstrumentReportedError, ProtocolError
-from labqc.instruments.keithley4200a import Keithley4200A
+from labqc.instruments.keithley4200a import Keithley4200A, sweep_tests
 from labqc.instruments.kxci_format import num, parse_do, parse_error, parse_pmu_points, parse_spot, pmu_compliance
 from labqc.instruments.smu import KIND_PULSE, KIND_READ, PulseTrain, Sampling, Sweep
 
@@ -155,6 +155,19 @@ def test_framing_follows_the_resource_string():
 def sweep_setup(kind="V", comp="0.0001", levels="0,0.5,1", mode=1, dt="0.00973333"):
     return [("DE", A), (f"CH1,'V1','I1',{mode},1", A), ("CH2", A), ("CH3", A), ("SS", A), (f"{kind}L1,1,{comp},{levels}", A),
             ("HT 0", A), (f"DT {dt}", A), ("SM", A), ("DM2", A), ("LI 'I1','V1'", A)]
+
+
+def test_a_sweep_is_planned_as_tests_of_4096_points_with_the_delay_that_fills_each_step():
+    # A point is DT + ~100 us settling + NPLC/line frequency: 10 ms - 0.1 ms - 0.01/60 s.
+    delay, tests = sweep_tests(Sweep(np.arange(4098) * 1e-4, 1e-4, step_time=0.01, nplc=0.01), 60.0)
+    assert delay == pytest.approx(0.00973333, abs=1e-8)
+    assert [(start, len(levels)) for start, levels in tests] == [(0, 4096), (4096, 2)]
+    assert tests[1][1].tolist() == pytest.approx([0.4096, 0.4097])
+    delay, ((_, levels),) = sweep_tests(Sweep([0.123456789], 1e-4, step_time=0.1, nplc=1), 50.0)
+    assert delay == pytest.approx(0.1 - 100e-6 - 0.02)
+    assert levels.tolist() == [0.123457]  # as sent: 6 significant digits
+    assert sweep_tests(Sweep([0, 1], 1e-4, step_time=8.0), 60.0)[0] == 6.553  # DT's maximum
+    assert sweep_tests(Sweep([0, 1], 1e-4, step_time=1e-3, nplc=1), 60.0)[0] == 0.0
 
 
 def test_voltage_sweep_sets_compliance_in_the_list_before_it_runs_and_reads_letters():
