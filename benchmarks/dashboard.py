@@ -145,10 +145,15 @@ def main() -> int:
         make_trace(args.make_trace)
         return 0
 
-    from PyQt6.QtCore import QEventLoop, QTimer
+    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
     rows = SyntheticRows()
+    # The window remembers its settings when it closes: into a folder of its own here,
+    # not the user's (whose dashboard would open on the benchmark's results folder).
+    settings_dir = tempfile.TemporaryDirectory()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir.name)
     app = QApplication.instance() or QApplication([])
     from labqc.gui.app import MainWindow
 
@@ -285,6 +290,7 @@ def main() -> int:
           f"{result['load_average_1min'][0]} → {result['load_average_1min'][1]} on {result['cpus']} CPUs")
     print("targets (issue #12): " + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in result["met"].items()))
     window.close()
+    settings_dir.cleanup()
     print(json.dumps(result))
     return 0
 

@@ -114,6 +114,7 @@ class LivePlots(QWidget):
             curve.setZValue(0.1 * z)
             self.splits[name] = SplitCurve(curve, vb, connect=kind, overlap=0 if kind == "pairs" else 2)
         self._split_key: tuple = ()
+        self._labels_due = True  # lay the plateau labels out on this redraw
         self.labels = PlateauLabels(self.main)
 
         self.iv_view, self.hist_view = IVView(), HistView()
@@ -207,7 +208,12 @@ class LivePlots(QWidget):
         self._ticks += 1
         turn = self._ticks % SECONDARY_EVERY
         groups = (MAIN, SECONDARY[turn - 1]) if 0 < turn <= len(SECONDARY) else (MAIN,)
-        if MAIN not in self.redraw(groups=groups) and self.labels.stale:
+        self._labels_due = turn == 0  # plateau labels follow at 10 Hz, on the lightest tick
+        try:
+            drawn = self.redraw(groups=groups)
+        finally:
+            self._labels_due = True
+        if MAIN not in drawn and turn == 0 and self.labels.stale:
             self._layout_labels()
 
     def redraw(self, force: bool = False, groups: tuple[str, ...] = (MAIN,) + SECONDARY) -> list[str]:
@@ -297,7 +303,10 @@ class LivePlots(QWidget):
                 split.extend(*data)
                 split.age += 1
         self._legend_corrected(corrected)
-        self._layout_labels()
+        if force or self._labels_due:
+            self._layout_labels()
+        else:
+            self.labels.stale = True
 
     def _envelope(self, s: LiveState, t: np.ndarray, traces: list[np.ndarray]):
         """The traces reduced to the min and max per pixel column of the view
