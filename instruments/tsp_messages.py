@@ -110,5 +110,18 @@ def lua_function(name: str, body: list[str], max_bytes: int = MAX_MESSAGE_BYTES)
             + [f"function {name}() {' '.join(n + '()' for n in names)} end"])
 
 
-__all__ = ["COLUMNS", "MIN_TIMER_DELAY", "buffer_setup", "lua_function", "measure_setup", "printbuffer",
+def pack(messages: list[str], max_bytes: int = MAX_MESSAGE_BYTES) -> list[str]:
+    """Consecutive ``messages`` joined into as few messages of at most ``max_bytes`` as
+    they fit in, in order (each is a whole chunk of statements; a message longer than
+    ``max_bytes`` on its own stays as it is)."""
+    out: list[str] = []
+    for m in messages:
+        if out and len(out[-1]) + 1 + len(m) <= max_bytes:
+            out[-1] = f"{out[-1]} {m}"
+        else:
+            out.append(m)
+    return out
+
+
+__all__ = ["COLUMNS", "MIN_TIMER_DELAY", "buffer_setup", "lua_function", "measure_setup", "pack", "printbuffer",
            "source_setup", "timer_setup", "trigger_setup"]

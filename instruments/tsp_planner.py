@@ -31,7 +31,7 @@ from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, PulseTrain,
 from labqc.instruments.tsp_capabilities import PULSE_MARGIN, TimedCapabilities
 from labqc.instruments.tsp_format import is_linear, lua_table, num
 from labqc.instruments.tsp_messages import (
-    buffer_setup, lua_function, measure_setup, printbuffer, source_setup, timer_setup, trigger_setup,
+    buffer_setup, lua_function, measure_setup, pack, printbuffer, source_setup, timer_setup, trigger_setup,
 )
 from labqc.instruments.tsp_programs import PROGRAM_LIMIT, part, sweep_spans, tail_seconds, train_spans
 
@@ -63,6 +63,13 @@ class Block:
     t_first: float  # request time of the first reading (chained blocks)
     hold: float = 0.0  # > 0: no trigger model, the output held on this long (a long Sampling gap)
     tail: float = 0.0  # the base held this long after the last reading (a pulse period cut)
+    #: Send this program's set-up and helpers in as few messages as they fit in (every
+    #: message costs a round of the instrument's parser: a retention sends one program per
+    #: 5 s, for hours); sweeps and pulse trains keep one message per part.
+    packed: bool = False
+    #: Define the chunk printer _P and the waiter _W (False: an earlier program of the same
+    #: request left them on the instrument).
+    helpers: bool = True
 
 
 def chunk_bounds(instants: np.ndarray, seconds: float = CHUNK_SECONDS,
@@ -240,6 +247,8 @@ def plan_sampling(r: Sampling, caps: TimedCapabilities, *, smu: str = "smua",
                             np.arange(a, b), float(times[0])))
         start, a = float(times[-1]), b
     blocks[0].setup[:0] = config
+    for k, block in enumerate(blocks):
+        block.packed, block.helpers = True, k == 0
     return blocks
 
 
@@ -266,15 +275,16 @@ def program(block: Block, *, smu: str = "smua") -> tuple[list[str], list[tuple]]
             wait -= PATIENCE
         items.append(("chunk", a, b, wait))
     calls = [f"_W({num(it[1])})" if it[0] == "wait" else f"_P({it[1] + 1}, {it[2]})" for it in items]
-    helpers = [f"function _P(a, b) {printbuffer(s, 'a', 'b')} end",
-               "function _W(d) delay(d) print(errorqueue.count) end",
-               *lua_function("_G", calls)]
+    helpers = ([f"function _P(a, b) {printbuffer(s, 'a', 'b')} end",
+                "function _W(d) delay(d) print(errorqueue.count) end"] if block.helpers else [])
+    helpers += lua_function("_G", calls)
     go = f"{s}.source.output = {s}.OUTPUT_ON" + ("" if block.hold else f" {s}.trigger.initiate()")
     tail = f"delay({num(block.tail)}) " if block.tail > 0 else ""  # the base, to the period's end
     run = (f"if errorqueue.count == 0 then {go} end print(errorqueue.count) "
            f"if errorqueue.count == 0 then if not pcall(_G) then {s}.abort() end end "
            f"waitcomplete() {tail}{s}.source.output = {s}.OUTPUT_OFF")
-    return [*block.setup, *helpers, run], items
+    before = [*block.setup, *helpers]
+    return [*(pack(before) if block.packed else before), run], items
 
 
 __all__ = ["Block", "CHUNK_SECONDS", "MAX_CHUNK_POINTS", "PATIENCE", "PROGRAM_SECONDS", "SAMPLE_BLOCK",

@@ -344,28 +344,41 @@ SAMPLING_SOURCE = [  # once, before the first program: 0.1 V on the 0.2 V range,
 ]
 
 
+P_AND_W = ["function _P(a, b) " + printbuffer("a", "b") + " end",
+           "function _W(d) delay(d) print(errorqueue.count) end"]
+
+
 def sampling_program(delay, calls, rows, first=False, count=1):
     """One Sampling program of ``count`` readings ``delay`` s apart from its start (timer 1,
     no source action: the bias is held), its body ``calls``, and its replies: the start's
-    error count, a line per _W, a block per _P (``rows``: one reading's row each)."""
-    setup = (SAMPLING_SOURCE if first else []) + [
+    error count, a line per _W, a block per _P (``rows``: one reading's row each).
+    A retention sends one program per 5 s for hours, so its set-up and helpers go out
+    joined into messages of at most 1000 bytes, and _P and _W only with the first program."""
+    buffers_and_trigger = [
         BUFFERS,
         "smua.trigger.source.action = smua.DISABLE smua.trigger.measure.iv(smua.nvbuffer1, smua.nvbuffer2) "
         "smua.trigger.measure.action = smua.ENABLE smua.trigger.endpulse.action = smua.SOURCE_HOLD "
         f"smua.trigger.endsweep.action = smua.SOURCE_HOLD smua.trigger.arm.count = 1 smua.trigger.count = {count}",
+    ]
+    timer_and_stimuli = [
         f"trigger.timer[1].reset() trigger.timer[1].delay = {delay} trigger.timer[1].count = {count} "
         "trigger.timer[1].passthrough = false trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID",
         "smua.trigger.source.stimulus = 0 smua.trigger.measure.stimulus = trigger.timer[1].EVENT_ID "
         "smua.trigger.endpulse.stimulus = 0",
     ]
+    body = f"function _G() {' '.join(calls)} end"
+    if first:  # 858 bytes, then 636
+        messages = [" ".join(SAMPLING_SOURCE + buffers_and_trigger), " ".join(timer_and_stimuli + P_AND_W + [body])]
+    else:  # 886 bytes
+        messages = [" ".join(buffers_and_trigger + timer_and_stimuli + [body])]
     rows = iter(rows)
     replies = [(None, "0") if c.startswith("_W") else (None, block([next(rows)])) for c in calls]
-    return [(m, None) for m in setup] + program(calls) + replies
+    return [(m, None) for m in messages] + [(START, "0")] + replies
 
 
 def hold_program():
     """A program that only holds the bias for PROGRAM_SECONDS (5 s), a line every second."""
-    return program(["_W(1)"] * 5, start=HOLD) + [(None, "0")] * 5
+    return [("function _G() _W(1) _W(1) _W(1) _W(1) _W(1) end", None), (HOLD, "0")] + [(None, "0")] * 5
 
 
 def test_sampling_is_cut_into_programs_of_bounded_length_each_ending_off():
