@@ -1,7 +1,7 @@
 """What a Keithley 2614B channel can do, checked before anything is sent.
 
-:data:`CAPABILITIES` declares the 2614B's per-channel limits (Series 2600B reference manual
-and datasheet); :class:`TimedCapabilities` adds the timing rule that each step, pulse, read
+:data:`CAPABILITIES` declares the 2614B's per-channel limits (sources: docs/keithley2614b.md);
+:class:`TimedCapabilities` adds the timing rule that each step, pulse, read
 and sampling interval hold one reading at the requested NPLC, which depends on the line
 frequency the instrument reports when a session starts.
 """
@@ -15,7 +15,7 @@ from labqc.instruments.smu import Capabilities, PulseTrain, Request, Sampling, S
 
 #: Instrument time per reading beyond the integration itself (source, A/D set-up, store).
 READING_OVERHEAD = 100e-6
-#: The measurement ends this long before its pulse does (2600B pulsed-sweep example).
+#: The measurement ends this long before its pulse does (docs/keithley2614b.md, PulseTrain).
 PULSE_MARGIN = 60e-6
 
 
@@ -59,7 +59,7 @@ class TimedCapabilities(Capabilities):
                            f"({need:g} s {at})")
 
 
-#: The 2614B per channel (Series 2600B reference manual and datasheet). DC limits only:
+#: The 2614B per channel (sources: docs/keithley2614b.md). DC limits only:
 #: the 10 A pulse region is not needed for memristors. One buffer holds > 50 000 readings
 #: with timestamps and source values; a pulse train with reads stores two per pulse.
 CAPABILITIES = TimedCapabilities(

@@ -17,7 +17,7 @@ import numpy as np
 
 from labqc.instruments.errors import ProtocolError
 
-#: Buffer status bit set when the limit (compliance) was in control (2600B manual).
+#: Buffer status bit set when the limit (compliance) was in control (docs/keithley2614b.md, Readings).
 STATUS_COMPLIANCE = 0x40
 #: The instrument writes overflow and invalid readings as 9.91e37.
 OVERFLOW = 1e37

@@ -1,9 +1,9 @@
 """The TSP statements labqc sends a 2614B channel, one builder per part of a set-up.
 
 Pure text: each function returns the statements for channel ``smu`` (``"smua"`` or
-``"smub"``) and sends nothing. The names are the 2600B reference manual's (``smuX.source.*``,
+``"smub"``) and sends nothing. The names are the instrument's own (``smuX.source.*``,
 ``smuX.measure.*``, ``smuX.nvbufferY.*``, ``smuX.trigger.*``, ``trigger.timer[N].*``,
-``printbuffer``, ``format.*``), checked against tm-devices' 2614B command tree in
+``printbuffer``, ``format.*``), each checked against a 2614B command tree in
 tests/conformance/test_tm_devices_2614b.py. Why each is sent as it is: docs/keithley2614b.md.
 """
 from __future__ import annotations
@@ -81,8 +81,8 @@ def timer_setup(k: int, delay: float | Sequence[float] | np.ndarray, *, count: i
 
 def printbuffer(smu: str, a: int | str, b: int | str) -> str:
     """Readings a..b (1-based, inclusive; numbers or Lua expressions) of the COLUMNS in
-    REAL64 least significant byte first (``format.SWAPPED``: the name both the manual and
-    tm-devices' command tree know), then back to ASCII."""
+    REAL64 least significant byte first (``format.SWAPPED``: docs/keithley2614b.md,
+    "Binary readings"), then back to ASCII."""
     return (f"format.data = format.REAL64 format.byteorder = format.SWAPPED "
             f"printbuffer({a}, {b}, {smu}.nvbuffer1.timestamps, {smu}.nvbuffer1.sourcevalues, "
             f"{smu}.nvbuffer2.readings, {smu}.nvbuffer1.readings, {smu}.nvbuffer1.statuses) "

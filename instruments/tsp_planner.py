@@ -9,7 +9,7 @@ instrument and the replies that program prints. The trigger models (docs/keithle
 
 - Sweep: ``listv``/``listi`` (``linearv``/``lineari`` for an even ramp); timer 1 starts each
   step, each point is measured at the end of its step (``measure.delay``).
-- PulseTrain: after the 2600B pulsed-sweep example: timer 1 starts each step, timer 2 places
+- PulseTrain: a timer-driven pulsed sweep: timer 1 starts each step, timer 2 places
   the measurement at the end of the pulse, timer 3 ends it (``SOURCE_IDLE``: back to the
   base). With reads, pulse and read alternate as list steps and the timers run delay lists.
 - Sampling: bias held; timer 1 triggers each measurement at the requested instants, in

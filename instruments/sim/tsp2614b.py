@@ -27,7 +27,8 @@ from labqc.instruments.sim.device import Device
 from labqc.instruments.sim.emulator import Emulator
 from labqc.instruments.sim.faults import FaultPlan
 from labqc.instruments.sim.tsp_dialect import DEFAULT_MAX_LINE, long_line, newer_lua
-from labqc.instruments.sim.tsp_buffers import LuaBuffer, ReadingBuffer, TSPError, lua_number, runtime, too_big, too_small
+from labqc.instruments.sim.tsp_buffers import (LuaBuffer, ReadingBuffer, TSPError, lua_number, runtime, too_big,
+                                               too_small)
 from labqc.instruments.sim.tsp_common import run_common
 from labqc.instruments.sim.tsp_output import printbuffer, printnumber, print_values
 from labqc.instruments.sim.tsp_smu import SMU, OpenCircuit
@@ -103,7 +104,7 @@ class K2614BEmulator(Emulator):
         g.timer = Table({"reset": self._timer_reset,
                          "measure": Table({"t": lambda *_: self.t - self.timer_zero})})
         g.status = status_table(self)
-        # node[1] is this instrument (the vendor's 26x4B examples write node[1].smua; no TSP-Link here)
+        # node[1] is this instrument (no TSP-Link); tests/conformance/test_tsp_vendor_examples.py uses it
         g.node = Table({1: Table({"smua": self.smua, "smub": self.smub, "model": self.model,
                                   "linefreq": Dyn(lambda: self.linefreq)})})
         g.script = Table({"anonymous": None, "delete": self._script_delete}, {"anonymous": lambda v: None})
@@ -292,8 +293,8 @@ class K2614BEmulator(Emulator):
         reset_format(self)
 
     def _script_delete(self, name=None) -> None:
-        """``script.delete(name)``: forget the named script (tm-devices calls it before it
-        loads a script again). A name that is no script is an error [V]."""
+        """``script.delete(name)``: forget the named script (deleted before it is loaded again in
+        tests/conformance/test_tm_devices_2614b.py). A name that is no script is an error [V]."""
         if not isinstance(name, (str, bytes)):
             raise runtime("bad argument #1 to 'delete' (string expected)")
         name = name.decode("latin-1") if isinstance(name, bytes) else name

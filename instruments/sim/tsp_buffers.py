@@ -3,7 +3,7 @@ the number formatting of ``print``/``printbuffer``.
 
 A buffer keeps its columns in numpy arrays. Overlapped acquisitions (the trigger model,
 ``measure.overlappedY``) *reserve* indices up front: ``n`` then already reports the index
-the last reading will have (as the manual says for outstanding overlapped commands), while
+the last reading will have (docs/keithley2614b.md, "Not verified"), while
 ``filled`` counts the readings that exist at the instrument's present time. Whoever reads
 an index that is reserved but not filled asks the buffer's ``waiter`` to advance the
 instrument's time until it is.
@@ -19,7 +19,8 @@ OVERFLOW = 9.91e37  # what the instrument returns for overflow and invalid readi
 STATUS_COMPLIANCE = 0x40
 
 COLUMNS = ("readings", "sourcevalues", "timestamps", "statuses")
-NV_CAPACITY = 100_000  # readings a dedicated buffer holds (datasheet: > 50 000 with extras)
+#: Readings a dedicated buffer holds (docs/keithley2614b.md: > 50 000 with timestamps and source values).
+NV_CAPACITY = 100_000
 MAX_CAPACITY = 1_000_000
 
 
@@ -131,7 +132,7 @@ class ReadingBuffer:
             self.waiter(self, index)
 
     def values(self, name: str, first: int, last: int) -> np.ndarray:
-        """1-based inclusive range of one column; outside 1..n reads 9.91e37 like the manual."""
+        """1-based inclusive range of one column; outside 1..n reads 9.91e37 (the overflow value)."""
         idx = np.arange(first, last + 1)
         self.ensure(min(last, self.n))
         out = np.full(idx.shape, OVERFLOW)

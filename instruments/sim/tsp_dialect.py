@@ -1,7 +1,7 @@
 """What the 2600B's TSP accepts that the simulator's Lua 5.4 would accept anyway.
 
 The simulated 2614B runs each message in lupa's Lua 5.4, but the instrument's firmware
-Lua is older (Lua 5.0: the 2600B reference manual's examples use ``table.getn``; it
+Lua is older (Lua 5.0, docs/keithley2614b.md "The wire": ``table.getn``; it
 lacks ``#``, ``%``, ``//``, ``goto`` and the bit operators). A driver tested only against
 5.4 could send ``#t`` or ``k % 2`` and pass every test, then fail on the bench with a
 syntax error. So the emulator checks each message here before Lua sees it:

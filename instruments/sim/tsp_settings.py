@@ -5,8 +5,9 @@ stages, ``format``, ``localnode``) lists them once in a table of :class:`Setting
 validator checks every write the way the instrument does: 1011 "Parameter too big" above the
 allowed values, 1012 "Parameter too small" below them, -286 for what is not a number. Only
 settings with side effects (a source level that picks its range, the output switch) keep a
-``set_<name>`` method of their own. Ranges and limits: the Series 2600B reference manual's
-attribute pages and the 2614B datasheet (docs/keithley2614b.md lists what is unverified).
+``set_<name>`` method of their own. Ranges and limits: the sources listed in
+docs/keithley2614b.md (which also says what is unverified); tests/sim/test_tsp_settings.py
+writes them out.
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from labqc.instruments.sim.tsp_buffers import lua_number, too_big
 from labqc.instruments.sim.tsp_settings import (
-    I_MAX, I_RANGES, MEASURE, OVERRANGE, SOURCE, V_MAX, V_RANGES, SettingsObject, check_level, flag, pick_range, validate,
+    I_MAX, I_RANGES, MEASURE, OVERRANGE, SOURCE, V_MAX, V_RANGES, SettingsObject, check_level, flag, pick_range,
+    validate,
 )
 from labqc.instruments.sim.tsp_trigger import LuaObject
 

@@ -4,7 +4,7 @@ Their writable settings are the tables FORMAT and LOCALNODE of
 :mod:`labqc.instruments.sim.tsp_settings`, validated as everywhere else; the values live on
 the emulator (``fmt_data``, ``fmt_byteorder``, ``fmt_precision``, ``linefreq``, ``prompts``,
 ``showerrors``), which reads them when it prints. ``status.standard`` is the standard event
-register (the one ``*ESR?`` reads; tm-devices reads errors through it).
+register (the one ``*ESR?`` reads; docs/keithley2614b.md, "What the instrument answers").
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from labqc.instruments.sim.tsp2614b import K2614BEmulator
     from labqc.instruments.sim.tsp_smu import SMU
 
-#: format.data values (2600B reference manual, format.data: ASCII 1, SREAL/REAL32 2,
+#: format.data values (docs/keithley2614b.md, "Binary readings": ASCII 1, SREAL/REAL32 2,
 #: REAL/REAL64/DREAL 3); a script that prints format.data sees these numbers.
 ASCII, REAL32, REAL64 = 1, 2, 3
 BIGENDIAN, LITTLEENDIAN = 0, 1
@@ -27,7 +27,7 @@ FORMAT_CONSTANTS = {"ASCII": ASCII, "SREAL": REAL32, "REAL": REAL64, "REAL32": R
                     "SWAPPED": LITTLEENDIAN, "LITTLEENDIAN": LITTLEENDIAN}
 #: Emulator attribute holding each format.* setting.
 FORMAT_FIELDS = {"data": "fmt_data", "byteorder": "fmt_byteorder", "asciiprecision": "fmt_precision"}
-#: status.standard bit names (2600B manual).
+#: status.standard bit names (docs/keithley2614b.md, "What the instrument answers").
 STANDARD_BITS = {"OPC": 0x01, "OPERATION_COMPLETE": 0x01, "QYE": 0x04, "QUERY_ERROR": 0x04,
                  "DDE": 0x08, "DEVICE_DEPENDENT_ERROR": 0x08, "EXE": 0x10, "EXECUTION_ERROR": 0x10,
                  "CME": 0x20, "COMMAND_ERROR": 0x20, "URQ": 0x40, "USER_REQUEST": 0x40,
