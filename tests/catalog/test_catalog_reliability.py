@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pandas as pd
 import pytest
@@ -31,6 +31,33 @@ def labqc(*args: str, cwd: Path = ROOT, **kw) -> subprocess.CompletedProcess:
 
 def rows_in(csv: Path) -> int:
     return len(pd.read_csv(csv, comment="#"))
+
+
+def catalogued(cat_path: Path, **filters) -> list[dict]:
+    """The runs in the catalog at ``cat_path`` ([] while there is none)."""
+    if not cat_path.exists():
+        return []
+    with Catalog(cat_path, create=False) as cat:
+        return cat.runs(**filters)
+
+
+def kill_9_when(proc: subprocess.Popen, ready: Callable[[], Any], settle: float = 0.0) -> Any:
+    """kill -9 ``proc`` once ``ready()`` returns something (up to 60 s) and ``settle`` s
+    more; what ready() returned last. The process is killed however this ends."""
+    try:
+        deadline = time.monotonic() + 60
+        found = ready()
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.1)
+            found = ready()
+        time.sleep(settle)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        return found
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_a_cli_run_is_registered_then_completed_with_its_file(tmp_path):
@@ -55,24 +82,10 @@ def test_a_killed_run_stays_running_until_verify_marks_it(tmp_path):
                              "--interval", "1", "--time-scale", "0.2", "--device", "NW9", "-o", str(out),
                              "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        run = None
-        while time.monotonic() < deadline:
-            if cat_path.exists() and out.exists() and rows_in(out) >= 3:
-                with Catalog(cat_path, create=False) as cat:
-                    runs = cat.runs()
-                if runs:
-                    run = runs[0]
-                    break
-            time.sleep(0.2)
-        assert run is not None and run["status"] == "running" and run["pid"] == proc.pid
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    runs = kill_9_when(proc, lambda: out.exists() and rows_in(out) >= 3 and catalogued(cat_path))
+    assert runs, "the run was not catalogued with rows on disk within 60 s"
+    run = runs[0]
+    assert run["status"] == "running" and run["pid"] == proc.pid
     with Catalog(cat_path, create=False) as cat:
         assert cat.get(run["id"])["status"] == "running"  # nothing could complete it
     first = labqc("runs", "verify", "--catalog", str(cat_path))
@@ -280,21 +293,7 @@ def test_a_plan_killed_mid_run_then_resumed(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "labqc", "plan", "run", str(plan_file), "-o", str(run_dir),
                              "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cat_path = run_dir / "catalog.sqlite"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if cat_path.exists():
-                with Catalog(cat_path, create=False) as cat:
-                    if cat.runs(status=["running"]):
-                        break
-            time.sleep(0.1)
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_9_when(proc, lambda: catalogued(cat_path, status=["running"]), settle=0.5)
     resumed = labqc("plan", "resume", str(run_dir), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     check = labqc("runs", "verify", "--catalog", str(run_dir))
