@@ -280,25 +280,32 @@ class LivePlots(QWidget):
         xs, ys = s.plateau_segments(s.store[key], first)
         drawn = {"measured": (x, traces[0]) if show_measured else None,
                  "corrected": (x, traces[1]) if corrected else None, "plateaus": (xs, ys)}
-        # Against time the rows drawn only grow at the end: redraw the tails, and move each
-        # into its cached history every REFRESH_EVERY redraws, on different ticks (a
-        # refresh repaints the whole curve), or all at once when the view changed.
-        # Against V or I the newest rows are a moving window: everything, every time.
-        final = force or s.finished or key != "t"
-        split_key = (id(s), s.resets, s.r_series, show_measured, self.envelope.view, s.plateau_epoch)
+        # The curves only grow at the end: redraw the tails, and move each into its cached
+        # history every REFRESH_EVERY redraws, on different ticks (a refresh repaints the
+        # whole curve), or all at once when the view changed. Against time the tail is the
+        # envelope's last columns; against V or I (the newest RECENT rows, a moving window)
+        # the rows since the last refresh, and rows leaving the window stay drawn until the
+        # next refresh. Plateau lines against V or I are few: drawn whole every time.
+        final = force or s.finished
+        view = self.envelope.view if key == "t" else (key, tuple(map(tuple, self.main.getViewBox().viewRange())))
+        split_key = (id(s), s.resets, s.r_series, show_measured, view, s.plateau_epoch)
         changed = final or split_key != self._split_key
         if changed:
             self._split_key = () if final else split_key
         for k, (name, data) in enumerate(drawn.items()):
             split = splits[name]
+            window = key != "t" and name != "plateaus"
             if data is None:
                 split.clear()
-            elif changed:
-                split.refresh(*data, final=final)
-                split.age = -STAGGER * k
-            elif split.age >= REFRESH_EVERY:
-                split.refresh(*data)
-                split.age = 0
+            elif changed or split.age >= REFRESH_EVERY or (key != "t" and not window):
+                split.refresh(*data, final=final or key != "t")
+                split.age = -STAGGER * k if changed else 0
+                split.row = n
+            elif window:  # the rows since the refresh, from the last one drawn then
+                a = max(split.row - 1, first)
+                split.set_tail(s.store[key][a:n], s.store["g" if name == "measured" else "gc"][a:n],
+                               repeated=int(a == split.row - 1))
+                split.age += 1
             else:
                 split.extend(*data)
                 split.age += 1

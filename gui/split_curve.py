@@ -36,6 +36,8 @@ class SplitCurve:
         view.addItem(self.tail, ignoreBounds=True)
         self.kept = 0  # points in the history
         self.age = 0  # redraws since the last refresh (kept by the caller)
+        self.row = 0  # the caller's row count at the last refresh
+        self._repeated = 0  # points at the tail's start that the history also draws
 
     def refresh(self, x: np.ndarray, y: np.ndarray, *, final: bool = False, **opts) -> None:
         """Everything into the history (the last ``live`` points into the tail unless
@@ -49,10 +51,17 @@ class SplitCurve:
     def extend(self, x: np.ndarray, y: np.ndarray) -> None:
         """Redraw the tail: the points after the history (x, y: all points so far)."""
         start = max(self.kept - self.overlap, 0)
+        self._repeated = self.kept - start
         if x.size <= self.kept or not x.size:
             self.tail.setData(np.zeros(0), np.zeros(0))
         else:
             self.tail.setData(np.asarray(x[start:], dtype=float), np.asarray(y[start:], dtype=float))
+
+    def set_tail(self, x: np.ndarray, y: np.ndarray, repeated: int = 1) -> None:
+        """Draw these points as the tail, the first ``repeated`` of them the history's last
+        (the caller knows where the history ends)."""
+        self.tail.setData(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        self._repeated = repeated
 
     def getData(self) -> tuple[np.ndarray, np.ndarray]:
         """Every point drawn: the history's, then the tail's after the repeated ones."""
@@ -62,7 +71,7 @@ class SplitCurve:
         hy = np.zeros(0) if hy is None else hy
         if tx is None or not len(tx):
             return hx, hy
-        skip = min(self.overlap, hx.size)
+        skip = min(self._repeated, hx.size)
         return np.concatenate([hx, tx[skip:]]), np.concatenate([hy, ty[skip:]])
 
     def clear(self) -> None:
