@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from labqc.figures import correlation_figure, save_figure
 from labqc.levels import correct_g0
 from labqc.units import G0
 
@@ -292,7 +293,7 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
     ax.set_xlabel("G/G0 (G0 = 77.48 µS)")
     ax.set_ylabel("counts per 0.05 G0 bin")
     ax.legend()
-    out.append(_save(fig, Path(f"{stem}_histogram.png")))
+    out.append(save_figure(fig, Path(f"{stem}_histogram.png")))
 
     # Trace against time (or sample index) with plateaus, and against V when available.
     panels = 2 if V_COL in data else 1
@@ -318,7 +319,7 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
         ax.set_xlabel("voltage (V)")
         ax.set_ylabel("G/G0")
         ax.set_ylim(-0.2, hi)
-    out.append(_save(fig, Path(f"{stem}_trace.png")))
+    out.append(save_figure(fig, Path(f"{stem}_trace.png")))
 
     ps = _pulse_view(data, result.r_series)
     if ps is not None:
@@ -339,21 +340,13 @@ def write_figures(path: Path, data: dict, result: PlateauAnalysis) -> list[Path]
         r, theta = views.polar(ps.ratio)
         ax3.plot(theta, r, ".", ms=3)
         ax3.set_title("radius I_i/I_1, angle (i-1)·π")
-        out.append(_save(fig, Path(f"{stem}_pulses.png")))
+        out.append(save_figure(fig, Path(f"{stem}_pulses.png")))
 
     corr = _correlation_view(data, result.r_series, hi)
     if corr is not None:
-        fig, ax = plt.subplots(figsize=(6.5, 5.5))
-        ax.set_facecolor("0.85")  # grey: bins with no defined correlation (NaN)
-        mesh = ax.pcolormesh(corr.edges, corr.edges, corr.c.T, cmap="RdBu_r", vmin=-1.0, vmax=1.0,
-                             rasterized=True)
-        fig.colorbar(mesh, ax=ax, label="correlation")
-        ax.set_xlabel("G/G0")
-        ax.set_ylabel("G/G0")
-        ax.set_aspect("equal")
-        ax.set_title(f"2-D correlation histogram, {corr.n_traces} cycles, R_s-corrected ({result.r_series:.0f} Ω)\n"
-                     "grey: bins that do not vary between cycles", fontsize=10)
-        out.append(_save(fig, Path(f"{stem}_corr2d.png")))
+        fig = correlation_figure(corr.edges, corr.c, f"2-D correlation histogram, {corr.n_traces} cycles, "
+                                 f"R_s-corrected ({result.r_series:.0f} Ω)\ngrey: bins that do not vary between cycles")
+        out.append(save_figure(fig, Path(f"{stem}_corr2d.png")))
     return out
 
 
@@ -385,10 +378,3 @@ def _grid(ax, hi: float, *, vertical: bool) -> None:
         (ax.axvline if vertical else ax.axhline)(k / 2, **style)
 
 
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

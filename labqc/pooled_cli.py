@@ -95,6 +95,7 @@ def _num(x: float) -> str:
 
 
 def write_figures(result: PooledResult, folder: Path) -> list[Path]:
+    from labqc.figures import correlation_figure, save_figure
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,29 +115,12 @@ def write_figures(result: PooledResult, folder: Path) -> list[Path]:
         ax.set_title(f"{len(result.runs)} runs, {len(result.r_series)} devices, {result.samples} samples",
                      fontsize=10)
         ax.legend()
-        out.append(_save(fig, folder / "pooled-histogram.png"))
+        out.append(save_figure(fig, folder / "pooled-histogram.png"))
     if result.corr is not None:
-        fig, ax = plt.subplots(figsize=(6.5, 5.5))
-        ax.set_facecolor("0.85")
-        mesh = ax.pcolormesh(result.corr_edges, result.corr_edges, result.corr.T, cmap="RdBu_r", vmin=-1, vmax=1,
-                             rasterized=True)
-        fig.colorbar(mesh, ax=ax, label="correlation")
-        ax.set_xlabel("G/G0")
-        ax.set_ylabel("G/G0")
-        ax.set_aspect("equal")
-        ax.set_title(f"2-D correlation histogram, {result.cycles} cycles pooled, R_s-corrected", fontsize=10)
-        out.append(_save(fig, folder / "pooled-corr2d.png"))
+        fig = correlation_figure(result.corr_edges, result.corr,
+                                 f"2-D correlation histogram, {result.cycles} cycles pooled, R_s-corrected")
+        out.append(save_figure(fig, folder / "pooled-corr2d.png"))
     return out
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 __all__ = ["run_pooled", "summary_lines", "write_figures"]
