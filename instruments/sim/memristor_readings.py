@@ -34,17 +34,23 @@ class Readings:
         """Which steps are the top of a pulse: |V| >= pulse_v, reached by a jump of at
         least pulse_jump (from the step before, or the last level of the previous drive)
         and held since. A ramp climbs in small steps and never makes one."""
-        p, lv = self.p, drive.levels
+        lv = drive.levels
         if drive.source != "V" or lv.size == 0:
             return np.zeros(lv.size, dtype=bool)
+        high, onset, run, starts = self._pulse_edges(lv)
+        kinds = np.concatenate([[self._in_pulse], onset[starts]])
+        return kinds[run] & high
+
+    def _pulse_edges(self, lv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Of source levels ``lv`` (V) following the last level applied: which are high
+        (|V| >= pulse_v), which jump up to a pulse top (by >= pulse_jump), the run of equal
+        state each step belongs to, and where each run after the first starts."""
+        p = self.p
         prev = np.concatenate([[self._last_level], lv[:-1]])
         high = np.abs(lv) >= p.pulse_v
         onset = high & (np.abs(lv - prev) >= p.pulse_jump)
-        fall = ~high & (np.abs(prev) >= p.pulse_v)
-        run = np.cumsum(onset | fall)
-        starts = np.flatnonzero(onset | fall)
-        kinds = np.concatenate([[self._in_pulse], onset[starts]])
-        return kinds[run] & high
+        change = onset | (~high & (np.abs(prev) >= p.pulse_v))  # a pulse starts or falls
+        return high, onset, np.cumsum(change), np.flatnonzero(change)
 
     def _pulse_offsets(self, drive: Drive) -> np.ndarray:
         """δG/G of each step from pulse-to-pulse rearrangement of the contact: a step that
@@ -56,14 +62,9 @@ class Readings:
             if drive.source == "V" and lv.size:
                 self._last_level, self._pulse_rel = float(lv[-1]), 0.0
             return np.zeros(lv.size)
-        prev = np.concatenate([[self._last_level], lv[:-1]])
-        high = np.abs(lv) >= p.pulse_v
-        onset = high & (np.abs(lv - prev) >= p.pulse_jump)
-        fall = ~high & (np.abs(prev) >= p.pulse_v)
-        run = np.cumsum(onset | fall)
+        high, onset, run, starts = self._pulse_edges(lv)
         values = np.zeros(int(run[-1]) + 1)
         values[0] = self._pulse_rel
-        starts = np.flatnonzero(onset | fall)
         draws = p.pulse_spread * self._read_rng.standard_normal(starts.size)
         values[1:] = np.where(onset[starts], draws, 0.0)
         rel = values[run] * high
