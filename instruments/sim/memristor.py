@@ -50,7 +50,7 @@ import numpy as np
 from labqc.instruments.sim.device import Drive, Measured, clamp_to_compliance
 from labqc.instruments.sim.memristor_iv import (K_B, StateTable, channel_transmission,  # noqa: F401 (re-exported)
                                                 dissolution_rate, g_filament, interp1, operating_point,
-                                                state_table)
+                                                state_table, LastUsed)
 from labqc.instruments.sim.memristor_params import MemristorParams, MemristorState, draw_device
 from labqc.instruments.sim.memristor_readings import Readings
 from labqc.instruments.sim.memristor_small import EVENTS_PER_STEP, SmallDrives, held
@@ -79,14 +79,16 @@ class Memristor(SmallDrives, Readings):
         # RTN relative to G: a fraction of G0, ∝ 1/√N, divided by G ≈ N·G0; none at N = 0.
         self._rtn_scale = np.zeros(self.p.n_max + 1)
         self._rtn_scale[1:] = np.arange(1, self.p.n_max + 1) ** -1.5
-        self._tables: dict[tuple[int, float], StateTable] = {}
+        # Per-state caches are bounded: a long pulse train visits ever new (n, x) states,
+        # and an unbounded table of ~0.4 MB I–V grids made memory grow with the run.
+        self._tables: LastUsed = LastUsed(64)
         self._tb_key: tuple[int, float] | None = None
         self._draws = Draws(self._rng)  # kinetics: exponential thresholds, kinds of event
         self._read_draws = Draws(self._read_rng)  # read noise of small drives
         self._rtn_scale_list = self._rtn_scale.tolist()
         self._rtn_on = self.p.rtn_count > 0
-        self._rest_rates: dict[tuple[int, float], float] = {}  # dissolution rate at T0 per state
-        self._g_low: dict[tuple[int, float], float] = {}  # low-bias conductance per state
+        self._rest_rates: LastUsed = LastUsed(4096)  # dissolution rate at T0 per state
+        self._g_low: LastUsed = LastUsed(4096)  # low-bias conductance per state
         self._hazard_left = self._next_hazard()
         self.fresh = 0.0  # channels added since the filament last annealed (they rupture first)
         self.volatile = 0.0  # channels short pulses added that have not relaxed yet

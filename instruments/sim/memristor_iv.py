@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,3 +156,24 @@ def operating_point(tb: StateTable, source: str, levels: np.ndarray, compliance:
     # The state's rates are functions of the operating point alone (Joule heating
     # included), tabulated against the current.
     return v_term, i, comp, _interp(i, tb.i, tb.total_rate)
+
+
+class LastUsed(OrderedDict):
+    """A dict that keeps only its ``size`` most recently used entries (per-state caches of
+    the memristor: a run that keeps visiting new states must not grow memory with them)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get(self, key, default=None):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
