@@ -1,8 +1,9 @@
 """Overnight-scale runs on the simulator at time scale 0: a 10^4-cycle endurance run
 (pulse SET/RESET with a read after each, 4 rows per cycle), a 10^4 s retention run (one
 read per second, so one row per chunk: the stream's per-chunk cost) and a potentiation/
-depression pulse train (2.5·10^4 pulses each way, the 2614B's most, a read after each: long enough that its RSS slope is not allocator noise), each written to its
-results file as it goes.
+depression pulse train (2.5·10^4 pulses each way, the 2614B's most, a read after each:
+long enough that its RSS slope is not allocator noise), each written to its results file
+as it goes.
 
 Reported per run: wall and CPU time, rows per second, peak RSS, and RSS sampled as the run
 grows with its slope (MB per 10^4 rows over the second half of the run; flat means
