@@ -63,6 +63,7 @@ def merge(seg_start, seg_stop, seg_level, opt: Options, barriers=frozenset(), se
             out_mu[-1] = (out_mu[-1] * out_w[-1] + mu * w) / tw
             out_w[-1] = tw
             out_b[-1] = b
+            out_d[-1] = min(out_d[-1], dl)  # a short piece's wide threshold does not pass to its group
             continue
         if (
             len(out_a) >= 2
@@ -209,3 +210,42 @@ def undo_excursions(xs, ga0, ga, gb, sigma: float, r_series: float, opt: Options
     first = np.flatnonzero(keep)
     last = np.r_[first[1:], ga.size] - 1
     return ga[first], gb[last]
+
+
+TELEGRAPH_RETURNS = 3  # returning excursions from which a trace is taken to carry telegraph noise
+RETURN_SIGMAS = 4.0  # standard errors: outer pieces within this are one level, the middle beyond it
+
+
+def telegraph_returns(seg_a, seg_b, seg_level, seg_raw, sigma: float, r_series: float, opt: Options,
+                      barriers=frozenset()) -> int:
+    """How many times the raw segmentation leaves a level for less than bridge_len samples by
+    less than bridge_max and comes back to it: the trace-level evidence of telegraph noise.
+
+    A fluctuator switches back and forth many times on every plateau it rides on; a trace
+    without one shows such a return only where an off-grid plateau happens to sit between
+    two visits of one level (field families, seeds 3000-3023: 0-2 returns per quiet trace,
+    dozens in traces with telegraph noise).
+    """
+    if seg_level.size < 3:
+        return 0
+    n = (seg_b - seg_a).astype(float)
+    se = sigma * np.nan_to_num(rs.derivative(seg_raw, r_series), nan=1e6) / np.sqrt(n)
+    m1, m2, m3 = seg_level[:-2], seg_level[1:-1], seg_level[2:]
+    same = np.abs(m1 - m3) < RETURN_SIGMAS * np.hypot(se[:-2], se[2:]) + opt.tol / 2
+    step = np.minimum(np.abs(m2 - m1), np.abs(m2 - m3))
+    away = (step > RETURN_SIGMAS * np.hypot(se[1:-1], np.maximum(se[:-2], se[2:]))) & (np.abs(m2 - m1) < opt.bridge_max)
+    inside = ~np.isin(seg_a[1:-1], list(barriers)) & ~np.isin(seg_a[2:], list(barriers))
+    return int((same & away & inside & (n[1:-1] < opt.bridge_len)).sum())
+
+
+def quiet_deltas(seg_a, seg_b, seg_raw, sigma: float, r_series: float, opt: Options) -> np.ndarray:
+    """Merge thresholds for a trace without telegraph noise: merge_sigmas white-noise scales
+    (corrected units) between merge_min and merge_delta. The full merge_delta is there for
+    telegraph states, drift and wander; without them it fuses an off-grid plateau of
+    0.15-0.3 G0 with the level on either side, which a single split cannot undo when the
+    level comes back after it (field family easy, seeds 3000-3095). Pieces shorter than
+    min_length (a spike's remains, a ramp sample) keep merge_delta: they cannot be plateaus,
+    and left apart they cut one plateau in two (field family short, seed 403094)."""
+    scale = sigma * np.nan_to_num(rs.derivative(seg_raw, r_series), nan=1e6)
+    delta = np.clip(opt.merge_sigmas * scale, opt.merge_min, opt.merge_delta)
+    return np.where(seg_b - seg_a < opt.min_length, opt.merge_delta, delta)

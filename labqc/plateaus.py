@@ -35,7 +35,9 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from labqc import levels as lv
-from labqc.plateau_merge import NEAR_MARGIN, merge, split_steps, undo_excursions
+from labqc.plateau_merge import (
+    NEAR_MARGIN, TELEGRAPH_RETURNS, merge, quiet_deltas, split_steps, telegraph_returns, undo_excursions,
+)
 from labqc.plateau_segment import (  # noqa: F401  (robust_sigma: public here too)
     block_starts, despike, group_stats, robust_sigma, segment, segment_means, sweep_segment,
 )
@@ -87,6 +89,10 @@ class Options:
     max_drift: float = 0.35  # G0 across a plateau; more (and significant) is a ramp, not a level
     join_gap: int = 0  # samples; neighbours with the same quantum and a gap up to this join (-1: never)
     two_state: bool = True  # resolve telegraph noise inside off-grid plateaus (labqc.plateau_two_state)
+    # None: decided per trace by the count of returning excursions (labqc.plateau_merge:
+    # telegraph_returns); False: merge at the white-noise scale and never re-merge level,
+    # excursion, same level; True: the full merge_delta and the re-merge always
+    telegraph: bool | None = None
     v_min: float = 0.02  # V; with a bias trace ``v``, samples below it are left out of level statistics
 
     @classmethod
@@ -242,7 +248,11 @@ def analyze(
     # Two pieces on one half-quantum are one level within tol plus the white noise (at most
     # NEAR_MARGIN): in a quiet trace two off-grid plateaus either side of a level are not
     # fused into one three-level group that no single split can undo (easy family).
-    ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers, near_margin=min(NEAR_MARGIN, sigma))
+    telegraph = opt.telegraph
+    if telegraph is None:
+        telegraph = telegraph_returns(seg_a, seg_b, seg_corr, seg_mu, sigma, r_series, opt, barriers) >= TELEGRAPH_RETURNS
+    deltas = None if telegraph else quiet_deltas(seg_a, seg_b, seg_mu, sigma, r_series, opt)
+    ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers, deltas, near_margin=min(NEAR_MARGIN, sigma))
     ga0, gb0 = ga, gb
     ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt)
     # A group may hide two steps: test the halves of the groups just split (the others
