@@ -238,14 +238,40 @@ def telegraph_returns(seg_a, seg_b, seg_level, seg_raw, sigma: float, r_series: 
     return int((same & away & inside & (n[1:-1] < opt.bridge_len)).sum())
 
 
-def quiet_deltas(seg_a, seg_b, seg_raw, sigma: float, r_series: float, opt: Options) -> np.ndarray:
-    """Merge thresholds for a trace without telegraph noise: merge_sigmas white-noise scales
-    (corrected units) between merge_min and merge_delta. The full merge_delta is there for
-    telegraph states, drift and wander; without them it fuses an off-grid plateau of
-    0.15-0.3 G0 with the level on either side, which a single split cannot undo when the
-    level comes back after it (field family easy, seeds 3000-3095). Pieces shorter than
-    min_length (a spike's remains, a ramp sample) keep merge_delta: they cannot be plateaus,
-    and left apart they cut one plateau in two (field family short, seed 403094)."""
+def quiet_deltas(seg_a, seg_b, seg_level, seg_raw, sigma: float, r_series: float, opt: Options,
+                 barriers=frozenset(), near_margin: float = NEAR_MARGIN) -> np.ndarray:
+    """Merge thresholds for a trace without telegraph noise.
+
+    The full merge_delta is there for telegraph states, drift and wander; without them it
+    fuses an off-grid plateau of 0.15-0.3 G0 with the level beside it, which a single split
+    cannot undo when the level comes back after it (field family easy, seeds 3000-3095).
+    A first merge at merge_sigmas white-noise scales (corrected units, between merge_min and
+    merge_delta; pieces shorter than min_length keep merge_delta, they cannot be plateaus)
+    finds neighbouring groups closer than merge_delta. Such a pair keeps the narrow threshold
+    unless it is part of a run of small steps in one direction (a slow ramp or drift cut in
+    pieces, which must still fuse into one drifting group: tests/analysis/test_analysis_plateaus.py);
+    every other segment gets merge_delta.
+    """
     scale = sigma * np.nan_to_num(rs.derivative(seg_raw, r_series), nan=1e6)
-    delta = np.clip(opt.merge_sigmas * scale, opt.merge_min, opt.merge_delta)
-    return np.where(seg_b - seg_a < opt.min_length, opt.merge_delta, delta)
+    narrow = np.clip(opt.merge_sigmas * scale, opt.merge_min, opt.merge_delta)
+    narrow = np.where(seg_b - seg_a < opt.min_length, opt.merge_delta, narrow)
+    full = np.full(seg_level.size, opt.merge_delta)
+    qa, qb, _ = merge(seg_a, seg_b, seg_level, opt, barriers, narrow, near_margin)
+    if qa.size < 2:
+        return full
+    gid = np.searchsorted(qa, seg_a, side="right") - 1  # bridged pieces join the group around them
+    w = (seg_b - seg_a).astype(float)
+    level = np.bincount(gid, weights=seg_level * w, minlength=qa.size) / np.maximum(np.bincount(gid, weights=w, minlength=qa.size), 1.0)
+    step = np.diff(level)
+    close = (np.abs(step) < opt.merge_delta) & ~np.isin(qa[1:], list(barriers)) & (qb[:-1] == qa[1:])
+    run = np.sign(step[1:]) == np.sign(step[:-1])  # two small steps the same way: a ramp
+    ramp = np.zeros(close.size, dtype=bool)
+    ramp[1:] |= close[:-1] & run
+    ramp[:-1] |= close[1:] & run
+    keep = close & ~ramp
+    if not keep.any():
+        return full
+    mark = np.zeros(qa.size, dtype=bool)
+    mark[:-1] |= keep
+    mark[1:] |= keep
+    return np.where(mark[gid], narrow, full)

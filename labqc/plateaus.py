@@ -251,7 +251,7 @@ def analyze(
     telegraph = opt.telegraph
     if telegraph is None:
         telegraph = telegraph_returns(seg_a, seg_b, seg_corr, seg_mu, sigma, r_series, opt, barriers) >= TELEGRAPH_RETURNS
-    deltas = None if telegraph else quiet_deltas(seg_a, seg_b, seg_mu, sigma, r_series, opt)
+    deltas = None if telegraph else quiet_deltas(seg_a, seg_b, seg_corr, seg_mu, sigma, r_series, opt, barriers, min(NEAR_MARGIN, sigma))
     ga, gb, bridged = merge(seg_a, seg_b, seg_corr, opt, barriers, deltas, near_margin=min(NEAR_MARGIN, sigma))
     ga0, gb0 = ga, gb
     ga, gb = split_steps(xs, ga, gb, sigma, r_series, opt)

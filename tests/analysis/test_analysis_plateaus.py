@@ -109,10 +109,14 @@ def test_a_level_beside_an_off_grid_neighbour_is_split_from_it_in_noise():
 def test_a_long_telegraph_excursion_stays_inside_its_plateau():
     # 60 samples 0.32 G0 below a 2.5 G0 plateau, longer than bridge_len: the merge keeps it
     # apart from the plateau before and fuses it with the one after, which the split test
-    # cuts again; plateau, excursion, same plateau is one plateau, not three.
+    # cuts again; plateau, excursion, same plateau is one plateau, not three. The trace shows
+    # its fluctuator elsewhere too (a 3.0 G0 plateau switching every 16 samples before it):
+    # without any such evidence the piece is an off-grid plateau
+    # (tests/analysis/test_analysis_telegraph_prior.py).
     rng = np.random.default_rng(0)
-    g = np.repeat([2.5, 2.18, 2.45], [150, 60, 150]) + rng.normal(0, 0.05, 360)
-    assert [(p.start, p.stop, p.quantum) for p in analyze(g, r_series=0.0).plateaus] == [(0, 360, 2.5)]
+    tele = (np.sin(np.arange(200) * 2 * np.pi / 16) > 0.5).astype(float)  # up a third of the time
+    g = np.concatenate([3.0 + 0.2 * tele, np.repeat([2.5, 2.18, 2.45], [150, 60, 150])]) + rng.normal(0, 0.05, 560)
+    assert [(p.start, p.stop, p.quantum) for p in analyze(g, r_series=0.0).plateaus] == [(0, 200, 3.0), (200, 560, 2.5)]
 
 
 def test_nan_samples_are_skipped_and_indices_refer_to_the_input():
