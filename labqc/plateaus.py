@@ -13,7 +13,9 @@ Pipeline, per trace:
    ``merge_delta`` or round to the same half-quantum, and bridge excursions shorter than
    ``bridge_len`` between equal levels (logged as telegraph events); a merged group whose
    best single split gives two flat, significantly different levels is split again, unless
-   the pieces read level, excursion, same level;
+   the pieces read level, excursion, same level; a trace without telegraph switching
+   (labqc.plateau_merge: telegraph_returns) merges neighbours closer than merge_delta only
+   within its white noise (quiet_deltas), so an off-grid plateau beside a level stays apart;
 4. estimate R_s by the comb fit over the merged plateaus when it is not given, then redo
    step 3 in corrected units;
 5. keep segments of at least ``min_length`` samples and assign each a quantum level with
