@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from labqc.instruments import kxci_route as route
-from labqc.instruments.errors import (CapabilityError, ConnectionLost, InstrumentError, InstrumentReportedError,
-                                InstrumentTimeout, ProtocolError)
-from labqc.instruments.kxci_capabilities import (CAPABILITIES, CHUNK_SECONDS, MAX_DELAY, POINTS_PER_TEST, SETTLE,
-                                                 STOP_SECONDS, K4200ACapabilities)
+from labqc.instruments.errors import CapabilityError, ConnectionLost, InstrumentError, ProtocolError
+from labqc.instruments.kxci_capabilities import CAPABILITIES, MAX_DELAY, POINTS_PER_TEST, SETTLE, K4200ACapabilities
+from labqc.instruments.kxci_follow import RunFollower
 from labqc.instruments.kxci_format import do_items, num, nums, parse_items, parse_spot
 from labqc.instruments.kxci_messages import msg
 from labqc.instruments.kxci_sampling import run_sampling
 from labqc.instruments.kxci_pulses import PMU_CURRENT_RANGES, PMU_RANGES_NO_RPM, PmuPulses
 from labqc.instruments.kxci_session import KXCI, SB_BUSY, SB_SYNTAX_ERROR
-from labqc.instruments.smu import (KIND_POINT, READING, PulseTrain, Request, Sampling, SourceMeasure, Sweep,
-                                  empty_chunk)
+from labqc.instruments.smu import KIND_POINT, READING, PulseTrain, Request, Sampling, SourceMeasure, Sweep
 
 
 def has_rpm(options: list[str], channel: int) -> bool:
@@ -95,9 +93,8 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         self.pmu = pmu_channel
         self.line_frequency = float(line_frequency)
         self.kxci = KXCI(adapter_or_resource, framing, timeout, visa_library, **kwargs)
-        self._pmu_used = False
-        self._t_last = 0.0  # last timestamp handed out, to keep t monotonic across blocks
-        self._live = True  # read data while a test runs (off if this KXCI refuses it)
+        self.pmu_used = False  # a train ran on the PMU: output_off and abort address it too
+        self.follower = RunFollower(self.kxci)  # timestamps handed out, and following running tests
         try:
             self._connect()
         except BaseException:
@@ -143,13 +140,13 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         self.capabilities.check(Sweep([level], compliance, source=source, step_time=1.0, nplc=nplc))
         k = self.kxci
         k.command(msg("user_mode"))
-        k.command(self._integration(nplc))
-        k.command(self._range_cmd(None))
+        k.command(msg("integration", nplc=float(nplc)))
+        k.command(self.range_floor_command(None))
         k.checkpoint()  # GPIB: the set-up was accepted before the output turns on
         try:
             setting = self._source_cmd(source, level, compliance)
             k.command(setting)  # on, with its limit
-            t = self._stamp(k.clock())
+            t = self.follower.stamp(k.clock())
             v, i, comp = self._spot(setting)
         except BaseException:
             self.output_off()  # recovers the session if it has to
@@ -162,7 +159,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
 
     def abort(self) -> None:
         """``ME4`` (system-mode test) and ``:PMU:ABORT``, then every output off."""
-        for cmd in [msg("abort_test")] + ([msg("pmu_abort")] if self._pmu_used else []):
+        for cmd in [msg("abort_test")] + ([msg("pmu_abort")] if self.pmu_used else []):
             try:
                 self.kxci.command(cmd)
             except InstrumentError:
@@ -197,7 +194,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         k = self.kxci
         k.command(msg("user_mode"))
         k.command(msg("user_off", ch=self.smu))
-        if self._pmu_used:
+        if self.pmu_used:
             k.command(msg("pmu_output", ch=self.pmu, on=False))
         k.checkpoint()
 
@@ -205,11 +202,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         self.kxci.adapter.close()
 
     # -- helpers shared by the operations ------------------------------------------------
-    def _integration(self, nplc: float) -> str:
-        """``IT4,delay factor,filter factor,NPLC``: default settling, no filter, this NPLC."""
-        return msg("integration", nplc=float(nplc))
-
-    def _range_cmd(self, measure_range: float | None) -> str:
+    def range_floor_command(self, measure_range: float | None) -> str:
         """``RG ch,I``: the lowest current range autorange may use. KXCI has no fixed measure
         range for system-mode tests, so a V source's ``measure_range`` becomes this floor
         (readings never drop below it: no slow low-range settling); None restores the
@@ -232,11 +225,6 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         i, ci, _ = parse_spot(self.kxci.query(msg("test_current", ch=self.smu)))
         return v, i, cv or ci
 
-    def _stamp(self, t: float) -> float:
-        """Keep handed-out times monotonic within the session."""
-        self._t_last = max(self._t_last, float(t))
-        return self._t_last
-
     def buffer(self) -> tuple[list[str], list[str], list[str], int]:
         """The items of ``DO`` of our SMU's current, voltage and timestamps so far, and how
         many readings all three hold (a reading may land between the DOs). A buffer that
@@ -246,54 +234,6 @@ class Keithley4200A(PmuPulses, SourceMeasure):
                  for nm in (f"I{ch}", f"V{ch}", f"CH{ch}T")]  # the timestamp label is fixed: CHnT
         return items[0], items[1], items[2], min(len(x) for x in items)
 
-    def _follow(self, expected: float, busy: Callable[[], bool],
-                fetch: Callable[[bool], np.ndarray | None]) -> Iterator[np.ndarray]:
-        """Follow a running test that needs ``expected`` s, yielding its readings as they come.
-
-        Idle, then poll ``busy()`` with idles of at most :data:`STOP_SECONDS` between polls.
-        Every ``interval`` of instrument time (1 s, or a sixteenth of a long test, so that
-        re-reading a growing buffer stays cheap) ``fetch(final=False)`` returns the readings
-        taken since the last fetch; once the test is done ``fetch(final=True)`` returns the
-        rest. Between fetches an empty chunk is yielded at least every STOP_SECONDS, so a
-        caller can stop (and so abort) within one poll however long the test is. If this
-        KXCI refuses data transfers during a test (-980), the readings come at the end
-        instead. Gives up with InstrumentTimeout (and a device clear) when the test runs
-        far over.
-        """
-        k = self.kxci
-        interval = max(CHUNK_SECONDS, expected / 16)
-        poll = min(STOP_SECONDS, max(0.005, 0.02 * expected))
-        t_start = k.clock()
-        give_up = t_start + expected + 10.0 + k.timeout
-        next_fetch = t_start + interval
-        last_yield = t_start
-        k.idle(min(expected, interval, STOP_SECONDS))
-        while True:
-            running = busy()
-            if not running or (self._live and k.clock() >= next_fetch):
-                try:
-                    chunk = fetch(not running)
-                except InstrumentReportedError as exc:
-                    if exc.code != -980 or not running:
-                        raise
-                    self._live = False  # "not valid during test execution": read at the end
-                    chunk = None
-                if chunk is not None and len(chunk):
-                    last_yield = k.clock()
-                    yield chunk
-                next_fetch = k.clock() + interval
-            if not running:
-                return
-            if k.clock() > give_up:
-                k.device_clear()  # whatever holds the instrument up, stop it and resynchronise
-                raise InstrumentTimeout(f"the 4200A is still busy {expected + 10 + k.timeout:g} s after a "
-                                        f"{expected:g} s operation began")
-            if k.clock() - last_yield >= STOP_SECONDS * (1 - 1e-9):
-                last_yield = k.clock()
-                yield empty_chunk(0)  # the caller may stop here
-            left = t_start + expected - k.clock()
-            k.idle(min(interval, left, STOP_SECONDS) if left > poll else poll)
-
     # -- Sweep: system mode --------------------------------------------------------------
     def _sweep(self, s: Sweep) -> Iterator[np.ndarray]:
         k = self.kxci
@@ -302,16 +242,16 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         # Output to standby when each test ends, on the instrument itself: a host that dies
         # leaves the device unbiased at the end of the running test (docs/keithley4200a.md).
         k.command(msg("standby_at_end", ch=self.smu, on=True))
-        k.command(self._integration(s.nplc))
+        k.command(msg("integration", nplc=float(s.nplc)))
         # The voltage of a current source autoranges: KXCI has no system-mode V range.
-        k.command(self._range_cmd(s.measure_range if s.source == "V" else None))
+        k.command(self.range_floor_command(s.measure_range if s.source == "V" else None))
         for start, levels in tests:
             # Between chained tests the SMU is in standby for the few ms the next set-up takes.
             self._sweep_setup(s, levels, delay)
             k.command(msg("run_page"))
-            t0 = max(k.clock(), self._t_last)  # the test's timestamps count from ME1
+            t0 = self.follower.start()  # the test's timestamps count from ME1
             k.command(msg("run_test"))
-            yield from self._follow(len(levels) * s.step_time, self._system_busy,
+            yield from self.follower.follow(len(levels) * s.step_time, self.system_busy,
                                     self._sweep_reader(s, levels, start, t0))
 
     def _sweep_setup(self, s: Sweep, levels: np.ndarray, delay: float) -> None:
@@ -332,14 +272,15 @@ class Keithley4200A(PmuPulses, SourceMeasure):
         k.command(msg("list_names", ch=ch))
         k.checkpoint()
 
-    def _system_busy(self) -> bool:
+    def system_busy(self) -> bool:
+        """Whether a system-mode test is running (status byte); a set syntax-error bit raises."""
         sb = self.kxci.status_byte()
         if sb & SB_SYNTAX_ERROR:
-            self.kxci._raise_reported(msg("run_test"), "set the syntax-error bit")
+            self.kxci.raise_reported(msg("run_test"), "set the syntax-error bit")
         return bool(sb & SB_BUSY)
 
     def _sweep_reader(self, s: Sweep, levels: np.ndarray, start: int, t0: float):
-        """``fetch(final)`` for :meth:`_follow`: the readings of this test not yet returned,
+        """``fetch(final)`` for :meth:`RunFollower.follow`: the readings of this test not yet returned,
         from ``DO`` of the current, the voltage and the timestamps."""
         n = len(levels)
         got = 0
@@ -353,7 +294,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
             v, cv = parse_items(v_items[got:m])
             stamps, _ = parse_items(t_items[got:m])
             out = np.zeros(m - got, dtype=READING)
-            out["t"] = np.maximum(t0 + stamps, self._t_last)
+            out["t"] = np.maximum(t0 + stamps, self.follower.t_last)
             out["source"] = levels[got:m]
             out["v"], out["i"] = v, i
             # A voltage source's limit shows on the current reading, a current source's on the voltage.
@@ -361,7 +302,7 @@ class Keithley4200A(PmuPulses, SourceMeasure):
             out["index"] = np.arange(start + got, start + m)
             out["kind"] = KIND_POINT
             if m > got:
-                self._stamp(out["t"][-1])
+                self.follower.stamp(out["t"][-1])
             got = m
             return out
 

@@ -71,7 +71,7 @@ class PmuPulses:
 
     def _pmu_setup(self, mode: int, p: PulseTrain) -> None:
         k, ch = self.kxci, self.pmu
-        self._pmu_used = True
+        self.pmu_used = True
         k.command(msg("pmu_init", mode=mode))  # must come first; purges earlier PMU data
         if self.rpm:
             k.command(msg("pmu_rpm_to_pmu", ch=ch))
@@ -180,7 +180,7 @@ class PmuPulses:
         until ``:PMU:TEST:STATUS?`` reads 0 and all ``points`` are in."""
         k, ch = self.kxci, self.pmu
         k.checkpoint()
-        t0 = max(k.clock(), self._t_last)  # the PMU's T counts from EXECUTE
+        t0 = self.follower.start()  # the PMU's T counts from EXECUTE
         got = 0
 
         def fetch(final: bool) -> np.ndarray | None:
@@ -197,13 +197,13 @@ class PmuPulses:
             if not pages:
                 return None
             out = np.concatenate(pages)
-            out["t"] = np.maximum(out["t"], self._t_last)
-            self._stamp(out["t"][-1])
+            out["t"] = np.maximum(out["t"], self.follower.t_last)
+            self.follower.stamp(out["t"][-1])
             return out
 
         k.command(msg("pmu_execute"))
         running = msg("pmu_running")
-        yield from self._follow(expected, lambda: parse_int(k.query(running), running) != 0, fetch)
+        yield from self.follower.follow(expected, lambda: parse_int(k.query(running), running) != 0, fetch)
 
     def _pmu_page(self, reply: str, n: int) -> np.ndarray:
         """One page of spot-mean points as rows V, I, T, S: from ``V,I,T,S`` (Segment Arb) or

@@ -106,8 +106,8 @@ def run_sampling(drv: "Keithley4200A", s: Sampling, t_read: float) -> Iterator[n
     k, ch = drv.kxci, drv.smu
     k.command(msg("exit_on_compliance", on=False))
     k.command(msg("standby_at_end", ch=ch, on=True))  # standby when each test ends, on the instrument
-    k.command(drv._integration(s.nplc))
-    k.command(drv._range_cmd(s.measure_range if s.source == "V" else None))
+    k.command(msg("integration", nplc=float(s.nplc)))
+    k.command(drv.range_floor_command(s.measure_range if s.source == "V" else None))
     level = float(num(s.level))  # as sent
     start = k.clock()  # the request's time 0
     for test in plan:
@@ -150,7 +150,7 @@ def _run(drv: "Keithley4200A", s: Sampling, level: float, count: int, wait: floa
     first = expected - (test.span if test is not None else 0.0)  # when the first reading is due
     k.command(msg("wait_time", seconds=float(wait)))
     k.command(msg("run_page"))
-    t0 = max(k.clock(), drv._t_last)  # the test's timestamps count from ME1
+    t0 = drv.follower.start()  # the test's timestamps count from ME1
     k.command(msg("run_test"))
     got = 0
 
@@ -167,14 +167,14 @@ def _run(drv: "Keithley4200A", s: Sampling, level: float, count: int, wait: floa
         v, cv = parse_items([v_items[p] for p in rows])
         stamps, _ = parse_items([t_items[p] for p in rows])
         out = np.zeros(len(rows), dtype=READING)
-        out["t"] = np.maximum(t0 + stamps, drv._t_last)
+        out["t"] = np.maximum(t0 + stamps, drv.follower.t_last)
         out["source"], out["v"], out["i"] = level, v, i
         out["compliance"] = ci if s.source == "V" else cv
         out["index"] = np.arange(test.a + got, test.a + kept)
         out["kind"] = KIND_POINT
         if len(rows):
-            drv._stamp(out["t"][-1])
+            drv.follower.stamp(out["t"][-1])
         got = kept
         return out
 
-    yield from drv._follow(expected, drv._system_busy, fetch)
+    yield from drv.follower.follow(expected, drv.system_busy, fetch)

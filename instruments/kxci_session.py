@@ -64,7 +64,7 @@ class KXCI(Instrument):
         if self.ethernet:
             reply = self._receive(cmd)
             if clean(reply) != "ACK":
-                self._raise_reported(cmd, f"answered {clean(reply)!r} instead of ACK")
+                self.raise_reported(cmd, f"answered {clean(reply)!r} instead of ACK")
 
     def query(self, cmd: str, *, empty_ok: bool = False) -> str:
         """Send one command that returns data and return the data, stripped.
@@ -74,7 +74,7 @@ class KXCI(Instrument):
         self._send(cmd)
         reply = clean(self._receive(cmd))
         if reply in ("ACK", "ERROR") or (reply == "" and not empty_ok):
-            self._raise_reported(cmd, f"answered {reply!r} where data was expected")
+            self.raise_reported(cmd, f"answered {reply!r} where data was expected")
         return reply
 
     def checkpoint(self) -> None:
@@ -84,7 +84,7 @@ class KXCI(Instrument):
         if self.ethernet:
             return
         if self.status_byte() & SB_SYNTAX_ERROR:
-            self._raise_reported("the last commands", "set the syntax-error bit")
+            self.raise_reported("the last commands", "set the syntax-error bit")
 
     def status_byte(self) -> int:
         """The KXCI status byte: ``SP`` on Ethernet, a serial poll on GPIB."""
@@ -140,7 +140,9 @@ class KXCI(Instrument):
         raise InstrumentTimeout(f"the 4200A did not answer {cmd!r} within {self.timeout:g} s{detail}; "
                                 "the session was cleared")
 
-    def _raise_reported(self, cmd: str, what: str) -> None:
+    def raise_reported(self, cmd: str, what: str) -> None:
+        """Raise what the 4200A reports after ``cmd`` went wrong (``what`` it did): its last
+        error as InstrumentReportedError, or ProtocolError when it reports none."""
         code, message = self.last_error()
         if code:
             raise InstrumentReportedError(code, f"{message} (after {cmd!r})")
