@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -132,7 +132,7 @@ class Search:
 
     def check_against(self, caps) -> None:
         """The Capabilities checks (one sentence naming the limit), before anything is sent."""
-        fail = caps._fail
+        fail = caps.refuse
         if not (math.isfinite(self.step) and self.step != 0):
             fail(f"a search needs a step other than 0 V, got {self.step!r}")
         peak = max(abs(self.start), abs(self.stop))
@@ -140,14 +140,14 @@ class Search:
             fail(f"the search would reach {peak:g} V, beyond the {caps.max_voltage:g} V range")
         if self.count > MAX_SEARCH_LEVELS:
             fail(f"{self.count} search levels exceed the maximum of {MAX_SEARCH_LEVELS}")
-        caps._check_source("V", np.array([self.start, self.stop]), self.compliance)
-        caps._check_nplc(self.nplc)
+        caps.check_source("V", np.array([self.start, self.stop]), self.compliance)
+        caps.check_nplc(self.nplc)
         if not (self.step_time >= caps.min_step_time):
             fail(f"a step time of {_s(self.step_time)} is below the minimum of {_s(caps.min_step_time)}")
         if self.pulsed:
             if not caps.pulse_capable:
                 fail("it has no pulse source")
-            caps._check_source("V", np.array([self.read_level]), self.read_compliance or self.compliance)
+            caps.check_source("V", np.array([self.read_level]), self.read_compliance or self.compliance)
             if not (self.width >= caps.min_pulse_width):
                 fail(f"a pulse width of {_s(self.width)} is below the minimum of {_s(caps.min_pulse_width)}")
             if not (self.step_time > self.width + self.read_width):
@@ -191,15 +191,16 @@ def steps_of(search: Search):
                            nplc=search.nplc, measure_range=search.measure_range)
 
 
-def host_search(smu, search: Search) -> Iterator[np.ndarray]:
+def host_search(smu, search: Search, stream: Callable[[object], Iterator[np.ndarray]]) -> Iterator[np.ndarray]:
     """The generic search: each level its own request, the condition decided on the host
-    between them (a round trip per level). The output is off between levels and goes off
-    at once when the condition is met."""
+    between them (a round trip per level). ``stream(request)``: the driver's way of carrying
+    out one request (SourceMeasure passes its own). The output is off between levels and
+    goes off at once when the condition is met."""
     state = StopState(search.until)
     outcome = SearchOutcome(met=False, latency_clock="host")
     smu.last_search = outcome
     for k, request in steps_of(search):
-        chunks = [c for c in smu._stream(request)]
+        chunks = [c for c in stream(request)]
         if not chunks:
             continue
         chunk = np.concatenate(chunks)

@@ -286,6 +286,19 @@ class Capabilities:
         if not (lo <= nplc <= hi):
             self._fail(f"NPLC {nplc:g} is outside {lo:g} to {hi:g}")
 
+    # Public for request types that check themselves against these limits (instruments/search.py).
+    def refuse(self, what: str) -> None:
+        """Raise CapabilityError: The <model> cannot do this: <what>."""
+        self._fail(what)
+
+    def check_source(self, source: str, levels: np.ndarray, compliance: float) -> None:
+        """Refuse a source ("V"/"I"), its ``levels`` or its ``compliance`` beyond the limits."""
+        self._check_source(source, levels, compliance)
+
+    def check_nplc(self, nplc: float) -> None:
+        """Refuse an integration time outside ``nplc_range``."""
+        self._check_nplc(nplc)
+
     def _check_sweep(self, s: Sweep) -> None:
         self._check_source(s.source, s.levels, s.compliance)
         self._check_nplc(s.nplc)
@@ -382,7 +395,7 @@ class SourceMeasure(ABC):
         requests; a driver that can decide on the instrument overrides this."""
         from labqc.instruments.search import host_search
 
-        yield from host_search(self, request)
+        yield from host_search(self, request, self._stream)
 
     @abstractmethod
     def read(self, level: float, *, compliance: float, source: str = "V", nplc: float = 1.0) -> np.ndarray:
