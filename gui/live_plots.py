@@ -269,7 +269,7 @@ class LivePlots(QWidget):
             return
         self.measured_curve.setSymbol(None)
         first = 0 if key == "t" else max(n - RECENT, 0)
-        x = s.store[key][first:]
+        x = rows = s.store.since(key, first)
         self._main_ranges(s, x)  # first: the envelope is taken for the range it will be seen in
         traces = [s.store["g"][first:]] + ([s.store["gc"][first:]] if corrected else [])
         if key == "t":
@@ -277,7 +277,7 @@ class LivePlots(QWidget):
         else:  # a moving window of rows: only the points that move to another pixel
             x, traces = self._thin(x, traces)
         show_measured = self.show_measured.isChecked() or not corrected
-        xs, ys = s.plateau_segments(s.store[key], first)
+        xs, ys = s.plateau_segments(rows, first)
         drawn = {"measured": (x, traces[0]) if show_measured else None,
                  "corrected": (x, traces[1]) if corrected else None, "plateaus": (xs, ys)}
         # The curves only grow at the end: redraw the tails, and move each into its cached
@@ -303,7 +303,7 @@ class LivePlots(QWidget):
                 split.row = n
             elif window:  # the rows since the refresh, from the last one drawn then
                 a = max(split.row - 1, first)
-                split.set_tail(s.store[key][a:n], s.store["g" if name == "measured" else "gc"][a:n],
+                split.set_tail(s.store.since(key, a), s.store["g" if name == "measured" else "gc"][a:n],
                                repeated=int(a == split.row - 1))
                 split.age += 1
             else:

@@ -162,7 +162,9 @@ class LiveState:
             self.g_max = max(float(np.nanmax(self.store["g"])), float(np.nanmax(self.store["gc"])))
         self.histogram.clear()
         self.fed_histogram = 0
+        current = self.pulse_current  # measured current: the same at any R_s
         self._new_derived()  # per-pulse and per-cycle G follow the new correction too
+        self.pulse_current = current
         self._derive(0)
         self.version += 1
 
@@ -173,7 +175,7 @@ class LiveState:
         if not m:
             return
         start = self.store.append(chunk)
-        self._derive(start)
+        self._derive(start, chunk["i"])
         seg = chunk["segment"]
         hold = np.flatnonzero(seg == HOLD)
         if hold.size:
@@ -200,8 +202,10 @@ class LiveState:
         else:
             self.append({name: np.concatenate([c[name] for c in chunks]) for name in FIELDS})
 
-    def _derive(self, start: int) -> None:
-        """The cheap per-row views from the store's rows ``start`` on (vectorised)."""
+    def _derive(self, start: int, current: np.ndarray | None = None) -> None:
+        """The cheap per-row views from the store's rows ``start`` on (vectorised);
+        ``current``: those rows' I (the store keeps it for the newest rows only), None
+        to leave the per-pulse current as it is."""
         st = self.store
         seg, pulse, cycle = st["segment"][start:], st["pulse"][start:], st["cycle"][start:]
         gc = st["gc"][start:]
@@ -212,7 +216,8 @@ class LiveState:
         self.cycle_max.add(cycle.astype(np.int64), gc)
         is_pulse = (seg == PULSE) & (pulse > 0)
         if is_pulse.any():
-            self.pulse_current.add(pulse[is_pulse], st["i"][start:][is_pulse])
+            if current is not None:
+                self.pulse_current.add(pulse[is_pulse], current[is_pulse])
             self.pulse_g.add(pulse[is_pulse], gc[is_pulse])
         is_read = seg == READ
         if is_read.any():
@@ -345,13 +350,14 @@ class LiveState:
         return self._overlay
 
     def plateau_segments(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """x and y pairs of every drawn plateau since row ``first`` (connect="pairs")."""
+        """x and y pairs of every drawn plateau since row ``first`` (connect="pairs"); ``x``
+        holds the rows from ``first`` on (store.since)."""
         ov = self.overlay()
         keep = ov.stop > first
         if not keep.any() or not x.size:
             return np.zeros(0), np.zeros(0)
-        a = np.clip(np.maximum(ov.start[keep], first), 0, x.size - 1)
-        b = np.clip(ov.stop[keep] - 1, 0, x.size - 1)
+        a = np.clip(np.maximum(ov.start[keep], first) - first, 0, x.size - 1)
+        b = np.clip(ov.stop[keep] - 1 - first, 0, x.size - 1)
         xs = np.column_stack([x[a], x[b]]).ravel()
         ys = np.repeat(ov.level[keep], 2)
         return xs, ys

@@ -54,9 +54,9 @@ class PlateauLabels:
             return
         vb = self.plot.getViewBox()
         (x0, x1), (y0, y1) = vb.viewRange()
-        x = s.store[key_x]
-        a = np.clip(np.maximum(ov.start, first), 0, n - 1)
-        b = np.clip(ov.stop - 1, 0, n - 1)
+        x = s.store.since(key_x, first)  # rows from ``first`` on
+        a = np.clip(np.maximum(ov.start, first), first, n - 1) - first
+        b = np.clip(ov.stop - 1, first, n - 1) - first  # spans ending before ``first`` are left out below
         xa, xb = x[a].astype(float), x[b].astype(float)
         lo, hi = np.minimum(xa, xb), np.maximum(xa, xb)
         inside = (ov.stop > first) & (hi >= x0) & (lo <= x1) & (ov.level >= y0) & (ov.level <= y1)

@@ -16,8 +16,9 @@ from PyQt6.QtCore import Qt
 from labqc.gui.envelope import pixel_steps
 from labqc.gui.live_state import LiveState
 from labqc.gui.plot_kit import RangeKeeper, fast, grid_lines, make_plot, nice_ceiling, span
-
-RECENT = 50_000  # rows drawn in the I–V view (and against V or I in the main view)
+# RECENT: rows drawn in the I–V view (and against V or I in the main view), the rows for
+# which the store keeps V, I and Compliance.
+from labqc.gui.stream_buffer import RECENT
 COMPLIANCE = pg.mkPen((214, 39, 40), width=1, style=Qt.PenStyle.DashLine)
 GREEN, RED = (44, 160, 44), (214, 39, 40)
 
@@ -88,9 +89,7 @@ class IVView:
     def draw(self, s: LiveState) -> None:
         self._sync_compliance(s)
         first = max(len(s.store) - RECENT, 0)
-        v = s.store["v"][first:]
-        i = s.store["i"][first:]
-        comp = s.store["compliance"][first:]
+        v, i, comp = (s.store.since(name, first) for name in ("v", "i", "compliance"))
         if self.mode == "vi":  # V against I, linear
             x, y, shown_y = i, v, v
             if v.size:

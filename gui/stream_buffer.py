@@ -11,9 +11,12 @@ file but are not kept here: pyqtgraph's peak downsampling takes min/max over blo
 samples, and one NaN in a block would blank the whole block on screen.
 
 It is a display store: time is float64, measured values float32 (7 significant digits,
-far below the noise; the results file keeps full precision), so a row takes 34 bytes
-(38 with the corrected column) and 10⁶ rows ~40 MB. Capacity grows by half when full
-(amortised O(chunk) per append).
+far below the noise; the results file keeps full precision). V, I and Compliance are only
+drawn for the newest ``RECENT`` rows (the I–V view, the main view against V or I) and
+only read for new rows otherwise (per-pulse current), so the store keeps them for the
+newest ``RECENT`` to ``2·RECENT`` rows only (:meth:`ColumnStore.since`); a row then takes
+25 bytes (29 with the corrected column) and 10⁶ rows ~30 MB. Capacity grows by half when
+full (amortised O(chunk) per append).
 """
 from __future__ import annotations
 
@@ -36,6 +39,9 @@ FIELDS: dict[str, tuple[str, type]] = {
     "segment": ("Segment", np.int8),
     "pulse": ("Pulse", np.int32),
 }
+#: Columns kept for the newest RECENT rows only (drawn against V or I, never against time).
+RECENT = 50_000
+WINDOWED = ("v", "i", "compliance")
 #: Segment names by code (the Segment column as small integers; -1: unknown).
 SEGMENT_CODES = {name: k for k, name in enumerate(SEGMENTS)}
 
@@ -87,19 +93,35 @@ def chunk_from_frame(frame: pd.DataFrame) -> Chunk:
 
 class ColumnStore:
     """Growable columns (``FIELDS``) plus ``gc``: G/G0 corrected for the dashboard's
-    series resistance. Index it by column name for a view of the rows so far."""
+    series resistance. ``store[name]`` is a view of the rows so far; the ``WINDOWED``
+    columns hold only the newest rows: read them with :meth:`since`."""
 
     def __init__(self, capacity: int = 1 << 14, r_series: float = 0.0) -> None:
         self._n = 0
-        self._cols = {name: np.empty(capacity, dtype=dtype) for name, (_, dtype) in FIELDS.items()}
+        self._cols = {name: np.empty(capacity, dtype=dtype) for name, (_, dtype) in FIELDS.items()
+                      if name not in WINDOWED}
         self._cols["gc"] = np.empty(capacity, dtype=np.float32)
+        # The windowed columns: rows [_base, _n) in the first _n - _base places.
+        self._recent = {name: np.empty(2 * RECENT, dtype=FIELDS[name][1]) for name in WINDOWED}
+        self._base = 0
         self.r_series = float(r_series)
 
     def __len__(self) -> int:
         return self._n
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._cols[name][: self._n]
+        return self.since(name, 0)
+
+    def since(self, name: str, first: int) -> np.ndarray:
+        """A view of column ``name``'s rows [first, len); for a WINDOWED column ``first``
+        must be one of the newest RECENT rows (or later)."""
+        first = min(max(int(first), 0), self._n)
+        if name not in self._recent:
+            return self._cols[name][first : self._n]
+        if first < self._base:
+            raise IndexError(f"the store keeps {name!r} for the newest {RECENT} rows only (asked from row "
+                             f"{first} of {self._n})")
+        return self._recent[name][first - self._base : self._n - self._base]
 
     @property
     def capacity(self) -> int:
@@ -107,7 +129,7 @@ class ColumnStore:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self._cols.values())
+        return sum(a.nbytes for a in self._cols.values()) + sum(a.nbytes for a in self._recent.values())
 
     def append(self, chunk: Mapping[str, np.ndarray]) -> int:
         """Append a chunk; returns the index of its first row."""
@@ -115,11 +137,29 @@ class ColumnStore:
         start = self._n
         if start + m > self.capacity:
             self._grow(start + m)
-        for name in FIELDS:
-            self._cols[name][start : start + m] = chunk[name]
+        for name in self._cols:
+            if name != "gc":
+                self._cols[name][start : start + m] = chunk[name]
         self._cols["gc"][start : start + m] = _corrected(chunk["g"], self.r_series)
+        self._append_recent(chunk, m)
         self._n += m
         return start
+
+    def _append_recent(self, chunk: Mapping[str, np.ndarray], m: int) -> None:
+        """The chunk's newest rows into the windowed columns, moving the newest RECENT
+        rows held to the front when there is no room (O(RECENT) every RECENT rows)."""
+        held = self._n - self._base
+        if m >= RECENT:
+            keep, take = 0, RECENT
+        elif held + m > 2 * RECENT:
+            keep, take = min(held, RECENT), m
+        else:
+            keep, take = held, m
+        for name, a in self._recent.items():
+            if keep < held:
+                a[:keep] = a[held - keep : held]
+            a[keep : keep + take] = chunk[name][m - take :]
+        self._base = self._n + m - keep - take
 
     def _grow(self, need: int) -> None:
         cap = max(self.capacity, 1024)
@@ -136,7 +176,7 @@ class ColumnStore:
         self._cols["gc"][: self._n] = _corrected(self["g"], self.r_series)
 
     def clear(self) -> None:
-        self._n = 0
+        self._n = self._base = 0
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, r_series: float = 0.0) -> "ColumnStore":
@@ -151,4 +191,5 @@ def _corrected(g_g0: np.ndarray, r_series: float) -> np.ndarray:
     return _rs_correct(np.asarray(g_g0, dtype=np.float32), max(r_series, 0.0))
 
 
-__all__ = ["ColumnStore", "Chunk", "chunk_from_rows", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES"]
+__all__ = ["ColumnStore", "Chunk", "chunk_from_rows", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES",
+           "RECENT", "WINDOWED"]

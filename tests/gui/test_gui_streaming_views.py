@@ -60,6 +60,6 @@ def test_history_and_tail_against_voltage_end_with_the_newest_rows(window, qtbot
     n = len(state.store)
     tail_rows = n - split.row  # every row since the last refresh is drawn, in order
     assert 0 < tail_rows < n
-    np.testing.assert_array_equal(x[-tail_rows:], state.store["v"][split.row:])
+    np.testing.assert_array_equal(x[-tail_rows:], state.store.since("v", split.row))
     np.testing.assert_array_equal(y[-tail_rows:], state.store["g"][split.row:])
-    assert x[-tail_rows - 1] == state.store["v"][split.row - 1]  # joined to the history's last row
+    assert x[-tail_rows - 1] == state.store.since("v", split.row - 1)[0]  # joined to the history's last row
