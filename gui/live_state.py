@@ -207,11 +207,10 @@ class LiveState:
         ``current``: those rows' I (the store keeps it for the newest rows only), None
         to leave the per-pulse current as it is."""
         st = self.store
-        seg, pulse, cycle = st["segment"][start:], st["pulse"][start:], st["cycle"][start:]
-        gc = st["gc"][start:]
+        seg, pulse, cycle, gc = (st.since(name, start) for name in ("segment", "pulse", "cycle", "gc"))
         if not seg.size:
             return
-        top = max(float(np.nanmax(st["g"][start:], initial=0.0)), float(np.nanmax(gc, initial=0.0)))
+        top = max(float(np.nanmax(st.since("g", start), initial=0.0)), float(np.nanmax(gc, initial=0.0)))
         self.g_max = max(self.g_max, top)
         self.cycle_max.add(cycle.astype(np.int64), gc)
         is_pulse = (seg == PULSE) & (pulse > 0)

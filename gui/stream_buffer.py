@@ -14,8 +14,9 @@ It is a display store: time is float64, measured values float32 (7 significant d
 far below the noise; the results file keeps full precision). V, I and Compliance are only
 drawn for the newest ``RECENT`` rows (the I–V view, the main view against V or I) and
 only read for new rows otherwise (per-pulse current), so the store keeps them for the
-newest ``RECENT`` to ``2·RECENT`` rows only (:meth:`ColumnStore.since`); a row then takes
-25 bytes (29 with the corrected column) and 10⁶ rows ~30 MB. Capacity grows by half when
+newest ``RECENT`` to ``2·RECENT`` rows only (:meth:`ColumnStore.since`). Cycle, Segment
+and Pulse are kept as runs of equal values (labqc.gui.run_column). A row then takes 16
+bytes (20 with the corrected column) and 10⁶ rows ~20 MB. Capacity grows by half when
 full (amortised O(chunk) per append).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from labqc.gui.run_column import RunColumn
 from labqc.results import SEGMENTS
 from labqc.rs import correct as _rs_correct
 
@@ -42,6 +44,8 @@ FIELDS: dict[str, tuple[str, type]] = {
 #: Columns kept for the newest RECENT rows only (drawn against V or I, never against time).
 RECENT = 50_000
 WINDOWED = ("v", "i", "compliance")
+#: Columns that change far less often than every row, kept as runs (labqc.gui.run_column).
+RUNS = ("cycle", "segment", "pulse")
 #: Segment names by code (the Segment column as small integers; -1: unknown).
 SEGMENT_CODES = {name: k for k, name in enumerate(SEGMENTS)}
 
@@ -93,13 +97,15 @@ def chunk_from_frame(frame: pd.DataFrame) -> Chunk:
 
 class ColumnStore:
     """Growable columns (``FIELDS``) plus ``gc``: G/G0 corrected for the dashboard's
-    series resistance. ``store[name]`` is a view of the rows so far; the ``WINDOWED``
-    columns hold only the newest rows: read them with :meth:`since`."""
+    series resistance. ``store[name]`` gives the rows so far (a view; a new array for the
+    ``RUNS`` columns); the ``WINDOWED`` columns hold only the newest rows: read them, and
+    new rows of any column, with :meth:`since`."""
 
     def __init__(self, capacity: int = 1 << 14, r_series: float = 0.0) -> None:
         self._n = 0
         self._cols = {name: np.empty(capacity, dtype=dtype) for name, (_, dtype) in FIELDS.items()
-                      if name not in WINDOWED}
+                      if name not in WINDOWED and name not in RUNS}
+        self._runs = {name: RunColumn(FIELDS[name][1]) for name in RUNS}
         self._cols["gc"] = np.empty(capacity, dtype=np.float32)
         # The windowed columns: rows [_base, _n) in the first _n - _base places.
         self._recent = {name: np.empty(2 * RECENT, dtype=FIELDS[name][1]) for name in WINDOWED}
@@ -116,6 +122,8 @@ class ColumnStore:
         """A view of column ``name``'s rows [first, len); for a WINDOWED column ``first``
         must be one of the newest RECENT rows (or later)."""
         first = min(max(int(first), 0), self._n)
+        if name in self._runs:
+            return self._runs[name].since(first)
         if name not in self._recent:
             return self._cols[name][first : self._n]
         if first < self._base:
@@ -129,7 +137,7 @@ class ColumnStore:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self._cols.values()) + sum(a.nbytes for a in self._recent.values())
+        return sum(a.nbytes for group in (self._cols, self._recent, self._runs) for a in group.values())
 
     def append(self, chunk: Mapping[str, np.ndarray]) -> int:
         """Append a chunk; returns the index of its first row."""
@@ -141,6 +149,8 @@ class ColumnStore:
             if name != "gc":
                 self._cols[name][start : start + m] = chunk[name]
         self._cols["gc"][start : start + m] = _corrected(chunk["g"], self.r_series)
+        for name, column in self._runs.items():
+            column.append(chunk[name])
         self._append_recent(chunk, m)
         self._n += m
         return start
@@ -177,6 +187,8 @@ class ColumnStore:
 
     def clear(self) -> None:
         self._n = self._base = 0
+        for column in self._runs.values():
+            column.clear()
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, r_series: float = 0.0) -> "ColumnStore":
@@ -192,4 +204,4 @@ def _corrected(g_g0: np.ndarray, r_series: float) -> np.ndarray:
 
 
 __all__ = ["ColumnStore", "Chunk", "chunk_from_rows", "chunk_from_frame", "segment_codes", "FIELDS", "SEGMENT_CODES",
-           "RECENT", "WINDOWED"]
+           "RECENT", "WINDOWED", "RUNS"]
