@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
             settings.restore(self, keep=given)
         self.control.run_button.clicked.connect(lambda: settings.save(self))
         self._heap_timer = QTimer(self)  # freed chunk memory back to the system (gui/heap.py)
-        self._heap_timer.setInterval(2000)
+        self._heap_timer.setInterval(heap.EVERY_MS)
         self._heap_timer.timeout.connect(heap.give_back)
         self._heap_timer.start()
         warm_up()  # the detector's compiled loop, loaded before a run rather than at its first tick
