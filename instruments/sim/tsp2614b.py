@@ -34,7 +34,8 @@ from labqc.instruments.sim.tsp_output import printbuffer, printnumber, print_val
 from labqc.instruments.sim.tsp_smu import SMU, OpenCircuit
 from labqc.instruments.sim.tsp_system import format_table, localnode_table, reset_format, status_table
 from labqc.instruments.sim.tsp_lua import FACTORY, SANDBOX, Dyn, LuaExit, NeverReady, Table, bind, lua_message
-from labqc.instruments.sim.tsp_trigger import COMMAND_EVENT_ID, LuaObject, TimerTable
+from labqc.instruments.sim.tsp_timers import TimerTable
+from labqc.instruments.sim.tsp_trigger import COMMAND_EVENT_ID, LuaObject
 
 FIRMWARE = "3.2.2"
 INSTRUCTION_BUDGET = 5_000  # x 10 000 Lua instructions per message
@@ -69,7 +70,7 @@ class K2614BEmulator(Emulator):
         self.showerrors = 0
         self.timer_zero = 0.0
         self.wall_limit = WALL_LIMIT  # real seconds one message may run
-        self.timers = TimerTable(timer_list_steps_on_repeats)  # [V]: see tsp_trigger.Timer
+        self.timers = TimerTable(timer_list_steps_on_repeats)  # [V]: see tsp_timers.Timer
         self._script: dict | None = None  # a loadscript being received
         self.buffers: list[ReadingBuffer] = []
         reset_format(self)

@@ -1,7 +1,7 @@
 """The simulated 2614B's settings, declared as tables: attribute → kind, default, allowed values.
 
 Each TSP object with plain settings (``smuX.source``, ``smuX.measure``, the trigger model's
-stages, ``format``, ``localnode``) lists them once in a table of :class:`Setting` s, and one
+stages, ``trigger.timer[N]``, ``format``, ``localnode``) lists them once in a table of :class:`Setting` s, and one
 validator checks every write the way the instrument does: 1011 "Parameter too big" above the
 allowed values, 1012 "Parameter too small" below them, -286 for what is not a number. Only
 settings with side effects (a source level that picks its range, the output switch) keep a
@@ -29,9 +29,12 @@ class Setting:
 
     ``kind``: "number" (lo..hi), "index" (a whole number, lo..hi), "choice" (one of
     ``choices``), "range" (rounded up to one of ``ranges``), "event" (an event ID),
-    "bool" (a number, stored as 0/1), "free" (any finite number). ``auto``: a value accepted outside
+    "bool" (a number, stored as 0/1), "boolean" (a Lua boolean or a number, stored as a
+    boolean), "free" (any finite number). ``auto``: a value accepted outside
     lo..hi (DELAY_AUTO -1, LIMIT_AUTO 0). ``fixes``: the autorange a fixed range turns off.
     ``over_only``: a value not in ``choices`` is always "too big" (the instrument's wording).
+    ``fraction_too_small``: a non-whole "index" value is 1012 "too small" rather than -286
+    (the emulator's answer for timer counts since before the table; no source says which).
     """
 
     default: float
@@ -43,6 +46,7 @@ class Setting:
     auto: float | None = None
     fixes: str | None = None
     over_only: bool = False
+    fraction_too_small: bool = False
 
 
 def flag(default: int, *choices: int) -> Setting:
@@ -73,7 +77,14 @@ def validate(s: Setting, value, what: str) -> float:
         return event_id(value, what)
     if s.kind == "bool":
         return int(bool(lua_number(value, what)))
-    x = lua_index(value, what) if s.kind == "index" else lua_number(value, what)
+    if s.kind == "boolean":
+        return value if isinstance(value, bool) else bool(lua_number(value, what))
+    if s.kind == "index" and s.fraction_too_small:
+        x = lua_number(value, what)
+        if x != int(x):
+            raise too_small(f"{what} = {x} (a whole number)")
+    else:
+        x = lua_index(value, what) if s.kind == "index" else lua_number(value, what)
     if s.auto is not None and x == s.auto:
         return x
     if s.kind == "choice":
@@ -93,6 +104,7 @@ class SettingsObject(LuaObject):
     handled by ``set_<name>`` methods). ``PREFIX`` names it in error messages."""
 
     SETTINGS: dict[str, Setting] = {}
+    RW_EXTRA: tuple[str, ...] = ()
     PREFIX = ""
 
     def __init__(self, settings: dict[str, Setting] | None = None, prefix: str | None = None) -> None:
@@ -100,7 +112,7 @@ class SettingsObject(LuaObject):
             self.SETTINGS = settings
         if prefix is not None:
             self.PREFIX = prefix
-        self.RW = tuple(self.SETTINGS)
+        self.RW = tuple(self.SETTINGS) + self.RW_EXTRA
         self.reset_settings()
 
     def reset_settings(self) -> None:
@@ -165,6 +177,15 @@ TRIGGER_STAGES = {
 #: smuX.trigger.*
 TRIGGER = {"count": _COUNT, "autoclear": Setting(0, "bool")}
 
+#: trigger.timer[N].*: delay has a side effect (it replaces the delay list: set_delay in
+#: tsp_timers), the delay list (a table, RW_EXTRA there) checks each entry against TIMER_DELAY.
+TIMER_DELAY = _number(10e-6, 1e-6, 100_000.0)
+TIMER = {
+    "delay": TIMER_DELAY,
+    "count": Setting(1, "index", 0, MAX_TRIGGER_COUNT, fraction_too_small=True),  # 0: for ever
+    "passthrough": Setting(False, "boolean"), "stimulus": Setting(0, "event"),
+}
+
 #: format.* (data: ASCII 1, REAL32 2, REAL64 3; byteorder: BIGENDIAN 0, SWAPPED 1).
 FORMAT = {"data": flag(1, 1, 2, 3), "byteorder": flag(1, 0, 1), "asciiprecision": Setting(6, "index", 1, 16)}
 
@@ -172,5 +193,5 @@ FORMAT = {"data": flag(1, 1, 2, 3), "byteorder": flag(1, 0, 1), "asciiprecision"
 LOCALNODE = {"linefreq": flag(60, 50, 60), "prompts": flag(0), "showerrors": flag(0)}
 
 __all__ = ["FORMAT", "I_MAX", "I_RANGES", "LOCALNODE", "MEASURE", "OVERRANGE", "SOURCE", "Setting",
-           "SettingsObject", "TRIGGER", "TRIGGER_STAGES", "V_MAX", "V_RANGES", "check_level", "flag",
+           "SettingsObject", "TIMER", "TIMER_DELAY", "TRIGGER", "TRIGGER_STAGES", "V_MAX", "V_RANGES", "check_level", "flag",
            "pick_range", "validate"]

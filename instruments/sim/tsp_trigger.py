@@ -19,9 +19,14 @@ import bisect
 import math
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from labqc.instruments.sim.tsp_buffers import TSPError, lua_number, runtime, too_big, too_small
+from labqc.instruments.sim.tsp_buffers import TSPError, lua_number, runtime, too_big
+
+if TYPE_CHECKING:
+    from labqc.instruments.sim.tsp_timers import Timer
 
 # Event IDs (opaque numbers on the instrument; only equality matters).
 TIMER_EVENT_BASE = 30  # trigger.timer[k].EVENT_ID = 30 + k
@@ -35,8 +40,6 @@ def channel_event_ids(base: int) -> dict[str, int]:
     return {f"{name}_EVENT_ID": base + 1 + k for k, name in enumerate(CHANNEL_EVENTS)}
 
 
-MIN_TIMER_DELAY = 1e-6
-MAX_TIMER_DELAY = 100_000.0
 MAX_OCCURRENCES = 2_000_000  # timer events one run may generate
 
 
@@ -76,95 +79,6 @@ def event_id(value, what: str) -> int:
     if x < 0 or x != int(x):
         raise runtime(f"{what} must be an event ID (0 for none), got {x}")
     return int(x)
-
-
-class Timer(LuaObject):
-    """``trigger.timer[k]``."""
-
-    RW = ("delay", "delaylist", "count", "passthrough", "stimulus")
-    RO = ("EVENT_ID", "overrun")
-    METHODS = ("reset", "clear", "wait")
-
-    def __init__(self, k: int, list_steps_on_repeats: bool = True) -> None:
-        self.EVENT_ID = TIMER_EVENT_BASE + k
-        #: Unverified on paper (labqc selftest measures it): whether each of the timer's own
-        #: repeats (count > 1) takes the next delay of its list (True), or every repeat of one
-        #: trigger uses the same entry and the list moves on per trigger (False).
-        self.list_steps_on_repeats = list_steps_on_repeats
-        self.reset()
-
-    def reset(self, *_) -> None:
-        self.delays = [10e-6]
-        self.count = 1
-        self.passthrough = False
-        self.stimulus = 0
-        self.overrun = False
-
-    def clear(self, *_) -> None:
-        self.overrun = False
-
-    def wait(self, *_) -> bool:
-        return False  # the simulator does not hold commands on timer events
-
-    @property
-    def delay(self) -> float:
-        return self.delays[0]
-
-    @property
-    def delaylist(self) -> list[float]:
-        return list(self.delays)
-
-    def set_delay(self, value) -> None:
-        x = lua_number(value, "timer delay")
-        if x < MIN_TIMER_DELAY:
-            raise too_small(f"timer delay {x} s (minimum {MIN_TIMER_DELAY} s)")
-        if x > MAX_TIMER_DELAY:
-            raise too_big(f"timer delay {x} s (maximum {MAX_TIMER_DELAY} s)")
-        self.delays = [x]
-
-    def set_delaylist(self, table) -> None:
-        values = lua_list(table, "timer delaylist")
-        if not values:
-            raise runtime("timer delaylist must not be empty")
-        for x in values:
-            if x < MIN_TIMER_DELAY:
-                raise too_small(f"timer delay {x} s in delaylist")
-            if x > MAX_TIMER_DELAY:
-                raise too_big(f"timer delay {x} s in delaylist")
-        if sum(values) / len(values) < 50e-6:
-            raise too_small("the delays of a delaylist must average at least 50 us")
-        self.delays = values
-
-    def set_count(self, value) -> None:
-        x = lua_number(value, "timer count")
-        if x < 0 or x != int(x):
-            raise too_small(f"timer count {x}")
-        if x > 1_048_575:
-            raise too_big(f"timer count {x}")
-        self.count = int(x)
-
-    def set_passthrough(self, value) -> None:
-        self.passthrough = bool(value) if isinstance(value, bool) else bool(lua_number(value, "passthrough"))
-
-    def set_stimulus(self, value) -> None:
-        self.stimulus = event_id(value, "timer stimulus")
-
-
-class TimerTable:
-    """``trigger.timer``: indexed 1..8."""
-
-    def __init__(self, list_steps_on_repeats: bool = True) -> None:
-        self.timers = [Timer(k, list_steps_on_repeats) for k in range(1, 9)]
-
-    def lua_get(self, key):
-        if isinstance(key, (int, float)) and not isinstance(key, bool) and key == int(key) and 1 <= key <= 8:
-            return self.timers[int(key) - 1]
-        raise runtime(f"attempt to index trigger.timer with {key!r} (timers are 1 to 8)")
-
-    def lua_len(self) -> int:
-        return 8
-
-    __len__ = lua_len
 
 
 def lua_list(table, what: str, limit: int = 100_000) -> list[float]:

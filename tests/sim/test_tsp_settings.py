@@ -77,3 +77,37 @@ def test_unknown_and_read_only_attributes_are_runtime_errors(emu):
     assert error_code(emu, "smua.source.levelx = 1") == -286
     assert error_code(emu, "smua.source.compliance = 1") == -286
     assert error_code(emu, "smua.trigger.endsweep.stimulus = 0") == -286  # endsweep has no stimulus
+
+
+# trigger.timer[N] (Series 2600B reference manual): count 0 (for ever) to 1 048 575; delay
+# 1 µs to 100 ks, each delay-list entry too; passthrough a boolean; stimulus an event ID.
+@pytest.mark.parametrize("statement, code", [
+    ("trigger.timer[1].count = 0", 0), ("trigger.timer[1].count = 1048575", 0),
+    ("trigger.timer[1].count = 1048576", 1011), ("trigger.timer[1].count = -1", 1012),
+    ("trigger.timer[1].count = 2.5", 1012),
+    ("trigger.timer[1].delay = 1e-6", 0), ("trigger.timer[1].delay = 100000", 0),
+    ("trigger.timer[1].delay = 5e-7", 1012), ("trigger.timer[1].delay = 100001", 1011),
+    ("trigger.timer[1].delay = 'slow'", -286),
+    ("trigger.timer[8].delaylist = {1e-4, 2e-4}", 0), ("trigger.timer[8].delaylist = {1e-4, 5e-7}", 1012),
+    ("trigger.timer[8].delaylist = {1e-4, 2e5}", 1011),
+    ("trigger.timer[1].passthrough = true", 0), ("trigger.timer[1].passthrough = 0", 0),
+    ("trigger.timer[1].stimulus = smua.trigger.ARMED_EVENT_ID", 0), ("trigger.timer[1].stimulus = 1.5", -286),
+    ("trigger.timer[1].stimulus = -1", -286), ("trigger.timer[1].EVENT_ID = 3", -286),
+    ("trigger.timer[1].overrun = true", -286),
+])
+def test_each_timer_setting_accepts_what_the_manual_allows_and_refuses_the_rest(emu, statement, code):
+    assert error_code(emu, statement) == code
+
+
+def test_timer_settings_read_back_and_reset_restores_them(emu):
+    send(emu, "trigger.timer[2].delaylist = {1e-3, 2e-3} trigger.timer[2].count = 7 "
+              "trigger.timer[2].passthrough = true trigger.timer[2].stimulus = trigger.timer[1].EVENT_ID")
+    assert text(emu, "print(trigger.timer[2].delay, trigger.timer[2].count, trigger.timer[2].passthrough, "
+                     "trigger.timer[2].stimulus == trigger.timer[1].EVENT_ID)") == "1.00000e-03\t7.00000e+00\ttrue\ttrue"
+    assert error_code(emu, "trigger.timer[2].count = 2.5 trigger.timer[2].delay = 0") == 1012
+    assert text(emu, "print(trigger.timer[2].count)") == "7.00000e+00"  # a refused write changes nothing
+    send(emu, "trigger.timer[2].delay = 5e-3")
+    assert text(emu, "print(trigger.timer[2].delaylist[1], trigger.timer[2].delaylist[2])") == "5.00000e-03\tnil"
+    send(emu, "trigger.timer[2].reset()")
+    assert text(emu, "print(trigger.timer[2].delay, trigger.timer[2].count, trigger.timer[2].passthrough, "
+                     "trigger.timer[2].stimulus)") == "1.00000e-05\t1.00000e+00\tfalse\t0.00000e+00"
