@@ -45,7 +45,10 @@ def pmu_range(p: PulseTrain, caps) -> float:
 
 
 class PmuPulses:
-    """``_pulses(train)`` for the driver: where it runs, and the PMU's side of it."""
+    """``_pulses(train)`` for the driver: where it runs, and the PMU's side of it.
+
+    A mixin: it uses the driver's ``kxci``, ``pmu``, ``rpm``, ``capabilities``, ``follower``
+    and ``pmu_used``, and its system-mode ``_sweep`` (the same class) for trains on the SMU."""
 
     def _pulses(self, p: PulseTrain) -> Iterator[np.ndarray]:
         if self.capabilities.route(p) == "smu":
