@@ -50,7 +50,7 @@ class VoltageSweep(LabqcProcedure):
     reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit on the RESET branch")
     cycles = shared.cycles(3, "number of loops (paper: 50 consecutive, 100 per compliance)")
     read_voltage, read_compliance = shared.read(0.1, "HRS/LRS read after each branch")
-    nplc = shared.nplc(0.01, "integration time per sweep point")
+    nplc = shared.nplc(0.1, "integration time per sweep point (0.1 resolves 0.5 G0 steps on the 10 mA range)")
 
     # ----------------------------------------------------------------- planning
     @property
