@@ -81,7 +81,7 @@ class Breakdown(SearchProcedure):
             return [f"no breakdown up to {self.v_stop:g} V (largest |I| {fmt(summary['largest current (A)'], unit='A')})",
                     self.latency_line(summary)]
         return [f"breakdown at {fmt(summary['breakdown voltage (V)'], unit='V')} (largest |I| "
-                f"{fmt(summary['largest current (A)'], unit='A')}), G after {fmt(summary['G/G0 after'])} G0",
+                f"{fmt(summary['largest current (A)'], unit='A')}), G after {fmt(summary['G/G0 after'], suffix=' G0')}",
                 self.latency_line(summary)]
 
 

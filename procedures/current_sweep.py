@@ -138,6 +138,6 @@ class CurrentSweep(LabqcProcedure):
 
     def summary_lines(self, summary: dict) -> list[str]:
         levels = derive.levels_text(summary["levels visited (G0)"])
-        return [f"cycles: {summary['cycles done']}, highest G {fmt(summary['max G/G0'])} G0, "
+        return [f"cycles: {summary['cycles done']}, highest G {fmt(summary['max G/G0'], suffix=' G0')}, "
                 f"median {fmt(summary['median steps up per sweep'])} steps up per sweep",
                 f"levels visited: {levels}"]

@@ -117,12 +117,13 @@ def levels_text(levels) -> str:
     return ", ".join(f"{lv:g}" for lv in levels) + " G0" if len(levels) else "none"
 
 
-def fmt(x, digits: int = 3, unit: str = "") -> str:
+def fmt(x, digits: int = 3, unit: str = "", suffix: str = "") -> str:
     """A number for a summary line; "n/a" for None/NaN. With a ``unit`` the value is in
     that unit and is written with its SI prefix (``fmt(0.00403, unit="A")`` is "4.03 mA"),
-    through labqc.quantity like every value labqc shows."""
+    through labqc.quantity like every value labqc shows. ``suffix`` (" V", " G0") follows
+    a number but not "n/a", so a missing value does not read "n/a V"."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     if unit:
         return format_quantity(float(x), unit, digits)
-    return f"{x:.{digits}g}"
+    return f"{x:.{digits}g}{suffix}"

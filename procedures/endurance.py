@@ -263,5 +263,5 @@ class Endurance(LabqcProcedure):
     def summary_lines(self, summary: dict) -> list[str]:
         levels = derive.levels_text(summary["LRS levels (G0)"])
         return [f"{summary['cycles done']} cycles, {summary['cycles switched']} switched: LRS "
-                f"{fmt(summary['median LRS G/G0'])} G0, HRS {fmt(summary['median HRS G/G0'])} G0 (medians)",
+                f"{fmt(summary['median LRS G/G0'], suffix=' G0')}, HRS {fmt(summary['median HRS G/G0'], suffix=' G0')} (medians)",
                 f"LRS levels: {levels}; {summary['stop reason']}"]

@@ -84,7 +84,7 @@ class Forming(SearchProcedure):
     def summary_lines(self, summary: dict) -> list[str]:
         if not summary["reached"]:
             return [f"did not form up to {self.v_stop:g} V", self.latency_line(summary)]
-        return [f"formed at {fmt(summary['forming voltage (V)'])} V, G after {fmt(summary['G/G0 after'])} G0",
+        return [f"formed at {fmt(summary['forming voltage (V)'], suffix=' V')}, G after {fmt(summary['G/G0 after'], suffix=' G0')}",
                 self.latency_line(summary)]
 
 

@@ -146,12 +146,12 @@ class ProgramToLevel(SearchProcedure):
         if not reached:
             out["report"] = (f"did not reach {self.target:g} +- {self.tolerance:g} G0: "
                              f"{getattr(self, 'reason', '') or 'the final read is outside the window'}; "
-                             f"final read {fmt(final)} G0 after {out['phases']} phases")
+                             f"final read {fmt(final, suffix=' G0')} after {out['phases']} phases")
         return out
 
     def summary_lines(self, summary: dict) -> list[str]:
         if summary["reached"]:
-            head = (f"reached {fmt(summary['final G/G0'])} G0 (target {summary['target G/G0']:g} +- "
+            head = (f"reached {fmt(summary['final G/G0'], suffix=' G0')} (target {summary['target G/G0']:g} +- "
                     f"{summary['tolerance G/G0']:g}) in {_count(summary['phases'], 'phase')}, "
                     f"{_count(summary['reversals'], 'reversal')}")
         else:

@@ -194,7 +194,7 @@ class PulseTrain(LabqcProcedure):
             return ["no pulses were applied"]
         levels = derive.levels_text(summary["read levels visited (G0)"])
         return [f"{summary['pulses done']} pulses ({summary['mode']}): read G {fmt(summary['first read G/G0'])} "
-                f"-> {fmt(summary['last read G/G0'])} G0, final I_i/I_1 {fmt(summary['final I_i/I_1'])}",
+                f"-> {fmt(summary['last read G/G0'], suffix=' G0')}, final I_i/I_1 {fmt(summary['final I_i/I_1'])}",
                 f"read levels visited: {levels}; pulse-to-pulse I_(i+1)/I_i "
                 f"{fmt(summary['median I_(i+1)/I_i'])} +- {fmt(summary['spread of I_(i+1)/I_i'])}"] + (
                 [f"LTP/LTD non-linearity: A_LTP {fmt(summary['a_ltp'])} +- {fmt(summary['a_ltp_sigma'])}, "

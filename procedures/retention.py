@@ -141,5 +141,5 @@ class Retention(LabqcProcedure):
             return ["no samples were taken"]
         levels = derive.levels_text(summary["levels visited (G0)"])
         return [f"{summary['samples']} samples over {fmt(summary['hold length (s)'], unit='s')} at "
-                f"{self.read_voltage:g} V: G {fmt(summary['first G/G0'])} -> {fmt(summary['last G/G0'])} G0",
+                f"{self.read_voltage:g} V: G {fmt(summary['first G/G0'])} -> {fmt(summary['last G/G0'], suffix=' G0')}",
                 f"levels visited: {levels}"]

@@ -189,13 +189,13 @@ class SetReset(LabqcProcedure):
 
     def summary_lines(self, summary: dict) -> list[str]:
         if summary["mode"] == "cycle":
-            return [f"cycles: {summary['cycles done']}, LRS {fmt(summary['median LRS G/G0'])} G0, "
-                    f"HRS {fmt(summary['median HRS G/G0'])} G0 (medians), V_SET "
-                    f"{fmt(summary['median V_SET (V)'])} V, V_RESET {fmt(summary['median V_RESET (V)'])} V"]
+            return [f"cycles: {summary['cycles done']}, LRS {fmt(summary['median LRS G/G0'], suffix=' G0')}, "
+                    f"HRS {fmt(summary['median HRS G/G0'], suffix=' G0')} (medians), V_SET "
+                    f"{fmt(summary['median V_SET (V)'], suffix=' V')}, V_RESET {fmt(summary['median V_RESET (V)'], suffix=' V')}"]
         if "reached" not in summary:
             return ["programming did not finish"]
         if summary["reached"]:
-            return [f"reached {fmt(summary['final G/G0'])} G0 (target {summary['target G/G0']:g} +- "
+            return [f"reached {fmt(summary['final G/G0'], suffix=' G0')} (target {summary['target G/G0']:g} +- "
                     f"{summary['tolerance G/G0']:g}) in {summary['attempts']} attempt{'' if summary['attempts'] == 1 else 's'}, compliance "
                     f"{fmt(summary['final compliance (A)'], unit='A')}"]
         return [summary["report"]]

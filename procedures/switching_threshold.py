@@ -107,7 +107,7 @@ class SwitchingThreshold(SearchProcedure):
     def summary_lines(self, summary: dict) -> list[str]:
         th = summary["thresholds (V)"]
         listed = ", ".join("none" if t is None else f"{t:.3g}" for t in th)
-        head = (f"threshold {fmt(summary['median threshold (V)'])} V (median of {listed} V), "
+        head = (f"threshold {fmt(summary['median threshold (V)'], suffix=' V')} (median of {listed} V), "
                 f"{'repeatable' if summary['repeatable'] else 'NOT repeatable'} within {self.tolerance:g} V")
         if not summary["reached"]:
             head += f"; some searches did not switch by {self.stop:g} V"

@@ -101,7 +101,7 @@ class Volatility(LabqcProcedure):
     def summary_lines(self, summary: dict) -> list[str]:
         when = (f"stable after {fmt(summary['stable after (s)'], unit='s')}" if summary["stable"]
                 else f"not stable within {self.duration:g} s")
-        return [f"first read {fmt(summary['G/G0 first read'])} G0, {when} at {fmt(summary['G/G0 stable'])} G0 "
+        return [f"first read {fmt(summary['G/G0 first read'], suffix=' G0')}, {when} at {fmt(summary['G/G0 stable'], suffix=' G0')} "
                 f"({summary['steps of 0.4 G0 or more']} steps of 0.4 G0 or more)"]
 
 

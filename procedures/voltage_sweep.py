@@ -161,10 +161,10 @@ class VoltageSweep(LabqcProcedure):
 
     def summary_lines(self, summary: dict) -> list[str]:
         return [
-            f"cycles: {summary['cycles done']}, median V_SET {fmt(summary['median V_SET (V)'])} V, "
-            f"median V_RESET {fmt(summary['median V_RESET (V)'])} V",
-            f"LRS {fmt(summary['median LRS G/G0'])} G0, HRS {fmt(summary['median HRS G/G0'])} G0 "
-            f"(median reads at {self.read_voltage:g} V); highest G on SET {fmt(summary['max G/G0 (SET)'])} G0",
+            f"cycles: {summary['cycles done']}, median V_SET {fmt(summary['median V_SET (V)'], suffix=' V')}, "
+            f"median V_RESET {fmt(summary['median V_RESET (V)'], suffix=' V')}",
+            f"LRS {fmt(summary['median LRS G/G0'], suffix=' G0')}, HRS {fmt(summary['median HRS G/G0'], suffix=' G0')} "
+            f"(median reads at {self.read_voltage:g} V); highest G on SET {fmt(summary['max G/G0 (SET)'], suffix=' G0')}",
         ]
 
 

@@ -91,3 +91,10 @@ def test_counts_in_the_run_report_agree_with_their_nouns(tmp_path, capsys):
     assert len(counts) == 3, out
     for number, _, plural in counts:
         assert (plural == "s") == (number != "1"), out
+
+
+def test_a_missing_value_reads_n_a_without_a_unit():
+    from labqc.procedures.derive import fmt
+    assert fmt(float("nan"), suffix=" V") == "n/a"
+    assert fmt(None, suffix=" G0") == "n/a"
+    assert fmt(0.98, suffix=" V") == "0.98 V"
