@@ -9,14 +9,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
+import importlib.util
 import sys
+installed = importlib.util.find_spec('IPython') is not None  # an optional PyMeasure dependency
 import labqc.gui.app
 heavy = [m for m in ('IPython', 'scipy.signal', 'scipy.optimize', 'scipy.stats', 'ruptures') if m in sys.modules]
 print('heavy:', heavy)
 import pymeasure.experiment.experiment as e
 print('display:', hasattr(e, 'display'))
-import IPython
-print('ipython:', IPython.__name__)
+if installed:
+    import IPython
+    print('ipython:', IPython.__name__)
+else:
+    print('ipython: not installed')
 """
 
 
@@ -27,5 +32,8 @@ def test_opening_the_dashboard_imports_no_notebook_or_analysis_packages():
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert "heavy: []" in lines
-    assert "display: False" in lines and "ipython: IPython" in lines
+    assert "display: False" in lines
+    # Where IPython is installed it still imports after the dashboard hid it; a clean CI
+    # install has no IPython, and then there is nothing to hide or restore.
+    assert "ipython: IPython" in lines or "ipython: not installed" in lines
     assert "IPython could not be imported" not in out.stderr  # PyMeasure's warning kept quiet
