@@ -39,9 +39,9 @@ SEED = {"VoltageSweep": 31, "Retention": 32, "Endurance": 33}
 BOUND = 40.0
 
 
-def labqc_run(name: str, resource: str, path: Path) -> subprocess.Popen:
+def labqc_run(name: str, resource: str, path: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "labqc", "run", name, "--resource", resource, "--model", "2614B",
-           "-o", str(path), "--no-progress", *PARAMS[name]]
+           "-o", str(path), "--no-progress", *PARAMS[name], *extra]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -181,6 +181,9 @@ def started(proc: subprocess.Popen, bench: Bench, path: Path, deadline_s: float 
 
 #: time scale per procedure: a few seconds of wall time per program
 SCALE = {"VoltageSweep": 1.0, "Retention": 0.5, "Endurance": 1.0}
+#: The 40-cycle endurance run (2.2 s) could end before the test, polling, saw its output on
+#: with rows already on disk (seen in fresh-clone CI runs): the kill test runs it longer.
+LONGER = {"Endurance": ("--cycles", "200")}
 
 
 @pytest.mark.parametrize("name", list(PARAMS))
@@ -188,7 +191,7 @@ def test_kill_9_of_the_host_leaves_the_output_off_at_the_end_of_the_running_prog
     bench = Bench(name, time_scale=SCALE[name])
     path = tmp_path / f"{name}-kill.csv"
     try:
-        proc = labqc_run(name, bench.resource, path)
+        proc = labqc_run(name, bench.resource, path, *LONGER.get(name, ()))
         started(proc, bench, path)
         os.kill(proc.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
         proc.communicate(timeout=30)
