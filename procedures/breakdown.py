@@ -35,8 +35,7 @@ class Breakdown(SearchProcedure):
     min_current = Float("Minimum current", units="A", default=100e-6, minimum=0.0, maximum=10.0,
                         help='the drop counts only once |I| has exceeded this (an intact wire conducts)')
     nplc = shared.nplc(1.0, "integration time per step")
-    read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0,
-                         help="read after the ramp, to tell the gap's conductance (0: none)")
+    read_voltage = shared.read_level(0.1, "read after the ramp, to tell the gap's conductance (0: none)")
 
 
     def validate(self) -> None:

@@ -26,9 +26,8 @@ class Forming(SearchProcedure):
 
     v_stop = shared.voltage("End of the ramp", 6.0, "highest voltage the ramp may reach (its sign is the polarity)",
                             signed=True)
-    step = Float("Voltage step", units="mV", default=20.0, minimum=0.0, maximum=10000.0,
-                 help="voltage step of the ramp")
-    step_time = Float("Step time", units="ms", default=10.0, minimum=0.0, maximum=30000.0, help="time per step")
+    step = shared.voltage_step("Voltage step", 20.0, "voltage step of the ramp")
+    step_time = shared.milliseconds("Step time", 10.0, "time per step", maximum=30000.0)
     compliance = shared.compliance("Compliance", 100e-6, "current limit of the ramp (set before the output turns on)")
     stop = Choice("Stop on", choices=["target", "jump"], default="target",
                   help="target: G reaches the target; jump: G rises by the fraction from one reading to the next")
@@ -39,8 +38,7 @@ class Forming(SearchProcedure):
     min_current = Float("Minimum current", units="A", default=1e-6, minimum=0.0, maximum=10.0,
                         help="a jump counts only at currents above this (below it is noise)")
     nplc = shared.nplc(0.01, "integration time per step")
-    read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0,
-                         help="read after the ramp (0: none)")
+    read_voltage = shared.read_level(0.1, "read after the ramp (0: none)")
 
     def validate(self) -> None:
         super().validate()

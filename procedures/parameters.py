@@ -116,5 +116,11 @@ def milliseconds(name: str, default: float, help: str, *, maximum: float = 1e5) 
     return Float(name, units="ms", default=default, minimum=0.0, maximum=maximum, help=help)
 
 
-__all__ = ["voltage_step", "milliseconds", "Float", "Integer", "Choice", "Flag", "Text", "help_of", "read", "read_level", "compliance", "nplc",
+def pulse(width: float, period: float) -> tuple[Float, Float]:
+    """A pulse train's width and period, in ms."""
+    return (milliseconds("Pulse width", width, "pulse width"),
+            milliseconds("Pulse period", period, "time from one pulse to the next (pulse, read and rest)"))
+
+
+__all__ = ["pulse", "voltage_step", "milliseconds", "Float", "Integer", "Choice", "Flag", "Text", "help_of", "read", "read_level", "compliance", "nplc",
            "cycles", "voltage", "V_MAX", "I_MAX"]

@@ -10,6 +10,7 @@ where it got (``labqc run`` exits 5).
 from __future__ import annotations
 
 from labqc.instruments.search import Search, Stop
+from labqc.procedures import parameters as shared
 from labqc.procedures.base import require
 from labqc.procedures.parameters import Float, Integer
 from labqc.procedures.derive import fmt
@@ -30,33 +31,22 @@ class ProgramToLevel(SearchProcedure):
                    help='level to program, in G0')
     tolerance = Float("Tolerance", units="G0", default=0.25, minimum=0.0, maximum=100.0,
                       help='accepted distance from the target, in G0')
-    set_start = Float("First SET amplitude", units="V", default=0.5, minimum=0.0, maximum=210.0,
-                      help='first SET pulse amplitude')
-    set_stop = Float("Last SET amplitude", units="V", default=2.5, minimum=0.0, maximum=210.0,
-                     help='largest SET pulse amplitude')
-    reset_start = Float("First RESET amplitude", units="V", default=-0.3, minimum=-210.0, maximum=0.0,
-                        help='first RESET pulse amplitude (negative)')
-    reset_stop = Float("Last RESET amplitude", units="V", default=-2.0, minimum=-210.0, maximum=0.0,
-                       help='largest RESET pulse amplitude (negative)')
-    amplitude_step = Float("Amplitude step", units="mV", default=50.0, minimum=0.0, maximum=10000.0,
-                           help='amplitude increment from one pulse to the next')
-    width = Float("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e5, help='pulse width')
-    period = Float("Pulse period", units="ms", default=20.0, minimum=0.0, maximum=1e5,
-                   help='time from one pulse to the next (pulse, read and rest)')
-    set_compliance = Float("SET compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0,
-                           help='current limit of the SET pulses')
-    reset_compliance = Float("RESET compliance", units="A", default=10e-3, minimum=0.0, maximum=10.0,
-                             help='current limit of the RESET pulses')
-    read_voltage = Float("Read voltage", units="V", default=0.1, minimum=-10.0, maximum=10.0,
-                         help='verify read after each pulse')
-    read_width = Float("Read width", units="ms", default=2.0, minimum=0.0, maximum=1e5,
-                       help='duration of each verify read')
-    read_compliance = Float("Read compliance", units="A", default=1e-3, minimum=0.0, maximum=10.0,
-                            help='current limit of the verify reads')
+    set_start = shared.voltage("First SET amplitude", 0.5, "first SET pulse amplitude")
+    set_stop = shared.voltage("Last SET amplitude", 2.5, "largest SET pulse amplitude")
+    reset_start = shared.voltage("First RESET amplitude", -0.3, "first RESET pulse amplitude (negative)",
+                                 negative=True)
+    reset_stop = shared.voltage("Last RESET amplitude", -2.0, "largest RESET pulse amplitude (negative)",
+                                negative=True)
+    amplitude_step = shared.voltage_step("Amplitude step", 50.0, "amplitude increment from one pulse to the next")
+    width, period = shared.pulse(5.0, 20.0)
+    set_compliance = shared.compliance("SET compliance", 1e-3, "current limit of the SET pulses")
+    reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit of the RESET pulses")
+    read_voltage = shared.read_level(0.1, "verify read after each pulse")
+    read_width = shared.milliseconds("Read width", 2.0, "duration of each verify read")
+    read_compliance = shared.compliance("Read compliance", 1e-3, "current limit of the verify reads")
     max_reversals = Integer("Maximum reversals", default=5, minimum=0, maximum=1000,
                             help='changes of direction (SET <-> RESET) before it gives up')
-    nplc = Float("NPLC", default=0.1, minimum=0.0, maximum=25.0,
-                 help='integration time of each reading in power-line cycles')
+    nplc = shared.nplc(0.1, "integration time of each reading")
 
 
     def validate(self) -> None:

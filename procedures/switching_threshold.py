@@ -32,17 +32,13 @@ class SwitchingThreshold(SearchProcedure):
                   help="first pulse amplitude (its sign is the polarity)")
     stop = Float("Last amplitude", units="V", default=3.0, minimum=-210.0, maximum=210.0,
                  help="largest pulse amplitude tried")
-    amplitude_step = Float("Amplitude step", units="mV", default=50.0, minimum=0.0, maximum=10000.0,
-                           help="amplitude increment from one pulse to the next")
-    width = Float("Pulse width", units="ms", default=5.0, minimum=0.0, maximum=1e5, help="pulse width")
-    period = Float("Pulse period", units="ms", default=20.0, minimum=0.0, maximum=1e5,
-                   help="time from one pulse to the next (pulse, read and rest)")
+    amplitude_step = shared.voltage_step("Amplitude step", 50.0, "amplitude increment from one pulse to the next")
+    width, period = shared.pulse(5.0, 20.0)
     compliance = shared.compliance("Compliance", 1e-3, "current limit of the pulses")
     switch_level = Float("Switching level", units="G0", default=0.5, minimum=0.0, maximum=1000.0,
                          help="a read at or above this counts as switched")
     read_voltage, read_compliance = shared.read(0.1, "read after each pulse")
-    read_width = Float("Read width", units="ms", default=2.0, minimum=0.0, maximum=1e5,
-                       help="duration of each read")
+    read_width = shared.milliseconds("Read width", 2.0, "duration of each read")
     repeats = Integer("Repetitions", default=3, minimum=0, maximum=10_000, help="searches, each after a RESET")
     reset_voltage = shared.voltage("RESET voltage", -2.0, "end of the RESET ramp before each search", negative=True)
     reset_compliance = shared.compliance("RESET compliance", 10e-3, "current limit of the RESET ramp")

@@ -28,7 +28,7 @@ class Volatility(LabqcProcedure):
 
     amplitude = shared.voltage("Pulse amplitude", 1.6, "height of the SET pulse (its sign is the polarity)",
                                signed=True)
-    width = Float("Pulse width", units="ms", default=1.0, minimum=0.0, maximum=1e5, help="width of the SET pulse")
+    width = shared.milliseconds("Pulse width", 1.0, "width of the SET pulse")
     compliance = shared.compliance("Compliance", 1e-3, "current limit of the pulse")
     read_voltage, read_compliance = shared.read(0.1, "the reads of the decay")
     interval = Float("Read interval", units="ms", default=10.0, minimum=0.0, maximum=1e6, help="time between reads")
