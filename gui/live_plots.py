@@ -49,6 +49,11 @@ PLATEAU = pg.mkPen((230, 85, 13), width=3)
 VIEW_TITLES = {"main": "Conductance", "iv": "I–V", "vi": "V–I", "hist": "G histogram (0.05 G0 bins)"}
 
 
+def _alias(view: str, name: str) -> property:
+    """A read-only attribute that is ``name`` of the sub-view ``view``."""
+    return property(lambda self: getattr(getattr(self, view), name))
+
+
 class LivePlots(QWidget):
     """All live views of one LiveState; ``tick()`` processes the backlog and redraws."""
 
@@ -145,21 +150,10 @@ class LivePlots(QWidget):
         return self.labels.items
 
     # aliases kept for tests and benchmarks that reach the curves of the other views
-    @property
-    def iv_curve(self):
-        return self.iv_view.curve
-
-    @property
-    def _compliance_lines(self) -> list:
-        return self.iv_view.compliance_lines
-
-    @property
-    def ratio_curve(self):
-        return self.tabs.ratio_curve
-
-    @property
-    def lag_curve(self):
-        return self.tabs.lag_curve
+    iv_curve = _alias("iv_view", "curve")
+    _compliance_lines = _alias("iv_view", "compliance_lines")
+    ratio_curve = _alias("tabs", "ratio_curve")
+    lag_curve = _alias("tabs", "lag_curve")
 
     # ------------------------------------------------------------------ settings
     def _invalidate(self, *_) -> None:
