@@ -66,8 +66,9 @@ class PerIndexMean:
 
     def add(self, index: np.ndarray, values: np.ndarray) -> None:
         ok = np.isfinite(values) & (index >= 0)
-        self.sums.add_at(index[ok].astype(np.int64), values[ok])
-        self.counts.add_at(index[ok].astype(np.int64), np.ones(int(ok.sum())))
+        index = index[ok].astype(np.int64)
+        self.sums.add_at(index, values[ok])
+        self.counts.add_at(index, np.ones(index.size))
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(index, mean) of the indices seen so far."""
