@@ -147,12 +147,12 @@ class HistView:
             self.raw.setData(edges[: top + 1], raw[:top])
         else:
             self.raw.setData([], [])
-        self._range(edges, counts)
+        self._range(edges, counts, nz)
 
-    def _range(self, edges: np.ndarray, counts: np.ndarray) -> None:
+    def _range(self, edges: np.ndarray, counts: np.ndarray, nz: np.ndarray) -> None:
         """Counts scaled to the tallest bin at G >= 0.5 G0: the HRS bin near 0 would
-        otherwise flatten the quantum peaks (it is drawn, clipped at the top)."""
-        nz = np.flatnonzero(counts)
+        otherwise flatten the quantum peaks (it is drawn, clipped at the top). ``nz``:
+        the bins with counts."""
         if not nz.size:
             return
         upper = counts[edges[:-1] >= 0.5]
