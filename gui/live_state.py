@@ -44,17 +44,22 @@ class PlateauMark:
 
 
 class Growing:
-    """A growable 1-D float array (values appended at any index, zeros in between)."""
+    """A growable 1-D float array (values appended at any index, ``fill`` in between)."""
 
-    def __init__(self) -> None:
-        self.a = np.zeros(64)
+    def __init__(self, fill: float = 0.0) -> None:
+        self.fill = fill
+        self.a = np.full(64, fill)
+
+    def reserve(self, top: int) -> None:
+        """Room for indices [0, top) (doubling, so appends cost amortised O(1))."""
+        if top > self.a.size:
+            self.a = np.concatenate([self.a, np.full(max(top, 2 * self.a.size) - self.a.size, self.fill)])
 
     def add_at(self, index: np.ndarray, weights: np.ndarray) -> None:
         if not index.size:
             return
         top = int(index.max()) + 1
-        if top > self.a.size:
-            self.a = np.concatenate([self.a, np.zeros(max(top, 2 * self.a.size) - self.a.size)])
+        self.reserve(top)
         self.a[:top] += np.bincount(index, weights=weights, minlength=top)
 
 
@@ -81,21 +86,20 @@ class PerIndexMax:
     """Running maximum of values grouped by a non-negative integer (cycle number)."""
 
     def __init__(self) -> None:
-        self.a = np.full(64, -np.inf)
+        self.top = Growing(-np.inf)
 
     def add(self, index: np.ndarray, values: np.ndarray) -> None:
         ok = np.isfinite(values) & (index >= 0)
         if not ok.any():
             return
         index = index[ok].astype(np.int64)
-        top = int(index.max()) + 1
-        if top > self.a.size:
-            self.a = np.concatenate([self.a, np.full(max(top, 2 * self.a.size) - self.a.size, -np.inf)])
-        np.maximum.at(self.a, index, values[ok])
+        self.top.reserve(int(index.max()) + 1)
+        np.maximum.at(self.top.a, index, values[ok])
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
-        k = np.flatnonzero(np.isfinite(self.a))
-        return k.astype(float), self.a[k]
+        a = self.top.a
+        k = np.flatnonzero(np.isfinite(a))
+        return k.astype(float), a[k]
 
 
 class LiveState:
