@@ -190,13 +190,6 @@ class ColumnStore:
         for column in self._runs.values():
             column.clear()
 
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame, r_series: float = 0.0) -> "ColumnStore":
-        chunk = chunk_from_frame(frame)
-        store = cls(capacity=max(len(chunk["t"]), 1024), r_series=r_series)
-        store.append(chunk)
-        return store
-
 
 def _corrected(g_g0: np.ndarray, r_series: float) -> np.ndarray:
     """G_corr/G0 = g/(1 - R_s·G0·g) (NaN where undefined), computed in float32."""
