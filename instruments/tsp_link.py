@@ -55,13 +55,6 @@ class TSPLink(Instrument):
         self.send(message)
         return self._receive(message, timeout, self.read)
 
-    def query_block(self, message: str, nbytes: int, timeout: float | None = None) -> bytes:
-        """Write ``message`` and read exactly ``nbytes`` bytes. A binary block may hold 0x0A,
-        so the termination character is switched off for the read (one VISA read of the
-        whole block instead of one per 0x0A byte)."""
-        self.send(message)
-        return self._read_block(message, nbytes, timeout)
-
     def query_counted_block(self, message: str, nbytes: int, timeout: float | None = None) -> tuple[int, bytes]:
         """Write ``message``, which prints an error count and then, only if that count is
         0, a binary block of ``nbytes``; return (count, block or b"")."""
@@ -98,6 +91,9 @@ class TSPLink(Instrument):
                 return rest.split("\t") if rest else []
 
     def _read_block(self, message: str, nbytes: int, timeout: float | None) -> bytes:
+        """Read exactly ``nbytes``. A binary block may hold 0x0A, so the termination
+        character is switched off for the read (one VISA read of the whole block instead of
+        one per 0x0A byte)."""
         connection = self.adapter.connection
         connection.read_termination = None
         try:
