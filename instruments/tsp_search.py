@@ -23,9 +23,10 @@ import numpy as np
 
 from labqc.instruments.search import Search, SearchOutcome
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, empty_chunk
-from labqc.instruments.tsp_format import STATUS_COMPLIANCE, num, parse_number, parse_print, real64_block_size
-from labqc.instruments.tsp_messages import measure_setup, printbuffer, source_setup
-from labqc.instruments.tsp_runner import parse_readings
+from labqc.instruments.tsp_format import num, parse_number, parse_print, real64_block_size
+from labqc.instruments.tsp_messages import COLUMNS, measure_setup, printbuffer, source_setup
+from labqc.instruments.tsp_planner import range_for
+from labqc.instruments.tsp_runner import parse_readings, readings_chunk
 
 #: Instrument seconds one call covers (at least one level), so a live view keeps moving and
 #: no program runs long: every call ends with the output off.
@@ -63,7 +64,7 @@ def program(driver, r: Search) -> list[str]:
     s = driver.smu
     caps = driver.capabilities
     peak = max(abs(r.start), abs(r.stop), abs(r.read_level) if r.pulsed else 0.0)
-    v_range = next((x for x in caps.voltage_ranges if peak <= x * (1 + 1e-9)), caps.voltage_ranges[-1])
+    v_range = range_for(peak, caps.voltage_ranges)
     aperture = driver.aperture(r.nplc) + OVERHEAD
     state, test = condition(r)
     sign = 1.0 if r.stop >= r.start else -1.0
@@ -131,16 +132,14 @@ def run_search(driver, r: Search) -> Iterator[np.ndarray]:
         chunk = empty_chunk(m)
         if m:
             raw = driver.tsp.read_block(f"the readings of search levels {k0}..{k0 + n - 1}",
-                                        real64_block_size(5 * m), timeout=5.0)
-            ts, src, v, i, status = parse_readings(driver.tsp, raw, 1, m)
+                                        real64_block_size(len(COLUMNS) * m), timeout=5.0)
+            columns = parse_readings(driver.tsp, raw, 1, m)
+            ts = columns[0]
             # each call empties the buffers; its first reading comes one step after the last
             # one of the call before (the host's round trip between calls is not timed)
             first = r.width if r.pulsed else r.step_time
-            chunk["t"] = driver.t_end + first + (ts - ts[0])
-            chunk["source"], chunk["v"], chunk["i"] = src, v, i
-            chunk["compliance"] = (np.nan_to_num(status).astype(np.int64) & STATUS_COMPLIANCE) != 0
-            chunk["index"] = k0 + np.arange(m) // per_level
-            chunk["kind"] = np.tile(kinds, m // per_level + 1)[:m]
+            chunk = readings_chunk(columns, driver.t_end + first + (ts - ts[0]),
+                                   k0 + np.arange(m) // per_level, np.tile(kinds, m // per_level + 1)[:m])
             driver.t_end = max(driver.t_end, float(chunk["t"][-1]))
         driver.program_end = 0.0
         outcome.levels_done = k0 + (m // per_level)
