@@ -58,8 +58,7 @@ class TSPLink(Instrument):
     def query_counted_block(self, message: str, nbytes: int, timeout: float | None = None) -> tuple[int, bytes]:
         """Write ``message``, which prints an error count and then, only if that count is
         0, a binary block of ``nbytes``; return (count, block or b"")."""
-        self.send(message)
-        count = int(parse_number(self._receive(message, timeout, self.read)))
+        count = int(parse_number(self.query(message, timeout)))
         return (count, b"") if count else (0, self._read_block(message, nbytes, timeout))
 
     def read_line(self, what: str, timeout: float | None = None) -> str:
