@@ -61,7 +61,7 @@ def start_plan(plan_file: str | os.PathLike, directory: str | os.PathLike, *,
     _write_durably(directory / PLAN_NAME, plan.text)
     Journal(directory / JOURNAL_NAME).append("plan", name=plan.name, digest=plan.digest, runs=len(plan.runs),
                                              **({"dry_run": dry_run} if dry_run is not None else {}))
-    _log(directory, f"plan {plan.name!r} created from {plan_file}: {len(plan.runs)} runs")
+    append_log(directory, f"plan {plan.name!r} created from {plan_file}: {len(plan.runs)} runs")
     return directory
 
 
@@ -94,7 +94,7 @@ def preflight(plan: Plan, *, visa_library: Any = None) -> None:
         by_device.setdefault(run.device.label, []).append(run)
     for label, runs in by_device.items():
         try:
-            smu = _target(plan, runs[0], visa_library).open()
+            smu = step_target(plan, runs[0], visa_library).open()
         except Exception as exc:  # whatever the bench or the simulator says, in one line
             problems.append(f"device {label}: cannot open its instrument: {exc}")
             continue
@@ -158,7 +158,7 @@ def plan_status(directory: str | os.PathLike) -> list[str]:
 
 
 # ---------------------------------------------------------------------- helpers
-def _target(plan: Plan, run: StepRun, visa_library: Any) -> Target:
+def step_target(plan: Plan, run: StepRun, visa_library: Any) -> Target:
     """The run's device as a Target; ``visa_library`` a library spec or ``f(run) -> spec``."""
     library = visa_library(run) if callable(visa_library) else visa_library
     return target(run.device, plan.time_scale, library)
@@ -172,7 +172,8 @@ def estimate(run: StepRun) -> float:
         return 0.0
 
 
-def _unused(path: Path) -> Path:
+def unused_path(path: Path) -> Path:
+    """``path``, or the first ``stem-N.csv`` beside it that does not exist yet."""
     if not path.exists():
         return path
     stem = path.name[: -len(".csv")] if path.name.endswith(".csv") else path.name
@@ -182,17 +183,6 @@ def _unused(path: Path) -> Path:
     return path.with_name(f"{stem}-{n}.csv")
 
 
-def _count_rows(path: Path) -> int:
-    """Complete data rows in a (possibly torn) results file."""
-    try:
-        with open(path, "rb") as f:
-            lines = f.read().split(b"\n")
-    except OSError:
-        return 0
-    body = [ln for ln in lines[:-1] if ln and not ln.startswith(b"#")]  # a torn last line is not a row
-    return max(len(body) - 1, 0)  # minus the column header
-
-
 def _write_durably(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -200,10 +190,11 @@ def _write_durably(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or creation in ``directory`` durable (a no-op where directories cannot be opened)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -216,11 +207,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _log(directory: Path, message: str) -> None:
+def append_log(directory: Path, message: str) -> None:
+    """One time-stamped line appended to the plan directory's log."""
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with open(directory / LOG_NAME, "a", encoding="utf-8") as f:
         f.write(f"{stamp} {message}\n")
 
 
 __all__ = ["start_plan", "open_plan", "plan_status", "preflight", "build", "load", "target", "estimate",
-           "PLAN_NAME", "LOG_NAME", "STEPS_DIR"]
+           "step_target", "unused_path", "fsync_dir", "append_log", "PLAN_NAME", "LOG_NAME", "STEPS_DIR"]

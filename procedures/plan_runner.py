@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, TextIO
 
 from labqc.instruments.errors import CapabilityError, InstrumentError
 from labqc.catalog import catalog_path
+from labqc.catalog_files import count_rows
 from labqc.journal import Journal, JournalState
 from labqc.instruments.target import Target
 from labqc.quantity import duration_text
@@ -42,9 +43,9 @@ from labqc.procedures.cli import ProgressBar
 from labqc.procedures.stop_watch import StopWatch
 from labqc.procedures.runner import ABORTED, FAILED, FINISHED, Listener, RunResult, run_procedure
 # The run directory's side, re-exported: callers import these from here as they always did.
-from labqc.procedures.plan_directory import (LOG_NAME, PLAN_NAME, STEPS_DIR, _count_rows, _fsync_dir, _log,
-                                             _target, _unused, build, estimate, load, open_plan, plan_status,
-                                             preflight, start_plan, target)
+from labqc.procedures.plan_directory import (LOG_NAME, PLAN_NAME, STEPS_DIR, append_log, build, estimate,
+                                             fsync_dir, load, open_plan, plan_status, preflight, start_plan,
+                                             step_target, target, unused_path)
 
 
 @dataclass
@@ -111,7 +112,7 @@ class _PlanRunner:
         self.target_of: Callable[[StepRun], Target] | None = None
 
     def _target(self, run: StepRun) -> Target:
-        return self.target_of(run) if self.target_of else _target(self.plan, run, self.visa_library)
+        return self.target_of(run) if self.target_of else step_target(self.plan, run, self.visa_library)
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> PlanResult:
@@ -215,13 +216,12 @@ class _PlanRunner:
                 continue
             name = rs.open_attempt.get("file", "")
             src = self.directory / STEPS_DIR / name
-            kept = ""
+            kept, rows = "", 0
             if name and src.exists():
-                dst = _unused(src.with_name(src.name[: -len(".csv")] + ".partial.csv"))
+                dst = unused_path(src.with_name(src.name[: -len(".csv")] + ".partial.csv"))
                 os.replace(src, dst)
-                _fsync_dir(dst.parent)
-                kept = dst.name
-            rows = _count_rows(self.directory / STEPS_DIR / kept) if kept else 0
+                fsync_dir(dst.parent)
+                kept, rows = dst.name, count_rows(dst)
             self.journal.append("partial", id=run_id, attempt=rs.open_attempt.get("attempt"),
                                 file=name, kept_as=kept, rows=rows)
             self.say(f"{run_id}: attempt {rs.open_attempt.get('attempt')} was interrupted; "
@@ -255,7 +255,7 @@ class _PlanRunner:
         steps = self.directory / STEPS_DIR
         steps.mkdir(parents=True, exist_ok=True)
         name = f"{run.id}.csv" if attempt == 1 else f"{run.id}.try{attempt}.csv"
-        return _unused(steps / name)
+        return unused_path(steps / name)
 
     # -- policies and stop conditions -----------------------------------------------------
     def _skip_reason(self, run: StepRun, state: JournalState) -> str:
@@ -303,7 +303,7 @@ class _PlanRunner:
         self._log(message)
 
     def _log(self, message: str) -> None:
-        _log(self.directory, message)
+        append_log(self.directory, message)
 
     def result(self, status: str, message: str) -> PlanResult:
         state = self.journal.state()
