@@ -105,9 +105,9 @@ def row_values(fields: dict[str, Any]) -> dict[str, Any]:
     row = {}
     for key, value in fields.items():
         if key in JSON_FIELDS and not isinstance(value, str):
-            from labqc.results import _jsonable  # here: results imports pandas, the catalog's readers need none
+            from labqc.results import jsonable  # here: results imports pandas, the catalog's readers need none
 
-            value = json.dumps(_jsonable(value), allow_nan=False, default=str)
+            value = json.dumps(jsonable(value), allow_nan=False, default=str)
         elif key in ("sample", "device", "operator", "note", "procedure", "instrument", "error", "plan"):
             value = "" if value is None else str(value)
         row[key] = value

@@ -315,7 +315,7 @@ def write_summary(data_path: str | os.PathLike, summary: Mapping[str, Any]) -> P
     """Write the run's summary next to its data file (atomically: temp file, rename)."""
     target = summary_path(data_path)
     tmp = target.with_name(target.name + ".tmp")
-    text = json.dumps(_jsonable(summary), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(jsonable(summary), indent=2, allow_nan=False) + "\n"
     with open(tmp, "w", encoding=ENCODING) as f:
         f.write(text)
         f.flush()
@@ -330,14 +330,14 @@ def read_summary(data_path: str | os.PathLike) -> dict[str, Any]:
         return json.load(f)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """numpy scalars/arrays to plain Python; NaN and inf to None (JSON has neither)."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
+        return [jsonable(v) for v in value.tolist()]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
