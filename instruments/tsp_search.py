@@ -21,6 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
+from labqc.instruments.errors import ProtocolError
 from labqc.instruments.search import Search, SearchOutcome
 from labqc.instruments.smu import KIND_POINT, KIND_PULSE, KIND_READ, empty_chunk
 from labqc.instruments.tsp_format import num, parse_number, parse_print, real64_block_size
@@ -115,6 +116,7 @@ def run_search(driver, r: Search) -> Iterator[np.ndarray]:
     """Stream a Search decided on the 2614B (see the module); driver.last_search at the end."""
     outcome = SearchOutcome(met=False)
     driver.last_search = outcome
+    s = driver.smu
     for message in program(driver, r):
         driver.tsp.send(message)
     per_level = 2 if r.pulsed else 1
@@ -123,11 +125,18 @@ def run_search(driver, r: Search) -> Iterator[np.ndarray]:
     for k0 in range(0, r.count, step):
         n = min(step, r.count - k0)
         driver.program_end = time.monotonic() + n * r.step_time
-        reply = driver.tsp.query(f"_SX({k0}, {n})", timeout=2 * n * r.step_time + 5.0)
+        # pcall, as every other program: a Lua error mid-search leaves the output off on the
+        # instrument itself (no host needed) and answers -3 instead of nothing.
+        reply = driver.tsp.query(f"if not pcall(_SX, {k0}, {n}) then {s}.abort() "
+                                 f"{s}.source.output = {s}.OUTPUT_OFF print(-3, errorqueue.count, 0, 0) end",
+                                 timeout=2 * n * r.step_time + 5.0)
         met, tm, toff, m = (parse_number(x) for x in parse_print(reply, 4))
-        if met == -2:
+        if met <= -2:
             driver.program_end = 0.0
             driver.tsp.raise_errors(int(tm))
+        if met == -3:
+            raise ProtocolError(f"the search program stopped with a Lua error at levels {k0}..{k0 + n - 1}; "
+                                "the output is off")
         m = int(m)
         chunk = empty_chunk(m)
         if m:

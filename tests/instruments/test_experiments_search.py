@@ -71,3 +71,24 @@ def test_a_reset_search_stops_below_the_level_on_either_instrument(resource):
     assert g[0] > 0.5 and out.met and g[-1] <= 0.5 and np.all(g[:-1] > 0.5)
     assert c["source"][c["kind"] == KIND_PULSE][-1] < 0
     assert out.latency_clock == ("instrument" if resource == SIM_2614B else "host")
+
+
+def test_a_lua_error_mid_search_turns_the_output_off_on_the_2614b_and_says_so(monkeypatch):
+    """The search loop runs under pcall like every other program: a Lua error inside it
+    (here injected by redefining the level function after the set-up) aborts and turns the
+    output off on the instrument, and the host gets a sentence instead of a long timeout."""
+    from labqc.instruments.errors import ProtocolError
+    lab = get_lab(sim_library("ag-nanowire", 4))
+    lab.reset()
+    with Target(preset="ag-nanowire", seed=4).session() as smu:
+        send = smu.tsp.send
+
+        def send_then_break(message: str) -> None:
+            send(message)
+            if message.startswith("function _SX("):
+                send("function _SXS(k) error('injected') end")
+
+        monkeypatch.setattr(smu.tsp, "send", send_then_break)
+        with pytest.raises(ProtocolError, match="Lua error"):
+            list(smu.run(SET))
+        assert not lab.emulator(SIM_2614B).any_output_on
